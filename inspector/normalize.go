@@ -1,0 +1,55 @@
+package inspector
+
+import (
+	"strings"
+	"unicode"
+)
+
+// persianReplacer folds the variants people type for the same Persian text:
+// Arabic yeh and kaf (common on Arabic keyboards), Persian and Arabic-Indic
+// digits, and the zero-width non-joiner, which is invisible and inconsistent.
+var persianReplacer = strings.NewReplacer(
+	"ي", "ی", "ى", "ی", "ك", "ک", "ة", "ه", "ۀ", "ه", "أ", "ا", "إ", "ا", "ٱ", "ا",
+	"۰", "0", "۱", "1", "۲", "2", "۳", "3", "۴", "4", "۵", "5", "۶", "6", "۷", "7", "۸", "8", "۹", "9",
+	"٠", "0", "١", "1", "٢", "2", "٣", "3", "٤", "4", "٥", "5", "٦", "6", "٧", "7", "٨", "8", "٩", "9",
+	"\u200c", " ", "\u200d", "", "ـ", "", // ZWNJ, ZWJ, tatweel
+)
+
+// NormalizeText folds s for search and comparison: Arabic letter variants to
+// Persian, all digits to ASCII, Latin to lower case, diacritics removed and
+// runs of space collapsed. It is idempotent.
+func NormalizeText(s string) string {
+	s = persianReplacer.Replace(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range s {
+		switch {
+		case unicode.Is(unicode.Mn, r): // Arabic harakat and other combining marks
+			continue
+		case unicode.IsSpace(r):
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
+// NormalizeDigits turns Persian and Arabic-Indic digits in s into ASCII and
+// leaves everything else alone. Use it for phone numbers and codes.
+func NormalizeDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= '۰' && r <= '۹':
+			return '0' + (r - '۰')
+		case r >= '٠' && r <= '٩':
+			return '0' + (r - '٠')
+		}
+		return r
+	}, s)
+}

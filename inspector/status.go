@@ -1,0 +1,72 @@
+package inspector
+
+// Status is where a complaint stands in its life.
+type Status string
+
+// Statuses of the complaint state machine.
+const (
+	StatusReceived            Status = "received"
+	StatusAssigned            Status = "assigned"
+	StatusInProgress          Status = "in_progress"
+	StatusResolved            Status = "resolved"
+	StatusNotSubstantiated    Status = "not_substantiated"
+	StatusReferredToWorkplace Status = "referred_to_workplace"
+	StatusNeedsReview         Status = "needs_review"
+	StatusWithdrawn           Status = "withdrawn"
+)
+
+// Statuses lists every status.
+var Statuses = []Status{
+	StatusReceived, StatusAssigned, StatusInProgress, StatusResolved,
+	StatusNotSubstantiated, StatusReferredToWorkplace, StatusNeedsReview, StatusWithdrawn,
+}
+
+// transitions is the state machine, as data: from → the statuses it may move to.
+// assigned → assigned is a reassignment. A finished complaint may still go to
+// needs_review: an outcome recorded offline after dispatch closed it is kept
+// and reviewed, never dropped.
+var transitions = map[Status][]Status{
+	StatusReceived:            {StatusAssigned, StatusReferredToWorkplace, StatusWithdrawn},
+	StatusAssigned:            {StatusAssigned, StatusInProgress, StatusReferredToWorkplace, StatusWithdrawn, StatusNeedsReview},
+	StatusInProgress:          {StatusAssigned, StatusResolved, StatusNotSubstantiated, StatusReferredToWorkplace, StatusNeedsReview, StatusWithdrawn},
+	StatusNeedsReview:         {StatusAssigned, StatusResolved, StatusNotSubstantiated, StatusReferredToWorkplace, StatusWithdrawn},
+	StatusResolved:            {StatusNeedsReview},
+	StatusNotSubstantiated:    {StatusNeedsReview},
+	StatusReferredToWorkplace: {StatusAssigned, StatusNeedsReview, StatusWithdrawn},
+	StatusWithdrawn:           {StatusNeedsReview},
+}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	_, ok := transitions[s]
+	return ok
+}
+
+// Terminal reports whether s ends the complaint's active life: no one is
+// expected to work on it, and it cannot be overdue.
+func (s Status) Terminal() bool {
+	switch s {
+	case StatusResolved, StatusNotSubstantiated, StatusReferredToWorkplace, StatusWithdrawn:
+		return true
+	}
+	return false
+}
+
+// CanTransition reports whether the state machine allows from → to.
+func CanTransition(from, to Status) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Transition returns nil if from → to is allowed, and a CodeIllegalTransition
+// *Error otherwise.
+func Transition(from, to Status) error {
+	if CanTransition(from, to) {
+		return nil
+	}
+	return Errorf(CodeIllegalTransition, "a complaint that is %s cannot become %s", from, to)
+}

@@ -1,0 +1,219 @@
+package inspector
+
+import "time"
+
+// Role is what a user may do.
+type Role string
+
+// Roles.
+const (
+	RoleDispatcher Role = "dispatcher"
+	RoleInspector  Role = "inspector"
+	RoleSupervisor Role = "supervisor"
+	RoleAdmin      Role = "admin"
+)
+
+// Roles lists every role, in a stable order.
+var Roles = []Role{RoleDispatcher, RoleInspector, RoleSupervisor, RoleAdmin}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	for _, x := range Roles {
+		if r == x {
+			return true
+		}
+	}
+	return false
+}
+
+// SeesCaller reports whether users with role r may see a caller's identity.
+// Inspectors never do: a named caller risks retaliation from the office.
+func (r Role) SeesCaller() bool {
+	return r == RoleDispatcher || r == RoleSupervisor || r == RoleAdmin
+}
+
+// Mode is how an inspector resolves complaints, and how dispatch routes one.
+type Mode string
+
+// Modes.
+const (
+	ModeField Mode = "field" // visits the office
+	ModePhone Mode = "phone" // resolves by calling
+)
+
+// Valid reports whether m is a known mode.
+func (m Mode) Valid() bool { return m == ModeField || m == ModePhone }
+
+// Region is the part of the country whose reference data an inspector's
+// devices sync. An empty Cities list means the whole province.
+type Region struct {
+	Province string   `json:"province"`
+	Cities   []string `json:"cities,omitempty"`
+}
+
+// Covers reports whether the region includes an office in province and city.
+func (r Region) Covers(province, city string) bool {
+	if NormalizeText(r.Province) != NormalizeText(province) {
+		return false
+	}
+	if len(r.Cities) == 0 {
+		return true
+	}
+	city = NormalizeText(city)
+	for _, c := range r.Cities {
+		if NormalizeText(c) == city {
+			return true
+		}
+	}
+	return false
+}
+
+// User is a person who signs in to FAVAD.
+type User struct {
+	ID          string    `json:"id"`
+	Username    string    `json:"username"`
+	DisplayName string    `json:"display_name"`
+	Role        Role      `json:"role"`
+	Mode        Mode      `json:"mode,omitempty"` // inspectors only
+	Region      *Region   `json:"region,omitempty"`
+	Disabled    bool      `json:"disabled"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Agency is a government organisation, such as Social Security or a municipality.
+type Agency struct {
+	Code    string    `json:"code"`
+	NameFa  string    `json:"name_fa"`
+	NameEn  string    `json:"name_en,omitempty"`
+	Deleted bool      `json:"deleted,omitempty"`
+	Version uint64    `json:"version"`
+	Updated time.Time `json:"updated_at"`
+}
+
+// Location is a point on the map, WGS84.
+type Location struct {
+	Lat float64 `json:"lat"`
+	Lng float64 `json:"lng"`
+}
+
+// WorkingHours are an office's opening times, in Iran local time, "HH:MM".
+type WorkingHours struct {
+	Opens  string   `json:"opens"`
+	Closes string   `json:"closes"`
+	Days   []string `json:"days"` // e.g. ["sat","sun","mon","tue","wed"]
+}
+
+// Office is one branch of an agency at one address.
+type Office struct {
+	Code       string       `json:"code"`
+	AgencyCode string       `json:"agency_code"`
+	NameFa     string       `json:"name_fa"`
+	Province   string       `json:"province"`
+	City       string       `json:"city"`
+	Address    string       `json:"address,omitempty"`
+	Phone      string       `json:"phone,omitempty"`
+	Location   *Location    `json:"location,omitempty"`
+	Hours      WorkingHours `json:"hours"`
+	Deleted    bool         `json:"deleted,omitempty"`
+	Version    uint64       `json:"version"`
+	Updated    time.Time    `json:"updated_at"`
+}
+
+// Category is what a complaint is about.
+type Category string
+
+// Categories, from the 128 hotline's remit.
+const (
+	CategoryAbsentEmployee Category = "absent_employee"
+	CategoryNonWork        Category = "non_work_activity"
+	CategoryClientCrowding Category = "client_crowding"
+	CategoryOther          Category = "other"
+)
+
+// Categories lists every category.
+var Categories = []Category{CategoryAbsentEmployee, CategoryNonWork, CategoryClientCrowding, CategoryOther}
+
+// Valid reports whether c is a known category.
+func (c Category) Valid() bool {
+	for _, x := range Categories {
+		if c == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Priority decides a complaint's due time.
+type Priority string
+
+// Priorities, most urgent first.
+const (
+	PriorityUrgent Priority = "urgent"
+	PriorityHigh   Priority = "high"
+	PriorityNormal Priority = "normal"
+	PriorityLow    Priority = "low"
+)
+
+// Priorities lists every priority, most urgent first.
+var Priorities = []Priority{PriorityUrgent, PriorityHigh, PriorityNormal, PriorityLow}
+
+// Valid reports whether p is a known priority.
+func (p Priority) Valid() bool {
+	for _, x := range Priorities {
+		if p == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Caller is the citizen who called 128. Only roles for which SeesCaller is
+// true ever see it.
+type Caller struct {
+	Name  string `json:"name,omitempty"`
+	Phone string `json:"phone,omitempty"`
+}
+
+// Assignment is dispatch's routing of a complaint to an inspector.
+type Assignment struct {
+	InspectorID string    `json:"inspector_id"`
+	Mode        Mode      `json:"mode"`
+	AssignedBy  string    `json:"assigned_by"`
+	AssignedAt  time.Time `json:"assigned_at"`
+	Note        string    `json:"note,omitempty"`
+}
+
+// Complaint is one 128 call about one office.
+type Complaint struct {
+	ID          string      `json:"id"`
+	Number      uint64      `json:"number"` // short, human-readable, per store
+	CallID      string      `json:"call_id"`
+	Category    Category    `json:"category"`
+	Description string      `json:"description"`
+	CallTime    time.Time   `json:"call_time"`
+	Caller      *Caller     `json:"caller,omitempty"`
+	OfficeCode  string      `json:"office_code"`
+	AgencyCode  string      `json:"agency_code"`
+	Priority    Priority    `json:"priority"`
+	DueAt       time.Time   `json:"due_at"`
+	Status      Status      `json:"status"`
+	Assignment  *Assignment `json:"assignment,omitempty"`
+	CreatedBy   string      `json:"created_by"`
+	CreatedAt   time.Time   `json:"created_at"`
+	UpdatedAt   time.Time   `json:"updated_at"`
+	Version     uint64      `json:"version"`
+}
+
+// Overdue reports whether c is still open after its due time.
+func (c *Complaint) Overdue(now time.Time) bool {
+	return !c.Status.Terminal() && now.After(c.DueAt)
+}
+
+// Redacted returns a copy of c fit for a user with role r: the caller is
+// removed for every role that may not see it.
+func (c Complaint) Redacted(r Role) Complaint {
+	if !r.SeesCaller() {
+		c.Caller = nil
+	}
+	return c
+}

@@ -1,0 +1,117 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/favad/favad/inspector"
+)
+
+// decodeJSON reads the request body into v, strictly: the Content-Type must
+// be JSON, unknown fields are refused, and there must be exactly one value.
+func decodeJSON(c echo.Context, v any) error {
+	mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	if mt != echo.MIMEApplicationJSON {
+		return inspector.Errorf(codeUnsupportedMedia, "send the body as application/json")
+	}
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data")
+	}
+	if err == nil {
+		return nil
+	}
+	var (
+		maxErr    *http.MaxBytesError
+		typeErr   *json.UnmarshalTypeError
+		syntaxErr *json.SyntaxError
+	)
+	switch {
+	case errors.As(err, &maxErr):
+		return inspector.Errorf(codeTooLarge, "the request body is larger than %d bytes", maxErr.Limit)
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "(body)"
+		}
+		return &inspector.Error{Code: codeMalformed, Message: "a field has the wrong type",
+			Fields: []inspector.FieldError{{Field: field, Code: "wrong_type", Message: fmt.Sprintf("expected %s", jsonType(typeErr.Type.Kind().String()))}}}
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return inspector.Errorf(codeMalformed, "the body is not valid JSON")
+	case errors.Is(err, io.EOF):
+		return inspector.Errorf(codeMalformed, "the request body is empty")
+	}
+	if name, ok := unknownField(err); ok {
+		return &inspector.Error{Code: codeMalformed, Message: "the body has a field this route does not take",
+			Fields: []inspector.FieldError{{Field: name, Code: "unknown_field", Message: "not a field of this request"}}}
+	}
+	var timeErr *time.ParseError
+	if errors.As(err, &timeErr) {
+		return &inspector.Error{Code: codeMalformed, Message: "a time is not in RFC 3339 format, like 2026-11-27T09:30:00+03:30",
+			Fields: []inspector.FieldError{{Field: "(time)", Code: "wrong_type", Message: fmt.Sprintf("%q is not an RFC 3339 time", timeErr.Value)}}}
+	}
+	return inspector.Errorf(codeMalformed, "the body could not be read: %s", err)
+}
+
+// unknownField extracts the field name from encoding/json's unknown-field error.
+func unknownField(err error) (string, bool) {
+	var name string
+	if _, scanErr := fmt.Sscanf(err.Error(), "json: unknown field %q", &name); scanErr == nil {
+		return name, true
+	}
+	return "", false
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "int", "int64", "uint64", "float64":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "slice":
+		return "an array"
+	case "struct", "map", "ptr":
+		return "an object"
+	}
+	return kind
+}
+
+// queryInt reads an integer query parameter within [min, max], or def if absent.
+func queryInt(c echo.Context, name string, def, minV, maxV int) (int, error) {
+	raw := c.QueryParam(name)
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(inspector.NormalizeDigits(raw))
+	if err != nil || n < minV || n > maxV {
+		return 0, &inspector.Error{Code: inspector.CodeInvalid, Message: "the request has invalid fields",
+			Fields: []inspector.FieldError{{Field: name, Code: "out_of_range", Message: fmt.Sprintf("a whole number from %d to %d", minV, maxV)}}}
+	}
+	return n, nil
+}
+
+// queryBool reads a boolean query parameter.
+func queryBool(c echo.Context, name string) (bool, error) {
+	raw := c.QueryParam(name)
+	if raw == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(raw)
+	if err != nil {
+		return false, &inspector.Error{Code: inspector.CodeInvalid, Message: "the request has invalid fields",
+			Fields: []inspector.FieldError{{Field: name, Code: "invalid", Message: "true or false"}}}
+	}
+	return b, nil
+}

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/favad/favad/server/auth"
+	favsync "github.com/favad/favad/sync"
+)
+
+// Config is everything the server needs. Only package cmd/favad fills it from
+// flags and the environment; defaults and validation live here.
+type Config struct {
+	Store  *favsync.Store // required
+	Keys   *auth.KeySet   // required
+	Logger *slog.Logger   // nil: slog.Default()
+	Spec   []byte         // the OpenAPI document served at /openapi.yaml
+
+	AccessTTL  time.Duration // access token lifetime; default 15m
+	RefreshTTL time.Duration // refresh token lifetime, extended on each use; default 30 days
+
+	// BodyLimit bounds JSON request bodies; default 1 MiB. ImportLimit bounds
+	// the CSV import; default 5 MiB.
+	BodyLimit   int64
+	ImportLimit int64
+
+	// LoginPerAccount and LoginPerAddress bound login attempts per minute.
+	// Defaults 10 and 60.
+	LoginPerAccount int
+	LoginPerAddress int
+
+	// CORSOrigins allowed to call the API from a browser; empty means same-origin only.
+	CORSOrigins []string
+	// TrustedProxies are the networks whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+
+	// Now is the clock; nil means the store's.
+	Now func() time.Time
+}
+
+// Limits callers see in the API documentation.
+const (
+	DefaultBodyLimit   = 1 << 20
+	DefaultImportLimit = 5 << 20
+	DefaultPageSize    = 50
+	MaxPageSize        = 200
+)
+
+func (c *Config) validate() error {
+	if c.Store == nil {
+		return errors.New("server: config needs a Store")
+	}
+	if c.Keys == nil {
+		return errors.New("server: config needs signing Keys")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = c.Store.Now
+	}
+	if c.AccessTTL == 0 {
+		c.AccessTTL = 15 * time.Minute
+	}
+	if c.RefreshTTL == 0 {
+		c.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if c.AccessTTL < 0 || c.RefreshTTL < c.AccessTTL {
+		return errors.New("server: refresh TTL must be at least the access TTL, both positive")
+	}
+	if c.BodyLimit == 0 {
+		c.BodyLimit = DefaultBodyLimit
+	}
+	if c.ImportLimit == 0 {
+		c.ImportLimit = DefaultImportLimit
+	}
+	if c.LoginPerAccount == 0 {
+		c.LoginPerAccount = 10
+	}
+	if c.LoginPerAddress == 0 {
+		c.LoginPerAddress = 60
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/favad/favad/inspector"
+)
+
+// Transport error codes, beside the domain's codes in package inspector.
+const (
+	codeMalformed        inspector.Code = "malformed"              // the body is not the JSON the route takes
+	codeTooLarge         inspector.Code = "too_large"              // the body exceeds the route's limit
+	codeUnsupportedMedia inspector.Code = "unsupported_media_type" // wrong Content-Type
+	codeRouteNotFound    inspector.Code = "route_not_found"        // no such path
+	codeMethodNotAllowed inspector.Code = "method_not_allowed"     // path exists, method does not
+)
+
+// statusOf is the one table from error code to HTTP status.
+var statusOf = map[inspector.Code]int{
+	inspector.CodeInvalid:           http.StatusUnprocessableEntity,
+	inspector.CodeNotFound:          http.StatusNotFound,
+	inspector.CodeConflict:          http.StatusConflict,
+	inspector.CodeIdempotencyClash:  http.StatusConflict,
+	inspector.CodeIllegalTransition: http.StatusConflict,
+	inspector.CodeUnauthorized:      http.StatusUnauthorized,
+	inspector.CodeTokenExpired:      http.StatusUnauthorized,
+	inspector.CodeRefreshReused:     http.StatusUnauthorized,
+	inspector.CodeSessionRevoked:    http.StatusUnauthorized,
+	inspector.CodeDeviceRevoked:     http.StatusUnauthorized,
+	inspector.CodeAccountDisabled:   http.StatusForbidden,
+	inspector.CodeForbidden:         http.StatusForbidden,
+	inspector.CodeRateLimited:       http.StatusTooManyRequests,
+	inspector.CodeInternal:          http.StatusInternalServerError,
+	codeMalformed:                   http.StatusBadRequest,
+	codeTooLarge:                    http.StatusRequestEntityTooLarge,
+	codeUnsupportedMedia:            http.StatusUnsupportedMediaType,
+	codeRouteNotFound:               http.StatusNotFound,
+	codeMethodNotAllowed:            http.StatusMethodNotAllowed,
+}
+
+// Problem is an RFC 9457 problem document with FAVAD's extensions.
+type Problem struct {
+	Type      string                 `json:"type"`
+	Title     string                 `json:"title"`
+	Status    int                    `json:"status"`
+	Detail    string                 `json:"detail"`
+	Code      inspector.Code         `json:"code"`
+	RequestID string                 `json:"request_id,omitempty"`
+	Errors    []inspector.FieldError `json:"errors,omitempty"`
+}
+
+// rateLimitError carries how long to wait, for the Retry-After header.
+type rateLimitError struct {
+	err               *inspector.Error
+	retryAfterSeconds int
+}
+
+func (e *rateLimitError) Error() string { return e.err.Error() }
+func (e *rateLimitError) Unwrap() error { return e.err }
+
+// handleError is Echo's HTTPErrorHandler: every error leaves as problem+json.
+// Anything that is not an application error is logged and reported as a
+// generic 500, so that no storage detail or path reaches the client.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var (
+		appErr  *inspector.Error
+		echoErr *echo.HTTPError
+		rl      *rateLimitError
+	)
+	switch {
+	case errors.As(err, &appErr):
+	case errors.As(err, &echoErr):
+		appErr = fromEchoError(echoErr)
+	default:
+		appErr = &inspector.Error{Code: inspector.CodeInternal, Message: "something went wrong on the server; the error is logged with this request's id"}
+	}
+	status, ok := statusOf[appErr.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
+		s.log(c).Error("request failed", slog.String("error", err.Error()))
+	}
+	if errors.As(err, &rl) {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(rl.retryAfterSeconds))
+	}
+	if status == http.StatusUnauthorized {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="favad"`)
+	}
+	p := Problem{
+		Type:      "urn:favad:problem:" + string(appErr.Code),
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    appErr.Message,
+		Code:      appErr.Code,
+		RequestID: c.Response().Header().Get(echo.HeaderXRequestID),
+		Errors:    appErr.Fields,
+	}
+	body, _ := json.Marshal(p)
+	if c.Request().Method == http.MethodHead {
+		err = c.NoContent(status)
+	} else {
+		err = c.Blob(status, "application/problem+json", body)
+	}
+	if err != nil {
+		s.log(c).Warn("write error response", slog.String("error", err.Error()))
+	}
+}
+
+func fromEchoError(he *echo.HTTPError) *inspector.Error {
+	switch he.Code {
+	case http.StatusNotFound:
+		return inspector.Errorf(codeRouteNotFound, "no such route")
+	case http.StatusMethodNotAllowed:
+		return inspector.Errorf(codeMethodNotAllowed, "this route does not take that method")
+	case http.StatusRequestEntityTooLarge:
+		return inspector.Errorf(codeTooLarge, "the request body is larger than this route accepts")
+	case http.StatusUnsupportedMediaType:
+		return inspector.Errorf(codeUnsupportedMedia, "unsupported content type")
+	case http.StatusTooManyRequests:
+		return inspector.Errorf(inspector.CodeRateLimited, "too many requests; retry later")
+	case http.StatusUnauthorized:
+		return inspector.Errorf(inspector.CodeUnauthorized, "authentication required")
+	case http.StatusForbidden:
+		return inspector.Errorf(inspector.CodeForbidden, "not allowed")
+	case http.StatusBadRequest:
+		return inspector.Errorf(codeMalformed, "the request is malformed")
+	}
+	return &inspector.Error{Code: inspector.CodeInternal, Message: "something went wrong on the server; the error is logged with this request's id"}
+}

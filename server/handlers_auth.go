@@ -1,0 +1,111 @@
+package server
+
+import (
+	"math"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/server/auth"
+	favsync "github.com/favad/favad/sync"
+)
+
+var deviceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
+
+func (s *Server) login(c echo.Context) error {
+	var req loginRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	var p inspector.Problems
+	if strings.TrimSpace(req.Username) == "" {
+		p.Add("username", "required", "the username is required")
+	}
+	if req.Password == "" {
+		p.Add("password", "required", "the password is required")
+	}
+	if !deviceIDPattern.MatchString(req.DeviceID) {
+		p.Add("device_id", "invalid", "8–128 of A–Z, a–z, 0–9, '.', '_', ':' and '-'; stable for the app's install")
+	}
+	if err := p.Err(); err != nil {
+		return err
+	}
+	if ok, wait := s.limiter.allow(strings.ToLower(strings.TrimSpace(req.Username)), c.RealIP()); !ok {
+		return &rateLimitError{err: inspector.Errorf(inspector.CodeRateLimited, "too many sign-in attempts; wait and try again"),
+			retryAfterSeconds: int(math.Ceil(wait.Seconds()))}
+	}
+	u, hash, err := s.store.Credentials(req.Username)
+	if inspector.ErrorCode(err) == inspector.CodeNotFound {
+		auth.CheckDummy(req.Password)
+		return inspector.Errorf(inspector.CodeUnauthorized, "wrong username or password")
+	}
+	if err != nil {
+		return err
+	}
+	ok, err := auth.CheckPassword(hash, req.Password)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.log(c).Warn("login refused", "username", u.Username)
+		return inspector.Errorf(inspector.CodeUnauthorized, "wrong username or password")
+	}
+	token, refreshHash := auth.NewRefreshToken()
+	ss, err := s.store.StartSession(u.ID, req.DeviceID, refreshHash, s.cfg.RefreshTTL)
+	if err != nil {
+		return err
+	}
+	return s.sendTokens(c, u, ss, token)
+}
+
+func (s *Server) refresh(c echo.Context) error {
+	var req refreshRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.RefreshToken == "" {
+		return (&inspector.Problems{{Field: "refresh_token", Code: "required", Message: "the refresh token is required"}}).Err()
+	}
+	token, newHash := auth.NewRefreshToken()
+	ss, u, err := s.store.RotateRefresh(auth.HashRefreshToken(req.RefreshToken), newHash, s.cfg.RefreshTTL)
+	if err != nil {
+		if inspector.ErrorCode(err) == inspector.CodeRefreshReused {
+			s.log(c).Warn("refresh token reused; session revoked", "session", ss.ID, "user", ss.UserID, "device", ss.DeviceID)
+		}
+		return err
+	}
+	return s.sendTokens(c, u, ss, token)
+}
+
+func (s *Server) sendTokens(c echo.Context, u inspector.User, ss favsync.Session, refreshToken string) error {
+	access, exp, err := s.issuer.Issue(u, ss.DeviceID, ss.ID)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, tokenResponse{
+		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(s.cfg.AccessTTL.Seconds()), ExpiresAt: exp,
+		RefreshToken: refreshToken, RefreshExpiresAt: ss.ExpiresAt, User: toUserWire(u),
+	})
+}
+
+func (s *Server) logout(c echo.Context) error {
+	p := principal(c)
+	if err := s.store.EndSession(actor(c), p.SessionID, "logout"); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) me(c echo.Context) error {
+	return c.JSON(http.StatusOK, toUserWire(principal(c).User))
+}
+
+// actor is who the store records as making a change.
+func actor(c echo.Context) favsync.Actor {
+	p := principal(c)
+	return favsync.Actor{UserID: p.User.ID, DeviceID: p.DeviceID}
+}

@@ -1,0 +1,130 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/favad/favad/inspector"
+	favsync "github.com/favad/favad/sync"
+)
+
+func (s *Server) createComplaint(c echo.Context) error {
+	var req newComplaintRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	cp, created, err := s.store.CreateComplaint(actor(c), req.toDomain())
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK // a replayed intake: the call was already entered
+	if created {
+		status = http.StatusCreated
+		c.Response().Header().Set(echo.HeaderLocation, "/v1/complaints/"+cp.ID)
+	}
+	return c.JSON(status, toComplaintWire(cp, principal(c).User.Role, s.cfg.Now()))
+}
+
+func (s *Server) listComplaints(c echo.Context) error {
+	limit, err := queryInt(c, "limit", DefaultPageSize, 1, MaxPageSize)
+	if err != nil {
+		return err
+	}
+	overdue, err := queryBool(c, "overdue")
+	if err != nil {
+		return err
+	}
+	f := favsync.ComplaintFilter{
+		OfficeCode: c.QueryParam("office"), AgencyCode: c.QueryParam("agency"),
+		Category: inspector.Category(c.QueryParam("category")), InspectorID: c.QueryParam("inspector"),
+		Overdue: overdue, Query: c.QueryParam("q"), Limit: limit, Cursor: c.QueryParam("cursor"),
+	}
+	var p inspector.Problems
+	if raw := c.QueryParam("status"); raw != "" {
+		for _, st := range strings.Split(raw, ",") {
+			status := inspector.Status(strings.TrimSpace(st))
+			if !status.Valid() {
+				p.Add("status", "invalid", "a comma-separated list of complaint statuses")
+				break
+			}
+			f.Status = append(f.Status, status)
+		}
+	}
+	if f.Category != "" && !f.Category.Valid() {
+		p.Add("category", "invalid", "one of absent_employee, non_work_activity, client_crowding, other")
+	}
+	if err := p.Err(); err != nil {
+		return err
+	}
+	items, next, err := s.store.ListComplaints(f)
+	if err != nil {
+		return err
+	}
+	role, now := principal(c).User.Role, s.cfg.Now()
+	return c.JSON(http.StatusOK, complaintPage{
+		Items:      mapSlice(items, func(x inspector.Complaint) complaintWire { return toComplaintWire(x, role, now) }),
+		NextCursor: next,
+	})
+}
+
+// getComplaint shows a complaint with its history. An inspector sees only a
+// complaint assigned to them, without the caller and without the history;
+// others' complaints are "not found", so that ids cannot be probed.
+func (s *Server) getComplaint(c echo.Context) error {
+	p := principal(c)
+	cp, err := s.store.Complaint(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	w := toComplaintWire(cp, p.User.Role, s.cfg.Now())
+	if p.User.Role == inspector.RoleInspector {
+		if cp.Assignment == nil || cp.Assignment.InspectorID != p.User.ID || cp.Status.Terminal() {
+			return inspector.Errorf(inspector.CodeNotFound, "no complaint with id %q", c.Param("id"))
+		}
+		return c.JSON(http.StatusOK, w)
+	}
+	h, err := s.store.ComplaintHistory(cp.ID)
+	if err != nil {
+		return err
+	}
+	w.History = toHistoryWire(h)
+	return c.JSON(http.StatusOK, w)
+}
+
+func (s *Server) assignComplaint(c echo.Context) error {
+	var req assignRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	cp, err := s.store.Assign(actor(c), c.Param("id"), inspector.Routing{InspectorID: req.InspectorID, Mode: inspector.Mode(req.Mode), Note: req.Note})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toComplaintWire(cp, principal(c).User.Role, s.cfg.Now()))
+}
+
+func (s *Server) referComplaint(c echo.Context) error {
+	var req referRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	cp, err := s.store.Refer(actor(c), c.Param("id"), req.Note)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toComplaintWire(cp, principal(c).User.Role, s.cfg.Now()))
+}
+
+func (s *Server) withdrawComplaint(c echo.Context) error {
+	var req withdrawRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	cp, err := s.store.Withdraw(actor(c), c.Param("id"), req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toComplaintWire(cp, principal(c).User.Role, s.cfg.Now()))
+}

@@ -1,0 +1,181 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/favad/favad/inspector"
+	favsync "github.com/favad/favad/sync"
+)
+
+func (s *Server) listAgencies(c echo.Context) error {
+	deleted, err := queryBool(c, "include_deleted")
+	if err != nil {
+		return err
+	}
+	as, err := s.store.Agencies(deleted)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listWire[agencyWire]{Items: mapSlice(as, toAgencyWire)})
+}
+
+func (s *Server) getAgency(c echo.Context) error {
+	a, err := s.store.Agency(c.Param("code"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toAgencyWire(a))
+}
+
+func (s *Server) createAgency(c echo.Context) error {
+	var req agencyWire
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if _, err := s.store.Agency(req.Code); err == nil {
+		return conflictExists("agency", req.Code)
+	}
+	a, _, err := s.store.PutAgency(actor(c), req.toDomain())
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/agencies/"+a.Code)
+	return c.JSON(http.StatusCreated, toAgencyWire(a))
+}
+
+func (s *Server) putAgency(c echo.Context) error {
+	var req agencyWire
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := pathMatchesBody(c.Param("code"), &req.Code); err != nil {
+		return err
+	}
+	a, created, err := s.store.PutAgency(actor(c), req.toDomain())
+	if err != nil {
+		return err
+	}
+	return c.JSON(createdOrOK(created), toAgencyWire(a))
+}
+
+func (s *Server) deleteAgency(c echo.Context) error {
+	if err := s.store.DeleteAgency(actor(c), c.Param("code")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) listOffices(c echo.Context) error {
+	deleted, err := queryBool(c, "include_deleted")
+	if err != nil {
+		return err
+	}
+	os, err := s.store.Offices(favsync.OfficeFilter{AgencyCode: c.QueryParam("agency"), Province: c.QueryParam("province"),
+		City: c.QueryParam("city"), Query: c.QueryParam("q"), IncludeDeleted: deleted})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listWire[officeWire]{Items: mapSlice(os, toOfficeWire)})
+}
+
+func (s *Server) getOffice(c echo.Context) error {
+	o, err := s.store.Office(c.Param("code"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toOfficeWire(o))
+}
+
+func (s *Server) createOffice(c echo.Context) error {
+	var req officeWire
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if _, err := s.store.Office(req.Code); err == nil {
+		return conflictExists("office", req.Code)
+	}
+	o, _, err := s.store.PutOffice(actor(c), req.toDomain())
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/offices/"+o.Code)
+	return c.JSON(http.StatusCreated, toOfficeWire(o))
+}
+
+func (s *Server) putOffice(c echo.Context) error {
+	var req officeWire
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := pathMatchesBody(c.Param("code"), &req.Code); err != nil {
+		return err
+	}
+	o, created, err := s.store.PutOffice(actor(c), req.toDomain())
+	if err != nil {
+		return err
+	}
+	return c.JSON(createdOrOK(created), toOfficeWire(o))
+}
+
+func (s *Server) deleteOffice(c echo.Context) error {
+	if err := s.store.DeleteOffice(actor(c), c.Param("code")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// importOffices takes a CSV file in the demo data's format and applies it
+// all or nothing.
+func (s *Server) importOffices(c echo.Context) error {
+	mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	if mt != "text/csv" {
+		return inspector.Errorf(codeUnsupportedMedia, "send the offices as text/csv")
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		return inspector.Errorf(codeTooLarge, "the file is larger than %d bytes", maxErr.Limit)
+	}
+	if err != nil {
+		return err
+	}
+	rows, err := inspector.ParseOfficeCSV(bytes.NewReader(body), c.QueryParam("province"))
+	if err != nil {
+		return err
+	}
+	res, err := s.store.ImportOffices(actor(c), rows)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+func pathMatchesBody(path string, body *string) error {
+	if *body == "" {
+		*body = path
+		return nil
+	}
+	if !strings.EqualFold(*body, path) {
+		return (&inspector.Problems{{Field: "code", Code: "mismatch", Message: "the code in the body differs from the one in the path"}}).Err()
+	}
+	return nil
+}
+
+func conflictExists(what, code string) error {
+	return &inspector.Error{Code: inspector.CodeConflict, Message: what + " " + strings.ToUpper(code) + " already exists; use PUT to change it",
+		Fields: []inspector.FieldError{{Field: "code", Code: "taken", Message: "this code is in use"}}}
+}
+
+func createdOrOK(created bool) int {
+	if created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}

@@ -1,0 +1,175 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/favad/favad/inspector"
+)
+
+// Context keys.
+const (
+	ctxLogger    = "favad.logger"
+	ctxPrincipal = "favad.principal"
+)
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	User      inspector.User
+	DeviceID  string
+	SessionID string
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
+
+// requestID gives every request an id, taken from X-Request-ID when a proxy
+// set a sane one, and a logger that puts it on every line.
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !requestIDPattern.MatchString(id) {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		c.Set(ctxLogger, s.cfg.Logger.With(slog.String("request_id", id)))
+		return next(c)
+	}
+}
+
+// log returns the request's logger.
+func (s *Server) log(c echo.Context) *slog.Logger {
+	if l, ok := c.Get(ctxLogger).(*slog.Logger); ok {
+		return l
+	}
+	return s.cfg.Logger
+}
+
+// recoverPanics turns a panic into a logged 500, never a stack trace to the client.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return next(c)
+	}
+}
+
+// observe logs each request and records its metrics.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		status := c.Response().Status
+		elapsed := time.Since(start)
+		s.metrics.observe(c.Request().Method, route, status, elapsed)
+		attrs := []any{
+			slog.String("method", c.Request().Method), slog.String("route", route),
+			slog.Int("status", status), slog.Duration("duration", elapsed),
+			slog.String("remote", c.RealIP()),
+		}
+		if p, ok := c.Get(ctxPrincipal).(*Principal); ok {
+			attrs = append(attrs, slog.String("user", p.User.ID))
+		}
+		s.log(c).Info("request", attrs...)
+		return nil
+	}
+}
+
+// authenticate checks the bearer token and that its session, device and user
+// are still live, so that a revocation takes effect on the next request.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get(echo.HeaderAuthorization)
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || token == "" {
+			return inspector.Errorf(inspector.CodeUnauthorized, "send an access token as 'Authorization: Bearer …'")
+		}
+		claims, err := s.issuer.Verify(token)
+		if err != nil {
+			return err
+		}
+		u, err := s.store.CheckSession(claims.SessionID)
+		if err != nil {
+			return err
+		}
+		c.Set(ctxPrincipal, &Principal{User: u, DeviceID: claims.DeviceID, SessionID: claims.SessionID})
+		return next(c)
+	}
+}
+
+// requireRole refuses callers whose role is not in roles.
+func requireRole(roles []inspector.Role) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			p := principal(c)
+			for _, r := range roles {
+				if p.User.Role == r {
+					return next(c)
+				}
+			}
+			return inspector.Errorf(inspector.CodeForbidden, "the %s role may not do this", p.User.Role)
+		}
+	}
+}
+
+func principal(c echo.Context) *Principal {
+	p, _ := c.Get(ctxPrincipal).(*Principal)
+	if p == nil {
+		return &Principal{}
+	}
+	return p
+}
+
+// bodyLimit refuses bodies over limit bytes with 413, whether or not they
+// declare their length.
+func bodyLimit(limit int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.ContentLength > limit {
+				return inspector.Errorf(codeTooLarge, "the request body is larger than %d bytes", limit)
+			}
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+			return next(c)
+		}
+	}
+}
+
+// ipExtractor believes X-Forwarded-For only from trusted proxies.
+func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		_, n, err := net.ParseCIDR(p.String())
+		if err == nil {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}

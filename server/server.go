@@ -1,0 +1,158 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/server/auth"
+	favsync "github.com/favad/favad/sync"
+)
+
+// Server is the FAVAD HTTP API.
+type Server struct {
+	cfg      Config
+	store    *favsync.Store
+	issuer   *auth.Issuer
+	echo     *echo.Echo
+	metrics  *metrics
+	limiter  *loginLimiter
+	draining atomic.Bool
+	routes   []Route
+}
+
+// Route is one entry of the route table. Roles lists who may call it; a
+// public route has Public set and no roles. Every route states one or the
+// other, and a test checks each route against each role.
+type Route struct {
+	Method  string
+	Path    string
+	Public  bool
+	Roles   []inspector.Role
+	handler echo.HandlerFunc
+	limit   int64 // body limit; 0 means Config.BodyLimit
+}
+
+var (
+	anyRole  = inspector.Roles
+	dispatch = []inspector.Role{inspector.RoleDispatcher}
+	overseer = []inspector.Role{inspector.RoleDispatcher, inspector.RoleSupervisor, inspector.RoleAdmin}
+	admin    = []inspector.Role{inspector.RoleAdmin}
+)
+
+// New builds the server from cfg.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:     cfg,
+		store:   cfg.Store,
+		issuer:  &auth.Issuer{Keys: cfg.Keys, AccessTTL: cfg.AccessTTL, Now: cfg.Now},
+		metrics: newMetrics(cfg.Store),
+		limiter: newLoginLimiter(cfg.LoginPerAccount, cfg.LoginPerAddress, cfg.Now),
+	}
+	s.routes = []Route{
+		{Method: http.MethodGet, Path: "/healthz", Public: true, handler: s.healthz},
+		{Method: http.MethodGet, Path: "/readyz", Public: true, handler: s.readyz},
+		{Method: http.MethodGet, Path: "/metrics", Public: true, handler: echo.WrapHandler(s.metrics.handler())},
+		{Method: http.MethodGet, Path: "/openapi.yaml", Public: true, handler: s.openapi},
+
+		{Method: http.MethodPost, Path: "/v1/auth/login", Public: true, handler: s.login},
+		{Method: http.MethodPost, Path: "/v1/auth/refresh", Public: true, handler: s.refresh},
+		{Method: http.MethodPost, Path: "/v1/auth/logout", Roles: anyRole, handler: s.logout},
+		{Method: http.MethodGet, Path: "/v1/me", Roles: anyRole, handler: s.me},
+
+		{Method: http.MethodPost, Path: "/v1/complaints", Roles: dispatch, handler: s.createComplaint},
+		{Method: http.MethodGet, Path: "/v1/complaints", Roles: overseer, handler: s.listComplaints},
+		{Method: http.MethodGet, Path: "/v1/complaints/:id", Roles: anyRole, handler: s.getComplaint},
+		{Method: http.MethodPost, Path: "/v1/complaints/:id/assign", Roles: dispatch, handler: s.assignComplaint},
+		{Method: http.MethodPost, Path: "/v1/complaints/:id/refer", Roles: dispatch, handler: s.referComplaint},
+		{Method: http.MethodPost, Path: "/v1/complaints/:id/withdraw", Roles: dispatch, handler: s.withdrawComplaint},
+
+		{Method: http.MethodGet, Path: "/v1/agencies", Roles: anyRole, handler: s.listAgencies},
+		{Method: http.MethodPost, Path: "/v1/agencies", Roles: admin, handler: s.createAgency},
+		{Method: http.MethodGet, Path: "/v1/agencies/:code", Roles: anyRole, handler: s.getAgency},
+		{Method: http.MethodPut, Path: "/v1/agencies/:code", Roles: admin, handler: s.putAgency},
+		{Method: http.MethodDelete, Path: "/v1/agencies/:code", Roles: admin, handler: s.deleteAgency},
+		{Method: http.MethodGet, Path: "/v1/offices", Roles: anyRole, handler: s.listOffices},
+		{Method: http.MethodPost, Path: "/v1/offices", Roles: admin, handler: s.createOffice},
+		{Method: http.MethodPost, Path: "/v1/offices/import", Roles: admin, handler: s.importOffices, limit: -1},
+		{Method: http.MethodGet, Path: "/v1/offices/:code", Roles: anyRole, handler: s.getOffice},
+		{Method: http.MethodPut, Path: "/v1/offices/:code", Roles: admin, handler: s.putOffice},
+		{Method: http.MethodDelete, Path: "/v1/offices/:code", Roles: admin, handler: s.deleteOffice},
+
+		{Method: http.MethodGet, Path: "/v1/inspectors", Roles: overseer, handler: s.listInspectors},
+		{Method: http.MethodGet, Path: "/v1/devices", Roles: admin, handler: s.listDevices},
+		{Method: http.MethodPost, Path: "/v1/devices/:id/revoke", Roles: admin, handler: s.revokeDevice},
+	}
+	s.echo = s.newEcho()
+	return s, nil
+}
+
+// Routes returns the route table, for tests and documentation.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// Drain marks the server as shutting down: /readyz fails so that a load
+// balancer stops sending new requests, while requests in flight finish.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+func (s *Server) newEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
+	e.Pre(middleware.RemoveTrailingSlash())
+	e.Use(s.requestID, s.recoverPanics, s.observe)
+	if len(s.cfg.CORSOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:  s.cfg.CORSOrigins,
+			AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderXRequestID},
+			ExposeHeaders: []string{echo.HeaderXRequestID, "Retry-After"},
+		}))
+	}
+	for _, r := range s.routes {
+		limit := r.limit
+		switch limit {
+		case 0:
+			limit = s.cfg.BodyLimit
+		case -1:
+			limit = s.cfg.ImportLimit
+		}
+		mw := []echo.MiddlewareFunc{bodyLimit(limit)}
+		if !r.Public {
+			mw = append(mw, s.authenticate, requireRole(r.Roles))
+		}
+		e.Add(r.Method, r.Path, r.handler, mw...)
+	}
+	return e
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	if s.draining.Load() {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+	}
+	if _, err := s.store.Stats(); err != nil {
+		s.log(c).Error("readiness: store", "error", err)
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) openapi(c echo.Context) error {
+	return c.Blob(http.StatusOK, "application/yaml", s.cfg.Spec)
+}
+
+// Shutdown is a convenience for tests that run the Echo instance directly.
+func (s *Server) Shutdown(ctx context.Context) error { return s.echo.Shutdown(ctx) }

@@ -1,0 +1,247 @@
+package server
+
+import (
+	"time"
+
+	"github.com/favad/favad/inspector"
+	favsync "github.com/favad/favad/sync"
+)
+
+// The API's JSON shapes. They mirror api-spec/openapi.yaml; domain types never
+// go on the wire directly, so that the store's layout can change freely.
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	DeviceID string `json:"device_id"`
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+type tokenResponse struct {
+	AccessToken      string    `json:"access_token"`
+	TokenType        string    `json:"token_type"`
+	ExpiresIn        int       `json:"expires_in"`
+	ExpiresAt        time.Time `json:"expires_at"`
+	RefreshToken     string    `json:"refresh_token"`
+	RefreshExpiresAt time.Time `json:"refresh_expires_at"`
+	User             userWire  `json:"user"`
+}
+
+type regionWire struct {
+	Province string   `json:"province"`
+	Cities   []string `json:"cities"`
+}
+
+type userWire struct {
+	ID          string      `json:"id"`
+	Username    string      `json:"username"`
+	DisplayName string      `json:"display_name"`
+	Role        string      `json:"role"`
+	Mode        string      `json:"mode,omitempty"`
+	Region      *regionWire `json:"region,omitempty"`
+	Disabled    bool        `json:"disabled"`
+}
+
+func toUserWire(u inspector.User) userWire {
+	w := userWire{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: string(u.Role), Mode: string(u.Mode), Disabled: u.Disabled}
+	if u.Region != nil {
+		w.Region = &regionWire{Province: u.Region.Province, Cities: append([]string{}, u.Region.Cities...)}
+	}
+	return w
+}
+
+type callerWire struct {
+	Name  string `json:"name"`
+	Phone string `json:"phone"`
+}
+
+type newComplaintRequest struct {
+	CallID      string      `json:"call_id"`
+	Category    string      `json:"category"`
+	Description string      `json:"description"`
+	CallTime    time.Time   `json:"call_time"`
+	Caller      *callerWire `json:"caller"`
+	OfficeCode  string      `json:"office_code"`
+	Priority    string      `json:"priority"`
+}
+
+func (r newComplaintRequest) toDomain() inspector.NewComplaint {
+	n := inspector.NewComplaint{CallID: r.CallID, Category: inspector.Category(r.Category), Description: r.Description,
+		CallTime: r.CallTime, OfficeCode: r.OfficeCode, Priority: inspector.Priority(r.Priority)}
+	if r.Caller != nil {
+		n.Caller = inspector.Caller{Name: r.Caller.Name, Phone: r.Caller.Phone}
+	}
+	return n
+}
+
+type assignmentWire struct {
+	InspectorID string    `json:"inspector_id"`
+	Mode        string    `json:"mode"`
+	AssignedBy  string    `json:"assigned_by"`
+	AssignedAt  time.Time `json:"assigned_at"`
+	Note        string    `json:"note,omitempty"`
+}
+
+type historyWire struct {
+	Seq    uint64            `json:"seq"`
+	Action string            `json:"action"`
+	Actor  string            `json:"actor"`
+	Device string            `json:"device,omitempty"`
+	At     time.Time         `json:"at"`
+	Data   map[string]string `json:"data,omitempty"`
+}
+
+type complaintWire struct {
+	ID          string          `json:"id"`
+	Number      uint64          `json:"number"`
+	CallID      string          `json:"call_id"`
+	Category    string          `json:"category"`
+	Description string          `json:"description"`
+	CallTime    time.Time       `json:"call_time"`
+	Caller      *callerWire     `json:"caller,omitempty"`
+	OfficeCode  string          `json:"office_code"`
+	AgencyCode  string          `json:"agency_code"`
+	Priority    string          `json:"priority"`
+	DueAt       time.Time       `json:"due_at"`
+	Overdue     bool            `json:"overdue"`
+	Status      string          `json:"status"`
+	Assignment  *assignmentWire `json:"assignment,omitempty"`
+	CreatedBy   string          `json:"created_by"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+	Version     uint64          `json:"version"`
+	History     []historyWire   `json:"history,omitempty"`
+}
+
+// toComplaintWire converts c for a caller with role: the caller's identity is
+// removed for every role that may not see it.
+func toComplaintWire(c inspector.Complaint, role inspector.Role, now time.Time) complaintWire {
+	c = c.Redacted(role)
+	w := complaintWire{ID: c.ID, Number: c.Number, CallID: c.CallID, Category: string(c.Category), Description: c.Description,
+		CallTime: c.CallTime, OfficeCode: c.OfficeCode, AgencyCode: c.AgencyCode, Priority: string(c.Priority), DueAt: c.DueAt,
+		Overdue: c.Overdue(now), Status: string(c.Status), CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version}
+	if c.Caller != nil {
+		w.Caller = &callerWire{Name: c.Caller.Name, Phone: c.Caller.Phone}
+	}
+	if a := c.Assignment; a != nil {
+		w.Assignment = &assignmentWire{InspectorID: a.InspectorID, Mode: string(a.Mode), AssignedBy: a.AssignedBy, AssignedAt: a.AssignedAt, Note: a.Note}
+	}
+	return w
+}
+
+func toHistoryWire(h []favsync.Change) []historyWire {
+	out := make([]historyWire, len(h))
+	for i, ch := range h {
+		out[i] = historyWire{Seq: ch.Seq, Action: ch.Action, Actor: ch.Actor, Device: ch.Device, At: ch.At, Data: ch.Data}
+	}
+	return out
+}
+
+type complaintPage struct {
+	Items      []complaintWire `json:"items"`
+	NextCursor string          `json:"next_cursor,omitempty"`
+}
+
+type assignRequest struct {
+	InspectorID string `json:"inspector_id"`
+	Mode        string `json:"mode"`
+	Note        string `json:"note"`
+}
+
+type referRequest struct {
+	Note string `json:"note"`
+}
+
+type withdrawRequest struct {
+	Reason string `json:"reason"`
+}
+
+type agencyWire struct {
+	Code      string    `json:"code"`
+	NameFa    string    `json:"name_fa"`
+	NameEn    string    `json:"name_en"`
+	Deleted   bool      `json:"deleted,omitempty"`
+	Version   uint64    `json:"version,omitempty"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+func toAgencyWire(a inspector.Agency) agencyWire {
+	return agencyWire{Code: a.Code, NameFa: a.NameFa, NameEn: a.NameEn, Deleted: a.Deleted, Version: a.Version, UpdatedAt: a.Updated}
+}
+
+func (w agencyWire) toDomain() inspector.Agency {
+	return inspector.Agency{Code: w.Code, NameFa: w.NameFa, NameEn: w.NameEn}
+}
+
+type locationWire struct {
+	Lat float64 `json:"lat"`
+	Lng float64 `json:"lng"`
+}
+
+type hoursWire struct {
+	Opens  string   `json:"opens"`
+	Closes string   `json:"closes"`
+	Days   []string `json:"days"`
+}
+
+type officeWire struct {
+	Code       string        `json:"code"`
+	AgencyCode string        `json:"agency_code"`
+	NameFa     string        `json:"name_fa"`
+	Province   string        `json:"province"`
+	City       string        `json:"city"`
+	Address    string        `json:"address"`
+	Phone      string        `json:"phone"`
+	Location   *locationWire `json:"location,omitempty"`
+	Hours      hoursWire     `json:"hours"`
+	Deleted    bool          `json:"deleted,omitempty"`
+	Version    uint64        `json:"version,omitempty"`
+	UpdatedAt  time.Time     `json:"updated_at,omitzero"`
+}
+
+func toOfficeWire(o inspector.Office) officeWire {
+	w := officeWire{Code: o.Code, AgencyCode: o.AgencyCode, NameFa: o.NameFa, Province: o.Province, City: o.City,
+		Address: o.Address, Phone: o.Phone, Hours: hoursWire{Opens: o.Hours.Opens, Closes: o.Hours.Closes, Days: append([]string{}, o.Hours.Days...)},
+		Deleted: o.Deleted, Version: o.Version, UpdatedAt: o.Updated}
+	if o.Location != nil {
+		w.Location = &locationWire{Lat: o.Location.Lat, Lng: o.Location.Lng}
+	}
+	return w
+}
+
+func (w officeWire) toDomain() inspector.Office {
+	o := inspector.Office{Code: w.Code, AgencyCode: w.AgencyCode, NameFa: w.NameFa, Province: w.Province, City: w.City,
+		Address: w.Address, Phone: w.Phone, Hours: inspector.WorkingHours{Opens: w.Hours.Opens, Closes: w.Hours.Closes, Days: append([]string{}, w.Hours.Days...)}}
+	if w.Location != nil {
+		o.Location = &inspector.Location{Lat: w.Location.Lat, Lng: w.Location.Lng}
+	}
+	return o
+}
+
+type deviceWire struct {
+	ID        string     `json:"id"`
+	UserID    string     `json:"user_id"`
+	FirstSeen time.Time  `json:"first_seen"`
+	LastSeen  time.Time  `json:"last_seen"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	RevokedBy string     `json:"revoked_by,omitempty"`
+}
+
+func toDeviceWire(d favsync.Device) deviceWire {
+	return deviceWire{ID: d.ID, UserID: d.UserID, FirstSeen: d.FirstSeen, LastSeen: d.LastSeen, RevokedAt: d.RevokedAt, RevokedBy: d.RevokedBy}
+}
+
+type listWire[T any] struct {
+	Items []T `json:"items"`
+}
+
+func mapSlice[T, U any](xs []T, f func(T) U) []U {
+	out := make([]U, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
+	}
+	return out
+}

@@ -1,0 +1,282 @@
+package sync
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/favad/favad/inspector"
+)
+
+// Sentinel errors of the store.
+var (
+	// ErrSchemaTooNew is returned by Open for a file written by a newer FAVAD.
+	ErrSchemaTooNew = errors.New("sync: the store was written by a newer version of FAVAD; upgrade FAVAD or restore an older backup")
+	// ErrLocked is returned by Open when another process holds the store.
+	ErrLocked = errors.New("sync: the store is in use by another process (is the server running?)")
+)
+
+// Options configure a Store. The zero value is usable.
+type Options struct {
+	// SLA gives due times by priority; nil means inspector.DefaultSLA().
+	SLA inspector.SLA
+	// Now returns the current time; nil means time.Now. Tests inject a clock.
+	Now func() time.Time
+	// NewID returns a new record id; nil means a UUIDv7 string.
+	NewID func() string
+	// ReadOnly opens the file shared, for backups and inspection.
+	ReadOnly bool
+	// LockTimeout is how long Open waits for another process's lock; 0 means 1s.
+	LockTimeout time.Duration
+}
+
+// Actor is who makes a change, recorded on every change-log entry.
+type Actor struct {
+	UserID   string
+	DeviceID string
+}
+
+// System is the actor for changes the server makes on its own (demo load, imports from the command line).
+var System = Actor{UserID: "system"}
+
+// Change is one entry in the change log. A record's version is the Seq of its
+// last change.
+type Change struct {
+	Seq    uint64            `json:"seq"`
+	Kind   string            `json:"kind"`
+	ID     string            `json:"id"`
+	Action string            `json:"action"`
+	Actor  string            `json:"actor"`
+	Device string            `json:"device,omitempty"`
+	At     time.Time         `json:"at"`
+	Data   map[string]string `json:"data,omitempty"`
+}
+
+// Store is FAVAD's durable record store. It is safe for concurrent use.
+type Store struct {
+	db    *bolt.DB
+	sla   inspector.SLA
+	now   func() time.Time
+	newID func() string
+}
+
+// Open opens or creates the store at path. Every committed write is fsynced
+// before the call that made it returns.
+func Open(path string, opts Options) (*Store, error) {
+	if !opts.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	timeout := opts.LockTimeout
+	if timeout == 0 {
+		timeout = time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      timeout,
+		ReadOnly:     opts.ReadOnly,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, ErrLocked
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s := &Store{db: db, sla: opts.SLA, now: opts.Now, newID: opts.NewID}
+	if s.sla == nil {
+		s.sla = inspector.DefaultSLA()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.newID == nil {
+		s.newID = func() string { return uuid.Must(uuid.NewV7()).String() }
+	}
+	if err := s.init(opts.ReadOnly); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// init creates the buckets and checks the schema version.
+func (s *Store) init(readOnly bool) error {
+	check := func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			if readOnly {
+				return errors.New("open store: not a FAVAD store (no meta bucket)")
+			}
+			return nil
+		}
+		v := meta.Get(keySchemaVersion)
+		if v == nil {
+			return nil
+		}
+		n, err := btoi(v)
+		if err != nil {
+			return fmt.Errorf("open store: schema version: %w", err)
+		}
+		if n > SchemaVersion {
+			return fmt.Errorf("%w (file has schema %d, this build knows %d)", ErrSchemaTooNew, n, SchemaVersion)
+		}
+		return nil
+	}
+	if readOnly {
+		return s.db.View(check)
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := check(tx); err != nil {
+			return err
+		}
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("open store: create bucket %s: %w", b, err)
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keySchemaVersion, itob(SchemaVersion))
+	})
+}
+
+// Close closes the store. Pending writes have already been committed.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Now returns the store's clock reading.
+func (s *Store) Now() time.Time { return s.now() }
+
+// Path returns the file the store lives in.
+func (s *Store) Path() string { return s.db.Path() }
+
+// Stats are figures for metrics.
+type Stats struct {
+	Seq       uint64 // last change-log sequence
+	SizeBytes int64  // size of the data file
+}
+
+// Stats reads the last sequence and file size.
+func (s *Store) Stats() (Stats, error) {
+	var st Stats
+	err := s.db.View(func(tx *bolt.Tx) error {
+		st.Seq = tx.Bucket(bucketLog).Sequence()
+		st.SizeBytes = tx.Size()
+		return nil
+	})
+	return st, err
+}
+
+// Backup writes a consistent copy of the whole store to w while writes go on.
+func (s *Store) Backup(w io.Writer) (int64, error) {
+	var n int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("backup: %w", err)
+	}
+	return n, nil
+}
+
+// tx wraps a write transaction with change-log helpers.
+type tx struct {
+	*bolt.Tx
+	now   time.Time
+	actor Actor
+}
+
+func (s *Store) update(actor Actor, fn func(t *tx) error) error {
+	return s.db.Update(func(btx *bolt.Tx) error {
+		return fn(&tx{Tx: btx, now: s.now().UTC(), actor: actor})
+	})
+}
+
+func (s *Store) view(fn func(t *bolt.Tx) error) error { return s.db.View(fn) }
+
+// log appends a change for (kind, id) and returns its sequence, which is the
+// record's new version.
+func (t *tx) log(kind, id, action string, data map[string]string) (uint64, error) {
+	b := t.Bucket(bucketLog)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	c := Change{Seq: seq, Kind: kind, ID: id, Action: action, Actor: t.actor.UserID, Device: t.actor.DeviceID, At: t.now, Data: data}
+	v, err := json.Marshal(c)
+	if err != nil {
+		return 0, err
+	}
+	if err := b.Put(itob(seq), v); err != nil {
+		return 0, err
+	}
+	if err := t.Bucket(bucketRecordLog).Put(recordLogKey(kind, id, seq), nil); err != nil {
+		return 0, err
+	}
+	return seq, nil
+}
+
+// getJSON decodes the value at key into v; it reports false if key is absent.
+func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
+	raw := b.Get(key)
+	if raw == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return true, fmt.Errorf("decode record %q: %w", key, err)
+	}
+	return true, nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, raw)
+}
+
+// history returns the changes made to (kind, id), oldest first.
+func history(btx *bolt.Tx, kind, id string) ([]Change, error) {
+	prefix := recordLogPrefix(kind, id)
+	logb := btx.Bucket(bucketLog)
+	var out []Change
+	c := btx.Bucket(bucketRecordLog).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		var ch Change
+		if _, err := getJSON(logb, k[len(prefix):], &ch); err != nil {
+			return nil, err
+		}
+		out = append(out, ch)
+	}
+	return out, nil
+}
+
+// Changes returns up to limit changes after seq, oldest first.
+func (s *Store) Changes(after uint64, limit int) ([]Change, error) {
+	var out []Change
+	err := s.view(func(btx *bolt.Tx) error {
+		c := btx.Bucket(bucketLog).Cursor()
+		for k, v := c.Seek(itob(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			var ch Change
+			if err := json.Unmarshal(v, &ch); err != nil {
+				return fmt.Errorf("decode change: %w", err)
+			}
+			out = append(out, ch)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func notFound(what, id string) error {
+	return inspector.Errorf(inspector.CodeNotFound, "no %s with id %q", what, id)
+}
