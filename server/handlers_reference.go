@@ -35,14 +35,11 @@ func (s *Server) getAgency(c echo.Context) error {
 }
 
 func (s *Server) createAgency(c echo.Context) error {
-	var req agencyWire
+	var req agencyRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if _, err := s.store.Agency(req.Code); err == nil {
-		return conflictExists("agency", req.Code)
-	}
-	a, _, err := s.store.PutAgency(actor(c), req.toDomain())
+	a, err := s.store.CreateAgency(actor(c), req.toDomain())
 	if err != nil {
 		return err
 	}
@@ -51,7 +48,7 @@ func (s *Server) createAgency(c echo.Context) error {
 }
 
 func (s *Server) putAgency(c echo.Context) error {
-	var req agencyWire
+	var req agencyRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
@@ -61,6 +58,9 @@ func (s *Server) putAgency(c echo.Context) error {
 	a, created, err := s.store.PutAgency(actor(c), req.toDomain())
 	if err != nil {
 		return err
+	}
+	if created {
+		c.Response().Header().Set(echo.HeaderLocation, "/v1/agencies/"+a.Code)
 	}
 	return c.JSON(createdOrOK(created), toAgencyWire(a))
 }
@@ -94,14 +94,11 @@ func (s *Server) getOffice(c echo.Context) error {
 }
 
 func (s *Server) createOffice(c echo.Context) error {
-	var req officeWire
+	var req officeRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if _, err := s.store.Office(req.Code); err == nil {
-		return conflictExists("office", req.Code)
-	}
-	o, _, err := s.store.PutOffice(actor(c), req.toDomain())
+	o, err := s.store.CreateOffice(actor(c), req.toDomain())
 	if err != nil {
 		return err
 	}
@@ -110,7 +107,7 @@ func (s *Server) createOffice(c echo.Context) error {
 }
 
 func (s *Server) putOffice(c echo.Context) error {
-	var req officeWire
+	var req officeRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
@@ -120,6 +117,9 @@ func (s *Server) putOffice(c echo.Context) error {
 	o, created, err := s.store.PutOffice(actor(c), req.toDomain())
 	if err != nil {
 		return err
+	}
+	if created {
+		c.Response().Header().Set(echo.HeaderLocation, "/v1/offices/"+o.Code)
 	}
 	return c.JSON(createdOrOK(created), toOfficeWire(o))
 }
@@ -166,11 +166,6 @@ func pathMatchesBody(path string, body *string) error {
 		return (&inspector.Problems{{Field: "code", Code: "mismatch", Message: "the code in the body differs from the one in the path"}}).Err()
 	}
 	return nil
-}
-
-func conflictExists(what, code string) error {
-	return &inspector.Error{Code: inspector.CodeConflict, Message: what + " " + strings.ToUpper(code) + " already exists; use PUT to change it",
-		Fields: []inspector.FieldError{{Field: "code", Code: "taken", Message: "this code is in use"}}}
 }
 
 func createdOrOK(created bool) int {

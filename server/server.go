@@ -126,10 +126,11 @@ func (s *Server) newEcho() *echo.Echo {
 		case -1:
 			limit = s.cfg.ImportLimit
 		}
-		mw := []echo.MiddlewareFunc{bodyLimit(limit)}
+		var mw []echo.MiddlewareFunc
 		if !r.Public {
 			mw = append(mw, s.authenticate, requireRole(r.Roles))
 		}
+		mw = append(mw, bodyLimit(limit)) // after auth: a stranger learns nothing from a 413
 		e.Add(r.Method, r.Path, r.handler, mw...)
 	}
 	return e

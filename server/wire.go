@@ -172,7 +172,14 @@ func toAgencyWire(a inspector.Agency) agencyWire {
 	return agencyWire{Code: a.Code, NameFa: a.NameFa, NameEn: a.NameEn, Deleted: a.Deleted, Version: a.Version, UpdatedAt: a.Updated}
 }
 
-func (w agencyWire) toDomain() inspector.Agency {
+// agencyRequest is what an admin sends to create or replace an agency.
+type agencyRequest struct {
+	Code   string `json:"code"`
+	NameFa string `json:"name_fa"`
+	NameEn string `json:"name_en"`
+}
+
+func (w agencyRequest) toDomain() inspector.Agency {
 	return inspector.Agency{Code: w.Code, NameFa: w.NameFa, NameEn: w.NameEn}
 }
 
@@ -212,7 +219,20 @@ func toOfficeWire(o inspector.Office) officeWire {
 	return w
 }
 
-func (w officeWire) toDomain() inspector.Office {
+// officeRequest is what an admin sends to create or replace an office.
+type officeRequest struct {
+	Code       string        `json:"code"`
+	AgencyCode string        `json:"agency_code"`
+	NameFa     string        `json:"name_fa"`
+	Province   string        `json:"province"`
+	City       string        `json:"city"`
+	Address    string        `json:"address"`
+	Phone      string        `json:"phone"`
+	Location   *locationWire `json:"location"`
+	Hours      hoursWire     `json:"hours"`
+}
+
+func (w officeRequest) toDomain() inspector.Office {
 	o := inspector.Office{Code: w.Code, AgencyCode: w.AgencyCode, NameFa: w.NameFa, Province: w.Province, City: w.City,
 		Address: w.Address, Phone: w.Phone, Hours: inspector.WorkingHours{Opens: w.Hours.Opens, Closes: w.Hours.Closes, Days: append([]string{}, w.Hours.Days...)}}
 	if w.Location != nil {

@@ -128,7 +128,7 @@ type ComplaintFilter struct {
 	Category    inspector.Category
 	InspectorID string
 	Overdue     bool
-	Query       string // searched, normalised, in description, office name, number and call id
+	Query       string // every word must appear, normalised, in description, office name and city, number or call id
 	Limit       int
 	Cursor      string // opaque; from the previous page
 }
@@ -204,7 +204,12 @@ func (f *ComplaintFilter) matches(c *inspector.Complaint, now time.Time, query s
 	}
 	hay := inspector.NormalizeText(c.Description) + "\n" + officeNames[c.OfficeCode] + "\n" +
 		strings.ToLower(c.OfficeCode) + "\n" + strconv.FormatUint(c.Number, 10) + "\n" + strings.ToLower(c.CallID)
-	return strings.Contains(hay, query)
+	for _, word := range strings.Fields(query) {
+		if !strings.Contains(hay, word) {
+			return false
+		}
+	}
+	return true
 }
 
 func normalizedOfficeNames(btx *bolt.Tx) (map[string]string, error) {

@@ -27,6 +27,40 @@ func (s *Store) PutAgency(actor Actor, a inspector.Agency) (out inspector.Agency
 	return out, created, err
 }
 
+// CreateAgency adds an agency; an agency with that code that is not deleted
+// is a CodeConflict.
+func (s *Store) CreateAgency(actor Actor, a inspector.Agency) (inspector.Agency, error) {
+	a.Normalize()
+	if err := a.Validate(); err != nil {
+		return a, err
+	}
+	err := s.update(actor, func(t *tx) error {
+		if err := t.mustNotExist(bucketAgencies, "agency", a.Code); err != nil {
+			return err
+		}
+		var err error
+		a, _, err = t.putAgency(a)
+		return err
+	})
+	return a, err
+}
+
+// mustNotExist returns CodeConflict if bucket holds a live record at code.
+func (t *tx) mustNotExist(bucket []byte, what, code string) error {
+	var rec struct {
+		Deleted bool `json:"deleted"`
+	}
+	ok, err := getJSON(t.Bucket(bucket), []byte(code), &rec)
+	if err != nil {
+		return err
+	}
+	if ok && !rec.Deleted {
+		return &inspector.Error{Code: inspector.CodeConflict, Message: fmt.Sprintf("%s %s already exists; use PUT to change it", what, code),
+			Fields: []inspector.FieldError{{Field: "code", Code: "taken", Message: "this code is in use"}}}
+	}
+	return nil
+}
+
 func (t *tx) putAgency(a inspector.Agency) (inspector.Agency, bool, error) {
 	b := t.Bucket(bucketAgencies)
 	var old inspector.Agency
@@ -130,6 +164,24 @@ func (s *Store) PutOffice(actor Actor, o inspector.Office) (out inspector.Office
 		return err
 	})
 	return out, created, err
+}
+
+// CreateOffice adds an office; an office with that code that is not deleted
+// is a CodeConflict.
+func (s *Store) CreateOffice(actor Actor, o inspector.Office) (inspector.Office, error) {
+	o.Normalize()
+	if err := o.Validate(); err != nil {
+		return o, err
+	}
+	err := s.update(actor, func(t *tx) error {
+		if err := t.mustNotExist(bucketOffices, "office", o.Code); err != nil {
+			return err
+		}
+		var err error
+		o, _, err = t.putOffice(o, "agency_code")
+		return err
+	})
+	return o, err
 }
 
 func (t *tx) putOffice(o inspector.Office, agencyField string) (inspector.Office, bool, error) {

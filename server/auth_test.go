@@ -1,0 +1,178 @@
+package server_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/server"
+)
+
+// TestRoleMatrix checks the role rule of every route in the route table, for
+// every role and for no token at all.
+func TestRoleMatrix(t *testing.T) {
+	e := newEnv(t)
+	roleUser := map[inspector.Role]string{
+		inspector.RoleDispatcher: "dispatcher", inspector.RoleInspector: "field",
+		inspector.RoleSupervisor: "supervisor", inspector.RoleAdmin: "admin",
+	}
+	routes := e.srv.Routes()
+	// Logout ends the session the matrix signs in with, so it goes last.
+	slices.SortStableFunc(routes, func(a, b server.Route) int {
+		return boolInt(a.Path == "/v1/auth/logout") - boolInt(b.Path == "/v1/auth/logout")
+	})
+	require.NotEmpty(t, routes)
+	for _, role := range inspector.Roles {
+		token := e.token(roleUser[role])
+		for _, rt := range routes {
+			path := strings.NewReplacer(":id", "0190f0aa-0000-7000-8000-000000000000", ":code", "NOPE-404").Replace(rt.Path)
+			c := call{method: rt.Method, path: path, token: token, invalidRequest: true}
+			if rt.Method == http.MethodPost || rt.Method == http.MethodPut {
+				c.raw = "{}"
+			}
+			r := e.do(c)
+			name := string(role) + " " + rt.Method + " " + rt.Path
+			switch {
+			case rt.Public:
+				assert.NotEqual(t, http.StatusUnauthorized, r.status, name)
+				assert.NotEqual(t, http.StatusForbidden, r.status, name)
+			case slices.Contains(rt.Roles, role):
+				assert.NotContains(t, []int{401, 403}, r.status, "%s must be allowed: %s", name, r.body)
+			default:
+				require.Equal(t, http.StatusForbidden, r.status, "%s must be refused: %s", name, r.body)
+				assert.Equal(t, "forbidden", string(r.problem(t).Code), name)
+			}
+		}
+	}
+	for _, rt := range routes {
+		if rt.Public {
+			continue
+		}
+		require.NotEmpty(t, rt.Roles, "%s %s states no roles", rt.Method, rt.Path)
+		path := strings.NewReplacer(":id", "x", ":code", "x").Replace(rt.Path)
+		r := e.do(call{method: rt.Method, path: path, invalidRequest: true})
+		require.Equal(t, http.StatusUnauthorized, r.status, "%s %s without a token", rt.Method, rt.Path)
+		assert.Equal(t, "unauthorized", string(r.problem(t).Code))
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func TestLoginRefreshLogout(t *testing.T) {
+	e := newEnv(t)
+	tk := e.login("field", "android-a1b2c3d4")
+	assert.Equal(t, "inspector", tk.User.Role)
+
+	r := e.do(newCall("GET", "/v1/me", tk.AccessToken, nil))
+	require.Equal(t, http.StatusOK, r.status)
+
+	// Wrong password and unknown user look the same.
+	for _, u := range []string{"field", "nobody"} {
+		r = e.do(call{method: "POST", path: "/v1/auth/login", body: map[string]string{"username": u, "password": "wrong-password!", "device_id": "android-a1b2c3d4"}})
+		require.Equal(t, http.StatusUnauthorized, r.status)
+		assert.Equal(t, "wrong username or password", r.problem(t).Detail)
+	}
+
+	// Refresh rotates: the new pair works, the old refresh token is spent.
+	r = e.do(call{method: "POST", path: "/v1/auth/refresh", body: map[string]string{"refresh_token": tk.RefreshToken}})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var next tokens
+	r.json(t, &next)
+	assert.NotEqual(t, tk.RefreshToken, next.RefreshToken)
+	require.Equal(t, http.StatusOK, e.do(newCall("GET", "/v1/me", next.AccessToken, nil)).status)
+
+	// Reusing the spent token is theft: the whole family is revoked at once.
+	r = e.do(call{method: "POST", path: "/v1/auth/refresh", body: map[string]string{"refresh_token": tk.RefreshToken}})
+	require.Equal(t, http.StatusUnauthorized, r.status)
+	assert.Equal(t, "refresh_reused", string(r.problem(t).Code))
+	r = e.do(newCall("GET", "/v1/me", next.AccessToken, nil))
+	require.Equal(t, http.StatusUnauthorized, r.status)
+	assert.Equal(t, "session_revoked", string(r.problem(t).Code))
+	r = e.do(call{method: "POST", path: "/v1/auth/refresh", body: map[string]string{"refresh_token": next.RefreshToken}})
+	require.Equal(t, http.StatusUnauthorized, r.status, "the successor token dies with its family")
+
+	// Logout ends a session; its access token is refused at once.
+	tk = e.login("field", "android-a1b2c3d4")
+	require.Equal(t, http.StatusNoContent, e.do(newCall("POST", "/v1/auth/logout", tk.AccessToken, nil)).status)
+	r = e.do(newCall("GET", "/v1/me", tk.AccessToken, nil))
+	require.Equal(t, http.StatusUnauthorized, r.status)
+	assert.Equal(t, "session_revoked", string(r.problem(t).Code))
+}
+
+func TestAccessTokenExpires(t *testing.T) {
+	e := newEnv(t)
+	tk := e.login("dispatcher", "browser-0001")
+	e.clock.Advance(16 * time.Minute)
+	r := e.do(newCall("GET", "/v1/me", tk.AccessToken, nil))
+	require.Equal(t, http.StatusUnauthorized, r.status)
+	assert.Equal(t, "token_expired", string(r.problem(t).Code))
+	assert.Contains(t, r.header.Get("WWW-Authenticate"), "Bearer")
+	// The refresh token still works: an expired access token costs nothing.
+	r = e.do(call{method: "POST", path: "/v1/auth/refresh", body: map[string]string{"refresh_token": tk.RefreshToken}})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	for _, bad := range []string{"not-a-jwt", tk.AccessToken + "x", "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4In0."} {
+		r = e.do(newCall("GET", "/v1/me", bad, nil))
+		require.Equal(t, http.StatusUnauthorized, r.status)
+		assert.Equal(t, "unauthorized", string(r.problem(t).Code))
+	}
+}
+
+func TestRevokedDeviceIsRefusedAtOnce(t *testing.T) {
+	e := newEnv(t)
+	phone := e.login("field", "android-lost-phone")
+	adminToken := e.token("admin")
+
+	r := e.do(newCall("GET", "/v1/devices", adminToken, nil))
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Contains(t, string(r.body), "android-lost-phone")
+
+	r = e.do(newCall("POST", "/v1/devices/android-lost-phone/revoke", adminToken, nil))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	r = e.do(newCall("GET", "/v1/me", phone.AccessToken, nil))
+	require.Equal(t, http.StatusUnauthorized, r.status)
+	assert.Equal(t, "device_revoked", string(r.problem(t).Code))
+	r = e.do(call{method: "POST", path: "/v1/auth/refresh", body: map[string]string{"refresh_token": phone.RefreshToken}})
+	require.Equal(t, http.StatusUnauthorized, r.status)
+	assert.Equal(t, "device_revoked", string(r.problem(t).Code))
+	r = e.do(call{method: "POST", path: "/v1/auth/login", body: map[string]string{"username": "field", "password": testPassword, "device_id": "android-lost-phone"}})
+	require.Equal(t, http.StatusUnauthorized, r.status)
+	assert.Equal(t, "device_revoked", string(r.problem(t).Code))
+	// The inspector's other devices are untouched.
+	e.login("field", "android-new-phone")
+}
+
+func TestLoginIsRateLimited(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.LoginPerAccount = 3 })
+	bad := map[string]string{"username": "dispatcher", "password": "guess-guess-guess", "device_id": "browser-0001"}
+	for range 3 {
+		require.Equal(t, http.StatusUnauthorized, e.do(call{method: "POST", path: "/v1/auth/login", body: bad}).status)
+	}
+	r := e.do(call{method: "POST", path: "/v1/auth/login", body: bad})
+	require.Equal(t, http.StatusTooManyRequests, r.status)
+	assert.Equal(t, "rate_limited", string(r.problem(t).Code))
+	assert.NotEmpty(t, r.header.Get("Retry-After"))
+	// Another account from the same address is not blocked by this one.
+	e.login("supervisor", "browser-0002")
+}
+
+func TestDisabledAccountIsRefused(t *testing.T) {
+	e := newEnv(t)
+	tk := e.login("phone", "android-phone-01")
+	_, err := e.store.SetUserDisabled(systemActor, "phone", true)
+	require.NoError(t, err)
+	r := e.do(newCall("GET", "/v1/me", tk.AccessToken, nil))
+	require.Equal(t, http.StatusUnauthorized, r.status, "%s", r.body)
+}
