@@ -19,7 +19,7 @@ var persianReplacer = strings.NewReplacer(
 // Persian, all digits to ASCII, Latin to lower case, diacritics removed and
 // runs of space collapsed. It is idempotent.
 func NormalizeText(s string) string {
-	s = persianReplacer.Replace(s)
+	s = persianReplacer.Replace(strings.ToValidUTF8(s, "\uFFFD"))
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false

@@ -106,14 +106,17 @@ func ParseOfficeCSV(r io.Reader, defaultProvince string) ([]OfficeRow, error) {
 		row.Office.Hours.Days = days
 		row.Agency.Normalize()
 		row.Office.Normalize()
-		for _, err := range []error{row.Agency.Validate(), row.Office.Validate()} {
+		for _, check := range []struct {
+			err    error
+			column func(string) string
+		}{{row.Agency.Validate(), agencyColumn}, {row.Office.Validate(), officeColumn}} {
 			var e *Error
-			if errors.As(err, &e) {
+			if errors.As(check.err, &e) {
 				for _, f := range e.Fields {
 					if f.Field == "hours.days" && !ok {
 						continue // already reported as workdays
 					}
-					p.Add(at(csvColumn(f.Field)), f.Code, f.Message)
+					p.Add(at(check.column(f.Field)), f.Code, f.Message)
 				}
 			}
 		}
@@ -125,8 +128,21 @@ func ParseOfficeCSV(r io.Reader, defaultProvince string) ([]OfficeRow, error) {
 	return rows, nil
 }
 
-// csvColumn names the import column behind a validation field.
-func csvColumn(field string) string {
+// agencyColumn names the import column behind an agency validation field.
+func agencyColumn(field string) string {
+	switch field {
+	case "code":
+		return "agency_code"
+	case "name_fa":
+		return "agency_name_fa"
+	case "name_en":
+		return "agency_name_en"
+	}
+	return field
+}
+
+// officeColumn names the import column behind an office validation field.
+func officeColumn(field string) string {
 	switch field {
 	case "code":
 		return "office_code"

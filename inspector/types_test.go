@@ -106,8 +106,8 @@ func TestRoleModeCategoryPriorityValid(t *testing.T) {
 
 func TestRegionCovers(t *testing.T) {
 	const (
-		qazvinFa     = "قزوین"  // Persian yeh
-		qazvinAr     = "قزوين"  // Arabic yeh
+		qazvinFa     = "قزوین"   // Persian yeh
+		qazvinAr     = "قزوين"   // Arabic yeh
 		takestanFa   = "تاکستان" // Persian kaf
 		takestanAr   = "تاكستان" // Arabic kaf
 		abyekFa      = "آبیک"

@@ -36,7 +36,7 @@ type NewComplaint struct {
 // Normalize trims text and folds digits, so that the same call typed two ways
 // is recognised as the same call.
 func (n *NewComplaint) Normalize() {
-	n.CallID = strings.TrimSpace(n.CallID)
+	n.CallID = NormalizeDigits(strings.TrimSpace(n.CallID))
 	n.Description = strings.TrimSpace(n.Description)
 	n.Caller.Name = strings.TrimSpace(n.Caller.Name)
 	n.Caller.Phone = NormalizeDigits(strings.TrimSpace(n.Caller.Phone))

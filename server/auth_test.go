@@ -174,5 +174,6 @@ func TestDisabledAccountIsRefused(t *testing.T) {
 	_, err := e.store.SetUserDisabled(systemActor, "phone", true)
 	require.NoError(t, err)
 	r := e.do(newCall("GET", "/v1/me", tk.AccessToken, nil))
-	require.Equal(t, http.StatusUnauthorized, r.status, "%s", r.body)
+	require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+	assert.Equal(t, "account_disabled", string(r.problem(t).Code))
 }

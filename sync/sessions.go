@@ -166,8 +166,11 @@ func (s *Store) CheckSession(sessionID string) (inspector.User, error) {
 
 func (t *tx) checkSession(ss *Session, u *userRecord) error {
 	if ss.RevokedAt != nil {
-		if ss.RevokeReason == "device_revoked" {
+		switch ss.RevokeReason {
+		case "device_revoked":
 			return inspector.Errorf(inspector.CodeDeviceRevoked, "this device was revoked; ask an administrator")
+		case "account_disabled":
+			return inspector.Errorf(inspector.CodeAccountDisabled, "this account is disabled")
 		}
 		return inspector.Errorf(inspector.CodeSessionRevoked, "the session has ended (%s); sign in again", ss.RevokeReason)
 	}

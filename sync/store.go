@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -263,6 +264,9 @@ func history(btx *bolt.Tx, kind, id string) ([]Change, error) {
 // Changes returns up to limit changes after seq, oldest first.
 func (s *Store) Changes(after uint64, limit int) ([]Change, error) {
 	var out []Change
+	if after == math.MaxUint64 {
+		return nil, nil
+	}
 	err := s.view(func(btx *bolt.Tx) error {
 		c := btx.Bucket(bucketLog).Cursor()
 		for k, v := c.Seek(itob(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	favsync "github.com/favad/favad/sync"
+)
+
+// The store's file is locked by the process that has it open for writing, so
+// while `favad serve` runs, `favad backup` cannot read it. The server therefore
+// also listens on a unix socket in the data directory, reachable only by the
+// data directory's owner, that answers one request: GET /backup streams a
+// consistent copy of the store (store.Backup), with the number of bytes in a
+// trailer so that the client can tell a complete copy from a cut one.
+
+// backupTrailer carries the size of a complete backup stream.
+const backupTrailer = "Favad-Backup-Bytes"
+
+// adminSocket is the server side of the admin socket.
+type adminSocket struct {
+	path string
+	srv  *http.Server
+	done chan struct{}
+}
+
+// listenAdmin serves GET /backup on the unix socket at path (mode 0600). The
+// caller holds the store open for writing, so no other server owns the data
+// directory and a socket file left there is stale: it is removed.
+func listenAdmin(path string, store *favsync.Store, logger *slog.Logger) (*adminSocket, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("admin socket: remove stale %s: %w", path, err)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket %s: %w (a unix socket path is limited to about 100 bytes; use a shorter --data)", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Trailer", backupTrailer)
+		start := time.Now()
+		n, err := store.Backup(w)
+		if err != nil {
+			logger.Error("backup over the admin socket failed", "error", err, "bytes", n)
+			panic(http.ErrAbortHandler) // cut the stream: no trailer, so the client sees the failure
+		}
+		w.Header().Set(backupTrailer, strconv.FormatInt(n, 10))
+		logger.Info("backup streamed over the admin socket", "bytes", n, "duration", time.Since(start))
+	})
+	a := &adminSocket{
+		path: path,
+		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)},
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(a.done)
+		if err := a.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("admin socket stopped", "error", err)
+		}
+	}()
+	return a, nil
+}
+
+// shutdown waits, until ctx ends, for a backup in progress, then closes the
+// socket and removes its file.
+func (a *adminSocket) shutdown(ctx context.Context) error {
+	err := a.srv.Shutdown(ctx)
+	if err != nil {
+		a.srv.Close()
+	}
+	<-a.done
+	os.Remove(a.path)
+	return err
+}
+
+func (a *adminSocket) close() {
+	a.srv.Close()
+	<-a.done
+	os.Remove(a.path)
+}
+
+// backup writes a copy of the store to --out: directly if the store is free,
+// otherwise from the running server through the admin socket. The copy is
+// written beside --out, fsynced, renamed into place, and then opened to check
+// that it is a FAVAD store.
+func (c *cli) backup(ctx context.Context, args []string) error {
+	fs := c.newFlagSet("backup", "--out FILE [--data DIR]",
+		"Write a consistent copy of the store to FILE. Works while the server runs\n(through <data>/admin.sock) and while it is stopped. The token signing keys\n(<data>/jwt-keys.json) are not in the copy: keep them safe separately.")
+	data := fs.String("data", defaultData, "data directory")
+	out := fs.String("out", "", "backup file to write (required)")
+	c.commandLineOnly(fs, "out")
+	if err := c.parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("backup needs --out FILE")
+	}
+	path := storeFile(*data)
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("no store to back up: %w", err)
+	}
+	if samePath(*out, path) {
+		return usagef("--out is the store itself; write the backup elsewhere")
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	via := "read directly; the server is not running"
+	store, err := favsync.Open(path, favsync.Options{ReadOnly: true, LockTimeout: 300 * time.Millisecond})
+	switch {
+	case err == nil:
+		err = writeFileAtomic(*out, func(w io.Writer) error {
+			_, err := store.Backup(w)
+			return err
+		})
+		if cerr := store.Close(); err == nil {
+			err = cerr
+		}
+	case errors.Is(err, favsync.ErrLocked):
+		via = "streamed from the running server"
+		err = writeFileAtomic(*out, func(w io.Writer) error {
+			return fetchBackup(ctx, adminSocketFile(*data), w)
+		})
+	default:
+		return fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	st, err := verifyStoreFile(*out)
+	if err != nil {
+		return fmt.Errorf("backup written to %s does not open as a FAVAD store: %w", *out, err)
+	}
+	fmt.Fprintf(c.stdout, "backup written to %s (%s): %d bytes, change log at sequence %d\n", *out, via, st.SizeBytes, st.Seq)
+	return nil
+}
+
+// fetchBackup streams GET /backup from the admin socket at sock into w.
+func fetchBackup(ctx context.Context, sock string, w io.Writer) error {
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			d := net.Dialer{Timeout: 5 * time.Second}
+			return d.DialContext(ctx, "unix", sock)
+		},
+	}}
+	defer client.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://favad/backup", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("the store is in use, and the server's admin socket %s does not answer (is the server running? is another favad command holding the store?): %w", sock, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("the server refused the backup: %s %s", resp.Status, msg)
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return fmt.Errorf("the backup stream broke after %d bytes: %w", n, err)
+	}
+	if want := resp.Trailer.Get(backupTrailer); want != strconv.FormatInt(n, 10) {
+		return fmt.Errorf("the backup stream is incomplete: got %d bytes, the server reported %q", n, want)
+	}
+	return nil
+}
+
+// verifyStoreFile opens path read-only as a FAVAD store and reads its figures.
+// It refuses a file written by a newer FAVAD.
+func verifyStoreFile(path string) (favsync.Stats, error) {
+	s, err := favsync.Open(path, favsync.Options{ReadOnly: true, LockTimeout: 300 * time.Millisecond})
+	if err != nil {
+		return favsync.Stats{}, err
+	}
+	defer s.Close()
+	return s.Stats()
+}
+
+// restore replaces the store with a backup. The current file is kept beside
+// it as favad.db.before-restore-<UTC time>.
+func (c *cli) restore(_ context.Context, args []string) error {
+	fs := c.newFlagSet("restore", "--in FILE [--data DIR]",
+		"Replace the store with the backup FILE. The server must be stopped; the current\nstore is kept as <data>/favad.db.before-restore-<UTC time>.")
+	data := fs.String("data", defaultData, "data directory")
+	in := fs.String("in", "", "backup file to restore (required)")
+	c.commandLineOnly(fs, "in")
+	if err := c.parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *in == "" {
+		return usagef("restore needs --in FILE")
+	}
+	st, err := verifyStoreFile(*in)
+	if err != nil {
+		return fmt.Errorf("%s is not a store this FAVAD can restore: %w", *in, err)
+	}
+	path := storeFile(*data)
+	_, err = os.Stat(path)
+	exists := err == nil
+	if exists {
+		cur, err := favsync.Open(path, favsync.Options{ReadOnly: true, LockTimeout: 300 * time.Millisecond})
+		switch {
+		case errors.Is(err, favsync.ErrLocked):
+			return fmt.Errorf("the store %s is in use: stop the server first", path)
+		case err != nil:
+			fmt.Fprintf(c.stderr, "favad: the current store does not open (%v); it is kept aside and replaced\n", err)
+		default:
+			cur.Close()
+		}
+	} else if err := os.MkdirAll(*data, 0o700); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+
+	tmp := path + ".restore"
+	if err := writeFileAtomic(tmp, func(w io.Writer) error {
+		f, err := os.Open(*in)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(w, f)
+		return err
+	}); err != nil {
+		return fmt.Errorf("restore: copy %s: %w", *in, err)
+	}
+	aside := ""
+	if exists {
+		aside = path + ".before-restore-" + time.Now().UTC().Format("20060102T150405Z")
+		// A hard link keeps the old file under its new name while the rename
+		// below replaces favad.db in one step; without hard links, move it.
+		if err := os.Link(path, aside); err != nil {
+			if err := os.Rename(path, aside); err != nil {
+				os.Remove(tmp)
+				return fmt.Errorf("restore: keep the current store: %w", err)
+			}
+		}
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		if aside != "" {
+			return fmt.Errorf("restore: %w (the previous store is %s)", err, aside)
+		}
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if aside != "" {
+		fmt.Fprintf(c.stdout, "previous store kept as %s\n", aside)
+	}
+	fmt.Fprintf(c.stdout, "restored %s from %s: %d bytes, change log at sequence %d\n", path, *in, st.SizeBytes, st.Seq)
+	return nil
+}
+
+// samePath reports whether a and b name the same file path.
+func samePath(a, b string) bool {
+	a, errA := filepath.Abs(a)
+	b, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && a == b
+}
+
+// writeFileAtomic writes path through fill: into path.tmp, fsynced, then
+// renamed over path and the directory fsynced. On failure path is untouched
+// and the temporary file removed.
+func writeFileAtomic(path string, fill func(io.Writer) error) (err error) {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err = fill(f); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir fsyncs a directory, so that a rename in it survives a crash.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

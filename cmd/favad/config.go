@@ -1,0 +1,226 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/favad/favad/inspector"
+)
+
+// envPrefix starts the name of every environment variable favad reads.
+const envPrefix = "FAVAD_"
+
+// envName is the environment variable behind a flag: --jwt-key-file is
+// FAVAD_JWT_KEY_FILE.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// usageError is a mistake in the command line; favad exits 2 for it.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// newFlagSet returns a flag set for one subcommand. Its usage text lists each
+// flag with its environment variable.
+func (c *cli) newFlagSet(name, synopsis, summary string) *flag.FlagSet {
+	fs := flag.NewFlagSet("favad "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // parse errors are reported once, by main
+	fs.Usage = func() {}
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: favad %s %s\n\n%s\n", name, synopsis, summary)
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		n := 0
+		fs.VisitAll(func(f *flag.Flag) {
+			if n == 0 {
+				fmt.Fprintf(tw, "\nFlags (a flag wins over its environment variable):\n")
+			}
+			n++
+			def := ""
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0s" {
+				def = fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+			env := "command line only"
+			if !c.argOnly[fs][f.Name] {
+				env = "$" + envName(f.Name)
+			}
+			fmt.Fprintf(tw, "  --%s\t%s\t%s%s\n", f.Name, env, f.Usage, def)
+		})
+		tw.Flush()
+	}
+	c.usage[fs] = usage
+	return fs
+}
+
+// commandLineOnly marks flags of fs that name what one invocation acts on (an
+// account, a file), as opposed to configuration: they are not read from the
+// environment, so that a variable left set in a shell cannot silently choose
+// which account is disabled or which file replaces the store.
+func (c *cli) commandLineOnly(fs *flag.FlagSet, names ...string) {
+	if c.argOnly[fs] == nil {
+		c.argOnly[fs] = map[string]bool{}
+	}
+	for _, n := range names {
+		c.argOnly[fs][n] = true
+	}
+}
+
+// parseFlags parses args into fs, then fills every flag that was not given on
+// the command line from its FAVAD_* environment variable, except those marked
+// commandLineOnly. Flags win over the environment. A request for help prints
+// the usage and returns flag.ErrHelp.
+func (c *cli) parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		c.usage[fs](c.stdout)
+		return flag.ErrHelp
+	}
+	if err != nil {
+		return usagef("%v (see '%s -h')", err, fs.Name())
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q (see '%s -h')", fs.Arg(0), fs.Name())
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var bad error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || c.argOnly[fs][f.Name] || bad != nil {
+			return
+		}
+		if v, ok := c.lookupEnv(envName(f.Name)); ok && v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				bad = usagef("%s=%q: %v", envName(f.Name), v, err)
+			}
+		}
+	})
+	return bad
+}
+
+func (c *cli) lookupEnv(name string) (string, bool) {
+	v := c.getenv(name)
+	return v, v != ""
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// storeFile is the store's file inside the data directory.
+func storeFile(dataDir string) string { return filepath.Join(dataDir, "favad.db") }
+
+// adminSocketFile is the admin socket inside the data directory.
+func adminSocketFile(dataDir string) string { return filepath.Join(dataDir, "admin.sock") }
+
+// serveConfig is the configuration of `favad serve`, as read from flags and
+// the environment. register declares the flags and their defaults; validate
+// checks them and derives the typed values, in one place.
+type serveConfig struct {
+	Addr           string        // --addr: TCP address of the API
+	Data           string        // --data: directory of the store, keys and admin socket
+	Demo           bool          // --demo: load demo data into an empty store
+	JWTKeyFile     string        // --jwt-key-file: signing keys; "" means <data>/jwt-keys.json
+	LogLevel       string        // --log-level: debug, info, warn or error
+	CORSOrigins    string        // --cors-origins: comma list of browser origins
+	TLSCert        string        // --tls-cert: PEM certificate; with --tls-key
+	TLSKey         string        // --tls-key: PEM private key; with --tls-cert
+	TrustedProxies string        // --trusted-proxies: comma list of CIDRs whose X-Forwarded-For is believed
+	AccessTTL      time.Duration // --access-ttl: 0 means the server's default
+	RefreshTTL     time.Duration // --refresh-ttl: 0 means the server's default
+	SLA            string        // --sla: priority=duration list
+
+	// Derived by validate.
+	level   slog.Level
+	origins []string
+	proxies []netip.Prefix
+	sla     inspector.SLA
+}
+
+// Defaults of `favad serve`.
+const (
+	defaultAddr = "127.0.0.1:8128"
+	defaultData = "./data"
+)
+
+func (s *serveConfig) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.Addr, "addr", defaultAddr, "address to listen on; port 0 picks a free port")
+	fs.StringVar(&s.Data, "data", defaultData, "data directory: the store favad.db, the signing keys and admin.sock")
+	fs.BoolVar(&s.Demo, "demo", false, "load the Qazvin demo data and accounts into an empty store, and print the logins")
+	fs.StringVar(&s.JWTKeyFile, "jwt-key-file", "", "token signing keys, created on first start (default <data>/jwt-keys.json)")
+	fs.StringVar(&s.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&s.CORSOrigins, "cors-origins", "", "comma-separated browser origins allowed to call the API (default same-origin only)")
+	fs.StringVar(&s.TLSCert, "tls-cert", "", "PEM certificate file, to serve HTTPS (needs --tls-key)")
+	fs.StringVar(&s.TLSKey, "tls-key", "", "PEM private key file, to serve HTTPS (needs --tls-cert)")
+	fs.StringVar(&s.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
+	fs.DurationVar(&s.AccessTTL, "access-ttl", 0, "access token lifetime (default 15m)")
+	fs.DurationVar(&s.RefreshTTL, "refresh-ttl", 0, "refresh token lifetime, extended on each use (default 720h)")
+	fs.StringVar(&s.SLA, "sla", "", "due times by priority, e.g. urgent=1h,high=4h,normal=24h,low=72h; missing ones keep these defaults")
+}
+
+// validate checks the configuration and fills the derived fields. Its errors
+// are usage errors.
+func (s *serveConfig) validate() error {
+	if strings.TrimSpace(s.Addr) == "" {
+		return usagef("--addr is empty")
+	}
+	if strings.TrimSpace(s.Data) == "" {
+		return usagef("--data is empty")
+	}
+	if s.JWTKeyFile == "" {
+		s.JWTKeyFile = filepath.Join(s.Data, "jwt-keys.json")
+	}
+	if err := s.level.UnmarshalText([]byte(s.LogLevel)); err != nil {
+		return usagef("--log-level %q: use debug, info, warn or error", s.LogLevel)
+	}
+	if (s.TLSCert == "") != (s.TLSKey == "") {
+		return usagef("--tls-cert and --tls-key go together: give both or neither")
+	}
+	s.origins = splitList(s.CORSOrigins)
+	s.proxies = nil
+	for _, p := range splitList(s.TrustedProxies) {
+		prefix, err := parsePrefix(p)
+		if err != nil {
+			return usagef("--trusted-proxies: %q is not a CIDR such as 10.0.0.0/8", p)
+		}
+		s.proxies = append(s.proxies, prefix)
+	}
+	if s.AccessTTL < 0 || s.RefreshTTL < 0 {
+		return usagef("--access-ttl and --refresh-ttl must be positive")
+	}
+	sla, err := inspector.ParseSLA(s.SLA)
+	if err != nil {
+		return usagef("--sla: %v", err)
+	}
+	s.sla = sla
+	return nil
+}
+
+// parsePrefix reads a CIDR; a bare address means that one host.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/favad/favad/inspector"
+)
+
+func testCLI(env map[string]string) *cli {
+	return &cli{stdout: io.Discard, stderr: io.Discard,
+		getenv: func(k string) string { return env[k] }, usage: map[*flag.FlagSet]func(io.Writer){},
+		argOnly: map[*flag.FlagSet]map[string]bool{}}
+}
+
+func TestEnvName(t *testing.T) {
+	for flagName, want := range map[string]string{"addr": "FAVAD_ADDR", "jwt-key-file": "FAVAD_JWT_KEY_FILE", "password-stdin": "FAVAD_PASSWORD_STDIN"} {
+		if got := envName(flagName); got != want {
+			t.Errorf("envName(%q) = %q, want %q", flagName, got, want)
+		}
+	}
+}
+
+func TestServeConfigFlagsWinOverEnvironment(t *testing.T) {
+	c := testCLI(map[string]string{
+		"FAVAD_ADDR":            "0.0.0.0:9000",
+		"FAVAD_DATA":            "/var/lib/favad",
+		"FAVAD_DEMO":            "true",
+		"FAVAD_SLA":             "urgent=30m",
+		"FAVAD_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7",
+		"FAVAD_CORS_ORIGINS":    "https://a.example, https://b.example",
+		"FAVAD_ACCESS_TTL":      "5m",
+	})
+	var cfg serveConfig
+	fs := c.newFlagSet("serve", "", "")
+	cfg.register(fs)
+	if err := c.parseFlags(fs, []string{"--addr", "127.0.0.1:8000", "--log-level", "debug"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:8000" {
+		t.Errorf("Addr = %q: the flag must win over FAVAD_ADDR", cfg.Addr)
+	}
+	if cfg.Data != "/var/lib/favad" || !cfg.Demo || cfg.AccessTTL != 5*time.Minute {
+		t.Errorf("environment not applied: %+v", cfg)
+	}
+	if cfg.JWTKeyFile != filepath.Join("/var/lib/favad", "jwt-keys.json") {
+		t.Errorf("JWTKeyFile = %q; want it in the data directory", cfg.JWTKeyFile)
+	}
+	if cfg.sla[inspector.PriorityUrgent] != 30*time.Minute || cfg.sla[inspector.PriorityLow] != inspector.DefaultSLA()[inspector.PriorityLow] {
+		t.Errorf("sla = %v", cfg.sla)
+	}
+	wantProxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")}
+	if len(cfg.proxies) != 2 || cfg.proxies[0] != wantProxies[0] || cfg.proxies[1] != wantProxies[1] {
+		t.Errorf("proxies = %v, want %v", cfg.proxies, wantProxies)
+	}
+	if len(cfg.origins) != 2 || cfg.origins[1] != "https://b.example" {
+		t.Errorf("origins = %v", cfg.origins)
+	}
+}
+
+func TestServeConfigDefaults(t *testing.T) {
+	c := testCLI(nil)
+	var cfg serveConfig
+	fs := c.newFlagSet("serve", "", "")
+	cfg.register(fs)
+	if err := c.parseFlags(fs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != defaultAddr || cfg.Data != defaultData || cfg.Demo || cfg.proxies != nil || cfg.origins != nil {
+		t.Errorf("defaults: %+v", cfg)
+	}
+}
+
+func TestParseFlagsReportsUsageErrors(t *testing.T) {
+	c := testCLI(map[string]string{"FAVAD_DEMO": "perhaps"})
+	var cfg serveConfig
+	fs := c.newFlagSet("serve", "", "")
+	cfg.register(fs)
+	err := c.parseFlags(fs, nil)
+	var ue usageError
+	if !errors.As(err, &ue) {
+		t.Fatalf("FAVAD_DEMO=perhaps: %v; want a usage error", err)
+	}
+}
+
+func TestCommandLineOnlyFlagsIgnoreEnvironment(t *testing.T) {
+	c := testCLI(map[string]string{"FAVAD_DATA": "/srv/favad", "FAVAD_USERNAME": "admin"})
+	fs := c.newFlagSet("users disable", "", "")
+	data := fs.String("data", defaultData, "")
+	username := fs.String("username", "", "")
+	c.commandLineOnly(fs, "username")
+	if err := c.parseFlags(fs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if *data != "/srv/favad" {
+		t.Errorf("data = %q; want it from FAVAD_DATA", *data)
+	}
+	if *username != "" {
+		t.Errorf("username = %q; FAVAD_USERNAME must not choose the account", *username)
+	}
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	apispec "github.com/favad/favad/api-spec"
+	"github.com/favad/favad/demo"
+	"github.com/favad/favad/server"
+	"github.com/favad/favad/server/auth"
+	favsync "github.com/favad/favad/sync"
+)
+
+// shutdownTimeout bounds how long requests in flight may take to finish.
+const shutdownTimeout = 20 * time.Second
+
+// serve runs the API until SIGINT or SIGTERM, then shuts down in order: the
+// server drains (/readyz fails), HTTP requests in flight finish (at most
+// shutdownTimeout), the admin socket closes, and the store closes last. A
+// second signal exits at once.
+func (c *cli) serve(ctx context.Context, args []string) error {
+	var cfg serveConfig
+	fs := c.newFlagSet("serve", "[flags]", "Run the FAVAD API server until SIGINT or SIGTERM.")
+	cfg.register(fs)
+	if err := c.parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: cfg.level}))
+	slog.SetDefault(logger)
+
+	ctx, stopSignals := c.notifySignals(ctx)
+	defer stopSignals()
+
+	var tlsConfig *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("TLS: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	// The store is opened first and closed last.
+	store, err := openStore(cfg.Data, favsync.Options{SLA: cfg.sla})
+	if err != nil {
+		return err
+	}
+	storeOpen := true
+	defer func() {
+		if storeOpen {
+			store.Close()
+		}
+	}()
+
+	var loaded demo.Result
+	if cfg.Demo {
+		if loaded, err = demo.Load(store, demo.Province); err != nil {
+			return err
+		}
+	}
+	keys, err := auth.LoadOrCreateKeys(cfg.JWTKeyFile, time.Now())
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{
+		Store:          store,
+		Keys:           keys,
+		Logger:         logger,
+		Spec:           apispec.YAML,
+		AccessTTL:      cfg.AccessTTL,
+		RefreshTTL:     cfg.RefreshTTL,
+		CORSOrigins:    cfg.origins,
+		TrustedProxies: cfg.proxies,
+	})
+	if err != nil {
+		return err
+	}
+
+	admin, err := listenAdmin(adminSocketFile(cfg.Data), store, logger)
+	if err != nil {
+		return err
+	}
+	adminOpen := true
+	defer func() {
+		if adminOpen {
+			admin.close()
+		}
+	}()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() {
+		if tlsConfig != nil {
+			serveErr <- hs.ServeTLS(ln, "", "")
+		} else {
+			serveErr <- hs.Serve(ln)
+		}
+	}()
+
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	url := scheme + "://" + displayAddr(ln.Addr())
+	logger.Info("listening", "url", url, "data", cfg.Data, "version", version)
+	fmt.Fprintf(c.stdout, "FAVAD listening on %s\n", url)
+	if cfg.Demo {
+		c.printDemo(loaded)
+	}
+
+	var failed error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "reason", context.Cause(ctx).Error())
+	case err := <-serveErr:
+		failed = fmt.Errorf("serve: %w", err)
+		logger.Error("server stopped", "error", err)
+	}
+
+	srv.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		logger.Warn("requests still running at the shutdown deadline were cut off", "error", err)
+		hs.Close()
+	}
+	// Background workers (the push notifier) will stop and be waited for here.
+	adminOpen = false
+	if err := admin.shutdown(sctx); err != nil {
+		logger.Warn("admin socket: a backup in progress was cut off", "error", err)
+	}
+	storeOpen = false
+	if err := store.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	logger.Info("stopped")
+	return failed
+}
+
+// notifySignals returns a context cancelled by the first SIGINT or SIGTERM;
+// a second one exits the process at once with status 1.
+func (c *cli) notifySignals(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			cancel(fmt.Errorf("received %v", sig))
+		case <-done:
+			return
+		}
+		select {
+		case sig := <-sigs:
+			fmt.Fprintf(c.stderr, "favad: second %v: exiting at once\n", sig)
+			os.Exit(1)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
+}
+
+// displayAddr renders a listening address for a URL; a wildcard address is
+// shown as localhost, where a browser on the same machine reaches it.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// openStore opens the store in dataDir for writing, with a clear message when
+// another process holds it.
+func openStore(dataDir string, opts favsync.Options) (*favsync.Store, error) {
+	path := storeFile(dataDir)
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = 500 * time.Millisecond
+	}
+	s, err := favsync.Open(path, opts)
+	if errors.Is(err, favsync.ErrLocked) {
+		return nil, fmt.Errorf("the store %s is in use by another process: stop the server first", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// printDemo prints the demo logins on standard output.
+func (c *cli) printDemo(r demo.Result) {
+	if !r.Loaded {
+		fmt.Fprintf(c.stdout, "Demo data not loaded: the store already holds data. Demo accounts loaded earlier keep the password %q unless it was changed.\n", demo.Password)
+		return
+	}
+	fmt.Fprintf(c.stdout, "\nDemo data loaded: %d agencies, %d offices in %s, %d complaints (%d assigned).\n",
+		r.Agencies, r.Offices, demo.Province, r.Complaints, r.Assigned)
+	fmt.Fprintf(c.stdout, "Demo logins (made-up data; never use these accounts for real work):\n")
+	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  USERNAME\tPASSWORD\tROLE\n")
+	for _, a := range r.Accounts {
+		role := string(a.Role)
+		if a.Mode != "" {
+			role += " (" + string(a.Mode) + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", a.Username, a.Password, role)
+	}
+	tw.Flush()
+	fmt.Fprintln(c.stdout)
+}
