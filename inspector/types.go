@@ -198,6 +198,7 @@ type Complaint struct {
 	DueAt       time.Time   `json:"due_at"`
 	Status      Status      `json:"status"`
 	Assignment  *Assignment `json:"assignment,omitempty"`
+	Outcome     *Outcome    `json:"outcome,omitempty"`
 	CreatedBy   string      `json:"created_by"`
 	CreatedAt   time.Time   `json:"created_at"`
 	UpdatedAt   time.Time   `json:"updated_at"`

@@ -307,6 +307,7 @@ func (s *Store) route(actor Actor, id string, to inspector.Status, apply func(*t
 		if err := inspector.Transition(c.Status, to); err != nil {
 			return err
 		}
+		before := c
 		action, data, err := apply(t, &c)
 		if err != nil {
 			return err
@@ -314,6 +315,9 @@ func (s *Store) route(actor Actor, id string, to inspector.Status, apply func(*t
 		data["from"], data["to"] = string(c.Status), string(to)
 		c.Status, c.UpdatedAt = to, t.now
 		if c.Version, err = t.log(KindComplaint, c.ID, action, data); err != nil {
+			return err
+		}
+		if err := t.complaintScopes(&before, c, c.Version); err != nil {
 			return err
 		}
 		return putJSON(b, []byte(c.ID), c)

@@ -80,6 +80,9 @@ func (t *tx) putAgency(a inspector.Agency) (inspector.Agency, bool, error) {
 	if a.Version, err = t.log(KindAgency, a.Code, action, nil); err != nil {
 		return a, false, err
 	}
+	if err := t.scoped(scopeAgencies, a.Version, KindAgency, a.Code, OpUpsert, ""); err != nil {
+		return a, false, err
+	}
 	return a, created, putJSON(b, []byte(a.Code), a)
 }
 
@@ -146,6 +149,9 @@ func (s *Store) DeleteAgency(actor Actor, code string) error {
 		}
 		a.Deleted, a.Updated = true, t.now
 		if a.Version, err = t.log(KindAgency, code, ActionDeleted, nil); err != nil {
+			return err
+		}
+		if err := t.scoped(scopeAgencies, a.Version, KindAgency, code, OpRemove, ReasonDeleted); err != nil {
 			return err
 		}
 		return putJSON(b, []byte(code), a)
@@ -216,6 +222,14 @@ func (t *tx) putOffice(o inspector.Office, agencyField string) (inspector.Office
 	if o.Version, err = t.log(KindOffice, o.Code, action, map[string]string{"agency": o.AgencyCode}); err != nil {
 		return o, false, err
 	}
+	if existed && !old.Deleted && provinceScope(old.Province) != provinceScope(o.Province) {
+		if err := t.scoped(provinceScope(old.Province), o.Version, KindOffice, o.Code, OpRemove, "moved"); err != nil {
+			return o, false, err
+		}
+	}
+	if err := t.scoped(provinceScope(o.Province), o.Version, KindOffice, o.Code, OpUpsert, ""); err != nil {
+		return o, false, err
+	}
 	return o, created, putJSON(b, []byte(o.Code), o)
 }
 
@@ -282,6 +296,9 @@ func (s *Store) DeleteOffice(actor Actor, code string) error {
 		}
 		o.Deleted, o.Updated = true, t.now
 		if o.Version, err = t.log(KindOffice, code, ActionDeleted, map[string]string{"agency": o.AgencyCode}); err != nil {
+			return err
+		}
+		if err := t.scoped(provinceScope(o.Province), o.Version, KindOffice, code, OpRemove, ReasonDeleted); err != nil {
 			return err
 		}
 		return putJSON(b, []byte(code), o)

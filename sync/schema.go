@@ -7,7 +7,10 @@ import (
 
 // SchemaVersion is the layout of the store this build writes. A file with a
 // newer version is refused; an older one is migrated on open.
-const SchemaVersion = 1
+//
+// 1: records and the change log. 2: sync scopes (scope_log, scope_members,
+// scope_floor), field work, conflicts and push idempotency.
+const SchemaVersion = 2
 
 // Every bucket, and the layout of its keys and values, is declared here and
 // nowhere else. Sequences are 8-byte big-endian so that keys sort in order.
@@ -37,10 +40,33 @@ var (
 	// refresh_tokens: SHA-256 of the token → refreshToken (JSON).
 	bucketRefresh = []byte("refresh_tokens")
 
+	// visits, findings, calls, notes: client id → inspector.Visit, Finding, CallRecord, Note (JSON).
+	bucketVisits   = []byte("visits")
+	bucketFindings = []byte("findings")
+	bucketCalls    = []byte("calls")
+	bucketNotes    = []byte("notes")
+	// conflicts: id (UUIDv7) → Conflict (JSON).
+	bucketConflicts = []byte("conflicts")
+	// device_mutations: device id 0x00 device seq → storedResult (JSON). Push idempotency.
+	bucketDeviceMutations = []byte("device_mutations")
+	// mutation_ids: mutation id → device id 0x00 device seq.
+	bucketMutationIDs = []byte("mutation_ids")
+	// device_seq: device id → highest device seq applied (8 bytes).
+	bucketDeviceSeq = []byte("device_seq")
+	// scope_log: scope 0x00 seq → scopeEntry (JSON). What changed in each scope, for pulls.
+	bucketScopeLog = []byte("scope_log")
+	// scope_members: scope 0x00 kind 0x00 id → empty. What each scope holds now, for full syncs.
+	bucketScopeMembers = []byte("scope_members")
+	// scope_floor: scope → highest seq pruned from its scope_log (8 bytes). Older cursors resync.
+	bucketScopeFloor = []byte("scope_floor")
+
 	allBuckets = [][]byte{
 		bucketMeta, bucketLog, bucketRecordLog, bucketComplaints, bucketCallIDs,
 		bucketAgencies, bucketOffices, bucketUsers, bucketUsernames,
 		bucketDevices, bucketSessions, bucketRefresh,
+		bucketVisits, bucketFindings, bucketCalls, bucketNotes, bucketConflicts,
+		bucketDeviceMutations, bucketMutationIDs, bucketDeviceSeq,
+		bucketScopeLog, bucketScopeMembers, bucketScopeFloor,
 	}
 
 	keySchemaVersion = []byte("schema_version")
@@ -54,7 +80,36 @@ const (
 	KindUser      = "user"
 	KindDevice    = "device"
 	KindSession   = "session"
+	KindVisit     = "visit"
+	KindFinding   = "finding"
+	KindCall      = "call"
+	KindNote      = "note"
+	KindConflict  = "conflict"
 )
+
+// joinKey joins parts with 0x00, which no id or code contains.
+func joinKey(parts ...string) []byte {
+	n := len(parts)
+	for _, p := range parts {
+		n += len(p)
+	}
+	k := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			k = append(k, 0)
+		}
+		k = append(k, p...)
+	}
+	return k
+}
+
+// seqKey is prefix 0x00 seq, sorting by seq within the prefix.
+func seqKey(prefix string, seq uint64) []byte {
+	k := make([]byte, 0, len(prefix)+9)
+	k = append(k, prefix...)
+	k = append(k, 0)
+	return append(k, itob(seq)...)
+}
 
 func itob(v uint64) []byte {
 	b := make([]byte, 8)

@@ -139,9 +139,20 @@ func (s *Store) init(readOnly bool) error {
 		if err := check(tx); err != nil {
 			return err
 		}
+		var from uint64
+		if meta := tx.Bucket(bucketMeta); meta != nil {
+			if v := meta.Get(keySchemaVersion); v != nil {
+				from, _ = btoi(v)
+			}
+		}
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("open store: create bucket %s: %w", b, err)
+			}
+		}
+		if from == 1 {
+			if err := migrateScopes(tx); err != nil {
+				return fmt.Errorf("open store: migrate to schema 2: %w", err)
 			}
 		}
 		return tx.Bucket(bucketMeta).Put(keySchemaVersion, itob(SchemaVersion))
@@ -191,13 +202,23 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 // tx wraps a write transaction with change-log helpers.
 type tx struct {
 	*bolt.Tx
-	now   time.Time
-	actor Actor
+	now      time.Time
+	actor    Actor
+	sla      inspector.SLA
+	firstSeq uint64 // the first change-log sequence this transaction wrote
 }
 
 func (s *Store) update(actor Actor, fn func(t *tx) error) error {
 	return s.db.Update(func(btx *bolt.Tx) error {
-		return fn(&tx{Tx: btx, now: s.now().UTC(), actor: actor})
+		return fn(&tx{Tx: btx, now: s.now().UTC(), actor: actor, sla: s.sla})
+	})
+}
+
+// batch is update through bbolt's group commit: concurrent callers share one
+// fsync. fn may run more than once, so it must not keep state between runs.
+func (s *Store) batch(actor Actor, fn func(t *tx) error) error {
+	return s.db.Batch(func(btx *bolt.Tx) error {
+		return fn(&tx{Tx: btx, now: s.now().UTC(), actor: actor, sla: s.sla})
 	})
 }
 
@@ -218,6 +239,9 @@ func (t *tx) log(kind, id, action string, data map[string]string) (uint64, error
 	}
 	if err := b.Put(itob(seq), v); err != nil {
 		return 0, err
+	}
+	if t.firstSeq == 0 {
+		t.firstSeq = seq
 	}
 	if err := t.Bucket(bucketRecordLog).Put(recordLogKey(kind, id, seq), nil); err != nil {
 		return 0, err

@@ -1,0 +1,603 @@
+package sync
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/favad/favad/inspector"
+)
+
+// Mutation kinds a device may push.
+const (
+	MutVisitUpsert      = "visit.upsert"
+	MutFindingCreate    = "finding.create"
+	MutCallCreate       = "call.create"
+	MutNoteCreate       = "note.create"
+	MutComplaintStart   = "complaint.start"
+	MutComplaintOutcome = "complaint.outcome"
+	MutComplaintEdit    = "complaint.edit"
+)
+
+// MutationKinds lists every kind, for validation and documentation.
+var MutationKinds = []string{MutVisitUpsert, MutFindingCreate, MutCallCreate, MutNoteCreate,
+	MutComplaintStart, MutComplaintOutcome, MutComplaintEdit}
+
+// MaxPushBatch bounds the mutations in one push.
+const MaxPushBatch = 500
+
+// SkewThreshold is how far a device's clock may be from the server's before
+// the result flags it.
+const SkewThreshold = 10 * time.Minute
+
+// Mutation is one change a device made, perhaps offline. Its ID and
+// (device, DeviceSeq) are both idempotency keys.
+type Mutation struct {
+	ID          string
+	DeviceSeq   uint64
+	Kind        string
+	RecordID    string
+	BaseVersion uint64
+	DeviceTime  time.Time
+	HLC         inspector.Stamp
+	Payload     json.RawMessage
+}
+
+// Result statuses.
+const (
+	StatusApplied        = "applied"
+	StatusMerged         = "merged"
+	StatusResolvedByRule = "resolved_by_rule"
+	StatusRejected       = "rejected"
+)
+
+// Result is the server's answer to one mutation. A replay gets the stored
+// result again, with Replayed set.
+type Result struct {
+	MutationID   string                 `json:"mutation_id"`
+	DeviceSeq    uint64                 `json:"device_seq"`
+	Status       string                 `json:"status"`
+	RecordKind   string                 `json:"record_kind,omitempty"`
+	RecordID     string                 `json:"record_id,omitempty"`
+	Version      uint64                 `json:"version,omitempty"`
+	Rule         inspector.Rule         `json:"rule,omitempty"`
+	WinningValue json.RawMessage        `json:"winning_value,omitempty"`
+	Code         inspector.Code         `json:"code,omitempty"`
+	Message      string                 `json:"message,omitempty"`
+	Fields       []inspector.FieldError `json:"fields,omitempty"`
+	ConflictIDs  []string               `json:"conflict_ids,omitempty"`
+	ClockSkewS   int64                  `json:"clock_skew_s,omitempty"`
+	GapBefore    []uint64               `json:"gap_before,omitempty"` // device seqs missing before this one
+	Replayed     bool                   `json:"replayed,omitempty"`
+}
+
+type storedResult struct {
+	MutationID string `json:"mutation_id"`
+	Hash       string `json:"hash"`
+	Result     Result `json:"result"`
+}
+
+// Push applies a device's mutations in device order, in one durable group
+// commit shared with concurrent pushes, and returns one result per mutation
+// and the highest device sequence the server holds for the device. Replays
+// change nothing and get their original results; one bad mutation is
+// answered with its error and the rest go on.
+func (s *Store) Push(u inspector.User, deviceID string, muts []Mutation) ([]Result, uint64, error) {
+	if u.Role != inspector.RoleInspector {
+		return nil, 0, inspector.Errorf(inspector.CodeForbidden, "only inspectors push field work")
+	}
+	if len(muts) > MaxPushBatch {
+		return nil, 0, (&inspector.Problems{{Field: "mutations", Code: "too_many", Message: fmt.Sprintf("at most %d mutations in one push", MaxPushBatch)}}).Err()
+	}
+	ordered := slices.Clone(muts)
+	slices.SortStableFunc(ordered, func(a, b Mutation) int {
+		switch {
+		case a.DeviceSeq < b.DeviceSeq:
+			return -1
+		case a.DeviceSeq > b.DeviceSeq:
+			return 1
+		}
+		return 0
+	})
+	var (
+		results []Result
+		lastSeq uint64
+	)
+	actor := Actor{UserID: u.ID, DeviceID: deviceID}
+	err := s.batch(actor, func(t *tx) error {
+		results = make([]Result, 0, len(ordered)) // Batch may run this twice
+		seqs := t.Bucket(bucketDeviceSeq)
+		lastSeq = 0
+		if v := seqs.Get([]byte(deviceID)); v != nil {
+			lastSeq, _ = btoi(v)
+		}
+		for _, m := range ordered {
+			r, err := s.pushOne(t, u, deviceID, m, &lastSeq)
+			if err != nil {
+				return err
+			}
+			results = append(results, r)
+		}
+		return seqs.Put([]byte(deviceID), itob(lastSeq))
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("push: %w", err)
+	}
+	// Answer in the order the device sent.
+	byKey := make(map[string][]Result, len(results))
+	for _, r := range results {
+		k := fmt.Sprint(r.DeviceSeq, "/", r.MutationID)
+		byKey[k] = append(byKey[k], r)
+	}
+	out := make([]Result, len(muts))
+	for i, m := range muts {
+		k := fmt.Sprint(m.DeviceSeq, "/", m.ID)
+		out[i], byKey[k] = byKey[k][0], byKey[k][1:]
+	}
+	return out, lastSeq, nil
+}
+
+// pushOne settles one mutation inside the batch transaction. Its error is
+// for failures of the store only; a bad mutation is a rejected Result.
+func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, lastSeq *uint64) (Result, error) {
+	res := Result{MutationID: m.ID, DeviceSeq: m.DeviceSeq}
+	if err := checkEnvelope(m); err != nil {
+		return reject(res, err), nil // not stored: without a valid key it cannot be replayed
+	}
+	hash := mutationHash(m)
+	key := seqKey(deviceID, m.DeviceSeq)
+	muts := t.Bucket(bucketDeviceMutations)
+	var prior storedResult
+	if ok, err := getJSON(muts, key, &prior); err != nil || ok {
+		if err != nil {
+			return res, err
+		}
+		if prior.MutationID == m.ID && prior.Hash == hash {
+			prior.Result.Replayed = true
+			return prior.Result, nil
+		}
+		return reject(res, &inspector.Error{Code: inspector.CodeIdempotencyClash,
+			Message: fmt.Sprintf("device sequence %d was already used by another mutation", m.DeviceSeq),
+			Fields:  []inspector.FieldError{{Field: "device_seq", Code: "reused", Message: "each mutation needs its own sequence number"}}}), nil
+	}
+	if where := t.Bucket(bucketMutationIDs).Get([]byte(m.ID)); where != nil {
+		if ok, err := getJSON(muts, where, &prior); err != nil || !ok {
+			return res, fmt.Errorf("mutation index points nowhere: %v", err)
+		}
+		if prior.Hash == hash {
+			prior.Result.Replayed = true
+			return prior.Result, nil
+		}
+		return reject(res, &inspector.Error{Code: inspector.CodeIdempotencyClash,
+			Message: "this mutation id was already used with different content",
+			Fields:  []inspector.FieldError{{Field: "mutation_id", Code: "reused", Message: "a new change needs a new id"}}}), nil
+	}
+
+	if m.DeviceSeq > *lastSeq+1 {
+		for seq := *lastSeq + 1; seq < m.DeviceSeq && len(res.GapBefore) < 100; seq++ {
+			if muts.Get(seqKey(deviceID, seq)) == nil {
+				res.GapBefore = append(res.GapBefore, seq)
+			}
+		}
+		if len(res.GapBefore) > 0 {
+			gap := &Conflict{Label: inspector.LabelRejected, Rule: inspector.RuleSequenceGap, RecordKind: "device", RecordID: deviceID,
+				Winner: "none", Code: "sequence_gap", InspectorID: u.ID, DeviceID: deviceID, MutationID: m.ID, DeviceSeq: m.DeviceSeq,
+				DeviceValue: rawJSON(res.GapBefore),
+				Message:     fmt.Sprintf("the device skipped sequence numbers before %d; work may be missing from the device", m.DeviceSeq)}
+			if err := t.recordConflict(gap, s.newID); err != nil {
+				return res, err
+			}
+		}
+	}
+	*lastSeq = max(*lastSeq, m.DeviceSeq)
+
+	m.HLC.Device = deviceID
+	m.HLC = m.HLC.Bound(t.now)
+	if skew := m.DeviceTime.Sub(t.now); !m.DeviceTime.IsZero() && (skew > SkewThreshold || skew < -SkewThreshold) {
+		res.ClockSkewS = int64(math.Round(skew.Seconds()))
+	}
+	p := &pushCtx{s: s, t: t, u: u, device: deviceID, m: m, res: res}
+	applied, err := p.apply()
+	if err != nil {
+		var appErr *inspector.Error
+		if !errors.As(err, &appErr) {
+			return res, err
+		}
+		applied = reject(p.res, appErr)
+		kept := &Conflict{Label: inspector.LabelRejected, Rule: inspector.RuleInvalid, RecordKind: recordKindOf(m.Kind), RecordID: m.RecordID,
+			ComplaintID: p.complaintID, Winner: "none", Code: string(appErr.Code), Message: appErr.Error(),
+			InspectorID: u.ID, DeviceID: deviceID, MutationID: m.ID, DeviceSeq: m.DeviceSeq, DeviceValue: m.Payload}
+		if appErr.Code == inspector.CodeIdempotencyClash {
+			kept.Rule = inspector.RuleAppendOnly
+		}
+		if err := t.recordConflict(kept, s.newID); err != nil {
+			return res, err
+		}
+		applied.ConflictIDs = append(applied.ConflictIDs, kept.ID)
+	}
+	if err := putJSON(muts, key, storedResult{MutationID: m.ID, Hash: hash, Result: applied}); err != nil {
+		return res, err
+	}
+	return applied, t.Bucket(bucketMutationIDs).Put([]byte(m.ID), key)
+}
+
+func reject(r Result, err error) Result {
+	var e *inspector.Error
+	if !errors.As(err, &e) {
+		e = &inspector.Error{Code: inspector.CodeInternal, Message: "internal error"}
+	}
+	r.Status, r.Code, r.Message, r.Fields = StatusRejected, e.Code, e.Message, e.Fields
+	return r
+}
+
+func checkEnvelope(m Mutation) error {
+	var p inspector.Problems
+	if id, err := uuid.Parse(m.ID); err != nil || id.Version() != 7 {
+		p.Add("mutation_id", "invalid", "a UUIDv7 made on the device")
+	}
+	if m.DeviceSeq == 0 {
+		p.Add("device_seq", "invalid", "the device's counter, from 1")
+	}
+	if !slices.Contains(MutationKinds, m.Kind) {
+		p.Add("kind", "invalid", "one of "+strings.Join(MutationKinds, ", "))
+	}
+	if _, err := uuid.Parse(m.RecordID); err != nil {
+		p.Add("record_id", "invalid", "the record's UUID")
+	}
+	if len(m.Payload) > 0 && !json.Valid(m.Payload) {
+		p.Add("payload", "invalid", "a JSON object")
+	}
+	return p.Err()
+}
+
+// mutationHash identifies a mutation's content, so that a replay can be told
+// from a different mutation reusing a key. Keys in the payload are sorted.
+func mutationHash(m Mutation) string {
+	var payload any
+	_ = json.Unmarshal(m.Payload, &payload)
+	canon, _ := json.Marshal(struct {
+		Kind, Record string
+		Base         uint64
+		Payload      any
+	}{m.Kind, m.RecordID, m.BaseVersion, payload})
+	h := sha256.Sum256(canon)
+	return hex.EncodeToString(h[:])
+}
+
+func recordKindOf(kind string) string {
+	k, _, _ := strings.Cut(kind, ".")
+	return k
+}
+
+// pushCtx carries one mutation through its apply function.
+type pushCtx struct {
+	s           *Store
+	t           *tx
+	u           inspector.User
+	device      string
+	m           Mutation
+	res         Result
+	complaintID string
+}
+
+func (p *pushCtx) apply() (Result, error) {
+	switch p.m.Kind {
+	case MutVisitUpsert:
+		return p.visitUpsert()
+	case MutFindingCreate:
+		var f inspector.Finding
+		return p.appendOnly(KindFinding, bucketFindings, &f, func(pr *inspector.Problems) {
+			f.ID, f.InspectorID = p.m.RecordID, p.u.ID
+			f.Validate(pr, "payload.")
+			p.complaintID = f.ComplaintID
+		}, func() error { return p.requireVisit(f.VisitID) }, func(v uint64) { f.Version = v })
+	case MutCallCreate:
+		var c inspector.CallRecord
+		return p.appendOnly(KindCall, bucketCalls, &c, func(pr *inspector.Problems) {
+			c.ID, c.InspectorID = p.m.RecordID, p.u.ID
+			c.Number = inspector.NormalizeDigits(c.Number)
+			c.Validate(pr, "payload.")
+			p.complaintID = c.ComplaintID
+		}, func() error { return p.requireComplaint(c.ComplaintID) }, func(v uint64) { c.Version = v })
+	case MutNoteCreate:
+		var n inspector.Note
+		return p.appendOnly(KindNote, bucketNotes, &n, func(pr *inspector.Problems) {
+			n.ID, n.InspectorID = p.m.RecordID, p.u.ID
+			n.Validate(pr, "payload.")
+			p.complaintID = n.ComplaintID
+		}, func() error {
+			if n.VisitID != "" {
+				return p.requireVisit(n.VisitID)
+			}
+			return p.requireComplaint(n.ComplaintID)
+		}, func(v uint64) { n.Version = v })
+	case MutComplaintStart:
+		return p.complaintStart()
+	case MutComplaintOutcome:
+		return p.complaintOutcome()
+	case MutComplaintEdit:
+		return p.complaintEdit()
+	}
+	return p.res, inspector.Errorf(inspector.CodeInvalid, "unknown mutation kind %q", p.m.Kind)
+}
+
+// decodeStrict reads the payload into v, refusing unknown fields.
+func decodeStrict(raw json.RawMessage, v any) error {
+	if len(raw) == 0 {
+		raw = json.RawMessage("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &inspector.Error{Code: inspector.CodeInvalid, Message: "the payload does not fit this kind of mutation",
+			Fields: []inspector.FieldError{{Field: "payload", Code: "malformed", Message: err.Error()}}}
+	}
+	return nil
+}
+
+// appendOnly stores an append-only record under its client id. An identical
+// record already stored is a no-op; the same id with different content is
+// rejected, and the device's version is kept on a conflict record.
+func (p *pushCtx) appendOnly(kind string, bucket []byte, rec any, prepare func(*inspector.Problems), check func() error, setVersion func(uint64)) (Result, error) {
+	res := p.res
+	res.RecordKind, res.RecordID = kind, p.m.RecordID
+	if err := decodeStrict(p.m.Payload, rec); err != nil {
+		return res, err
+	}
+	var pr inspector.Problems
+	prepare(&pr)
+	if err := pr.Err(); err != nil {
+		return res, err
+	}
+	b := p.t.Bucket(bucket)
+	existing := reflect.New(reflect.TypeOf(rec).Elem()).Interface()
+	ok, err := getJSON(b, []byte(p.m.RecordID), existing)
+	if err != nil {
+		return res, err
+	}
+	if ok {
+		stored := reflect.ValueOf(existing).Elem()
+		version := stored.FieldByName("Version").Uint()
+		stored.FieldByName("Version").SetUint(0)
+		if reflect.DeepEqual(existing, rec) {
+			res.Status, res.Version = StatusApplied, version
+			return res, nil
+		}
+		return res, &inspector.Error{Code: inspector.CodeIdempotencyClash,
+			Message: fmt.Sprintf("%s %s already exists with different content; records are append-only", kind, p.m.RecordID)}
+	}
+	if err := check(); err != nil {
+		return res, err
+	}
+	seq, err := p.t.log(kind, p.m.RecordID, ActionCreated, p.logData())
+	if err != nil {
+		return res, err
+	}
+	setVersion(seq)
+	if p.complaintID != "" {
+		if err := p.t.Bucket(bucketRecordLog).Put(recordLogKey(KindComplaint, p.complaintID, seq), nil); err != nil {
+			return res, err
+		}
+	}
+	if err := p.t.scoped(inspectorScope(p.u.ID), seq, kind, p.m.RecordID, OpUpsert, ""); err != nil {
+		return res, err
+	}
+	res.Status, res.Version = StatusApplied, seq
+	return res, putJSON(b, []byte(p.m.RecordID), rec)
+}
+
+func (p *pushCtx) logData() map[string]string {
+	d := map[string]string{"mutation": p.m.ID, "device_seq": fmt.Sprint(p.m.DeviceSeq)}
+	if !p.m.DeviceTime.IsZero() {
+		d["device_time"] = p.m.DeviceTime.UTC().Format(time.RFC3339)
+	}
+	if p.res.ClockSkewS != 0 {
+		d["clock_skew_s"] = fmt.Sprint(p.res.ClockSkewS)
+	}
+	return d
+}
+
+func (p *pushCtx) requireVisit(id string) error {
+	var v inspector.Visit
+	ok, err := getJSON(p.t.Bucket(bucketVisits), []byte(id), &v)
+	if err != nil {
+		return err
+	}
+	if !ok || v.InspectorID != p.u.ID {
+		return &inspector.Error{Code: inspector.CodeInvalid, Message: "the visit is unknown; push the visit before what belongs to it",
+			Fields: []inspector.FieldError{{Field: "payload.visit_id", Code: "unknown", Message: "no visit of yours with this id"}}}
+	}
+	if p.complaintID == "" && len(v.ComplaintIDs) > 0 {
+		p.complaintID = v.ComplaintIDs[0]
+	}
+	return nil
+}
+
+func (p *pushCtx) requireComplaint(id string) error {
+	if p.t.Bucket(bucketComplaints).Get([]byte(id)) == nil {
+		return &inspector.Error{Code: inspector.CodeInvalid, Message: "the complaint is unknown",
+			Fields: []inspector.FieldError{{Field: "payload.complaint_id", Code: "unknown", Message: "no complaint with this id"}}}
+	}
+	return nil
+}
+
+// loadComplaint reads the complaint the mutation names.
+func (p *pushCtx) loadComplaint() (inspector.Complaint, error) {
+	var c inspector.Complaint
+	ok, err := getJSON(p.t.Bucket(bucketComplaints), []byte(p.m.RecordID), &c)
+	if err == nil && !ok {
+		err = notFound("complaint", p.m.RecordID)
+	}
+	p.complaintID = c.ID
+	return c, err
+}
+
+// saveComplaint writes c after a change made from a device.
+func (p *pushCtx) saveComplaint(before, c inspector.Complaint, action string, data map[string]string) (uint64, error) {
+	for k, v := range p.logData() {
+		data[k] = v
+	}
+	c.UpdatedAt = p.t.now
+	seq, err := p.t.log(KindComplaint, c.ID, action, data)
+	if err != nil {
+		return 0, err
+	}
+	c.Version = seq
+	if err := p.t.complaintScopes(&before, c, seq); err != nil {
+		return 0, err
+	}
+	return seq, putJSON(p.t.Bucket(bucketComplaints), []byte(c.ID), c)
+}
+
+func (p *pushCtx) complaintStart() (Result, error) {
+	res := p.res
+	res.RecordKind, res.RecordID = KindComplaint, p.m.RecordID
+	c, err := p.loadComplaint()
+	if err != nil {
+		return res, err
+	}
+	if err := decodeStrict(p.m.Payload, &struct{}{}); err != nil {
+		return res, err
+	}
+	switch {
+	case c.Status == inspector.StatusInProgress && c.Assignment != nil && c.Assignment.InspectorID == p.u.ID:
+		res.Status, res.Version = StatusApplied, c.Version // already started, perhaps from another device
+		return res, nil
+	case c.Status != inspector.StatusAssigned || c.Assignment == nil || c.Assignment.InspectorID != p.u.ID:
+		return res, inspector.Errorf(inspector.CodeIllegalTransition, "the complaint is no longer assigned to you for work (it is %s)", c.Status)
+	}
+	before := c
+	c.Status = inspector.StatusInProgress
+	seq, err := p.saveComplaint(before, c, "started", map[string]string{"from": string(before.Status), "to": string(c.Status)})
+	res.Status, res.Version = StatusApplied, seq
+	return res, err
+}
+
+type outcomePayload struct {
+	Outcome   inspector.OutcomeValue `json:"outcome"`
+	Statement string                 `json:"statement"`
+}
+
+// complaintOutcome applies the policy row "complaint status": the state
+// machine decides; an outcome recorded after dispatch reassigned or withdrew
+// the complaint is kept on a conflict record and the complaint goes to review.
+func (p *pushCtx) complaintOutcome() (Result, error) {
+	res := p.res
+	res.RecordKind, res.RecordID = KindComplaint, p.m.RecordID
+	c, err := p.loadComplaint()
+	if err != nil {
+		return res, err
+	}
+	var in outcomePayload
+	if err := decodeStrict(p.m.Payload, &in); err != nil {
+		return res, err
+	}
+	var pr inspector.Problems
+	if !in.Outcome.Valid() {
+		pr.Add("payload.outcome", "invalid", "substantiated, not_substantiated, resolved_on_spot or referred_for_discipline")
+	}
+	if strings.TrimSpace(in.Statement) == "" {
+		pr.Add("payload.statement", "required", "the inspector's statement is required")
+	} else if len([]rune(in.Statement)) > inspector.MaxDescription {
+		pr.Add("payload.statement", "too_long", "at most 4000 characters")
+	}
+	if err := pr.Err(); err != nil {
+		return res, err
+	}
+	o := inspector.Outcome{Value: in.Outcome, Statement: strings.TrimSpace(in.Statement), InspectorID: p.u.ID, RecordedAt: p.m.DeviceTime.UTC(), MutationID: p.m.ID}
+	before := c
+	switch inspector.DecideOutcome(c, p.u.ID, o) {
+	case inspector.OutcomeReplay:
+		res.Status, res.Version = StatusApplied, c.Version
+		return res, nil
+	case inspector.OutcomeApply:
+		if c.Status == inspector.StatusAssigned {
+			c.Status = inspector.StatusInProgress // the inspector resolved it without a separate start
+		}
+		to := o.Value.Status()
+		if err := inspector.Transition(c.Status, to); err != nil {
+			return res, err
+		}
+		c.Status, c.Outcome = to, &o
+		seq, err := p.saveComplaint(before, c, "outcome", map[string]string{"from": string(before.Status), "to": string(to), "outcome": string(o.Value)})
+		res.Status, res.Version = StatusApplied, seq
+		return res, err
+	}
+	// Review: keep the outcome, and let dispatch decide.
+	conflict := &Conflict{Label: inspector.LabelConflict, Rule: inspector.RuleNeedsReview, RecordKind: KindComplaint, RecordID: c.ID,
+		ComplaintID: c.ID, Field: "outcome", ServerValue: rawJSON(map[string]any{"status": c.Status, "assignment": c.Assignment}),
+		DeviceValue: rawJSON(o), Winner: "server", InspectorID: p.u.ID, DeviceID: p.device, MutationID: p.m.ID, DeviceSeq: p.m.DeviceSeq,
+		PreviousStatus: c.Status,
+		Message:        fmt.Sprintf("the outcome arrived after dispatch changed the complaint (%s); it is kept for review", c.Status)}
+	if err := p.t.recordConflict(conflict, p.s.newID); err != nil {
+		return res, err
+	}
+	if c.Status != inspector.StatusNeedsReview {
+		if err := inspector.Transition(c.Status, inspector.StatusNeedsReview); err != nil {
+			return res, err
+		}
+		c.Status = inspector.StatusNeedsReview
+		if _, err := p.saveComplaint(before, c, "needs_review", map[string]string{"from": string(before.Status), "to": string(c.Status), "conflict": conflict.ID}); err != nil {
+			return res, err
+		}
+	}
+	res.Status, res.Rule, res.Version = StatusResolvedByRule, inspector.RuleNeedsReview, conflict.Version
+	res.WinningValue = conflict.ServerValue
+	res.ConflictIDs = []string{conflict.ID}
+	res.Message = conflict.Message
+	return res, nil
+}
+
+// complaintEdit answers a device's edit of complaint fields: dispatch owns
+// them all, so dispatch wins, and the device's values are kept for review.
+func (p *pushCtx) complaintEdit() (Result, error) {
+	res := p.res
+	res.RecordKind, res.RecordID = KindComplaint, p.m.RecordID
+	c, err := p.loadComplaint()
+	if err != nil {
+		return res, err
+	}
+	var fields map[string]json.RawMessage
+	if err := decodeStrict(p.m.Payload, &fields); err != nil {
+		return res, err
+	}
+	if len(fields) == 0 {
+		return res, (&inspector.Problems{{Field: "payload", Code: "required", Message: "no fields to edit"}}).Err()
+	}
+	current := map[string]any{"assignee": c.Assignment, "priority": c.Priority, "category": c.Category, "office_code": c.OfficeCode,
+		"due_at": c.DueAt, "status": c.Status, "description": c.Description}
+	winning := map[string]any{}
+	names := make([]string, 0, len(fields))
+	for f := range fields {
+		names = append(names, f)
+	}
+	slices.Sort(names)
+	for _, f := range names {
+		if !inspector.DispatchOwnedFields[f] {
+			return res, (&inspector.Problems{{Field: "payload." + f, Code: "unknown", Message: "not a complaint field"}}).Err()
+		}
+		conflict := &Conflict{Label: inspector.LabelConflict, Rule: inspector.RuleDispatchWins, RecordKind: KindComplaint, RecordID: c.ID,
+			ComplaintID: c.ID, Field: f, ServerValue: rawJSON(current[f]), DeviceValue: fields[f], Winner: "server",
+			InspectorID: p.u.ID, DeviceID: p.device, MutationID: p.m.ID, DeviceSeq: p.m.DeviceSeq,
+			Message: fmt.Sprintf("%s is set by dispatch; your value was kept for dispatch to review", f)}
+		if err := p.t.recordConflict(conflict, p.s.newID); err != nil {
+			return res, err
+		}
+		res.ConflictIDs = append(res.ConflictIDs, conflict.ID)
+		winning[f] = current[f]
+	}
+	res.Status, res.Rule, res.Version = StatusResolvedByRule, inspector.RuleDispatchWins, c.Version
+	res.WinningValue = rawJSON(winning)
+	res.Message = "dispatch owns these fields; the complaint is unchanged"
+	return res, nil
+}

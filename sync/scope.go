@@ -1,0 +1,448 @@
+package sync
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/favad/favad/inspector"
+)
+
+// A scope is the set of records one device population holds: an
+// inspector's own work and assignments, a province's offices, the agencies.
+// Every change to a record in a scope appends an entry to that scope's log,
+// in the transaction that made the change; a pull reads only its scopes'
+// logs, so its cost follows the inspector's changes, not the database.
+
+// Scope operations.
+const (
+	OpUpsert = "upsert"
+	OpRemove = "remove"
+)
+
+// Removal reasons a device can show.
+const (
+	ReasonReassigned = "reassigned"
+	ReasonWithdrawn  = "withdrawn"
+	ReasonClosed     = "closed"
+	ReasonDeleted    = "deleted"
+)
+
+type scopeEntry struct {
+	Kind   string    `json:"k"`
+	ID     string    `json:"i"`
+	Op     string    `json:"o"`
+	Reason string    `json:"r,omitempty"`
+	Tx     uint64    `json:"t"` // first seq of the transaction, so pages end on transaction boundaries
+	At     time.Time `json:"a"`
+}
+
+const scopeAgencies = "agencies"
+
+func inspectorScope(id string) string { return "i:" + id }
+
+func provinceScope(province string) string { return "p:" + inspector.NormalizeText(province) }
+
+// scoped records that record (kind, id), changed at seq, is upserted into or
+// removed from scope.
+func (t *tx) scoped(scope string, seq uint64, kind, id, op, reason string) error {
+	if t.firstSeq == 0 {
+		t.firstSeq = seq
+	}
+	e := scopeEntry{Kind: kind, ID: id, Op: op, Reason: reason, Tx: t.firstSeq, At: t.now}
+	if err := putJSON(t.Bucket(bucketScopeLog), seqKey(scope, seq), e); err != nil {
+		return err
+	}
+	member := joinKey(scope, kind, id)
+	if op == OpRemove {
+		return t.Bucket(bucketScopeMembers).Delete(member)
+	}
+	return t.Bucket(bucketScopeMembers).Put(member, nil)
+}
+
+// complaintScopes records a complaint's change at seq in the scopes of its
+// assignee before and after: an upsert while it is theirs to work, a removal
+// when it leaves them.
+func (t *tx) complaintScopes(before *inspector.Complaint, after inspector.Complaint, seq uint64) error {
+	var was string
+	if before != nil && before.Assignment != nil && inspector.InScope(*before, before.Assignment.InspectorID) {
+		was = before.Assignment.InspectorID
+	}
+	now := ""
+	if after.Assignment != nil && inspector.InScope(after, after.Assignment.InspectorID) {
+		now = after.Assignment.InspectorID
+	}
+	if was != "" && was != now {
+		reason := ReasonClosed
+		switch {
+		case after.Status == inspector.StatusWithdrawn:
+			reason = ReasonWithdrawn
+		case after.Assignment != nil && after.Assignment.InspectorID != was:
+			reason = ReasonReassigned
+		}
+		if err := t.scoped(inspectorScope(was), seq, KindComplaint, after.ID, OpRemove, reason); err != nil {
+			return err
+		}
+	}
+	if now != "" {
+		return t.scoped(inspectorScope(now), seq, KindComplaint, after.ID, OpUpsert, "")
+	}
+	return nil
+}
+
+// PullRecord is one record in a pull: its current state, or its removal.
+type PullRecord struct {
+	Kind    string
+	ID      string
+	Op      string
+	Reason  string
+	Version uint64
+	Record  any // *inspector.Complaint (not yet redacted), Office, Agency, Visit, Finding, CallRecord, Note, *Conflict
+}
+
+// PullPage is one page of a device's pull.
+type PullPage struct {
+	Records []PullRecord
+	Cursor  string // resume here; opaque to clients
+	HasMore bool
+	Reset   bool // the device must drop what it holds before applying this page (full resync)
+}
+
+// Pull limits.
+const (
+	DefaultPullLimit = 500
+	MaxPullLimit     = 2000
+)
+
+// pullCursor is the decoded form of an opaque pull cursor.
+type pullCursor struct {
+	V    int    `json:"v"`
+	Seq  uint64 `json:"s"`           // delta position: everything up to Seq was delivered
+	Base uint64 `json:"b,omitempty"` // during a full sync: the head when it began
+	Snap string `json:"n,omitempty"` // during a full sync: the last member key delivered (base64)
+	Full bool   `json:"f,omitempty"` // a full sync is under way
+}
+
+func (c pullCursor) encode() string {
+	raw, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+func decodePullCursor(s string) (pullCursor, error) {
+	var c pullCursor
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		err = json.Unmarshal(raw, &c)
+	}
+	if err != nil || c.V != 1 {
+		return c, &inspector.Error{Code: inspector.CodeInvalid, Message: "the request has invalid fields",
+			Fields: []inspector.FieldError{{Field: "cursor", Code: "invalid", Message: "use the cursor of a previous pull, or none for a full sync"}}}
+	}
+	return c, nil
+}
+
+// scopesOf returns the scopes an inspector's devices hold.
+func scopesOf(u inspector.User) []string {
+	scopes := []string{inspectorScope(u.ID), scopeAgencies}
+	if u.Region != nil && u.Region.Province != "" {
+		scopes = append(scopes, provinceScope(u.Region.Province))
+	}
+	slices.Sort(scopes) // a full sync walks them in key order
+	return scopes
+}
+
+// Pull returns the next page of changes in inspector u's scope after cursor
+// ("" for a full sync). A page shows the state as of one change-log sequence,
+// never half of a transaction.
+func (s *Store) Pull(u inspector.User, cursor string, limit int) (PullPage, error) {
+	if limit <= 0 || limit > MaxPullLimit {
+		limit = DefaultPullLimit
+	}
+	cur := pullCursor{V: 1, Full: true}
+	if cursor != "" {
+		var err error
+		if cur, err = decodePullCursor(cursor); err != nil {
+			return PullPage{}, err
+		}
+	}
+	var page PullPage
+	err := s.view(func(btx *bolt.Tx) error {
+		scopes := scopesOf(u)
+		if !cur.Full {
+			for _, sc := range scopes {
+				if floor := btx.Bucket(bucketScopeFloor).Get([]byte(sc)); floor != nil {
+					if f, _ := btoi(floor); cur.Seq < f {
+						cur = pullCursor{V: 1, Full: true} // older than the tombstones we keep: resync
+						break
+					}
+				}
+			}
+		}
+		if cur.Full {
+			return s.pullFull(btx, u, scopes, cur, limit, &page)
+		}
+		return s.pullDelta(btx, u, scopes, cur, limit, &page)
+	})
+	return page, err
+}
+
+// pullFull pages through the current members of every scope. The head at the
+// start is kept in the cursor; the delta pulls that follow deliver whatever
+// changed during the full sync.
+func (s *Store) pullFull(btx *bolt.Tx, u inspector.User, scopes []string, cur pullCursor, limit int, page *PullPage) error {
+	if cur.Snap == "" && cur.Base == 0 {
+		cur.Base = btx.Bucket(bucketLog).Sequence()
+		page.Reset = true
+	}
+	after, _ := base64.RawURLEncoding.DecodeString(cur.Snap)
+	members := btx.Bucket(bucketScopeMembers).Cursor()
+	for _, sc := range scopes {
+		prefix := append([]byte(sc), 0)
+		if len(after) > 0 && bytes.Compare(prefix, after) < 0 && !bytes.HasPrefix(after, prefix) {
+			continue // this scope was finished on an earlier page
+		}
+		k, _ := members.Seek(prefix)
+		if bytes.HasPrefix(after, prefix) {
+			k, _ = members.Seek(after)
+			if bytes.Equal(k, after) {
+				k, _ = members.Next()
+			}
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = members.Next() {
+			if len(page.Records) == limit {
+				cur.Snap = base64.RawURLEncoding.EncodeToString(after)
+				page.Cursor, page.HasMore = cur.encode(), true
+				return nil
+			}
+			parts := bytes.SplitN(k[len(prefix):], []byte{0}, 2)
+			if len(parts) != 2 {
+				continue
+			}
+			rec, ok, err := loadRecord(btx, u, string(parts[0]), string(parts[1]))
+			if err != nil {
+				return err
+			}
+			if ok {
+				page.Records = append(page.Records, rec)
+			}
+			after = append(after[:0], k...)
+		}
+	}
+	page.Cursor = pullCursor{V: 1, Seq: cur.Base}.encode()
+	page.HasMore = hasScopeEntriesAfter(btx, scopes, cur.Base)
+	return nil
+}
+
+// pullDelta merges the scopes' logs after the cursor in sequence order.
+func (s *Store) pullDelta(btx *bolt.Tx, u inspector.User, scopes []string, cur pullCursor, limit int, page *PullPage) error {
+	type stream struct {
+		c      *bolt.Cursor
+		prefix []byte
+		k, v   []byte
+	}
+	streams := make([]*stream, 0, len(scopes))
+	for _, sc := range scopes {
+		st := &stream{c: btx.Bucket(bucketScopeLog).Cursor(), prefix: append([]byte(sc), 0)}
+		st.k, st.v = st.c.Seek(seqKey(sc, cur.Seq+1))
+		streams = append(streams, st)
+	}
+	next := func() (*stream, uint64) {
+		var best *stream
+		var bestSeq uint64
+		for _, st := range streams {
+			if st.k == nil || !bytes.HasPrefix(st.k, st.prefix) {
+				continue
+			}
+			seq, _ := btoi(st.k[len(st.prefix):])
+			if best == nil || seq < bestSeq {
+				best, bestSeq = st, seq
+			}
+		}
+		return best, bestSeq
+	}
+	type key struct{ kind, id string }
+	latest := map[key]scopeEntry{}
+	var order []key
+	end, lastTx := cur.Seq, uint64(0)
+	for {
+		st, seq := next()
+		if st == nil {
+			break
+		}
+		var e scopeEntry
+		if err := json.Unmarshal(st.v, &e); err != nil {
+			return fmt.Errorf("decode scope entry: %w", err)
+		}
+		if len(order) >= limit && e.Tx != lastTx {
+			page.HasMore = true
+			break
+		}
+		k := key{e.Kind, e.ID}
+		if _, seen := latest[k]; !seen {
+			order = append(order, k)
+		}
+		latest[k] = e
+		end, lastTx = seq, e.Tx
+		st.k, st.v = st.c.Next()
+	}
+	for _, k := range order {
+		e := latest[k]
+		if e.Op == OpRemove {
+			page.Records = append(page.Records, PullRecord{Kind: k.kind, ID: k.id, Op: OpRemove, Reason: e.Reason})
+			continue
+		}
+		rec, ok, err := loadRecord(btx, u, k.kind, k.id)
+		if err != nil {
+			return err
+		}
+		// A record changed after this page's end is delivered by a later
+		// page, so that this page shows the state as of end exactly.
+		if ok && rec.Version <= end {
+			page.Records = append(page.Records, rec)
+		}
+	}
+	page.Cursor = pullCursor{V: 1, Seq: end}.encode()
+	return nil
+}
+
+func hasScopeEntriesAfter(btx *bolt.Tx, scopes []string, seq uint64) bool {
+	c := btx.Bucket(bucketScopeLog).Cursor()
+	for _, sc := range scopes {
+		if k, _ := c.Seek(seqKey(sc, seq+1)); k != nil && bytes.HasPrefix(k, append([]byte(sc), 0)) {
+			return true
+		}
+	}
+	return false
+}
+
+// loadRecord reads a record for a pull; ok is false for a record the
+// inspector's region filter excludes.
+func loadRecord(btx *bolt.Tx, u inspector.User, kind, id string) (PullRecord, bool, error) {
+	rec := PullRecord{Kind: kind, ID: id, Op: OpUpsert}
+	var err error
+	var found bool
+	switch kind {
+	case KindComplaint:
+		var c inspector.Complaint
+		found, err = getJSON(btx.Bucket(bucketComplaints), []byte(id), &c)
+		rec.Record, rec.Version = &c, c.Version
+	case KindOffice:
+		var o inspector.Office
+		found, err = getJSON(btx.Bucket(bucketOffices), []byte(id), &o)
+		if found && u.Region != nil && !u.Region.Covers(o.Province, o.City) {
+			return rec, false, err
+		}
+		rec.Record, rec.Version = &o, o.Version
+	case KindAgency:
+		var a inspector.Agency
+		found, err = getJSON(btx.Bucket(bucketAgencies), []byte(id), &a)
+		rec.Record, rec.Version = &a, a.Version
+	case KindVisit:
+		var v inspector.Visit
+		found, err = getJSON(btx.Bucket(bucketVisits), []byte(id), &v)
+		rec.Record, rec.Version = &v, v.Version
+	case KindFinding:
+		var f inspector.Finding
+		found, err = getJSON(btx.Bucket(bucketFindings), []byte(id), &f)
+		rec.Record, rec.Version = &f, f.Version
+	case KindCall:
+		var c inspector.CallRecord
+		found, err = getJSON(btx.Bucket(bucketCalls), []byte(id), &c)
+		rec.Record, rec.Version = &c, c.Version
+	case KindNote:
+		var n inspector.Note
+		found, err = getJSON(btx.Bucket(bucketNotes), []byte(id), &n)
+		rec.Record, rec.Version = &n, n.Version
+	case KindConflict:
+		var c Conflict
+		found, err = getJSON(btx.Bucket(bucketConflicts), []byte(id), &c)
+		rec.Record, rec.Version = &c, c.Version
+	default:
+		return rec, false, fmt.Errorf("pull: unknown record kind %q", kind)
+	}
+	return rec, found && err == nil, err
+}
+
+// CompactScopes prunes scope-log entries older than before. A device whose
+// cursor predates what was pruned gets a full resync instead of a gap.
+func (s *Store) CompactScopes(before time.Time) (pruned int, err error) {
+	err = s.update(System, func(t *tx) error {
+		logb, floors := t.Bucket(bucketScopeLog), t.Bucket(bucketScopeFloor)
+		c := logb.Cursor()
+		var doomed [][]byte
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var e scopeEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode scope entry: %w", err)
+			}
+			if !e.At.Before(before) {
+				continue
+			}
+			doomed = append(doomed, append([]byte(nil), k...))
+		}
+		for _, k := range doomed {
+			i := bytes.LastIndexByte(k[:len(k)-8], 0)
+			scope, seq := k[:i], k[len(k)-8:]
+			if old := floors.Get(scope); old == nil || bytes.Compare(seq, old) > 0 {
+				if err := floors.Put(scope, seq); err != nil {
+					return err
+				}
+			}
+			if err := logb.Delete(k); err != nil {
+				return err
+			}
+		}
+		pruned = len(doomed)
+		return nil
+	})
+	return pruned, err
+}
+
+// migrateScopes builds the scope membership of a schema-1 store from its
+// records. Every scope's floor is set to the head, so that any cursor from
+// before the migration gets a full sync.
+func migrateScopes(btx *bolt.Tx) error {
+	members, floors := btx.Bucket(bucketScopeMembers), btx.Bucket(bucketScopeFloor)
+	head := itob(btx.Bucket(bucketLog).Sequence())
+	add := func(scope, kind, id string) error {
+		if err := floors.Put([]byte(scope), head); err != nil {
+			return err
+		}
+		return members.Put(joinKey(scope, kind, id), nil)
+	}
+	err := btx.Bucket(bucketComplaints).ForEach(func(k, v []byte) error {
+		var c inspector.Complaint
+		if err := json.Unmarshal(v, &c); err != nil {
+			return err
+		}
+		if c.Assignment != nil && inspector.InScope(c, c.Assignment.InspectorID) {
+			return add(inspectorScope(c.Assignment.InspectorID), KindComplaint, c.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = btx.Bucket(bucketOffices).ForEach(func(k, v []byte) error {
+		var o inspector.Office
+		if err := json.Unmarshal(v, &o); err != nil || o.Deleted {
+			return err
+		}
+		return add(provinceScope(o.Province), KindOffice, o.Code)
+	})
+	if err != nil {
+		return err
+	}
+	return btx.Bucket(bucketAgencies).ForEach(func(k, v []byte) error {
+		var a inspector.Agency
+		if err := json.Unmarshal(v, &a); err != nil || a.Deleted {
+			return err
+		}
+		return add(scopeAgencies, KindAgency, a.Code)
+	})
+}

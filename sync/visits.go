@@ -1,0 +1,329 @@
+package sync
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/favad/favad/inspector"
+)
+
+// setVisitField decodes raw into field f of v.
+func setVisitField(v *inspector.Visit, f string, raw json.RawMessage) error {
+	var target any
+	switch f {
+	case "office_code":
+		target = &v.OfficeCode
+	case "complaint_ids":
+		target = &v.ComplaintIDs
+	case "check_in":
+		target = &v.CheckIn
+	case "check_out":
+		target = &v.CheckOut
+	case "summary":
+		target = &v.Summary
+	default:
+		return (&inspector.Problems{{Field: "payload." + f, Code: "unknown", Message: "not a visit field"}}).Err()
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(target); err != nil {
+		return (&inspector.Problems{{Field: "payload." + f, Code: "malformed", Message: err.Error()}}).Err()
+	}
+	if f == "office_code" {
+		v.OfficeCode = strings.ToUpper(strings.TrimSpace(v.OfficeCode))
+	}
+	return nil
+}
+
+// visitField returns field f of v as JSON, for comparison and conflict records.
+func visitField(v inspector.Visit, f string) json.RawMessage {
+	switch f {
+	case "office_code":
+		return rawJSON(v.OfficeCode)
+	case "complaint_ids":
+		return rawJSON(v.ComplaintIDs)
+	case "check_in":
+		return rawJSON(v.CheckIn)
+	case "check_out":
+		return rawJSON(v.CheckOut)
+	case "summary":
+		return rawJSON(v.Summary)
+	}
+	return nil
+}
+
+// visitUpsert applies the policy rows for visits: fields the server changed
+// meanwhile and the device did not are merged (parallel update); a field both
+// changed is decided by hybrid logical clock, ties by device id (conflict);
+// an edit to a visit dispatch deleted is kept as orphaned work.
+func (p *pushCtx) visitUpsert() (Result, error) {
+	res := p.res
+	res.RecordKind, res.RecordID = KindVisit, p.m.RecordID
+	var fields map[string]json.RawMessage
+	if err := decodeStrict(p.m.Payload, &fields); err != nil {
+		return res, err
+	}
+	if len(fields) == 0 {
+		return res, (&inspector.Problems{{Field: "payload", Code: "required", Message: "no visit fields to set"}}).Err()
+	}
+	names := make([]string, 0, len(fields))
+	for f := range fields {
+		if !slices.Contains(inspector.VisitFields, f) {
+			return res, (&inspector.Problems{{Field: "payload." + f, Code: "unknown", Message: "not a visit field"}}).Err()
+		}
+		names = append(names, f)
+	}
+	slices.Sort(names)
+
+	b := p.t.Bucket(bucketVisits)
+	var v inspector.Visit
+	exists, err := getJSON(b, []byte(p.m.RecordID), &v)
+	if err != nil {
+		return res, err
+	}
+	if exists && v.InspectorID != p.u.ID {
+		return res, inspector.Errorf(inspector.CodeForbidden, "this visit belongs to another inspector")
+	}
+	if len(v.ComplaintIDs) > 0 {
+		p.complaintID = v.ComplaintIDs[0]
+	}
+	if exists && v.Deleted {
+		c := &Conflict{Label: inspector.LabelConflict, Rule: inspector.RuleOrphaned, RecordKind: KindVisit, RecordID: v.ID,
+			ComplaintID: p.complaintID, DeviceValue: rawJSON(fields), Winner: "server", InspectorID: p.u.ID, DeviceID: p.device,
+			MutationID: p.m.ID, DeviceSeq: p.m.DeviceSeq, Message: "dispatch deleted this visit; your edits are kept for dispatch to review"}
+		if err := p.t.recordConflict(c, p.s.newID); err != nil {
+			return res, err
+		}
+		res.Status, res.Rule, res.Version, res.ConflictIDs, res.Message = StatusResolvedByRule, inspector.RuleOrphaned, c.Version, []string{c.ID}, c.Message
+		return res, nil
+	}
+
+	cand := v
+	if !exists {
+		cand = inspector.Visit{ID: p.m.RecordID, InspectorID: p.u.ID, ComplaintIDs: []string{}, CreatedAt: p.t.now}
+	}
+	cand.ComplaintIDs = slices.Clone(cand.ComplaintIDs)
+	present := map[string]bool{}
+	for _, f := range names {
+		if err := setVisitField(&cand, f, fields[f]); err != nil {
+			return res, err
+		}
+		present[f] = true
+	}
+	var pr inspector.Problems
+	if !exists && !present["office_code"] {
+		pr.Add("payload.office_code", "required", "a new visit needs its office")
+	}
+	cand.Validate(&pr, "payload.", present)
+	if err := pr.Err(); err != nil {
+		return res, err
+	}
+	if present["office_code"] {
+		var o inspector.Office
+		ok, err := getJSON(p.t.Bucket(bucketOffices), []byte(cand.OfficeCode), &o)
+		if err != nil {
+			return res, err
+		}
+		if !ok {
+			return res, (&inspector.Problems{{Field: "payload.office_code", Code: "unknown", Message: "no office with this code"}}).Err()
+		}
+	}
+	for i, id := range cand.ComplaintIDs {
+		if present["complaint_ids"] && p.t.Bucket(bucketComplaints).Get([]byte(id)) == nil {
+			return res, (&inspector.Problems{{Field: fmt.Sprintf("payload.complaint_ids[%d]", i), Code: "unknown", Message: "no complaint with this id"}}).Err()
+		}
+	}
+	if len(cand.ComplaintIDs) > 0 {
+		p.complaintID = cand.ComplaintIDs[0]
+	}
+
+	out := v
+	if !exists {
+		out = cand
+		out.OfficeCode, out.ComplaintIDs, out.CheckIn, out.CheckOut, out.Summary = "", []string{}, nil, nil, ""
+	}
+	if out.Stamps == nil {
+		out.Stamps = map[string]inspector.Stamp{}
+	}
+	if out.FieldSeqs == nil {
+		out.FieldSeqs = map[string]uint64{}
+	}
+	var applied, merged []string
+	var conflicts []*Conflict
+	winning := map[string]json.RawMessage{}
+	for _, f := range names {
+		mine, theirs := visitField(cand, f), visitField(v, f)
+		concurrent := exists && v.FieldSeqs[f] > p.m.BaseVersion
+		switch {
+		case !concurrent || bytes.Equal(mine, theirs):
+			applied = append(applied, f)
+		case inspector.Wins(p.m.HLC, v.Stamps[f]):
+			applied = append(applied, f)
+			winning[f] = mine
+			conflicts = append(conflicts, p.visitConflict(v, f, theirs, mine, "device"))
+		default:
+			winning[f] = theirs
+			conflicts = append(conflicts, p.visitConflict(v, f, theirs, mine, "server"))
+		}
+	}
+	if exists && p.m.BaseVersion < v.Version {
+		for _, f := range inspector.VisitFields {
+			if v.FieldSeqs[f] > p.m.BaseVersion && !present[f] {
+				merged = append(merged, f) // the server changed it, the device did not: both kept
+			}
+		}
+	}
+	for _, c := range conflicts {
+		if err := p.t.recordConflict(c, p.s.newID); err != nil {
+			return res, err
+		}
+		res.ConflictIDs = append(res.ConflictIDs, c.ID)
+	}
+	if len(merged) > 0 {
+		c := &Conflict{Label: inspector.LabelParallelUpdate, Rule: inspector.RuleMerge, RecordKind: KindVisit, RecordID: v.ID,
+			ComplaintID: p.complaintID, Field: strings.Join(append(slices.Clone(applied), merged...), ","), Winner: "both",
+			InspectorID: p.u.ID, DeviceID: p.device, MutationID: p.m.ID, DeviceSeq: p.m.DeviceSeq, DeviceValue: rawJSON(fields),
+			Message: "the visit changed elsewhere in other fields; both changes were kept"}
+		if err := p.t.recordConflict(c, p.s.newID); err != nil {
+			return res, err
+		}
+		res.ConflictIDs = append(res.ConflictIDs, c.ID)
+	}
+	res.Version = v.Version
+	if len(applied) > 0 {
+		action := ActionUpdated
+		if !exists {
+			action = ActionCreated
+		}
+		data := p.logData()
+		data["fields"] = strings.Join(applied, ",")
+		seq, err := p.t.log(KindVisit, out.ID, action, data)
+		if err != nil {
+			return res, err
+		}
+		for _, f := range applied {
+			if err := setVisitField(&out, f, visitField(cand, f)); err != nil {
+				return res, err
+			}
+			out.Stamps[f], out.FieldSeqs[f] = p.m.HLC, seq
+		}
+		out.Version = seq
+		if p.complaintID != "" {
+			if err := p.t.Bucket(bucketRecordLog).Put(recordLogKey(KindComplaint, p.complaintID, seq), nil); err != nil {
+				return res, err
+			}
+		}
+		if err := p.t.scoped(inspectorScope(p.u.ID), seq, KindVisit, out.ID, OpUpsert, ""); err != nil {
+			return res, err
+		}
+		if err := putJSON(b, []byte(out.ID), out); err != nil {
+			return res, err
+		}
+		res.Version = seq
+	}
+	switch {
+	case len(conflicts) > 0:
+		res.Status, res.Rule, res.WinningValue = StatusResolvedByRule, inspector.RuleLastWriterWins, rawJSON(winning)
+	case len(merged) > 0:
+		res.Status, res.Rule = StatusMerged, inspector.RuleMerge
+	default:
+		res.Status = StatusApplied
+	}
+	return res, nil
+}
+
+func (p *pushCtx) visitConflict(v inspector.Visit, f string, server, device json.RawMessage, winner string) *Conflict {
+	msg := fmt.Sprintf("%s was changed on another device too; the later change was kept", f)
+	return &Conflict{Label: inspector.LabelConflict, Rule: inspector.RuleLastWriterWins, RecordKind: KindVisit, RecordID: v.ID,
+		ComplaintID: p.complaintID, Field: f, ServerValue: server, DeviceValue: device, Winner: winner,
+		InspectorID: p.u.ID, DeviceID: p.device, MutationID: p.m.ID, DeviceSeq: p.m.DeviceSeq, Message: msg}
+}
+
+// DeleteVisit lets dispatch remove a visit recorded in error. Its owner's
+// devices receive a removal; later edits from a device become orphaned work
+// on a conflict record, never silently applied.
+func (s *Store) DeleteVisit(actor Actor, id string) error {
+	return s.update(actor, func(t *tx) error {
+		b := t.Bucket(bucketVisits)
+		var v inspector.Visit
+		ok, err := getJSON(b, []byte(id), &v)
+		if err != nil {
+			return err
+		}
+		if !ok || v.Deleted {
+			return notFound("visit", id)
+		}
+		v.Deleted, v.DeletedBy = true, actor.UserID
+		seq, err := t.log(KindVisit, id, ActionDeleted, nil)
+		if err != nil {
+			return err
+		}
+		v.Version = seq
+		if err := t.scoped(inspectorScope(v.InspectorID), seq, KindVisit, id, OpRemove, ReasonDeleted); err != nil {
+			return err
+		}
+		return putJSON(b, []byte(id), v)
+	})
+}
+
+// FieldWork is what inspectors recorded for one complaint.
+type FieldWork struct {
+	Visits   []inspector.Visit
+	Findings []inspector.Finding
+	Calls    []inspector.CallRecord
+	Notes    []inspector.Note
+}
+
+// ComplaintFieldWork gathers a complaint's visits, findings, calls and notes.
+func (s *Store) ComplaintFieldWork(complaintID string) (FieldWork, error) {
+	fw := FieldWork{Visits: []inspector.Visit{}, Findings: []inspector.Finding{}, Calls: []inspector.CallRecord{}, Notes: []inspector.Note{}}
+	err := s.view(func(btx *bolt.Tx) error {
+		if btx.Bucket(bucketComplaints).Get([]byte(complaintID)) == nil {
+			return notFound("complaint", complaintID)
+		}
+		h, err := history(btx, KindComplaint, complaintID)
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, ch := range h {
+			if seen[ch.Kind+ch.ID] {
+				continue
+			}
+			seen[ch.Kind+ch.ID] = true
+			var err error
+			switch ch.Kind {
+			case KindVisit:
+				var v inspector.Visit
+				if _, err = getJSON(btx.Bucket(bucketVisits), []byte(ch.ID), &v); err == nil && !v.Deleted {
+					fw.Visits = append(fw.Visits, v)
+				}
+			case KindFinding:
+				var f inspector.Finding
+				if _, err = getJSON(btx.Bucket(bucketFindings), []byte(ch.ID), &f); err == nil {
+					fw.Findings = append(fw.Findings, f)
+				}
+			case KindCall:
+				var c inspector.CallRecord
+				if _, err = getJSON(btx.Bucket(bucketCalls), []byte(ch.ID), &c); err == nil {
+					fw.Calls = append(fw.Calls, c)
+				}
+			case KindNote:
+				var n inspector.Note
+				if _, err = getJSON(btx.Bucket(bucketNotes), []byte(ch.ID), &n); err == nil {
+					fw.Notes = append(fw.Notes, n)
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return fw, err
+}
