@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/favad/favad/inspector"
+	favsync "github.com/favad/favad/sync"
 )
 
 // envPrefix starts the name of every environment variable favad reads.
@@ -146,6 +147,7 @@ type serveConfig struct {
 	AccessTTL      time.Duration // --access-ttl: 0 means the server's default
 	RefreshTTL     time.Duration // --refresh-ttl: 0 means the server's default
 	SLA            string        // --sla: priority=duration list
+	Retention      time.Duration // --tombstone-retention: how long removals stay in the scope logs
 
 	// Derived by validate.
 	level   slog.Level
@@ -172,6 +174,7 @@ func (s *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
 	fs.DurationVar(&s.AccessTTL, "access-ttl", 0, "access token lifetime (default 15m)")
 	fs.DurationVar(&s.RefreshTTL, "refresh-ttl", 0, "refresh token lifetime, extended on each use (default 720h)")
+	fs.DurationVar(&s.Retention, "tombstone-retention", favsync.DefaultTombstoneRetention, "how long sync removals are kept; devices offline longer get a full resync")
 	fs.StringVar(&s.SLA, "sla", "", "due times by priority, e.g. urgent=1h,high=4h,normal=24h,low=72h; missing ones keep these defaults")
 }
 
@@ -186,6 +189,9 @@ func (s *serveConfig) validate() error {
 	}
 	if s.JWTKeyFile == "" {
 		s.JWTKeyFile = filepath.Join(s.Data, "jwt-keys.json")
+	}
+	if s.Retention < time.Hour {
+		return usagef("--tombstone-retention %s: at least 1h, so that a short outage does not force full resyncs", s.Retention)
 	}
 	if err := s.level.UnmarshalText([]byte(s.LogLevel)); err != nil {
 		return usagef("--log-level %q: use debug, info, warn or error", s.LogLevel)

@@ -131,6 +131,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		c.printDemo(loaded)
 	}
 
+	workers, stopWorkers := context.WithCancel(context.Background())
+	compacted := make(chan struct{})
+	go func() {
+		defer close(compacted)
+		store.RunCompaction(workers, cfg.Retention, time.Hour, logger)
+	}()
+
 	var failed error
 	select {
 	case <-ctx.Done():
@@ -147,7 +154,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		logger.Warn("requests still running at the shutdown deadline were cut off", "error", err)
 		hs.Close()
 	}
-	// Background workers (the push notifier) will stop and be waited for here.
+	stopWorkers()
+	<-compacted
 	adminOpen = false
 	if err := admin.shutdown(sctx); err != nil {
 		logger.Warn("admin socket: a backup in progress was cut off", "error", err)
