@@ -111,7 +111,17 @@ type PullPage struct {
 	Cursor  string // resume here; opaque to clients
 	HasMore bool
 	Reset   bool // the device must drop what it holds before applying this page (full resync)
+	// OverCap is set on the first page of a full sync whose scope holds more
+	// records than ScopeCap: the device gets them all, but the scope should be
+	// narrowed (fewer open assignments, a smaller region).
+	OverCap bool
+	Held    int // records in scope, counted on the first page of a full sync
 }
+
+// ScopeCap is the documented bound on what one inspector's device holds:
+// open assignments, own field work, conflicts, the region's offices and the
+// agencies together.
+const ScopeCap = 20000
 
 // Pull limits.
 const (
@@ -198,6 +208,14 @@ func (s *Store) pullFull(btx *bolt.Tx, u inspector.User, scopes []string, cur pu
 	if cur.Snap == "" && cur.Base == 0 {
 		cur.Base = btx.Bucket(bucketLog).Sequence()
 		page.Reset = true
+		c := btx.Bucket(bucketScopeMembers).Cursor()
+		for _, sc := range scopes {
+			prefix := append([]byte(sc), 0)
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				page.Held++
+			}
+		}
+		page.OverCap = page.Held > ScopeCap
 	}
 	after, _ := base64.RawURLEncoding.DecodeString(cur.Snap)
 	members := btx.Bucket(bucketScopeMembers).Cursor()

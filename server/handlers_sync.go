@@ -1,0 +1,226 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/favad/favad/inspector"
+	favsync "github.com/favad/favad/sync"
+)
+
+// Sync protocol versions this server speaks. A device states its version in
+// the Favad-Protocol header; an older one is told to update, and since
+// nothing it sent was applied, its queue is intact.
+const (
+	ProtocolVersion    = 1
+	MinProtocolVersion = 1
+	headerProtocol     = "Favad-Protocol"
+	headerAppVersion   = "Favad-App-Version"
+)
+
+const codeUpgradeRequired inspector.Code = "upgrade_required"
+
+// checkProtocol refuses a device whose protocol this server cannot answer.
+func checkProtocol(c echo.Context) error {
+	raw := c.Request().Header.Get(headerProtocol)
+	v, err := strconv.Atoi(raw)
+	switch {
+	case raw == "" || err != nil:
+		return inspector.Errorf(codeUpgradeRequired, "this app does not state its sync protocol; update the app — its unsent work stays on the device")
+	case v < MinProtocolVersion:
+		return inspector.Errorf(codeUpgradeRequired, "sync protocol %d is no longer supported; update the app — its unsent work stays on the device", v)
+	case v > ProtocolVersion:
+		return inspector.Errorf(codeUpgradeRequired, "this server speaks sync protocol %d, older than the app's %d; the app must use protocol %d", ProtocolVersion, v, ProtocolVersion)
+	}
+	if c.Request().Header.Get(headerAppVersion) == "" {
+		return (&inspector.Problems{{Field: headerAppVersion, Code: "required", Message: "send the app's version"}}).Err()
+	}
+	return nil
+}
+
+type pullChange struct {
+	Kind    string `json:"kind"`
+	ID      string `json:"id"`
+	Op      string `json:"op"`
+	Version uint64 `json:"version,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Record  any    `json:"record,omitempty"`
+}
+
+type pullResponse struct {
+	Changes    []pullChange `json:"changes"`
+	Cursor     string       `json:"cursor"`
+	HasMore    bool         `json:"has_more"`
+	Reset      bool         `json:"reset"`
+	ServerTime time.Time    `json:"server_time"`
+	// Held and OverCap describe the scope on the first page of a full sync.
+	Held    int  `json:"held,omitempty"`
+	OverCap bool `json:"over_cap,omitempty"`
+}
+
+// pull sends the next page of the inspector's scope.
+func (s *Server) pull(c echo.Context) error {
+	if err := checkProtocol(c); err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit", favsync.DefaultPullLimit, 1, favsync.MaxPullLimit)
+	if err != nil {
+		return err
+	}
+	u := principal(c).User
+	page, err := s.store.Pull(u, c.QueryParam("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	out := pullResponse{Changes: make([]pullChange, 0, len(page.Records)), Cursor: page.Cursor, HasMore: page.HasMore, Reset: page.Reset,
+		ServerTime: now, Held: page.Held, OverCap: page.OverCap}
+	if page.OverCap {
+		s.log(c).Warn("inspector scope over its cap", "user", u.ID, "held", page.Held, "cap", favsync.ScopeCap)
+	}
+	for _, r := range page.Records {
+		ch := pullChange{Kind: r.Kind, ID: r.ID, Op: r.Op, Version: r.Version, Reason: r.Reason}
+		switch rec := r.Record.(type) {
+		case *inspector.Complaint:
+			ch.Record = toComplaintWire(*rec, u.Role, now) // the caller is removed for inspectors
+		case *inspector.Office:
+			ch.Record = toOfficeWire(*rec)
+		case *inspector.Agency:
+			ch.Record = toAgencyWire(*rec)
+		default:
+			ch.Record = rec
+		}
+		out.Changes = append(out.Changes, ch)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+type hlcWire struct {
+	WallMs  int64  `json:"wall_ms"`
+	Logical uint32 `json:"logical"`
+}
+
+type mutationWire struct {
+	MutationID  string          `json:"mutation_id"`
+	DeviceSeq   uint64          `json:"device_seq"`
+	Kind        string          `json:"kind"`
+	RecordID    string          `json:"record_id"`
+	BaseVersion uint64          `json:"base_version"`
+	DeviceTime  time.Time       `json:"device_time"`
+	HLC         hlcWire         `json:"hlc"`
+	Payload     json.RawMessage `json:"payload"`
+}
+
+type pushRequest struct {
+	Mutations []mutationWire `json:"mutations"`
+}
+
+type pushResponse struct {
+	Results       []favsync.Result `json:"results"`
+	LastDeviceSeq uint64           `json:"last_device_seq"`
+	ServerTime    time.Time        `json:"server_time"`
+}
+
+// push applies a batch of the device's mutations. The response is sent only
+// after the commit is durable.
+func (s *Server) push(c echo.Context) error {
+	if err := checkProtocol(c); err != nil {
+		return err
+	}
+	var req pushRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if len(req.Mutations) == 0 {
+		return (&inspector.Problems{{Field: "mutations", Code: "required", Message: "send at least one mutation"}}).Err()
+	}
+	p := principal(c)
+	muts := make([]favsync.Mutation, len(req.Mutations))
+	for i, m := range req.Mutations {
+		muts[i] = favsync.Mutation{ID: m.MutationID, DeviceSeq: m.DeviceSeq, Kind: m.Kind, RecordID: m.RecordID,
+			BaseVersion: m.BaseVersion, DeviceTime: m.DeviceTime, HLC: inspector.Stamp{WallMs: m.HLC.WallMs, Logical: m.HLC.Logical},
+			Payload: m.Payload}
+	}
+	results, last, err := s.store.Push(p.User, p.DeviceID, muts)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, pushResponse{Results: results, LastDeviceSeq: last, ServerTime: s.cfg.Now()})
+}
+
+type conflictPage struct {
+	Items      []favsync.Conflict `json:"items"`
+	NextCursor string             `json:"next_cursor,omitempty"`
+}
+
+func (s *Server) listConflicts(c echo.Context) error {
+	limit, err := queryInt(c, "limit", DefaultPageSize, 1, MaxPageSize)
+	if err != nil {
+		return err
+	}
+	status := c.QueryParam("status")
+	if status != "" && status != favsync.ConflictOpen && status != favsync.ConflictResolved {
+		return (&inspector.Problems{{Field: "status", Code: "invalid", Message: "open or resolved"}}).Err()
+	}
+	items, next, err := s.store.Conflicts(favsync.ConflictFilter{Status: status, ComplaintID: c.QueryParam("complaint"), Limit: limit, Cursor: c.QueryParam("cursor")})
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []favsync.Conflict{}
+	}
+	return c.JSON(http.StatusOK, conflictPage{Items: items, NextCursor: next})
+}
+
+func (s *Server) getConflict(c echo.Context) error {
+	cf, err := s.store.Conflict(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cf)
+}
+
+type resolveRequest struct {
+	Action string `json:"action"`
+	Note   string `json:"note"`
+}
+
+func (s *Server) resolveConflict(c echo.Context) error {
+	var req resolveRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	cf, err := s.store.ResolveConflict(actor(c), c.Param("id"), strings.TrimSpace(req.Action), req.Note)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cf)
+}
+
+func (s *Server) deleteVisit(c echo.Context) error {
+	if err := s.store.DeleteVisit(actor(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+type fieldWorkWire struct {
+	Visits   []inspector.Visit      `json:"visits"`
+	Findings []inspector.Finding    `json:"findings"`
+	Calls    []inspector.CallRecord `json:"calls"`
+	Notes    []inspector.Note       `json:"notes"`
+}
+
+// complaintFieldWork shows dispatch what inspectors recorded for a complaint.
+func (s *Server) complaintFieldWork(c echo.Context) error {
+	fw, err := s.store.ComplaintFieldWork(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, fieldWorkWire(fw))
+}
