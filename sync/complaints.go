@@ -139,12 +139,6 @@ func (s *Store) ListComplaints(f ComplaintFilter) (items []inspector.Complaint, 
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
-	var after []byte
-	if f.Cursor != "" {
-		if after, err = decodeCursor(f.Cursor); err != nil {
-			return nil, "", err
-		}
-	}
 	query := inspector.NormalizeText(f.Query)
 	now := s.now()
 	err = s.view(func(btx *bolt.Tx) error {
@@ -154,29 +148,10 @@ func (s *Store) ListComplaints(f ComplaintFilter) (items []inspector.Complaint, 
 				return err
 			}
 		}
-		c := btx.Bucket(bucketComplaints).Cursor()
-		var k, v []byte
-		if after == nil {
-			k, v = c.Last()
-		} else {
-			c.Seek(after)
-			k, v = c.Prev()
-		}
-		for ; k != nil; k, v = c.Prev() {
-			var x inspector.Complaint
-			if err := json.Unmarshal(v, &x); err != nil {
-				return fmt.Errorf("decode complaint %s: %w", k, err)
-			}
-			if !f.matches(&x, now, query, officeNames) {
-				continue
-			}
-			if len(items) == f.Limit {
-				next = encodeCursor(items[len(items)-1].ID)
-				return nil
-			}
-			items = append(items, x)
-		}
-		return nil
+		items, next, err = newestFirst(btx.Bucket(bucketComplaints), f.Cursor, f.Limit, func(x *inspector.Complaint) bool {
+			return f.matches(x, now, query, officeNames)
+		}, func(x *inspector.Complaint) string { return x.ID })
+		return err
 	})
 	return items, next, err
 }

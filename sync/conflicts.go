@@ -116,36 +116,11 @@ func (s *Store) Conflicts(f ConflictFilter) (items []Conflict, next string, err 
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
-	var after []byte
-	if f.Cursor != "" {
-		if after, err = decodeCursor(f.Cursor); err != nil {
-			return nil, "", err
-		}
-	}
 	err = s.view(func(btx *bolt.Tx) error {
-		c := btx.Bucket(bucketConflicts).Cursor()
-		var k, v []byte
-		if after == nil {
-			k, v = c.Last()
-		} else {
-			c.Seek(after)
-			k, v = c.Prev()
-		}
-		for ; k != nil; k, v = c.Prev() {
-			var x Conflict
-			if err := json.Unmarshal(v, &x); err != nil {
-				return fmt.Errorf("decode conflict %s: %w", k, err)
-			}
-			if (f.Status != "" && x.Status != f.Status) || (f.ComplaintID != "" && x.ComplaintID != f.ComplaintID) {
-				continue
-			}
-			if len(items) == f.Limit {
-				next = encodeCursor(items[len(items)-1].ID)
-				return nil
-			}
-			items = append(items, x)
-		}
-		return nil
+		items, next, err = newestFirst(btx.Bucket(bucketConflicts), f.Cursor, f.Limit, func(x *Conflict) bool {
+			return (f.Status == "" || x.Status == f.Status) && (f.ComplaintID == "" || x.ComplaintID == f.ComplaintID)
+		}, func(x *Conflict) string { return x.ID })
+		return err
 	})
 	return items, next, err
 }

@@ -338,52 +338,41 @@ func hasScopeEntriesAfter(btx *bolt.Tx, scopes []string, seq uint64) bool {
 	return false
 }
 
-// loadRecord reads a record for a pull; ok is false for a record the
-// inspector's region filter excludes.
-func loadRecord(btx *bolt.Tx, u inspector.User, kind, id string) (PullRecord, bool, error) {
-	rec := PullRecord{Kind: kind, ID: id, Op: OpUpsert}
-	var err error
-	var found bool
-	switch kind {
-	case KindComplaint:
-		var c inspector.Complaint
-		found, err = getJSON(btx.Bucket(bucketComplaints), []byte(id), &c)
-		rec.Record, rec.Version = &c, c.Version
-	case KindOffice:
-		var o inspector.Office
-		found, err = getJSON(btx.Bucket(bucketOffices), []byte(id), &o)
-		if found && u.Region != nil && !u.Region.Covers(o.Province, o.City) {
-			return rec, false, err
-		}
-		rec.Record, rec.Version = &o, o.Version
-	case KindAgency:
-		var a inspector.Agency
-		found, err = getJSON(btx.Bucket(bucketAgencies), []byte(id), &a)
-		rec.Record, rec.Version = &a, a.Version
-	case KindVisit:
-		var v inspector.Visit
-		found, err = getJSON(btx.Bucket(bucketVisits), []byte(id), &v)
-		rec.Record, rec.Version = &v, v.Version
-	case KindFinding:
-		var f inspector.Finding
-		found, err = getJSON(btx.Bucket(bucketFindings), []byte(id), &f)
-		rec.Record, rec.Version = &f, f.Version
-	case KindCall:
-		var c inspector.CallRecord
-		found, err = getJSON(btx.Bucket(bucketCalls), []byte(id), &c)
-		rec.Record, rec.Version = &c, c.Version
-	case KindNote:
-		var n inspector.Note
-		found, err = getJSON(btx.Bucket(bucketNotes), []byte(id), &n)
-		rec.Record, rec.Version = &n, n.Version
-	case KindConflict:
-		var c Conflict
-		found, err = getJSON(btx.Bucket(bucketConflicts), []byte(id), &c)
-		rec.Record, rec.Version = &c, c.Version
-	default:
-		return rec, false, fmt.Errorf("pull: unknown record kind %q", kind)
+// loaders read each kind of record a device holds, with its version.
+var loaders = map[string]func(*bolt.Tx, string) (any, uint64, bool, error){
+	KindComplaint: loader(bucketComplaints, func(c *inspector.Complaint) uint64 { return c.Version }),
+	KindOffice:    loader(bucketOffices, func(o *inspector.Office) uint64 { return o.Version }),
+	KindAgency:    loader(bucketAgencies, func(a *inspector.Agency) uint64 { return a.Version }),
+	KindVisit:     loader(bucketVisits, func(v *inspector.Visit) uint64 { return v.Version }),
+	KindFinding:   loader(bucketFindings, func(f *inspector.Finding) uint64 { return f.Version }),
+	KindCall:      loader(bucketCalls, func(c *inspector.CallRecord) uint64 { return c.Version }),
+	KindNote:      loader(bucketNotes, func(n *inspector.Note) uint64 { return n.Version }),
+	KindConflict:  loader(bucketConflicts, func(c *Conflict) uint64 { return c.Version }),
+}
+
+func loader[T any](bucket []byte, version func(*T) uint64) func(*bolt.Tx, string) (any, uint64, bool, error) {
+	return func(btx *bolt.Tx, id string) (any, uint64, bool, error) {
+		var v T
+		ok, err := getJSON(btx.Bucket(bucket), []byte(id), &v)
+		return &v, version(&v), ok, err
 	}
-	return rec, found && err == nil, err
+}
+
+// loadRecord reads a record for a pull; ok is false for a record that is
+// gone or that the inspector's region filter excludes.
+func loadRecord(btx *bolt.Tx, u inspector.User, kind, id string) (PullRecord, bool, error) {
+	load, known := loaders[kind]
+	if !known {
+		return PullRecord{}, false, fmt.Errorf("pull: unknown record kind %q", kind)
+	}
+	rec, version, ok, err := load(btx, id)
+	if err != nil || !ok {
+		return PullRecord{}, false, err
+	}
+	if o, isOffice := rec.(*inspector.Office); isOffice && u.Region != nil && !u.Region.Covers(o.Province, o.City) {
+		return PullRecord{}, false, nil
+	}
+	return PullRecord{Kind: kind, ID: id, Op: OpUpsert, Version: version, Record: rec}, true, nil
 }
 
 // CompactScopes prunes scope-log entries older than before. A device whose

@@ -308,3 +308,37 @@ func (s *Store) Changes(after uint64, limit int) ([]Change, error) {
 func notFound(what, id string) error {
 	return inspector.Errorf(inspector.CodeNotFound, "no %s with id %q", what, id)
 }
+
+// newestFirst pages through bucket b from its last key backwards, starting
+// before cursor (as made by encodeCursor), keeping the values keep accepts.
+// next is the cursor of the following page, "" on the last.
+func newestFirst[T any](b *bolt.Bucket, cursor string, limit int, keep func(*T) bool, key func(*T) string) (items []T, next string, err error) {
+	var after []byte
+	if cursor != "" {
+		if after, err = decodeCursor(cursor); err != nil {
+			return nil, "", err
+		}
+	}
+	c := b.Cursor()
+	var k, v []byte
+	if after == nil {
+		k, v = c.Last()
+	} else {
+		c.Seek(after)
+		k, v = c.Prev()
+	}
+	for ; k != nil; k, v = c.Prev() {
+		var x T
+		if err := json.Unmarshal(v, &x); err != nil {
+			return nil, "", fmt.Errorf("decode %s: %w", k, err)
+		}
+		if !keep(&x) {
+			continue
+		}
+		if len(items) == limit {
+			return items, encodeCursor(key(&items[len(items)-1])), nil
+		}
+		items = append(items, x)
+	}
+	return items, "", nil
+}
