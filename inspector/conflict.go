@@ -9,9 +9,10 @@ import (
 // logical counter for writes within one millisecond, and the device id, which
 // breaks every remaining tie so that the order is total.
 type Stamp struct {
-	WallMs  int64  `json:"wall_ms"`
-	Logical uint32 `json:"logical"`
-	Device  string `json:"device"`
+	WallMs    int64  `json:"wall_ms"`
+	Logical   uint32 `json:"logical"`
+	Device    string `json:"device"`
+	DeviceSeq uint64 `json:"device_seq,omitempty"` // the device's own order, which no clock can overturn
 }
 
 // Bound clamps the stamp's wall clock to the server's time, so that a device
@@ -23,11 +24,14 @@ func (s Stamp) Bound(serverNow time.Time) Stamp {
 	return s
 }
 
-// Wins reports whether a write stamped a beats one stamped b: the later
-// clock wins, then the higher counter, then the greater device id. For two
-// different stamps exactly one of Wins(a,b) and Wins(b,a) is true.
+// Wins reports whether a write stamped a beats one stamped b. Two writes
+// of one device follow its own sequence. Otherwise the later clock wins, then
+// the higher counter, then the greater device id. For two different stamps
+// exactly one of Wins(a,b) and Wins(b,a) is true.
 func Wins(a, b Stamp) bool {
 	switch {
+	case a.Device == b.Device && a.DeviceSeq != b.DeviceSeq:
+		return a.DeviceSeq > b.DeviceSeq
 	case a.WallMs != b.WallMs:
 		return a.WallMs > b.WallMs
 	case a.Logical != b.Logical:

@@ -22,7 +22,8 @@ const (
 	CodeTokenExpired      Code = "token_expired"      // access token past its expiry
 	CodeRefreshReused     Code = "refresh_reused"     // a spent refresh token was presented
 	CodeDeviceRevoked     Code = "device_revoked"     // the device was revoked by an admin
-	CodeSessionRevoked    Code = "session_revoked"    // the session was logged out or revoked
+	CodeSessionRevoked    Code = "session_revoked"    // the session was revoked (reuse, password reset)
+	CodeSignedOut         Code = "signed_out"         // the user signed out of this session
 	CodeAccountDisabled   Code = "account_disabled"   // the user account is disabled
 	CodeRateLimited       Code = "rate_limited"       // too many attempts; retry later
 	CodeInternal          Code = "internal"           // anything unexpected; details are logged, not shown

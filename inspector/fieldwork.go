@@ -21,19 +21,19 @@ type GeoStamp struct {
 // Its fields are last-writer-wins by hybrid logical clock, field by field,
 // because two devices of one inspector may edit it offline.
 type Visit struct {
-	ID           string           `json:"id"`
-	InspectorID  string           `json:"inspector_id"`
-	OfficeCode   string           `json:"office_code"`
-	ComplaintIDs []string         `json:"complaint_ids"`
-	CheckIn      *GeoStamp        `json:"check_in,omitempty"`
-	CheckOut     *GeoStamp        `json:"check_out,omitempty"`
-	Summary      string           `json:"summary,omitempty"`
-	Stamps       map[string]Stamp `json:"stamps"`         // per field: the clock of its last write
+	ID           string            `json:"id"`
+	InspectorID  string            `json:"inspector_id"`
+	OfficeCode   string            `json:"office_code"`
+	ComplaintIDs []string          `json:"complaint_ids"`
+	CheckIn      *GeoStamp         `json:"check_in,omitempty"`
+	CheckOut     *GeoStamp         `json:"check_out,omitempty"`
+	Summary      string            `json:"summary,omitempty"`
+	Stamps       map[string]Stamp  `json:"stamps"`         // per field: the clock of its last write
 	FieldSeqs    map[string]uint64 `json:"field_versions"` // per field: the change-log sequence of its last write
-	Deleted      bool             `json:"deleted,omitempty"`
-	DeletedBy    string           `json:"deleted_by,omitempty"`
-	CreatedAt    time.Time        `json:"created_at"`
-	Version      uint64           `json:"version"`
+	Deleted      bool              `json:"deleted,omitempty"`
+	DeletedBy    string            `json:"deleted_by,omitempty"`
+	CreatedAt    time.Time         `json:"created_at"`
+	Version      uint64            `json:"version"`
 }
 
 // VisitFields are the fields of a visit a device may set.

@@ -199,6 +199,7 @@ type Complaint struct {
 	Status      Status      `json:"status"`
 	Assignment  *Assignment `json:"assignment,omitempty"`
 	Outcome     *Outcome    `json:"outcome,omitempty"`
+	ReviewFrom  Status      `json:"review_from,omitempty"` // the status before needs_review, restored if dispatch accepts its own state
 	CreatedBy   string      `json:"created_by"`
 	CreatedAt   time.Time   `json:"created_at"`
 	UpdatedAt   time.Time   `json:"updated_at"`

@@ -107,7 +107,9 @@ func TestLoginRefreshLogout(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, e.do(newCall("POST", "/v1/auth/logout", tk.AccessToken, nil)).status)
 	r = e.do(newCall("GET", "/v1/me", tk.AccessToken, nil))
 	require.Equal(t, http.StatusUnauthorized, r.status)
-	assert.Equal(t, "session_revoked", string(r.problem(t).Code))
+	p := r.problem(t)
+	assert.Equal(t, "signed_out", string(p.Code))
+	assert.Equal(t, "wipe", p.Action, "a signed-out device drops what it pulled")
 }
 
 func TestAccessTokenExpires(t *testing.T) {

@@ -25,6 +25,8 @@ type Config struct {
 	// the CSV import; default 5 MiB.
 	BodyLimit   int64
 	ImportLimit int64
+	// PushLimit bounds a sync push (up to 500 mutations); default 4 MiB.
+	PushLimit int64
 
 	// LoginPerAccount and LoginPerAddress bound login attempts per minute.
 	// Defaults 10 and 60.
@@ -44,6 +46,7 @@ type Config struct {
 const (
 	DefaultBodyLimit   = 1 << 20
 	DefaultImportLimit = 5 << 20
+	DefaultPushLimit   = 4 << 20
 	DefaultPageSize    = 50
 	MaxPageSize        = 200
 )
@@ -75,6 +78,9 @@ func (c *Config) validate() error {
 	}
 	if c.ImportLimit == 0 {
 		c.ImportLimit = DefaultImportLimit
+	}
+	if c.PushLimit == 0 {
+		c.PushLimit = DefaultPushLimit
 	}
 	if c.LoginPerAccount == 0 {
 		c.LoginPerAccount = 10

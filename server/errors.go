@@ -42,6 +42,21 @@ var statusOf = map[inspector.Code]int{
 	codeUnsupportedMedia:            http.StatusUnsupportedMediaType,
 	codeRouteNotFound:               http.StatusNotFound,
 	codeMethodNotAllowed:            http.StatusMethodNotAllowed,
+	codeUpgradeRequired:             http.StatusUpgradeRequired,
+	inspector.CodeSignedOut:         http.StatusUnauthorized,
+}
+
+// actionOf tells a device what to do about an authentication failure:
+// refresh its token, sign in again keeping its queue, or wipe what it pulled.
+var actionOf = map[inspector.Code]string{
+	inspector.CodeTokenExpired:    "refresh",
+	inspector.CodeUnauthorized:    "sign_in",
+	inspector.CodeRefreshReused:   "sign_in",
+	inspector.CodeSessionRevoked:  "sign_in",
+	inspector.CodeAccountDisabled: "sign_in",
+	inspector.CodeSignedOut:       "wipe",
+	inspector.CodeDeviceRevoked:   "wipe",
+	codeUpgradeRequired:           "upgrade",
 }
 
 // Problem is an RFC 9457 problem document with FAVAD's extensions.
@@ -53,6 +68,8 @@ type Problem struct {
 	Code      inspector.Code         `json:"code"`
 	RequestID string                 `json:"request_id,omitempty"`
 	Errors    []inspector.FieldError `json:"errors,omitempty"`
+	// Action tells a device what to do: refresh, sign_in, wipe or upgrade.
+	Action string `json:"action,omitempty"`
 }
 
 // rateLimitError carries how long to wait, for the Retry-After header.
@@ -104,6 +121,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		Code:      appErr.Code,
 		RequestID: c.Response().Header().Get(echo.HeaderXRequestID),
 		Errors:    appErr.Fields,
+		Action:    actionOf[appErr.Code],
 	}
 	body, _ := json.Marshal(p)
 	if c.Request().Method == http.MethodHead {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -27,6 +28,7 @@ const codeUpgradeRequired inspector.Code = "upgrade_required"
 
 // checkProtocol refuses a device whose protocol this server cannot answer.
 func checkProtocol(c echo.Context) error {
+	c.Response().Header().Set("Upgrade", fmt.Sprintf("favad-sync/%d", ProtocolVersion)) // RFC 9110 asks it of a 426
 	raw := c.Request().Header.Get(headerProtocol)
 	v, err := strconv.Atoi(raw)
 	switch {

@@ -38,10 +38,11 @@ type Route struct {
 }
 
 var (
-	anyRole  = inspector.Roles
-	dispatch = []inspector.Role{inspector.RoleDispatcher}
-	overseer = []inspector.Role{inspector.RoleDispatcher, inspector.RoleSupervisor, inspector.RoleAdmin}
-	admin    = []inspector.Role{inspector.RoleAdmin}
+	anyRole    = inspector.Roles
+	dispatch   = []inspector.Role{inspector.RoleDispatcher}
+	overseer   = []inspector.Role{inspector.RoleDispatcher, inspector.RoleSupervisor, inspector.RoleAdmin}
+	admin      = []inspector.Role{inspector.RoleAdmin}
+	inspectors = []inspector.Role{inspector.RoleInspector}
 )
 
 // New builds the server from cfg.
@@ -86,6 +87,15 @@ func New(cfg Config) (*Server, error) {
 		{Method: http.MethodPut, Path: "/v1/offices/:code", Roles: admin, handler: s.putOffice},
 		{Method: http.MethodDelete, Path: "/v1/offices/:code", Roles: admin, handler: s.deleteOffice},
 
+		{Method: http.MethodGet, Path: "/v1/complaints/:id/fieldwork", Roles: overseer, handler: s.complaintFieldWork},
+
+		{Method: http.MethodGet, Path: "/v1/sync/pull", Roles: inspectors, handler: s.pull},
+		{Method: http.MethodPost, Path: "/v1/sync/push", Roles: inspectors, handler: s.push, limit: -2},
+		{Method: http.MethodGet, Path: "/v1/conflicts", Roles: overseer, handler: s.listConflicts},
+		{Method: http.MethodGet, Path: "/v1/conflicts/:id", Roles: overseer, handler: s.getConflict},
+		{Method: http.MethodPost, Path: "/v1/conflicts/:id/resolve", Roles: dispatch, handler: s.resolveConflict},
+		{Method: http.MethodDelete, Path: "/v1/visits/:id", Roles: dispatch, handler: s.deleteVisit},
+
 		{Method: http.MethodGet, Path: "/v1/inspectors", Roles: overseer, handler: s.listInspectors},
 		{Method: http.MethodGet, Path: "/v1/devices", Roles: admin, handler: s.listDevices},
 		{Method: http.MethodPost, Path: "/v1/devices/:id/revoke", Roles: admin, handler: s.revokeDevice},
@@ -125,6 +135,8 @@ func (s *Server) newEcho() *echo.Echo {
 			limit = s.cfg.BodyLimit
 		case -1:
 			limit = s.cfg.ImportLimit
+		case -2:
+			limit = s.cfg.PushLimit
 		}
 		var mw []echo.MiddlewareFunc
 		if !r.Public {

@@ -85,6 +85,14 @@ type assignmentWire struct {
 	Note        string    `json:"note,omitempty"`
 }
 
+// outcomeWire is the inspector's conclusion on a closed complaint.
+type outcomeWire struct {
+	Value       string    `json:"value"`
+	Statement   string    `json:"statement"`
+	InspectorID string    `json:"inspector_id"`
+	RecordedAt  time.Time `json:"recorded_at"`
+}
+
 type historyWire struct {
 	Seq    uint64            `json:"seq"`
 	Action string            `json:"action"`
@@ -109,6 +117,7 @@ type complaintWire struct {
 	Overdue     bool            `json:"overdue"`
 	Status      string          `json:"status"`
 	Assignment  *assignmentWire `json:"assignment,omitempty"`
+	Outcome     *outcomeWire    `json:"outcome,omitempty"`
 	CreatedBy   string          `json:"created_by"`
 	CreatedAt   time.Time       `json:"created_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
@@ -128,6 +137,9 @@ func toComplaintWire(c inspector.Complaint, role inspector.Role, now time.Time) 
 	}
 	if a := c.Assignment; a != nil {
 		w.Assignment = &assignmentWire{InspectorID: a.InspectorID, Mode: string(a.Mode), AssignedBy: a.AssignedBy, AssignedAt: a.AssignedAt, Note: a.Note}
+	}
+	if o := c.Outcome; o != nil {
+		w.Outcome = &outcomeWire{Value: string(o.Value), Statement: o.Statement, InspectorID: o.InspectorID, RecordedAt: o.RecordedAt}
 	}
 	return w
 }

@@ -208,6 +208,9 @@ func (t *tx) resolveReview(c *Conflict, action string) error {
 		return notFound("complaint", c.ComplaintID)
 	}
 	if cp.Status != inspector.StatusNeedsReview {
+		if action == ResolveAccept {
+			return nil // dispatch's state already stands (another review of it was settled)
+		}
 		return inspector.Errorf(inspector.CodeConflict, "the complaint is %s now, not under review; route it instead", cp.Status)
 	}
 	before := cp
@@ -236,7 +239,7 @@ func (t *tx) resolveReview(c *Conflict, action string) error {
 		data = map[string]string{}
 	}
 	data["from"], data["to"], data["conflict"] = string(cp.Status), string(to), c.ID
-	cp.Status, cp.UpdatedAt = to, t.now
+	cp.Status, cp.UpdatedAt, cp.ReviewFrom = to, t.now, ""
 	seq, err := t.log(KindComplaint, cp.ID, "review_"+action, data)
 	if err != nil {
 		return err
@@ -261,6 +264,7 @@ func (t *tx) overruleVisit(c *Conflict, value json.RawMessage) error {
 		return notFound("visit", c.RecordID)
 	}
 	stamp := inspector.Stamp{WallMs: t.now.UnixMilli(), Device: "dispatch:" + t.actor.UserID}
+	present := map[string]bool{}
 	if c.Rule == inspector.RuleOrphaned {
 		v.Deleted, v.DeletedBy = false, ""
 		var fields map[string]json.RawMessage
@@ -271,13 +275,19 @@ func (t *tx) overruleVisit(c *Conflict, value json.RawMessage) error {
 			if err := setVisitField(&v, f, raw); err != nil {
 				return err
 			}
-			v.Stamps[f] = stamp
+			v.Stamps[f], present[f] = stamp, true
 		}
 	} else {
+		if v.Deleted {
+			return inspector.Errorf(inspector.CodeConflict, "the visit was deleted since; nothing to apply the value to")
+		}
 		if err := setVisitField(&v, c.Field, value); err != nil {
 			return err
 		}
-		v.Stamps[c.Field] = stamp
+		v.Stamps[c.Field], present[c.Field] = stamp, true
+	}
+	if err := t.checkVisit(v, present, false); err != nil {
+		return inspector.Errorf(inspector.CodeConflict, "the kept value cannot be applied now: %v", err)
 	}
 	seq, err := t.log(KindVisit, v.ID, "overruled", map[string]string{"conflict": c.ID})
 	if err != nil {

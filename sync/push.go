@@ -158,29 +158,32 @@ func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, la
 	key := seqKey(deviceID, m.DeviceSeq)
 	muts := t.Bucket(bucketDeviceMutations)
 	var prior storedResult
-	if ok, err := getJSON(muts, key, &prior); err != nil || ok {
-		if err != nil {
-			return res, err
-		}
-		if prior.MutationID == m.ID && prior.Hash == hash {
-			prior.Result.Replayed = true
-			return prior.Result, nil
-		}
-		return reject(res, &inspector.Error{Code: inspector.CodeIdempotencyClash,
-			Message: fmt.Sprintf("device sequence %d was already used by another mutation", m.DeviceSeq),
-			Fields:  []inspector.FieldError{{Field: "device_seq", Code: "reused", Message: "each mutation needs its own sequence number"}}}), nil
-	}
+	// A known mutation id is a replay, whatever sequence or device it comes
+	// under now (a re-queued item, a restored backup): the stored answer.
 	if where := t.Bucket(bucketMutationIDs).Get([]byte(m.ID)); where != nil {
 		if ok, err := getJSON(muts, where, &prior); err != nil || !ok {
 			return res, fmt.Errorf("mutation index points nowhere: %v", err)
 		}
-		if prior.Hash == hash {
-			prior.Result.Replayed = true
-			return prior.Result, nil
+		if prior.Hash != hash {
+			return s.refuseClash(t, u, deviceID, m, res, &inspector.Error{Code: inspector.CodeIdempotencyClash,
+				Message: "this mutation id was already used with different content",
+				Fields:  []inspector.FieldError{{Field: "mutation_id", Code: "reused", Message: "a new change needs a new id"}}})
 		}
-		return reject(res, &inspector.Error{Code: inspector.CodeIdempotencyClash,
-			Message: "this mutation id was already used with different content",
-			Fields:  []inspector.FieldError{{Field: "mutation_id", Code: "reused", Message: "a new change needs a new id"}}}), nil
+		out := prior.Result
+		out.DeviceSeq, out.Replayed = m.DeviceSeq, true
+		if !bytes.Equal(where, key) && muts.Get(key) == nil {
+			// Hold the new sequence too, so that it is neither a gap nor free for reuse.
+			if err := putJSON(muts, key, storedResult{MutationID: m.ID, Hash: hash, Result: prior.Result}); err != nil {
+				return res, err
+			}
+			*lastSeq = max(*lastSeq, m.DeviceSeq)
+		}
+		return out, nil
+	}
+	if muts.Get(key) != nil {
+		return s.refuseClash(t, u, deviceID, m, res, &inspector.Error{Code: inspector.CodeIdempotencyClash,
+			Message: fmt.Sprintf("device sequence %d was already used by another mutation", m.DeviceSeq),
+			Fields:  []inspector.FieldError{{Field: "device_seq", Code: "reused", Message: "each mutation needs its own sequence number"}}})
 	}
 
 	if m.DeviceSeq > *lastSeq+1 {
@@ -201,7 +204,7 @@ func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, la
 	}
 	*lastSeq = max(*lastSeq, m.DeviceSeq)
 
-	m.HLC.Device = deviceID
+	m.HLC.Device, m.HLC.DeviceSeq = deviceID, m.DeviceSeq
 	m.HLC = m.HLC.Bound(t.now)
 	if skew := m.DeviceTime.Sub(t.now); !m.DeviceTime.IsZero() && (skew > SkewThreshold || skew < -SkewThreshold) {
 		res.ClockSkewS = int64(math.Round(skew.Seconds()))
@@ -229,6 +232,28 @@ func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, la
 		return res, err
 	}
 	return applied, t.Bucket(bucketMutationIDs).Put([]byte(m.ID), key)
+}
+
+// refuseClash answers a mutation whose idempotency key is taken by other
+// content. Nothing is applied, but the device's mutation is kept on a
+// conflict record, and its id is remembered so that a retry gets the same answer.
+func (s *Store) refuseClash(t *tx, u inspector.User, deviceID string, m Mutation, res Result, e *inspector.Error) (Result, error) {
+	out := reject(res, e)
+	kept := &Conflict{Label: inspector.LabelRejected, Rule: inspector.RuleAppendOnly, RecordKind: recordKindOf(m.Kind), RecordID: m.RecordID,
+		Winner: "none", Code: string(e.Code), Message: e.Error(), InspectorID: u.ID, DeviceID: deviceID,
+		MutationID: m.ID, DeviceSeq: m.DeviceSeq, DeviceValue: m.Payload}
+	if t.Bucket(bucketMutationIDs).Get([]byte(m.ID)) != nil {
+		return out, nil // a different mutation reusing a known id: its content is kept below only if new
+	}
+	if err := t.recordConflict(kept, s.newID); err != nil {
+		return res, err
+	}
+	out.ConflictIDs = []string{kept.ID}
+	where := joinKey(deviceID, "clash", m.ID)
+	if err := putJSON(t.Bucket(bucketDeviceMutations), where, storedResult{MutationID: m.ID, Hash: mutationHash(m), Result: out}); err != nil {
+		return res, err
+	}
+	return out, t.Bucket(bucketMutationIDs).Put([]byte(m.ID), where)
 }
 
 func reject(r Result, err error) Result {
@@ -297,14 +322,14 @@ func (p *pushCtx) apply() (Result, error) {
 	case MutFindingCreate:
 		var f inspector.Finding
 		return p.appendOnly(KindFinding, bucketFindings, &f, func(pr *inspector.Problems) {
-			f.ID, f.InspectorID = p.m.RecordID, p.u.ID
+			f.ID, f.InspectorID, f.ObservedAt = p.m.RecordID, p.u.ID, f.ObservedAt.UTC()
 			f.Validate(pr, "payload.")
 			p.complaintID = f.ComplaintID
 		}, func() error { return p.requireVisit(f.VisitID) }, func(v uint64) { f.Version = v })
 	case MutCallCreate:
 		var c inspector.CallRecord
 		return p.appendOnly(KindCall, bucketCalls, &c, func(pr *inspector.Problems) {
-			c.ID, c.InspectorID = p.m.RecordID, p.u.ID
+			c.ID, c.InspectorID, c.StartedAt = p.m.RecordID, p.u.ID, c.StartedAt.UTC()
 			c.Number = inspector.NormalizeDigits(c.Number)
 			c.Validate(pr, "payload.")
 			p.complaintID = c.ComplaintID
@@ -312,7 +337,7 @@ func (p *pushCtx) apply() (Result, error) {
 	case MutNoteCreate:
 		var n inspector.Note
 		return p.appendOnly(KindNote, bucketNotes, &n, func(pr *inspector.Problems) {
-			n.ID, n.InspectorID = p.m.RecordID, p.u.ID
+			n.ID, n.InspectorID, n.WrittenAt = p.m.RecordID, p.u.ID, n.WrittenAt.UTC()
 			n.Validate(pr, "payload.")
 			p.complaintID = n.ComplaintID
 		}, func() error {
@@ -353,6 +378,12 @@ func (p *pushCtx) appendOnly(kind string, bucket []byte, rec any, prepare func(*
 	res.RecordKind, res.RecordID = kind, p.m.RecordID
 	if err := decodeStrict(p.m.Payload, rec); err != nil {
 		return res, err
+	}
+	given := reflect.ValueOf(rec).Elem()
+	for _, owned := range []string{"ID", "InspectorID", "Version"} {
+		if !given.FieldByName(owned).IsZero() {
+			return res, (&inspector.Problems{{Field: "payload", Code: "server_owned", Message: "id, inspector_id and version are set by the server, not sent"}}).Err()
+		}
 	}
 	var pr inspector.Problems
 	prepare(&pr)
@@ -537,7 +568,7 @@ func (p *pushCtx) complaintOutcome() (Result, error) {
 	conflict := &Conflict{Label: inspector.LabelConflict, Rule: inspector.RuleNeedsReview, RecordKind: KindComplaint, RecordID: c.ID,
 		ComplaintID: c.ID, Field: "outcome", ServerValue: rawJSON(map[string]any{"status": c.Status, "assignment": c.Assignment}),
 		DeviceValue: rawJSON(o), Winner: "server", InspectorID: p.u.ID, DeviceID: p.device, MutationID: p.m.ID, DeviceSeq: p.m.DeviceSeq,
-		PreviousStatus: c.Status,
+		PreviousStatus: reviewFrom(c),
 		Message:        fmt.Sprintf("the outcome arrived after dispatch changed the complaint (%s); it is kept for review", c.Status)}
 	if err := p.t.recordConflict(conflict, p.s.newID); err != nil {
 		return res, err
@@ -546,7 +577,7 @@ func (p *pushCtx) complaintOutcome() (Result, error) {
 		if err := inspector.Transition(c.Status, inspector.StatusNeedsReview); err != nil {
 			return res, err
 		}
-		c.Status = inspector.StatusNeedsReview
+		c.Status, c.ReviewFrom = inspector.StatusNeedsReview, before.Status
 		if _, err := p.saveComplaint(before, c, "needs_review", map[string]string{"from": string(before.Status), "to": string(c.Status), "conflict": conflict.ID}); err != nil {
 			return res, err
 		}
@@ -556,6 +587,15 @@ func (p *pushCtx) complaintOutcome() (Result, error) {
 	res.ConflictIDs = []string{conflict.ID}
 	res.Message = conflict.Message
 	return res, nil
+}
+
+// reviewFrom is the status dispatch had before review: the complaint's own
+// when it is not yet under review, or the one it had before it went there.
+func reviewFrom(c inspector.Complaint) inspector.Status {
+	if c.Status == inspector.StatusNeedsReview && c.ReviewFrom != "" {
+		return c.ReviewFrom
+	}
+	return c.Status
 }
 
 // complaintEdit answers a device's edit of complaint fields: dispatch owns
@@ -586,6 +626,8 @@ func (p *pushCtx) complaintEdit() (Result, error) {
 		if !inspector.DispatchOwnedFields[f] {
 			return res, (&inspector.Problems{{Field: "payload." + f, Code: "unknown", Message: "not a complaint field"}}).Err()
 		}
+	}
+	for _, f := range names {
 		conflict := &Conflict{Label: inspector.LabelConflict, Rule: inspector.RuleDispatchWins, RecordKind: KindComplaint, RecordID: c.ID,
 			ComplaintID: c.ID, Field: f, ServerValue: rawJSON(current[f]), DeviceValue: fields[f], Winner: "server",
 			InspectorID: p.u.ID, DeviceID: p.device, MutationID: p.m.ID, DeviceSeq: p.m.DeviceSeq,

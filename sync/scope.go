@@ -27,10 +27,11 @@ const (
 
 // Removal reasons a device can show.
 const (
-	ReasonReassigned = "reassigned"
-	ReasonWithdrawn  = "withdrawn"
-	ReasonClosed     = "closed"
-	ReasonDeleted    = "deleted"
+	ReasonReassigned  = "reassigned"
+	ReasonWithdrawn   = "withdrawn"
+	ReasonClosed      = "closed"
+	ReasonDeleted     = "deleted"
+	ReasonOutOfRegion = "out_of_region"
 )
 
 type scopeEntry struct {
@@ -245,7 +246,7 @@ func (s *Store) pullFull(btx *bolt.Tx, u inspector.User, scopes []string, cur pu
 			if err != nil {
 				return err
 			}
-			if ok {
+			if ok && rec.Op == OpUpsert {
 				page.Records = append(page.Records, rec)
 			}
 			after = append(after[:0], k...)
@@ -287,43 +288,68 @@ func (s *Store) pullDelta(btx *bolt.Tx, u inspector.User, scopes []string, cur p
 	latest := map[key]scopeEntry{}
 	var order []key
 	end, lastTx := cur.Seq, uint64(0)
-	for {
-		st, seq := next()
-		if st == nil {
-			break
+	// consume takes entries while more reports true, always finishing the
+	// transaction of the last entry taken.
+	consume := func(more func(seq uint64) bool) error {
+		for {
+			st, seq := next()
+			if st == nil {
+				return nil
+			}
+			var e scopeEntry
+			if err := json.Unmarshal(st.v, &e); err != nil {
+				return fmt.Errorf("decode scope entry: %w", err)
+			}
+			if e.Tx != lastTx && !more(seq) {
+				return nil
+			}
+			k := key{e.Kind, e.ID}
+			if _, seen := latest[k]; !seen {
+				order = append(order, k)
+			}
+			latest[k] = e
+			end, lastTx = seq, e.Tx
+			st.k, st.v = st.c.Next()
 		}
-		var e scopeEntry
-		if err := json.Unmarshal(st.v, &e); err != nil {
-			return fmt.Errorf("decode scope entry: %w", err)
-		}
-		if len(order) >= limit && e.Tx != lastTx {
-			page.HasMore = true
-			break
-		}
-		k := key{e.Kind, e.ID}
-		if _, seen := latest[k]; !seen {
-			order = append(order, k)
-		}
-		latest[k] = e
-		end, lastTx = seq, e.Tx
-		st.k, st.v = st.c.Next()
 	}
-	for _, k := range order {
-		e := latest[k]
-		if e.Op == OpRemove {
-			page.Records = append(page.Records, PullRecord{Kind: k.kind, ID: k.id, Op: OpRemove, Reason: e.Reason})
-			continue
+	if err := consume(func(uint64) bool { return len(order) < limit }); err != nil {
+		return err
+	}
+	// A page shows its records as of its end. A record changed since is
+	// shown as it is now, so the page extends to that change, which is in
+	// this scope's log too; repeat until every record is as of the end.
+	var records []PullRecord
+	for {
+		records = records[:0]
+		need := end
+		for _, k := range order {
+			e := latest[k]
+			if e.Op == OpRemove {
+				records = append(records, PullRecord{Kind: k.kind, ID: k.id, Op: OpRemove, Reason: e.Reason})
+				continue
+			}
+			rec, ok, err := loadRecord(btx, u, k.kind, k.id)
+			if err != nil {
+				return err
+			}
+			if ok {
+				records = append(records, rec)
+				need = max(need, rec.Version)
+			}
 		}
-		rec, ok, err := loadRecord(btx, u, k.kind, k.id)
-		if err != nil {
+		if need == end {
+			break
+		}
+		before := end
+		if err := consume(func(seq uint64) bool { return seq <= need }); err != nil {
 			return err
 		}
-		// A record changed after this page's end is delivered by a later
-		// page, so that this page shows the state as of end exactly.
-		if ok && rec.Version <= end {
-			page.Records = append(page.Records, rec)
+		if end == before {
+			end = need // the later change left no entry here; nothing between is missed
 		}
 	}
+	page.Records = records
+	page.HasMore = hasScopeEntriesAfter(btx, scopes, end)
 	page.Cursor = pullCursor{V: 1, Seq: end}.encode()
 	return nil
 }
@@ -369,8 +395,12 @@ func loadRecord(btx *bolt.Tx, u inspector.User, kind, id string) (PullRecord, bo
 	if err != nil || !ok {
 		return PullRecord{}, false, err
 	}
+	if v, isVisit := rec.(*inspector.Visit); isVisit && v.Deleted {
+		return PullRecord{Kind: kind, ID: id, Op: OpRemove, Reason: ReasonDeleted}, true, nil
+	}
 	if o, isOffice := rec.(*inspector.Office); isOffice && u.Region != nil && !u.Region.Covers(o.Province, o.City) {
-		return PullRecord{}, false, nil
+		// Outside the inspector's cities: a removal, so a device that held it drops it.
+		return PullRecord{Kind: kind, ID: id, Op: OpRemove, Reason: ReasonOutOfRegion}, true, nil
 	}
 	return PullRecord{Kind: kind, ID: id, Op: OpUpsert, Version: version, Record: rec}, true, nil
 }

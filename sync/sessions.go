@@ -171,6 +171,8 @@ func (t *tx) checkSession(ss *Session, u *userRecord) error {
 			return inspector.Errorf(inspector.CodeDeviceRevoked, "this device was revoked; ask an administrator")
 		case "account_disabled":
 			return inspector.Errorf(inspector.CodeAccountDisabled, "this account is disabled")
+		case "logout":
+			return inspector.Errorf(inspector.CodeSignedOut, "this session was signed out; sign in again")
 		}
 		return inspector.Errorf(inspector.CodeSessionRevoked, "the session has ended (%s); sign in again", ss.RevokeReason)
 	}

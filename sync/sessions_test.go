@@ -321,10 +321,10 @@ func TestEndSession(t *testing.T) {
 	require.NoError(t, f.s.EndSession(Actor{UserID: f.ali.ID, DeviceID: "phone-1"}, a.ID, "logout"))
 	assert.Equal(t, seq+1, lastSeq(t, f.s))
 	_, err := f.s.CheckSession(a.ID)
-	e := requireCode(t, err, inspector.CodeSessionRevoked)
-	assert.Contains(t, e.Message, "logout")
+	e := requireCode(t, err, inspector.CodeSignedOut)
+	assert.Contains(t, e.Message, "signed out")
 	_, _, err = f.s.RotateRefresh(hash("r1"), hash("r2"), ttl)
-	requireCode(t, err, inspector.CodeSessionRevoked)
+	requireCode(t, err, inspector.CodeSignedOut)
 
 	require.NoError(t, f.s.EndSession(admin, a.ID, "logout"), "ending an ended session is a no-op")
 	assert.Equal(t, seq+1, lastSeq(t, f.s))

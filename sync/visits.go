@@ -34,8 +34,41 @@ func setVisitField(v *inspector.Visit, f string, raw json.RawMessage) error {
 	if err := dec.Decode(target); err != nil {
 		return (&inspector.Problems{{Field: "payload." + f, Code: "malformed", Message: err.Error()}}).Err()
 	}
-	if f == "office_code" {
+	switch f {
+	case "office_code":
 		v.OfficeCode = strings.ToUpper(strings.TrimSpace(v.OfficeCode))
+	case "complaint_ids":
+		if v.ComplaintIDs == nil {
+			v.ComplaintIDs = []string{}
+		}
+	case "check_in", "check_out":
+		for _, g := range []*inspector.GeoStamp{v.CheckIn, v.CheckOut} {
+			if g != nil {
+				g.DeviceTime = g.DeviceTime.UTC()
+			}
+		}
+	}
+	return nil
+}
+
+// checkVisit validates the fields of visit v named in present, and that its
+// office and complaints exist.
+func (t *tx) checkVisit(v inspector.Visit, present map[string]bool, creating bool) error {
+	var pr inspector.Problems
+	if creating && !present["office_code"] {
+		pr.Add("payload.office_code", "required", "a new visit needs its office")
+	}
+	v.Validate(&pr, "payload.", present)
+	if err := pr.Err(); err != nil {
+		return err
+	}
+	if present["office_code"] && t.Bucket(bucketOffices).Get([]byte(v.OfficeCode)) == nil {
+		return (&inspector.Problems{{Field: "payload.office_code", Code: "unknown", Message: "no office with this code"}}).Err()
+	}
+	for i, id := range v.ComplaintIDs {
+		if present["complaint_ids"] && t.Bucket(bucketComplaints).Get([]byte(id)) == nil {
+			return (&inspector.Problems{{Field: fmt.Sprintf("payload.complaint_ids[%d]", i), Code: "unknown", Message: "no complaint with this id"}}).Err()
+		}
 	}
 	return nil
 }
@@ -115,28 +148,8 @@ func (p *pushCtx) visitUpsert() (Result, error) {
 		}
 		present[f] = true
 	}
-	var pr inspector.Problems
-	if !exists && !present["office_code"] {
-		pr.Add("payload.office_code", "required", "a new visit needs its office")
-	}
-	cand.Validate(&pr, "payload.", present)
-	if err := pr.Err(); err != nil {
+	if err := p.t.checkVisit(cand, present, !exists); err != nil {
 		return res, err
-	}
-	if present["office_code"] {
-		var o inspector.Office
-		ok, err := getJSON(p.t.Bucket(bucketOffices), []byte(cand.OfficeCode), &o)
-		if err != nil {
-			return res, err
-		}
-		if !ok {
-			return res, (&inspector.Problems{{Field: "payload.office_code", Code: "unknown", Message: "no office with this code"}}).Err()
-		}
-	}
-	for i, id := range cand.ComplaintIDs {
-		if present["complaint_ids"] && p.t.Bucket(bucketComplaints).Get([]byte(id)) == nil {
-			return res, (&inspector.Problems{{Field: fmt.Sprintf("payload.complaint_ids[%d]", i), Code: "unknown", Message: "no complaint with this id"}}).Err()
-		}
 	}
 	if len(cand.ComplaintIDs) > 0 {
 		p.complaintID = cand.ComplaintIDs[0]
@@ -158,9 +171,10 @@ func (p *pushCtx) visitUpsert() (Result, error) {
 	winning := map[string]json.RawMessage{}
 	for _, f := range names {
 		mine, theirs := visitField(cand, f), visitField(v, f)
+		own := exists && v.Stamps[f].Device == p.device // the device's own earlier write: its order decides
 		concurrent := exists && v.FieldSeqs[f] > p.m.BaseVersion
 		switch {
-		case !concurrent || bytes.Equal(mine, theirs):
+		case !exists, bytes.Equal(mine, theirs), own && inspector.Wins(p.m.HLC, v.Stamps[f]), !own && !concurrent:
 			applied = append(applied, f)
 		case inspector.Wins(p.m.HLC, v.Stamps[f]):
 			applied = append(applied, f)
@@ -173,7 +187,7 @@ func (p *pushCtx) visitUpsert() (Result, error) {
 	}
 	if exists && p.m.BaseVersion < v.Version {
 		for _, f := range inspector.VisitFields {
-			if v.FieldSeqs[f] > p.m.BaseVersion && !present[f] {
+			if v.FieldSeqs[f] > p.m.BaseVersion && !present[f] && v.Stamps[f].Device != p.device {
 				merged = append(merged, f) // the server changed it, the device did not: both kept
 			}
 		}

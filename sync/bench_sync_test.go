@@ -1,0 +1,466 @@
+package sync
+
+// Benchmarks of the offline-first sync path: device pushes through bbolt's
+// group commit, measured against a bare DB.Batch baseline in the same run,
+// and pulls from a small and a large store. Every store is a real bbolt file
+// with fsync on. docs/benchmarks.md has the figures and how to read them.
+//
+//	go test -run '^$' -bench 'RawBatch|Push|Pull' -benchmem ./sync/
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	stdsync "sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/favad/favad/inspector"
+)
+
+// benchDevices are the numbers of devices pushing at once.
+var benchDevices = []int{1, 64, 512}
+
+// benchRawWindow is how long the push benchmarks measure the raw baseline.
+const benchRawWindow = 2 * time.Second
+
+// benchValue is the raw baseline's value: 300 bytes, about one note record.
+var benchValue = []byte(strings.Repeat("x", 300))
+
+// benchNoteText is a note's text: at most 300 bytes, cut on a rune boundary.
+var benchNoteText = strings.ToValidUTF8(strings.Repeat("مدیر شعبه حاضر نبود؛ ", 14)[:300], "")
+
+// benchOpenRawDB opens a bare bbolt file with the store's options and one bucket.
+func benchOpenRawDB(b *testing.B) *bolt.DB {
+	b.Helper()
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "raw.db"), 0o600,
+		&bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucket([]byte("raw"))
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+// benchRawWrite is one device's durable write: one value under the next key, in
+// its own DB.Batch call.
+func benchRawWrite(db *bolt.DB, next *atomic.Uint64) error {
+	key := itob(next.Add(1))
+	return db.Batch(func(tx *bolt.Tx) error { return tx.Bucket([]byte("raw")).Put(key, benchValue) })
+}
+
+// benchRawBatchRate has devices goroutines write for window on a new raw file and
+// returns the writes per second.
+func benchRawBatchRate(b *testing.B, devices int, window time.Duration) float64 {
+	b.Helper()
+	db := benchOpenRawDB(b)
+	var (
+		next   atomic.Uint64
+		failed atomic.Value
+		wg     stdsync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(window)
+	for range devices {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if err := benchRawWrite(db, &next); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	return float64(next.Load()) / time.Since(start).Seconds()
+}
+
+// BenchmarkRawBatch is the baseline: devices goroutines each calling
+// DB.Batch with one 300-byte value per call, b.N writes in all.
+func BenchmarkRawBatch(b *testing.B) {
+	for _, devices := range benchDevices {
+		b.Run(fmt.Sprintf("devices=%d", devices), func(b *testing.B) {
+			db := benchOpenRawDB(b)
+			var next atomic.Uint64
+			mark := benchMarkCommits(b, db)
+			b.ResetTimer()
+			start := time.Now()
+			benchRunSplit(b, devices, b.N, func(_, n int) error {
+				for range n {
+					if err := benchRawWrite(db, &next); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			elapsed := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "writes/s")
+			mark.report(b, db, b.N, "writes/commit")
+		})
+	}
+}
+
+// benchRunSplit shares total units of work among devices goroutines and waits
+// for them; work gets the goroutine's index and its share.
+func benchRunSplit(b *testing.B, devices, total int, work func(dev, n int) error) {
+	b.Helper()
+	var wg stdsync.WaitGroup
+	for d, n := range benchSplit(total, devices) {
+		if n == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := work(d, n); err != nil {
+				b.Error(err) // safe from any goroutine; Fatal is not
+			}
+		}()
+	}
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
+}
+
+// benchDevice is one inspector's phone: a device id, the user, the complaint
+// it writes notes on and its mutation counter.
+type benchDevice struct {
+	user      inspector.User
+	id        string
+	complaint string
+	seq       uint64
+}
+
+// noteMutation is the device's next note.create, as the app would build it.
+func (d *benchDevice) noteMutation() Mutation {
+	d.seq++
+	payload, err := json.Marshal(map[string]any{"complaint_id": d.complaint, "text": benchNoteText, "written_at": t0.Format(time.RFC3339)})
+	if err != nil {
+		panic(err)
+	}
+	return Mutation{
+		ID: uuid.Must(uuid.NewV7()).String(), DeviceSeq: d.seq, Kind: MutNoteCreate,
+		RecordID: uuid.Must(uuid.NewV7()).String(), DeviceTime: t0,
+		HLC: inspector.Stamp{WallMs: t0.UnixMilli(), Logical: uint32(d.seq)}, Payload: payload,
+	}
+}
+
+// benchPushStore opens a store with one field inspector for every 8 devices
+// (at most 64 inspectors), each with one assigned complaint, and returns the
+// devices. Setup skips fsync; the store is durable again when it returns.
+func benchPushStore(b *testing.B, devices int) (*Store, []*benchDevice) {
+	b.Helper()
+	s := mustOpenStore(b)
+	var devs []*benchDevice
+	benchWithoutSync(b, s, func() {
+		seedReference(b, s)
+		inspectors := min(devices, 64)
+		complaints := make([]string, inspectors)
+		users := make([]inspector.User, inspectors)
+		for i := range inspectors {
+			users[i] = mustCreateUser(b, s, fmt.Sprintf("insp-%03d", i), inspector.RoleInspector, inspector.ModeField)
+			c := mustCreateComplaint(b, s, intake(fmt.Sprintf("PUSH-%d", i), "QZ-SSO-01"))
+			if _, err := s.Assign(dispatcher, c.ID, inspector.Routing{InspectorID: users[i].ID, Mode: inspector.ModeField}); err != nil {
+				b.Fatal(err)
+			}
+			complaints[i] = c.ID
+		}
+		out := make([]*benchDevice, devices)
+		for d := range devices {
+			i := d % inspectors
+			out[d] = &benchDevice{user: users[i], id: fmt.Sprintf("device-%03d-%d", i, d/inspectors), complaint: complaints[i]}
+		}
+		devs = out
+	})
+	return s, devs
+}
+
+// benchWithoutSync runs setup with fsync off, then syncs the file and turns
+// fsync back on.
+func benchWithoutSync(b *testing.B, s *Store, setup func()) {
+	b.Helper()
+	s.db.NoSync = true
+	setup()
+	s.db.NoSync = false
+	if err := s.db.Sync(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkPush has devices inspector devices push note.create mutations,
+// b.N in all, perPush to a Push call, and reports mutations/s beside the raw
+// DB.Batch rate at the same concurrency, measured first in the same run.
+// ratio is mutations/s ÷ raw writes/s; the goal is ≥ 0.25 at 64 devices
+// with one mutation a push.
+func BenchmarkPush(b *testing.B) {
+	raw := map[int]float64{}
+	for _, devices := range benchDevices {
+		for _, perPush := range []int{1, 10} {
+			b.Run(fmt.Sprintf("devices=%d/per_push=%d", devices, perPush), func(b *testing.B) {
+				if _, ok := raw[devices]; !ok {
+					raw[devices] = benchRawBatchRate(b, devices, benchRawWindow)
+				}
+				s, devs := benchPushStore(b, devices)
+				// The mutations are built on the devices, before the clock starts.
+				pushes := make([][][]Mutation, devices)
+				for d, n := range benchSplit(b.N, devices) {
+					for n > 0 {
+						batch := make([]Mutation, min(n, perPush))
+						for i := range batch {
+							batch[i] = devs[d].noteMutation()
+						}
+						pushes[d] = append(pushes[d], batch)
+						n -= len(batch)
+					}
+				}
+				mark := benchMarkCommits(b, s.db)
+				b.ResetTimer()
+				start := time.Now()
+				benchRunSplit(b, devices, b.N, func(d, _ int) error {
+					dev := devs[d]
+					for _, muts := range pushes[d] {
+						results, _, err := s.Push(dev.user, dev.id, muts)
+						if err != nil {
+							return err
+						}
+						for _, r := range results {
+							if r.Status != StatusApplied || r.Replayed {
+								return fmt.Errorf("mutation %s: %s %s %s", r.MutationID, r.Status, r.Code, r.Message)
+							}
+						}
+					}
+					return nil
+				})
+				elapsed := time.Since(start)
+				b.StopTimer()
+				rate := float64(b.N) / elapsed.Seconds()
+				b.ReportMetric(rate, "mutations/s")
+				b.ReportMetric(raw[devices], "raw_writes/s")
+				b.ReportMetric(rate/raw[devices], "ratio")
+				mark.report(b, s.db, b.N, "muts/commit")
+			})
+		}
+	}
+}
+
+// benchCommitMark is where a file's write history stood: the last committed
+// transaction and the pages written so far.
+type benchCommitMark struct {
+	txid  int
+	pages int64
+}
+
+func benchMarkCommits(b *testing.B, db *bolt.DB) benchCommitMark {
+	b.Helper()
+	var m benchCommitMark
+	if err := db.View(func(tx *bolt.Tx) error { m.txid = tx.ID(); return nil }); err != nil {
+		b.Fatal(err)
+	}
+	st := db.Stats()
+	m.pages = st.TxStats.GetWrite()
+	return m
+}
+
+// report reports what one group commit carried since m: units of work
+// (as unit) and pages written, which is what the fsyncs wait for.
+func (m benchCommitMark) report(b *testing.B, db *bolt.DB, units int, unit string) {
+	b.Helper()
+	now := benchMarkCommits(b, db)
+	commits := float64(now.txid - m.txid)
+	if commits == 0 {
+		return
+	}
+	b.ReportMetric(float64(units)/commits, unit)
+	b.ReportMetric(float64(now.pages-m.pages)/commits, "pages/commit")
+}
+
+// benchSplit shares total among n as evenly as it goes, the first ones
+// taking the remainder.
+func benchSplit(total, n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = total / n
+		if i < total%n {
+			out[i]++
+		}
+	}
+	return out
+}
+
+// benchPullStore is a store built for the pull benchmarks and the inspector
+// whose devices pull from it.
+type benchPullStore struct {
+	s       *Store
+	user    inspector.User
+	records int    // records in the inspector's full sync
+	head    string // the cursor a finished full sync ends with
+}
+
+// Scale of the pull stores: the measured inspector's assignments, the
+// offices in their province and in one other, the agencies, and the other
+// inspectors who share the rest of the complaints.
+const (
+	benchPullAssigned       = 500
+	benchPullReassignedAway = 50
+	benchPullOffices        = 1000
+	benchPullOtherOffices   = 1000
+	benchPullAgencies       = 20
+	benchPullInspectors     = 200
+)
+
+// benchBuildPullStore builds a store of complaints complaints through the
+// store's own methods, with fsync off while it is built. The measured
+// inspector gets benchPullAssigned complaints spread over the whole history,
+// and benchPullReassignedAway more that dispatch later gave to someone else; of
+// the rest, three in five are assigned to other inspectors and the others
+// wait for dispatch.
+func benchBuildPullStore(b *testing.B, complaints int) *benchPullStore {
+	b.Helper()
+	s := mustOpenStore(b)
+	ps := &benchPullStore{s: s}
+	benchWithoutSync(b, s, func() {
+		var rows []inspector.OfficeRow
+		for i := range benchPullOffices + benchPullOtherOffices {
+			o := office(fmt.Sprintf("OF-%05d", i), fmt.Sprintf("AG-%02d", i%benchPullAgencies), fmt.Sprintf("اداره شماره %d", i), "قزوین")
+			if i >= benchPullOffices {
+				o.Province, o.City = "تهران", "تهران"
+			}
+			rows = append(rows, inspector.OfficeRow{Line: i + 2, Agency: inspector.Agency{Code: o.AgencyCode, NameFa: "دستگاه " + o.AgencyCode}, Office: o})
+		}
+		if _, err := s.ImportOffices(admin, rows); err != nil {
+			b.Fatal(err)
+		}
+		ps.user = mustCreateUser(b, s, "measured", inspector.RoleInspector, inspector.ModeField)
+		others := make([]inspector.User, benchPullInspectors)
+		for i := range others {
+			others[i] = mustCreateUser(b, s, fmt.Sprintf("other-%03d", i), inspector.RoleInspector, inspector.ModeField)
+		}
+		assign := func(id string, u inspector.User) {
+			b.Helper()
+			if _, err := s.Assign(dispatcher, id, inspector.Routing{InspectorID: u.ID, Mode: inspector.ModeField}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		every := complaints / (benchPullAssigned + benchPullReassignedAway)
+		mine := 0
+		for i := range complaints {
+			c := mustCreateComplaint(b, s, intake(fmt.Sprintf("PULL-%d", i), fmt.Sprintf("OF-%05d", i%(benchPullOffices+benchPullOtherOffices))))
+			switch {
+			case i%every == 0 && mine < benchPullAssigned+benchPullReassignedAway:
+				assign(c.ID, ps.user)
+				if mine >= benchPullAssigned {
+					assign(c.ID, others[i%benchPullInspectors])
+				}
+				mine++
+			case i%5 < 3:
+				assign(c.ID, others[i%benchPullInspectors])
+			}
+		}
+	})
+	return ps
+}
+
+// benchFullSync pulls u's scope from nothing until the server has no more, and
+// returns the records and pages it took and the cursor it ends with.
+func benchFullSync(s *Store, u inspector.User, limit int) (records, pages int, cursor string, err error) {
+	for {
+		p, err := s.Pull(u, cursor, limit)
+		if err != nil {
+			return records, pages, cursor, err
+		}
+		records, pages, cursor = records+len(p.Records), pages+1, p.Cursor
+		if !p.HasMore {
+			return records, pages, cursor, nil
+		}
+	}
+}
+
+// BenchmarkPull measures one inspector's pulls from a store of 1,000 and
+// one of 100,000 complaints, built once per size. The inspector's scope is
+// the same in both: 500 assigned complaints, the 1,000 offices of the
+// province and the agencies. full is a first sync (cursor "") paged at
+// limit until has_more is false; delta_empty is a pull from the head with
+// nothing new. The large store's cases also report x_1000, their time over
+// the small store's for the same case in the same run; the goal is ≤ 1.5.
+func BenchmarkPull(b *testing.B) {
+	small := map[string]float64{} // ns/op of each case on the smallest store
+	for _, complaints := range []int{1000, 100000} {
+		b.Run(fmt.Sprintf("complaints=%d", complaints), func(b *testing.B) {
+			start := time.Now()
+			ps := benchBuildPullStore(b, complaints)
+			st, err := ps.s.Stats()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("store of %d complaints: %d changes, %.0f MB, built in %v", complaints, st.Seq, float64(st.SizeBytes)/(1<<20), time.Since(start).Round(time.Second))
+			want := benchPullAssigned + benchPullOffices + benchPullAgencies
+			if ps.records, _, ps.head, err = benchFullSync(ps.s, ps.user, MaxPullLimit); err != nil {
+				b.Fatal(err)
+			}
+			if ps.records != want {
+				b.Fatalf("a full sync has %d records, want %d", ps.records, want)
+			}
+			report := func(b *testing.B, name string, ops int) {
+				nsPerOp := float64(b.Elapsed().Nanoseconds()) / float64(ops)
+				if complaints == 1000 {
+					small[name] = nsPerOp
+				} else if base, ok := small[name]; ok {
+					b.ReportMetric(nsPerOp/base, "x_1000")
+				}
+			}
+			for _, limit := range []int{DefaultPullLimit, MaxPullLimit} {
+				name := fmt.Sprintf("full/limit=%d", limit)
+				b.Run(name, func(b *testing.B) {
+					b.ReportAllocs()
+					ops, pages := 0, 0
+					for b.Loop() {
+						n, p, _, err := benchFullSync(ps.s, ps.user, limit)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if n != ps.records {
+							b.Fatalf("a full sync has %d records, want %d", n, ps.records)
+						}
+						ops, pages = ops+1, p
+					}
+					b.ReportMetric(float64(ps.records), "records/op")
+					b.ReportMetric(float64(pages), "pages/op")
+					report(b, name, ops)
+				})
+			}
+			b.Run("delta_empty", func(b *testing.B) {
+				b.ReportAllocs()
+				ops := 0
+				for b.Loop() {
+					p, err := ps.s.Pull(ps.user, ps.head, DefaultPullLimit)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(p.Records) != 0 || p.HasMore || p.Reset {
+						b.Fatalf("an empty delta has %d records, has_more %v, reset %v", len(p.Records), p.HasMore, p.Reset)
+					}
+					ops++
+				}
+				report(b, "delta_empty", ops)
+			})
+		})
+	}
+}

@@ -1,0 +1,362 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Report counts what one Sync did. After an error it counts what was done
+// before the error.
+type Report struct {
+	// Pushed is the number of mutations the server answered.
+	Pushed         int
+	Applied        int
+	Merged         int
+	ResolvedByRule int
+	Rejected       int
+	// Replayed counts answers to mutations the server had already settled
+	// (a resend after a lost answer); they are also counted by status.
+	Replayed int
+	// Pulled counts upserts received, Removed removals received.
+	Pulled  int
+	Removed int
+	// Pages is the number of pull pages; Reset is set if the server made the
+	// device drop its records (a full resync).
+	Pages int
+	Reset bool
+	// Results are the answers received, in device order.
+	Results []Result
+	// Removals are the records the server took off the device, with reasons.
+	Removals []Removal
+}
+
+// Removal is a record the server removed from the device's scope.
+type Removal struct {
+	Kind   string
+	ID     string
+	Reason string // reassigned, withdrawn, closed, deleted, …
+}
+
+// Sync pushes the queue and then pulls the device's scope until it is up to
+// date. It returns on the first error, with the queue and the local records
+// as they were after the last step that completed. Concurrent calls run one
+// after the other.
+func (c *Client) Sync(ctx context.Context) (Report, error) {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	var rep Report
+	if err := c.push(ctx, &rep); err != nil {
+		return rep, fmt.Errorf("sync: push: %w", err)
+	}
+	if err := c.pull(ctx, &rep); err != nil {
+		return rep, fmt.Errorf("sync: pull: %w", err)
+	}
+	c.log.Debug("synced", "pushed", rep.Pushed, "rejected", rep.Rejected, "pulled", rep.Pulled, "removed", rep.Removed)
+	return rep, nil
+}
+
+// Push sends the queue without pulling.
+func (c *Client) Push(ctx context.Context) (Report, error) {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	var rep Report
+	err := c.push(ctx, &rep)
+	if err != nil {
+		err = fmt.Errorf("sync: push: %w", err)
+	}
+	return rep, err
+}
+
+// Pull fetches the device's scope without pushing.
+func (c *Client) Pull(ctx context.Context) (Report, error) {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	var rep Report
+	err := c.pull(ctx, &rep)
+	if err != nil {
+		err = fmt.Errorf("sync: pull: %w", err)
+	}
+	return rep, err
+}
+
+type pushRequest struct {
+	Mutations []json.RawMessage `json:"mutations"`
+}
+
+type pushAnswer struct {
+	Results       []Result  `json:"results"`
+	LastDeviceSeq uint64    `json:"last_device_seq"`
+	ServerTime    time.Time `json:"server_time"`
+}
+
+// push sends the queue in device order, in batches, up to the last mutation
+// queued when it began (so that a steady stream of Enqueues cannot keep it
+// going forever). A batch's answered mutations leave the queue and enter the
+// ledger in one local transaction.
+func (c *Client) push(ctx context.Context, rep *Report) error {
+	until, err := c.LastSeq()
+	if err != nil {
+		return err
+	}
+	size := c.cfg.BatchSize
+	var after uint64
+	for {
+		batch, raws, err := c.nextBatch(after, until, size)
+		if err != nil || len(batch) == 0 {
+			return err
+		}
+		body, err := json.Marshal(pushRequest{Mutations: raws})
+		if err != nil {
+			return err
+		}
+		var ans pushAnswer
+		err = c.call(ctx, http.MethodPost, "/v1/sync/push", body, &ans)
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusRequestEntityTooLarge && size > 1 {
+			size = max(1, size/2)
+			c.log.Info("push too large; halving the batch", "size", size)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		settled, err := c.settle(batch, ans, rep)
+		if err != nil {
+			return err
+		}
+		if settled < len(batch) {
+			return fmt.Errorf("%w: %d of %d answered", ErrIncompleteAnswer, settled, len(batch))
+		}
+		after = batch[len(batch)-1].DeviceSeq
+	}
+}
+
+// nextBatch reads up to size queued mutations with after < seq ≤ until, both
+// decoded and as stored (the stored bytes are what is sent, so that a resend
+// is byte-for-byte the same mutation).
+func (c *Client) nextBatch(after, until uint64, size int) ([]Mutation, []json.RawMessage, error) {
+	var (
+		batch []Mutation
+		raws  []json.RawMessage
+	)
+	err := c.db.View(func(tx *bolt.Tx) error {
+		cur := tx.Bucket(bucketQueue).Cursor()
+		for k, v := cur.Seek(itob(after + 1)); k != nil && len(batch) < size; k, v = cur.Next() {
+			if btoi(k) > until {
+				break
+			}
+			var m Mutation
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("decode queued mutation %d: %w", btoi(k), err)
+			}
+			batch = append(batch, m)
+			raws = append(raws, append(json.RawMessage(nil), v...))
+		}
+		return nil
+	})
+	return batch, raws, err
+}
+
+// settle records the answers to a batch: each answered mutation moves from
+// the queue to the ledger. It returns how many mutations of the batch were
+// answered.
+func (c *Client) settle(batch []Mutation, ans pushAnswer, rep *Report) (int, error) {
+	bySeq := make(map[uint64]Mutation, len(batch))
+	for _, m := range batch {
+		bySeq[m.DeviceSeq] = m
+	}
+	now := c.cfg.Now()
+	var got []Result
+	err := c.db.Update(func(tx *bolt.Tx) error {
+		got = got[:0] // Update does not retry, but keep the closure self-contained
+		queue, ledger, meta := tx.Bucket(bucketQueue), tx.Bucket(bucketLedger), tx.Bucket(bucketMeta)
+		for _, r := range ans.Results {
+			m, ok := bySeq[r.DeviceSeq]
+			if !ok || m.MutationID != r.MutationID {
+				c.log.Warn("push answer names a mutation not sent", "seq", r.DeviceSeq, "mutation", r.MutationID)
+				continue
+			}
+			delete(bySeq, r.DeviceSeq)
+			if err := putJSON(ledger, []byte(m.MutationID), Entry{Mutation: m, Result: r, AckedAt: now.UTC()}); err != nil {
+				return err
+			}
+			if err := queue.Delete(itob(m.DeviceSeq)); err != nil {
+				return err
+			}
+			got = append(got, r)
+		}
+		// A server that holds higher sequences than this file ever assigned
+		// means the file was restored from an old copy: continue after the
+		// server's, so that new mutations do not reuse sequence numbers.
+		if last := btoi(meta.Get(keyLastSeq)); ans.LastDeviceSeq > last {
+			c.log.Warn("the server knows later device sequences than this file; skipping ahead", "local", last, "server", ans.LastDeviceSeq)
+			if err := meta.Put(keyLastSeq, itob(ans.LastDeviceSeq)); err != nil {
+				return err
+			}
+		}
+		return c.observeServerTime(meta, ans.ServerTime, now)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("record push answers: %w", err)
+	}
+	for _, r := range got {
+		rep.Pushed++
+		rep.Results = append(rep.Results, r)
+		switch r.Status {
+		case StatusApplied:
+			rep.Applied++
+		case StatusMerged:
+			rep.Merged++
+		case StatusResolvedByRule:
+			rep.ResolvedByRule++
+		case StatusRejected:
+			rep.Rejected++
+			c.log.Warn("mutation rejected", "seq", r.DeviceSeq, "mutation", r.MutationID, "code", r.Code, "message", r.Message)
+		}
+		if r.Replayed {
+			rep.Replayed++
+		}
+		if len(r.GapBefore) > 0 {
+			c.log.Warn("the server reports missing device sequences", "before", r.DeviceSeq, "missing", r.GapBefore)
+		}
+	}
+	return len(got), nil
+}
+
+// observeServerTime advances the stored clock past the server's time.
+func (c *Client) observeServerTime(meta *bolt.Bucket, serverTime, now time.Time) error {
+	if serverTime.IsZero() {
+		return nil
+	}
+	var h HLC
+	if _, err := getJSON(meta, keyHLC, &h); err != nil {
+		return err
+	}
+	return putJSON(meta, keyHLC, h.observe(serverTime.UnixMilli(), now.UnixMilli()))
+}
+
+type pullChange struct {
+	Kind    string          `json:"kind"`
+	ID      string          `json:"id"`
+	Op      string          `json:"op"`
+	Version uint64          `json:"version"`
+	Reason  string          `json:"reason"`
+	Record  json.RawMessage `json:"record"`
+}
+
+type pullAnswer struct {
+	Changes    []pullChange `json:"changes"`
+	Cursor     string       `json:"cursor"`
+	HasMore    bool         `json:"has_more"`
+	Reset      bool         `json:"reset"`
+	ServerTime time.Time    `json:"server_time"`
+}
+
+// Pull operations.
+const (
+	OpUpsert = "upsert"
+	OpRemove = "remove"
+)
+
+// pull fetches pages until the server has no more. Each page's records and
+// the cursor after it are stored in one local transaction, so that a pull
+// interrupted at any point resumes from the last page stored.
+func (c *Client) pull(ctx context.Context, rep *Report) error {
+	cursor, err := c.Cursor()
+	if err != nil {
+		return err
+	}
+	for {
+		q := url.Values{}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		if c.cfg.PullLimit > 0 {
+			q.Set("limit", strconv.Itoa(c.cfg.PullLimit))
+		}
+		path := "/v1/sync/pull"
+		if len(q) > 0 {
+			path += "?" + q.Encode()
+		}
+		var page pullAnswer
+		if err := c.call(ctx, http.MethodGet, path, nil, &page); err != nil {
+			return err
+		}
+		if page.Cursor == "" {
+			return errors.New("the server sent a page without a cursor")
+		}
+		if err := c.applyPage(page, rep); err != nil {
+			return err
+		}
+		if !page.HasMore {
+			return nil
+		}
+		if page.Cursor == cursor && len(page.Changes) == 0 && !page.Reset {
+			return errors.New("the server says there is more but does not move the cursor")
+		}
+		cursor = page.Cursor
+	}
+}
+
+func (c *Client) applyPage(page pullAnswer, rep *Report) error {
+	now := c.cfg.Now()
+	var pulled, removed int
+	var removals []Removal
+	err := c.db.Update(func(tx *bolt.Tx) error {
+		pulled, removed, removals = 0, 0, nil
+		if page.Reset {
+			if err := emptyBucket(tx, bucketRecords); err != nil {
+				return err
+			}
+		}
+		recs := tx.Bucket(bucketRecords)
+		for _, ch := range page.Changes {
+			key := recordKey(ch.Kind, ch.ID)
+			switch ch.Op {
+			case OpUpsert:
+				pulled++
+				var have Record
+				ok, err := getJSON(recs, key, &have)
+				if err != nil {
+					return err
+				}
+				if ok && ch.Version < have.Version {
+					continue // older than what the device holds
+				}
+				if err := putJSON(recs, key, Record{Kind: ch.Kind, ID: ch.ID, Version: ch.Version, Data: ch.Record}); err != nil {
+					return err
+				}
+			case OpRemove:
+				removed++
+				removals = append(removals, Removal{Kind: ch.Kind, ID: ch.ID, Reason: ch.Reason})
+				if err := recs.Delete(key); err != nil {
+					return err
+				}
+			default:
+				c.log.Warn("pull: unknown operation; skipped", "op", ch.Op, "kind", ch.Kind, "id", ch.ID)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Put(keyCursor, []byte(page.Cursor)); err != nil {
+			return err
+		}
+		return c.observeServerTime(meta, page.ServerTime, now)
+	})
+	if err != nil {
+		return fmt.Errorf("store pulled page: %w", err)
+	}
+	rep.Pages++
+	rep.Reset = rep.Reset || page.Reset
+	rep.Pulled += pulled
+	rep.Removed += removed
+	rep.Removals = append(rep.Removals, removals...)
+	return nil
+}
