@@ -179,3 +179,40 @@ func TestDisabledAccountIsRefused(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
 	assert.Equal(t, "account_disabled", string(r.problem(t).Code))
 }
+
+func TestAdminCreatesAccounts(t *testing.T) {
+	e := newEnv(t)
+	admin := e.token("admin")
+	body := map[string]any{"username": "Inspector.Takestan", "display_name": "سارا موسوی", "role": "inspector", "mode": "field",
+		"region": map[string]any{"province": "قزوین", "cities": []string{"تاکستان"}}, "password": testPassword}
+	r := e.do(newCall("POST", "/v1/users", admin, body))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	assert.NotContains(t, string(r.body), testPassword, "the password never comes back")
+	assert.NotContains(t, string(r.body), "argon2")
+
+	r = e.do(newCall("POST", "/v1/users", admin, body))
+	require.Equal(t, http.StatusConflict, r.status, "usernames are unique, case-insensitively")
+
+	weak := map[string]any{"username": "weak.one", "display_name": "ضعیف", "role": "dispatcher", "password": "short"}
+	r = e.do(call{method: "POST", path: "/v1/users", token: admin, body: weak, invalidRequest: true})
+	require.Equal(t, http.StatusUnprocessableEntity, r.status)
+	assert.Equal(t, "password", r.problem(t).Errors[0].Field)
+
+	r = e.do(newCall("GET", "/v1/users?role=inspector", admin, nil))
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Contains(t, string(r.body), "inspector.takestan")
+	assert.NotContains(t, string(r.body), "dispatcher")
+
+	// The new inspector signs in and pulls their region.
+	tk := e.login("inspector.takestan", "android-sara-01")
+	p := e.pull(tk.AccessToken, "")
+	offices := 0
+	for _, ch := range p.Changes {
+		if ch.Kind == "office" {
+			offices++
+			assert.Contains(t, string(ch.Record), "تاکستان", "only offices of the inspector's cities")
+		}
+	}
+	assert.Equal(t, 1, offices)
+	require.Equal(t, http.StatusForbidden, e.do(newCall("GET", "/v1/users", e.token("dispatcher"), nil)).status)
+}

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/server/auth"
+	favsync "github.com/favad/favad/sync"
 )
 
 // listInspectors lets dispatch choose whom to route a complaint to.
@@ -41,4 +44,52 @@ func (s *Server) revokeDevice(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, toDeviceWire(d))
+}
+
+type newUserRequest struct {
+	Username    string      `json:"username"`
+	DisplayName string      `json:"display_name"`
+	Role        string      `json:"role"`
+	Mode        string      `json:"mode"`
+	Region      *regionWire `json:"region"`
+	Password    string      `json:"password"`
+}
+
+// createUser lets an admin add an account; the password is hashed here and
+// never stored or logged.
+func (s *Server) createUser(c echo.Context) error {
+	var req newUserRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(req.Password)
+	if errors.Is(err, auth.ErrWeakPassword) {
+		return (&inspector.Problems{{Field: "password", Code: "too_short", Message: err.Error()}}).Err()
+	}
+	if err != nil {
+		return err
+	}
+	n := favsync.NewUser{Username: req.Username, DisplayName: req.DisplayName, Role: inspector.Role(req.Role),
+		Mode: inspector.Mode(req.Mode), PasswordHash: hash}
+	if req.Region != nil {
+		n.Region = &inspector.Region{Province: req.Region.Province, Cities: req.Region.Cities}
+	}
+	u, err := s.store.CreateUser(actor(c), n)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/users/"+u.ID)
+	return c.JSON(http.StatusCreated, toUserWire(u))
+}
+
+func (s *Server) listUsers(c echo.Context) error {
+	role := inspector.Role(c.QueryParam("role"))
+	if role != "" && !role.Valid() {
+		return (&inspector.Problems{{Field: "role", Code: "invalid", Message: "dispatcher, inspector, supervisor or admin"}}).Err()
+	}
+	us, err := s.store.Users(role)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listWire[userWire]{Items: mapSlice(us, toUserWire)})
 }

@@ -97,6 +97,8 @@ func New(cfg Config) (*Server, error) {
 		{Method: http.MethodDelete, Path: "/v1/visits/:id", Roles: dispatch, handler: s.deleteVisit},
 
 		{Method: http.MethodGet, Path: "/v1/inspectors", Roles: overseer, handler: s.listInspectors},
+		{Method: http.MethodGet, Path: "/v1/users", Roles: admin, handler: s.listUsers},
+		{Method: http.MethodPost, Path: "/v1/users", Roles: admin, handler: s.createUser},
 		{Method: http.MethodGet, Path: "/v1/devices", Roles: admin, handler: s.listDevices},
 		{Method: http.MethodPost, Path: "/v1/devices/:id/revoke", Roles: admin, handler: s.revokeDevice},
 	}
