@@ -152,7 +152,7 @@ func (s *Store) Push(u inspector.User, deviceID string, muts []Mutation) ([]Resu
 func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, lastSeq *uint64) (Result, error) {
 	res := Result{MutationID: m.ID, DeviceSeq: m.DeviceSeq}
 	if err := checkEnvelope(m); err != nil {
-		return reject(res, err), nil // not stored: without a valid key it cannot be replayed
+		return s.refuseEnvelope(t, u, deviceID, m, res, err, lastSeq)
 	}
 	hash := mutationHash(m)
 	key := seqKey(deviceID, m.DeviceSeq)
@@ -232,6 +232,28 @@ func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, la
 		return res, err
 	}
 	return applied, t.Bucket(bucketMutationIDs).Put([]byte(m.ID), key)
+}
+
+// refuseEnvelope answers a mutation whose envelope is malformed. If it has a
+// usable device sequence, the answer is stored under it and the mutation kept
+// on a conflict record, like any rejection; without one there is no key to
+// keep it under, and the device is told so.
+func (s *Store) refuseEnvelope(t *tx, u inspector.User, deviceID string, m Mutation, res Result, cause error, lastSeq *uint64) (Result, error) {
+	out := reject(res, cause)
+	key := seqKey(deviceID, m.DeviceSeq)
+	muts := t.Bucket(bucketDeviceMutations)
+	if m.DeviceSeq == 0 || muts.Get(key) != nil {
+		return out, nil
+	}
+	kept := &Conflict{Label: inspector.LabelRejected, Rule: inspector.RuleInvalid, RecordKind: recordKindOf(m.Kind), RecordID: m.RecordID,
+		Winner: "none", Code: string(out.Code), Message: cause.Error(), InspectorID: u.ID, DeviceID: deviceID,
+		MutationID: m.ID, DeviceSeq: m.DeviceSeq, DeviceValue: m.Payload}
+	if err := t.recordConflict(kept, s.newID); err != nil {
+		return res, err
+	}
+	out.ConflictIDs = []string{kept.ID}
+	*lastSeq = max(*lastSeq, m.DeviceSeq)
+	return out, putJSON(muts, key, storedResult{MutationID: m.ID, Hash: mutationHash(m), Result: out})
 }
 
 // refuseClash answers a mutation whose idempotency key is taken by other
