@@ -56,6 +56,7 @@ var commands = []command{
 	{"restore", "replace the store with a backup; the server must be stopped", (*cli).restore},
 	{"users", "manage accounts: add, list, disable, enable, reset-password", (*cli).users},
 	{"demo", "load the Qazvin demo data and accounts into an empty store", (*cli).demo},
+	{"simulate", "run simulated offline inspectors and dispatch against a server; count lost work", (*cli).simulate},
 	{"version", "print the version", (*cli).version},
 }
 

@@ -1,0 +1,51 @@
+package simulate_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	apispec "github.com/favad/favad/api-spec"
+	"github.com/favad/favad/demo"
+	"github.com/favad/favad/server"
+	"github.com/favad/favad/server/auth"
+	"github.com/favad/favad/simulate"
+	favsync "github.com/favad/favad/sync"
+)
+
+// TestSimulationLosesNothing runs inspectors who go offline, crash and lose
+// answers against a real server with the demo data, while dispatch reassigns
+// and withdraws; every queued mutation must be applied or on a conflict record.
+func TestSimulationLosesNothing(t *testing.T) {
+	store, err := favsync.Open(filepath.Join(t.TempDir(), "favad.db"), favsync.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	_, err = demo.Load(store, demo.Province)
+	require.NoError(t, err)
+	srv, err := server.New(server.Config{Store: store, Keys: auth.NewKeySet(), Spec: apispec.YAML,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), LoginPerAccount: 1000, LoginPerAddress: 10000})
+	require.NoError(t, err)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+
+	sum, err := simulate.Run(context.Background(), simulate.Config{Server: ts.URL, Inspectors: 4, Duration: 3 * time.Second,
+		Dir: t.TempDir(), Seed: 1405})
+	require.NoError(t, err)
+	var out bytes.Buffer
+	sum.Print(&out)
+	t.Log("\n" + out.String())
+	assert.Zero(t, sum.Lost, "lost work: %v", sum.LostDetail)
+	assert.Positive(t, sum.Queued)
+	assert.Equal(t, sum.Queued, sum.Acknowledged, "every queued mutation was answered")
+	assert.Positive(t, sum.Applied)
+	assert.Positive(t, sum.ResolvedByRule, "dispatch-owned edits and late outcomes are resolved by rule")
+	assert.Contains(t, out.String(), "lost: 0\n")
+}
