@@ -30,10 +30,14 @@ type Visit struct {
 	Summary      string            `json:"summary,omitempty"`
 	Stamps       map[string]Stamp  `json:"stamps"`         // per field: the clock of its last write
 	FieldSeqs    map[string]uint64 `json:"field_versions"` // per field: the change-log sequence of its last write
-	Deleted      bool              `json:"deleted,omitempty"`
-	DeletedBy    string            `json:"deleted_by,omitempty"`
-	CreatedAt    time.Time         `json:"created_at"`
-	Version      uint64            `json:"version"`
+	// DeviceFieldSeqs is, per "device/field", the highest device sequence of
+	// that device's writes to the field: a device's own later edit always
+	// supersedes its earlier one, in whatever order they arrive.
+	DeviceFieldSeqs map[string]uint64 `json:"device_field_seqs,omitempty"`
+	Deleted         bool              `json:"deleted,omitempty"`
+	DeletedBy       string            `json:"deleted_by,omitempty"`
+	CreatedAt       time.Time         `json:"created_at"`
+	Version         uint64            `json:"version"`
 }
 
 // VisitFields are the fields of a visit a device may set.

@@ -86,7 +86,12 @@ func (s *Server) pull(c echo.Context) error {
 		s.log(c).Warn("inspector scope over its cap", "user", u.ID, "held", page.Held, "cap", favsync.ScopeCap)
 	}
 	for _, r := range page.Records {
-		ch := pullChange{Kind: r.Kind, ID: r.ID, Op: r.Op, Version: r.Version, Reason: r.Reason}
+		ch := pullChange{Kind: r.Kind, ID: r.ID, Op: r.Op, Reason: r.Reason}
+		if r.Op == favsync.OpUpsert {
+			ch.Version = r.Version
+		} else {
+			r.Record = nil
+		}
 		switch rec := r.Record.(type) {
 		case *inspector.Complaint:
 			ch.Record = toComplaintWire(*rec, u.Role, now) // the caller is removed for inspectors

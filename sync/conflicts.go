@@ -178,6 +178,9 @@ func (t *tx) applyResolution(c *Conflict, action string) error {
 		if action == ResolveAccept {
 			return nil
 		}
+		if c.RecordKind != KindVisit {
+			return inspector.Errorf(inspector.CodeConflict, "this %s belongs to a deleted visit; overrule the visit's own orphaned edits to restore it, then ask the inspector to resend", c.RecordKind)
+		}
 		losing := c.DeviceValue
 		if c.Winner == "device" {
 			losing = c.ServerValue
@@ -294,10 +297,8 @@ func (t *tx) overruleVisit(c *Conflict, value json.RawMessage) error {
 		return err
 	}
 	v.Version = seq
-	for f := range v.Stamps {
-		if c.Rule == inspector.RuleOrphaned || f == c.Field {
-			v.FieldSeqs[f] = seq
-		}
+	for f := range present {
+		v.FieldSeqs[f] = seq
 	}
 	if err := t.scoped(inspectorScope(v.InspectorID), seq, KindVisit, v.ID, OpUpsert, ""); err != nil {
 		return err

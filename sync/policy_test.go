@@ -170,8 +170,10 @@ func TestPolicyAppendOnlyReplayWithDeviceOffset(t *testing.T) {
 	require.Equal(t, StatusApplied, mustPush(t, f.s, d, m)[0].Status)
 	// The same finding again under a new mutation (the app re-queued it):
 	// an exact replay, so a no-op.
-	r := mustPush(t, f.s, d, d.again(m))[0]
+	again := d.again(m)
+	r := mustPush(t, f.s, d, again)[0]
 	assert.Equal(t, StatusApplied, r.Status, "%s: %s", r.Code, r.Message)
+	requireNothingLost(t, f.s, []Mutation{again}, []Result{r})
 }
 
 // Row "fields dispatch owns": dispatch wins, the device's values are kept on
@@ -431,9 +433,10 @@ func TestPolicyVisitOverruleAppliesLoser(t *testing.T) {
 	mt := tablet.mut(MutVisitUpsert, id, base, map[string]any{"summary": "دیرتر"})
 	mp := phone.mut(MutVisitUpsert, id, base, map[string]any{"summary": "زودتر"})
 	mp.HLC = inspector.Stamp{WallMs: mt.HLC.WallMs - 1000}
-	mustPush(t, f.s, tablet, mt)
+	rt := mustPush(t, f.s, tablet, mt)[0]
 	r := mustPush(t, f.s, phone, mp)[0]
 	require.Equal(t, StatusResolvedByRule, r.Status)
+	requireNothingLost(t, f.s, []Mutation{mt, mp}, []Result{rt, r})
 	cf := mustConflict(t, f.s, r.ConflictIDs[0])
 	require.Equal(t, "server", cf.Winner)
 	require.Equal(t, "دیرتر", mustVisit(t, f.s, id).Summary)
@@ -605,6 +608,8 @@ func TestPolicySequenceGap(t *testing.T) {
 	assert.Equal(t, StatusRejected, rc.Status)
 	assert.Equal(t, inspector.CodeIdempotencyClash, rc.Code)
 	requireField(t, &inspector.Error{Code: rc.Code, Fields: rc.Fields}, inspector.CodeIdempotencyClash, "device_seq", "reused")
+	requireNothingLost(t, f.s, []Mutation{clash}, []Result{rc})
+	requireReplayed(t, f.s, d, []Mutation{clash}, []Result{rc})
 	// The same mutation id with other content at its own sequence.
 	changed := m2
 	changed.Payload = mustJSON(notePayload(c.ID, "", "دو؟", at))
@@ -615,10 +620,35 @@ func TestPolicySequenceGap(t *testing.T) {
 	for _, ch := range allChanges(t, f.s)[seq:] {
 		assert.NotEqual(t, KindNote, ch.Kind, "a clash applies nothing")
 	}
+
+	// Within one batch: the same mutation twice is one write and a replay;
+	// a sequence number used twice is a clash for the second.
+	m6 := d.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "شش", at))
+	dup := m6
+	dup.ID, dup.RecordID = f.devIDs.Next(), f.devIDs.Next()
+	dup.Payload = mustJSON(notePayload(c.ID, "", "شش؟", at))
+	seq = lastSeq(t, f.s)
+	res := mustPush(t, f.s, d, m6, m6, dup)
+	assert.Equal(t, StatusApplied, res[0].Status)
+	assert.False(t, res[0].Replayed)
+	assert.True(t, res[1].Replayed, "the same mutation twice in a batch is applied once")
+	res[1].Replayed = false
+	assert.Equal(t, res[0], res[1])
+	assert.Equal(t, StatusRejected, res[2].Status)
+	assert.Equal(t, inspector.CodeIdempotencyClash, res[2].Code)
+	notes := 0
+	for _, ch := range allChanges(t, f.s)[seq:] {
+		if ch.Kind == KindNote {
+			notes++
+		}
+	}
+	assert.Equal(t, 1, notes, "one note written")
+	requireNothingLost(t, f.s, []Mutation{m6, dup}, []Result{res[0], res[2]})
 }
 
-// Bugs the policy tests found. Each test states the contract; it is skipped
-// until the fix lands.
+// Regression tests, each named after a bug these tests found. The ones
+// still open are skipped with the bug and its fix described; the others were
+// fixed in 4e4cc00 and keep the bug from returning.
 
 func TestBugSequenceClashIsKeptNowhere(t *testing.T) {
 	f := newFieldFixture(t)
@@ -746,7 +776,6 @@ func TestBugOverruleOnDeletedVisitSendsItBack(t *testing.T) {
 	// Dispatch then overrules the old conflict about the deleted visit.
 	_, err := f.s.ResolveConflict(dispatcher, r.ConflictIDs[0], ResolveOverrule, "")
 	v := mustVisit(t, f.s, id)
-	t.Logf("err=%v v=%+v", err, v)
 	if err == nil {
 		assert.False(t, v.Deleted, "an overrule that succeeds must not write into a deleted visit")
 	} else {
@@ -757,4 +786,55 @@ func TestBugOverruleOnDeletedVisitSendsItBack(t *testing.T) {
 	full := newReplica()
 	full.sync(t, f.s, f.ali, 0)
 	requireSameRecords(t, expectedScope(t, f.s, f.ali), full.recs, "a full sync never delivers a deleted visit")
+}
+
+func TestBugMutationIDClashIsKeptNowhere(t *testing.T) {
+	f := newFieldFixture(t)
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	d := f.device("ali-phone", f.ali)
+	m := d.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "یک", t0))
+	mustPush(t, f.s, d, m)
+	// The app edited the queued note in place after a lost response and
+	// resent it under the same mutation id and sequence.
+	edited := m
+	edited.Payload = mustJSON(notePayload(c.ID, "", "یک، اصلاح شده", t0))
+	r := mustPush(t, f.s, d, edited)[0]
+	require.Equal(t, StatusRejected, r.Status)
+	require.Equal(t, inspector.CodeIdempotencyClash, r.Code)
+	requireNothingLost(t, f.s, []Mutation{edited}, []Result{r})
+}
+
+func TestBugSupersededOwnEditWinsWhenQueueArrivesOutOfOrder(t *testing.T) {
+	f := newFieldFixture(t)
+	phone, tablet := f.device("ali-phone", f.ali), f.device("ali-tablet", f.ali)
+	tablet.skew = time.Hour // the tablet's clock runs an hour fast
+	id, base := f.visit(t, phone, "")
+	// Offline, the tablet writes the summary twice.
+	first := tablet.mut(MutVisitUpsert, id, base, map[string]any{"summary": "نسخه اول"})
+	f.clock.Advance(time.Second)
+	second := tablet.mut(MutVisitUpsert, id, base, map[string]any{"summary": "نسخه دوم"})
+	// Its queue arrives out of order: the second edit first (the gap is
+	// reported), the phone's edit, then the first edit. Bounding by server
+	// time gives the first edit the later clock.
+	f.clock.Advance(5 * time.Minute)
+	require.Equal(t, []uint64{1}, mustPush(t, f.s, tablet, second)[0].GapBefore)
+	f.clock.Advance(5 * time.Minute)
+	mustPush(t, f.s, phone, phone.mut(MutVisitUpsert, id, base, map[string]any{"summary": "از گوشی"}))
+	f.clock.Advance(10 * time.Minute)
+	mustPush(t, f.s, tablet, first)
+	assert.NotEqual(t, "نسخه اول", mustVisit(t, f.s, id).Summary,
+		"an edit its own device replaced never wins")
+}
+
+func TestBugRejectedOutcomeLeavesAReviewConflict(t *testing.T) {
+	f := newFieldFixture(t)
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", nil)
+	d := f.device("ali-phone", f.ali)
+	m := d.mut(MutComplaintOutcome, c.ID, 0, outcomeOf(inspector.OutcomeSubstantiated, "غایب بود"))
+	r := mustPush(t, f.s, d, m)[0]
+	require.Equal(t, StatusRejected, r.Status)
+	kept := conflictsOf(t, f.s, m.ID)
+	require.Len(t, kept, 1, "only the rejection is recorded")
+	assert.Equal(t, inspector.LabelRejected, kept[0].Label)
+	assert.Equal(t, r.ConflictIDs, []string{kept[0].ID})
 }

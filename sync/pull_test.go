@@ -310,6 +310,35 @@ func TestBugPullPageSplitsATransactionWhenARecordChangesLater(t *testing.T) {
 	requirePagesConsistent(t, f.s, f.ali, start, h, 1)
 }
 
+func TestBugPullPageShowsADeletionBeforeEarlierChanges(t *testing.T) {
+	f := newFieldFixture(t)
+	d := f.device("ali-phone", f.ali)
+	c1 := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	c2 := f.complaint(t, "CALL-2", "QZ-TAX-01", nil)
+	start := newReplica()
+	start.sync(t, f.s, f.ali, 0)
+	h := &scopeHistory{}
+	h.snap(t, f.s, f.ali)
+
+	// One push: a visit and its finding. Then dispatch assigns another
+	// complaint, then deletes the visit.
+	visitID := f.devIDs.Next()
+	res := mustPush(t, f.s, d,
+		d.mut(MutVisitUpsert, visitID, 0, map[string]any{"office_code": "QZ-SSO-01", "complaint_ids": []string{c1.ID}}),
+		d.mut(MutFindingCreate, f.devIDs.Next(), 0, findingPayload(visitID, c1.ID, 2, t0)))
+	require.Equal(t, StatusApplied, res[1].Status, res[1].Message)
+	h.snap(t, f.s, f.ali)
+	_, err := f.s.Assign(dispatcher, c2.ID, inspector.Routing{InspectorID: f.ali.ID, Mode: inspector.ModeField})
+	require.NoError(t, err)
+	h.snap(t, f.s, f.ali)
+	require.NoError(t, f.s.DeleteVisit(dispatcher, visitID))
+	h.snap(t, f.s, f.ali)
+
+	// The first page holds the push; it may not show the deletion that came
+	// after the assignment without showing the assignment.
+	requirePagesConsistent(t, f.s, f.ali, start, h, 1)
+}
+
 func TestBugOfficeLeavingRegionCitiesStaysOnDevice(t *testing.T) {
 	f := newFieldFixture(t)
 	hamid, err := f.s.CreateUser(admin, NewUser{Username: "hamid", DisplayName: "حمید", Role: inspector.RoleInspector,

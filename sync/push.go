@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/favad/favad/inspector"
 )
@@ -32,6 +33,9 @@ const (
 // MutationKinds lists every kind, for validation and documentation.
 var MutationKinds = []string{MutVisitUpsert, MutFindingCreate, MutCallCreate, MutNoteCreate,
 	MutComplaintStart, MutComplaintOutcome, MutComplaintEdit}
+
+// errOrphaned marks work that belongs to a record dispatch deleted.
+var errOrphaned = errors.New("sync: belongs to a deleted record")
 
 // MaxPushBatch bounds the mutations in one push.
 const MaxPushBatch = 500
@@ -258,22 +262,30 @@ func (s *Store) refuseEnvelope(t *tx, u inspector.User, deviceID string, m Mutat
 
 // refuseClash answers a mutation whose idempotency key is taken by other
 // content. Nothing is applied, but the device's mutation is kept on a
-// conflict record, and its id is remembered so that a retry gets the same answer.
+// conflict record, under a key of its own (device, id and content), so that a
+// retry of it gets the same answer and no second record.
 func (s *Store) refuseClash(t *tx, u inspector.User, deviceID string, m Mutation, res Result, e *inspector.Error) (Result, error) {
+	hash := mutationHash(m)
+	where := clashKey(deviceID, m.ID, hash)
+	muts := t.Bucket(bucketDeviceMutations)
+	var prior storedResult
+	if ok, err := getJSON(muts, where, &prior); err != nil || ok {
+		prior.Result.DeviceSeq, prior.Result.Replayed = m.DeviceSeq, true
+		return prior.Result, err
+	}
 	out := reject(res, e)
 	kept := &Conflict{Label: inspector.LabelRejected, Rule: inspector.RuleAppendOnly, RecordKind: recordKindOf(m.Kind), RecordID: m.RecordID,
 		Winner: "none", Code: string(e.Code), Message: e.Error(), InspectorID: u.ID, DeviceID: deviceID,
 		MutationID: m.ID, DeviceSeq: m.DeviceSeq, DeviceValue: m.Payload}
-	if t.Bucket(bucketMutationIDs).Get([]byte(m.ID)) != nil {
-		return out, nil // a different mutation reusing a known id: its content is kept below only if new
-	}
 	if err := t.recordConflict(kept, s.newID); err != nil {
 		return res, err
 	}
 	out.ConflictIDs = []string{kept.ID}
-	where := joinKey(deviceID, "clash", m.ID)
-	if err := putJSON(t.Bucket(bucketDeviceMutations), where, storedResult{MutationID: m.ID, Hash: mutationHash(m), Result: out}); err != nil {
+	if err := putJSON(muts, where, storedResult{MutationID: m.ID, Hash: hash, Result: out}); err != nil {
 		return res, err
+	}
+	if t.Bucket(bucketMutationIDs).Get([]byte(m.ID)) != nil {
+		return out, nil // the id keeps pointing at the mutation that owns it
 	}
 	return out, t.Bucket(bucketMutationIDs).Put([]byte(m.ID), where)
 }
@@ -347,7 +359,14 @@ func (p *pushCtx) apply() (Result, error) {
 			f.ID, f.InspectorID, f.ObservedAt = p.m.RecordID, p.u.ID, f.ObservedAt.UTC()
 			f.Validate(pr, "payload.")
 			p.complaintID = f.ComplaintID
-		}, func() error { return p.requireVisit(f.VisitID) }, func(v uint64) { f.Version = v })
+		}, func() error {
+			if f.ComplaintID != "" {
+				if err := p.requireComplaint(f.ComplaintID); err != nil {
+					return err
+				}
+			}
+			return p.requireVisit(f.VisitID)
+		}, func(v uint64) { f.Version = v })
 	case MutCallCreate:
 		var c inspector.CallRecord
 		return p.appendOnly(KindCall, bucketCalls, &c, func(pr *inspector.Problems) {
@@ -363,10 +382,15 @@ func (p *pushCtx) apply() (Result, error) {
 			n.Validate(pr, "payload.")
 			p.complaintID = n.ComplaintID
 		}, func() error {
+			if n.ComplaintID != "" {
+				if err := p.requireComplaint(n.ComplaintID); err != nil {
+					return err
+				}
+			}
 			if n.VisitID != "" {
 				return p.requireVisit(n.VisitID)
 			}
-			return p.requireComplaint(n.ComplaintID)
+			return nil
 		}, func(v uint64) { n.Version = v })
 	case MutComplaintStart:
 		return p.complaintStart()
@@ -429,7 +453,16 @@ func (p *pushCtx) appendOnly(kind string, bucket []byte, rec any, prepare func(*
 		return res, &inspector.Error{Code: inspector.CodeIdempotencyClash,
 			Message: fmt.Sprintf("%s %s already exists with different content; records are append-only", kind, p.m.RecordID)}
 	}
-	if err := check(); err != nil {
+	if err := check(); errors.Is(err, errOrphaned) {
+		c := &Conflict{Label: inspector.LabelConflict, Rule: inspector.RuleOrphaned, RecordKind: kind, RecordID: p.m.RecordID,
+			ComplaintID: p.complaintID, DeviceValue: p.m.Payload, Winner: "server", InspectorID: p.u.ID, DeviceID: p.device,
+			MutationID: p.m.ID, DeviceSeq: p.m.DeviceSeq, Message: "dispatch deleted the visit this belongs to; it is kept for dispatch to review"}
+		if err := p.t.recordConflict(c, p.s.newID); err != nil {
+			return res, err
+		}
+		res.Status, res.Rule, res.Version, res.ConflictIDs, res.Message = StatusResolvedByRule, inspector.RuleOrphaned, c.Version, []string{c.ID}, c.Message
+		return res, nil
+	} else if err != nil {
 		return res, err
 	}
 	seq, err := p.t.log(kind, p.m.RecordID, ActionCreated, p.logData())
@@ -470,6 +503,9 @@ func (p *pushCtx) requireVisit(id string) error {
 		return &inspector.Error{Code: inspector.CodeInvalid, Message: "the visit is unknown; push the visit before what belongs to it",
 			Fields: []inspector.FieldError{{Field: "payload.visit_id", Code: "unknown", Message: "no visit of yours with this id"}}}
 	}
+	if v.Deleted {
+		return errOrphaned
+	}
 	if p.complaintID == "" && len(v.ComplaintIDs) > 0 {
 		p.complaintID = v.ComplaintIDs[0]
 	}
@@ -481,7 +517,42 @@ func (p *pushCtx) requireComplaint(id string) error {
 		return &inspector.Error{Code: inspector.CodeInvalid, Message: "the complaint is unknown",
 			Fields: []inspector.FieldError{{Field: "payload.complaint_id", Code: "unknown", Message: "no complaint with this id"}}}
 	}
+	return p.requireAssignedOnce(id)
+}
+
+// requireAssignedOnce refuses work on a complaint that was never assigned to
+// the inspector: their devices could not have held it, and the id may be a guess.
+func (p *pushCtx) requireAssignedOnce(complaintID string) error {
+	ok, err := wasAssigned(p.t.Tx, complaintID, p.u.ID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return inspector.Errorf(inspector.CodeForbidden, "complaint %s was never assigned to you", complaintID)
+	}
 	return nil
+}
+
+// wasAssigned reports whether the complaint's history routes it to inspector.
+func wasAssigned(btx *bolt.Tx, complaintID, inspectorID string) (bool, error) {
+	var c inspector.Complaint
+	ok, err := getJSON(btx.Bucket(bucketComplaints), []byte(complaintID), &c)
+	if err != nil || !ok {
+		return false, err
+	}
+	if c.Assignment != nil && c.Assignment.InspectorID == inspectorID {
+		return true, nil
+	}
+	h, err := history(btx, KindComplaint, complaintID)
+	if err != nil {
+		return false, err
+	}
+	for _, ch := range h {
+		if ch.Kind == KindComplaint && ch.Data["inspector"] == inspectorID {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // loadComplaint reads the complaint the mutation names.
@@ -587,6 +658,14 @@ func (p *pushCtx) complaintOutcome() (Result, error) {
 		return res, err
 	}
 	// Review: keep the outcome, and let dispatch decide.
+	if err := p.requireAssignedOnce(c.ID); err != nil {
+		return res, err
+	}
+	if c.Status != inspector.StatusNeedsReview {
+		if err := inspector.Transition(c.Status, inspector.StatusNeedsReview); err != nil {
+			return res, err
+		}
+	}
 	conflict := &Conflict{Label: inspector.LabelConflict, Rule: inspector.RuleNeedsReview, RecordKind: KindComplaint, RecordID: c.ID,
 		ComplaintID: c.ID, Field: "outcome", ServerValue: rawJSON(map[string]any{"status": c.Status, "assignment": c.Assignment}),
 		DeviceValue: rawJSON(o), Winner: "server", InspectorID: p.u.ID, DeviceID: p.device, MutationID: p.m.ID, DeviceSeq: p.m.DeviceSeq,
@@ -596,9 +675,6 @@ func (p *pushCtx) complaintOutcome() (Result, error) {
 		return res, err
 	}
 	if c.Status != inspector.StatusNeedsReview {
-		if err := inspector.Transition(c.Status, inspector.StatusNeedsReview); err != nil {
-			return res, err
-		}
 		c.Status, c.ReviewFrom = inspector.StatusNeedsReview, before.Status
 		if _, err := p.saveComplaint(before, c, "needs_review", map[string]string{"from": string(before.Status), "to": string(c.Status), "conflict": conflict.ID}); err != nil {
 			return res, err
@@ -627,6 +703,9 @@ func (p *pushCtx) complaintEdit() (Result, error) {
 	res.RecordKind, res.RecordID = KindComplaint, p.m.RecordID
 	c, err := p.loadComplaint()
 	if err != nil {
+		return res, err
+	}
+	if err := p.requireAssignedOnce(c.ID); err != nil {
 		return res, err
 	}
 	var fields map[string]json.RawMessage

@@ -48,6 +48,8 @@ var (
 	// conflicts: id (UUIDv7) → Conflict (JSON).
 	bucketConflicts = []byte("conflicts")
 	// device_mutations: device id 0x00 device seq → storedResult (JSON). Push idempotency.
+	// Also device id 0x00 "clash" 0x00 mutation id 0x00 content hash → storedResult:
+	// the answer to a mutation refused because its key was taken (see clashKey).
 	bucketDeviceMutations = []byte("device_mutations")
 	// mutation_ids: mutation id → device id 0x00 device seq.
 	bucketMutationIDs = []byte("mutation_ids")
@@ -101,6 +103,12 @@ func joinKey(parts ...string) []byte {
 		k = append(k, p...)
 	}
 	return k
+}
+
+// clashKey is where the answer to a refused key clash is kept. Its second
+// part is not 8 bytes, so it never collides with a device sequence key.
+func clashKey(device, mutationID, hash string) []byte {
+	return joinKey(device, "clash", mutationID, hash)
 }
 
 // seqKey is prefix 0x00 seq, sorting by seq within the prefix.

@@ -395,12 +395,14 @@ func loadRecord(btx *bolt.Tx, u inspector.User, kind, id string) (PullRecord, bo
 	if err != nil || !ok {
 		return PullRecord{}, false, err
 	}
+	// A removal read from the record carries its version too, so that a page
+	// extends to the change that made it one.
 	if v, isVisit := rec.(*inspector.Visit); isVisit && v.Deleted {
-		return PullRecord{Kind: kind, ID: id, Op: OpRemove, Reason: ReasonDeleted}, true, nil
+		return PullRecord{Kind: kind, ID: id, Op: OpRemove, Reason: ReasonDeleted, Version: version}, true, nil
 	}
 	if o, isOffice := rec.(*inspector.Office); isOffice && u.Region != nil && !u.Region.Covers(o.Province, o.City) {
 		// Outside the inspector's cities: a removal, so a device that held it drops it.
-		return PullRecord{Kind: kind, ID: id, Op: OpRemove, Reason: ReasonOutOfRegion}, true, nil
+		return PullRecord{Kind: kind, ID: id, Op: OpRemove, Reason: ReasonOutOfRegion, Version: version}, true, nil
 	}
 	return PullRecord{Kind: kind, ID: id, Op: OpUpsert, Version: version, Record: rec}, true, nil
 }

@@ -66,8 +66,17 @@ func (t *tx) checkVisit(v inspector.Visit, present map[string]bool, creating boo
 		return (&inspector.Problems{{Field: "payload.office_code", Code: "unknown", Message: "no office with this code"}}).Err()
 	}
 	for i, id := range v.ComplaintIDs {
-		if present["complaint_ids"] && t.Bucket(bucketComplaints).Get([]byte(id)) == nil {
+		if !present["complaint_ids"] {
+			break
+		}
+		if t.Bucket(bucketComplaints).Get([]byte(id)) == nil {
 			return (&inspector.Problems{{Field: fmt.Sprintf("payload.complaint_ids[%d]", i), Code: "unknown", Message: "no complaint with this id"}}).Err()
+		}
+		if ok, err := wasAssigned(t.Tx, id, v.InspectorID); err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			return inspector.Errorf(inspector.CodeForbidden, "complaint %s was never assigned to you", id)
 		}
 	}
 	return nil
@@ -166,11 +175,23 @@ func (p *pushCtx) visitUpsert() (Result, error) {
 	if out.FieldSeqs == nil {
 		out.FieldSeqs = map[string]uint64{}
 	}
+	if out.DeviceFieldSeqs == nil {
+		out.DeviceFieldSeqs = map[string]uint64{}
+	}
 	var applied, merged []string
 	var conflicts []*Conflict
 	winning := map[string]json.RawMessage{}
 	for _, f := range names {
 		mine, theirs := visitField(cand, f), visitField(v, f)
+		if v.DeviceFieldSeqs[p.device+"/"+f] > p.m.DeviceSeq {
+			// This device already wrote the field later in its own order; this
+			// older write arrived late and is superseded, whatever its clock says.
+			winning[f] = theirs
+			c := p.visitConflict(v, f, theirs, mine, "server")
+			c.Message = fmt.Sprintf("%s was changed again later on this device; the later change was kept", f)
+			conflicts = append(conflicts, c)
+			continue
+		}
 		own := exists && v.Stamps[f].Device == p.device // the device's own earlier write: its order decides
 		concurrent := exists && v.FieldSeqs[f] > p.m.BaseVersion
 		switch {
@@ -225,6 +246,7 @@ func (p *pushCtx) visitUpsert() (Result, error) {
 				return res, err
 			}
 			out.Stamps[f], out.FieldSeqs[f] = p.m.HLC, seq
+			out.DeviceFieldSeqs[p.device+"/"+f] = max(out.DeviceFieldSeqs[p.device+"/"+f], p.m.DeviceSeq)
 		}
 		out.Version = seq
 		if p.complaintID != "" {
