@@ -32,7 +32,7 @@ const (
 
 // MutationKinds lists every kind, for validation and documentation.
 var MutationKinds = []string{MutVisitUpsert, MutFindingCreate, MutCallCreate, MutNoteCreate,
-	MutComplaintStart, MutComplaintOutcome, MutComplaintEdit}
+	MutComplaintStart, MutComplaintOutcome, MutComplaintEdit, MutEvidenceCreate}
 
 // errOrphaned marks work that belongs to a record dispatch deleted.
 var errOrphaned = errors.New("sync: belongs to a deleted record")
@@ -398,6 +398,8 @@ func (p *pushCtx) apply() (Result, error) {
 		return p.complaintOutcome()
 	case MutComplaintEdit:
 		return p.complaintEdit()
+	case MutEvidenceCreate:
+		return p.evidenceCreate()
 	}
 	return p.res, inspector.Errorf(inspector.CodeInvalid, "unknown mutation kind %q", p.m.Kind)
 }

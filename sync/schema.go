@@ -9,8 +9,8 @@ import (
 // newer version is refused; an older one is migrated on open.
 //
 // 1: records and the change log. 2: sync scopes (scope_log, scope_members,
-// scope_floor), field work, conflicts and push idempotency.
-const SchemaVersion = 2
+// scope_floor), field work, conflicts and push idempotency. 3: evidence.
+const SchemaVersion = 3
 
 // Every bucket, and the layout of its keys and values, is declared here and
 // nowhere else. Sequences are 8-byte big-endian so that keys sort in order.
@@ -62,6 +62,17 @@ var (
 	// scope_floor: scope → highest seq pruned from its scope_log (8 bytes). Older cursors resync.
 	bucketScopeFloor = []byte("scope_floor")
 
+	// evidence: client id → inspector.Evidence (JSON).
+	bucketEvidence = []byte("evidence")
+	// evidence_chain: complaint id 0x00 chain seq → evidence id. A complaint's hash chain, in order.
+	bucketEvidenceChain = []byte("evidence_chain")
+	// evidence_uploads: evidence id → uploadedBlob (JSON): bytes that arrived before their record.
+	bucketEvidenceUploads = []byte("evidence_uploads")
+	// upload_claims: evidence id → inspector id: who may upload bytes for an id not yet recorded.
+	bucketUploadClaims = []byte("upload_claims")
+	// thumb_queue: evidence id → empty: images waiting for a thumbnail; survives restarts.
+	bucketThumbQueue = []byte("thumb_queue")
+
 	allBuckets = [][]byte{
 		bucketMeta, bucketLog, bucketRecordLog, bucketComplaints, bucketCallIDs,
 		bucketAgencies, bucketOffices, bucketUsers, bucketUsernames,
@@ -69,6 +80,7 @@ var (
 		bucketVisits, bucketFindings, bucketCalls, bucketNotes, bucketConflicts,
 		bucketDeviceMutations, bucketMutationIDs, bucketDeviceSeq,
 		bucketScopeLog, bucketScopeMembers, bucketScopeFloor,
+		bucketEvidence, bucketEvidenceChain, bucketEvidenceUploads, bucketUploadClaims, bucketThumbQueue,
 	}
 
 	keySchemaVersion = []byte("schema_version")
@@ -87,6 +99,7 @@ const (
 	KindCall      = "call"
 	KindNote      = "note"
 	KindConflict  = "conflict"
+	KindEvidence  = "evidence"
 )
 
 // joinKey joins parts with 0x00, which no id or code contains.

@@ -374,6 +374,7 @@ var loaders = map[string]func(*bolt.Tx, string) (any, uint64, bool, error){
 	KindCall:      loader(bucketCalls, func(c *inspector.CallRecord) uint64 { return c.Version }),
 	KindNote:      loader(bucketNotes, func(n *inspector.Note) uint64 { return n.Version }),
 	KindConflict:  loader(bucketConflicts, func(c *Conflict) uint64 { return c.Version }),
+	KindEvidence:  loader(bucketEvidence, func(e *inspector.Evidence) uint64 { return e.Version }),
 }
 
 func loader[T any](bucket []byte, version func(*T) uint64) func(*bolt.Tx, string) (any, uint64, bool, error) {

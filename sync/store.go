@@ -37,7 +37,14 @@ type Options struct {
 	ReadOnly bool
 	// LockTimeout is how long Open waits for another process's lock; 0 means 1s.
 	LockTimeout time.Duration
+	// EvidenceMaxSize bounds one evidence file; 0 means DefaultEvidenceMaxSize.
+	EvidenceMaxSize int64
+	// EvidenceLimits are the thresholds for flagging evidence; zero means the defaults.
+	EvidenceLimits inspector.EvidenceLimits
 }
+
+// DefaultEvidenceMaxSize is the largest evidence file accepted by default.
+const DefaultEvidenceMaxSize = 25 << 20
 
 // Actor is who makes a change, recorded on every change-log entry.
 type Actor struct {
@@ -63,10 +70,12 @@ type Change struct {
 
 // Store is FAVAD's durable record store. It is safe for concurrent use.
 type Store struct {
-	db    *bolt.DB
-	sla   inspector.SLA
-	now   func() time.Time
-	newID func() string
+	db          *bolt.DB
+	sla         inspector.SLA
+	now         func() time.Time
+	newID       func() string
+	evidenceMax int64
+	evidenceLim inspector.EvidenceLimits
 }
 
 // Open opens or creates the store at path. Every committed write is fsynced
@@ -92,7 +101,13 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, sla: opts.SLA, now: opts.Now, newID: opts.NewID}
+	s := &Store{db: db, sla: opts.SLA, now: opts.Now, newID: opts.NewID, evidenceMax: opts.EvidenceMaxSize, evidenceLim: opts.EvidenceLimits}
+	if s.evidenceMax <= 0 {
+		s.evidenceMax = DefaultEvidenceMaxSize
+	}
+	if s.evidenceLim == (inspector.EvidenceLimits{}) {
+		s.evidenceLim = inspector.DefaultEvidenceLimits()
+	}
 	if s.sla == nil {
 		s.sla = inspector.DefaultSLA()
 	}
@@ -164,6 +179,9 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Now returns the store's clock reading.
 func (s *Store) Now() time.Time { return s.now() }
+
+// EvidenceMaxSize is the largest evidence file the store accepts.
+func (s *Store) EvidenceMaxSize() int64 { return s.evidenceMax }
 
 // Path returns the file the store lives in.
 func (s *Store) Path() string { return s.db.Path() }

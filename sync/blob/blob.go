@@ -1,0 +1,174 @@
+// Package blob stores evidence bytes content-addressed by SHA-256: the same
+// bytes are one blob, and a blob's name is its hash, so a changed file is
+// detectable. Store is the small interface the rest of FAVAD uses; FS keeps
+// blobs on the local disk. A deployment that outgrows one disk implements
+// Store over S3-compatible object storage (tusd's s3store for the uploads
+// themselves) without touching the rest.
+package blob
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+)
+
+// ErrNotFound is returned by Open for a hash with no blob.
+var ErrNotFound = errors.New("blob: not found")
+
+// File is an open blob: readable at any offset, for HTTP range requests.
+type File interface {
+	io.ReadSeekCloser
+}
+
+// Store holds blobs by hash.
+type Store interface {
+	// Adopt moves the file at path into the store under hash, which the
+	// caller has verified. If the blob exists already the file is removed
+	// (same bytes, one blob).
+	Adopt(hash, path string) error
+	// Open returns the blob with hash, or ErrNotFound.
+	Open(hash string) (File, int64, time.Time, error)
+	// Exists reports whether a blob with hash is stored.
+	Exists(hash string) bool
+}
+
+// Verifier is an optional capability: rechecking every blob against its name.
+type Verifier interface {
+	// Verify calls bad for every blob whose bytes no longer hash to its name.
+	Verify(bad func(hash string, err error)) (checked int, err error)
+}
+
+var hashPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// FS is a Store in a directory: <dir>/<first two hex digits>/<hash>.
+type FS struct{ Dir string }
+
+var (
+	_ Store    = (*FS)(nil)
+	_ Verifier = (*FS)(nil)
+)
+
+func (s *FS) path(hash string) (string, error) {
+	if !hashPattern.MatchString(hash) {
+		return "", fmt.Errorf("blob: %q is not a SHA-256", hash)
+	}
+	return filepath.Join(s.Dir, hash[:2], hash), nil
+}
+
+// Adopt moves path into the store, durably: the file is synced, renamed, and
+// its directory synced.
+func (s *FS) Adopt(hash, path string) error {
+	dst, err := s.path(hash)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(dst); err == nil {
+		return os.Remove(path)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return fmt.Errorf("blob: %w", err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("blob: %w", err)
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("blob: sync upload: %w", err)
+	}
+	if err := os.Chmod(path, 0o400); err != nil {
+		return fmt.Errorf("blob: %w", err)
+	}
+	if err := os.Rename(path, dst); err != nil {
+		return fmt.Errorf("blob: adopt: %w", err)
+	}
+	return syncDir(filepath.Dir(dst))
+}
+
+// Open opens the blob with hash.
+func (s *FS) Open(hash string) (File, int64, time.Time, error) {
+	p, err := s.path(hash)
+	if err != nil {
+		return nil, 0, time.Time{}, ErrNotFound
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, time.Time{}, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, time.Time{}, fmt.Errorf("blob: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, time.Time{}, fmt.Errorf("blob: %w", err)
+	}
+	return f, st.Size(), st.ModTime(), nil
+}
+
+// Exists reports whether the blob is stored.
+func (s *FS) Exists(hash string) bool {
+	p, err := s.path(hash)
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(p)
+	return err == nil
+}
+
+// Verify rehashes every blob.
+func (s *FS) Verify(bad func(hash string, err error)) (int, error) {
+	checked := 0
+	err := filepath.WalkDir(s.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == s.Dir {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if d.IsDir() || !hashPattern.MatchString(d.Name()) {
+			return nil
+		}
+		checked++
+		got, err := HashFile(p)
+		switch {
+		case err != nil:
+			bad(d.Name(), err)
+		case got != d.Name():
+			bad(d.Name(), fmt.Errorf("bytes hash to %s", got))
+		}
+		return nil
+	})
+	return checked, err
+}
+
+// HashFile returns the SHA-256 of the file at path, reading it in a stream.
+func HashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
