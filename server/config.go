@@ -6,8 +6,10 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
+	"github.com/favad/favad/sync/blob"
 )
 
 // Config is everything the server needs. Only package cmd/favad fills it from
@@ -40,6 +42,17 @@ type Config struct {
 
 	// Now is the clock; nil means the store's.
 	Now func() time.Time
+
+	// Blobs holds evidence bytes; UploadDir holds uploads in progress. Both required.
+	Blobs     blob.Store
+	UploadDir string
+	// ReadPhotoMeta reads a photo's EXIF (package media); nil skips it.
+	ReadPhotoMeta func(path string) (*inspector.PhotoMeta, error)
+	// Thumbnails serves thumbnails made by the worker; nil means none.
+	Thumbnails ThumbnailSource
+	// MediaMissingAfter is how long a record may wait for its bytes before
+	// dispatch sees it as "media missing"; default 24h.
+	MediaMissingAfter time.Duration
 }
 
 // Limits callers see in the API documentation.
@@ -57,6 +70,12 @@ func (c *Config) validate() error {
 	}
 	if c.Keys == nil {
 		return errors.New("server: config needs signing Keys")
+	}
+	if c.Blobs == nil || c.UploadDir == "" {
+		return errors.New("server: config needs Blobs and an UploadDir for evidence")
+	}
+	if c.MediaMissingAfter == 0 {
+		c.MediaMissingAfter = 24 * time.Hour
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -125,6 +125,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	body, _ := json.Marshal(p)
 	if c.Request().Method == http.MethodHead {
+		c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 		err = c.NoContent(status)
 	} else {
 		err = c.Blob(status, "application/problem+json", body)

@@ -24,6 +24,7 @@ import (
 	"github.com/favad/favad/server"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
+	"github.com/favad/favad/sync/blob"
 )
 
 // testClock is a settable clock shared by the store and the server.
@@ -61,6 +62,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	store, err := favsync.Open(filepath.Join(t.TempDir(), "favad.db"), favsync.Options{Now: clock.Now})
 	require.NoError(t, err)
 	cfg := server.Config{Store: store, Keys: auth.NewKeySet(), Spec: apispec.YAML, Now: clock.Now,
+		Blobs: &blob.FS{Dir: filepath.Join(t.TempDir(), "blobs")}, UploadDir: filepath.Join(t.TempDir(), "uploads"),
 		Logger:          slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		LoginPerAccount: 1000, LoginPerAddress: 1000}
 	for _, o := range opts {
@@ -162,6 +164,10 @@ func (r reply) problem(t *testing.T) server.Problem {
 	t.Helper()
 	require.Equal(t, "application/problem+json", r.header.Get("Content-Type"), "body: %s", r.body)
 	var p server.Problem
+	if len(r.body) == 0 { // a HEAD request: the status says it all
+		p.Status, p.Code = r.status, inspector.Code(codeForStatus(r.status))
+		return p
+	}
 	r.json(t, &p)
 	return p
 }
@@ -254,3 +260,14 @@ func newCall(method, path, token string, body any) call {
 }
 
 var systemActor = favsync.System
+
+// codeForStatus is the code a body-less (HEAD) refusal stands for in the tests.
+func codeForStatus(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	}
+	return ""
+}

@@ -23,6 +23,7 @@ type Server struct {
 	limiter  *loginLimiter
 	draining atomic.Bool
 	routes   []Route
+	tus      http.Handler
 }
 
 // Route is one entry of the route table. Roles lists who may call it; a
@@ -44,6 +45,9 @@ var (
 	admin      = []inspector.Role{inspector.RoleAdmin}
 	inspectors = []inspector.Role{inspector.RoleInspector}
 )
+
+// noLimit marks a route whose body size its handler bounds itself (tus uploads).
+const noLimit = -3
 
 // New builds the server from cfg.
 func New(cfg Config) (*Server, error) {
@@ -96,11 +100,23 @@ func New(cfg Config) (*Server, error) {
 		{Method: http.MethodPost, Path: "/v1/conflicts/:id/resolve", Roles: dispatch, handler: s.resolveConflict},
 		{Method: http.MethodDelete, Path: "/v1/visits/:id", Roles: dispatch, handler: s.deleteVisit},
 
+		{Method: http.MethodPost, Path: "/v1/uploads", Roles: inspectors, handler: s.uploads, limit: noLimit},
+		{Method: http.MethodHead, Path: "/v1/uploads/:id", Roles: inspectors, handler: s.uploads, limit: noLimit},
+		{Method: http.MethodPatch, Path: "/v1/uploads/:id", Roles: inspectors, handler: s.uploads, limit: noLimit},
+		{Method: http.MethodGet, Path: "/v1/evidence/:id", Roles: anyRole, handler: s.getEvidence},
+		{Method: http.MethodGet, Path: "/v1/evidence/:id/content", Roles: anyRole, handler: s.evidenceContent},
+		{Method: http.MethodGet, Path: "/v1/evidence/:id/thumbnail", Roles: anyRole, handler: s.evidenceThumbnail},
+		{Method: http.MethodGet, Path: "/v1/complaints/:id/evidence", Roles: overseer, handler: s.complaintEvidence},
+
 		{Method: http.MethodGet, Path: "/v1/inspectors", Roles: overseer, handler: s.listInspectors},
 		{Method: http.MethodGet, Path: "/v1/users", Roles: admin, handler: s.listUsers},
 		{Method: http.MethodPost, Path: "/v1/users", Roles: admin, handler: s.createUser},
 		{Method: http.MethodGet, Path: "/v1/devices", Roles: admin, handler: s.listDevices},
 		{Method: http.MethodPost, Path: "/v1/devices/:id/revoke", Roles: admin, handler: s.revokeDevice},
+	}
+	var err error
+	if s.tus, err = s.newUploads(); err != nil {
+		return nil, err
 	}
 	s.echo = s.newEcho()
 	return s, nil
@@ -144,7 +160,9 @@ func (s *Server) newEcho() *echo.Echo {
 		if !r.Public {
 			mw = append(mw, s.authenticate, requireRole(r.Roles))
 		}
-		mw = append(mw, bodyLimit(limit)) // after auth: a stranger learns nothing from a 413
+		if limit != noLimit {
+			mw = append(mw, bodyLimit(limit)) // after auth: a stranger learns nothing from a 413
+		}
 		e.Add(r.Method, r.Path, r.handler, mw...)
 	}
 	return e

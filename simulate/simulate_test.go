@@ -19,6 +19,7 @@ import (
 	"github.com/favad/favad/server/auth"
 	"github.com/favad/favad/simulate"
 	favsync "github.com/favad/favad/sync"
+	"github.com/favad/favad/sync/blob"
 )
 
 // TestSimulationLosesNothing runs inspectors who go offline, crash and lose
@@ -31,6 +32,7 @@ func TestSimulationLosesNothing(t *testing.T) {
 	_, err = demo.Load(store, demo.Province)
 	require.NoError(t, err)
 	srv, err := server.New(server.Config{Store: store, Keys: auth.NewKeySet(), Spec: apispec.YAML,
+		Blobs: &blob.FS{Dir: filepath.Join(t.TempDir(), "blobs")}, UploadDir: filepath.Join(t.TempDir(), "uploads"),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), LoginPerAccount: 1000, LoginPerAddress: 10000})
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)

@@ -148,6 +148,9 @@ type serveConfig struct {
 	RefreshTTL     time.Duration // --refresh-ttl: 0 means the server's default
 	SLA            string        // --sla: priority=duration list
 	Retention      time.Duration // --tombstone-retention: how long removals stay in the scope logs
+	EvidenceMax    int64         // --evidence-max-size: the largest evidence file, in bytes
+	UploadMaxAge   time.Duration // --upload-max-age: incomplete uploads idle longer are removed
+	MediaMissing   time.Duration // --media-missing-after: a record without its bytes this long is "media missing"
 
 	// Derived by validate.
 	level   slog.Level
@@ -174,6 +177,9 @@ func (s *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
 	fs.DurationVar(&s.AccessTTL, "access-ttl", 0, "access token lifetime (default 15m)")
 	fs.DurationVar(&s.RefreshTTL, "refresh-ttl", 0, "refresh token lifetime, extended on each use (default 720h)")
+	fs.Int64Var(&s.EvidenceMax, "evidence-max-size", favsync.DefaultEvidenceMaxSize, "the largest evidence file accepted, in bytes")
+	fs.DurationVar(&s.UploadMaxAge, "upload-max-age", 48*time.Hour, "incomplete uploads idle this long are removed")
+	fs.DurationVar(&s.MediaMissing, "media-missing-after", 24*time.Hour, "an evidence record whose bytes have not come this long is shown as media missing")
 	fs.DurationVar(&s.Retention, "tombstone-retention", favsync.DefaultTombstoneRetention, "how long sync removals are kept; devices offline longer get a full resync")
 	fs.StringVar(&s.SLA, "sla", "", "due times by priority, e.g. urgent=1h,high=4h,normal=24h,low=72h; missing ones keep these defaults")
 }
@@ -189,6 +195,12 @@ func (s *serveConfig) validate() error {
 	}
 	if s.JWTKeyFile == "" {
 		s.JWTKeyFile = filepath.Join(s.Data, "jwt-keys.json")
+	}
+	if s.EvidenceMax < 1<<10 || s.EvidenceMax > 1<<30 {
+		return usagef("--evidence-max-size %d: 1 KiB to 1 GiB", s.EvidenceMax)
+	}
+	if s.UploadMaxAge < time.Minute || s.MediaMissing < time.Minute {
+		return usagef("--upload-max-age and --media-missing-after: at least 1m")
 	}
 	if s.Retention < time.Hour {
 		return usagef("--tombstone-retention %s: at least 1h, so that a short outage does not force full resyncs", s.Retention)

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	stdsync "sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/favad/favad/server"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
+	"github.com/favad/favad/sync/blob"
 )
 
 // shutdownTimeout bounds how long requests in flight may take to finish.
@@ -54,7 +57,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 
 	// The store is opened first and closed last.
-	store, err := openStore(cfg.Data, favsync.Options{SLA: cfg.sla})
+	store, err := openStore(cfg.Data, favsync.Options{SLA: cfg.sla, EvidenceMaxSize: cfg.EvidenceMax})
 	if err != nil {
 		return err
 	}
@@ -84,6 +87,10 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		RefreshTTL:     cfg.RefreshTTL,
 		CORSOrigins:    cfg.origins,
 		TrustedProxies: cfg.proxies,
+
+		Blobs:             &blob.FS{Dir: filepath.Join(cfg.Data, "blobs")},
+		UploadDir:         filepath.Join(cfg.Data, "uploads"),
+		MediaMissingAfter: cfg.MediaMissing,
 	})
 	if err != nil {
 		return err
@@ -132,11 +139,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 
 	workers, stopWorkers := context.WithCancel(context.Background())
-	compacted := make(chan struct{})
-	go func() {
-		defer close(compacted)
-		store.RunCompaction(workers, cfg.Retention, time.Hour, logger)
-	}()
+	var background stdsync.WaitGroup
+	background.Go(func() { store.RunCompaction(workers, cfg.Retention, time.Hour, logger) })
+	background.Go(func() { srv.RunUploadJanitor(workers, cfg.UploadMaxAge, 10*time.Minute) })
 
 	var failed error
 	select {
@@ -155,7 +160,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		hs.Close()
 	}
 	stopWorkers()
-	<-compacted
+	background.Wait()
 	adminOpen = false
 	if err := admin.shutdown(sctx); err != nil {
 		logger.Warn("admin socket: a backup in progress was cut off", "error", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/favad/favad/server"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
+	"github.com/favad/favad/sync/blob"
 	"github.com/favad/favad/sync/client"
 )
 
@@ -59,6 +60,7 @@ func newEnv(t testing.TB, opts ...func(*server.Config)) *env {
 	store, err := favsync.Open(filepath.Join(t.TempDir(), "favad.db"), favsync.Options{Now: clock.Now})
 	require.NoError(t, err)
 	cfg := server.Config{Store: store, Keys: auth.NewKeySet(), Spec: apispec.YAML, Now: clock.Now,
+		Blobs: &blob.FS{Dir: filepath.Join(t.TempDir(), "blobs")}, UploadDir: filepath.Join(t.TempDir(), "uploads"),
 		Logger:          slog.New(slog.DiscardHandler),
 		LoginPerAccount: 10000, LoginPerAddress: 10000}
 	for _, o := range opts {

@@ -1,0 +1,117 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/sync/blob"
+)
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// ThumbnailSource opens the thumbnail of the blob with a hash.
+type ThumbnailSource interface {
+	Open(sha string) (*os.File, error)
+}
+
+type evidenceWire struct {
+	inspector.Evidence
+	// MediaMissing: the record has waited for its bytes longer than the
+	// server's threshold; dispatch should ask the inspector to upload again.
+	MediaMissing bool `json:"media_missing"`
+}
+
+func (s *Server) toEvidenceWire(e inspector.Evidence) evidenceWire {
+	missing := e.Status == inspector.EvidenceAwaitingUpload && s.cfg.Now().Sub(e.ReceivedAt) > s.cfg.MediaMissingAfter
+	return evidenceWire{Evidence: e, MediaMissing: missing}
+}
+
+// evidenceFor loads an evidence record the caller may see: dispatch,
+// supervisors and admins see all; an inspector only what they uploaded.
+func (s *Server) evidenceFor(c echo.Context) (inspector.Evidence, error) {
+	e, err := s.store.Evidence(c.Param("id"))
+	if err != nil {
+		return e, err
+	}
+	if p := principal(c); p.User.Role == inspector.RoleInspector && e.InspectorID != p.User.ID {
+		return e, inspector.Errorf(inspector.CodeNotFound, "no evidence with id %q", c.Param("id"))
+	}
+	return e, nil
+}
+
+func (s *Server) getEvidence(c echo.Context) error {
+	e, err := s.evidenceFor(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.toEvidenceWire(e))
+}
+
+func (s *Server) complaintEvidence(c echo.Context) error {
+	es, err := s.store.ComplaintEvidence(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listWire[evidenceWire]{Items: mapSlice(es, s.toEvidenceWire)})
+}
+
+// evidenceContent serves the bytes, with HTTP range requests, an ETag of
+// their SHA-256, and the type sniffed from them (never the device's claim).
+func (s *Server) evidenceContent(c echo.Context) error {
+	e, err := s.evidenceFor(c)
+	if err != nil {
+		return err
+	}
+	if e.Status != inspector.EvidenceStored {
+		return inspector.Errorf(inspector.CodeNotFound, "the bytes of this evidence are not stored (%s)", e.Status)
+	}
+	f, _, mod, err := s.cfg.Blobs.Open(e.SHA256)
+	if errors.Is(err, blob.ErrNotFound) {
+		return inspector.Errorf(inspector.CodeNotFound, "the bytes of this evidence are missing from storage")
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return serveImmutable(c, e.SHA256, e.SniffedType, mod, f)
+}
+
+func (s *Server) evidenceThumbnail(c echo.Context) error {
+	e, err := s.evidenceFor(c)
+	if err != nil {
+		return err
+	}
+	if !e.Thumbnail || s.cfg.Thumbnails == nil {
+		return inspector.Errorf(inspector.CodeNotFound, "this evidence has no thumbnail (yet)")
+	}
+	f, err := s.cfg.Thumbnails.Open(e.SHA256)
+	if err != nil {
+		return inspector.Errorf(inspector.CodeNotFound, "the thumbnail is missing")
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return serveImmutable(c, e.SHA256+"-thumb", "image/jpeg", st.ModTime(), f)
+}
+
+func serveImmutable(c echo.Context, etag, contentType string, mod time.Time, f interface {
+	Read([]byte) (int, error)
+	Seek(int64, int) (int64, error)
+}) error {
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, contentType)
+	h.Set("ETag", `"`+etag+`"`)
+	h.Set("Cache-Control", "private, max-age=31536000, immutable")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Disposition", "inline")
+	http.ServeContent(c.Response(), c.Request(), "", mod, f)
+	return nil
+}

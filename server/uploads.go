@@ -1,0 +1,241 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/tus/tusd/v2/pkg/filestore"
+	tusd "github.com/tus/tusd/v2/pkg/handler"
+	"github.com/tus/tusd/v2/pkg/memorylocker"
+
+	"github.com/favad/favad/inspector"
+	favsync "github.com/favad/favad/sync"
+	"github.com/favad/favad/sync/blob"
+)
+
+// Evidence bytes arrive over the tus 1.0 resumable upload protocol (tusd v2
+// as a library), mounted at /v1/uploads behind the same authentication. The
+// upload's metadata names the evidence id, the device's SHA-256 and the
+// content type; a pre-create hook refuses what is out of scope or over the
+// limits before a byte is stored, and a pre-finish hook hashes the bytes,
+// sniffs their type and moves them into the content-addressed blob store.
+
+type principalKey struct{}
+
+// newUploads builds the tus handler.
+func (s *Server) newUploads() (http.Handler, error) {
+	if err := os.MkdirAll(s.cfg.UploadDir, 0o700); err != nil {
+		return nil, fmt.Errorf("upload directory: %w", err)
+	}
+	composer := tusd.NewStoreComposer()
+	filestore.New(s.cfg.UploadDir).UseIn(composer)
+	memorylocker.New().UseIn(composer)
+	h, err := tusd.NewHandler(tusd.Config{
+		BasePath:                  "/v1/uploads/",
+		StoreComposer:             composer,
+		MaxSize:                   s.store.EvidenceMaxSize(),
+		DisableDownload:           true, // evidence is read at /v1/evidence/{id}/content, with its record's authorization
+		DisableTermination:        true,
+		Logger:                    tusLogger(s.cfg.Logger),
+		RespectForwardedHeaders:   len(s.cfg.TrustedProxies) > 0,
+		PreUploadCreateCallback:   s.beforeUpload,
+		PreFinishResponseCallback: s.finishUpload,
+		Cors:                      &tusd.CorsConfig{Disable: true}, // Echo's CORS middleware, if configured, answers
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tus handler: %w", err)
+	}
+	return http.StripPrefix("/v1/uploads", h), nil
+}
+
+// uploads hands an authenticated request to tusd, with the caller in its context.
+func (s *Server) uploads(c echo.Context) error {
+	r := c.Request()
+	r = r.WithContext(context.WithValue(r.Context(), principalKey{}, principal(c)))
+	s.tus.ServeHTTP(c.Response(), r)
+	return nil
+}
+
+func hookPrincipal(ev tusd.HookEvent) *Principal {
+	p, _ := ev.Context.Value(principalKey{}).(*Principal)
+	if p == nil {
+		return &Principal{}
+	}
+	return p
+}
+
+// tusError turns a refusal into a tus error response carrying problem+json.
+func tusError(status int, code inspector.Code, field, message string) error {
+	p := Problem{Type: "urn:favad:problem:" + string(code), Title: http.StatusText(status), Status: status, Detail: message, Code: code}
+	if field != "" {
+		p.Errors = []inspector.FieldError{{Field: field, Code: "invalid", Message: message}}
+	}
+	body, _ := jsonMarshal(p)
+	return tusd.Error{ErrorCode: string(code), Message: message, HTTPResponse: tusd.HTTPResponse{
+		StatusCode: status, Body: string(body), Header: tusd.HTTPHeader{"Content-Type": "application/problem+json"}}}
+}
+
+func tusFromApp(err error) error {
+	var e *inspector.Error
+	if !errors.As(err, &e) {
+		return tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "something went wrong on the server")
+	}
+	status := statusOf[e.Code]
+	field := ""
+	if len(e.Fields) > 0 {
+		field = e.Fields[0].Field
+	}
+	return tusError(status, e.Code, field, e.Message)
+}
+
+// beforeUpload refuses, before any byte is stored: missing metadata, an
+// evidence id outside the caller's scope, a size over the limit or unknown,
+// a type outside the allow-list.
+func (s *Server) beforeUpload(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoChanges, error) {
+	p := hookPrincipal(ev)
+	meta := ev.Upload.MetaData
+	id, sha, ctype := meta["evidence_id"], strings.ToLower(meta["sha256"]), strings.ToLower(meta["filetype"])
+	none := tusd.FileInfoChanges{}
+	switch {
+	case id == "" || sha == "" || ctype == "":
+		return tusd.HTTPResponse{}, none, tusError(http.StatusBadRequest, codeMalformed, "Upload-Metadata",
+			"Upload-Metadata must carry evidence_id, sha256 and filetype")
+	case uuid.Validate(id) != nil:
+		return tusd.HTTPResponse{}, none, tusError(http.StatusBadRequest, codeMalformed, "evidence_id", "evidence_id must be the record's UUID")
+	case !inspector.ValidSHA256(sha):
+		return tusd.HTTPResponse{}, none, tusError(http.StatusBadRequest, codeMalformed, "sha256", "sha256 must be 64 hex digits")
+	case ev.Upload.SizeIsDeferred:
+		return tusd.HTTPResponse{}, none, tusError(http.StatusBadRequest, codeMalformed, "Upload-Length", "declare the file's size (Upload-Length)")
+	case ev.Upload.Size > s.store.EvidenceMaxSize():
+		return tusd.HTTPResponse{}, none, tusError(http.StatusRequestEntityTooLarge, codeTooLarge, "Upload-Length",
+			fmt.Sprintf("evidence files are at most %d bytes", s.store.EvidenceMaxSize()))
+	case !inspector.AllowedEvidenceTypes[ctype]:
+		return tusd.HTTPResponse{}, none, tusError(http.StatusUnsupportedMediaType, codeUnsupportedMedia, "filetype",
+			"evidence is a JPEG, PNG, HEIC or WebP image, or a PDF")
+	}
+	if err := s.store.ClaimUpload(p.User, id, sha, ev.Upload.Size, ctype); err != nil {
+		return tusd.HTTPResponse{}, none, tusFromApp(err)
+	}
+	return tusd.HTTPResponse{}, none, nil
+}
+
+// finishUpload verifies the complete bytes and stores them: the server hashes
+// them (tus has no checksum the server can trust), sniffs their real type,
+// reads a photo's EXIF, and moves them into the blob store.
+func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
+	p := hookPrincipal(ev)
+	log := s.cfg.Logger.With("upload", ev.Upload.ID, "user", p.User.ID)
+	path := ev.Upload.Storage["Path"]
+	id, declared := ev.Upload.MetaData["evidence_id"], strings.ToLower(ev.Upload.MetaData["sha256"])
+	discard := func() {
+		os.Remove(path)
+		os.Remove(path + ".info")
+	}
+	sum, head, err := hashAndHead(path)
+	if err != nil {
+		log.Error("hash upload", "error", err)
+		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "the upload could not be read back")
+	}
+	if sum != declared {
+		discard()
+		reason := fmt.Sprintf("the bytes hash to %s, not the declared %s", sum, declared)
+		if err := s.store.RejectUpload(p.User, p.DeviceID, id, reason); err != nil {
+			log.Error("reject upload", "error", err)
+		}
+		return tusd.HTTPResponse{}, tusError(460, codeChecksumMismatch, "sha256", reason+"; upload the file again")
+	}
+	sniffed := inspector.SniffType(head)
+	if sniffed == "" {
+		discard()
+		reason := "the file is not a JPEG, PNG, HEIC, WebP or PDF"
+		if err := s.store.RejectUpload(p.User, p.DeviceID, id, reason); err != nil {
+			log.Error("reject upload", "error", err)
+		}
+		return tusd.HTTPResponse{}, tusError(http.StatusUnsupportedMediaType, codeUnsupportedMedia, "filetype", reason)
+	}
+	var photo *inspector.PhotoMeta
+	if s.cfg.ReadPhotoMeta != nil && strings.HasPrefix(sniffed, "image/") {
+		if photo, err = s.cfg.ReadPhotoMeta(path); err != nil {
+			log.Warn("unreadable EXIF; stored without it", "error", err)
+			photo = nil
+		}
+	}
+	if err := s.cfg.Blobs.Adopt(sum, path); err != nil {
+		log.Error("store blob", "error", err)
+		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "the upload could not be stored; retry")
+	}
+	os.Remove(path + ".info")
+	e, err := s.store.AttachUpload(p.User, p.DeviceID, favsync.Upload{EvidenceID: id, SHA256: sum, Size: ev.Upload.Size, SniffedType: sniffed, Photo: photo})
+	if err != nil {
+		return tusd.HTTPResponse{}, tusFromApp(err)
+	}
+	log.Info("evidence bytes stored", "evidence", id, "sha256", sum, "status", e.Status)
+	return tusd.HTTPResponse{Header: tusd.HTTPHeader{"Favad-Evidence-Status": string(e.Status)}}, nil
+}
+
+const codeChecksumMismatch inspector.Code = "checksum_mismatch"
+
+// hashAndHead streams the file through SHA-256 and keeps its first bytes.
+func hashAndHead(path string) (string, []byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", nil, err
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return "", nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", nil, err
+	}
+	sum, err := blob.HashReader(f)
+	return sum, head[:n], err
+}
+
+// RunUploadJanitor removes incomplete uploads untouched for maxAge, every
+// interval, until ctx ends.
+func (s *Server) RunUploadJanitor(ctx context.Context, maxAge, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		s.sweepUploads(maxAge)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) sweepUploads(maxAge time.Duration) {
+	infos, err := filepath.Glob(filepath.Join(s.cfg.UploadDir, "*.info"))
+	if err != nil {
+		return
+	}
+	cutoff := time.Now().Add(-maxAge)
+	for _, info := range infos {
+		bin := strings.TrimSuffix(info, ".info")
+		newest := time.Time{}
+		for _, f := range []string{info, bin} {
+			if st, err := os.Stat(f); err == nil && st.ModTime().After(newest) {
+				newest = st.ModTime()
+			}
+		}
+		if newest.Before(cutoff) {
+			os.Remove(bin)
+			os.Remove(info)
+			s.cfg.Logger.Info("removed a stale incomplete upload", "upload", filepath.Base(bin), "idle_since", newest)
+		}
+	}
+}
