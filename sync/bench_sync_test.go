@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	stdsync "sync"
 	"sync/atomic"
@@ -163,9 +164,10 @@ func (d *benchDevice) noteMutation() Mutation {
 	}
 }
 
-// benchPushStore opens a store with one field inspector for every 8 devices
-// (at most 64 inspectors), each with one assigned complaint, and returns the
-// devices. Setup skips fsync; the store is durable again when it returns.
+// benchPushStore opens a store with a field inspector for each device, up
+// to 64 inspectors (512 devices are 8 phones each), each inspector with one
+// assigned complaint, and returns the devices. Setup skips fsync; the store
+// is durable again when it returns.
 func benchPushStore(b *testing.B, devices int) (*Store, []*benchDevice) {
 	b.Helper()
 	s := mustOpenStore(b)
@@ -393,74 +395,121 @@ func benchFullSync(s *Store, u inspector.User, limit int) (records, pages int, c
 	}
 }
 
+// benchOpenPullStore builds a pull store and checks that a full sync
+// delivers the inspector's whole scope.
+func benchOpenPullStore(b *testing.B, complaints int) *benchPullStore {
+	b.Helper()
+	start := time.Now()
+	ps := benchBuildPullStore(b, complaints)
+	st, err := ps.s.Stats()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("store of %d complaints: %d changes, %.0f MB, built in %v",
+		complaints, st.Seq, float64(st.SizeBytes)/(1<<20), time.Since(start).Round(time.Second))
+	if ps.records, _, ps.head, err = benchFullSync(ps.s, ps.user, MaxPullLimit); err != nil {
+		b.Fatal(err)
+	}
+	if want := benchPullAssigned + benchPullOffices + benchPullAgencies; ps.records != want {
+		b.Fatalf("a full sync has %d records, want %d", ps.records, want)
+	}
+	return ps
+}
+
+// benchPullCase is one kind of pull; run does it once and returns the
+// pages it took.
+type benchPullCase struct {
+	name string
+	run  func(ps *benchPullStore) (pages int, err error)
+}
+
+var benchPullCases = []benchPullCase{
+	{"full/limit=500", func(ps *benchPullStore) (int, error) { return benchCheckedFullSync(ps, DefaultPullLimit) }},
+	{"full/limit=2000", func(ps *benchPullStore) (int, error) { return benchCheckedFullSync(ps, MaxPullLimit) }},
+	{"delta_empty", func(ps *benchPullStore) (int, error) {
+		p, err := ps.s.Pull(ps.user, ps.head, DefaultPullLimit)
+		if err == nil && (len(p.Records) != 0 || p.HasMore || p.Reset) {
+			err = fmt.Errorf("an empty delta has %d records, has_more %v, reset %v", len(p.Records), p.HasMore, p.Reset)
+		}
+		return 1, err
+	}},
+}
+
+func benchCheckedFullSync(ps *benchPullStore, limit int) (int, error) {
+	n, pages, _, err := benchFullSync(ps.s, ps.user, limit)
+	if err == nil && n != ps.records {
+		err = fmt.Errorf("a full sync has %d records, want %d", n, ps.records)
+	}
+	return pages, err
+}
+
 // BenchmarkPull measures one inspector's pulls from a store of 1,000 and
-// one of 100,000 complaints, built once per size. The inspector's scope is
-// the same in both: 500 assigned complaints, the 1,000 offices of the
-// province and the agencies. full is a first sync (cursor "") paged at
-// limit until has_more is false; delta_empty is a pull from the head with
-// nothing new. The large store's cases also report x_1000, their time over
-// the small store's for the same case in the same run; the goal is ≤ 1.5.
+// one of 100,000 complaints, each built once. The inspector's scope is the
+// same in both: 500 assigned complaints, the 1,000 offices of the province
+// and the agencies. full is a first sync (cursor "") paged at limit until
+// has_more is false; delta_empty is a pull from the head with nothing new.
+// The large store's cases also report x_1000: their time over the same
+// case's on a 1,000-complaint store, timed in alternation (benchVersus).
+// The goal is x_1000 ≤ 1.5.
 func BenchmarkPull(b *testing.B) {
-	small := map[string]float64{} // ns/op of each case on the smallest store
-	for _, complaints := range []int{1000, 100000} {
+	const small = 1000
+	for _, complaints := range []int{small, 100000} {
 		b.Run(fmt.Sprintf("complaints=%d", complaints), func(b *testing.B) {
-			start := time.Now()
-			ps := benchBuildPullStore(b, complaints)
-			st, err := ps.s.Stats()
-			if err != nil {
-				b.Fatal(err)
+			ps := benchOpenPullStore(b, complaints)
+			var ref *benchPullStore
+			if complaints != small {
+				ref = benchOpenPullStore(b, small)
 			}
-			b.Logf("store of %d complaints: %d changes, %.0f MB, built in %v", complaints, st.Seq, float64(st.SizeBytes)/(1<<20), time.Since(start).Round(time.Second))
-			want := benchPullAssigned + benchPullOffices + benchPullAgencies
-			if ps.records, _, ps.head, err = benchFullSync(ps.s, ps.user, MaxPullLimit); err != nil {
-				b.Fatal(err)
-			}
-			if ps.records != want {
-				b.Fatalf("a full sync has %d records, want %d", ps.records, want)
-			}
-			report := func(b *testing.B, name string, ops int) {
-				nsPerOp := float64(b.Elapsed().Nanoseconds()) / float64(ops)
-				if complaints == 1000 {
-					small[name] = nsPerOp
-				} else if base, ok := small[name]; ok {
-					b.ReportMetric(nsPerOp/base, "x_1000")
-				}
-			}
-			for _, limit := range []int{DefaultPullLimit, MaxPullLimit} {
-				name := fmt.Sprintf("full/limit=%d", limit)
-				b.Run(name, func(b *testing.B) {
+			for _, c := range benchPullCases {
+				b.Run(c.name, func(b *testing.B) {
 					b.ReportAllocs()
-					ops, pages := 0, 0
+					pages := 0
 					for b.Loop() {
-						n, p, _, err := benchFullSync(ps.s, ps.user, limit)
-						if err != nil {
+						var err error
+						if pages, err = c.run(ps); err != nil {
 							b.Fatal(err)
 						}
-						if n != ps.records {
-							b.Fatalf("a full sync has %d records, want %d", n, ps.records)
-						}
-						ops, pages = ops+1, p
 					}
-					b.ReportMetric(float64(ps.records), "records/op")
-					b.ReportMetric(float64(pages), "pages/op")
-					report(b, name, ops)
+					if strings.HasPrefix(c.name, "full/") {
+						b.ReportMetric(float64(ps.records), "records/op")
+						b.ReportMetric(float64(pages), "pages/op")
+					}
+					if ref != nil {
+						b.ReportMetric(benchVersus(b, ref, ps, c.run), "x_1000")
+					}
 				})
 			}
-			b.Run("delta_empty", func(b *testing.B) {
-				b.ReportAllocs()
-				ops := 0
-				for b.Loop() {
-					p, err := ps.s.Pull(ps.user, ps.head, DefaultPullLimit)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if len(p.Records) != 0 || p.HasMore || p.Reset {
-						b.Fatalf("an empty delta has %d records, has_more %v, reset %v", len(p.Records), p.HasMore, p.Reset)
-					}
-					ops++
-				}
-				report(b, "delta_empty", ops)
-			})
 		})
 	}
+}
+
+// benchVersus times run on ref and on ps in alternation, 41 rounds of about
+// a millisecond a side, and returns the median time on ps over the median
+// on ref. Load from other processes comes and goes; alternating makes it
+// fall on both sides alike, where two separate benchmarks would each catch
+// a different part of it.
+func benchVersus(b *testing.B, ref, ps *benchPullStore, run func(*benchPullStore) (int, error)) float64 {
+	b.Helper()
+	timeOf := func(on *benchPullStore, n int) time.Duration {
+		start := time.Now()
+		for range n {
+			if _, err := run(on); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	n := max(1, int(10*time.Millisecond/timeOf(ref, 10)))
+	const rounds = 41
+	onRef, onPS := make([]time.Duration, rounds), make([]time.Duration, rounds)
+	for i := range rounds {
+		if i%2 == 0 {
+			onRef[i], onPS[i] = timeOf(ref, n), timeOf(ps, n)
+		} else {
+			onPS[i], onRef[i] = timeOf(ps, n), timeOf(ref, n)
+		}
+	}
+	slices.Sort(onRef)
+	slices.Sort(onPS)
+	return float64(onPS[rounds/2]) / float64(onRef[rounds/2])
 }
