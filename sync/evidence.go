@@ -386,6 +386,9 @@ type ChainBreak struct {
 func (s *Store) VerifyChains() (checked int, breaks []ChainBreak, err error) {
 	err = s.view(func(btx *bolt.Tx) error {
 		evidence := btx.Bucket(bucketEvidence)
+		if evidence == nil {
+			return nil // a store from before evidence (opened read-only, not upgraded) holds none
+		}
 		inChain := map[string]bool{}
 		var (
 			complaint string
@@ -435,7 +438,11 @@ func (s *Store) VerifyChains() (checked int, breaks []ChainBreak, err error) {
 // a verifier can check the bytes exist.
 func (s *Store) StoredBlobs(fn func(evidenceID, sha string)) error {
 	return s.view(func(btx *bolt.Tx) error {
-		return btx.Bucket(bucketEvidence).ForEach(func(k, v []byte) error {
+		b := btx.Bucket(bucketEvidence)
+		if b == nil {
+			return nil // a store from before evidence, opened read-only
+		}
+		return b.ForEach(func(k, v []byte) error {
 			var e inspector.Evidence
 			if err := json.Unmarshal(v, &e); err != nil {
 				return err

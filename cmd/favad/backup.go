@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	favsync "github.com/favad/favad/sync"
+	"github.com/favad/favad/sync/blob"
 )
 
 // The store's file is locked by the process that has it open for writing, so
@@ -38,7 +40,7 @@ type adminSocket struct {
 // listenAdmin serves GET /backup on the unix socket at path (mode 0600). The
 // caller holds the store open for writing, so no other server owns the data
 // directory and a socket file left there is stale: it is removed.
-func listenAdmin(path string, store *favsync.Store, logger *slog.Logger) (*adminSocket, error) {
+func listenAdmin(path string, store *favsync.Store, blobs blob.Store, logger *slog.Logger) (*adminSocket, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("admin socket: remove stale %s: %w", path, err)
 	}
@@ -62,6 +64,16 @@ func listenAdmin(path string, store *favsync.Store, logger *slog.Logger) (*admin
 		}
 		w.Header().Set(backupTrailer, strconv.FormatInt(n, 10))
 		logger.Info("backup streamed over the admin socket", "bytes", n, "duration", time.Since(start))
+	})
+	mux.HandleFunc("GET /verify", func(w http.ResponseWriter, r *http.Request) {
+		rep, err := store.Verify(blobs)
+		if err != nil {
+			logger.Error("verify over the admin socket failed", "error", err)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(rep)
 	})
 	a := &adminSocket{
 		path: path,
@@ -152,14 +164,19 @@ func (c *cli) backup(ctx context.Context, args []string) error {
 	return nil
 }
 
-// fetchBackup streams GET /backup from the admin socket at sock into w.
-func fetchBackup(ctx context.Context, sock string, w io.Writer) error {
-	client := &http.Client{Transport: &http.Transport{
+// adminClient speaks HTTP over the server's admin socket.
+func adminClient(sock string) *http.Client {
+	return &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			d := net.Dialer{Timeout: 5 * time.Second}
 			return d.DialContext(ctx, "unix", sock)
 		},
 	}}
+}
+
+// fetchBackup streams GET /backup from the admin socket at sock into w.
+func fetchBackup(ctx context.Context, sock string, w io.Writer) error {
+	client := adminClient(sock)
 	defer client.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://favad/backup", nil)
 	if err != nil {

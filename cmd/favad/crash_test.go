@@ -170,6 +170,8 @@ func apiDo(t *testing.T, base, token, method, path string, body, out any) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	req.Header.Set("Favad-Protocol", "1") // sync routes require it; others ignore it
+	req.Header.Set("Favad-App-Version", "cmd-test")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -55,6 +55,7 @@ var commands = []command{
 	{"backup", "write a consistent copy of the store, also while the server runs", (*cli).backup},
 	{"restore", "replace the store with a backup; the server must be stopped", (*cli).restore},
 	{"users", "manage accounts: add, list, disable, enable, reset-password", (*cli).users},
+	{"verify", "recheck every evidence blob's hash and every complaint's evidence chain", (*cli).verify},
 	{"demo", "load the Qazvin demo data and accounts into an empty store", (*cli).demo},
 	{"simulate", "run simulated offline inspectors and dispatch against a server; count lost work", (*cli).simulate},
 	{"version", "print the version", (*cli).version},

@@ -21,7 +21,6 @@ import (
 	"github.com/favad/favad/server"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
-	"github.com/favad/favad/sync/blob"
 )
 
 // shutdownTimeout bounds how long requests in flight may take to finish.
@@ -74,6 +73,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	blobs := blobStore(cfg.Data)
 	keys, err := auth.LoadOrCreateKeys(cfg.JWTKeyFile, time.Now())
 	if err != nil {
 		return err
@@ -88,7 +88,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		CORSOrigins:    cfg.origins,
 		TrustedProxies: cfg.proxies,
 
-		Blobs:             &blob.FS{Dir: filepath.Join(cfg.Data, "blobs")},
+		Blobs:             blobs,
 		UploadDir:         filepath.Join(cfg.Data, "uploads"),
 		MediaMissingAfter: cfg.MediaMissing,
 	})
@@ -96,7 +96,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 
-	admin, err := listenAdmin(adminSocketFile(cfg.Data), store, logger)
+	admin, err := listenAdmin(adminSocketFile(cfg.Data), store, blobs, logger)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/favad/favad/demo"
+)
+
+// TestVerifyDetectsTampering uploads evidence to a real server, then checks
+// that `favad verify` passes while it runs, and finds a blob altered on disk
+// and an evidence record altered in the store.
+func TestVerifyDetectsTampering(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data, "--demo")
+	base := srv.url
+	dispatcher, admin := apiLogin(t, base, "dispatcher"), apiLogin(t, base, "admin")
+	var u struct{ ID string }
+	apiDo(t, base, admin, "POST", "/v1/users", map[string]any{"username": "verify.inspector", "display_name": "بازرس", "role": "inspector",
+		"mode": "field", "region": map[string]string{"province": demo.Province}, "password": demo.Password}, &u)
+	var c struct{ ID string }
+	apiDo(t, base, dispatcher, "POST", "/v1/complaints", map[string]any{"call_id": "VERIFY-1", "category": "absent_employee",
+		"description": "کارمند حاضر نیست", "call_time": time.Now().UTC().Format(time.RFC3339), "office_code": "QZ-SSO-01", "priority": "normal"}, &c)
+	apiDo(t, base, dispatcher, "POST", "/v1/complaints/"+c.ID+"/assign", map[string]string{"inspector_id": u.ID, "mode": "field"}, nil)
+	insp := apiLogin(t, base, "verify.inspector")
+
+	var shas []string
+	for i := range 2 {
+		photo := testJPEG(t, i)
+		sum := sha256.Sum256(photo)
+		sha := hex.EncodeToString(sum[:])
+		shas = append(shas, sha)
+		id := uuid.Must(uuid.NewV7()).String()
+		now := time.Now()
+		apiDo(t, base, insp, "POST", "/v1/sync/push", map[string]any{"mutations": []map[string]any{{
+			"mutation_id": uuid.Must(uuid.NewV7()).String(), "device_seq": i + 1, "kind": "evidence.create", "record_id": id,
+			"device_time": now.Format(time.RFC3339), "hlc": map[string]any{"wall_ms": now.UnixMilli(), "logical": 0},
+			"payload": map[string]any{"complaint_id": c.ID, "kind": "photo", "content_type": "image/jpeg", "size": len(photo),
+				"sha256": sha, "captured_at": now.Format(time.RFC3339)}}}}, nil)
+		tusUpload(t, base, insp, id, sha, photo)
+	}
+
+	out := mustRun(t, "", "verify", "--data", data) // through the admin socket: the server holds the store
+	if !strings.Contains(out, "evidence chain entries checked: 2") || !strings.Contains(out, "problems: 0") {
+		t.Fatalf("verify of an intact store:\n%s", out)
+	}
+
+	// Alter one blob on disk.
+	blob := filepath.Join(data, "blobs", shas[0][:2], shas[0])
+	if err := os.Chmod(blob, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(blob, []byte("not the photo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runFavad(t, nil, "", "verify", "--data", data)
+	if r.code != 1 || !strings.Contains(r.stdout, "BROKEN blob "+shas[0]) {
+		t.Fatalf("verify must find the altered blob (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	srv.stop(t)
+
+	// Alter an evidence record in the store: its chain hash no longer covers it.
+	db, err := bolt.Open(filepath.Join(data, "favad.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("evidence"))
+		k, v := b.Cursor().First()
+		var e map[string]any
+		if err := json.Unmarshal(v, &e); err != nil {
+			return err
+		}
+		e["captured_at"] = "2020-01-01T00:00:00Z"
+		raw, _ := json.Marshal(e)
+		return b.Put(append([]byte(nil), k...), raw)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = runFavad(t, nil, "", "verify", "--data", data)
+	if r.code != 1 || !strings.Contains(r.stdout, "its content no longer matches its hash") {
+		t.Fatalf("verify must find the altered record (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// testJPEG makes a small real JPEG, different for each n.
+func testJPEG(t *testing.T, n int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	for x := range 64 {
+		for y := range 48 {
+			img.Set(x, y, color.RGBA{uint8(x * 4), uint8(y * 5), uint8(n * 90), 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// tusUpload sends data over the tus protocol in one PATCH.
+func tusUpload(t *testing.T, base, token, evidenceID, sha string, data []byte) {
+	t.Helper()
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	req, _ := http.NewRequest("POST", base+"/v1/uploads", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Upload-Length", fmt.Sprint(len(data)))
+	req.Header.Set("Upload-Metadata", "evidence_id "+b64(evidenceID)+",sha256 "+b64(sha)+",filetype "+b64("image/jpeg"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("tus create: %s", resp.Status)
+	}
+	req, _ = http.NewRequest("PATCH", resp.Header.Get("Location"), bytes.NewReader(data))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Upload-Offset", "0")
+	req.Header.Set("Content-Type", "application/offset+octet-stream")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Favad-Evidence-Status") != "stored" {
+		t.Fatalf("tus patch: %s, evidence %q", resp.Status, resp.Header.Get("Favad-Evidence-Status"))
+	}
+}
