@@ -85,7 +85,7 @@ func (t *tx) recordConflict(c *Conflict, newID func() string) error {
 }
 
 func (t *tx) saveConflict(c *Conflict, action string) error {
-	seq, err := t.log(KindConflict, c.ID, action, map[string]string{"rule": string(c.Rule), "record": c.RecordKind + "/" + c.RecordID})
+	seq, err := t.log(KindConflict, c.ID, action, map[string]string{"rule": string(c.Rule), "record": c.RecordKind + "/" + c.RecordID, "inspector": c.InspectorID})
 	if err != nil {
 		return err
 	}
@@ -242,6 +242,9 @@ func (t *tx) resolveReview(c *Conflict, action string) error {
 		data = map[string]string{}
 	}
 	data["from"], data["to"], data["conflict"] = string(cp.Status), string(to), c.ID
+	if to == inspector.StatusAssigned && cp.Assignment != nil {
+		data["inspector"] = cp.Assignment.InspectorID // back on their devices
+	}
 	cp.Status, cp.UpdatedAt, cp.ReviewFrom = to, t.now, ""
 	seq, err := t.log(KindComplaint, cp.ID, "review_"+action, data)
 	if err != nil {
@@ -340,7 +343,11 @@ func (t *tx) overruleComplaintField(c *Conflict) error {
 	}
 	before := cp
 	cp.UpdatedAt = t.now
-	seq, err := t.log(KindComplaint, cp.ID, ActionUpdated, map[string]string{c.Field: value, "conflict": c.ID})
+	data := map[string]string{c.Field: value, "conflict": c.ID}
+	if cp.Assignment != nil {
+		data["assignee"] = cp.Assignment.InspectorID
+	}
+	seq, err := t.log(KindComplaint, cp.ID, ActionUpdated, data)
 	if err != nil {
 		return err
 	}

@@ -219,7 +219,7 @@ func (t *tx) putOffice(o inspector.Office, agencyField string) (inspector.Office
 		action = ActionCreated
 	}
 	o.Deleted, o.Updated = false, t.now
-	if o.Version, err = t.log(KindOffice, o.Code, action, map[string]string{"agency": o.AgencyCode}); err != nil {
+	if o.Version, err = t.log(KindOffice, o.Code, action, map[string]string{"agency": o.AgencyCode, "province": o.Province}); err != nil {
 		return o, false, err
 	}
 	if existed && !old.Deleted && provinceScope(old.Province) != provinceScope(o.Province) {
@@ -295,7 +295,7 @@ func (s *Store) DeleteOffice(actor Actor, code string) error {
 			return notFound("office", code)
 		}
 		o.Deleted, o.Updated = true, t.now
-		if o.Version, err = t.log(KindOffice, code, ActionDeleted, map[string]string{"agency": o.AgencyCode}); err != nil {
+		if o.Version, err = t.log(KindOffice, code, ActionDeleted, map[string]string{"agency": o.AgencyCode, "province": o.Province}); err != nil {
 			return err
 		}
 		if err := t.scoped(provinceScope(o.Province), o.Version, KindOffice, code, OpRemove, ReasonDeleted); err != nil {

@@ -116,7 +116,7 @@ func TestPutOffice(t *testing.T) {
 		ch := allChanges(t, s)
 		require.Len(t, ch, 3)
 		assert.Equal(t, Change{Seq: 3, Kind: KindOffice, ID: "QZ-SSO-01", Action: ActionUpdated, Actor: admin.UserID,
-			At: t0.Add(2 * time.Minute), Data: map[string]string{"agency": "SSO"}}, ch[2])
+			At: t0.Add(2 * time.Minute), Data: map[string]string{"agency": "SSO", "province": "قزوین"}}, ch[2])
 	})
 	t.Run("not found", func(t *testing.T) {
 		_, err := s.Office("NOPE")
@@ -183,7 +183,7 @@ func TestDeleteOffice(t *testing.T) {
 
 	ch := allChanges(t, s)
 	assert.Equal(t, Change{Seq: ch[len(ch)-1].Seq, Kind: KindOffice, ID: "QZ-TAX-01", Action: ActionDeleted, Actor: admin.UserID,
-		At: t0, Data: map[string]string{"agency": "TAX"}}, ch[len(ch)-1])
+		At: t0, Data: map[string]string{"agency": "TAX", "province": "قزوین"}}, ch[len(ch)-1])
 
 	o, err := s.Office("QZ-TAX-01")
 	require.NoError(t, err)

@@ -10,7 +10,8 @@ import (
 //
 // 1: records and the change log. 2: sync scopes (scope_log, scope_members,
 // scope_floor), field work, conflicts and push idempotency. 3: evidence.
-const SchemaVersion = 3
+// 4: push registrations and the user_devices index.
+const SchemaVersion = 4
 
 // Every bucket, and the layout of its keys and values, is declared here and
 // nowhere else. Sequences are 8-byte big-endian so that keys sort in order.
@@ -73,6 +74,9 @@ var (
 	// thumb_queue: evidence id → empty: images waiting for a thumbnail; survives restarts.
 	bucketThumbQueue = []byte("thumb_queue")
 
+	// user_devices: user id 0x00 device id → empty. A user's devices, for notifications.
+	bucketUserDevices = []byte("user_devices")
+
 	allBuckets = [][]byte{
 		bucketMeta, bucketLog, bucketRecordLog, bucketComplaints, bucketCallIDs,
 		bucketAgencies, bucketOffices, bucketUsers, bucketUsernames,
@@ -81,9 +85,11 @@ var (
 		bucketDeviceMutations, bucketMutationIDs, bucketDeviceSeq,
 		bucketScopeLog, bucketScopeMembers, bucketScopeFloor,
 		bucketEvidence, bucketEvidenceChain, bucketEvidenceUploads, bucketUploadClaims, bucketThumbQueue,
+		bucketUserDevices,
 	}
 
-	keySchemaVersion = []byte("schema_version")
+	keySchemaVersion  = []byte("schema_version")
+	keyNotifierCursor = []byte("notifier_cursor") // 8 bytes: the last change-log sequence the notifier settled
 )
 
 // Record kinds, as written in the change log.

@@ -21,6 +21,8 @@ type Device struct {
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 	RevokedBy string     `json:"revoked_by,omitempty"`
 	Version   uint64     `json:"version"`
+	// Push is the device's FCM registration, if it registered one.
+	Push *PushRegistration `json:"push,omitempty"`
 }
 
 // Session is one sign-in on one device: a family of rotating refresh tokens.
@@ -66,7 +68,16 @@ func (s *Store) StartSession(userID, deviceID string, refreshHash []byte, ttl ti
 			return inspector.Errorf(inspector.CodeDeviceRevoked, "this device was revoked; ask an administrator")
 		}
 		if !known || d.UserID != userID {
-			// A device that changes hands starts afresh: it must not keep the previous user's cursor.
+			// A device that changes hands starts afresh: it must not keep the previous
+			// user's cursor, nor receive their notifications.
+			if known {
+				if err := t.Bucket(bucketUserDevices).Delete(joinKey(d.UserID, deviceID)); err != nil {
+					return err
+				}
+			}
+			if err := t.Bucket(bucketUserDevices).Put(joinKey(userID, deviceID), nil); err != nil {
+				return err
+			}
 			d = Device{ID: deviceID, UserID: userID, FirstSeen: t.now}
 			if d.Version, err = t.log(KindDevice, deviceID, ActionCreated, map[string]string{"user": userID}); err != nil {
 				return err

@@ -170,6 +170,11 @@ func (s *Store) init(readOnly bool) error {
 				return fmt.Errorf("open store: migrate to schema 2: %w", err)
 			}
 		}
+		if from >= 1 && from < 4 {
+			if err := migrateUserDevices(tx); err != nil {
+				return fmt.Errorf("open store: migrate to schema 4: %w", err)
+			}
+		}
 		return tx.Bucket(bucketMeta).Put(keySchemaVersion, itob(SchemaVersion))
 	})
 }

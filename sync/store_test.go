@@ -194,7 +194,7 @@ func TestChanges(t *testing.T) {
 
 	assert.Equal(t, Change{Seq: 1, Kind: KindAgency, ID: "SSO", Action: ActionCreated, Actor: admin.UserID, At: t0}, all[0])
 	assert.Equal(t, KindOffice, all[2].Kind)
-	assert.Equal(t, map[string]string{"agency": "SSO"}, all[2].Data)
+	assert.Equal(t, map[string]string{"agency": "SSO", "province": "قزوین"}, all[2].Data)
 	last := all[9]
 	assert.Equal(t, KindComplaint, last.Kind)
 	assert.Equal(t, ActionCreated, last.Action)

@@ -295,7 +295,7 @@ func (s *Store) DeleteVisit(actor Actor, id string) error {
 			return notFound("visit", id)
 		}
 		v.Deleted, v.DeletedBy = true, actor.UserID
-		seq, err := t.log(KindVisit, id, ActionDeleted, nil)
+		seq, err := t.log(KindVisit, id, ActionDeleted, map[string]string{"inspector": v.InspectorID})
 		if err != nil {
 			return err
 		}
