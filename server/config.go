@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
@@ -50,6 +52,14 @@ type Config struct {
 	ReadPhotoMeta func(path string) (*inspector.PhotoMeta, error)
 	// Thumbnails serves thumbnails made by the worker; nil means none.
 	Thumbnails ThumbnailSource
+	// Hub holds live sync streams; nil means a new one.
+	Hub *Hub
+	// StreamHeartbeat is how often an idle live stream sends a comment, so
+	// that proxies do not close it; default 20s.
+	StreamHeartbeat time.Duration
+	// Collectors are extra Prometheus collectors served at /metrics (the push notifier's).
+	Collectors []prometheus.Collector
+
 	// MediaMissingAfter is how long a record may wait for its bytes before
 	// dispatch sees it as "media missing"; default 24h.
 	MediaMissingAfter time.Duration
@@ -73,6 +83,12 @@ func (c *Config) validate() error {
 	}
 	if c.Blobs == nil || c.UploadDir == "" {
 		return errors.New("server: config needs Blobs and an UploadDir for evidence")
+	}
+	if c.Hub == nil {
+		c.Hub = NewHub()
+	}
+	if c.StreamHeartbeat <= 0 {
+		c.StreamHeartbeat = 20 * time.Second
 	}
 	if c.MediaMissingAfter == 0 {
 		c.MediaMissingAfter = 24 * time.Hour

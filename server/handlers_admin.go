@@ -93,3 +93,23 @@ func (s *Server) listUsers(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, listWire[userWire]{Items: mapSlice(us, toUserWire)})
 }
+
+type deviceRegistration struct {
+	Token      string `json:"token"`
+	Platform   string `json:"platform"`
+	AppVersion string `json:"app_version"`
+	Locale     string `json:"locale"`
+}
+
+// registerDevice records or rotates the calling device's FCM token.
+func (s *Server) registerDevice(c echo.Context) error {
+	var req deviceRegistration
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	d, err := s.store.RegisterPush(actor(c), favsync.PushRegistration{Token: req.Token, Platform: req.Platform, AppVersion: req.AppVersion, Locale: req.Locale})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toDeviceWire(d))
+}

@@ -24,6 +24,8 @@ type Server struct {
 	draining atomic.Bool
 	routes   []Route
 	tus      http.Handler
+	hub      *Hub
+	shutdown chan struct{} // closed by Drain: live streams end so that shutdown is not held up
 }
 
 // Route is one entry of the route table. Roles lists who may call it; a
@@ -55,12 +57,16 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:     cfg,
-		store:   cfg.Store,
-		issuer:  &auth.Issuer{Keys: cfg.Keys, AccessTTL: cfg.AccessTTL, Now: cfg.Now},
-		metrics: newMetrics(cfg.Store),
-		limiter: newLoginLimiter(cfg.LoginPerAccount, cfg.LoginPerAddress, cfg.Now),
+		cfg:      cfg,
+		store:    cfg.Store,
+		issuer:   &auth.Issuer{Keys: cfg.Keys, AccessTTL: cfg.AccessTTL, Now: cfg.Now},
+		metrics:  newMetrics(cfg.Store),
+		limiter:  newLoginLimiter(cfg.LoginPerAccount, cfg.LoginPerAddress, cfg.Now),
+		hub:      cfg.Hub,
+		shutdown: make(chan struct{}),
 	}
+	s.metrics.registry.MustRegister(s.hub.open)
+	s.metrics.registry.MustRegister(cfg.Collectors...)
 	s.routes = []Route{
 		{Method: http.MethodGet, Path: "/healthz", Public: true, handler: s.healthz},
 		{Method: http.MethodGet, Path: "/readyz", Public: true, handler: s.readyz},
@@ -95,6 +101,8 @@ func New(cfg Config) (*Server, error) {
 
 		{Method: http.MethodGet, Path: "/v1/sync/pull", Roles: inspectors, handler: s.pull},
 		{Method: http.MethodPost, Path: "/v1/sync/push", Roles: inspectors, handler: s.push, limit: -2},
+		{Method: http.MethodGet, Path: "/v1/sync/stream", Roles: inspectors, handler: s.syncStream},
+		{Method: http.MethodPost, Path: "/v1/devices", Roles: anyRole, handler: s.registerDevice},
 		{Method: http.MethodGet, Path: "/v1/conflicts", Roles: overseer, handler: s.listConflicts},
 		{Method: http.MethodGet, Path: "/v1/conflicts/:id", Roles: overseer, handler: s.getConflict},
 		{Method: http.MethodPost, Path: "/v1/conflicts/:id/resolve", Roles: dispatch, handler: s.resolveConflict},
@@ -130,7 +138,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 
 // Drain marks the server as shutting down: /readyz fails so that a load
 // balancer stops sending new requests, while requests in flight finish.
-func (s *Server) Drain() { s.draining.Store(true) }
+func (s *Server) Drain() {
+	if s.draining.CompareAndSwap(false, true) {
+		close(s.shutdown)
+	}
+}
+
+// Hub returns the live-stream hub, which the push notifier pokes.
+func (s *Server) Hub() *Hub { return s.hub }
 
 func (s *Server) newEcho() *echo.Echo {
 	e := echo.New()

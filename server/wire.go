@@ -260,10 +260,23 @@ type deviceWire struct {
 	LastSeen  time.Time  `json:"last_seen"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 	RevokedBy string     `json:"revoked_by,omitempty"`
+	Push      *pushWire  `json:"push,omitempty"`
+}
+
+// pushWire describes a device's push registration; the token itself is not shown.
+type pushWire struct {
+	Platform    string    `json:"platform"`
+	AppVersion  string    `json:"app_version"`
+	Locale      string    `json:"locale"`
+	ConfirmedAt time.Time `json:"confirmed_at"`
 }
 
 func toDeviceWire(d favsync.Device) deviceWire {
-	return deviceWire{ID: d.ID, UserID: d.UserID, FirstSeen: d.FirstSeen, LastSeen: d.LastSeen, RevokedAt: d.RevokedAt, RevokedBy: d.RevokedBy}
+	w := deviceWire{ID: d.ID, UserID: d.UserID, FirstSeen: d.FirstSeen, LastSeen: d.LastSeen, RevokedAt: d.RevokedAt, RevokedBy: d.RevokedBy}
+	if p := d.Push; p != nil {
+		w.Push = &pushWire{Platform: p.Platform, AppVersion: p.AppVersion, Locale: p.Locale, ConfirmedAt: p.ConfirmedAt}
+	}
+	return w
 }
 
 type listWire[T any] struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -485,4 +486,28 @@ func migrateScopes(btx *bolt.Tx) error {
 		}
 		return add(scopeAgencies, KindAgency, a.Code)
 	})
+}
+
+// ScopeChangedSince reports whether anything in u's scope changed after seq,
+// and the latest such change.
+func (s *Store) ScopeChangedSince(u inspector.User, seq uint64) (latest uint64, changed bool, err error) {
+	err = s.view(func(btx *bolt.Tx) error {
+		c := btx.Bucket(bucketScopeLog).Cursor()
+		for _, sc := range scopesOf(u) {
+			prefix := append([]byte(sc), 0)
+			k, _ := c.Seek(seqKey(sc, math.MaxUint64))
+			if k == nil {
+				k, _ = c.Last()
+			} else {
+				k, _ = c.Prev()
+			}
+			if k != nil && bytes.HasPrefix(k, prefix) {
+				if last, _ := btoi(k[len(prefix):]); last > seq {
+					changed, latest = true, max(latest, last)
+				}
+			}
+		}
+		return nil
+	})
+	return latest, changed, err
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/push"
 	favsync "github.com/favad/favad/sync"
 )
 
@@ -149,6 +150,10 @@ type serveConfig struct {
 	SLA            string        // --sla: priority=duration list
 	Retention      time.Duration // --tombstone-retention: how long removals stay in the scope logs
 	EvidenceMax    int64         // --evidence-max-size: the largest evidence file, in bytes
+	FCMCredentials string        // --fcm-credentials: service account JSON; default $GOOGLE_APPLICATION_CREDENTIALS
+	PushWindow     time.Duration // --push-window: a burst of changes within it is one message per device
+	SyncTTL        time.Duration // --push-ttl-sync: lifetime of a data-only sync message
+	AssignmentTTL  time.Duration // --push-ttl-assignment: lifetime of an assignment notification
 	UploadMaxAge   time.Duration // --upload-max-age: incomplete uploads idle longer are removed
 	MediaMissing   time.Duration // --media-missing-after: a record without its bytes this long is "media missing"
 
@@ -177,6 +182,10 @@ func (s *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
 	fs.DurationVar(&s.AccessTTL, "access-ttl", 0, "access token lifetime (default 15m)")
 	fs.DurationVar(&s.RefreshTTL, "refresh-ttl", 0, "refresh token lifetime, extended on each use (default 720h)")
+	fs.StringVar(&s.FCMCredentials, "fcm-credentials", "", "Firebase service-account JSON for FCM (default $GOOGLE_APPLICATION_CREDENTIALS; none: log-only)")
+	fs.DurationVar(&s.PushWindow, "push-window", 2*time.Second, "changes for a device within this window make one push message")
+	fs.DurationVar(&s.SyncTTL, "push-ttl-sync", push.DefaultTTLs().Sync, "lifetime of a data-only sync message at FCM")
+	fs.DurationVar(&s.AssignmentTTL, "push-ttl-assignment", push.DefaultTTLs().Assignment, "lifetime of an assignment notification at FCM")
 	fs.Int64Var(&s.EvidenceMax, "evidence-max-size", favsync.DefaultEvidenceMaxSize, "the largest evidence file accepted, in bytes")
 	fs.DurationVar(&s.UploadMaxAge, "upload-max-age", 48*time.Hour, "incomplete uploads idle this long are removed")
 	fs.DurationVar(&s.MediaMissing, "media-missing-after", 24*time.Hour, "an evidence record whose bytes have not come this long is shown as media missing")

@@ -18,6 +18,7 @@ import (
 
 	apispec "github.com/favad/favad/api-spec"
 	"github.com/favad/favad/demo"
+	"github.com/favad/favad/push"
 	"github.com/favad/favad/server"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
@@ -39,6 +40,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	if err := cfg.validate(); err != nil {
 		return err
+	}
+	if cfg.FCMCredentials == "" {
+		cfg.FCMCredentials = c.getenv("GOOGLE_APPLICATION_CREDENTIALS")
 	}
 	logger := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: cfg.level}))
 	slog.SetDefault(logger)
@@ -74,6 +78,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		}
 	}
 	blobs := blobStore(cfg.Data)
+	sender, err := pushSender(ctx, cfg.FCMCredentials, push.TTLs{Sync: cfg.SyncTTL, Assignment: cfg.AssignmentTTL}, logger)
+	if err != nil {
+		return err
+	}
+	hub := server.NewHub()
+	notifier := &push.Notifier{Store: store, Sender: sender, Poker: hub, Logger: logger.With("component", "notifier"), Window: cfg.PushWindow}
+	notifier.Metrics = push.NewMetrics()
 	keys, err := auth.LoadOrCreateKeys(cfg.JWTKeyFile, time.Now())
 	if err != nil {
 		return err
@@ -91,6 +102,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		Blobs:             blobs,
 		UploadDir:         filepath.Join(cfg.Data, "uploads"),
 		MediaMissingAfter: cfg.MediaMissing,
+		Hub:               hub,
+		Collectors:        notifier.Metrics.Collectors(),
 	})
 	if err != nil {
 		return err
@@ -142,6 +155,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	var background stdsync.WaitGroup
 	background.Go(func() { store.RunCompaction(workers, cfg.Retention, time.Hour, logger) })
 	background.Go(func() { srv.RunUploadJanitor(workers, cfg.UploadMaxAge, 10*time.Minute) })
+	background.Go(func() { notifier.Run(workers) })
 
 	var failed error
 	select {

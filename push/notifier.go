@@ -1,0 +1,361 @@
+package push
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	favsync "github.com/favad/favad/sync"
+)
+
+// Store is what the notifier needs of the store. *sync.Store satisfies it.
+type Store interface {
+	Changes(after uint64, limit int) ([]favsync.Change, error)
+	NotifierCursor() (uint64, error)
+	SaveNotifierCursor(seq uint64) error
+	PushTargets(userIDs []string, staleAfter time.Duration) ([]favsync.PushTarget, error)
+	DropPushToken(deviceID, token, reason string) error
+	PrunePushTokens(removeAfter time.Duration) (int, error)
+	InspectorsOf(province string) ([]string, error)
+	Brief(complaintID string) (favsync.ComplaintBrief, error)
+	Stats() (favsync.Stats, error)
+}
+
+var _ Store = (*favsync.Store)(nil)
+
+// Poker wakes a user's open live streams (server-sent events).
+type Poker interface {
+	Poke(userID string, seq uint64)
+}
+
+// Notifier turns changes into messages. The zero value is not usable; set
+// Store, Sender and Logger, and call Run.
+type Notifier struct {
+	Store  Store
+	Sender Sender
+	Poker  Poker // may be nil
+	Logger *slog.Logger
+
+	// Window coalesces a burst: changes for a device within it make one message. Default 2s.
+	Window time.Duration
+	// Poll is how often the log is read when idle. Default 250ms.
+	Poll time.Duration
+	// StaleAfter and RemoveAfter are the token ages (defaults 30 and 270 days).
+	StaleAfter, RemoveAfter time.Duration
+	// Retries bounds the attempts of a transiently failing message. Default 5.
+	Retries int
+	// Backoff is the first retry's delay, doubled each time with full jitter. Default 1s.
+	Backoff time.Duration
+
+	Metrics *Metrics
+	now     func() time.Time
+	sleep   func(context.Context, time.Duration) error
+}
+
+// pending is what a user is owed since the window opened.
+type pending struct {
+	kind     Kind
+	seq      uint64
+	assigned []string // complaints newly assigned to them
+	except   map[string]bool
+}
+
+func (n *Notifier) defaults() {
+	if n.Window <= 0 {
+		n.Window = 2 * time.Second
+	}
+	if n.Poll <= 0 {
+		n.Poll = 250 * time.Millisecond
+	}
+	if n.StaleAfter <= 0 {
+		n.StaleAfter = favsync.DefaultTokenStaleAfter
+	}
+	if n.RemoveAfter <= 0 {
+		n.RemoveAfter = favsync.DefaultTokenRemoveAfter
+	}
+	if n.Retries <= 0 {
+		n.Retries = 5
+	}
+	if n.Backoff <= 0 {
+		n.Backoff = time.Second
+	}
+	if n.Metrics == nil {
+		n.Metrics = NewMetrics()
+	}
+	if n.now == nil {
+		n.now = time.Now
+	}
+	if n.sleep == nil {
+		n.sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				return nil
+			}
+		}
+	}
+}
+
+// Run tails the change log until ctx ends. It returns when ctx is done.
+func (n *Notifier) Run(ctx context.Context) error {
+	n.defaults()
+	cursor, err := n.Store.NotifierCursor()
+	if err != nil {
+		return fmt.Errorf("notifier: %w", err)
+	}
+	// Settle the starting point at once: on a first start it is the head, and
+	// a crash before the first flush must not move it past unsent changes.
+	if err := n.Store.SaveNotifierCursor(cursor); err != nil {
+		return fmt.Errorf("notifier: %w", err)
+	}
+	owed := map[string]*pending{}
+	var windowOpened time.Time
+	lastPrune := time.Time{}
+	for ctx.Err() == nil {
+		if n.now().Sub(lastPrune) > time.Hour {
+			if pruned, err := n.Store.PrunePushTokens(n.RemoveAfter); err != nil {
+				n.Logger.Error("prune push tokens", "error", err)
+			} else if pruned > 0 {
+				n.Metrics.TokensRemoved.WithLabelValues("stale").Add(float64(pruned))
+			}
+			lastPrune = n.now()
+		}
+		changes, err := n.Store.Changes(cursor, 1000)
+		if err != nil {
+			n.Logger.Error("notifier: read the change log", "error", err)
+			if n.sleep(ctx, n.Poll) != nil {
+				break
+			}
+			continue
+		}
+		for _, ch := range changes {
+			n.concern(ch, owed)
+			cursor = ch.Seq
+		}
+		if len(changes) > 0 {
+			last := changes[len(changes)-1]
+			n.Metrics.LagSeconds.Set(n.now().Sub(last.At).Seconds())
+			if len(owed) > 0 && windowOpened.IsZero() {
+				windowOpened = n.now()
+			}
+		}
+		if st, err := n.Store.Stats(); err == nil {
+			n.Metrics.LagSeqs.Set(float64(st.Seq - min(cursor, st.Seq)))
+		}
+		switch {
+		case len(owed) == 0 && len(changes) > 0:
+			// Nothing for anyone: settle the cursor so a restart does not reread.
+			if err := n.Store.SaveNotifierCursor(cursor); err != nil {
+				n.Logger.Error("notifier: save cursor", "error", err)
+			}
+		case len(owed) > 0 && n.now().Sub(windowOpened) >= n.Window:
+			n.flush(ctx, owed)
+			if err := n.Store.SaveNotifierCursor(cursor); err != nil {
+				n.Logger.Error("notifier: save cursor", "error", err)
+			}
+			owed, windowOpened = map[string]*pending{}, time.Time{}
+		}
+		if len(changes) < 1000 {
+			if n.sleep(ctx, n.Poll) != nil {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// concern records who is owed a message for ch, and pokes their streams.
+func (n *Notifier) concern(ch favsync.Change, owed map[string]*pending) {
+	add := func(user string, kind Kind, complaint string, exceptDevice string) {
+		if user == "" {
+			return
+		}
+		p := owed[user]
+		if p == nil {
+			p = &pending{except: map[string]bool{}}
+			owed[user] = p
+		}
+		p.seq = ch.Seq
+		if kind == KindAssignment {
+			p.kind = KindAssignment
+			if !slices.Contains(p.assigned, complaint) {
+				p.assigned = append(p.assigned, complaint)
+			}
+		}
+		if exceptDevice != "" {
+			p.except[exceptDevice] = true // the device that made the change knows of it
+		}
+		if n.Poker != nil {
+			n.Poker.Poke(user, ch.Seq)
+		}
+	}
+	d := ch.Data
+	switch ch.Kind {
+	case favsync.KindComplaint:
+		if ch.Action == favsync.ActionAssigned || ch.Action == favsync.ActionReassigned {
+			add(d["inspector"], KindAssignment, ch.ID, "")
+		} else if d["inspector"] != "" {
+			add(d["inspector"], KindSync, "", "")
+		}
+		add(d["previous_inspector"], KindSync, "", "")
+		add(d["assignee"], KindSync, "", "")
+		if ch.Device != "" { // an inspector's own change: their other devices sync
+			add(ch.Actor, KindSync, "", ch.Device)
+		}
+	case favsync.KindConflict, favsync.KindVisit:
+		add(d["inspector"], KindSync, "", "")
+		if ch.Device != "" {
+			add(ch.Actor, KindSync, "", ch.Device)
+		}
+	case favsync.KindFinding, favsync.KindCall, favsync.KindNote, favsync.KindEvidence:
+		add(ch.Actor, KindSync, "", ch.Device)
+	case favsync.KindOffice, favsync.KindAgency:
+		users, err := n.Store.InspectorsOf(d["province"])
+		if err != nil {
+			n.Logger.Error("notifier: inspectors of a province", "error", err)
+		}
+		for _, u := range users {
+			add(u, KindSync, "", "")
+		}
+	}
+}
+
+// flush sends one message per device of every user owed one.
+func (n *Notifier) flush(ctx context.Context, owed map[string]*pending) {
+	users := make([]string, 0, len(owed))
+	for u := range owed {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	targets, err := n.Store.PushTargets(users, n.StaleAfter)
+	if err != nil {
+		n.Logger.Error("notifier: push targets", "error", err)
+		return
+	}
+	var msgs []Message
+	for _, t := range targets {
+		p := owed[t.UserID]
+		if p.except[t.DeviceID] && p.kind == KindSync {
+			continue
+		}
+		m := Message{DeviceID: t.DeviceID, Token: t.Token, Platform: t.Platform, Kind: p.kind, Seq: p.seq}
+		if p.kind == KindAssignment {
+			m.Title, m.Body = n.assignmentText(p.assigned)
+		}
+		msgs = append(msgs, m)
+	}
+	for start := 0; start < len(msgs); start += MaxBatch {
+		n.sendWithRetry(ctx, msgs[start:min(start+MaxBatch, len(msgs))])
+	}
+}
+
+// assignmentText names the office, never the caller.
+func (n *Notifier) assignmentText(complaints []string) (title, body string) {
+	title = "ماموریت جدید بازرسی"
+	if len(complaints) > 1 {
+		return title, fmt.Sprintf("%d شکایت تازه به شما ارجاع شد", len(complaints))
+	}
+	b, err := n.Store.Brief(complaints[0])
+	if err != nil || b.OfficeName == "" {
+		return title, "شکایت تازه‌ای به شما ارجاع شد"
+	}
+	if b.Priority == "urgent" {
+		title = "ماموریت فوری بازرسی"
+	}
+	return title, fmt.Sprintf("شکایت شماره %d — %s", b.Number, b.OfficeName)
+}
+
+// sendWithRetry sends a batch, retrying transient failures with exponential
+// backoff and full jitter, honouring Retry-After.
+func (n *Notifier) sendWithRetry(ctx context.Context, msgs []Message) {
+	for attempt := 1; len(msgs) > 0; attempt++ {
+		results, err := n.Sender.Send(ctx, msgs)
+		if err != nil {
+			results = make([]Result, len(msgs))
+			for i := range results {
+				results[i] = Result{Outcome: Transient, Code: "BATCH", Err: err}
+			}
+		}
+		var again []Message
+		var wait time.Duration
+		for i, r := range results {
+			m := msgs[i]
+			switch r.Outcome {
+			case Sent:
+				n.Metrics.Sent.WithLabelValues(m.Kind.String()).Inc()
+			case BadToken:
+				n.Metrics.Failed.WithLabelValues(r.Code).Inc()
+				if err := n.Store.DropPushToken(m.DeviceID, m.Token, r.Code); err != nil {
+					n.Logger.Error("drop push token", "device", m.DeviceID, "error", err)
+				} else {
+					n.Metrics.TokensRemoved.WithLabelValues(r.Code).Inc()
+				}
+			case ConfigError:
+				n.Metrics.Failed.WithLabelValues(r.Code).Inc()
+				n.Metrics.ConfigErrors.Inc()
+				n.Logger.Error("FCM refused the server's configuration; check the Firebase project and credentials",
+					"code", r.Code, "device", m.DeviceID, "error", r.Err)
+			case Transient:
+				n.Metrics.Failed.WithLabelValues(r.Code).Inc()
+				again = append(again, m)
+				wait = max(wait, r.RetryAfter)
+			default:
+				n.Metrics.Failed.WithLabelValues(r.Code).Inc()
+				n.Logger.Warn("push failed", "code", r.Code, "device", m.DeviceID, "error", r.Err)
+			}
+		}
+		if len(again) == 0 {
+			return
+		}
+		if attempt >= n.Retries {
+			n.Logger.Warn("push: giving up after retries; the device will sync on its own schedule", "messages", len(again))
+			return
+		}
+		backoff := n.Backoff << (attempt - 1)
+		backoff = time.Duration(rand.Int64N(int64(backoff) + 1)) // full jitter
+		if err := n.sleep(ctx, max(wait, backoff)); err != nil {
+			return
+		}
+		n.Metrics.Retries.Add(float64(len(again)))
+		msgs = again
+	}
+}
+
+// Metrics are the notifier's Prometheus collectors.
+type Metrics struct {
+	Sent          *prometheus.CounterVec
+	Failed        *prometheus.CounterVec
+	TokensRemoved *prometheus.CounterVec
+	Retries       prometheus.Counter
+	ConfigErrors  prometheus.Counter
+	LagSeqs       prometheus.Gauge
+	LagSeconds    prometheus.Gauge
+}
+
+// NewMetrics makes the collectors; register them with Collectors.
+func NewMetrics() *Metrics {
+	return &Metrics{
+		Sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "favad_push_sent_total", Help: "Push messages FCM accepted, by kind."}, []string{"kind"}),
+		Failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "favad_push_failed_total", Help: "Push messages FCM refused, by FCM error code."},
+			[]string{"code"}),
+		TokensRemoved: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "favad_push_tokens_removed_total", Help: "Device tokens removed, by reason."},
+			[]string{"reason"}),
+		Retries:      prometheus.NewCounter(prometheus.CounterOpts{Name: "favad_push_retries_total", Help: "Messages retried after a transient FCM error."}),
+		ConfigErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "favad_push_config_errors_total", Help: "FCM answers that blame the server's configuration."}),
+		LagSeqs:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "favad_notifier_lag_changes", Help: "Changes in the log after the notifier's read position."}),
+		LagSeconds:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "favad_notifier_lag_seconds", Help: "Age of the last change the notifier read, when it read it."}),
+	}
+}
+
+// Collectors lists the collectors, for a registry.
+func (m *Metrics) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.Sent, m.Failed, m.TokensRemoved, m.Retries, m.ConfigErrors, m.LagSeqs, m.LagSeconds}
+}
