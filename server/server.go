@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/tus/tusd/v2/pkg/filestore"
 
 	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/server/auth"
@@ -24,6 +25,7 @@ type Server struct {
 	draining atomic.Bool
 	routes   []Route
 	tus      http.Handler
+	tusFiles filestore.FileStore
 	hub      *Hub
 	shutdown chan struct{} // closed by Drain: live streams end so that shutdown is not held up
 }

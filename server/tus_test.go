@@ -20,6 +20,7 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,10 +179,9 @@ func (e *env) tusCreate(token string, length int64, meta map[string]string) repl
 // tusPatch sends body at offset to the upload at location.
 func (e *env) tusPatch(token, location string, offset int64, body []byte) reply {
 	e.t.Helper()
-	path := location
-	if u, err := http.NewRequest("GET", location, nil); err == nil && u.URL.Host != "" {
-		path = u.URL.Path
-	}
+	u, err := url.Parse(location)
+	require.NoError(e.t, err)
+	path := u.Path
 	h := http.Header{"Tus-Resumable": {"1.0.0"}, "Upload-Offset": {strconv.FormatInt(offset, 10)}}
 	// A binary body is nothing a JSON contract validator decodes: the response is still checked.
 	return e.do(call{method: "PATCH", path: path, token: token, raw: string(body), contentType: "application/offset+octet-stream", header: h, invalidRequest: true})
@@ -817,7 +817,6 @@ func TestEvidenceRangeDownload(t *testing.T) {
 // TestUploadBelongsToItsCreator: an upload in progress is its creator's; its
 // URL in another inspector's hands opens nothing.
 func TestUploadBelongsToItsCreator(t *testing.T) {
-	t.Skip("server bug: HEAD/PATCH /v1/uploads/{id} do not check the caller created the upload; remove this skip with the fix")
 	e := newEvidenceEnv(t)
 	complaint := e.assignedComplaint("CALL-TUS-5")
 	field := e.login("field", "android-field-tus5").AccessToken

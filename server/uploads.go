@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,14 +39,18 @@ func (s *Server) newUploads() (http.Handler, error) {
 		return nil, fmt.Errorf("upload directory: %w", err)
 	}
 	composer := tusd.NewStoreComposer()
-	filestore.New(s.cfg.UploadDir).UseIn(composer)
+	files := filestore.New(s.cfg.UploadDir)
+	files.UseIn(composer)
+	s.tusFiles = files
 	memorylocker.New().UseIn(composer)
 	h, err := tusd.NewHandler(tusd.Config{
-		BasePath:                  "/v1/uploads/",
-		StoreComposer:             composer,
-		MaxSize:                   s.store.EvidenceMaxSize(),
+		BasePath:      "/v1/uploads/",
+		StoreComposer: composer,
+		// No MaxSize: beforeUpload refuses an over-size or deferred length
+		// with a problem document, and tusd bounds each PATCH by the declared length.
 		DisableDownload:           true, // evidence is read at /v1/evidence/{id}/content, with its record's authorization
 		DisableTermination:        true,
+		DisableConcatenation:      true, // each part would be checked against the whole file's hash
 		Logger:                    tusLogger(s.cfg.Logger),
 		RespectForwardedHeaders:   len(s.cfg.TrustedProxies) > 0,
 		PreUploadCreateCallback:   s.beforeUpload,
@@ -57,13 +63,57 @@ func (s *Server) newUploads() (http.Handler, error) {
 	return http.StripPrefix("/v1/uploads", h), nil
 }
 
-// uploads hands an authenticated request to tusd, with the caller in its context.
+// uploads hands an authenticated request to tusd, with the caller in its
+// context. An upload belongs to the inspector who created it: anyone else is
+// told it does not exist.
 func (s *Server) uploads(c echo.Context) error {
+	if id := c.Param("id"); id != "" {
+		if up, err := s.tusFiles.GetUpload(c.Request().Context(), id); err == nil {
+			info, err := up.GetInfo(c.Request().Context())
+			if err == nil && info.MetaData[ownerKey] != principal(c).User.ID {
+				return inspector.Errorf(inspector.CodeNotFound, "no upload %q of yours", id)
+			}
+		}
+	}
 	r := c.Request()
 	r = r.WithContext(context.WithValue(r.Context(), principalKey{}, principal(c)))
-	s.tus.ServeHTTP(c.Response(), r)
+	s.tus.ServeHTTP(&hideInternal{ResponseWriter: c.Response(), log: s.log(c), requestID: c.Response().Header().Get(echo.HeaderXRequestID)}, r)
 	return nil
 }
+
+// hideInternal stops tusd's own 5xx answers, which carry err.Error() in plain
+// text, from reaching the client: it logs them and sends a generic problem.
+type hideInternal struct {
+	http.ResponseWriter
+	log       *slog.Logger
+	requestID string
+	hiding    bool
+}
+
+func (h *hideInternal) WriteHeader(status int) {
+	if status >= 500 && !strings.Contains(h.Header().Get("Content-Type"), "problem+json") {
+		h.hiding = true
+		h.Header().Set("Content-Type", "application/problem+json")
+		h.Header().Del("Content-Length")
+		h.ResponseWriter.WriteHeader(status)
+		body, _ := jsonMarshal(Problem{Type: "urn:favad:problem:internal", Title: http.StatusText(status), Status: status,
+			Detail: "something went wrong on the server; the error is logged with this request's id", Code: inspector.CodeInternal, RequestID: h.requestID})
+		h.ResponseWriter.Write(body)
+		return
+	}
+	h.ResponseWriter.WriteHeader(status)
+}
+
+func (h *hideInternal) Write(b []byte) (int, error) {
+	if h.hiding {
+		h.log.Error("tus upload failed", "detail", strings.TrimSpace(string(b)))
+		return len(b), nil
+	}
+	return h.ResponseWriter.Write(b)
+}
+
+// Unwrap lets tusd reach the connection (read deadlines, flushing).
+func (h *hideInternal) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 func hookPrincipal(ev tusd.HookEvent) *Principal {
 	p, _ := ev.Context.Value(principalKey{}).(*Principal)
@@ -75,7 +125,11 @@ func hookPrincipal(ev tusd.HookEvent) *Principal {
 
 // tusError turns a refusal into a tus error response carrying problem+json.
 func tusError(status int, code inspector.Code, field, message string) error {
-	p := Problem{Type: "urn:favad:problem:" + string(code), Title: http.StatusText(status), Status: status, Detail: message, Code: code}
+	title := http.StatusText(status)
+	if status == 460 {
+		title = "Checksum Mismatch" // tus checksum extension's status, unknown to net/http
+	}
+	p := Problem{Type: "urn:favad:problem:" + string(code), Title: title, Status: status, Detail: message, Code: code}
 	if field != "" {
 		p.Errors = []inspector.FieldError{{Field: field, Code: "invalid", Message: message}}
 	}
@@ -89,7 +143,10 @@ func tusFromApp(err error) error {
 	if !errors.As(err, &e) {
 		return tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "something went wrong on the server")
 	}
-	status := statusOf[e.Code]
+	status, ok := statusOf[e.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
 	field := ""
 	if len(e.Fields) > 0 {
 		field = e.Fields[0].Field
@@ -109,8 +166,9 @@ func (s *Server) beforeUpload(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileIn
 	case id == "" || sha == "" || ctype == "":
 		return tusd.HTTPResponse{}, none, tusError(http.StatusBadRequest, codeMalformed, "Upload-Metadata",
 			"Upload-Metadata must carry evidence_id, sha256 and filetype")
-	case uuid.Validate(id) != nil:
-		return tusd.HTTPResponse{}, none, tusError(http.StatusBadRequest, codeMalformed, "evidence_id", "evidence_id must be the record's UUID")
+	case !canonicalUUID(id):
+		return tusd.HTTPResponse{}, none, tusError(http.StatusBadRequest, codeMalformed, "evidence_id",
+			"evidence_id must be the record's UUID, in lower-case canonical form")
 	case !inspector.ValidSHA256(sha):
 		return tusd.HTTPResponse{}, none, tusError(http.StatusBadRequest, codeMalformed, "sha256", "sha256 must be 64 hex digits")
 	case ev.Upload.SizeIsDeferred:
@@ -125,8 +183,13 @@ func (s *Server) beforeUpload(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileIn
 	if err := s.store.ClaimUpload(p.User, id, sha, ev.Upload.Size, ctype); err != nil {
 		return tusd.HTTPResponse{}, none, tusFromApp(err)
 	}
-	return tusd.HTTPResponse{}, none, nil
+	owned := maps.Clone(meta)
+	owned[ownerKey] = p.User.ID // set by the server, whatever the client sent
+	return tusd.HTTPResponse{}, tusd.FileInfoChanges{MetaData: owned}, nil
 }
+
+// ownerKey is the upload metadata the server sets to the uploader's id.
+const ownerKey = "favad_owner"
 
 // finishUpload verifies the complete bytes and stores them: the server hashes
 // them (tus has no checksum the server can trust), sniffs their real type,
@@ -134,6 +197,9 @@ func (s *Server) beforeUpload(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileIn
 func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	p := hookPrincipal(ev)
 	log := s.cfg.Logger.With("upload", ev.Upload.ID, "user", p.User.ID)
+	if ev.Upload.MetaData[ownerKey] != p.User.ID {
+		return tusd.HTTPResponse{}, tusError(http.StatusNotFound, inspector.CodeNotFound, "", "no upload of yours with this id")
+	}
 	path := ev.Upload.Storage["Path"]
 	id, declared := ev.Upload.MetaData["evidence_id"], strings.ToLower(ev.Upload.MetaData["sha256"])
 	discard := func() {
@@ -143,7 +209,8 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	sum, head, err := hashAndHead(path)
 	if err != nil {
 		log.Error("hash upload", "error", err)
-		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "the upload could not be read back")
+		discard() // a retry must start over, not find the upload "complete" with nothing stored
+		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "the upload could not be read back; upload the file again")
 	}
 	if sum != declared {
 		discard()
@@ -171,7 +238,8 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	}
 	if err := s.cfg.Blobs.Adopt(sum, path); err != nil {
 		log.Error("store blob", "error", err)
-		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "the upload could not be stored; retry")
+		discard()
+		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "the upload could not be stored; upload the file again")
 	}
 	os.Remove(path + ".info")
 	e, err := s.store.AttachUpload(p.User, p.DeviceID, favsync.Upload{EvidenceID: id, SHA256: sum, Size: ev.Upload.Size, SniffedType: sniffed, Photo: photo})
@@ -183,6 +251,11 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 }
 
 const codeChecksumMismatch inspector.Code = "checksum_mismatch"
+
+func canonicalUUID(s string) bool {
+	u, err := uuid.Parse(s)
+	return err == nil && u.String() == s
+}
 
 // hashAndHead streams the file through SHA-256 and keeps its first bytes.
 func hashAndHead(path string) (string, []byte, error) {

@@ -333,7 +333,12 @@ func mutationHash(m Mutation) string {
 	return hex.EncodeToString(h[:])
 }
 
+// recordKindOf names the record a mutation kind writes; "unknown" for a kind
+// the server does not know.
 func recordKindOf(kind string) string {
+	if !slices.Contains(MutationKinds, kind) {
+		return "unknown"
+	}
 	k, _, _ := strings.Cut(kind, ".")
 	return k
 }
