@@ -27,6 +27,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	_ "time/tzdata" // EXIF times are read in Asia/Tehran, also on images without tzdata
 
 	"github.com/favad/favad/inspector"
 )

@@ -18,6 +18,7 @@ import (
 
 	apispec "github.com/favad/favad/api-spec"
 	"github.com/favad/favad/demo"
+	"github.com/favad/favad/media"
 	"github.com/favad/favad/push"
 	"github.com/favad/favad/server"
 	"github.com/favad/favad/server/auth"
@@ -82,6 +83,10 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	thumbs := &media.Thumbnailer{Store: store, Blobs: blobs, Dir: filepath.Join(cfg.Data, "thumbs"), Logger: logger.With("component", "thumbnailer")}
+	if err := thumbs.Validate(); err != nil {
+		return err
+	}
 	hub := server.NewHub()
 	notifier := &push.Notifier{Store: store, Sender: sender, Poker: hub, Logger: logger.With("component", "notifier"), Window: cfg.PushWindow}
 	notifier.Metrics = push.NewMetrics()
@@ -103,6 +108,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		UploadDir:         filepath.Join(cfg.Data, "uploads"),
 		MediaMissingAfter: cfg.MediaMissing,
 		Hub:               hub,
+		ReadPhotoMeta:     media.ReadPhotoMeta,
+		Thumbnails:        thumbs,
 		Collectors:        notifier.Metrics.Collectors(),
 	})
 	if err != nil {
@@ -156,6 +163,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { store.RunCompaction(workers, cfg.Retention, time.Hour, logger) })
 	background.Go(func() { srv.RunUploadJanitor(workers, cfg.UploadMaxAge, 10*time.Minute) })
 	background.Go(func() { notifier.Run(workers) })
+	background.Go(func() { thumbs.Run(workers, media.DefaultThumbnailInterval) })
 
 	var failed error
 	select {
