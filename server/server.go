@@ -158,9 +158,12 @@ func (s *Server) newEcho() *echo.Echo {
 	e.Use(s.requestID, s.recoverPanics, s.observe)
 	if len(s.cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
-			AllowOrigins:  s.cfg.CORSOrigins,
-			AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderXRequestID},
-			ExposeHeaders: []string{echo.HeaderXRequestID, "Retry-After"},
+			AllowOrigins: s.cfg.CORSOrigins,
+			AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderXRequestID,
+				headerProtocol, headerAppVersion, "Last-Event-ID",
+				"Tus-Resumable", "Upload-Length", "Upload-Metadata", "Upload-Offset", "X-HTTP-Method-Override"},
+			ExposeHeaders: []string{echo.HeaderXRequestID, "Retry-After", "Upgrade", echo.HeaderLocation,
+				"Tus-Resumable", "Upload-Offset", "Upload-Length", "Favad-Evidence-Status"},
 		}))
 	}
 	for _, r := range s.routes {

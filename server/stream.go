@@ -39,15 +39,29 @@ func (h *Hub) Poke(user string, seq uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.byUser[user] {
-		select {
-		case s.poke <- seq:
-		default: // a poke is pending; the app will sync and see this change too
-		}
+		s.offer(seq)
 	}
 }
 
 // MaxStreamsPerDevice bounds the live streams one device may hold open.
 const MaxStreamsPerDevice = 2
+
+// offer leaves seq as the stream's pending poke, replacing an older one, and
+// never blocks: a burst becomes one event carrying its latest sequence.
+func (s *stream) offer(seq uint64) {
+	for {
+		select {
+		case s.poke <- seq:
+			return
+		default:
+		}
+		select {
+		case old := <-s.poke:
+			seq = max(seq, old)
+		default:
+		}
+	}
+}
 
 func (h *Hub) join(user, device string) (*stream, bool) {
 	h.mu.Lock()
@@ -99,7 +113,7 @@ func (s *Server) syncStream(c echo.Context) error {
 		if seq, missed, err := s.store.ScopeChangedSince(p.User, after); err != nil {
 			return err
 		} else if missed {
-			st.poke <- seq
+			st.offer(seq)
 		}
 	}
 	w := c.Response()
@@ -120,14 +134,30 @@ func (s *Server) syncStream(c echo.Context) error {
 		case <-s.shutdown:
 			return nil
 		case <-heartbeat.C:
+			if !s.streamStillAllowed(c, p) {
+				return nil
+			}
 			if _, err := fmt.Fprintf(w, ": keep-alive\n\n"); err != nil {
 				return nil
 			}
 		case seq := <-st.poke:
+			if !s.streamStillAllowed(c, p) {
+				return nil
+			}
 			if _, err := fmt.Fprintf(w, "id: %d\nevent: sync\ndata: {\"seq\":%d}\n\n", seq, seq); err != nil {
 				return nil
 			}
 		}
 		w.Flush()
 	}
+}
+
+// streamStillAllowed rechecks the session of a long-lived stream, so that a
+// sign-out, a revoked device or a disabled account ends it too.
+func (s *Server) streamStillAllowed(c echo.Context, p *Principal) bool {
+	if _, err := s.store.CheckSession(p.SessionID); err != nil {
+		s.log(c).Info("live stream ended: the session is no longer valid", "reason", inspector.ErrorCode(err))
+		return false
+	}
+	return true
 }

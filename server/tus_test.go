@@ -48,14 +48,14 @@ type evidenceEnv struct {
 	blobDir, uploadDir string
 }
 
-func newEvidenceEnv(t *testing.T) *evidenceEnv {
+func newEvidenceEnv(t *testing.T, opts ...envOption) *evidenceEnv {
 	t.Helper()
 	blobDir := filepath.Join(t.TempDir(), "blobs")
 	var uploadDir string
-	e := newEnv(t, func(c *server.Config) {
+	e := newEnv(t, append([]envOption{func(c *server.Config) {
 		c.Blobs = &blob.FS{Dir: blobDir}
 		uploadDir = c.UploadDir
-	})
+	}}, opts...)...)
 	return &evidenceEnv{env: e, blobDir: blobDir, uploadDir: uploadDir}
 }
 
