@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	apispec "github.com/favad/favad/api-spec"
+	"github.com/favad/favad/internal/testkit"
 	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/server"
 	"github.com/favad/favad/server/auth"
@@ -27,26 +28,13 @@ import (
 	"github.com/favad/favad/sync/blob"
 )
 
-// testClock is a settable clock shared by the store and the server.
-type testClock struct {
-	mu stdsync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 const testPassword = "correct-horse-battery"
 
 // env is one real FAVAD server on a real bbolt file, reached over loopback
 // HTTP, with every request and response checked against the OpenAPI spec.
 type env struct {
 	t      *testing.T
-	clock  *testClock
+	clock  *testkit.Clock
 	store  *favsync.Store
 	srv    *server.Server
 	ts     *httptest.Server
@@ -58,7 +46,7 @@ type envOption func(*server.Config)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	clock := &testClock{t: time.Now().UTC().Truncate(time.Second)}
+	clock := testkit.NewClock(time.Now().UTC().Truncate(time.Second))
 	store, err := favsync.Open(filepath.Join(t.TempDir(), "favad.db"), favsync.Options{Now: clock.Now})
 	require.NoError(t, err)
 	cfg := server.Config{Store: store, Keys: auth.NewKeySet(), Spec: apispec.YAML, Now: clock.Now,

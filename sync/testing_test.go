@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	stdsync "sync"
 	"testing"
 	"time"
 
@@ -16,30 +15,16 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/internal/testkit"
 )
 
 // t0 is the fake clock's start: a Saturday morning in Qazvin (UTC+3:30).
 var t0 = time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 
-// fakeClock is a settable clock for Options.Now.
-type fakeClock struct {
-	mu stdsync.Mutex
-	t  time.Time
-}
+// fakeClock is a settable clock for Options.Now, starting at t0.
+type fakeClock = testkit.Clock
 
-func newFakeClock() *fakeClock { return &fakeClock{t: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newFakeClock() *fakeClock { return testkit.NewClock(t0) }
 
 // mustOpenStore opens a store on a new file in tb's temporary directory. With
 // no options it uses a fresh fake clock. The store is closed, and the file's

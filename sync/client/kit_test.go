@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	apispec "github.com/favad/favad/api-spec"
+	"github.com/favad/favad/internal/testkit"
 	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/server"
 	"github.com/favad/favad/server/auth"
@@ -24,19 +25,6 @@ import (
 	"github.com/favad/favad/sync/client"
 )
 
-// testClock is a settable clock shared by the store and the server.
-type testClock struct {
-	mu stdsync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 const testPassword = "correct-horse-battery"
 
@@ -45,7 +33,7 @@ const testPassword = "correct-horse-battery"
 // and a phone inspector.
 type env struct {
 	t          testing.TB
-	clock      *testClock
+	clock      *testkit.Clock
 	store      *favsync.Store
 	cfg        server.Config
 	ts         *httptest.Server
@@ -56,7 +44,7 @@ type env struct {
 
 func newEnv(t testing.TB, opts ...func(*server.Config)) *env {
 	t.Helper()
-	clock := &testClock{t: time.Now().UTC().Truncate(time.Second)}
+	clock := testkit.NewClock(time.Now().UTC().Truncate(time.Second))
 	store, err := favsync.Open(filepath.Join(t.TempDir(), "favad.db"), favsync.Options{Now: clock.Now})
 	require.NoError(t, err)
 	cfg := server.Config{Store: store, Keys: auth.NewKeySet(), Spec: apispec.YAML, Now: clock.Now,
