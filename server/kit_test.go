@@ -20,8 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	apispec "github.com/favad/favad/api-spec"
-	"github.com/favad/favad/internal/testkit"
 	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/internal/testkit"
 	"github.com/favad/favad/server"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"

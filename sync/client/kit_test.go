@@ -16,15 +16,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	apispec "github.com/favad/favad/api-spec"
-	"github.com/favad/favad/internal/testkit"
 	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/internal/testkit"
 	"github.com/favad/favad/server"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
 	"github.com/favad/favad/sync/blob"
 	"github.com/favad/favad/sync/client"
 )
-
 
 const testPassword = "correct-horse-battery"
 
