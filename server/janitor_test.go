@@ -1,0 +1,71 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestStaleUploadsAreRemoved: an incomplete upload idle longer than the
+// configured age is removed; a fresh one stays.
+func TestStaleUploadsAreRemoved(t *testing.T) {
+	e := newEvidenceEnv(t)
+	complaint := e.assignedComplaint("CALL-JAN-1")
+	field := e.login("field", "android-field-jan").AccessToken
+	photo := noiseJPEG(t, 64, 64, 3)
+	id, sum := v7(), hexSHA256(photo)
+	e.pushEvidence(field, 1, id, complaint, int64(len(photo)), sum, "image/jpeg")
+	r := e.tusCreate(field, int64(len(photo)), evidenceMeta(id, sum, "image/jpeg"))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r = e.tusPatch(field, r.header.Get("Location"), 0, photo[:100]) // half-done, then the phone goes away
+	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+	infos, _ := filepath.Glob(filepath.Join(e.uploadDir, "*.info"))
+	require.Len(t, infos, 1)
+
+	sweep := func(maxAge time.Duration) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { e.srv.RunUploadJanitor(ctx, maxAge, time.Hour); close(done) }()
+		time.Sleep(50 * time.Millisecond) // the first sweep runs at once
+		cancel()
+		<-done
+	}
+	sweep(time.Hour)
+	infos, _ = filepath.Glob(filepath.Join(e.uploadDir, "*.info"))
+	assert.Len(t, infos, 1, "a fresh incomplete upload is kept: the phone may resume it")
+
+	old := time.Now().Add(-3 * time.Hour)
+	for _, f := range []string{infos[0], infos[0][:len(infos[0])-len(".info")]} {
+		require.NoError(t, os.Chtimes(f, old, old))
+	}
+	sweep(time.Hour)
+	left, _ := os.ReadDir(e.uploadDir)
+	assert.Empty(t, left, "a stale incomplete upload is removed")
+}
+
+// TestMediaMissingAfterThreshold: a record whose bytes never came shows as
+// media missing to dispatch once the threshold passes.
+func TestMediaMissingAfterThreshold(t *testing.T) {
+	e := newEvidenceEnv(t)
+	complaint := e.assignedComplaint("CALL-MISS-1")
+	field := e.login("field", "android-field-miss").AccessToken
+	id := v7()
+	e.pushEvidence(field, 1, id, complaint, 1234, hexSHA256([]byte("never uploaded")), "image/jpeg")
+	ev, status := e.evidence(e.token("dispatcher"), id)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "awaiting_upload", ev.Status)
+	assert.False(t, ev.MediaMissing)
+	e.clock.Advance(25 * time.Hour)
+	ev, _ = e.evidence(e.token("dispatcher"), id)
+	assert.True(t, ev.MediaMissing)
+
+	r := e.do(newCall("GET", "/v1/complaints/"+complaint+"/evidence", e.token("dispatcher"), nil))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Contains(t, string(r.body), `"media_missing":true`)
+}
