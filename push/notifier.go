@@ -62,7 +62,11 @@ type pending struct {
 	kind     Kind
 	seq      uint64
 	assigned []string // complaints newly assigned to them
-	except   map[string]bool
+	// author is the device that made the user's first owed change, if they
+	// made it; others is set once any change came from elsewhere. Only a
+	// device whose own changes are all there is to tell is skipped.
+	author string
+	others bool
 }
 
 func (n *Notifier) defaults() {
@@ -157,7 +161,13 @@ func (n *Notifier) Run(ctx context.Context) error {
 				n.Logger.Error("notifier: save cursor", "error", err)
 			}
 		case len(owed) > 0 && n.now().Sub(windowOpened) >= n.Window:
-			n.flush(ctx, owed)
+			if err := n.flush(ctx, owed); err != nil {
+				n.Logger.Error("notifier: flush; retrying", "error", err)
+				break // keep what is owed and the cursor; try again next round
+			}
+			if ctx.Err() != nil {
+				return nil // sends may have been cut short: the next start sends this window again
+			}
 			if err := n.Store.SaveNotifierCursor(cursor); err != nil {
 				n.Logger.Error("notifier: save cursor", "error", err)
 			}
@@ -174,14 +184,23 @@ func (n *Notifier) Run(ctx context.Context) error {
 
 // concern records who is owed a message for ch, and pokes their streams.
 func (n *Notifier) concern(ch favsync.Change, owed map[string]*pending) {
-	add := func(user string, kind Kind, complaint string, exceptDevice string) {
+	add := func(user string, kind Kind, complaint string) {
 		if user == "" {
 			return
 		}
+		by := ""
+		if user == ch.Actor {
+			by = ch.Device
+		}
 		p := owed[user]
 		if p == nil {
-			p = &pending{except: map[string]bool{}}
+			p = &pending{author: by}
 			owed[user] = p
+		} else if p.author != by {
+			p.others = true
+		}
+		if by == "" {
+			p.others = true
 		}
 		p.seq = ch.Seq
 		if kind == KindAssignment {
@@ -189,9 +208,6 @@ func (n *Notifier) concern(ch favsync.Change, owed map[string]*pending) {
 			if !slices.Contains(p.assigned, complaint) {
 				p.assigned = append(p.assigned, complaint)
 			}
-		}
-		if exceptDevice != "" {
-			p.except[exceptDevice] = true // the device that made the change knows of it
 		}
 		if n.Poker != nil {
 			n.Poker.Poke(user, ch.Seq)
@@ -201,35 +217,43 @@ func (n *Notifier) concern(ch favsync.Change, owed map[string]*pending) {
 	switch ch.Kind {
 	case favsync.KindComplaint:
 		if ch.Action == favsync.ActionAssigned || ch.Action == favsync.ActionReassigned {
-			add(d["inspector"], KindAssignment, ch.ID, "")
+			add(d["inspector"], KindAssignment, ch.ID)
 		} else if d["inspector"] != "" {
-			add(d["inspector"], KindSync, "", "")
+			add(d["inspector"], KindSync, "")
 		}
-		add(d["previous_inspector"], KindSync, "", "")
-		add(d["assignee"], KindSync, "", "")
+		add(d["previous_inspector"], KindSync, "")
+		add(d["assignee"], KindSync, "")
 		if ch.Device != "" { // an inspector's own change: their other devices sync
-			add(ch.Actor, KindSync, "", ch.Device)
+			add(ch.Actor, KindSync, "")
 		}
 	case favsync.KindConflict, favsync.KindVisit:
-		add(d["inspector"], KindSync, "", "")
+		add(d["inspector"], KindSync, "")
 		if ch.Device != "" {
-			add(ch.Actor, KindSync, "", ch.Device)
+			add(ch.Actor, KindSync, "")
 		}
 	case favsync.KindFinding, favsync.KindCall, favsync.KindNote, favsync.KindEvidence:
-		add(ch.Actor, KindSync, "", ch.Device)
+		add(ch.Actor, KindSync, "")
 	case favsync.KindOffice, favsync.KindAgency:
-		users, err := n.Store.InspectorsOf(d["province"])
-		if err != nil {
-			n.Logger.Error("notifier: inspectors of a province", "error", err)
-		}
-		for _, u := range users {
-			add(u, KindSync, "", "")
+		for _, province := range []string{d["province"], d["previous_province"]} {
+			if ch.Kind == favsync.KindOffice && province == "" {
+				continue
+			}
+			users, err := n.Store.InspectorsOf(province)
+			if err != nil {
+				n.Logger.Error("notifier: inspectors of a province", "error", err)
+			}
+			for _, u := range users {
+				add(u, KindSync, "")
+			}
+			if ch.Kind == favsync.KindAgency {
+				break // agencies concern every inspector
+			}
 		}
 	}
 }
 
 // flush sends one message per device of every user owed one.
-func (n *Notifier) flush(ctx context.Context, owed map[string]*pending) {
+func (n *Notifier) flush(ctx context.Context, owed map[string]*pending) error {
 	users := make([]string, 0, len(owed))
 	for u := range owed {
 		users = append(users, u)
@@ -237,14 +261,13 @@ func (n *Notifier) flush(ctx context.Context, owed map[string]*pending) {
 	slices.Sort(users)
 	targets, err := n.Store.PushTargets(users, n.StaleAfter)
 	if err != nil {
-		n.Logger.Error("notifier: push targets", "error", err)
-		return
+		return fmt.Errorf("push targets: %w", err)
 	}
 	var msgs []Message
 	for _, t := range targets {
 		p := owed[t.UserID]
-		if p.except[t.DeviceID] && p.kind == KindSync {
-			continue
+		if p.kind == KindSync && !p.others && p.author == t.DeviceID {
+			continue // the device made every change it would be told of
 		}
 		m := Message{DeviceID: t.DeviceID, Token: t.Token, Platform: t.Platform, Kind: p.kind, Seq: p.seq}
 		if p.kind == KindAssignment {
@@ -255,6 +278,7 @@ func (n *Notifier) flush(ctx context.Context, owed map[string]*pending) {
 	for start := 0; start < len(msgs); start += MaxBatch {
 		n.sendWithRetry(ctx, msgs[start:min(start+MaxBatch, len(msgs))])
 	}
+	return nil
 }
 
 // assignmentText names the office, never the caller.

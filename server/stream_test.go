@@ -366,7 +366,8 @@ func TestStreamEndsOnDrain(t *testing.T) {
 }
 
 // A reconnect with an old Last-Event-ID while the notifier pokes the same
-// inspector must still be answered.
+// inspector must still be answered (it once hung: the missed-change poke was
+// a blocking send on the stream's own one-slot channel).
 func TestStreamReconnectDuringPokes(t *testing.T) {
 	e := newEnv(t)
 	field := e.login("field", "device-field")
@@ -385,7 +386,7 @@ func TestStreamReconnectDuringPokes(t *testing.T) {
 		}
 	}()
 	defer func() { close(stop); <-done }()
-	for i := range 200 {
+	for i := range 100 {
 		st, err := e.tryStream(field.AccessToken, strconv.FormatUint(seq-1, 10), 2*time.Second)
 		require.NoError(t, err, "reconnect %d hung", i)
 		for try := 0; st.resp.StatusCode == http.StatusTooManyRequests && try < 50; try++ {
@@ -399,4 +400,68 @@ func TestStreamReconnectDuringPokes(t *testing.T) {
 		requireSync(t, st.next(2*time.Second), seq)
 		st.close()
 	}
+}
+
+// A burst of pokes becomes few events, the last carrying the latest sequence.
+func TestStreamBurstCarriesLatestSeq(t *testing.T) {
+	e := newEnv(t)
+	field := e.login("field", "device-field")
+	st := e.openStream(field.AccessToken, "")
+	require.Equal(t, http.StatusOK, st.resp.StatusCode)
+	for seq := uint64(1); seq <= 100; seq++ {
+		e.srv.Hub().Poke(field.User.ID, seq)
+	}
+	var got []string
+	deadline := time.After(500 * time.Millisecond)
+collect:
+	for {
+		select {
+		case ev, ok := <-st.events:
+			require.True(t, ok, "the stream ended")
+			if ev.Event == "sync" {
+				got = append(got, ev.ID)
+			}
+		case <-deadline:
+			break collect
+		}
+	}
+	require.NotEmpty(t, got)
+	assert.Equal(t, "100", got[len(got)-1], "the last event carries the latest sequence: %v", got)
+	t.Logf("100 pokes made %d events", len(got))
+}
+
+// A stream ends once its session is no longer valid: signed out, or the
+// device revoked.
+func TestStreamEndsWhenSessionEnds(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.StreamHeartbeat = 50 * time.Millisecond })
+	ended := func(st *sse) {
+		t.Helper()
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case _, ok := <-st.events:
+				if !ok {
+					return
+				}
+			case <-deadline:
+				t.Fatal("the stream outlived its session")
+			}
+		}
+	}
+	t.Run("device revoked", func(t *testing.T) {
+		field := e.login("field", "device-field")
+		st := e.openStream(field.AccessToken, "")
+		require.Equal(t, http.StatusOK, st.resp.StatusCode)
+		r := e.do(newCall("POST", "/v1/devices/device-field/revoke", e.token("admin"), nil))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		ended(st)
+	})
+	t.Run("signed out", func(t *testing.T) {
+		field := e.login("field2", "device-field2")
+		st := e.openStream(field.AccessToken, "")
+		require.Equal(t, http.StatusOK, st.resp.StatusCode)
+		r := e.do(newCall("POST", "/v1/auth/logout", field.AccessToken, nil))
+		require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+		ended(st)
+	})
 }

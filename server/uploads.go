@@ -206,7 +206,14 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 		os.Remove(path)
 		os.Remove(path + ".info")
 	}
+	// Flush the file to disk while it is hashed: the two together cost
+	// about what either costs alone.
+	synced := make(chan error, 1)
+	go func() { synced <- blob.SyncFile(path) }()
 	sum, head, err := hashAndHead(path)
+	if serr := <-synced; err == nil && serr != nil {
+		err = serr
+	}
 	if err != nil {
 		log.Error("hash upload", "error", err)
 		discard() // a retry must start over, not find the upload "complete" with nothing stored

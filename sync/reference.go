@@ -219,7 +219,11 @@ func (t *tx) putOffice(o inspector.Office, agencyField string) (inspector.Office
 		action = ActionCreated
 	}
 	o.Deleted, o.Updated = false, t.now
-	if o.Version, err = t.log(KindOffice, o.Code, action, map[string]string{"agency": o.AgencyCode, "province": o.Province}); err != nil {
+	data := map[string]string{"agency": o.AgencyCode, "province": o.Province}
+	if existed && !old.Deleted && provinceScope(old.Province) != provinceScope(o.Province) {
+		data["previous_province"] = old.Province // its inspectors must drop it
+	}
+	if o.Version, err = t.log(KindOffice, o.Code, action, data); err != nil {
 		return o, false, err
 	}
 	if existed && !old.Deleted && provinceScope(old.Province) != provinceScope(o.Province) {

@@ -90,6 +90,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	hub := server.NewHub()
 	notifier := &push.Notifier{Store: store, Sender: sender, Poker: hub, Logger: logger.With("component", "notifier"), Window: cfg.PushWindow}
 	notifier.Metrics = push.NewMetrics()
+	// Settle where notifications start before any request is served, so that
+	// no change of this run is older than the notifier's first position.
+	if seq, err := store.NotifierCursor(); err != nil || store.SaveNotifierCursor(seq) != nil {
+		return fmt.Errorf("notifier: cannot settle its cursor: %v", err)
+	}
 	keys, err := auth.LoadOrCreateKeys(cfg.JWTKeyFile, time.Now())
 	if err != nil {
 		return err

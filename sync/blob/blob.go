@@ -75,13 +75,7 @@ func (s *FS) Adopt(hash, path string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return fmt.Errorf("blob: %w", err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("blob: %w", err)
-	}
-	err = f.Sync()
-	f.Close()
-	if err != nil {
+	if err := SyncFile(path); err != nil {
 		return fmt.Errorf("blob: sync upload: %w", err)
 	}
 	if err := os.Chmod(path, 0o400); err != nil {
@@ -162,6 +156,17 @@ func HashFile(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// SyncFile flushes the file at path to disk. Flushing a file already flushed
+// is cheap, so a caller may flush early, alongside other work.
+func SyncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 func syncDir(dir string) error {
