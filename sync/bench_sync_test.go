@@ -44,6 +44,7 @@ func benchOpenRawDB(b *testing.B) *bolt.DB {
 	if err != nil {
 		b.Fatal(err)
 	}
+	db.MaxBatchDelay = DefaultBatchDelay // the store's own group-commit delay, for a like-for-like baseline
 	b.Cleanup(func() { db.Close() })
 	if err := db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucket([]byte("raw"))
