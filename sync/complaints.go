@@ -272,12 +272,8 @@ func (s *Store) route(actor Actor, id string, to inspector.Status, apply func(*t
 	var c inspector.Complaint
 	err := s.update(actor, func(t *tx) error {
 		b := t.Bucket(bucketComplaints)
-		ok, err := getJSON(b, []byte(id), &c)
-		if err != nil {
+		if err := getRecord(b, "complaint", id, []byte(id), &c); err != nil {
 			return err
-		}
-		if !ok {
-			return notFound("complaint", id)
 		}
 		if err := inspector.Transition(c.Status, to); err != nil {
 			return err

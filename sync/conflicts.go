@@ -150,12 +150,8 @@ func (s *Store) ResolveConflict(actor Actor, id, action, note string) (Conflict,
 		return c, (&inspector.Problems{{Field: "note", Code: "too_long", Message: "at most 2000 characters"}}).Err()
 	}
 	err := s.update(actor, func(t *tx) error {
-		ok, err := getJSON(t.Bucket(bucketConflicts), []byte(id), &c)
-		if err != nil {
+		if err := getRecord(t.Bucket(bucketConflicts), "conflict", id, []byte(id), &c); err != nil {
 			return err
-		}
-		if !ok {
-			return notFound("conflict", id)
 		}
 		if c.Status != ConflictOpen {
 			return inspector.Errorf(inspector.CodeConflict, "this conflict is already resolved")
@@ -203,12 +199,8 @@ func (t *tx) applyResolution(c *Conflict, action string) error {
 func (t *tx) resolveReview(c *Conflict, action string) error {
 	b := t.Bucket(bucketComplaints)
 	var cp inspector.Complaint
-	ok, err := getJSON(b, []byte(c.ComplaintID), &cp)
-	if err != nil {
+	if err := getRecord(b, "complaint", c.ComplaintID, []byte(c.ComplaintID), &cp); err != nil {
 		return err
-	}
-	if !ok {
-		return notFound("complaint", c.ComplaintID)
 	}
 	if cp.Status != inspector.StatusNeedsReview {
 		if action == ResolveAccept {
@@ -262,12 +254,8 @@ func (t *tx) resolveReview(c *Conflict, action string) error {
 func (t *tx) overruleVisit(c *Conflict, value json.RawMessage) error {
 	b := t.Bucket(bucketVisits)
 	var v inspector.Visit
-	ok, err := getJSON(b, []byte(c.RecordID), &v)
-	if err != nil {
+	if err := getRecord(b, "visit", c.RecordID, []byte(c.RecordID), &v); err != nil {
 		return err
-	}
-	if !ok {
-		return notFound("visit", c.RecordID)
 	}
 	stamp := inspector.Stamp{WallMs: t.now.UnixMilli(), Device: "dispatch:" + t.actor.UserID}
 	present := map[string]bool{}
@@ -314,12 +302,8 @@ func (t *tx) overruleVisit(c *Conflict, value json.RawMessage) error {
 func (t *tx) overruleComplaintField(c *Conflict) error {
 	b := t.Bucket(bucketComplaints)
 	var cp inspector.Complaint
-	ok, err := getJSON(b, []byte(c.RecordID), &cp)
-	if err != nil {
+	if err := getRecord(b, "complaint", c.RecordID, []byte(c.RecordID), &cp); err != nil {
 		return err
-	}
-	if !ok {
-		return notFound("complaint", c.RecordID)
 	}
 	var value string
 	if err := json.Unmarshal(c.DeviceValue, &value); err != nil {

@@ -48,12 +48,8 @@ func (s *Store) StartSession(userID, deviceID string, refreshHash []byte, ttl ti
 	var ss Session
 	err := s.update(Actor{UserID: userID, DeviceID: deviceID}, func(t *tx) error {
 		var u userRecord
-		ok, err := getJSON(t.Bucket(bucketUsers), []byte(userID), &u)
-		if err != nil {
+		if err := getRecord(t.Bucket(bucketUsers), "user", userID, []byte(userID), &u); err != nil {
 			return err
-		}
-		if !ok {
-			return notFound("user", userID)
 		}
 		if u.Disabled {
 			return inspector.Errorf(inspector.CodeAccountDisabled, "this account is disabled")
@@ -208,12 +204,8 @@ func (t *tx) checkSession(ss *Session, u *userRecord) error {
 func (s *Store) EndSession(actor Actor, sessionID, reason string) error {
 	return s.update(actor, func(t *tx) error {
 		var ss Session
-		ok, err := getJSON(t.Bucket(bucketSessions), []byte(sessionID), &ss)
-		if err != nil {
+		if err := getRecord(t.Bucket(bucketSessions), "session", sessionID, []byte(sessionID), &ss); err != nil {
 			return err
-		}
-		if !ok {
-			return notFound("session", sessionID)
 		}
 		if ss.RevokedAt != nil {
 			return nil
@@ -259,18 +251,15 @@ func (t *tx) revokeSessions(match func(*Session) bool, reason string) error {
 func (s *Store) RevokeDevice(actor Actor, deviceID string) (Device, error) {
 	var d Device
 	err := s.update(actor, func(t *tx) error {
-		ok, err := getJSON(t.Bucket(bucketDevices), []byte(deviceID), &d)
-		if err != nil {
+		if err := getRecord(t.Bucket(bucketDevices), "device", deviceID, []byte(deviceID), &d); err != nil {
 			return err
-		}
-		if !ok {
-			return notFound("device", deviceID)
 		}
 		if d.RevokedAt != nil {
 			return nil
 		}
 		at := t.now
 		d.RevokedAt, d.RevokedBy = &at, actor.UserID
+		var err error
 		if d.Version, err = t.log(KindDevice, d.ID, "revoked", map[string]string{"user": d.UserID}); err != nil {
 			return err
 		}

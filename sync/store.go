@@ -296,6 +296,16 @@ func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
 	return true, nil
 }
 
+// getRecord decodes the record at key into v, or returns CodeNotFound naming
+// what and id.
+func getRecord(b *bolt.Bucket, what, id string, key []byte, v any) error {
+	ok, err := getJSON(b, key, v)
+	if err == nil && !ok {
+		err = notFound(what, id)
+	}
+	return err
+}
+
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
