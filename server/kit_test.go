@@ -22,13 +22,14 @@ import (
 	apispec "github.com/favad/favad/api-spec"
 	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/internal/testkit"
+	"github.com/favad/favad/internal/testseed"
 	"github.com/favad/favad/server"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
 	"github.com/favad/favad/sync/blob"
 )
 
-const testPassword = "correct-horse-battery"
+const testPassword = testseed.Password
 
 // env is one real FAVAD server on a real bbolt file, reached over loopback
 // HTTP, with every request and response checked against the OpenAPI spec.
@@ -95,22 +96,8 @@ func specRouter(t *testing.T, url string) routers.Router {
 // seed creates one user of each role, an agency and two offices.
 func (e *env) seed() {
 	t := e.t
-	hash, err := auth.HashPassword(testPassword)
-	require.NoError(t, err)
-	region := &inspector.Region{Province: "قزوین"}
-	for _, n := range []favsync.NewUser{
-		{Username: "dispatcher", DisplayName: "مریم احمدی", Role: inspector.RoleDispatcher, PasswordHash: hash},
-		{Username: "field", DisplayName: "علی رضایی", Role: inspector.RoleInspector, Mode: inspector.ModeField, Region: region, PasswordHash: hash},
-		{Username: "field2", DisplayName: "حسن کریمی", Role: inspector.RoleInspector, Mode: inspector.ModeField, Region: region, PasswordHash: hash},
-		{Username: "phone", DisplayName: "زهرا محمدی", Role: inspector.RoleInspector, Mode: inspector.ModePhone, Region: region, PasswordHash: hash},
-		{Username: "supervisor", DisplayName: "رضا نوری", Role: inspector.RoleSupervisor, PasswordHash: hash},
-		{Username: "admin", DisplayName: "مدیر سامانه", Role: inspector.RoleAdmin, PasswordHash: hash},
-	} {
-		u, err := e.store.CreateUser(favsync.System, n)
-		require.NoError(t, err)
-		e.users[u.Username] = u
-	}
-	_, _, err = e.store.PutAgency(favsync.System, inspector.Agency{Code: "SSO", NameFa: "سازمان تامین اجتماعی", NameEn: "Social Security Organization"})
+	e.users = testseed.Users(t, e.store)
+	_, _, err := e.store.PutAgency(favsync.System, inspector.Agency{Code: "SSO", NameFa: "سازمان تامین اجتماعی", NameEn: "Social Security Organization"})
 	require.NoError(t, err)
 	for _, o := range []inspector.Office{
 		{Code: "QZ-SSO-01", AgencyCode: "SSO", NameFa: "شعبه یک تامین اجتماعی قزوین", Province: "قزوین", City: "قزوین",

@@ -18,6 +18,7 @@ import (
 	apispec "github.com/favad/favad/api-spec"
 	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/internal/testkit"
+	"github.com/favad/favad/internal/testseed"
 	"github.com/favad/favad/server"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
@@ -25,7 +26,7 @@ import (
 	"github.com/favad/favad/sync/client"
 )
 
-const testPassword = "correct-horse-battery"
+const testPassword = testseed.Password
 
 // env is one real FAVAD server on a real bbolt file, on loopback HTTP, with
 // an agency, offices in two provinces, a dispatcher, two field inspectors
@@ -73,21 +74,9 @@ func (e *env) serve() *httptest.Server {
 
 func (e *env) seed() {
 	t := e.t
-	hash, err := auth.HashPassword(testPassword)
-	require.NoError(t, err)
-	region := &inspector.Region{Province: "قزوین"}
-	for _, n := range []favsync.NewUser{
-		{Username: "dispatcher", DisplayName: "مریم احمدی", Role: inspector.RoleDispatcher, PasswordHash: hash},
-		{Username: "field", DisplayName: "علی رضایی", Role: inspector.RoleInspector, Mode: inspector.ModeField, Region: region, PasswordHash: hash},
-		{Username: "field2", DisplayName: "حسن کریمی", Role: inspector.RoleInspector, Mode: inspector.ModeField, Region: region, PasswordHash: hash},
-		{Username: "phone", DisplayName: "زهرا محمدی", Role: inspector.RoleInspector, Mode: inspector.ModePhone, Region: region, PasswordHash: hash},
-	} {
-		u, err := e.store.CreateUser(favsync.System, n)
-		require.NoError(t, err)
-		e.users[u.Username] = u
-	}
+	e.users = testseed.Users(t, e.store, "dispatcher", "field", "field2", "phone")
 	e.dispatcher = favsync.Actor{UserID: e.users["dispatcher"].ID}
-	_, _, err = e.store.PutAgency(favsync.System, inspector.Agency{Code: "SSO", NameFa: "سازمان تامین اجتماعی", NameEn: "Social Security Organization"})
+	_, _, err := e.store.PutAgency(favsync.System, inspector.Agency{Code: "SSO", NameFa: "سازمان تامین اجتماعی", NameEn: "Social Security Organization"})
 	require.NoError(t, err)
 	hours := inspector.WorkingHours{Opens: "07:30", Closes: "14:30", Days: []string{"sat", "sun", "mon", "tue", "wed"}}
 	for _, o := range []inspector.Office{
