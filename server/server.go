@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"net/http"
 	"sync/atomic"
 
@@ -206,6 +205,3 @@ func (s *Server) readyz(c echo.Context) error {
 func (s *Server) openapi(c echo.Context) error {
 	return c.Blob(http.StatusOK, "application/yaml", s.cfg.Spec)
 }
-
-// Shutdown is a convenience for tests that run the Echo instance directly.
-func (s *Server) Shutdown(ctx context.Context) error { return s.echo.Shutdown(ctx) }
