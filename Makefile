@@ -14,9 +14,9 @@ run:
 build:
 	$(GO) build -o bin/favad ./cmd/favad
 
-## test: every test (unit, store, HTTP integration with spec validation, process tests)
+## test: every test with the race detector (unit, store, HTTP with spec validation, real processes)
 test:
-	$(GO) test -count=1 -timeout 8m $(PKGS)
+	$(GO) test -race -count=1 -timeout 8m $(PKGS)
 
 ## check: gofmt, go vet and the OpenAPI lint
 check: fmt vet speclint
