@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -263,6 +265,17 @@ func (n *Notifier) flush(ctx context.Context, owed map[string]*pending) error {
 	if err != nil {
 		return fmt.Errorf("push targets: %w", err)
 	}
+	// Say only what is still true: an assignment withdrawn or reassigned
+	// within the window is not announced.
+	type text struct{ title, body string }
+	texts := map[string]text{}
+	for _, u := range users {
+		if p := owed[u]; p.kind == KindAssignment {
+			var t text
+			t.title, t.body = n.assignmentText(u, p.assigned)
+			texts[u] = t
+		}
+	}
 	var msgs []Message
 	for _, t := range targets {
 		p := owed[t.UserID]
@@ -271,7 +284,10 @@ func (n *Notifier) flush(ctx context.Context, owed map[string]*pending) error {
 		}
 		m := Message{DeviceID: t.DeviceID, Token: t.Token, Platform: t.Platform, Kind: p.kind, Seq: p.seq}
 		if p.kind == KindAssignment {
-			m.Title, m.Body = n.assignmentText(p.assigned)
+			m.Title, m.Body = texts[t.UserID].title, texts[t.UserID].body
+			if m.Title == "" { // everything assigned in the window was taken back: just sync
+				m.Kind = KindSync
+			}
 		}
 		msgs = append(msgs, m)
 	}
@@ -281,20 +297,42 @@ func (n *Notifier) flush(ctx context.Context, owed map[string]*pending) error {
 	return nil
 }
 
-// assignmentText names the office, never the caller.
-func (n *Notifier) assignmentText(complaints []string) (title, body string) {
+// assignmentText names the office, never the caller, of the complaints that
+// are still user's to work; both are "" when none is.
+func (n *Notifier) assignmentText(user string, complaints []string) (title, body string) {
+	var briefs []favsync.ComplaintBrief
+	for _, id := range complaints {
+		b, err := n.Store.Brief(id)
+		if err != nil {
+			n.Logger.Warn("notifier: complaint brief", "complaint", id, "error", err)
+			continue
+		}
+		if b.InScopeOf == user {
+			briefs = append(briefs, b)
+		}
+	}
+	switch {
+	case len(briefs) == 0:
+		return "", ""
+	case len(briefs) > 1:
+		return "ماموریت جدید بازرسی", fmt.Sprintf("%s شکایت تازه به شما ارجاع شد", persianDigits(len(briefs)))
+	}
+	b := briefs[0]
 	title = "ماموریت جدید بازرسی"
-	if len(complaints) > 1 {
-		return title, fmt.Sprintf("%d شکایت تازه به شما ارجاع شد", len(complaints))
-	}
-	b, err := n.Store.Brief(complaints[0])
-	if err != nil || b.OfficeName == "" {
-		return title, "شکایت تازه‌ای به شما ارجاع شد"
-	}
 	if b.Priority == "urgent" {
 		title = "ماموریت فوری بازرسی"
 	}
-	return title, fmt.Sprintf("شکایت شماره %d — %s", b.Number, b.OfficeName)
+	return title, fmt.Sprintf("شکایت شماره %s — %s", persianDigits(int(b.Number)), b.OfficeName)
+}
+
+// persianDigits writes n with Persian digits, as Persian text is read.
+func persianDigits(n int) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return '۰' + (r - '0')
+		}
+		return r
+	}, strconv.Itoa(n))
 }
 
 // sendWithRetry sends a batch, retrying transient failures with exponential

@@ -30,7 +30,7 @@ func requireAssignment(t *testing.T, r fcmRequest, title string, bodyHas ...stri
 	assert.Equal(t, title, path(m, "notification", "title"))
 	body, _ := path(m, "notification", "body").(string)
 	for _, s := range bodyHas {
-		assert.Contains(t, body, s, "the notification's body")
+		assert.Contains(t, inspector.NormalizeDigits(body), s, "the notification's body (digits folded: it is written with Persian digits)")
 	}
 	assert.Equal(t, "high", path(m, "android", "priority"), "a visible notification goes at high priority")
 	assert.Equal(t, "86400s", path(m, "android", "ttl"))
@@ -393,4 +393,26 @@ func (s *startedStore) SaveNotifierCursor(seq uint64) error {
 	err := s.Store.SaveNotifierCursor(seq)
 	s.once.Do(func() { close(s.started) })
 	return err
+}
+
+// An assignment taken back within the window is not announced: the device is
+// only told to sync.
+func TestWithdrawnWithinTheWindowIsNotAnnounced(t *testing.T) {
+	fx := newFixture(t, "", false)
+	fcm := newFakeFCM(t)
+	ali := fx.inspector("ali", inspector.ModeField)
+	fx.device(ali, "ali-a", "android", "tok-a")
+	require.NoError(t, fx.store.SaveNotifierCursor(fx.head()))
+	start(t, fx.store, fcm.sender(t), func(n *Notifier) { n.Window = 500 * time.Millisecond })
+
+	c := fx.complaint(officeQZ, inspector.PriorityNormal)
+	fx.assign(c, ali)
+	_, err := fx.store.Withdraw(fx.disp, c.ID, "تماس تکراری")
+	require.NoError(t, err)
+	time.Sleep(time.Second)
+	settle(t, fx.store, 5*time.Second)
+	reqs := fcm.to("tok-a")
+	require.Len(t, reqs, 1)
+	assert.Equal(t, "sync", path(reqs[0].Msg, "data", "type"))
+	assert.Nil(t, path(reqs[0].Msg, "notification"), "nothing to show: the complaint is no longer theirs")
 }

@@ -208,6 +208,8 @@ type ComplaintBrief struct {
 	Number     uint64
 	OfficeName string
 	Priority   inspector.Priority
+	// InScopeOf is the inspector whose work it is now ("" if no one's).
+	InScopeOf string
 }
 
 // Brief returns a complaint's brief.
@@ -224,6 +226,9 @@ func (s *Store) Brief(complaintID string) (ComplaintBrief, error) {
 			return err
 		}
 		b = ComplaintBrief{Number: c.Number, OfficeName: o.NameFa, Priority: c.Priority}
+		if c.Assignment != nil && inspector.InScope(c, c.Assignment.InspectorID) {
+			b.InScopeOf = c.Assignment.InspectorID
+		}
 		return nil
 	})
 	return b, err
