@@ -181,10 +181,10 @@ func validateGeo(p *Problems, field string, g GeoStamp) {
 	if g.DeviceTime.IsZero() {
 		p.Add(field+".device_time", "required", "the device's time is required")
 	}
-	if g.Lat < -90 || g.Lat > 90 || g.Lng < -180 || g.Lng > 180 {
+	if !(g.Lat >= -90 && g.Lat <= 90 && g.Lng >= -180 && g.Lng <= 180) { // also refuses NaN
 		p.Add(field, "out_of_range", "latitude -90..90 and longitude -180..180")
 	}
-	if g.AccuracyM < 0 {
+	if !(g.AccuracyM >= 0) {
 		p.Add(field+".accuracy_m", "out_of_range", "accuracy cannot be negative")
 	}
 }

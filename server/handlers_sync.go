@@ -63,6 +63,9 @@ type pullResponse struct {
 	// Held and OverCap describe the scope on the first page of a full sync.
 	Held    int  `json:"held,omitempty"`
 	OverCap bool `json:"over_cap,omitempty"`
+	// LastDeviceSeq is the highest device sequence the server holds for the
+	// calling device, so that a device restored from an old copy never reuses one.
+	LastDeviceSeq uint64 `json:"last_device_seq"`
 }
 
 // pull sends the next page of the inspector's scope.
@@ -80,8 +83,12 @@ func (s *Server) pull(c echo.Context) error {
 		return err
 	}
 	now := s.cfg.Now()
+	last, err := s.store.LastDeviceSeq(principal(c).DeviceID)
+	if err != nil {
+		return err
+	}
 	out := pullResponse{Changes: make([]pullChange, 0, len(page.Records)), Cursor: page.Cursor, HasMore: page.HasMore, Reset: page.Reset,
-		ServerTime: now, Held: page.Held, OverCap: page.OverCap}
+		ServerTime: now, Held: page.Held, OverCap: page.OverCap, LastDeviceSeq: last}
 	if page.OverCap {
 		s.log(c).Warn("inspector scope over its cap", "user", u.ID, "held", page.Held, "cap", favsync.ScopeCap)
 	}

@@ -285,6 +285,9 @@ func (s *Store) route(actor Actor, id string, to inspector.Status, apply func(*t
 		}
 		data["from"], data["to"] = string(c.Status), string(to)
 		c.Status, c.UpdatedAt = to, t.now
+		if to != inspector.StatusNeedsReview {
+			c.ReviewFrom = ""
+		}
 		if c.Version, err = t.log(KindComplaint, c.ID, action, data); err != nil {
 			return err
 		}

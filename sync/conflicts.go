@@ -209,7 +209,10 @@ func (t *tx) resolveReview(c *Conflict, action string) error {
 		return inspector.Errorf(inspector.CodeConflict, "the complaint is %s now, not under review; route it instead", cp.Status)
 	}
 	before := cp
-	to := c.PreviousStatus
+	to := cp.ReviewFrom // what dispatch had just before this review, newer than the conflict's own record
+	if to == "" {
+		to = c.PreviousStatus
+	}
 	var data map[string]string
 	if action == ResolveOverrule {
 		var o inspector.Outcome

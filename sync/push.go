@@ -171,7 +171,7 @@ func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, la
 		if prior.Hash != hash {
 			return s.refuseClash(t, u, deviceID, m, res, &inspector.Error{Code: inspector.CodeIdempotencyClash,
 				Message: "this mutation id was already used with different content",
-				Fields:  []inspector.FieldError{{Field: "mutation_id", Code: "reused", Message: "a new change needs a new id"}}})
+				Fields:  []inspector.FieldError{{Field: "mutation_id", Code: "reused", Message: "a new change needs a new id"}}}, lastSeq)
 		}
 		out := prior.Result
 		out.DeviceSeq, out.Replayed = m.DeviceSeq, true
@@ -187,7 +187,7 @@ func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, la
 	if muts.Get(key) != nil {
 		return s.refuseClash(t, u, deviceID, m, res, &inspector.Error{Code: inspector.CodeIdempotencyClash,
 			Message: fmt.Sprintf("device sequence %d was already used by another mutation", m.DeviceSeq),
-			Fields:  []inspector.FieldError{{Field: "device_seq", Code: "reused", Message: "each mutation needs its own sequence number"}}})
+			Fields:  []inspector.FieldError{{Field: "device_seq", Code: "reused", Message: "each mutation needs its own sequence number"}}}, lastSeq)
 	}
 
 	if m.DeviceSeq > *lastSeq+1 {
@@ -238,56 +238,79 @@ func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, la
 	return applied, t.Bucket(bucketMutationIDs).Put([]byte(m.ID), key)
 }
 
-// refuseEnvelope answers a mutation whose envelope is malformed. If it has a
-// usable device sequence, the answer is stored under it and the mutation kept
-// on a conflict record, like any rejection; without one there is no key to
-// keep it under, and the device is told so.
+// refuseEnvelope answers a mutation whose envelope is malformed: a replay of
+// one already answered gets its stored answer; otherwise it is kept.
 func (s *Store) refuseEnvelope(t *tx, u inspector.User, deviceID string, m Mutation, res Result, cause error, lastSeq *uint64) (Result, error) {
-	out := reject(res, cause)
-	key := seqKey(deviceID, m.DeviceSeq)
-	muts := t.Bucket(bucketDeviceMutations)
-	if m.DeviceSeq == 0 || muts.Get(key) != nil {
-		return out, nil
+	if m.DeviceSeq > 0 {
+		var prior storedResult
+		ok, err := getJSON(t.Bucket(bucketDeviceMutations), seqKey(deviceID, m.DeviceSeq), &prior)
+		if err != nil {
+			return res, err
+		}
+		if ok && prior.MutationID == m.ID && prior.Hash == mutationHash(m) {
+			prior.Result.Replayed = true
+			return prior.Result, nil
+		}
 	}
-	kept := &Conflict{Label: inspector.LabelRejected, Rule: inspector.RuleInvalid, RecordKind: recordKindOf(m.Kind), RecordID: m.RecordID,
-		Winner: "none", Code: string(out.Code), Message: cause.Error(), InspectorID: u.ID, DeviceID: deviceID,
-		MutationID: m.ID, DeviceSeq: m.DeviceSeq, DeviceValue: m.Payload}
-	if err := t.recordConflict(kept, s.newID); err != nil {
-		return res, err
-	}
-	out.ConflictIDs = []string{kept.ID}
-	*lastSeq = max(*lastSeq, m.DeviceSeq)
-	return out, putJSON(muts, key, storedResult{MutationID: m.ID, Hash: mutationHash(m), Result: out})
+	return s.keepRefusal(t, u, deviceID, m, reject(res, cause), inspector.RuleInvalid, lastSeq)
 }
 
 // refuseClash answers a mutation whose idempotency key is taken by other
-// content. Nothing is applied, but the device's mutation is kept on a
-// conflict record, under a key of its own (device, id and content), so that a
-// retry of it gets the same answer and no second record.
-func (s *Store) refuseClash(t *tx, u inspector.User, deviceID string, m Mutation, res Result, e *inspector.Error) (Result, error) {
+// content: nothing is applied, and the mutation is kept.
+func (s *Store) refuseClash(t *tx, u inspector.User, deviceID string, m Mutation, res Result, e *inspector.Error, lastSeq *uint64) (Result, error) {
+	return s.keepRefusal(t, u, deviceID, m, reject(res, e), inspector.RuleAppendOnly, lastSeq)
+}
+
+// keepRefusal keeps a refused mutation on a conflict record, once, under a
+// key of its own (device, id and content) so that a retry gets the same
+// answer; it also holds the mutation's device sequence, if free, so that the
+// sequence is neither reported as a gap nor reused.
+func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation, out Result, rule inspector.Rule, lastSeq *uint64) (Result, error) {
 	hash := mutationHash(m)
-	where := clashKey(deviceID, m.ID, hash)
 	muts := t.Bucket(bucketDeviceMutations)
+	where := clashKey(deviceID, m.ID, hash)
 	var prior storedResult
 	if ok, err := getJSON(muts, where, &prior); err != nil || ok {
 		prior.Result.DeviceSeq, prior.Result.Replayed = m.DeviceSeq, true
 		return prior.Result, err
 	}
-	out := reject(res, e)
-	kept := &Conflict{Label: inspector.LabelRejected, Rule: inspector.RuleAppendOnly, RecordKind: recordKindOf(m.Kind), RecordID: m.RecordID,
-		Winner: "none", Code: string(e.Code), Message: e.Error(), InspectorID: u.ID, DeviceID: deviceID,
+	kept := &Conflict{Label: inspector.LabelRejected, Rule: rule, RecordKind: recordKindOf(m.Kind), RecordID: m.RecordID,
+		Winner: "none", Code: string(out.Code), Message: out.Message, InspectorID: u.ID, DeviceID: deviceID,
 		MutationID: m.ID, DeviceSeq: m.DeviceSeq, DeviceValue: m.Payload}
 	if err := t.recordConflict(kept, s.newID); err != nil {
-		return res, err
+		return out, err
 	}
 	out.ConflictIDs = []string{kept.ID}
-	if err := putJSON(muts, where, storedResult{MutationID: m.ID, Hash: hash, Result: out}); err != nil {
-		return res, err
+	stored := storedResult{MutationID: m.ID, Hash: hash, Result: out}
+	if err := putJSON(muts, where, stored); err != nil {
+		return out, err
 	}
-	if t.Bucket(bucketMutationIDs).Get([]byte(m.ID)) != nil {
-		return out, nil // the id keeps pointing at the mutation that owns it
+	if m.DeviceSeq > 0 {
+		if key := seqKey(deviceID, m.DeviceSeq); muts.Get(key) == nil {
+			if err := putJSON(muts, key, stored); err != nil {
+				return out, err
+			}
+			*lastSeq = max(*lastSeq, m.DeviceSeq)
+		}
 	}
-	return out, t.Bucket(bucketMutationIDs).Put([]byte(m.ID), where)
+	if m.ID != "" && t.Bucket(bucketMutationIDs).Get([]byte(m.ID)) == nil {
+		return out, t.Bucket(bucketMutationIDs).Put([]byte(m.ID), where)
+	}
+	return out, nil
+}
+
+// LastDeviceSeq is the highest device sequence the store holds for a device.
+func (s *Store) LastDeviceSeq(deviceID string) (uint64, error) {
+	var last uint64
+	err := s.view(func(btx *bolt.Tx) error {
+		if v := btx.Bucket(bucketDeviceSeq).Get([]byte(deviceID)); v != nil {
+			var err error
+			last, err = btoi(v)
+			return err
+		}
+		return nil
+	})
+	return last, err
 }
 
 func reject(r Result, err error) Result {
@@ -577,6 +600,9 @@ func (p *pushCtx) loadComplaint() (inspector.Complaint, error) {
 func (p *pushCtx) saveComplaint(before, c inspector.Complaint, action string, data map[string]string) (uint64, error) {
 	for k, v := range p.logData() {
 		data[k] = v
+	}
+	if before.Assignment != nil && before.Assignment.InspectorID != p.u.ID {
+		data["assignee"] = before.Assignment.InspectorID // their devices must hear of it
 	}
 	c.UpdatedAt = p.t.now
 	seq, err := p.t.log(KindComplaint, c.ID, action, data)

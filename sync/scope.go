@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"slices"
 	"time"
@@ -135,6 +136,7 @@ const (
 type pullCursor struct {
 	V    int    `json:"v"`
 	Seq  uint64 `json:"s"`           // delta position: everything up to Seq was delivered
+	At   uint64 `json:"t,omitempty"` // a fingerprint of change Seq, so that a store restored from a backup (another history) is noticed
 	Base uint64 `json:"b,omitempty"` // during a full sync: the head when it began
 	Snap string `json:"n,omitempty"` // during a full sync: the last member key delivered (base64)
 	Full bool   `json:"f,omitempty"` // a full sync is under way
@@ -185,6 +187,11 @@ func (s *Store) Pull(u inspector.User, cursor string, limit int) (PullPage, erro
 	var page PullPage
 	err := s.view(func(btx *bolt.Tx) error {
 		scopes := scopesOf(u)
+		if !cur.Full && !sameHistory(btx, cur.Seq, cur.At) {
+			// The cursor is from a history this store does not have (it was
+			// restored from a backup, or the cursor is forged): resync.
+			cur = pullCursor{V: 1, Full: true}
+		}
 		if !cur.Full {
 			for _, sc := range scopes {
 				if floor := btx.Bucket(bucketScopeFloor).Get([]byte(sc)); floor != nil {
@@ -207,8 +214,13 @@ func (s *Store) Pull(u inspector.User, cursor string, limit int) (PullPage, erro
 // start is kept in the cursor; the delta pulls that follow deliver whatever
 // changed during the full sync.
 func (s *Store) pullFull(btx *bolt.Tx, u inspector.User, scopes []string, cur pullCursor, limit int, page *PullPage) error {
+	if cur.Base != 0 && (cur.Base > btx.Bucket(bucketLog).Sequence() || changeMark(btx, cur.Base) != cur.At) {
+		cur = pullCursor{V: 1, Full: true} // a full sync begun in another history starts over
+	}
 	if cur.Snap == "" && cur.Base == 0 {
+		cur.At = 0
 		cur.Base = btx.Bucket(bucketLog).Sequence()
+		cur.At = changeMark(btx, cur.Base)
 		page.Reset = true
 		c := btx.Bucket(bucketScopeMembers).Cursor()
 		for _, sc := range scopes {
@@ -253,7 +265,7 @@ func (s *Store) pullFull(btx *bolt.Tx, u inspector.User, scopes []string, cur pu
 			after = append(after[:0], k...)
 		}
 	}
-	page.Cursor = pullCursor{V: 1, Seq: cur.Base}.encode()
+	page.Cursor = pullCursor{V: 1, Seq: cur.Base, At: changeMark(btx, cur.Base)}.encode()
 	page.HasMore = hasScopeEntriesAfter(btx, scopes, cur.Base)
 	return nil
 }
@@ -351,8 +363,33 @@ func (s *Store) pullDelta(btx *bolt.Tx, u inspector.User, scopes []string, cur p
 	}
 	page.Records = records
 	page.HasMore = hasScopeEntriesAfter(btx, scopes, end)
-	page.Cursor = pullCursor{V: 1, Seq: end}.encode()
+	page.Cursor = pullCursor{V: 1, Seq: end, At: changeMark(btx, end)}.encode()
 	return nil
+}
+
+// changeMark is a fingerprint (FNV-64a of the stored entry) of change seq, 0
+// for seq 0 or a change the log does not hold.
+func changeMark(btx *bolt.Tx, seq uint64) uint64 {
+	if seq == 0 {
+		return 0
+	}
+	raw := btx.Bucket(bucketLog).Get(itob(seq))
+	if raw == nil {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write(raw)
+	return h.Sum64()
+}
+
+// sameHistory reports whether change seq of this store happened at the time
+// a cursor recorded: a cursor ahead of the log, or naming another change at
+// that sequence, comes from another history.
+func sameHistory(btx *bolt.Tx, seq uint64, at uint64) bool {
+	if seq == 0 {
+		return true
+	}
+	return seq <= btx.Bucket(bucketLog).Sequence() && changeMark(btx, seq) == at
 }
 
 func hasScopeEntriesAfter(btx *bolt.Tx, scopes []string, seq uint64) bool {
@@ -492,6 +529,10 @@ func migrateScopes(btx *bolt.Tx) error {
 // and the latest such change.
 func (s *Store) ScopeChangedSince(u inspector.User, seq uint64) (latest uint64, changed bool, err error) {
 	err = s.view(func(btx *bolt.Tx) error {
+		if head := btx.Bucket(bucketLog).Sequence(); seq > head {
+			latest, changed = head, true // an id from another history (a restored store): sync
+			return nil
+		}
 		c := btx.Bucket(bucketScopeLog).Cursor()
 		for _, sc := range scopesOf(u) {
 			prefix := append([]byte(sc), 0)

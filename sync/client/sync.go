@@ -253,11 +253,12 @@ type pullChange struct {
 }
 
 type pullAnswer struct {
-	Changes    []pullChange `json:"changes"`
-	Cursor     string       `json:"cursor"`
-	HasMore    bool         `json:"has_more"`
-	Reset      bool         `json:"reset"`
-	ServerTime time.Time    `json:"server_time"`
+	Changes       []pullChange `json:"changes"`
+	Cursor        string       `json:"cursor"`
+	HasMore       bool         `json:"has_more"`
+	Reset         bool         `json:"reset"`
+	ServerTime    time.Time    `json:"server_time"`
+	LastDeviceSeq uint64       `json:"last_device_seq"`
 }
 
 // Pull operations.
@@ -347,6 +348,14 @@ func (c *Client) applyPage(page pullAnswer, rep *Report) error {
 		meta := tx.Bucket(bucketMeta)
 		if err := meta.Put(keyCursor, []byte(page.Cursor)); err != nil {
 			return err
+		}
+		// A file restored from an old copy, with nothing queued, learns here
+		// which sequences the server already holds, so that new work never reuses one.
+		if last := btoi(meta.Get(keyLastSeq)); page.LastDeviceSeq > last {
+			c.log.Warn("the server knows later device sequences than this file; skipping ahead", "local", last, "server", page.LastDeviceSeq)
+			if err := meta.Put(keyLastSeq, itob(page.LastDeviceSeq)); err != nil {
+				return err
+			}
 		}
 		return c.observeServerTime(meta, page.ServerTime, now)
 	})
