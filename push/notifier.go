@@ -110,7 +110,16 @@ func (n *Notifier) defaults() {
 	}
 }
 
-// Run tails the change log until ctx ends. It returns when ctx is done.
+// window is what a flush owes, and the cursor to save once it is sent.
+type window struct {
+	owed   map[string]*pending
+	cursor uint64
+}
+
+// Run tails the change log until ctx ends. Reading (and poking live
+// streams) and sending run apart, so that a slow or backing-off FCM never
+// delays a poke; the cursor is saved only after a window's messages went
+// out, so a restart repeats at most one window. Run returns when ctx is done.
 func (n *Notifier) Run(ctx context.Context) error {
 	n.defaults()
 	cursor, err := n.Store.NotifierCursor()
@@ -122,8 +131,20 @@ func (n *Notifier) Run(ctx context.Context) error {
 	if err := n.Store.SaveNotifierCursor(cursor); err != nil {
 		return fmt.Errorf("notifier: %w", err)
 	}
+	windows := make(chan window)
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		n.send(ctx, windows)
+	}()
+	defer func() {
+		close(windows)
+		<-sent
+	}()
+
 	owed := map[string]*pending{}
 	var windowOpened time.Time
+	saved := cursor
 	lastPrune := time.Time{}
 	for ctx.Err() == nil {
 		if n.now().Sub(lastPrune) > time.Hour {
@@ -137,18 +158,21 @@ func (n *Notifier) Run(ctx context.Context) error {
 		changes, err := n.Store.Changes(cursor, 1000)
 		if err != nil {
 			n.Logger.Error("notifier: read the change log", "error", err)
-			if n.sleep(ctx, n.Poll) != nil {
+			changes = nil
+		}
+		read := 0
+		for _, ch := range changes {
+			if err := n.concern(ch, owed); err != nil {
+				// Stop before this change: it is read again next round, and
+				// nobody it concerns is skipped.
+				n.Logger.Error("notifier: who is concerned; retrying", "seq", ch.Seq, "error", err)
 				break
 			}
-			continue
-		}
-		for _, ch := range changes {
-			n.concern(ch, owed)
 			cursor = ch.Seq
+			read++
 		}
-		if len(changes) > 0 {
-			last := changes[len(changes)-1]
-			n.Metrics.LagSeconds.Set(n.now().Sub(last.At).Seconds())
+		if read > 0 {
+			n.Metrics.LagSeconds.Set(n.now().Sub(changes[read-1].At).Seconds())
 			if len(owed) > 0 && windowOpened.IsZero() {
 				windowOpened = n.now()
 			}
@@ -156,26 +180,15 @@ func (n *Notifier) Run(ctx context.Context) error {
 		if st, err := n.Store.Stats(); err == nil {
 			n.Metrics.LagSeqs.Set(float64(st.Seq - min(cursor, st.Seq)))
 		}
-		switch {
-		case len(owed) == 0 && len(changes) > 0:
-			// Nothing for anyone: settle the cursor so a restart does not reread.
-			if err := n.Store.SaveNotifierCursor(cursor); err != nil {
-				n.Logger.Error("notifier: save cursor", "error", err)
+		due := (len(owed) > 0 && n.now().Sub(windowOpened) >= n.Window) || (len(owed) == 0 && cursor != saved)
+		if due {
+			select {
+			case windows <- window{owed: owed, cursor: cursor}:
+				owed, windowOpened, saved = map[string]*pending{}, time.Time{}, cursor
+			default: // the sender is busy with the previous window: keep gathering
 			}
-		case len(owed) > 0 && n.now().Sub(windowOpened) >= n.Window:
-			if err := n.flush(ctx, owed); err != nil {
-				n.Logger.Error("notifier: flush; retrying", "error", err)
-				break // keep what is owed and the cursor; try again next round
-			}
-			if ctx.Err() != nil {
-				return nil // sends may have been cut short: the next start sends this window again
-			}
-			if err := n.Store.SaveNotifierCursor(cursor); err != nil {
-				n.Logger.Error("notifier: save cursor", "error", err)
-			}
-			owed, windowOpened = map[string]*pending{}, time.Time{}
 		}
-		if len(changes) < 1000 {
+		if read == len(changes) && len(changes) < 1000 || read < len(changes) {
 			if n.sleep(ctx, n.Poll) != nil {
 				break
 			}
@@ -184,8 +197,33 @@ func (n *Notifier) Run(ctx context.Context) error {
 	return nil
 }
 
-// concern records who is owed a message for ch, and pokes their streams.
-func (n *Notifier) concern(ch favsync.Change, owed map[string]*pending) {
+// send delivers each window and then saves its cursor. A window whose
+// targets cannot be read is retried; one cut short by shutdown is not saved,
+// so the next start sends it again.
+func (n *Notifier) send(ctx context.Context, windows <-chan window) {
+	for w := range windows {
+		for len(w.owed) > 0 {
+			err := n.flush(ctx, w.owed)
+			if err == nil {
+				break
+			}
+			n.Logger.Error("notifier: flush; retrying", "error", err)
+			if n.sleep(ctx, n.Poll) != nil {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			continue // drain without saving: the next start sends this window again
+		}
+		if err := n.Store.SaveNotifierCursor(w.cursor); err != nil {
+			n.Logger.Error("notifier: save cursor", "error", err)
+		}
+	}
+}
+
+// concern records who is owed a message for ch, and pokes their streams. Its
+// error is for a store that could not say who is concerned.
+func (n *Notifier) concern(ch favsync.Change, owed map[string]*pending) error {
 	add := func(user string, kind Kind, complaint string) {
 		if user == "" {
 			return
@@ -242,7 +280,7 @@ func (n *Notifier) concern(ch favsync.Change, owed map[string]*pending) {
 			}
 			users, err := n.Store.InspectorsOf(province)
 			if err != nil {
-				n.Logger.Error("notifier: inspectors of a province", "error", err)
+				return fmt.Errorf("inspectors of %q: %w", province, err)
 			}
 			for _, u := range users {
 				add(u, KindSync, "")
@@ -252,6 +290,7 @@ func (n *Notifier) concern(ch favsync.Change, owed map[string]*pending) {
 			}
 		}
 	}
+	return nil
 }
 
 // flush sends one message per device of every user owed one.
@@ -368,7 +407,7 @@ func (n *Notifier) sendWithRetry(ctx context.Context, msgs []Message) {
 			case Transient:
 				n.Metrics.Failed.WithLabelValues(r.Code).Inc()
 				again = append(again, m)
-				wait = max(wait, r.RetryAfter)
+				wait = max(wait, r.RetryAfter) // FCM asks to be honoured; sending runs apart from pokes
 			default:
 				n.Metrics.Failed.WithLabelValues(r.Code).Inc()
 				n.Logger.Warn("push failed", "code", r.Code, "device", m.DeviceID, "error", r.Err)
