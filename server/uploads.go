@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -67,12 +68,23 @@ func (s *Server) newUploads() (http.Handler, error) {
 // context. An upload belongs to the inspector who created it: anyone else is
 // told it does not exist.
 func (s *Server) uploads(c echo.Context) error {
-	if id := c.Param("id"); id != "" {
-		if up, err := s.tusFiles.GetUpload(c.Request().Context(), id); err == nil {
-			info, err := up.GetInfo(c.Request().Context())
-			if err == nil && info.MetaData[ownerKey] != principal(c).User.ID {
-				return inspector.Errorf(inspector.CodeNotFound, "no upload %q of yours", id)
-			}
+	req := c.Request()
+	req.Header.Del("X-HTTP-Method-Override") // the method checked here is the one tusd serves
+	if c.Param("id") != "" {
+		// The id exactly as tusd will read it, from the decoded path; anything
+		// but a plain upload id, or an upload that is not the caller's, does not exist.
+		id := strings.Trim(strings.TrimPrefix(req.URL.Path, "/v1/uploads"), "/")
+		notYours := inspector.Errorf(inspector.CodeNotFound, "no upload %q of yours", id)
+		if req.URL.RawPath != "" || !uploadIDPattern.MatchString(id) {
+			return notYours
+		}
+		up, err := s.tusFiles.GetUpload(req.Context(), id)
+		if err != nil {
+			return notYours
+		}
+		info, err := up.GetInfo(req.Context())
+		if err != nil || info.MetaData[ownerKey] != principal(c).User.ID {
+			return notYours
 		}
 	}
 	r := c.Request()
@@ -87,29 +99,58 @@ type hideInternal struct {
 	http.ResponseWriter
 	log       *slog.Logger
 	requestID string
-	hiding    bool
+	hiding    bool // a tusd error is being rewritten
+	written   bool
+	status    int
 }
 
+// WriteHeader turns tusd's own plain-text errors into problem documents: a
+// 5xx says nothing of its cause (it is logged), a 4xx keeps tusd's message.
 func (h *hideInternal) WriteHeader(status int) {
-	if status >= 500 && !strings.Contains(h.Header().Get("Content-Type"), "problem+json") {
-		h.hiding = true
-		h.Header().Set("Content-Type", "application/problem+json")
-		h.Header().Del("Content-Length")
+	if status < 400 || strings.Contains(h.Header().Get("Content-Type"), "problem+json") {
 		h.ResponseWriter.WriteHeader(status)
-		body, _ := jsonMarshal(Problem{Type: "urn:favad:problem:internal", Title: http.StatusText(status), Status: status,
-			Detail: "something went wrong on the server; the error is logged with this request's id", Code: inspector.CodeInternal, RequestID: h.requestID})
-		h.ResponseWriter.Write(body)
 		return
 	}
+	h.hiding, h.status = true, status
+	h.Header().Set("Content-Type", "application/problem+json")
+	h.Header().Del("Content-Length")
 	h.ResponseWriter.WriteHeader(status)
 }
 
+// tusCodes names tusd's own refusals.
+var tusCodes = map[int]inspector.Code{
+	http.StatusBadRequest: codeMalformed, http.StatusPreconditionFailed: codeMalformed,
+	http.StatusNotFound: inspector.CodeNotFound, http.StatusGone: inspector.CodeNotFound,
+	http.StatusConflict: inspector.CodeConflict, http.StatusRequestEntityTooLarge: codeTooLarge,
+	http.StatusUnsupportedMediaType: codeUnsupportedMedia, http.StatusMethodNotAllowed: codeMethodNotAllowed,
+	460: codeChecksumMismatch,
+}
+
 func (h *hideInternal) Write(b []byte) (int, error) {
-	if h.hiding {
-		h.log.Error("tus upload failed", "detail", strings.TrimSpace(string(b)))
+	if !h.hiding {
+		return h.ResponseWriter.Write(b)
+	}
+	if h.written {
 		return len(b), nil
 	}
-	return h.ResponseWriter.Write(b)
+	h.written = true
+	detail := strings.TrimSpace(string(b))
+	code, ok := tusCodes[h.status]
+	if h.status >= 500 || !ok {
+		h.log.Error("tus upload failed", "status", h.status, "detail", detail)
+		code, detail = inspector.CodeInternal, "something went wrong on the server; the error is logged with this request's id"
+	} else if _, msg, found := strings.Cut(detail, ": "); found {
+		detail = msg // tusd writes "ERR_CODE: message"
+	}
+	title := http.StatusText(h.status)
+	if h.status == 460 {
+		title = "Checksum Mismatch"
+	}
+	body, _ := jsonMarshal(Problem{Type: "urn:favad:problem:" + string(code), Title: title, Status: h.status, Detail: detail, Code: code, RequestID: h.requestID})
+	if _, err := h.ResponseWriter.Write(body); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // Unwrap lets tusd reach the connection (read deadlines, flushing).
@@ -187,6 +228,9 @@ func (s *Server) beforeUpload(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileIn
 	owned[ownerKey] = p.User.ID // set by the server, whatever the client sent
 	return tusd.HTTPResponse{}, tusd.FileInfoChanges{MetaData: owned}, nil
 }
+
+// uploadIDPattern is the form of filestore's upload ids.
+var uploadIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // ownerKey is the upload metadata the server sets to the uploader's id.
 const ownerKey = "favad_owner"

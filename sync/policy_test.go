@@ -195,7 +195,7 @@ func TestPolicyDispatchOwnedFields(t *testing.T) {
 	assert.Equal(t, c.Version, r.Version, "the complaint keeps its version")
 	assert.NotEmpty(t, r.Message, "a reason the device can show")
 	require.Len(t, r.ConflictIDs, len(sent), "one conflict record per field")
-	current := map[string]any{"priority": c.Priority, "category": c.Category, "office_code": c.OfficeCode, "due_at": c.DueAt, "assignee": c.Assignment}
+	current := map[string]any{"priority": c.Priority, "category": c.Category, "office_code": c.OfficeCode, "due_at": c.DueAt, "assignee": c.Assignment.InspectorID}
 	assert.JSONEq(t, string(mustJSON(current)), string(r.WinningValue), "the winning values are dispatch's")
 
 	after, err := f.s.Complaint(c.ID)

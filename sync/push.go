@@ -700,7 +700,7 @@ func (p *pushCtx) complaintOutcome() (Result, error) {
 		}
 	}
 	conflict := &Conflict{Label: inspector.LabelConflict, Rule: inspector.RuleNeedsReview, RecordKind: KindComplaint, RecordID: c.ID,
-		ComplaintID: c.ID, Field: "outcome", ServerValue: rawJSON(map[string]any{"status": c.Status, "assignment": c.Assignment}),
+		ComplaintID: c.ID, Field: "outcome", ServerValue: rawJSON(map[string]any{"status": c.Status}), // never the assignment: it may be someone else's now
 		DeviceValue: rawJSON(o), Winner: "server", InspectorID: p.u.ID, DeviceID: p.device, MutationID: p.m.ID, DeviceSeq: p.m.DeviceSeq,
 		PreviousStatus: reviewFrom(c),
 		Message:        fmt.Sprintf("the outcome arrived after dispatch changed the complaint (%s); it is kept for review", c.Status)}
@@ -748,8 +748,13 @@ func (p *pushCtx) complaintEdit() (Result, error) {
 	if len(fields) == 0 {
 		return res, (&inspector.Problems{{Field: "payload", Code: "required", Message: "no fields to edit"}}).Err()
 	}
-	current := map[string]any{"assignee": c.Assignment, "priority": c.Priority, "category": c.Category, "office_code": c.OfficeCode,
-		"due_at": c.DueAt, "status": c.Status, "description": c.Description}
+	// The server's values go back to the device only while the complaint is
+	// the caller's to work: an inspector it was taken from learns nothing of it.
+	var current map[string]any
+	if inspector.InScope(c, p.u.ID) {
+		current = map[string]any{"assignee": c.Assignment.InspectorID, "priority": c.Priority, "category": c.Category,
+			"office_code": c.OfficeCode, "due_at": c.DueAt, "status": c.Status, "description": c.Description}
+	}
 	winning := map[string]any{}
 	names := make([]string, 0, len(fields))
 	for f := range fields {
@@ -762,18 +767,26 @@ func (p *pushCtx) complaintEdit() (Result, error) {
 		}
 	}
 	for _, f := range names {
+		var server json.RawMessage
+		if current != nil {
+			server = rawJSON(current[f])
+		}
 		conflict := &Conflict{Label: inspector.LabelConflict, Rule: inspector.RuleDispatchWins, RecordKind: KindComplaint, RecordID: c.ID,
-			ComplaintID: c.ID, Field: f, ServerValue: rawJSON(current[f]), DeviceValue: fields[f], Winner: "server",
+			ComplaintID: c.ID, Field: f, ServerValue: server, DeviceValue: fields[f], Winner: "server",
 			InspectorID: p.u.ID, DeviceID: p.device, MutationID: p.m.ID, DeviceSeq: p.m.DeviceSeq,
 			Message: fmt.Sprintf("%s is set by dispatch; your value was kept for dispatch to review", f)}
 		if err := p.t.recordConflict(conflict, p.s.newID); err != nil {
 			return res, err
 		}
 		res.ConflictIDs = append(res.ConflictIDs, conflict.ID)
-		winning[f] = current[f]
+		if current != nil {
+			winning[f] = current[f]
+		}
 	}
 	res.Status, res.Rule, res.Version = StatusResolvedByRule, inspector.RuleDispatchWins, c.Version
-	res.WinningValue = rawJSON(winning)
+	if current != nil {
+		res.WinningValue = rawJSON(winning)
+	}
 	res.Message = "dispatch owns these fields; the complaint is unchanged"
 	return res, nil
 }

@@ -34,6 +34,11 @@ func LoadOrCreateKeys(path string, now time.Time) (*KeySet, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return createKeys(path, now)
 	}
+	if err == nil {
+		if fi, serr := os.Stat(path); serr == nil && fi.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("key file %s is readable by others (mode %v): anyone who reads it can sign tokens; run chmod 600 on it", path, fi.Mode().Perm())
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read key file: %w", err)
 	}
