@@ -63,6 +63,18 @@ func (s *Store) StartSession(userID, deviceID string, refreshHash []byte, ttl ti
 		if d.RevokedAt != nil {
 			return inspector.Errorf(inspector.CodeDeviceRevoked, "this device was revoked; ask an administrator")
 		}
+		if known && d.UserID != userID {
+			// Device ids are the client's to choose: a device on which another
+			// account is signed in is not handed over until it signs out there.
+			live, err := t.liveSessionOn(deviceID)
+			if err != nil {
+				return err
+			}
+			if live {
+				return &inspector.Error{Code: inspector.CodeConflict, Message: "another account is signed in on this device; sign out there first",
+					Fields: []inspector.FieldError{{Field: "device_id", Code: "in_use", Message: "this device id is in use by another account"}}}
+			}
+		}
 		if !known || d.UserID != userID {
 			// A device that changes hands starts afresh: it must not keep the previous
 			// user's cursor, nor receive their notifications.
@@ -221,6 +233,23 @@ func (t *tx) revokeSession(ss *Session, reason string) error {
 		return err
 	}
 	return putJSON(t.Bucket(bucketSessions), []byte(ss.ID), ss)
+}
+
+// liveSessionOn reports whether a session on the device is neither revoked
+// nor expired.
+func (t *tx) liveSessionOn(deviceID string) (bool, error) {
+	live := false
+	err := t.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
+		var ss Session
+		if err := json.Unmarshal(v, &ss); err != nil {
+			return fmt.Errorf("decode session %s: %w", k, err)
+		}
+		if ss.DeviceID == deviceID && ss.RevokedAt == nil && t.now.Before(ss.ExpiresAt) {
+			live = true
+		}
+		return nil
+	})
+	return live, err
 }
 
 // revokeSessions revokes every live session for which match is true.

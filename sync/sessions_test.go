@@ -200,9 +200,12 @@ func TestRevokeDevice(t *testing.T) {
 
 func TestDeviceChangesHands(t *testing.T) {
 	f := newSessionFixture(t)
-	f.start(t, "phone-1", "r1")
+	first := f.start(t, "phone-1", "r1")
 	sara := mustCreateUser(t, f.s, "sara", inspector.RoleInspector, inspector.ModePhone)
 	f.clock.Advance(time.Hour)
+	_, err := f.s.StartSession(sara.ID, "phone-1", hash("s0"), ttl)
+	requireCode(t, err, inspector.CodeConflict) // not while ali is signed in there
+	require.NoError(t, f.s.EndSession(Actor{UserID: first.UserID, DeviceID: "phone-1"}, first.ID, "logout"))
 	ss, err := f.s.StartSession(sara.ID, "phone-1", hash("s1"), ttl)
 	require.NoError(t, err)
 	u, err := f.s.CheckSession(ss.ID)

@@ -207,7 +207,7 @@ func (p *serverProc) stop(t *testing.T) {
 // login signs in and returns the HTTP status and the access token.
 func login(t *testing.T, baseURL, username, password string) (int, string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]string{"username": username, "password": password, "device_id": "e2e-test-device-1"})
+	body, _ := json.Marshal(map[string]string{"username": username, "password": password, "device_id": "e2e-device-" + username})
 	resp, err := http.Post(baseURL+"/v1/auth/login", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
