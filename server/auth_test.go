@@ -216,3 +216,35 @@ func TestAdminCreatesAccounts(t *testing.T) {
 	assert.Equal(t, 1, offices)
 	require.Equal(t, http.StatusForbidden, e.do(newCall("GET", "/v1/users", e.token("dispatcher"), nil)).status)
 }
+
+// TestAdminLocksOutAStolenAccountWhileServing: a thief with the password
+// signs in again on a new device after its device is revoked; disabling the
+// account ends every session at once, and a reset password takes the account back.
+func TestAdminLocksOutAStolenAccountWhileServing(t *testing.T) {
+	e := newEnv(t)
+	adm := e.token("admin")
+	id := e.users["field"].ID
+	thief := e.login("field", "thief-phone-0002").AccessToken
+
+	r := e.do(newCall("POST", "/v1/users/"+id+"/disable", adm, nil))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Contains(t, string(r.body), `"disabled":true`)
+	r = e.do(newCall("GET", "/v1/me", thief, nil))
+	require.Equal(t, http.StatusForbidden, r.status)
+	assert.Equal(t, "account_disabled", string(r.problem(t).Code))
+
+	r = e.do(newCall("POST", "/v1/users/"+id+"/reset-password", adm, map[string]string{"password": "a-new-long-secret"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.do(newCall("POST", "/v1/users/"+id+"/enable", adm, nil))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.do(call{method: "POST", path: "/v1/auth/login", body: map[string]string{"username": "field", "password": testPassword, "device_id": "thief-phone-0003"}})
+	assert.Equal(t, http.StatusUnauthorized, r.status, "the old password no longer works")
+	r = e.do(call{method: "POST", path: "/v1/auth/login", body: map[string]string{"username": "field", "password": "a-new-long-secret", "device_id": "android-field-new"}})
+	assert.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	r = e.do(newCall("POST", "/v1/users/"+e.users["admin"].ID+"/disable", adm, nil))
+	assert.Equal(t, http.StatusConflict, r.status, "an admin cannot lock themselves out")
+	r = e.do(newCall("GET", "/v1/users/"+id, adm, nil))
+	require.Equal(t, http.StatusOK, r.status)
+	assert.NotContains(t, string(r.body), "argon2")
+}

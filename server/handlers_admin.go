@@ -113,3 +113,60 @@ func (s *Server) registerDevice(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, toDeviceWire(d))
 }
+
+func (s *Server) getUser(c echo.Context) error {
+	u, err := s.store.User(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toUserWire(u))
+}
+
+// disableUser ends every session of an account at once and refuses its
+// sign-ins, while the server runs: the answer to a stolen phone and password.
+func (s *Server) disableUser(c echo.Context) error {
+	if c.Param("id") == principal(c).User.ID {
+		return inspector.Errorf(inspector.CodeConflict, "an admin cannot disable their own account")
+	}
+	return s.setDisabled(c, true)
+}
+
+func (s *Server) enableUser(c echo.Context) error { return s.setDisabled(c, false) }
+
+func (s *Server) setDisabled(c echo.Context, disabled bool) error {
+	u, err := s.store.User(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if u, err = s.store.SetUserDisabled(actor(c), u.Username, disabled); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toUserWire(u))
+}
+
+type passwordRequest struct {
+	Password string `json:"password"`
+}
+
+// resetPassword sets a new password and ends the account's sessions.
+func (s *Server) resetPassword(c echo.Context) error {
+	var req passwordRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(req.Password)
+	if errors.Is(err, auth.ErrWeakPassword) {
+		return (&inspector.Problems{{Field: "password", Code: "too_short", Message: err.Error()}}).Err()
+	}
+	if err != nil {
+		return err
+	}
+	u, err := s.store.User(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if u, err = s.store.SetPasswordHash(actor(c), u.Username, hash); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toUserWire(u))
+}

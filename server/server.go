@@ -120,6 +120,10 @@ func New(cfg Config) (*Server, error) {
 		{Method: http.MethodGet, Path: "/v1/inspectors", Roles: overseer, handler: s.listInspectors},
 		{Method: http.MethodGet, Path: "/v1/users", Roles: admin, handler: s.listUsers},
 		{Method: http.MethodPost, Path: "/v1/users", Roles: admin, handler: s.createUser},
+		{Method: http.MethodGet, Path: "/v1/users/:id", Roles: admin, handler: s.getUser},
+		{Method: http.MethodPost, Path: "/v1/users/:id/disable", Roles: admin, handler: s.disableUser},
+		{Method: http.MethodPost, Path: "/v1/users/:id/enable", Roles: admin, handler: s.enableUser},
+		{Method: http.MethodPost, Path: "/v1/users/:id/reset-password", Roles: admin, handler: s.resetPassword},
 		{Method: http.MethodGet, Path: "/v1/devices", Roles: admin, handler: s.listDevices},
 		{Method: http.MethodPost, Path: "/v1/devices/:id/revoke", Roles: admin, handler: s.revokeDevice},
 	}
