@@ -54,13 +54,47 @@ func listenAdmin(path string, store *favsync.Store, blobs blob.Store, logger *sl
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Trailer", backupTrailer)
 		start := time.Now()
-		n, err := store.Backup(w)
+		// Snapshot to a local file first, so that the store's read transaction
+		// ends at disk speed: a client that stops reading must not hold it open
+		// (and with it every write that needs the file to grow).
+		snap, err := os.CreateTemp(filepath.Dir(path), ".backup-*.tmp")
+		if err != nil {
+			logger.Error("backup over the admin socket: snapshot file", "error", err)
+			http.Error(w, "cannot write the snapshot", http.StatusInternalServerError)
+			return
+		}
+		defer os.Remove(snap.Name())
+		defer snap.Close()
+		n, err := store.Backup(snap)
+		if err == nil {
+			_, err = snap.Seek(0, io.SeekStart)
+		}
 		if err != nil {
 			logger.Error("backup over the admin socket failed", "error", err, "bytes", n)
-			panic(http.ErrAbortHandler) // cut the stream: no trailer, so the client sees the failure
+			http.Error(w, "the snapshot failed", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Trailer", backupTrailer)
+		rc := http.NewResponseController(w)
+		buf := make([]byte, 1<<20)
+		for {
+			k, rerr := snap.Read(buf)
+			if k > 0 {
+				_ = rc.SetWriteDeadline(time.Now().Add(time.Minute)) // a stalled client is cut off, not waited for
+				if _, werr := w.Write(buf[:k]); werr != nil {
+					logger.Error("backup over the admin socket: client stopped reading", "error", werr)
+					panic(http.ErrAbortHandler) // no trailer: the client sees the failure
+				}
+			}
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil {
+				logger.Error("backup over the admin socket: read snapshot", "error", rerr)
+				panic(http.ErrAbortHandler)
+			}
 		}
 		w.Header().Set(backupTrailer, strconv.FormatInt(n, 10))
 		logger.Info("backup streamed over the admin socket", "bytes", n, "duration", time.Since(start))

@@ -92,8 +92,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	notifier.Metrics = push.NewMetrics()
 	// Settle where notifications start before any request is served, so that
 	// no change of this run is older than the notifier's first position.
-	if seq, err := store.NotifierCursor(); err != nil || store.SaveNotifierCursor(seq) != nil {
-		return fmt.Errorf("notifier: cannot settle its cursor: %v", err)
+	seq, err := store.NotifierCursor()
+	if err == nil {
+		err = store.SaveNotifierCursor(seq)
+	}
+	if err != nil {
+		return fmt.Errorf("notifier: cannot settle its cursor: %w", err)
 	}
 	keys, err := auth.LoadOrCreateKeys(cfg.JWTKeyFile, time.Now())
 	if err != nil {
