@@ -215,7 +215,9 @@ func (c *Complaint) Overdue(now time.Time) bool {
 // removed for every role that may not see it.
 func (c Complaint) Redacted(r Role) Complaint {
 	if !r.SeesCaller() {
-		c.Caller = nil
+		// The call center's call id is a key to the call's record, which
+		// holds the caller's number: it goes with the caller.
+		c.Caller, c.CallID = nil, ""
 	}
 	return c
 }

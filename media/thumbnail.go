@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"image/png"
 	"io"
@@ -23,6 +24,9 @@ const (
 	// are refused before they are decoded (a decompression bomb: a few KiB
 	// of PNG can claim gigabytes of pixels).
 	MaxPixels = 50_000_000
+	// MaxDecodedBytes bounds the memory one decoded image may take: a
+	// 16-bit image takes 8 bytes a pixel, so pixels alone are not enough.
+	MaxDecodedBytes = 256 << 20
 	// maxHeaderBytes bounds what is read and kept before an image's
 	// dimensions are known (JPEG APP segments come first).
 	maxHeaderBytes = 16 << 20
@@ -91,6 +95,9 @@ func Thumbnail(r io.Reader, contentType string, maxSide int) (thumb []byte, err 
 		return nil, fmt.Errorf("%w: %s: %d×%d pixels", ErrMalformed, c.name, cfg.Width, cfg.Height)
 	case int64(cfg.Width)*int64(cfg.Height) > MaxPixels:
 		return nil, fmt.Errorf("%w: %d×%d pixels, at most %d", ErrTooLarge, cfg.Width, cfg.Height, MaxPixels)
+	case int64(cfg.Width)*int64(cfg.Height)*bytesPerPixel(cfg.ColorModel) > MaxDecodedBytes:
+		return nil, fmt.Errorf("%w: %d×%d pixels at %d bytes each, at most %d bytes decoded", ErrTooLarge,
+			cfg.Width, cfg.Height, bytesPerPixel(cfg.ColorModel), MaxDecodedBytes)
 	}
 	orientation := 1
 	if c.name == "JPEG" {
@@ -223,4 +230,17 @@ func orient(img *image.RGBA, o int) *image.RGBA {
 		}
 	}
 	return out
+}
+
+// bytesPerPixel is what a decoder allocates per pixel for a color model.
+func bytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	}
+	return 4 // RGBA, NRGBA, YCbCr (less), paletted (less): a safe bound
 }

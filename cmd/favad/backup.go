@@ -332,11 +332,13 @@ func samePath(a, b string) bool {
 // renamed over path and the directory fsynced. On failure path is untouched
 // and the temporary file removed.
 func writeFileAtomic(path string, fill func(io.Writer) error) (err error) {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// A fresh, unguessable temporary name beside the target: never an existing
+	// file, never a symlink someone left there.
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
 	}
+	tmp := f.Name()
 	defer func() {
 		if err != nil {
 			f.Close()

@@ -77,24 +77,33 @@ func createKeys(path string, now time.Time) (*KeySet, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create key file: %w", err)
 	}
-	// O_EXCL: two processes starting at once must not each write a different key.
-	fd, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return LoadOrCreateKeys(path, now)
-	}
+	// Write a temporary file in full, then link it into place: a crash never
+	// leaves an empty key file, and of two processes starting at once only
+	// one key wins (link fails if the name exists).
+	fd, err := os.CreateTemp(filepath.Dir(path), ".jwt-keys-*.tmp")
 	if err != nil {
 		return nil, fmt.Errorf("create key file: %w", err)
 	}
-	if _, err := fd.Write(raw); err != nil {
-		fd.Close()
+	tmp := fd.Name()
+	defer os.Remove(tmp)
+	_, err = fd.Write(raw)
+	if err == nil {
+		err = fd.Sync()
+	}
+	if cerr := fd.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return nil, fmt.Errorf("write key file: %w", err)
 	}
-	if err := fd.Sync(); err != nil {
-		fd.Close()
-		return nil, fmt.Errorf("sync key file: %w", err)
+	if err := os.Link(tmp, path); errors.Is(err, os.ErrExist) {
+		return LoadOrCreateKeys(path, now)
+	} else if err != nil {
+		return nil, fmt.Errorf("create key file: %w", err)
 	}
-	if err := fd.Close(); err != nil {
-		return nil, err
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
 	}
 	return &KeySet{current: kid, keys: map[string]ed25519.PrivateKey{kid: ed25519.NewKeyFromSeed(seed)}}, nil
 }

@@ -867,6 +867,7 @@ func TestAnotherUserTakesDeviceOnlyWithEmptyQueue(t *testing.T) {
 	_, err = d.Sync(ctx)
 	require.NoError(t, err)
 	deviceID := d.DeviceID()
+	require.NoError(t, d.SignOut(ctx), "the phone changes hands: its user signs out first")
 	require.NoError(t, d.Close())
 
 	d2 := e.deviceAt(path, "field2")

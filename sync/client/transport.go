@@ -267,3 +267,17 @@ func (c *Client) wipeData(e *APIError) error {
 	c.log.Warn("wiped on the server's instruction", "code", e.Code, "queue_dropped", revoked)
 	return fmt.Errorf("%w: %w", ErrWiped, e)
 }
+
+// SignOut ends this device's session on the server and forgets the tokens and
+// the pulled records; the queue stays (push it first if it should go under
+// this user). Another account can then sign in on the device: the server does
+// not hand a device over while someone is signed in on it.
+func (c *Client) SignOut(ctx context.Context) error {
+	if err := c.call(ctx, http.MethodPost, "/v1/auth/logout", nil, nil); err != nil && !errors.Is(err, ErrWiped) {
+		return fmt.Errorf("sign out: %w", err)
+	}
+	c.authMu.Lock()
+	c.access = ""
+	c.authMu.Unlock()
+	return c.db.Update(resetScope)
+}
