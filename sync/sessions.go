@@ -40,7 +40,15 @@ type refreshToken struct {
 	SessionID string     `json:"session_id"`
 	ExpiresAt time.Time  `json:"expires_at"`
 	SpentAt   *time.Time `json:"spent_at,omitempty"`
+	Successor []byte     `json:"successor,omitempty"` // the hash of the token that replaced it
 }
+
+// RefreshReuseGrace is how long after a refresh token is spent it may be
+// presented again while its successor is still unused: the answer to the
+// first refresh was lost on a flaky network, and the phone retries. The
+// unused successor is replaced. After the grace, or once the successor was
+// used, a reuse is theft and revokes the whole session.
+const RefreshReuseGrace = time.Minute
 
 // StartSession opens a session for user on device, with the first refresh
 // token (stored only as its hash) valid for ttl.
@@ -132,6 +140,22 @@ func (s *Store) RotateRefresh(oldHash, newHash []byte, ttl time.Duration) (Sessi
 			return err
 		}
 		t.actor = Actor{UserID: ss.UserID, DeviceID: ss.DeviceID}
+		if rt.SpentAt != nil && t.now.Sub(*rt.SpentAt) <= RefreshReuseGrace && len(rt.Successor) > 0 {
+			var succ refreshToken
+			if ok, err := getJSON(tokens, rt.Successor, &succ); err != nil {
+				return err
+			} else if ok && succ.SpentAt == nil {
+				// A retry after a lost answer: the unused successor is retired (spent,
+				// with no successor of its own, so presenting it later is a reuse that
+				// revokes the session) and replaced below.
+				retired := t.now
+				succ.SpentAt = &retired
+				if err := putJSON(tokens, rt.Successor, succ); err != nil {
+					return err
+				}
+				rt.SpentAt = nil
+			}
+		}
 		if rt.SpentAt != nil {
 			if ss.RevokedAt == nil {
 				if err := t.revokeSession(&ss, "refresh_reused"); err != nil {
@@ -148,7 +172,7 @@ func (s *Store) RotateRefresh(oldHash, newHash []byte, ttl time.Duration) (Sessi
 			return inspector.Errorf(inspector.CodeUnauthorized, "the session has expired; sign in again")
 		}
 		spent := t.now
-		rt.SpentAt = &spent
+		rt.SpentAt, rt.Successor = &spent, newHash
 		if err := putJSON(tokens, oldHash, rt); err != nil {
 			return err
 		}

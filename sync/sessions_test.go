@@ -87,8 +87,8 @@ func TestRefreshReuseRevokesSession(t *testing.T) {
 	require.NoError(t, err)
 	seq := lastSeq(t, f.s)
 
-	// A thief (or a confused client) presents the spent token.
-	f.clock.Advance(time.Minute)
+	// A thief (or a confused client) presents the spent token, after the grace.
+	f.clock.Advance(2 * time.Minute)
 	_, _, err = f.s.RotateRefresh(hash("r1"), hash("thief"), ttl)
 	requireCode(t, err, inspector.CodeRefreshReused)
 
@@ -98,7 +98,7 @@ func TestRefreshReuseRevokesSession(t *testing.T) {
 	assert.Equal(t, seq+1, lastSeq(t, f.s))
 	last := allChanges(t, f.s)[seq]
 	assert.Equal(t, Change{Seq: seq + 1, Kind: KindSession, ID: ss.ID, Action: "revoked", Actor: f.ali.ID, Device: "phone-1",
-		At: t0.Add(time.Minute), Data: map[string]string{"reason": "refresh_reused", "user": f.ali.ID, "device": "phone-1"}}, last)
+		At: t0.Add(2 * time.Minute), Data: map[string]string{"reason": "refresh_reused", "user": f.ali.ID, "device": "phone-1"}}, last)
 
 	// Neither the legitimate successor nor the thief's token works now.
 	_, _, err = f.s.RotateRefresh(hash("r2"), hash("r3"), ttl)
@@ -337,5 +337,43 @@ func TestEndSession(t *testing.T) {
 
 	requireCode(t, f.s.EndSession(admin, "nope", "logout"), inspector.CodeNotFound)
 	_, err = f.s.CheckSession("nope")
+	requireCode(t, err, inspector.CodeSessionRevoked)
+}
+
+// TestRefreshRetryAfterLostAnswer: within RefreshReuseGrace, the spent token
+// may be presented again while its successor is unused (the answer was lost):
+// a new successor is issued and the unused one retired, so presenting the
+// retired one later is a reuse that revokes the session.
+func TestRefreshRetryAfterLostAnswer(t *testing.T) {
+	f := newSessionFixture(t)
+	ss := f.start(t, "phone-1", "r1")
+	_, _, err := f.s.RotateRefresh(hash("r1"), hash("r2"), ttl) // the answer never reaches the phone
+	require.NoError(t, err)
+	f.clock.Advance(10 * time.Second)
+	_, _, err = f.s.RotateRefresh(hash("r1"), hash("r2b"), ttl) // the phone retries
+	require.NoError(t, err, "a retry within the grace is answered")
+	_, err = f.s.CheckSession(ss.ID)
+	require.NoError(t, err)
+	_, _, err = f.s.RotateRefresh(hash("r2b"), hash("r3"), ttl)
+	require.NoError(t, err, "the new successor works")
+
+	_, _, err = f.s.RotateRefresh(hash("r2"), hash("x"), ttl)
+	requireCode(t, err, inspector.CodeRefreshReused) // the retired successor: theft
+	_, err = f.s.CheckSession(ss.ID)
+	requireCode(t, err, inspector.CodeSessionRevoked)
+}
+
+// TestRefreshReuseAfterSuccessorUsedRevokes: once the successor was used, a
+// reuse of the old token within the grace is theft too.
+func TestRefreshReuseAfterSuccessorUsedRevokes(t *testing.T) {
+	f := newSessionFixture(t)
+	ss := f.start(t, "phone-1", "r1")
+	_, _, err := f.s.RotateRefresh(hash("r1"), hash("r2"), ttl)
+	require.NoError(t, err)
+	_, _, err = f.s.RotateRefresh(hash("r2"), hash("r3"), ttl)
+	require.NoError(t, err)
+	_, _, err = f.s.RotateRefresh(hash("r1"), hash("thief"), ttl)
+	requireCode(t, err, inspector.CodeRefreshReused)
+	_, err = f.s.CheckSession(ss.ID)
 	requireCode(t, err, inspector.CodeSessionRevoked)
 }
