@@ -259,7 +259,10 @@ func (s *Store) pullFull(btx *bolt.Tx, u inspector.User, scopes []string, cur pu
 			if err != nil {
 				return err
 			}
-			if ok && rec.Op == OpUpsert {
+			// A record changed since the full sync began is left to the delta
+			// pulls that follow (its change is in the scope log after Base), so
+			// that every page shows the scope as of Base.
+			if ok && rec.Op == OpUpsert && rec.Version <= cur.Base {
 				page.Records = append(page.Records, rec)
 			}
 			after = append(after[:0], k...)

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -58,4 +59,51 @@ func TestFindingForADeletedVisitIsOrphaned(t *testing.T) {
 	requireCode(t, err, inspector.CodeConflict)
 	_, err = f.s.ResolveConflict(dispatcher, r.ConflictIDs[0], ResolveAccept, "")
 	require.NoError(t, err)
+}
+
+// TestFullSyncPagesShowTheScopeAsOfItsStart: changes made while a full sync
+// pages through the scope are left to the delta pulls after it, so no page
+// shows a record newer than the sync's start, and the device converges.
+func TestFullSyncPagesShowTheScopeAsOfItsStart(t *testing.T) {
+	f := newFieldFixture(t)
+	var cs []inspector.Complaint
+	for i := range 4 {
+		cs = append(cs, f.complaint(t, fmt.Sprintf("CALL-FS-%d", i), "QZ-SSO-01", &f.ali))
+	}
+	base := lastSeq(t, f.s)
+	rep := newReplica()
+	first := rep.pull(t, f.s, f.ali, 2)
+	require.True(t, first.Reset)
+	require.True(t, first.HasMore)
+
+	// While the phone pages, dispatch reassigns one complaint away and one to ali.
+	_, err := f.s.Assign(dispatcher, cs[3].ID, inspector.Routing{InspectorID: f.reza.ID, Mode: inspector.ModeField})
+	require.NoError(t, err)
+	extra := f.complaint(t, "CALL-FS-X", "QZ-SSO-01", &f.ali)
+
+	// Every later page of the full sync holds only records as of its start.
+	for i := 0; ; i++ {
+		require.Less(t, i, 1000)
+		p := rep.pull(t, f.s, f.ali, 2)
+		for _, r := range p.Records {
+			if r.Op == OpUpsert && r.Kind == KindComplaint && r.ID == cs[3].ID {
+				assert.LessOrEqual(t, r.Version, base, "a reassigned complaint is never shown in its new state by the snapshot")
+			}
+		}
+		if !p.HasMore {
+			break
+		}
+	}
+	requireSameRecords(t, expectedScope(t, f.s, f.ali), rep.recs, "after the full sync and its deltas")
+	assert.NotContains(t, rep.recs, recKey{KindComplaint, cs[3].ID})
+	assert.Contains(t, rep.recs, recKey{KindComplaint, extra.ID})
+
+	// A fresh full sync interrupted by a change converges too.
+	fresh := newReplica()
+	fresh.pull(t, f.s, f.ali, 1)
+	_, err = f.s.Assign(dispatcher, extra.ID, inspector.Routing{InspectorID: f.reza.ID, Mode: inspector.ModeField})
+	require.NoError(t, err)
+	fresh.sync(t, f.s, f.ali, 1)
+	requireSameRecords(t, expectedScope(t, f.s, f.ali), fresh.recs)
+	assert.NotContains(t, fresh.recs, recKey{KindComplaint, extra.ID})
 }
