@@ -129,8 +129,11 @@ func (o *Office) Normalize() {
 // the store's check.
 func (o *Office) Validate() error {
 	var p Problems
-	if !codePattern.MatchString(o.Code) {
+	switch {
+	case !codePattern.MatchString(o.Code):
 		p.Add("code", "invalid", "1–40 of A–Z, 0–9 and -, starting with a letter or digit")
+	case o.Code == "IMPORT":
+		p.Add("code", "reserved", "IMPORT names the import route (/v1/offices/import)")
 	}
 	if o.AgencyCode == "" {
 		p.Add("agency_code", "required", "the agency is required")
