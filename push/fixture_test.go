@@ -178,6 +178,8 @@ type pokes struct {
 	got map[string][]uint64
 }
 
+func (p *pokes) PokeExcept(user string, seq uint64, _ string) { p.Poke(user, seq) }
+
 func (p *pokes) Poke(user string, seq uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

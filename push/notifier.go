@@ -30,9 +30,10 @@ type Store interface {
 
 var _ Store = (*favsync.Store)(nil)
 
-// Poker wakes a user's open live streams (server-sent events).
+// Poker wakes a user's open live streams (server-sent events), but those of
+// the device that made the change.
 type Poker interface {
-	Poke(userID string, seq uint64)
+	PokeExcept(userID string, seq uint64, exceptDevice string)
 }
 
 // Notifier turns changes into messages. The zero value is not usable; set
@@ -250,7 +251,7 @@ func (n *Notifier) concern(ch favsync.Change, owed map[string]*pending) error {
 			}
 		}
 		if n.Poker != nil {
-			n.Poker.Poke(user, ch.Seq)
+			n.Poker.PokeExcept(user, ch.Seq, by)
 		}
 	}
 	d := ch.Data

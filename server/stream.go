@@ -35,11 +35,17 @@ func NewHub() *Hub {
 }
 
 // Poke wakes every open stream of user.
-func (h *Hub) Poke(user string, seq uint64) {
+func (h *Hub) Poke(user string, seq uint64) { h.PokeExcept(user, seq, "") }
+
+// PokeExcept wakes the open streams of user but those of device except, the
+// device that made the change and so knows of it.
+func (h *Hub) PokeExcept(user string, seq uint64, except string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.byUser[user] {
-		s.offer(seq)
+		if except == "" || s.device != except {
+			s.offer(seq)
+		}
 	}
 }
 

@@ -465,3 +465,17 @@ func TestStreamEndsWhenSessionEnds(t *testing.T) {
 		ended(st)
 	})
 }
+
+// TestStreamIsNotPokedByItsOwnDevice: the device that made a change knows of
+// it; the inspector's other devices are poked.
+func TestStreamIsNotPokedByItsOwnDevice(t *testing.T) {
+	e := newEnv(t)
+	a := e.login("field", "device-field-a").AccessToken
+	b := e.login("field", "device-field-b").AccessToken
+	sa, sb := e.openStream(a, ""), e.openStream(b, "")
+	defer sa.close()
+	defer sb.close()
+	e.srv.Hub().PokeExcept(e.users["field"].ID, 42, "device-field-a")
+	requireSync(t, sb.next(2*time.Second), 42)
+	sa.none(200 * time.Millisecond)
+}
