@@ -69,3 +69,36 @@ func TestMediaMissingAfterThreshold(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.Contains(t, string(r.body), `"media_missing":true`)
 }
+
+// TestAbandonedBytesArePruned: bytes uploaded for a record that never came
+// are removed after the retention; bytes a record holds stay.
+func TestAbandonedBytesArePruned(t *testing.T) {
+	e := newEvidenceEnv(t)
+	complaint := e.assignedComplaint("CALL-JAN-2")
+	field := e.login("field", "android-field-jan2").AccessToken
+
+	orphan := noiseJPEG(t, 48, 48, 5)
+	r := e.tusUpload(field, orphan, evidenceMeta(v7(), hexSHA256(orphan), "image/jpeg")) // the record never comes
+	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+	kept := noiseJPEG(t, 48, 48, 6)
+	id := v7()
+	e.pushEvidence(field, 1, id, complaint, int64(len(kept)), hexSHA256(kept), "image/jpeg")
+	r = e.tusUpload(field, kept, evidenceMeta(id, hexSHA256(kept), "image/jpeg"))
+	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+	require.True(t, e.blobStored(hexSHA256(orphan)))
+
+	sweep := func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { e.srv.RunUploadJanitor(ctx, time.Hour, time.Hour); close(done) }()
+		time.Sleep(50 * time.Millisecond)
+		cancel()
+		<-done
+	}
+	sweep()
+	assert.True(t, e.blobStored(hexSHA256(orphan)), "bytes may wait for their record a while")
+	e.clock.Advance(31 * 24 * time.Hour)
+	sweep()
+	assert.False(t, e.blobStored(hexSHA256(orphan)), "abandoned bytes are removed")
+	assert.True(t, e.blobStored(hexSHA256(kept)), "a record's bytes stay")
+}

@@ -342,7 +342,28 @@ func (s *Server) RunUploadJanitor(ctx context.Context, maxAge, interval time.Dur
 	}
 }
 
+// pruneAbandonedBytes drops verified bytes whose evidence record never came.
+func (s *Server) pruneAbandonedBytes() {
+	orphans, err := s.store.PrunePendingUploads(favsync.PendingUploadRetention)
+	if err != nil {
+		s.cfg.Logger.Error("prune abandoned uploads", "error", err)
+		return
+	}
+	rm, ok := s.cfg.Blobs.(blob.Remover)
+	for _, sha := range orphans {
+		if !ok {
+			break
+		}
+		if err := rm.Remove(sha); err != nil {
+			s.cfg.Logger.Error("remove an abandoned blob", "sha256", sha, "error", err)
+			continue
+		}
+		s.cfg.Logger.Info("removed bytes whose evidence record never came", "sha256", sha)
+	}
+}
+
 func (s *Server) sweepUploads(maxAge time.Duration) {
+	s.pruneAbandonedBytes()
 	infos, err := filepath.Glob(filepath.Join(s.cfg.UploadDir, "*.info"))
 	if err != nil {
 		return

@@ -476,3 +476,70 @@ func (s *Store) RejectUpload(u inspector.User, deviceID, evidenceID, reason stri
 		return t.saveEvidence(&e, seq)
 	})
 }
+
+// PendingUploadRetention is how long verified bytes wait for their evidence
+// record before they are taken to be abandoned (an app uninstalled with its
+// queue, a record rejected on the device).
+const PendingUploadRetention = 30 * 24 * time.Hour
+
+// PrunePendingUploads forgets bytes whose record never came within
+// retention, and their upload claims. It returns the hashes no evidence
+// record refers to, which the caller removes from the blob store.
+func (s *Store) PrunePendingUploads(retention time.Duration) ([]string, error) {
+	var orphans []string
+	err := s.update(System, func(t *tx) error {
+		orphans = nil
+		cutoff := t.now.Add(-retention)
+		uploads := t.Bucket(bucketEvidenceUploads)
+		var stale []string
+		candidates := map[string]bool{}
+		err := uploads.ForEach(func(k, v []byte) error {
+			var up uploadedBlob
+			if err := json.Unmarshal(v, &up); err != nil {
+				return fmt.Errorf("decode pending upload %s: %w", k, err)
+			}
+			if up.At.Before(cutoff) {
+				stale = append(stale, string(k))
+				candidates[up.SHA256] = true
+			}
+			return nil
+		})
+		if err != nil || len(stale) == 0 {
+			return err
+		}
+		for _, id := range stale {
+			if err := uploads.Delete([]byte(id)); err != nil {
+				return err
+			}
+			if err := t.Bucket(bucketUploadClaims).Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		// Bytes shared with a record, or with a pending upload still waiting, stay.
+		if err := t.Bucket(bucketEvidence).ForEach(func(k, v []byte) error {
+			var e inspector.Evidence
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			delete(candidates, e.SHA256)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := uploads.ForEach(func(k, v []byte) error {
+			var up uploadedBlob
+			if err := json.Unmarshal(v, &up); err != nil {
+				return err
+			}
+			delete(candidates, up.SHA256)
+			return nil
+		}); err != nil {
+			return err
+		}
+		for sha := range candidates {
+			orphans = append(orphans, sha)
+		}
+		return nil
+	})
+	return orphans, err
+}

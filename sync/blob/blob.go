@@ -39,6 +39,12 @@ type Store interface {
 	Exists(hash string) bool
 }
 
+// Remover is an optional capability: deleting a blob no record refers to.
+type Remover interface {
+	// Remove deletes the blob with hash; a missing blob is not an error.
+	Remove(hash string) error
+}
+
 // Verifier is an optional capability: rechecking every blob against its name.
 type Verifier interface {
 	// Verify calls bad for every blob whose bytes no longer hash to its name.
@@ -53,7 +59,20 @@ type FS struct{ Dir string }
 var (
 	_ Store    = (*FS)(nil)
 	_ Verifier = (*FS)(nil)
+	_ Remover  = (*FS)(nil)
 )
+
+// Remove deletes the blob with hash.
+func (s *FS) Remove(hash string) error {
+	p, err := s.path(hash)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("blob: %w", err)
+	}
+	return nil
+}
 
 func (s *FS) path(hash string) (string, error) {
 	if !hashPattern.MatchString(hash) {
