@@ -1,6 +1,7 @@
 package inspector
 
 import (
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -207,10 +208,10 @@ func (f *Finding) Validate(p *Problems, prefix string) {
 		switch a.Reason {
 		case AbsenceLeave, AbsenceMission, AbsenceUnexcused, AbsenceUnknown:
 		default:
-			p.Add(prefix+"absentees["+itoa(i)+"].reason", "invalid", "leave, mission, unexcused or unknown")
+			p.Add(prefix+"absentees["+strconv.Itoa(i)+"].reason", "invalid", "leave, mission, unexcused or unknown")
 		}
 		if utf8.RuneCountInString(a.Name) > MaxName {
-			p.Add(prefix+"absentees["+itoa(i)+"].name", "too_long", "at most 200 characters")
+			p.Add(prefix+"absentees["+strconv.Itoa(i)+"].name", "too_long", "at most 200 characters")
 		}
 	}
 	if f.ObservedAt.IsZero() {
@@ -252,17 +253,4 @@ func (n *Note) Validate(p *Problems, prefix string) {
 	} else if utf8.RuneCountInString(n.Text) > MaxNote {
 		p.Add(prefix+"text", "too_long", "at most 2000 characters")
 	}
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b [20]byte
-	n := len(b)
-	for ; i > 0; i /= 10 {
-		n--
-		b[n] = byte('0' + i%10)
-	}
-	return string(b[n:])
 }

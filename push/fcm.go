@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"firebase.google.com/go/v4/errorutils"
@@ -128,7 +129,8 @@ func mentionsToken(err error) bool {
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		msg += e.Error()
 	}
-	return containsFold(msg, "registration token") || containsFold(msg, "message.token")
+	msg = strings.ToLower(msg)
+	return strings.Contains(msg, "registration token") || strings.Contains(msg, "message.token")
 }
 
 // LogSender logs what it would send. It is the sender when no Firebase

@@ -189,7 +189,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 			default: // the sender is busy with the previous window: keep gathering
 			}
 		}
-		if read == len(changes) && len(changes) < 1000 || read < len(changes) {
+		if len(changes) < 1000 || read < len(changes) { // caught up, or stopped at a change to retry
 			if n.sleep(ctx, n.Poll) != nil {
 				break
 			}

@@ -72,6 +72,17 @@ type Problem struct {
 	Action string `json:"action,omitempty"`
 }
 
+// newProblem is the one way a problem document is made, for Echo's errors
+// and for the tus layer's alike.
+func newProblem(status int, code inspector.Code, detail string, fields []inspector.FieldError, requestID string) Problem {
+	title := http.StatusText(status)
+	if status == 460 {
+		title = "Checksum Mismatch" // tus checksum extension's status, unknown to net/http
+	}
+	return Problem{Type: "urn:favad:problem:" + string(code), Title: title, Status: status, Detail: detail, Code: code,
+		RequestID: requestID, Errors: fields, Action: actionOf[code]}
+}
+
 // rateLimitError carries how long to wait, for the Retry-After header.
 type rateLimitError struct {
 	err               *inspector.Error
@@ -113,17 +124,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if status == http.StatusUnauthorized {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="favad"`)
 	}
-	p := Problem{
-		Type:      "urn:favad:problem:" + string(appErr.Code),
-		Title:     http.StatusText(status),
-		Status:    status,
-		Detail:    appErr.Message,
-		Code:      appErr.Code,
-		RequestID: c.Response().Header().Get(echo.HeaderXRequestID),
-		Errors:    appErr.Fields,
-		Action:    actionOf[appErr.Code],
-	}
-	body, _ := json.Marshal(p)
+	body, _ := json.Marshal(newProblem(status, appErr.Code, appErr.Message, appErr.Fields, c.Response().Header().Get(echo.HeaderXRequestID)))
 	if c.Request().Method == http.MethodHead {
 		c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 		err = c.NoContent(status)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -12,8 +11,6 @@ import (
 	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/sync/blob"
 )
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // ThumbnailSource opens the thumbnail of the blob with a hash.
 type ThumbnailSource interface {

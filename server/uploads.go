@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -142,11 +143,7 @@ func (h *hideInternal) Write(b []byte) (int, error) {
 	} else if _, msg, found := strings.Cut(detail, ": "); found {
 		detail = msg // tusd writes "ERR_CODE: message"
 	}
-	title := http.StatusText(h.status)
-	if h.status == 460 {
-		title = "Checksum Mismatch"
-	}
-	body, _ := jsonMarshal(Problem{Type: "urn:favad:problem:" + string(code), Title: title, Status: h.status, Detail: detail, Code: code, RequestID: h.requestID})
+	body, _ := json.Marshal(newProblem(h.status, code, detail, nil, h.requestID))
 	if _, err := h.ResponseWriter.Write(body); err != nil {
 		return 0, err
 	}
@@ -166,15 +163,11 @@ func hookPrincipal(ev tusd.HookEvent) *Principal {
 
 // tusError turns a refusal into a tus error response carrying problem+json.
 func tusError(status int, code inspector.Code, field, message string) error {
-	title := http.StatusText(status)
-	if status == 460 {
-		title = "Checksum Mismatch" // tus checksum extension's status, unknown to net/http
-	}
-	p := Problem{Type: "urn:favad:problem:" + string(code), Title: title, Status: status, Detail: message, Code: code}
+	var fields []inspector.FieldError
 	if field != "" {
-		p.Errors = []inspector.FieldError{{Field: field, Code: "invalid", Message: message}}
+		fields = []inspector.FieldError{{Field: field, Code: "invalid", Message: message}}
 	}
-	body, _ := jsonMarshal(p)
+	body, _ := json.Marshal(newProblem(status, code, message, fields, ""))
 	return tusd.Error{ErrorCode: string(code), Message: message, HTTPResponse: tusd.HTTPResponse{
 		StatusCode: status, Body: string(body), Header: tusd.HTTPHeader{"Content-Type": "application/problem+json"}}}
 }

@@ -332,31 +332,27 @@ func (s *Store) ComplaintFieldWork(complaintID string) (FieldWork, error) {
 				continue
 			}
 			seen[ch.Kind+ch.ID] = true
-			var err error
-			switch ch.Kind {
-			case KindVisit:
-				var v inspector.Visit
-				if _, err = getJSON(btx.Bucket(bucketVisits), []byte(ch.ID), &v); err == nil && !v.Deleted {
-					fw.Visits = append(fw.Visits, v)
-				}
-			case KindFinding:
-				var f inspector.Finding
-				if _, err = getJSON(btx.Bucket(bucketFindings), []byte(ch.ID), &f); err == nil {
-					fw.Findings = append(fw.Findings, f)
-				}
-			case KindCall:
-				var c inspector.CallRecord
-				if _, err = getJSON(btx.Bucket(bucketCalls), []byte(ch.ID), &c); err == nil {
-					fw.Calls = append(fw.Calls, c)
-				}
-			case KindNote:
-				var n inspector.Note
-				if _, err = getJSON(btx.Bucket(bucketNotes), []byte(ch.ID), &n); err == nil {
-					fw.Notes = append(fw.Notes, n)
-				}
+			if ch.Kind != KindVisit && ch.Kind != KindFinding && ch.Kind != KindCall && ch.Kind != KindNote {
+				continue
 			}
+			rec, _, ok, err := loaders[ch.Kind](btx, ch.ID)
 			if err != nil {
 				return err
+			}
+			if !ok {
+				continue
+			}
+			switch r := rec.(type) {
+			case *inspector.Visit:
+				if !r.Deleted {
+					fw.Visits = append(fw.Visits, *r)
+				}
+			case *inspector.Finding:
+				fw.Findings = append(fw.Findings, *r)
+			case *inspector.CallRecord:
+				fw.Calls = append(fw.Calls, *r)
+			case *inspector.Note:
+				fw.Notes = append(fw.Notes, *r)
 			}
 		}
 		return nil
