@@ -93,7 +93,6 @@ func openFieldFixture(tb kitT, path string, cleanup func(func())) *fieldFixture 
 // field inspectors.
 func (f *fieldFixture) setUp(tb kitT) {
 	tb.Helper()
-	f.s.db.MaxBatchDelay = 0 // a lone push need not wait for company
 	for _, a := range []inspector.Agency{agencySSO, agencyTAX} {
 		_, _, err := f.s.PutAgency(admin, a)
 		require.NoError(tb, err)

@@ -37,19 +37,11 @@ type Options struct {
 	ReadOnly bool
 	// LockTimeout is how long Open waits for another process's lock; 0 means 1s.
 	LockTimeout time.Duration
-	// BatchDelay is how long a group commit waits for company; 0 means DefaultBatchDelay.
-	BatchDelay time.Duration
 	// EvidenceMaxSize bounds one evidence file; 0 means DefaultEvidenceMaxSize.
 	EvidenceMaxSize int64
 	// EvidenceLimits are the thresholds for flagging evidence; zero means the defaults.
 	EvidenceLimits inspector.EvidenceLimits
 }
-
-// DefaultBatchDelay is how long a group commit (device pushes, upload claims)
-// waits for other writers to join it. bbolt's own default, 10ms, is a floor
-// on every lone push's latency; 2ms keeps commits shared under load (64
-// devices: ~64 mutations a commit) at a fifth of that floor.
-const DefaultBatchDelay = 5 * time.Millisecond
 
 // DefaultEvidenceMaxSize is the largest evidence file accepted by default.
 const DefaultEvidenceMaxSize = 25 << 20
@@ -79,6 +71,7 @@ type Change struct {
 // Store is FAVAD's durable record store. It is safe for concurrent use.
 type Store struct {
 	db          *bolt.DB
+	group       *groupCommit // device pushes and upload claims
 	sla         inspector.SLA
 	now         func() time.Time
 	newID       func() string
@@ -109,11 +102,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db.MaxBatchDelay = opts.BatchDelay
-	if db.MaxBatchDelay <= 0 {
-		db.MaxBatchDelay = DefaultBatchDelay
-	}
-	s := &Store{db: db, sla: opts.SLA, now: opts.Now, newID: opts.NewID, evidenceMax: opts.EvidenceMaxSize, evidenceLim: opts.EvidenceLimits}
+	s := &Store{db: db, group: newGroupCommit(db), sla: opts.SLA, now: opts.Now, newID: opts.NewID, evidenceMax: opts.EvidenceMaxSize, evidenceLim: opts.EvidenceLimits}
 	if s.evidenceMax <= 0 {
 		s.evidenceMax = DefaultEvidenceMaxSize
 	}
@@ -249,10 +238,10 @@ func (s *Store) update(actor Actor, fn func(t *tx) error) error {
 	})
 }
 
-// batch is update through bbolt's group commit: concurrent callers share one
+// batch is update through the group commit: concurrent callers share one
 // fsync. fn may run more than once, so it must not keep state between runs.
 func (s *Store) batch(actor Actor, fn func(t *tx) error) error {
-	return s.db.Batch(func(btx *bolt.Tx) error {
+	return s.group.do(func(btx *bolt.Tx) error {
 		return fn(&tx{Tx: btx, now: s.now().UTC(), actor: actor, sla: s.sla})
 	})
 }

@@ -1,0 +1,126 @@
+package sync
+
+import (
+	"errors"
+	"fmt"
+	stdsync "sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// maxGroup bounds the calls one group commit carries, so that one
+// transaction's dirty pages stay small even when hundreds of phones push at
+// once (a push applies up to MaxPushBatch mutations).
+const maxGroup = 256
+
+// groupCommit shares one write transaction, and so one fsync, among the
+// writers that arrive while the previous transaction commits.
+//
+// bbolt's DB.Batch does the same but starts each batch with a timer
+// (MaxBatchDelay), which is a floor on every lone writer's latency and, under
+// load, a pause in which the disk does nothing. Here nobody waits for
+// company: the first writer commits at once, and the writers that queue up
+// meanwhile go together in the next transaction, so a batch is as large as
+// the arrivals during one commit. Like DB.Batch, a function may run more than
+// once (when another in its batch fails it is run again), so it must not keep
+// state between runs; a function that fails is run again alone, so its error
+// is its own and never another writer's.
+type groupCommit struct {
+	db *bolt.DB
+
+	mu      stdsync.Mutex
+	queue   []groupCall
+	leading bool // a goroutine is committing; when false, queue is empty
+}
+
+type groupCall struct {
+	fn   func(*bolt.Tx) error
+	done chan error
+}
+
+// errTrySolo tells a writer that its function failed inside a group and
+// must run again in a transaction of its own.
+var errTrySolo = errors.New("group commit: run again alone")
+
+func newGroupCommit(db *bolt.DB) *groupCommit { return &groupCommit{db: db} }
+
+// do runs fn in a write transaction shared with concurrent callers and
+// returns once that transaction is durable (or has failed).
+func (g *groupCommit) do(fn func(*bolt.Tx) error) error {
+	done := make(chan error, 1)
+	g.mu.Lock()
+	g.queue = append(g.queue, groupCall{fn: fn, done: done})
+	lead := !g.leading
+	g.leading = true
+	g.mu.Unlock()
+	if lead {
+		g.lead()
+	}
+	err := <-done
+	if err == errTrySolo {
+		err = g.db.Update(fn) // a panic surfaces here, in the caller's goroutine
+	}
+	return err
+}
+
+// lead commits the queue's head, which holds the leader's own call. If more
+// writers queued meanwhile, a new goroutine leads them, so that this caller
+// answers as soon as its own transaction is durable.
+func (g *groupCommit) lead() {
+	g.mu.Lock()
+	n := min(len(g.queue), maxGroup)
+	calls := g.queue[:n:n]
+	g.queue = g.queue[n:]
+	if len(g.queue) == 0 {
+		g.queue = nil // let the backing array go
+	}
+	g.mu.Unlock()
+
+	g.commit(calls)
+
+	g.mu.Lock()
+	if len(g.queue) == 0 {
+		g.leading = false
+		g.mu.Unlock()
+		return
+	}
+	g.mu.Unlock()
+	go g.lead()
+}
+
+// commit runs calls in one transaction. A call that fails is taken out and
+// told to run alone; the rest are run again without it.
+func (g *groupCommit) commit(calls []groupCall) {
+	for len(calls) > 0 {
+		failed := -1
+		err := g.db.Update(func(tx *bolt.Tx) error {
+			for i, c := range calls {
+				if err := callSafely(c.fn, tx); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 {
+			for _, c := range calls {
+				c.done <- err // nil, or bbolt's own failure to commit, which is everyone's
+			}
+			return
+		}
+		calls[failed].done <- errTrySolo
+		calls = append(calls[:failed:failed], calls[failed+1:]...)
+	}
+}
+
+// callSafely turns a panic in fn into an error, so that one writer's panic
+// does not take down the leader that runs it for the group; the writer's own
+// solo run then panics in its own goroutine.
+func callSafely(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return fn(tx)
+}
