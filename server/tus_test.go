@@ -758,6 +758,18 @@ func TestUploadRefusals(t *testing.T) {
 		assert.Equal(t, "awaiting_upload", ev.Status)
 	})
 
+	t.Run("deferred length", func(t *testing.T) {
+		before := e.uploadFiles()
+		h := http.Header{"Tus-Resumable": {"1.0.0"}, "Upload-Defer-Length": {"1"}, "Upload-Metadata": {tusMetadata(evidenceMeta(v7(), sum, "image/jpeg"))}}
+		r := e.do(call{method: "POST", path: "/v1/uploads", token: field, header: h, invalidRequest: true}) // the spec requires Upload-Length
+		require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+		p := r.problem(t)
+		assert.Equal(t, "malformed", string(p.Code))
+		require.Len(t, p.Errors, 1)
+		assert.Equal(t, "Upload-Length", p.Errors[0].Field)
+		refusedAtCreate(t, before)
+	})
+
 	t.Run("missing token", func(t *testing.T) {
 		before := e.uploadFiles()
 		r := e.tusCreate("", size, evidenceMeta(v7(), sum, "image/jpeg"))

@@ -42,13 +42,15 @@ func (s *Server) newUploads() (http.Handler, error) {
 	}
 	composer := tusd.NewStoreComposer()
 	files := filestore.New(s.cfg.UploadDir)
-	files.UseIn(composer)
+	// Only the core: termination, concatenation and downloads are off, and a
+	// deferred length is refused in uploads.
+	composer.UseCore(largeReadStore{files})
 	s.tusFiles = files
 	memorylocker.New().UseIn(composer)
 	h, err := tusd.NewHandler(tusd.Config{
 		BasePath:      "/v1/uploads/",
 		StoreComposer: composer,
-		// No MaxSize: beforeUpload refuses an over-size or deferred length
+		// No MaxSize: beforeUpload refuses an over-size length
 		// with a problem document, and tusd bounds each PATCH by the declared length.
 		DisableDownload:           true, // evidence is read at /v1/evidence/{id}/content, with its record's authorization
 		DisableTermination:        true,
@@ -71,6 +73,12 @@ func (s *Server) newUploads() (http.Handler, error) {
 func (s *Server) uploads(c echo.Context) error {
 	req := c.Request()
 	req.Header.Del("X-HTTP-Method-Override") // the method checked here is the one tusd serves
+	if req.Method == http.MethodPost && req.Header.Get("Upload-Defer-Length") != "" {
+		// The store offers no creation-defer-length (tusd would answer 501):
+		// a phone knows its photo's size, and the size is checked before any byte.
+		return &inspector.Error{Code: codeMalformed, Message: "declare the file's size (Upload-Length)",
+			Fields: []inspector.FieldError{{Field: "Upload-Length", Code: "required", Message: "declare the file's size; Upload-Defer-Length is not supported"}}}
+	}
 	if c.Param("id") != "" {
 		// The id exactly as tusd will read it, from the decoded path; anything
 		// but a plain upload id, or an upload that is not the caller's, does not exist.
@@ -205,8 +213,6 @@ func (s *Server) beforeUpload(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileIn
 			"evidence_id must be the record's UUID, in lower-case canonical form")
 	case !inspector.ValidSHA256(sha):
 		return tusd.HTTPResponse{}, none, tusError(http.StatusBadRequest, codeMalformed, "sha256", "sha256 must be 64 hex digits")
-	case ev.Upload.SizeIsDeferred:
-		return tusd.HTTPResponse{}, none, tusError(http.StatusBadRequest, codeMalformed, "Upload-Length", "declare the file's size (Upload-Length)")
 	case ev.Upload.Size > s.store.EvidenceMaxSize():
 		return tusd.HTTPResponse{}, none, tusError(http.StatusRequestEntityTooLarge, codeTooLarge, "Upload-Length",
 			fmt.Sprintf("evidence files are at most %d bytes", s.store.EvidenceMaxSize()))
