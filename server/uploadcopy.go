@@ -19,15 +19,21 @@ import (
 // concurrent uploads (docs/benchmarks.md, "Evidence uploads").
 type largeReadStore struct{ tusd.DataStore }
 
-// uploadCopyBuffer is the size of one read of an upload's body. The server
-// holds one per PATCH in progress: 256 KiB × 50 concurrent uploads is
-// 12.5 MiB.
-const uploadCopyBuffer = 256 << 10
+// uploadCopyBuffer is the size of one read of an upload's body. At most
+// maxUploadCopyBuffers PATCHes hold one at a time (16 MiB in all); the rest
+// copy as io.Copy does, so memory stays bounded however many phones upload.
+const (
+	uploadCopyBuffer     = 256 << 10
+	maxUploadCopyBuffers = 64
+)
 
-var uploadCopyBuffers = stdsync.Pool{New: func() any {
-	b := make([]byte, uploadCopyBuffer)
-	return &b
-}}
+var (
+	uploadCopyBuffers = stdsync.Pool{New: func() any {
+		b := make([]byte, uploadCopyBuffer)
+		return &b
+	}}
+	uploadCopySlots = make(chan struct{}, maxUploadCopyBuffers)
+)
 
 func (s largeReadStore) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Upload, error) {
 	up, err := s.DataStore.NewUpload(ctx, info)
@@ -58,9 +64,16 @@ type largeReader struct{ r io.Reader }
 func (l largeReader) Read(p []byte) (int, error) { return l.r.Read(p) }
 
 func (l largeReader) WriteTo(dst io.Writer) (int64, error) {
+	// Both sides wrapped so that CopyBuffer uses the buffer given: an
+	// *os.File's ReadFrom would copy through its own 32 KiB one.
+	dst, src := struct{ io.Writer }{dst}, struct{ io.Reader }{l.r}
+	select {
+	case uploadCopySlots <- struct{}{}:
+		defer func() { <-uploadCopySlots }()
+	default:
+		return io.Copy(dst, src)
+	}
 	bp := uploadCopyBuffers.Get().(*[]byte)
 	defer uploadCopyBuffers.Put(bp)
-	// Both sides wrapped so that CopyBuffer uses the buffer: an *os.File's
-	// ReadFrom would copy through its own 32 KiB one.
-	return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{l.r}, *bp)
+	return io.CopyBuffer(dst, src, *bp)
 }

@@ -56,3 +56,24 @@ func TestLargeReaderPassesErrorsOn(t *testing.T) {
 type failAfter struct{ err error }
 
 func (f failAfter) Write([]byte) (int, error) { return 0, f.err }
+
+func TestLargeReaderFallsBackWhenEveryBufferIsTaken(t *testing.T) {
+	for range maxUploadCopyBuffers {
+		uploadCopySlots <- struct{}{}
+	}
+	t.Cleanup(func() {
+		for range maxUploadCopyBuffers {
+			<-uploadCopySlots
+		}
+	})
+	body := bytes.Repeat([]byte("z"), 200_000)
+	src := &readSizes{r: bytes.NewReader(body)}
+	var got bytes.Buffer
+	n, err := io.Copy(onlyWriter{&got}, largeReader{src})
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(body)), n)
+	assert.Equal(t, body, got.Bytes())
+	for _, size := range src.sizes {
+		assert.Equal(t, 32<<10, size, "no large buffer is free: io.Copy's own")
+	}
+}
