@@ -172,6 +172,29 @@ func TestLoginIsRateLimited(t *testing.T) {
 	e.login("supervisor", "browser-0002")
 }
 
+// TestLoginWaitsForAFreePasswordCheck: with every password check taken (a
+// crowd of sign-ins), a sign-in waits LoginQueueWait and is answered 503
+// busy with Retry-After, never queued without bound; once checks are free it
+// signs in.
+func TestLoginWaitsForAFreePasswordCheck(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.LoginConcurrency = 2; c.LoginQueueWait = 500 * time.Millisecond })
+	release := server.HoldPasswordChecks(e.srv)
+	r := e.do(call{method: "POST", path: "/v1/auth/login", body: map[string]string{"username": "dispatcher", "password": testPassword, "device_id": "browser-busy-1"}})
+	require.Equal(t, http.StatusServiceUnavailable, r.status, "%s", r.body)
+	assert.Equal(t, "busy", string(r.problem(t).Code))
+	assert.Equal(t, "1", r.header.Get("Retry-After"))
+
+	// A check freed while the sign-in waits lets it through.
+	done := make(chan reply, 1)
+	go func() {
+		done <- e.do(call{method: "POST", path: "/v1/auth/login", body: map[string]string{"username": "dispatcher", "password": testPassword, "device_id": "browser-busy-2"}})
+	}()
+	time.Sleep(20 * time.Millisecond)
+	release()
+	assert.Equal(t, http.StatusOK, (<-done).status)
+	e.login("supervisor", "browser-busy-3")
+}
+
 func TestDisabledAccountIsRefused(t *testing.T) {
 	e := newEnv(t)
 	tk := e.login("phone", "android-phone-01")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,11 @@ type Config struct {
 	// Defaults 10 and 60.
 	LoginPerAccount int
 	LoginPerAddress int
+	// LoginConcurrency bounds the password checks running at once (each
+	// holds 19 MiB); default twice the CPUs, at least 4. LoginQueueWait is how
+	// long a sign-in waits for a free check before 503 busy; default 2s.
+	LoginConcurrency int
+	LoginQueueWait   time.Duration
 
 	// CORSOrigins allowed to call the API from a browser; empty means same-origin only.
 	CORSOrigins []string
@@ -122,6 +128,12 @@ func (c *Config) validate() error {
 	}
 	if c.LoginPerAddress == 0 {
 		c.LoginPerAddress = 60
+	}
+	if c.LoginConcurrency <= 0 {
+		c.LoginConcurrency = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if c.LoginQueueWait <= 0 {
+		c.LoginQueueWait = 2 * time.Second
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ const (
 	codeUnsupportedMedia inspector.Code = "unsupported_media_type" // wrong Content-Type
 	codeRouteNotFound    inspector.Code = "route_not_found"        // no such path
 	codeMethodNotAllowed inspector.Code = "method_not_allowed"     // path exists, method does not
+	codeBusy             inspector.Code = "busy"                   // too many sign-ins at once; retry after Retry-After
 )
 
 // statusOf is the one table from error code to HTTP status.
@@ -42,6 +43,7 @@ var statusOf = map[inspector.Code]int{
 	codeUnsupportedMedia:            http.StatusUnsupportedMediaType,
 	codeRouteNotFound:               http.StatusNotFound,
 	codeMethodNotAllowed:            http.StatusMethodNotAllowed,
+	codeBusy:                        http.StatusServiceUnavailable,
 	codeUpgradeRequired:             http.StatusUpgradeRequired,
 	inspector.CodeSignedOut:         http.StatusUnauthorized,
 }

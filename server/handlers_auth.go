@@ -37,6 +37,11 @@ func (s *Server) login(c echo.Context) error {
 		return &rateLimitError{err: inspector.Errorf(inspector.CodeRateLimited, "too many sign-in attempts; wait and try again"),
 			retryAfterSeconds: int(math.Ceil(wait.Seconds()))}
 	}
+	release, err := s.passwords.enter(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	defer release()
 	u, hash, err := s.store.Credentials(req.Username)
 	if inspector.ErrorCode(err) == inspector.CodeNotFound {
 		auth.CheckDummy(req.Password)

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"context"
 	stdsync "sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/favad/favad/inspector"
 )
 
 // loginLimiter bounds login attempts per account and per client address, so
@@ -57,3 +60,39 @@ func (l *loginLimiter) bucket(key string, perMinute int, now time.Time) *rate.Li
 	}
 	return b
 }
+
+// passwordGate bounds the password checks that run at once. An argon2id
+// check holds 19 MiB and a core for tens of milliseconds; the per-account and
+// per-address limits do not stop a crowd of addresses, each within its own
+// limit, from taking the server's memory. A sign-in that cannot start its
+// check within wait is answered 503 busy with Retry-After, and the attempt
+// it already took from the rate limits is not given back.
+type passwordGate struct {
+	slots chan struct{}
+	wait  time.Duration
+}
+
+func newPasswordGate(concurrency int, wait time.Duration) *passwordGate {
+	return &passwordGate{slots: make(chan struct{}, concurrency), wait: wait}
+}
+
+// enter waits for a free slot; release gives it back.
+func (g *passwordGate) enter(ctx context.Context) (release func(), err error) {
+	select {
+	case g.slots <- struct{}{}:
+		return g.leave, nil
+	default:
+	}
+	t := time.NewTimer(g.wait)
+	defer t.Stop()
+	select {
+	case g.slots <- struct{}{}:
+		return g.leave, nil
+	case <-t.C:
+		return nil, &rateLimitError{err: inspector.Errorf(codeBusy, "the server is busy signing others in; try again in a moment"), retryAfterSeconds: 1}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (g *passwordGate) leave() { <-g.slots }

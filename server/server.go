@@ -15,18 +15,19 @@ import (
 
 // Server is the FAVAD HTTP API.
 type Server struct {
-	cfg      Config
-	store    *favsync.Store
-	issuer   *auth.Issuer
-	echo     *echo.Echo
-	metrics  *metrics
-	limiter  *loginLimiter
-	draining atomic.Bool
-	routes   []Route
-	tus      http.Handler
-	tusFiles filestore.FileStore
-	hub      *Hub
-	shutdown chan struct{} // closed by Drain: live streams end so that shutdown is not held up
+	cfg       Config
+	store     *favsync.Store
+	issuer    *auth.Issuer
+	echo      *echo.Echo
+	metrics   *metrics
+	limiter   *loginLimiter
+	passwords *passwordGate // bounds argon2 checks at once
+	draining  atomic.Bool
+	routes    []Route
+	tus       http.Handler
+	tusFiles  filestore.FileStore
+	hub       *Hub
+	shutdown  chan struct{} // closed by Drain: live streams end so that shutdown is not held up
 }
 
 // Route is one entry of the route table. Roles lists who may call it; a
@@ -58,13 +59,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		store:    cfg.Store,
-		issuer:   &auth.Issuer{Keys: cfg.Keys, AccessTTL: cfg.AccessTTL, Now: cfg.Now},
-		metrics:  newMetrics(cfg.Store),
-		limiter:  newLoginLimiter(cfg.LoginPerAccount, cfg.LoginPerAddress, cfg.Now),
-		hub:      cfg.Hub,
-		shutdown: make(chan struct{}),
+		cfg:       cfg,
+		store:     cfg.Store,
+		issuer:    &auth.Issuer{Keys: cfg.Keys, AccessTTL: cfg.AccessTTL, Now: cfg.Now},
+		metrics:   newMetrics(cfg.Store),
+		limiter:   newLoginLimiter(cfg.LoginPerAccount, cfg.LoginPerAddress, cfg.Now),
+		passwords: newPasswordGate(cfg.LoginConcurrency, cfg.LoginQueueWait),
+		hub:       cfg.Hub,
+		shutdown:  make(chan struct{}),
 	}
 	s.metrics.registry.MustRegister(s.hub.open)
 	s.metrics.registry.MustRegister(cfg.Collectors...)
