@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -121,6 +122,7 @@ func (t *Thumbnailer) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = DefaultThumbnailInterval
 	}
+	t.removeStaleTemps(time.Now().Add(-staleTempAge))
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	deferred := 0
@@ -138,6 +140,38 @@ func (t *Thumbnailer) Run(ctx context.Context, interval time.Duration) {
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// staleTempAge is how old a temporary file in the thumbnail directory must be
+// to be taken for a crash's leftover: another Run may be writing a newer one.
+const staleTempAge = time.Hour
+
+// removeStaleTemps removes the temporary files that a crash in the middle of
+// writeFileAtomic left behind, modified before cutoff.
+func (t *Thumbnailer) removeStaleTemps(cutoff time.Time) {
+	err := filepath.WalkDir(t.Dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && path == t.Dir {
+				return filepath.SkipDir // no thumbnails yet
+			}
+			return err
+		}
+		if d.IsDir() || !strings.HasPrefix(d.Name(), tempPrefix) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil || info.ModTime().After(cutoff) {
+			return nil
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		t.logger().Info("removed a thumbnail left half-written", "file", path)
+		return nil
+	})
+	if err != nil {
+		t.logger().Warn("look for half-written thumbnails", "error", err)
 	}
 }
 
@@ -282,6 +316,9 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
+// tempPrefix starts the name of a thumbnail being written.
+const tempPrefix = ".tmp-"
+
 // writeFileAtomic writes data to path durably and all at once: to a
 // temporary file in the same directory, synced, renamed over path, and the
 // directory synced. A reader sees the whole file or none.
@@ -290,7 +327,7 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
+	f, err := os.CreateTemp(dir, tempPrefix+"*")
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	stdsync "sync"
 	"testing"
 	"time"
@@ -346,4 +347,28 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestThumbnailerRemovesHalfWrittenLeftovers: a crash while a thumbnail is
+// written leaves a temporary file; the next Run removes it once it is old
+// enough not to be another Run's work in progress.
+func TestThumbnailerRemovesHalfWrittenLeftovers(t *testing.T) {
+	t.Parallel()
+	f := newThumbFixture(t)
+	dir := filepath.Join(f.thumbs, "ab")
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	old, fresh, kept := filepath.Join(dir, ".tmp-123"), filepath.Join(dir, ".tmp-456"), filepath.Join(dir, strings.Repeat("ab", 32)+".jpg")
+	for _, p := range []string{old, fresh, kept} {
+		require.NoError(t, os.WriteFile(p, []byte("half"), 0o600))
+	}
+	long := time.Now().Add(-2 * time.Hour)
+	require.NoError(t, os.Chtimes(old, long, long))
+	require.NoError(t, os.Chtimes(kept, long, long))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f.thumbnailer().Run(ctx, time.Hour)
+	assert.NoFileExists(t, old)
+	assert.FileExists(t, fresh, "a recent temporary file may be another Run's")
+	assert.FileExists(t, kept, "thumbnails stay")
 }
