@@ -69,6 +69,10 @@ type Config struct {
 	// MediaMissingAfter is how long a record may wait for its bytes before
 	// dispatch sees it as "media missing"; default 24h.
 	MediaMissingAfter time.Duration
+	// UnclaimedUploadRetention is how long verified bytes wait for their
+	// evidence record before the upload janitor removes them; default
+	// favsync.PendingUploadRetention (30 days).
+	UnclaimedUploadRetention time.Duration
 }
 
 // Limits callers see in the API documentation.
@@ -98,6 +102,9 @@ func (c *Config) validate() error {
 	}
 	if c.MediaMissingAfter == 0 {
 		c.MediaMissingAfter = 24 * time.Hour
+	}
+	if c.UnclaimedUploadRetention <= 0 {
+		c.UnclaimedUploadRetention = favsync.PendingUploadRetention
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -10,7 +10,19 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/favad/favad/server"
 )
+
+// sweepOnce runs the upload janitor until its first sweep is done.
+func sweepOnce(srv *server.Server, maxAge time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.RunUploadJanitor(ctx, maxAge, time.Hour); close(done) }()
+	time.Sleep(50 * time.Millisecond) // the first sweep runs at once
+	cancel()
+	<-done
+}
 
 // TestStaleUploadsAreRemoved: an incomplete upload idle longer than the
 // configured age is removed; a fresh one stays.
@@ -28,14 +40,7 @@ func TestStaleUploadsAreRemoved(t *testing.T) {
 	infos, _ := filepath.Glob(filepath.Join(e.uploadDir, "*.info"))
 	require.Len(t, infos, 1)
 
-	sweep := func(maxAge time.Duration) {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { e.srv.RunUploadJanitor(ctx, maxAge, time.Hour); close(done) }()
-		time.Sleep(50 * time.Millisecond) // the first sweep runs at once
-		cancel()
-		<-done
-	}
+	sweep := func(maxAge time.Duration) { sweepOnce(e.srv, maxAge) }
 	sweep(time.Hour)
 	infos, _ = filepath.Glob(filepath.Join(e.uploadDir, "*.info"))
 	assert.Len(t, infos, 1, "a fresh incomplete upload is kept: the phone may resume it")
@@ -87,18 +92,28 @@ func TestAbandonedBytesArePruned(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
 	require.True(t, e.blobStored(hexSHA256(orphan)))
 
-	sweep := func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { e.srv.RunUploadJanitor(ctx, time.Hour, time.Hour); close(done) }()
-		time.Sleep(50 * time.Millisecond)
-		cancel()
-		<-done
-	}
+	sweep := func() { sweepOnce(e.srv, time.Hour) }
 	sweep()
 	assert.True(t, e.blobStored(hexSHA256(orphan)), "bytes may wait for their record a while")
 	e.clock.Advance(31 * 24 * time.Hour)
 	sweep()
 	assert.False(t, e.blobStored(hexSHA256(orphan)), "abandoned bytes are removed")
 	assert.True(t, e.blobStored(hexSHA256(kept)), "a record's bytes stay")
+}
+
+// TestUnclaimedUploadRetentionIsConfigurable: --unclaimed-upload-retention
+// sets how long bytes wait for their record.
+func TestUnclaimedUploadRetentionIsConfigurable(t *testing.T) {
+	e := newEvidenceEnv(t, func(c *server.Config) { c.UnclaimedUploadRetention = 2 * time.Hour })
+	field := e.login("field", "android-field-ret").AccessToken
+	orphan := noiseJPEG(t, 48, 48, 7)
+	r := e.tusUpload(field, orphan, evidenceMeta(v7(), hexSHA256(orphan), "image/jpeg"))
+	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+	sweep := func() { sweepOnce(e.srv, time.Hour) }
+	e.clock.Advance(time.Hour)
+	sweep()
+	assert.True(t, e.blobStored(hexSHA256(orphan)))
+	e.clock.Advance(90 * time.Minute)
+	sweep()
+	assert.False(t, e.blobStored(hexSHA256(orphan)), "gone after the configured 2h")
 }

@@ -343,7 +343,7 @@ func (s *Server) RunUploadJanitor(ctx context.Context, maxAge, interval time.Dur
 
 // pruneAbandonedBytes drops verified bytes whose evidence record never came.
 func (s *Server) pruneAbandonedBytes() {
-	orphans, err := s.store.PrunePendingUploads(favsync.PendingUploadRetention)
+	orphans, err := s.store.PrunePendingUploads(s.cfg.UnclaimedUploadRetention)
 	if err != nil {
 		s.cfg.Logger.Error("prune abandoned uploads", "error", err)
 		return

@@ -156,6 +156,7 @@ type serveConfig struct {
 	AssignmentTTL  time.Duration // --push-ttl-assignment: lifetime of an assignment notification
 	UploadMaxAge   time.Duration // --upload-max-age: incomplete uploads idle longer are removed
 	MediaMissing   time.Duration // --media-missing-after: a record without its bytes this long is "media missing"
+	Unclaimed      time.Duration // --unclaimed-upload-retention: bytes whose record never comes are removed after it
 
 	// Derived by validate.
 	level   slog.Level
@@ -189,6 +190,7 @@ func (s *serveConfig) register(fs *flag.FlagSet) {
 	fs.Int64Var(&s.EvidenceMax, "evidence-max-size", favsync.DefaultEvidenceMaxSize, "the largest evidence file accepted, in bytes")
 	fs.DurationVar(&s.UploadMaxAge, "upload-max-age", 48*time.Hour, "incomplete uploads idle this long are removed")
 	fs.DurationVar(&s.MediaMissing, "media-missing-after", 24*time.Hour, "an evidence record whose bytes have not come this long is shown as media missing")
+	fs.DurationVar(&s.Unclaimed, "unclaimed-upload-retention", favsync.PendingUploadRetention, "uploaded bytes whose evidence record has not come this long are removed")
 	fs.DurationVar(&s.Retention, "tombstone-retention", favsync.DefaultTombstoneRetention, "how long sync removals are kept; devices offline longer get a full resync")
 	fs.StringVar(&s.SLA, "sla", "", "due times by priority, e.g. urgent=1h,high=4h,normal=24h,low=72h; missing ones keep these defaults")
 }
@@ -210,6 +212,9 @@ func (s *serveConfig) validate() error {
 	}
 	if s.UploadMaxAge < time.Minute || s.MediaMissing < time.Minute {
 		return usagef("--upload-max-age and --media-missing-after: at least 1m")
+	}
+	if s.Unclaimed < time.Hour {
+		return usagef("--unclaimed-upload-retention %s: at least 1h, so that a record held on a phone has time to come", s.Unclaimed)
 	}
 	if s.Retention < time.Hour {
 		return usagef("--tombstone-retention %s: at least 1h, so that a short outage does not force full resyncs", s.Retention)

@@ -113,13 +113,14 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		CORSOrigins:    cfg.origins,
 		TrustedProxies: cfg.proxies,
 
-		Blobs:             blobs,
-		UploadDir:         filepath.Join(cfg.Data, "uploads"),
-		MediaMissingAfter: cfg.MediaMissing,
-		Hub:               hub,
-		ReadPhotoMeta:     media.ReadPhotoMeta,
-		Thumbnails:        thumbs,
-		Collectors:        notifier.Metrics.Collectors(),
+		Blobs:                    blobs,
+		UploadDir:                filepath.Join(cfg.Data, "uploads"),
+		MediaMissingAfter:        cfg.MediaMissing,
+		UnclaimedUploadRetention: cfg.Unclaimed,
+		Hub:                      hub,
+		ReadPhotoMeta:            media.ReadPhotoMeta,
+		Thumbnails:               thumbs,
+		Collectors:               notifier.Metrics.Collectors(),
 	})
 	if err != nil {
 		return err
