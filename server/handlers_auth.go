@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"regexp"
@@ -37,25 +38,14 @@ func (s *Server) login(c echo.Context) error {
 		return &rateLimitError{err: inspector.Errorf(inspector.CodeRateLimited, "too many sign-in attempts; wait and try again"),
 			retryAfterSeconds: int(math.Ceil(wait.Seconds()))}
 	}
-	release, err := s.passwords.enter(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	defer release()
-	u, hash, err := s.store.Credentials(req.Username)
-	if inspector.ErrorCode(err) == inspector.CodeNotFound {
-		auth.CheckDummy(req.Password)
-		return inspector.Errorf(inspector.CodeUnauthorized, "wrong username or password")
-	}
-	if err != nil {
-		return err
-	}
-	ok, err := auth.CheckPassword(hash, req.Password)
+	u, ok, err := s.checkCredentials(c.Request().Context(), req.Username, req.Password)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		s.log(c).Warn("login refused", "username", u.Username)
+		if u.Username != "" {
+			s.log(c).Warn("login refused", "username", u.Username)
+		}
 		return inspector.Errorf(inspector.CodeUnauthorized, "wrong username or password")
 	}
 	token, refreshHash := auth.NewRefreshToken()
@@ -64,6 +54,28 @@ func (s *Server) login(c echo.Context) error {
 		return err
 	}
 	return s.sendTokens(c, u, ss, token)
+}
+
+// checkCredentials reports whether password is username's, holding one of the
+// bounded password-check slots only while it hashes. An unknown username
+// costs the same check (and returns a zero user), so that timing tells
+// nothing.
+func (s *Server) checkCredentials(ctx context.Context, username, password string) (inspector.User, bool, error) {
+	release, err := s.passwords.enter(ctx)
+	if err != nil {
+		return inspector.User{}, false, err
+	}
+	defer release()
+	u, hash, err := s.store.Credentials(username)
+	if inspector.ErrorCode(err) == inspector.CodeNotFound {
+		auth.CheckDummy(password)
+		return inspector.User{}, false, nil
+	}
+	if err != nil {
+		return inspector.User{}, false, err
+	}
+	ok, err := auth.CheckPassword(hash, password)
+	return u, ok, err
 }
 
 func (s *Server) refresh(c echo.Context) error {

@@ -89,10 +89,9 @@ func (g *passwordGate) enter(ctx context.Context) (release func(), err error) {
 	case g.slots <- struct{}{}:
 		return g.leave, nil
 	case <-t.C:
-		return nil, &rateLimitError{err: inspector.Errorf(codeBusy, "the server is busy signing others in; try again in a moment"), retryAfterSeconds: 1}
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	case <-ctx.Done(): // the client gave up: nobody reads the answer, and it is no server error
 	}
+	return nil, &rateLimitError{err: inspector.Errorf(codeBusy, "the server is busy signing others in; try again in a moment"), retryAfterSeconds: 1}
 }
 
 func (g *passwordGate) leave() { <-g.slots }

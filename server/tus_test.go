@@ -770,6 +770,21 @@ func TestUploadRefusals(t *testing.T) {
 		refusedAtCreate(t, before)
 	})
 
+	t.Run("concatenation", func(t *testing.T) {
+		for _, concat := range []string{"partial", "final;/v1/uploads/0123456789abcdef0123456789abcdef", "bogus"} {
+			before := e.uploadFiles()
+			h := http.Header{"Tus-Resumable": {"1.0.0"}, "Upload-Length": {strconv.FormatInt(size, 10)}, "Upload-Concat": {concat},
+				"Upload-Metadata": {tusMetadata(evidenceMeta(v7(), sum, "image/jpeg"))}}
+			r := e.api(call{method: "POST", path: "/v1/uploads", token: field, header: h})
+			require.Equal(t, http.StatusBadRequest, r.status, "%s: %s", concat, r.body)
+			p := r.problem(t)
+			assert.Equal(t, "malformed", string(p.Code))
+			require.Len(t, p.Errors, 1)
+			assert.Equal(t, "Upload-Concat", p.Errors[0].Field)
+			refusedAtCreate(t, before)
+		}
+	})
+
 	t.Run("missing token", func(t *testing.T) {
 		before := e.uploadFiles()
 		r := e.tusCreate("", size, evidenceMeta(v7(), sum, "image/jpeg"))

@@ -73,11 +73,19 @@ func (s *Server) newUploads() (http.Handler, error) {
 func (s *Server) uploads(c echo.Context) error {
 	req := c.Request()
 	req.Header.Del("X-HTTP-Method-Override") // the method checked here is the one tusd serves
-	if req.Method == http.MethodPost && req.Header.Get("Upload-Defer-Length") != "" {
-		// The store offers no creation-defer-length (tusd would answer 501):
-		// a phone knows its photo's size, and the size is checked before any byte.
-		return &inspector.Error{Code: codeMalformed, Message: "declare the file's size (Upload-Length)",
-			Fields: []inspector.FieldError{{Field: "Upload-Length", Code: "required", Message: "declare the file's size; Upload-Defer-Length is not supported"}}}
+	if req.Method == http.MethodPost {
+		// Only tusd's core is registered, so it would not refuse these
+		// itself: without creation-defer-length it answers 501, and without
+		// concatenation it ignores Upload-Concat and stores a plain upload.
+		switch {
+		case req.Header.Get("Upload-Length") == "" && req.Header.Get("Upload-Defer-Length") != "":
+			// A phone knows its photo's size, and the size is checked before any byte.
+			return &inspector.Error{Code: codeMalformed, Message: "declare the file's size (Upload-Length)",
+				Fields: []inspector.FieldError{{Field: "Upload-Length", Code: "required", Message: "declare the file's size; Upload-Defer-Length is not supported"}}}
+		case req.Header.Get("Upload-Concat") != "":
+			return &inspector.Error{Code: codeMalformed, Message: "upload the file whole: concatenation is not supported",
+				Fields: []inspector.FieldError{{Field: "Upload-Concat", Code: "unsupported", Message: "each part would be checked against the whole file's hash; send one upload"}}}
+		}
 	}
 	if c.Param("id") != "" {
 		// The id exactly as tusd will read it, from the decoded path; anything

@@ -76,21 +76,36 @@ func (g *groupCommit) lead() {
 	}
 	g.mu.Unlock()
 
+	defer g.handOff() // also when bbolt panics, so that the writers behind are still served
 	g.commit(calls)
+}
 
+// handOff ends a leader's turn: the next queued writers get a leader, or
+// nobody leads.
+func (g *groupCommit) handOff() {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if len(g.queue) == 0 {
 		g.leading = false
-		g.mu.Unlock()
 		return
 	}
-	g.mu.Unlock()
 	go g.lead()
 }
 
 // commit runs calls in one transaction. A call that fails is taken out and
 // told to run alone; the rest are run again without it.
 func (g *groupCommit) commit(calls []groupCall) {
+	defer func() {
+		// A panic outside the writers' functions (in bbolt itself) leaves
+		// calls unanswered: they learn of it, and the panic goes on, as it
+		// would have from DB.Batch.
+		if p := recover(); p != nil {
+			for _, c := range calls {
+				c.done <- fmt.Errorf("group commit: panic: %v", p)
+			}
+			panic(p)
+		}
+	}()
 	for len(calls) > 0 {
 		failed := -1
 		err := g.db.Update(func(tx *bolt.Tx) error {

@@ -205,3 +205,34 @@ func TestGroupCommitManyWritersAllDurable(t *testing.T) {
 		return !g.leading && len(g.queue) == 0
 	}, 5*time.Second, time.Millisecond, "the queue drains and nobody is left leading")
 }
+
+// TestGroupCommitAPanicInBboltDoesNotWedgeTheQueue: a panic outside any
+// writer's function (bbolt's own; here a commit handler) surfaces in the
+// leader, and the writers queued behind it still commit.
+func TestGroupCommitAPanicInBboltDoesNotWedgeTheQueue(t *testing.T) {
+	g := openGroupDB(t)
+	release := holdWriteLock(t, g.db)
+
+	panicked := make(chan any, 1)
+	go func() {
+		defer func() { panicked <- recover() }()
+		_ = g.do(func(tx *bolt.Tx) error {
+			tx.OnCommit(func() { panic("bbolt broke") })
+			return putKey("leader")(tx)
+		})
+	}()
+	waitLeading(t, g)
+	behind := run(g, putKey("behind"))
+	waitQueued(t, g, 1)
+	release()
+
+	assert.Equal(t, "bbolt broke", <-panicked)
+	select {
+	case err := <-behind:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the writer queued behind a panicking leader was never served")
+	}
+	require.NoError(t, g.do(putKey("after")))
+	assert.Equal(t, []string{"after", "behind", "leader"}, keys(t, g.db))
+}
