@@ -150,6 +150,8 @@ type serveConfig struct {
 	SLA            string        // --sla: priority=duration list
 	Retention      time.Duration // --tombstone-retention: how long removals stay in the scope logs
 	EvidenceMax    int64         // --evidence-max-size: the largest evidence file, in bytes
+	CaptureSlack   time.Duration // --evidence-capture-slack: how far outside the visit a photo may be taken unflagged
+	MaxDistanceM   float64       // --evidence-max-distance: metres from the office before a photo is flagged
 	FCMCredentials string        // --fcm-credentials: service account JSON; default $GOOGLE_APPLICATION_CREDENTIALS
 	PushWindow     time.Duration // --push-window: a burst of changes within it is one message per device
 	SyncTTL        time.Duration // --push-ttl-sync: lifetime of a data-only sync message
@@ -188,6 +190,8 @@ func (s *serveConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.SyncTTL, "push-ttl-sync", push.DefaultTTLs().Sync, "lifetime of a data-only sync message at FCM")
 	fs.DurationVar(&s.AssignmentTTL, "push-ttl-assignment", push.DefaultTTLs().Assignment, "lifetime of an assignment notification at FCM")
 	fs.Int64Var(&s.EvidenceMax, "evidence-max-size", favsync.DefaultEvidenceMaxSize, "the largest evidence file accepted, in bytes")
+	fs.DurationVar(&s.CaptureSlack, "evidence-capture-slack", inspector.DefaultEvidenceLimits().CaptureSlack, "a photo taken this long before check-in or after check-out is not yet flagged")
+	fs.Float64Var(&s.MaxDistanceM, "evidence-max-distance", inspector.DefaultEvidenceLimits().MaxDistanceM, "a photo taken farther than this many metres from the office is flagged")
 	fs.DurationVar(&s.UploadMaxAge, "upload-max-age", 48*time.Hour, "incomplete uploads idle this long are removed")
 	fs.DurationVar(&s.MediaMissing, "media-missing-after", 24*time.Hour, "an evidence record whose bytes have not come this long is shown as media missing")
 	fs.DurationVar(&s.Unclaimed, "unclaimed-upload-retention", favsync.PendingUploadRetention, "uploaded bytes whose evidence record has not come this long are removed")
@@ -209,6 +213,12 @@ func (s *serveConfig) validate() error {
 	}
 	if s.EvidenceMax < 1<<10 || s.EvidenceMax > 1<<30 {
 		return usagef("--evidence-max-size %d: 1 KiB to 1 GiB", s.EvidenceMax)
+	}
+	if s.CaptureSlack < 0 || s.CaptureSlack > 24*time.Hour {
+		return usagef("--evidence-capture-slack %s: 0 to 24h", s.CaptureSlack)
+	}
+	if !(s.MaxDistanceM >= 10 && s.MaxDistanceM <= 100_000) { // also refuses NaN
+		return usagef("--evidence-max-distance %g: 10 to 100000 metres", s.MaxDistanceM)
 	}
 	if s.UploadMaxAge < time.Minute || s.MediaMissing < time.Minute {
 		return usagef("--upload-max-age and --media-missing-after: at least 1m")

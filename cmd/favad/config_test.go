@@ -110,3 +110,48 @@ func TestCommandLineOnlyFlagsIgnoreEnvironment(t *testing.T) {
 		t.Errorf("username = %q; FAVAD_USERNAME must not choose the account", *username)
 	}
 }
+
+func TestServeConfigEvidenceSettings(t *testing.T) {
+	parse := func(env map[string]string, args ...string) (serveConfig, error) {
+		c := testCLI(env)
+		var cfg serveConfig
+		fs := c.newFlagSet("serve", "", "")
+		cfg.register(fs)
+		if err := c.parseFlags(fs, args); err != nil {
+			return cfg, err
+		}
+		return cfg, cfg.validate()
+	}
+	cfg, err := parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def := inspector.DefaultEvidenceLimits(); cfg.CaptureSlack != def.CaptureSlack || cfg.MaxDistanceM != def.MaxDistanceM {
+		t.Errorf("defaults: slack %s, distance %g; want %+v", cfg.CaptureSlack, cfg.MaxDistanceM, def)
+	}
+	if cfg.Unclaimed != 30*24*time.Hour {
+		t.Errorf("unclaimed-upload-retention default %s", cfg.Unclaimed)
+	}
+
+	cfg, err = parse(map[string]string{"FAVAD_EVIDENCE_MAX_DISTANCE": "1200"}, "--evidence-capture-slack", "2h", "--unclaimed-upload-retention", "72h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.CaptureSlack != 2*time.Hour || cfg.MaxDistanceM != 1200 || cfg.Unclaimed != 72*time.Hour {
+		t.Errorf("got slack %s, distance %g, unclaimed %s", cfg.CaptureSlack, cfg.MaxDistanceM, cfg.Unclaimed)
+	}
+
+	for _, args := range [][]string{
+		{"--evidence-max-distance", "NaN"},
+		{"--evidence-max-distance", "-5"},
+		{"--evidence-max-distance", "1e9"},
+		{"--evidence-capture-slack", "-1m"},
+		{"--evidence-capture-slack", "48h"},
+		{"--unclaimed-upload-retention", "10m"},
+	} {
+		var ue usageError
+		if _, err := parse(nil, args...); !errors.As(err, &ue) {
+			t.Errorf("%v: %v; want a usage error", args, err)
+		}
+	}
+}

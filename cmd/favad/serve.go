@@ -18,6 +18,7 @@ import (
 
 	apispec "github.com/favad/favad/api-spec"
 	"github.com/favad/favad/demo"
+	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/media"
 	"github.com/favad/favad/push"
 	"github.com/favad/favad/server"
@@ -61,7 +62,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 
 	// The store is opened first and closed last.
-	store, err := openStore(cfg.Data, favsync.Options{SLA: cfg.sla, EvidenceMaxSize: cfg.EvidenceMax})
+	store, err := openStore(cfg.Data, favsync.Options{SLA: cfg.sla, EvidenceMaxSize: cfg.EvidenceMax,
+		EvidenceLimits: inspector.EvidenceLimits{CaptureSlack: cfg.CaptureSlack, MaxDistanceM: cfg.MaxDistanceM}})
 	if err != nil {
 		return err
 	}
