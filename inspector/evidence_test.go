@@ -13,7 +13,7 @@ func TestEvidenceFlags(t *testing.T) {
 	office := &Office{Code: "QZ-SSO-01", Location: &Location{Lat: 36.279, Lng: 50.004}}
 	visit := &Visit{CheckIn: &GeoStamp{DeviceTime: checkIn}, CheckOut: &GeoStamp{DeviceTime: checkOut}}
 	open := &Visit{CheckIn: &GeoStamp{DeviceTime: checkIn}} // not checked out yet
-	lim := DefaultEvidenceLimits()                         // 30 min slack, 500 m
+	lim := DefaultEvidenceLimits()                          // 30 min slack, 500 m
 	ptr := func(f float64) *float64 { return &f }
 	at := func(tm time.Time) *time.Time { return &tm }
 	// About 300 m and 1.1 km north of the office (0.001° of latitude ≈ 111 m).

@@ -1,11 +1,22 @@
 package sync
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/sync/blob"
 )
+
+// orphanGrace is how old bytes no record refers to must be before Verify
+// reports them: an upload is moved into the blob store a moment before its
+// record says so.
+const orphanGrace = time.Hour
 
 // VerifyReport is what Verify found.
 type VerifyReport struct {
@@ -15,8 +26,11 @@ type VerifyReport struct {
 }
 
 // Verify rechecks the chain of custody: every complaint's evidence hash
-// chain, that every stored evidence item's bytes exist, and (when blobs can
-// verify) that every blob's bytes still hash to its name.
+// chain; that the change log has no gap and that every evidence item it
+// records still exists (so removing an item, even the newest in its chain,
+// shows unless the log is rewritten too); that every stored evidence item's
+// bytes exist; and, when blobs can, that every blob's bytes still hash to its
+// name and that no blob outlives its record.
 func (s *Store) Verify(blobs blob.Store) (VerifyReport, error) {
 	r := VerifyReport{Problems: []string{}}
 	n, breaks, err := s.VerifyChains()
@@ -27,6 +41,11 @@ func (s *Store) Verify(blobs blob.Store) (VerifyReport, error) {
 	for _, b := range breaks {
 		r.Problems = append(r.Problems, fmt.Sprintf("complaint %s, chain entry %d (evidence %s): %s", b.ComplaintID, b.Seq, b.EvidenceID, b.Problem))
 	}
+	logProblems, err := s.verifyChangeLog()
+	if err != nil {
+		return r, fmt.Errorf("verify change log: %w", err)
+	}
+	r.Problems = append(r.Problems, logProblems...)
 	err = s.StoredBlobs(func(id, sha string) {
 		f, _, _, err := blobs.Open(sha)
 		switch {
@@ -41,6 +60,15 @@ func (s *Store) Verify(blobs blob.Store) (VerifyReport, error) {
 	if err != nil {
 		return r, fmt.Errorf("verify evidence: %w", err)
 	}
+	if l, ok := blobs.(blob.Lister); ok {
+		orphans, err := s.orphanBlobs(l, time.Now().Add(-orphanGrace)) // the file system's clock, not the store's
+		if err != nil {
+			return r, fmt.Errorf("verify blobs: %w", err)
+		}
+		for _, sha := range orphans {
+			r.Problems = append(r.Problems, fmt.Sprintf("blob %s: no evidence record refers to it (was its record removed?)", sha))
+		}
+	}
 	if v, ok := blobs.(blob.Verifier); ok {
 		r.Blobs, err = v.Verify(func(hash string, err error) {
 			r.Problems = append(r.Problems, fmt.Sprintf("blob %s: %v", hash, err))
@@ -50,4 +78,95 @@ func (s *Store) Verify(blobs blob.Store) (VerifyReport, error) {
 		}
 	}
 	return r, nil
+}
+
+// verifyChangeLog reports gaps in the change log (it is never pruned) and
+// evidence items the log records whose record is gone.
+func (s *Store) verifyChangeLog() ([]string, error) {
+	var problems []string
+	err := s.view(func(btx *bolt.Tx) error {
+		log := btx.Bucket(bucketLog)
+		want := uint64(1)
+		c := log.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			seq, err := btoi(k)
+			if err != nil {
+				return err
+			}
+			if seq != want {
+				problems = append(problems, fmt.Sprintf("change log: entries %d to %d are missing", want, seq-1))
+			}
+			want = seq + 1
+		}
+		if head := log.Sequence(); head >= want {
+			problems = append(problems, fmt.Sprintf("change log: entries %d to %d are missing", want, head))
+		}
+
+		evidence := btx.Bucket(bucketEvidence)
+		if evidence == nil {
+			return nil // a store from before evidence, opened read-only
+		}
+		prefix := append([]byte(KindEvidence), 0)
+		seen := map[string]bool{}
+		rc := btx.Bucket(bucketRecordLog).Cursor()
+		for k, _ := rc.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = rc.Next() {
+			rest := k[len(prefix):]
+			i := bytes.IndexByte(rest, 0)
+			if i < 0 {
+				continue
+			}
+			id := string(rest[:i])
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			if evidence.Get([]byte(id)) == nil {
+				problems = append(problems, fmt.Sprintf("evidence %s: the change log records it, but its record is gone", id))
+			}
+		}
+		return nil
+	})
+	return problems, err
+}
+
+// orphanBlobs returns the blobs written before cutoff that no evidence
+// record (or upload waiting for its record) refers to.
+func (s *Store) orphanBlobs(l blob.Lister, cutoff time.Time) ([]string, error) {
+	referenced := map[string]bool{}
+	err := s.view(func(btx *bolt.Tx) error {
+		if b := btx.Bucket(bucketEvidence); b != nil {
+			if err := b.ForEach(func(_, v []byte) error {
+				var e inspector.Evidence
+				if err := json.Unmarshal(v, &e); err != nil {
+					return err
+				}
+				referenced[e.SHA256] = true
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		if b := btx.Bucket(bucketEvidenceUploads); b != nil {
+			return b.ForEach(func(_, v []byte) error {
+				var up uploadedBlob
+				if err := json.Unmarshal(v, &up); err != nil {
+					return err
+				}
+				referenced[up.SHA256] = true
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var orphans []string
+	err = l.List(func(hash string, written time.Time) error {
+		if !referenced[hash] && written.Before(cutoff) {
+			orphans = append(orphans, hash)
+		}
+		return nil
+	})
+	return orphans, err
 }

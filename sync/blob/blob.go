@@ -1,9 +1,10 @@
 // Package blob stores evidence bytes content-addressed by SHA-256: the same
 // bytes are one blob, and a blob's name is its hash, so a changed file is
-// detectable. Store is the small interface the rest of FAVAD uses; FS keeps
-// blobs on the local disk. A deployment that outgrows one disk implements
-// Store over S3-compatible object storage (tusd's s3store for the uploads
-// themselves) without touching the rest.
+// detectable. Store is the small interface the rest of FAVAD uses to keep and
+// serve blobs; FS keeps them on the local disk. Moving to S3-compatible
+// object storage means a Store over a bucket and, for the uploads in
+// progress, tusd's s3store; the README's "Evidence storage at scale" says
+// what else changes.
 package blob
 
 import (
@@ -51,6 +52,13 @@ type Verifier interface {
 	Verify(bad func(hash string, err error)) (checked int, err error)
 }
 
+// Lister is an optional capability: naming every blob, so that a verifier can
+// find bytes no record refers to.
+type Lister interface {
+	// List calls fn with every blob's hash and when its bytes were last written.
+	List(fn func(hash string, written time.Time) error) error
+}
+
 var hashPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // FS is a Store in a directory: <dir>/<first two hex digits>/<hash>.
@@ -60,6 +68,7 @@ var (
 	_ Store    = (*FS)(nil)
 	_ Verifier = (*FS)(nil)
 	_ Remover  = (*FS)(nil)
+	_ Lister   = (*FS)(nil)
 )
 
 // Remove deletes the blob with hash.
@@ -161,6 +170,33 @@ func (s *FS) Verify(bad func(hash string, err error)) (int, error) {
 		return nil
 	})
 	return checked, err
+}
+
+// List names every blob in the directory.
+func (s *FS) List(fn func(hash string, written time.Time) error) error {
+	err := filepath.WalkDir(s.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == s.Dir {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if d.IsDir() || !hashPattern.MatchString(d.Name()) {
+			return nil
+		}
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		return fn(d.Name(), info.ModTime())
+	})
+	if err != nil {
+		return fmt.Errorf("blob: list: %w", err)
+	}
+	return nil
 }
 
 // HashFile returns the SHA-256 of the file at path, reading it in a stream.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -77,4 +78,29 @@ func TestVerifyFindsAlteredBlobs(t *testing.T) {
 	n, err = empty.Verify(func(string, error) {})
 	require.NoError(t, err)
 	assert.Zero(t, n, "a store that never held a blob verifies as empty")
+}
+
+func TestListNamesEveryBlob(t *testing.T) {
+	s := &FS{Dir: filepath.Join(t.TempDir(), "blobs")}
+	none := 0
+	require.NoError(t, s.List(func(string, time.Time) error { none++; return nil }), "no directory yet: nothing to list")
+	assert.Zero(t, none)
+
+	up := t.TempDir()
+	want := map[string]bool{}
+	for _, content := range []string{"one", "two", "three"} {
+		p := write(t, up, content, content)
+		sum, err := HashFile(p)
+		require.NoError(t, err)
+		require.NoError(t, s.Adopt(sum, p))
+		want[sum] = true
+	}
+	write(t, s.Dir, "not-a-blob", "x") // stray files are not blobs
+	got := map[string]bool{}
+	require.NoError(t, s.List(func(hash string, written time.Time) error {
+		got[hash] = true
+		assert.WithinDuration(t, time.Now(), written, time.Minute)
+		return nil
+	}))
+	assert.Equal(t, want, got)
 }

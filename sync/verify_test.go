@@ -1,0 +1,131 @@
+package sync
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/sync/blob"
+)
+
+// verifyFixture is a store with two stored photos of one complaint, their
+// bytes in a blob directory.
+type verifyFixture struct {
+	*fieldFixture
+	blobs *blob.FS
+	ids   []string // the evidence ids, oldest first
+	shas  []string
+}
+
+func newVerifyFixture(t *testing.T) *verifyFixture {
+	t.Helper()
+	f := &verifyFixture{fieldFixture: newFieldFixture(t), blobs: &blob.FS{Dir: filepath.Join(t.TempDir(), "blobs")}}
+	cmp := f.complaint(t, "CALL-VERIFY-1", "QZ-SSO-01", &f.ali)
+	d := f.device("ali-phone", f.ali)
+	for i := range 2 {
+		data := []byte("photo bytes " + strings.Repeat("x", i+1))
+		sum := sha256.Sum256(data)
+		sha := hex.EncodeToString(sum[:])
+		id := f.devIDs.Next()
+		r := mustPush(t, f.s, d, d.mut(MutEvidenceCreate, id, 0, map[string]any{"complaint_id": cmp.ID, "kind": "photo",
+			"content_type": "image/jpeg", "size": len(data), "sha256": sha, "captured_at": f.clock.Now().Format(time.RFC3339)}))[0]
+		require.Equal(t, StatusApplied, r.Status, "%s: %s", r.Code, r.Message)
+		path := filepath.Join(t.TempDir(), "upload")
+		require.NoError(t, os.WriteFile(path, data, 0o600))
+		require.NoError(t, f.blobs.Adopt(sha, path))
+		_, err := f.s.AttachUpload(f.ali, d.id, Upload{EvidenceID: id, SHA256: sha, Size: int64(len(data)), SniffedType: "image/jpeg"})
+		require.NoError(t, err)
+		f.ids, f.shas = append(f.ids, id), append(f.shas, sha)
+	}
+	return f
+}
+
+func (f *verifyFixture) verify(t *testing.T) VerifyReport {
+	t.Helper()
+	r, err := f.s.Verify(f.blobs)
+	require.NoError(t, err)
+	return r
+}
+
+// tamper changes the store's file directly, as someone with the file would.
+func (f *verifyFixture) tamper(t *testing.T, fn func(tx *bolt.Tx) error) {
+	t.Helper()
+	require.NoError(t, f.s.db.Update(fn))
+}
+
+func (f *verifyFixture) age(t *testing.T, sha string, by time.Duration) {
+	t.Helper()
+	p := filepath.Join(f.blobs.Dir, sha[:2], sha)
+	old := time.Now().Add(-by)
+	require.NoError(t, os.Chtimes(p, old, old))
+}
+
+func TestVerifyIntactStore(t *testing.T) {
+	f := newVerifyFixture(t)
+	r := f.verify(t)
+	assert.Empty(t, r.Problems)
+	assert.Equal(t, 2, r.ChainEntries)
+	assert.Equal(t, 2, r.Blobs)
+}
+
+// TestVerifyFindsTheNewestItemRemoved: removing the last entry of a chain
+// (record and chain key) leaves the chain itself whole; the change log
+// still names the item, and its bytes are left without a record.
+func TestVerifyFindsTheNewestItemRemoved(t *testing.T) {
+	f := newVerifyFixture(t)
+	newest := f.ids[1]
+	f.tamper(t, func(tx *bolt.Tx) error {
+		var e inspector.Evidence
+		if _, err := getJSON(tx.Bucket(bucketEvidence), []byte(newest), &e); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketEvidenceChain).Delete(seqKey(e.ComplaintID, e.ChainSeq)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketEvidence).Delete([]byte(newest))
+	})
+	f.age(t, f.shas[1], 2*time.Hour)
+	r := f.verify(t)
+	assert.Contains(t, r.Problems, "evidence "+newest+": the change log records it, but its record is gone")
+	assert.Contains(t, r.Problems, "blob "+f.shas[1]+": no evidence record refers to it (was its record removed?)")
+}
+
+func TestVerifyFindsAGapInTheChangeLog(t *testing.T) {
+	f := newVerifyFixture(t)
+	f.tamper(t, func(tx *bolt.Tx) error { return tx.Bucket(bucketLog).Delete(itob(3)) })
+	assert.Contains(t, f.verify(t).Problems, "change log: entries 3 to 3 are missing")
+
+	// Removing the newest entries without winding the sequence back shows too.
+	var head uint64
+	f.tamper(t, func(tx *bolt.Tx) error {
+		head = tx.Bucket(bucketLog).Sequence()
+		return tx.Bucket(bucketLog).Delete(itob(head))
+	})
+	assert.Contains(t, f.verify(t).Problems, fmt.Sprintf("change log: entries %d to %d are missing", head, head))
+}
+
+// TestVerifyOrphanBlobsNeedAnHour: bytes are moved into the blob store a
+// moment before their record says so; only bytes an hour old without a
+// record are reported.
+func TestVerifyOrphanBlobsNeedAnHour(t *testing.T) {
+	f := newVerifyFixture(t)
+	data := []byte("bytes that a record will name in a moment")
+	sum := sha256.Sum256(data)
+	sha := hex.EncodeToString(sum[:])
+	path := filepath.Join(t.TempDir(), "upload")
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	require.NoError(t, f.blobs.Adopt(sha, path))
+	assert.Empty(t, f.verify(t).Problems, "a fresh blob may be an upload finishing now")
+	f.age(t, sha, 2*time.Hour)
+	assert.Equal(t, []string{"blob " + sha + ": no evidence record refers to it (was its record removed?)"}, f.verify(t).Problems)
+}
