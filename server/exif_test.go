@@ -1,9 +1,14 @@
 package server_test
 
 import (
+	"bytes"
+	"context"
+	"image"
+	"image/jpeg"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -78,4 +83,53 @@ func TestPhotoEXIFIsReadAndFlagged(t *testing.T) {
 	assert.WithinDuration(t, taken, ev.Photo.CapturedAt, time.Second)
 	assert.Contains(t, ev.Flags, "captured_outside_visit")
 	assert.Contains(t, ev.Flags, "far_from_office")
+}
+
+// TestEvidenceThumbnailDownload: the worker's thumbnail is served with the
+// record's authorization, ranges and its own ETag; before it exists the
+// route answers 404.
+func TestEvidenceThumbnailDownload(t *testing.T) {
+	var th *media.Thumbnailer
+	e := newEvidenceEnv(t, func(c *server.Config) {
+		th = &media.Thumbnailer{Store: c.Store, Blobs: c.Blobs, Dir: filepath.Join(t.TempDir(), "thumbs"), Logger: c.Logger}
+		c.Thumbnails = th
+	})
+	complaint := e.assignedComplaint("CALL-THUMB-1")
+	field := e.login("field", "android-field-thumb").AccessToken
+	photo := noiseJPEG(t, 640, 480, 9)
+	sum, id := hexSHA256(photo), v7()
+	e.pushEvidence(field, 1, id, complaint, int64(len(photo)), sum, "image/jpeg")
+	r := e.tusUpload(field, photo, evidenceMeta(id, sum, "image/jpeg"))
+	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+
+	path := "/v1/evidence/" + id + "/thumbnail"
+	r = e.api(call{method: "GET", path: path, token: field})
+	require.Equal(t, http.StatusNotFound, r.status, "no thumbnail before the worker runs: %s", r.body)
+	assert.Equal(t, "not_found", problemCode(t, r))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { th.Run(ctx, 10*time.Millisecond); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool {
+		ev, _ := e.evidence(field, id)
+		return ev.Thumbnail
+	}, 10*time.Second, 10*time.Millisecond, "the worker makes the thumbnail")
+
+	r = e.api(call{method: "GET", path: path, token: field})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, "image/jpeg", r.header.Get("Content-Type"))
+	assert.Equal(t, `"`+sum+`-thumb"`, r.header.Get("ETag"))
+	img, err := jpeg.Decode(bytes.NewReader(r.body))
+	require.NoError(t, err)
+	assert.Equal(t, image.Rect(0, 0, 320, 240), img.Bounds(), "the longer side is 320 px")
+	full := r.body
+
+	r = e.api(call{method: "GET", path: path, token: e.token("dispatcher"), header: http.Header{"Range": {"bytes=0-9"}}})
+	require.Equal(t, http.StatusPartialContent, r.status, "%s", r.body)
+	assert.Equal(t, full[:10], r.body)
+	r = e.api(call{method: "GET", path: path, token: field, header: http.Header{"If-None-Match": {`"` + sum + `-thumb"`}}})
+	assert.Equal(t, http.StatusNotModified, r.status)
+	r = e.api(call{method: "GET", path: path, token: e.token("field2")})
+	assert.Equal(t, http.StatusNotFound, r.status, "another inspector does not learn it exists")
 }

@@ -145,6 +145,7 @@ type evidenceJSON struct {
 	SniffedType  string     `json:"sniffed_type"`
 	StoredAt     *time.Time `json:"stored_at"`
 	MediaMissing bool       `json:"media_missing"`
+	Thumbnail    bool       `json:"thumbnail"`
 }
 
 func (e *evidenceEnv) evidence(token, id string) (evidenceJSON, int) {
@@ -729,9 +730,7 @@ func TestUploadRefusals(t *testing.T) {
 		before := e.uploadFiles()
 		r := e.tusCreate(field, favsync.DefaultEvidenceMaxSize+1, evidenceMeta(v7(), sum, "image/jpeg"))
 		require.Equal(t, http.StatusRequestEntityTooLarge, r.status, "%s", r.body)
-		if strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {
-			assert.Equal(t, "too_large", problemCode(t, r))
-		}
+		assert.Equal(t, "too_large", problemCode(t, r))
 		refusedAtCreate(t, before)
 		r = e.tusCreate(field, favsync.DefaultEvidenceMaxSize, evidenceMeta(v7(), sum, "image/jpeg"))
 		assert.Equal(t, http.StatusCreated, r.status, "at the limit is allowed: %s", r.body)
@@ -756,6 +755,30 @@ func TestUploadRefusals(t *testing.T) {
 
 		ev, _ := e.evidence(field, id)
 		assert.Equal(t, "awaiting_upload", ev.Status)
+	})
+
+	t.Run("metadata", func(t *testing.T) {
+		id := v7()
+		for _, c := range []struct {
+			name, field string
+			meta        map[string]string
+		}{
+			{"no evidence_id", "Upload-Metadata", map[string]string{"sha256": sum, "filetype": "image/jpeg"}},
+			{"no sha256", "Upload-Metadata", map[string]string{"evidence_id": id, "filetype": "image/jpeg"}},
+			{"no filetype", "Upload-Metadata", map[string]string{"evidence_id": id, "sha256": sum}},
+			{"evidence_id not a UUID", "evidence_id", evidenceMeta("photo-1", sum, "image/jpeg")},
+			{"evidence_id in upper case", "evidence_id", evidenceMeta(strings.ToUpper(id), sum, "image/jpeg")},
+			{"sha256 not 64 hex digits", "sha256", evidenceMeta(id, sum[:63], "image/jpeg")},
+		} {
+			before := e.uploadFiles()
+			r := e.tusCreate(field, size, c.meta)
+			require.Equal(t, http.StatusBadRequest, r.status, "%s: %s", c.name, r.body)
+			p := r.problem(t)
+			assert.Equal(t, "malformed", string(p.Code), c.name)
+			require.Len(t, p.Errors, 1, c.name)
+			assert.Equal(t, c.field, p.Errors[0].Field, c.name)
+			refusedAtCreate(t, before)
+		}
 	})
 
 	t.Run("deferred length", func(t *testing.T) {

@@ -1,0 +1,53 @@
+package server_test
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	stdsync "sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/favad/favad/server"
+)
+
+// lockedBuffer is a log sink shared by the server's goroutines.
+type lockedBuffer struct {
+	mu  stdsync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestUploadsReachTheConnection: tusd sets the connection's deadlines
+// through http.ResponseController on every request and every read of a
+// PATCH body. That works only while every wrapper of the response writer
+// (Echo's, the metrics', hideInternal) unwraps to the connection; if one
+// stops, tusd logs a network control error and a stalled phone holds its
+// upload open for ever.
+func TestUploadsReachTheConnection(t *testing.T) {
+	logs := &lockedBuffer{}
+	e := newEvidenceEnv(t, func(c *server.Config) { c.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
+	complaint := e.assignedComplaint("CALL-CONN-1")
+	field := e.login("field", "android-field-conn").AccessToken
+	photo := noiseJPEG(t, 64, 48, 11)
+	id, sum := v7(), hexSHA256(photo)
+	e.pushEvidence(field, 1, id, complaint, int64(len(photo)), sum, "image/jpeg")
+	r := e.tusUpload(field, photo, evidenceMeta(id, sum, "image/jpeg"))
+	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+	assert.NotContains(t, logs.String(), "NetworkControlError")
+	assert.NotContains(t, logs.String(), "NetworkTimeoutError")
+	assert.Contains(t, logs.String(), "evidence bytes stored", "the log is the server's")
+}
