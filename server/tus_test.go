@@ -781,6 +781,43 @@ func TestUploadRefusals(t *testing.T) {
 		}
 	})
 
+	t.Run("record declares other bytes", func(t *testing.T) {
+		id := v7()
+		e.pushEvidence(field, next(), id, complaint, size, sum, "image/jpeg")
+		other := hexSHA256([]byte("other bytes"))
+		for _, c := range []struct {
+			field  string
+			length int64
+			meta   map[string]string
+		}{
+			{"sha256", size, evidenceMeta(id, other, "image/jpeg")},
+			{"size", size + 1, evidenceMeta(id, sum, "image/jpeg")},
+			{"filetype", size, evidenceMeta(id, sum, "image/png")},
+		} {
+			before := e.uploadFiles()
+			r := e.tusCreate(field, c.length, c.meta)
+			require.Equal(t, http.StatusUnprocessableEntity, r.status, "%s: %s", c.field, r.body)
+			p := r.problem(t)
+			assert.Equal(t, "invalid", string(p.Code))
+			require.NotEmpty(t, p.Errors)
+			assert.Equal(t, c.field, p.Errors[0].Field)
+			refusedAtCreate(t, before)
+		}
+	})
+
+	t.Run("already stored", func(t *testing.T) {
+		stored := noiseJPEG(t, 64, 48, 12) // its own bytes: the later cases check sum is not stored
+		storedSum, storedSize, id := hexSHA256(stored), int64(len(stored)), v7()
+		e.pushEvidence(field, next(), id, complaint, storedSize, storedSum, "image/jpeg")
+		r := e.tusUpload(field, stored, evidenceMeta(id, storedSum, "image/jpeg"))
+		require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+		before := e.uploadFiles()
+		r = e.tusCreate(field, storedSize, evidenceMeta(id, storedSum, "image/jpeg"))
+		require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+		assert.Equal(t, "conflict", problemCode(t, r))
+		refusedAtCreate(t, before)
+	})
+
 	t.Run("deferred length", func(t *testing.T) {
 		before := e.uploadFiles()
 		h := http.Header{"Tus-Resumable": {"1.0.0"}, "Upload-Defer-Length": {"1"}, "Upload-Metadata": {tusMetadata(evidenceMeta(v7(), sum, "image/jpeg"))}}
