@@ -273,3 +273,50 @@ func TestAdminLocksOutAStolenAccountWhileServing(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status)
 	assert.NotContains(t, string(r.body), "argon2")
 }
+
+// TestRouteRolesMatchTheSpec: the role rule of every route in the server's
+// table is the one api-spec/openapi.yaml states (x-roles), and every
+// operation the spec states is served. TestRoleMatrix then proves the
+// server enforces its table, so together they hold the server to the spec.
+func TestRouteRolesMatchTheSpec(t *testing.T) {
+	e := newEnv(t)
+	served := map[string]bool{}
+	for _, rt := range e.srv.Routes() {
+		path := rt.Path
+		for _, p := range []string{"id", "code"} {
+			path = strings.ReplaceAll(path, ":"+p, "{"+p+"}")
+		}
+		name := rt.Method + " " + path
+		served[name] = true
+		item := specDoc.Paths.Find(path)
+		require.NotNil(t, item, "%s is not in the spec", name)
+		op := item.GetOperation(rt.Method)
+		require.NotNil(t, op, "%s is not in the spec", name)
+		var want []string
+		switch raw := op.Extensions["x-roles"].(type) {
+		case []any:
+			for _, r := range raw {
+				want = append(want, r.(string))
+			}
+		case nil:
+		default:
+			t.Fatalf("%s: x-roles is %T", name, raw)
+		}
+		var got []string
+		for _, r := range rt.Roles {
+			got = append(got, string(r))
+		}
+		if rt.Public {
+			assert.Empty(t, want, "%s is public in the server", name)
+			continue
+		}
+		assert.ElementsMatch(t, want, got, "%s: the server's roles differ from the spec's x-roles", name)
+	}
+	for path, item := range specDoc.Paths.Map() {
+		for method := range item.Operations() {
+			if strings.HasPrefix(path, "/v1/") {
+				assert.True(t, served[method+" "+path], "the spec states %s %s, which the server does not serve", method, path)
+			}
+		}
+	}
+}
