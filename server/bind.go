@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -22,9 +24,13 @@ func decodeJSON(c echo.Context, v any) error {
 	if mt != echo.MIMEApplicationJSON {
 		return inspector.Errorf(codeUnsupportedMedia, "send the body as application/json")
 	}
-	dec := json.NewDecoder(c.Request().Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	raw, err := io.ReadAll(c.Request().Body) // bounded by the route's body limit
+	var dec *json.Decoder
+	if err == nil {
+		dec = json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(v)
+	}
 	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
 			err = errors.New("trailing data") // one JSON value, and nothing after it
@@ -60,9 +66,52 @@ func decodeJSON(c echo.Context, v any) error {
 	var timeErr *time.ParseError
 	if errors.As(err, &timeErr) {
 		return &inspector.Error{Code: codeMalformed, Message: "a time is not in RFC 3339 format, like 2026-11-27T09:30:00+03:30",
-			Fields: []inspector.FieldError{{Field: "(time)", Code: "wrong_type", Message: fmt.Sprintf("%q is not an RFC 3339 time", timeErr.Value)}}}
+			Fields: []inspector.FieldError{{Field: fieldHolding(raw, timeErr.Value), Code: "wrong_type", Message: fmt.Sprintf("%q is not an RFC 3339 time", timeErr.Value)}}}
 	}
 	return inspector.Errorf(codeMalformed, "the body could not be read: %s", err)
+}
+
+// fieldHolding names the field whose string value is value, as a dotted
+// path ("check_in.device_time", "mutations[2].device_time"): encoding/json
+// does not say which field a time failed to parse in. "(time)" if none is found.
+func fieldHolding(body []byte, value string) string {
+	var doc any
+	if json.Unmarshal(body, &doc) != nil {
+		return "(time)"
+	}
+	var find func(v any, path string) (string, bool)
+	find = func(v any, path string) (string, bool) {
+		switch x := v.(type) {
+		case string:
+			return path, x == value
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys) // the same answer every time
+			for _, k := range keys {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				if got, ok := find(x[k], p); ok {
+					return got, true
+				}
+			}
+		case []any:
+			for i, e := range x {
+				if got, ok := find(e, fmt.Sprintf("%s[%d]", path, i)); ok {
+					return got, true
+				}
+			}
+		}
+		return "", false
+	}
+	if p, ok := find(doc, ""); ok && p != "" {
+		return p
+	}
+	return "(time)"
 }
 
 // unknownField extracts the field name from encoding/json's unknown-field error.

@@ -224,7 +224,7 @@ func TestComplaintErrors(t *testing.T) {
 		{"malformed JSON", call{method: "POST", path: "/v1/complaints", raw: `{"call_id": `}, 400, "malformed", "", true},
 		{"unknown field", call{method: "POST", path: "/v1/complaints", raw: `{"call_id":"X","colour":"red"}`}, 400, "malformed", "colour", true},
 		{"wrong type", call{method: "POST", path: "/v1/complaints", raw: `{"call_id": 12}`}, 400, "malformed", "call_id", true},
-		{"bad time", call{method: "POST", path: "/v1/complaints", raw: `{"call_time": "yesterday"}`}, 400, "malformed", "", true},
+		{"bad time", call{method: "POST", path: "/v1/complaints", raw: `{"call_id": "X", "call_time": "yesterday"}`}, 400, "malformed", "call_time", true},
 		{"wrong content type", call{method: "POST", path: "/v1/complaints", raw: `call_id=1`, contentType: "application/x-www-form-urlencoded"}, 415, "unsupported_media_type", "", true},
 		{"oversize body", call{method: "POST", path: "/v1/complaints", body: huge}, 413, "too_large", "", true},
 		{"missing fields", call{method: "POST", path: "/v1/complaints", raw: `{}`}, 422, "invalid", "call_id", true},
