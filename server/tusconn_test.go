@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	stdsync "sync"
 	"testing"
 
@@ -49,5 +51,16 @@ func TestUploadsReachTheConnection(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
 	assert.NotContains(t, logs.String(), "NetworkControlError")
 	assert.NotContains(t, logs.String(), "NetworkTimeoutError")
-	assert.Contains(t, logs.String(), "evidence bytes stored", "the log is the server's")
+	require.NotEmpty(t, r.header.Get("X-Request-ID"))
+	stored := ""
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "evidence bytes stored") {
+			stored = line
+		}
+	}
+	require.NotEmpty(t, stored, "the hook logs the stored bytes")
+	var entry map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stored), &entry))
+	assert.Equal(t, r.header.Get("X-Request-ID"), entry["request_id"], "the hook's log line carries the PATCH's request id")
+	assert.Equal(t, e.users["field"].ID, entry["user"])
 }

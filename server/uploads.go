@@ -105,7 +105,11 @@ func (s *Server) uploads(c echo.Context) error {
 		}
 	}
 	r := c.Request()
-	r = r.WithContext(context.WithValue(r.Context(), principalKey{}, principal(c)))
+	// tusd's own log lines take the request id from the request; the hooks
+	// log through the request's logger, which carries it too.
+	r.Header.Set(echo.HeaderXRequestID, c.Response().Header().Get(echo.HeaderXRequestID))
+	ctx := context.WithValue(r.Context(), principalKey{}, principal(c))
+	r = r.WithContext(context.WithValue(ctx, loggerKey{}, s.log(c)))
 	s.tus.ServeHTTP(&hideInternal{ResponseWriter: c.Response(), log: s.log(c), requestID: c.Response().Header().Get(echo.HeaderXRequestID)}, r)
 	return nil
 }
@@ -168,6 +172,16 @@ func (h *hideInternal) Write(b []byte) (int, error) {
 
 // Unwrap lets tusd reach the connection (read deadlines, flushing).
 func (h *hideInternal) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+type loggerKey struct{}
+
+// hookLogger is the logger of the request a hook runs in.
+func (s *Server) hookLogger(ev tusd.HookEvent) *slog.Logger {
+	if l, ok := ev.Context.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return s.cfg.Logger
+}
 
 func hookPrincipal(ev tusd.HookEvent) *Principal {
 	p, _ := ev.Context.Value(principalKey{}).(*Principal)
@@ -247,7 +261,7 @@ const ownerKey = "favad_owner"
 // reads a photo's EXIF, and moves them into the blob store.
 func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	p := hookPrincipal(ev)
-	log := s.cfg.Logger.With("upload", ev.Upload.ID, "user", p.User.ID)
+	log := s.hookLogger(ev).With("upload", ev.Upload.ID, "user", p.User.ID)
 	if ev.Upload.MetaData[ownerKey] != p.User.ID {
 		return tusd.HTTPResponse{}, tusError(http.StatusNotFound, inspector.CodeNotFound, "", "no upload of yours with this id")
 	}
