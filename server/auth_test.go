@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -319,4 +321,66 @@ func TestRouteRolesMatchTheSpec(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestLoginLimitPerAddress: many accounts tried from one address are
+// limited together; X-Forwarded-For is believed only from a trusted proxy.
+func TestLoginLimitPerAddress(t *testing.T) {
+	attempt := func(e *env, i int, forwardedFor string) reply {
+		h := http.Header{}
+		if forwardedFor != "" {
+			h.Set("X-Forwarded-For", forwardedFor)
+		}
+		return e.do(call{method: "POST", path: "/v1/auth/login", header: h,
+			body: map[string]string{"username": fmt.Sprintf("nobody-%d", i), "password": "guess-guess-guess", "device_id": "browser-addr-1"}})
+	}
+
+	t.Run("direct", func(t *testing.T) {
+		e := newEnv(t, func(c *server.Config) { c.LoginPerAddress = 3 })
+		for i := range 3 {
+			// A forged X-Forwarded-For changes nothing without a trusted proxy.
+			require.Equal(t, http.StatusUnauthorized, attempt(e, i, fmt.Sprintf("203.0.113.%d", i)).status)
+		}
+		r := attempt(e, 3, "203.0.113.99")
+		require.Equal(t, http.StatusTooManyRequests, r.status, "%s", r.body)
+		assert.Equal(t, "rate_limited", string(r.problem(t).Code))
+		assert.NotEmpty(t, r.header.Get("Retry-After"))
+	})
+
+	t.Run("behind a trusted proxy", func(t *testing.T) {
+		e := newEnv(t, func(c *server.Config) {
+			c.LoginPerAddress = 3
+			c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		})
+		for i := range 6 { // six clients behind the proxy: each its own limit
+			require.Equal(t, http.StatusUnauthorized, attempt(e, i, fmt.Sprintf("203.0.113.%d", i)).status)
+		}
+		for i := range 3 {
+			require.Equal(t, http.StatusUnauthorized, attempt(e, 10+i, "198.51.100.7").status)
+		}
+		r := attempt(e, 20, "198.51.100.7")
+		require.Equal(t, http.StatusTooManyRequests, r.status, "one client behind the proxy is limited on its own: %s", r.body)
+	})
+}
+
+// TestCORS: a browser console on an allowed origin may call the API; other
+// origins get no CORS grant, and without --cors-origins nobody does.
+func TestCORS(t *testing.T) {
+	preflight := func(e *env, origin string) reply {
+		return e.unchecked(call{method: "OPTIONS", path: "/v1/complaints", header: http.Header{
+			"Origin": {origin}, "Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"authorization,content-type"}}})
+	}
+	e := newEnv(t, func(c *server.Config) { c.CORSOrigins = []string{"https://console.favad.example"} })
+	r := preflight(e, "https://console.favad.example")
+	assert.Equal(t, "https://console.favad.example", r.header.Get("Access-Control-Allow-Origin"))
+	assert.Contains(t, strings.ToLower(r.header.Get("Access-Control-Allow-Headers")), "authorization")
+	assert.Empty(t, preflight(e, "https://evil.example").header.Get("Access-Control-Allow-Origin"))
+
+	r = e.do(call{method: "GET", path: "/v1/me", token: e.token("dispatcher"), header: http.Header{"Origin": {"https://console.favad.example"}}})
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, "https://console.favad.example", r.header.Get("Access-Control-Allow-Origin"))
+	assert.Contains(t, r.header.Get("Access-Control-Expose-Headers"), "X-Request-Id")
+
+	same := newEnv(t)
+	assert.Empty(t, preflight(same, "https://console.favad.example").header.Get("Access-Control-Allow-Origin"), "same-origin only by default")
 }
