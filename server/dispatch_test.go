@@ -261,6 +261,17 @@ func TestComplaintErrors(t *testing.T) {
 		})
 	}
 
+	// Referred back to the office: the answer is the complaint, as the spec says.
+	referred := e.do(newCall("POST", "/v1/complaints", disp, intake("CALL-REFER-OK", e.clock.Now())))
+	require.Equal(t, http.StatusCreated, referred.status, "%s", referred.body)
+	var rc struct{ ID string }
+	referred.json(t, &rc)
+	r0 := e.do(newCall("POST", "/v1/complaints/"+rc.ID+"/refer", disp, map[string]string{"note": "به اداره"}))
+	require.Equal(t, http.StatusOK, r0.status, "%s", r0.body)
+	var after struct{ Status string }
+	r0.json(t, &after)
+	assert.Equal(t, "referred_to_workplace", after.Status)
+
 	// An illegal transition: a withdrawn complaint cannot be referred.
 	r := e.do(newCall("POST", "/v1/complaints/"+c.ID+"/withdraw", disp, map[string]string{"reason": "تکراری"}))
 	require.Equal(t, http.StatusOK, r.status)

@@ -34,6 +34,23 @@ func TestAgencyAndOfficeCRUD(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.Contains(t, string(r.body), "028-33000299")
 
+	// Read and change by code; every answer is checked against the spec.
+	r = e.do(newCall("GET", "/v1/agencies/TAX", e.token("field"), nil))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var ag struct{ Code, NameEn string }
+	r.json(t, &ag)
+	assert.Equal(t, "TAX", ag.Code)
+	agency["name_en"] = "Iranian National Tax Administration"
+	r = e.do(newCall("PUT", "/v1/agencies/TAX", admin, agency))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Contains(t, string(r.body), "Iranian National Tax Administration")
+	r = e.do(newCall("GET", "/v1/offices/QZ-TAX-01", e.token("dispatcher"), nil))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Contains(t, string(r.body), `"agency_code":"TAX"`)
+	r = e.do(newCall("GET", "/v1/offices/NOPE-404", e.token("dispatcher"), nil))
+	require.Equal(t, http.StatusNotFound, r.status)
+	assert.Equal(t, "not_found", string(r.problem(t).Code))
+
 	r = e.do(newCall("GET", "/v1/offices?agency=TAX", e.token("field"), nil))
 	require.Equal(t, http.StatusOK, r.status)
 	assert.Contains(t, string(r.body), "QZ-TAX-01")

@@ -140,6 +140,17 @@ func TestFieldInspectorOfflineRoundTrip(t *testing.T) {
 	e.do(newCall("GET", "/v1/complaints/"+c.ID, disp, nil)).json(t, &c)
 	assert.Equal(t, "resolved", c.Status)
 
+	// Dispatch strikes a visit recorded in error: it leaves the field report.
+	r = e.do(newCall("DELETE", "/v1/visits/"+visit, disp, nil))
+	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID+"/fieldwork", disp, nil))
+	require.Equal(t, http.StatusOK, r.status)
+	fw.Visits = nil
+	r.json(t, &fw)
+	assert.Empty(t, fw.Visits, "a struck visit leaves the report (its history stays in the change log)")
+	r = e.do(newCall("DELETE", "/v1/visits/"+v7(), disp, nil))
+	require.Equal(t, http.StatusNotFound, r.status)
+
 	// The closed complaint leaves the device on its next pull.
 	next := e.pull(field, first.Cursor)
 	removed := false
