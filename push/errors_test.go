@@ -40,6 +40,9 @@ func TestClassifyRealClientErrors(t *testing.T) {
 		{"unavailable", replyUnavailable.after("150"), Transient, "UNAVAILABLE", 150 * time.Second},
 		{"unavailable, Retry-After a date", replyUnavailable.after(future), Transient, "UNAVAILABLE", 150 * time.Second},
 		{"unknown", fcmReply{status: 418, body: `{"error":{"code":418,"message":"teapot","status":"UNKNOWN"}}`}, Failed, "UNKNOWN", 0},
+		// No FCM error detail: a proxy in the way. Worth retrying all the same.
+		{"bare 502 from a proxy", fcmReply{status: 502, body: "<html>Bad Gateway</html>"}, Transient, "HTTP_502", 0},
+		{"bare 429 from a proxy", fcmReply{status: 429, body: "slow down", retryAfter: "3"}, Transient, "HTTP_429", 3 * time.Second},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			token := "tok-" + c.name
@@ -154,6 +157,22 @@ func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// after is the notifier's retry timer: recorded like sleep, and at once for
+// delays over 100s.
+func (s *sleeps) after(d time.Duration) <-chan time.Time {
+	if d >= 500*time.Millisecond {
+		s.mu.Lock()
+		s.got = append(s.got, d)
+		s.mu.Unlock()
+	}
+	if d >= 100*time.Second {
+		c := make(chan time.Time, 1)
+		c <- time.Now()
+		return c
+	}
+	return time.After(d)
+}
+
 func (s *sleeps) all() []time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -185,7 +204,7 @@ func TestRetryAfter(t *testing.T) {
 			fcm.on("tok-a", c.reply)
 			require.NoError(t, fx.store.SaveNotifierCursor(fx.head()))
 			sl := &sleeps{}
-			r := start(t, fx.store, fcm.sender(t), func(n *Notifier) { n.sleep = sl.sleep })
+			r := start(t, fx.store, fcm.sender(t), func(n *Notifier) { n.sleep, n.after = sl.sleep, sl.after })
 			fx.assign(fx.complaint(officeQZ, inspector.PriorityNormal), ali)
 			reqs := fcm.waitTokens(2, 10*time.Second, "tok-a")
 			settle(t, fx.store, 5*time.Second)
@@ -195,11 +214,118 @@ func TestRetryAfter(t *testing.T) {
 			if c.minSleep > 0 {
 				got := sl.all()
 				require.NotEmpty(t, got, "the notifier waited")
-				assert.GreaterOrEqual(t, got[0], c.minSleep, "the notifier honours Retry-After")
+				// The timer is set for the due time a moment after it was planned.
+				assert.GreaterOrEqual(t, got[0], c.minSleep-50*time.Millisecond, "the notifier honours Retry-After")
 			}
 			assert.Equal(t, c.retries, counter(r.n.Metrics.Retries))
 			assert.Equal(t, 1.0, counter(r.n.Metrics.Sent.WithLabelValues("assignment")))
 			assert.NotNil(t, fx.devicePush("ali-a"), "a transient error keeps the token")
 		})
 	}
+}
+
+// A connection that fails outright (nothing listening) is retried too.
+func TestClassifyNetworkError(t *testing.T) {
+	t.Parallel() // the client's own retries take seconds
+	fcm := newFakeFCM(t)
+	client := fcm.client(t)
+	fcm.ts.Close() // FCM unreachable
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := client.Send(ctx, &messaging.Message{Token: "tok-net", Data: map[string]string{"type": "sync"}})
+	require.Error(t, err)
+	r := classify(err)
+	assert.Equal(t, Transient, r.Outcome, "error: %v", err)
+	assert.Equal(t, "NETWORK", r.Code)
+}
+
+// TestOneFailingDeviceDelaysNobody: a device whose sends keep failing (its
+// own quota) is retried on its own schedule while the others' messages go
+// out at once; the notifier's cursor stays behind the message still being
+// retried, so a restart would send it again; once it goes through, the
+// cursor catches up.
+func TestOneFailingDeviceDelaysNobody(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, "", false)
+	fcm := newFakeFCM(t)
+	ali, reza := fx.inspector("ali", inspector.ModeField), fx.inspector("reza", inspector.ModeField)
+	fx.device(ali, "ali-a", "android", "tok-ali")
+	fx.device(reza, "reza-a", "android", "tok-reza")
+	quota := replyQuota.after("3")
+	fcm.on("tok-ali", quota, quota) // two refusals, then through
+	require.NoError(t, fx.store.SaveNotifierCursor(fx.head()))
+	r := start(t, fx.store, fcm.sender(t), nil)
+
+	fx.assign(fx.complaint(officeQZ, inspector.PriorityNormal), ali)
+	fcm.waitTokens(1, 5*time.Second, "tok-ali")
+	aliWindow := fx.head()
+	fx.assign(fx.complaint(officeQZ, inspector.PriorityNormal), reza)
+	start := time.Now()
+	fcm.waitTokens(1, 2*time.Second, "tok-reza")
+	require.Len(t, fcm.to("tok-reza"), 1)
+	assert.Less(t, time.Since(start), 2*time.Second, "reza's message waited for ali's retries")
+	saved, err := fx.store.NotifierCursor()
+	require.NoError(t, err)
+	assert.Less(t, saved, aliWindow, "the cursor stays before ali's message while it is retried")
+
+	fcm.waitTokens(3, 15*time.Second, "tok-ali")
+	reqs := fcm.to("tok-ali")
+	assert.GreaterOrEqual(t, reqs[1].At.Sub(reqs[0].At), 3*time.Second-50*time.Millisecond, "Retry-After is honoured")
+	settle(t, fx.store, 10*time.Second)
+	assert.Equal(t, 2.0, counter(r.n.Metrics.Retries))
+	assert.Equal(t, 2.0, counter(r.n.Metrics.Sent.WithLabelValues("assignment")))
+	assert.Zero(t, counter(r.n.Metrics.GaveUp))
+}
+
+// TestRetriesStopAfterRetryFor: a message that keeps failing is given up
+// once RetryFor has passed since its first attempt; the cursor then moves on.
+func TestRetriesStopAfterRetryFor(t *testing.T) {
+	fx := newFixture(t, "", false)
+	fcm := newFakeFCM(t)
+	ali := fx.inspector("ali", inspector.ModeField)
+	fx.device(ali, "ali-a", "android", "tok-ali")
+	fcm.onAlways("tok-ali", replyInternal)
+	require.NoError(t, fx.store.SaveNotifierCursor(fx.head()))
+	r := start(t, fx.store, fcm.sender(t), func(n *Notifier) { n.RetryFor = 300 * time.Millisecond })
+	fx.assign(fx.complaint(officeQZ, inspector.PriorityNormal), ali)
+	settle(t, fx.store, 10*time.Second)
+	assert.Equal(t, 1.0, counter(r.n.Metrics.GaveUp))
+	assert.GreaterOrEqual(t, len(fcm.to("tok-ali")), 2, "retried before giving up")
+	assert.Zero(t, counter(r.n.Metrics.Sent.WithLabelValues("assignment")))
+}
+
+// TestBatchesOfAtMost500: a change owed to 1,201 devices goes out in SendEach
+// calls of at most 500 messages.
+func TestBatchesOfAtMost500(t *testing.T) {
+	fx := newFixture(t, "", false)
+	rec := &recordingSender{}
+	ali := fx.inspector("ali", inspector.ModeField)
+	for i := range 1201 {
+		fx.device(ali, fmt.Sprintf("ali-%04d", i), "android", fmt.Sprintf("tok-%04d", i))
+	}
+	require.NoError(t, fx.store.SaveNotifierCursor(fx.head()))
+	start(t, fx.store, rec, nil)
+	fx.assign(fx.complaint(officeQZ, inspector.PriorityNormal), ali)
+	settle(t, fx.store, 20*time.Second)
+	sizes := rec.sizes()
+	assert.Equal(t, []int{500, 500, 201}, sizes)
+}
+
+// recordingSender accepts every message and records the size of each call.
+type recordingSender struct {
+	mu    stdsync.Mutex
+	calls []int
+}
+
+func (s *recordingSender) Send(_ context.Context, msgs []Message) ([]Result, error) {
+	s.mu.Lock()
+	s.calls = append(s.calls, len(msgs))
+	s.mu.Unlock()
+	return make([]Result, len(msgs)), nil // the zero Result is Sent
+}
+
+func (s *recordingSender) sizes() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.calls...)
 }

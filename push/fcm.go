@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -111,6 +112,15 @@ func classify(err error) Result {
 		r.Outcome, r.Code = Transient, "INTERNAL"
 	case messaging.IsQuotaExceeded(err):
 		r.Outcome, r.Code = Transient, "QUOTA_EXCEEDED"
+	default:
+		// No FCM error code: a proxy's or load balancer's 5xx or 429, or no
+		// answer at all (a connection refused or cut) — all worth retrying.
+		switch resp := errorutils.HTTPResponse(err); {
+		case resp == nil:
+			r.Outcome, r.Code = Transient, "NETWORK"
+		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+			r.Outcome, r.Code = Transient, "HTTP_"+strconv.Itoa(resp.StatusCode)
+		}
 	}
 	if resp := errorutils.HTTPResponse(err); resp != nil {
 		if ra := resp.Header.Get("Retry-After"); ra != "" {

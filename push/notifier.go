@@ -50,14 +50,20 @@ type Notifier struct {
 	Poll time.Duration
 	// StaleAfter and RemoveAfter are the token ages (defaults 30 and 270 days).
 	StaleAfter, RemoveAfter time.Duration
-	// Retries bounds the attempts of a transiently failing message. Default 5.
+	// Retries bounds the attempts of a transiently failing message; 0 means
+	// no bound but RetryFor.
 	Retries int
-	// Backoff is the first retry's delay, doubled each time with full jitter. Default 1s.
-	Backoff time.Duration
+	// RetryFor is how long a transiently failing message is retried, from its
+	// first attempt. Default 1h (a sync message's TTL).
+	RetryFor time.Duration
+	// Backoff is the first retry's delay, doubled each time with full jitter
+	// up to MaxBackoff. Defaults 1s and 5m. FCM's Retry-After, when longer, wins.
+	Backoff, MaxBackoff time.Duration
 
 	Metrics *Metrics
 	now     func() time.Time
 	sleep   func(context.Context, time.Duration) error
+	after   func(time.Duration) <-chan time.Time // when a retry is due
 }
 
 // pending is what a user is owed since the window opened.
@@ -85,11 +91,17 @@ func (n *Notifier) defaults() {
 	if n.RemoveAfter <= 0 {
 		n.RemoveAfter = favsync.DefaultTokenRemoveAfter
 	}
-	if n.Retries <= 0 {
-		n.Retries = 5
+	if n.RetryFor <= 0 {
+		n.RetryFor = time.Hour
 	}
 	if n.Backoff <= 0 {
 		n.Backoff = time.Second
+	}
+	if n.MaxBackoff <= 0 {
+		n.MaxBackoff = 5 * time.Minute
+	}
+	if n.after == nil {
+		n.after = time.After
 	}
 	if n.Metrics == nil {
 		n.Metrics = NewMetrics()
@@ -198,28 +210,157 @@ func (n *Notifier) Run(ctx context.Context) error {
 	return nil
 }
 
-// send delivers each window and then saves its cursor. A window whose
-// targets cannot be read is retried; one cut short by shutdown is not saved,
-// so the next start sends it again.
+// send delivers each window's messages. A message that fails transiently is
+// retried later, with backoff, while later windows go out meanwhile: one
+// device's quota or an FCM hiccup delays nobody else. The cursor is saved up
+// to the newest window that has nothing left to retry and no older window
+// that does, so a restart sends again what was still being retried (one
+// message per device: the restart gathers it all in one window). A window
+// cut short by shutdown is not saved either.
 func (n *Notifier) send(ctx context.Context, windows <-chan window) {
-	for w := range windows {
-		for len(w.owed) > 0 {
-			err := n.flush(ctx, w.owed)
-			if err == nil {
-				break
+	var (
+		open    []*sentWindow // windows whose cursor is not saved yet, oldest first
+		retries []retry
+	)
+	for {
+		var due <-chan time.Time
+		if len(retries) > 0 {
+			due = n.after(max(0, earliestDue(retries).Sub(n.now())))
+		}
+		select {
+		case w, ok := <-windows:
+			if !ok {
+				return // shutdown: what is open is sent again at the next start
 			}
-			n.Logger.Error("notifier: flush; retrying", "error", err)
-			if n.sleep(ctx, n.Poll) != nil {
-				break
+			sw := &sentWindow{cursor: w.cursor}
+			open = append(open, sw)
+			for len(w.owed) > 0 {
+				msgs, err := n.messages(w.owed)
+				if err == nil {
+					retries = append(retries, n.attempt(ctx, sw, msgs, n.now())...)
+					break
+				}
+				n.Logger.Error("notifier: read push targets; retrying", "error", err)
+				if n.sleep(ctx, n.Poll) != nil {
+					break
+				}
 			}
+		case <-due:
+			// The timer was set for the earliest retry: take everything due by
+			// now, and that one even if the timer fired a little early.
+			cutoff := n.now()
+			if e := earliestDue(retries); e.After(cutoff) {
+				cutoff = e
+			}
+			var ready []retry
+			waiting := retries[:0:0]
+			for _, r := range retries {
+				if r.due.After(cutoff) {
+					waiting = append(waiting, r)
+				} else {
+					ready = append(ready, r)
+				}
+			}
+			retries = waiting
+			n.Metrics.Retries.Add(float64(len(ready)))
+			retries = append(retries, n.retry(ctx, ready)...)
 		}
 		if ctx.Err() != nil {
-			continue // drain without saving: the next start sends this window again
+			continue // save nothing more; drain until windows closes
 		}
-		if err := n.Store.SaveNotifierCursor(w.cursor); err != nil {
-			n.Logger.Error("notifier: save cursor", "error", err)
+		done := 0
+		for done < len(open) && open[done].pending == 0 {
+			done++
+		}
+		if done > 0 {
+			if err := n.Store.SaveNotifierCursor(open[done-1].cursor); err != nil {
+				n.Logger.Error("notifier: save cursor", "error", err)
+			} else {
+				open = open[done:]
+			}
 		}
 	}
+}
+
+func earliestDue(rs []retry) time.Time {
+	e := rs[0].due
+	for _, r := range rs[1:] {
+		if r.due.Before(e) {
+			e = r.due
+		}
+	}
+	return e
+}
+
+// sentWindow is a window whose messages went out; pending counts those
+// still being retried.
+type sentWindow struct {
+	cursor  uint64
+	pending int
+}
+
+// retry is a message waiting to be sent again.
+type retry struct {
+	msg      Message
+	w        *sentWindow
+	attempts int       // made so far
+	first    time.Time // of the first attempt
+	due      time.Time
+}
+
+// retry sends the ready retries again, in batches.
+func (n *Notifier) retry(ctx context.Context, ready []retry) []retry {
+	var again []retry
+	for start := 0; start < len(ready); start += MaxBatch {
+		batch := ready[start:min(start+MaxBatch, len(ready))]
+		msgs := make([]Message, len(batch))
+		for i, r := range batch {
+			msgs[i] = r.msg
+		}
+		results := n.sendBatch(ctx, msgs)
+		for i, r := range batch {
+			r.w.pending--
+			if res := results[i]; res.Outcome == Transient {
+				if next, ok := n.reschedule(r.msg, r.w, r.attempts+1, r.first, res.RetryAfter); ok {
+					again = append(again, next)
+				}
+			}
+		}
+	}
+	return again
+}
+
+// attempt makes the first attempt at msgs (in batches of MaxBatch) and
+// returns those to retry.
+func (n *Notifier) attempt(ctx context.Context, w *sentWindow, msgs []Message, first time.Time) []retry {
+	var again []retry
+	for start := 0; start < len(msgs); start += MaxBatch {
+		batch := msgs[start:min(start+MaxBatch, len(msgs))]
+		results := n.sendBatch(ctx, batch)
+		for i, res := range results {
+			if res.Outcome == Transient {
+				if next, ok := n.reschedule(batch[i], w, 1, first, res.RetryAfter); ok {
+					again = append(again, next)
+				}
+			}
+		}
+	}
+	return again
+}
+
+// reschedule plans the next attempt at m after attempts failed ones, or
+// gives up when the bounds are reached.
+func (n *Notifier) reschedule(m Message, w *sentWindow, attempts int, first time.Time, retryAfter time.Duration) (retry, bool) {
+	backoff := min(n.Backoff<<min(attempts-1, 30), n.MaxBackoff)
+	backoff = time.Duration(rand.Int64N(int64(backoff) + 1)) // full jitter
+	due := n.now().Add(max(retryAfter, backoff))
+	if (n.Retries > 0 && attempts >= n.Retries) || due.Sub(first) > n.RetryFor {
+		n.Metrics.GaveUp.Inc()
+		n.Logger.Warn("push: giving up; the device will sync on its own schedule", "device", m.DeviceID, "attempts", attempts)
+		return retry{}, false
+	}
+	w.pending++
+	return retry{msg: m, w: w, attempts: attempts, first: first, due: due}, true
 }
 
 // concern records who is owed a message for ch, and pokes their streams. Its
@@ -294,8 +435,8 @@ func (n *Notifier) concern(ch favsync.Change, owed map[string]*pending) error {
 	return nil
 }
 
-// flush sends one message per device of every user owed one.
-func (n *Notifier) flush(ctx context.Context, owed map[string]*pending) error {
+// messages makes one message per device of every user owed one.
+func (n *Notifier) messages(owed map[string]*pending) ([]Message, error) {
 	users := make([]string, 0, len(owed))
 	for u := range owed {
 		users = append(users, u)
@@ -303,7 +444,7 @@ func (n *Notifier) flush(ctx context.Context, owed map[string]*pending) error {
 	slices.Sort(users)
 	targets, err := n.Store.PushTargets(users, n.StaleAfter)
 	if err != nil {
-		return fmt.Errorf("push targets: %w", err)
+		return nil, fmt.Errorf("push targets: %w", err)
 	}
 	// Say only what is still true: an assignment withdrawn or reassigned
 	// within the window is not announced.
@@ -331,10 +472,7 @@ func (n *Notifier) flush(ctx context.Context, owed map[string]*pending) error {
 		}
 		msgs = append(msgs, m)
 	}
-	for start := 0; start < len(msgs); start += MaxBatch {
-		n.sendWithRetry(ctx, msgs[start:min(start+MaxBatch, len(msgs))])
-	}
-	return nil
+	return msgs, nil
 }
 
 // assignmentText names the office, never the caller, of the complaints that
@@ -375,60 +513,41 @@ func persianDigits(n int) string {
 	}, strconv.Itoa(n))
 }
 
-// sendWithRetry sends a batch, retrying transient failures with exponential
-// backoff and full jitter, honouring Retry-After.
-func (n *Notifier) sendWithRetry(ctx context.Context, msgs []Message) {
-	for attempt := 1; len(msgs) > 0; attempt++ {
-		results, err := n.Sender.Send(ctx, msgs)
-		if err != nil {
-			results = make([]Result, len(msgs))
-			for i := range results {
-				results[i] = Result{Outcome: Transient, Code: "BATCH", Err: err}
-			}
+// sendBatch makes one attempt at msgs (at most MaxBatch) and acts on each
+// result but Transient, which the caller retries.
+func (n *Notifier) sendBatch(ctx context.Context, msgs []Message) []Result {
+	results, err := n.Sender.Send(ctx, msgs)
+	if err != nil {
+		results = make([]Result, len(msgs))
+		for i := range results {
+			results[i] = Result{Outcome: Transient, Code: "BATCH", Err: err}
 		}
-		var again []Message
-		var wait time.Duration
-		for i, r := range results {
-			m := msgs[i]
-			switch r.Outcome {
-			case Sent:
-				n.Metrics.Sent.WithLabelValues(m.Kind.String()).Inc()
-			case BadToken:
-				n.Metrics.Failed.WithLabelValues(r.Code).Inc()
-				if err := n.Store.DropPushToken(m.DeviceID, m.Token, r.Code); err != nil {
-					n.Logger.Error("drop push token", "device", m.DeviceID, "error", err)
-				} else {
-					n.Metrics.TokensRemoved.WithLabelValues(r.Code).Inc()
-				}
-			case ConfigError:
-				n.Metrics.Failed.WithLabelValues(r.Code).Inc()
-				n.Metrics.ConfigErrors.Inc()
-				n.Logger.Error("FCM refused the server's configuration; check the Firebase project and credentials",
-					"code", r.Code, "device", m.DeviceID, "error", r.Err)
-			case Transient:
-				n.Metrics.Failed.WithLabelValues(r.Code).Inc()
-				again = append(again, m)
-				wait = max(wait, r.RetryAfter) // FCM asks to be honoured; sending runs apart from pokes
-			default:
-				n.Metrics.Failed.WithLabelValues(r.Code).Inc()
-				n.Logger.Warn("push failed", "code", r.Code, "device", m.DeviceID, "error", r.Err)
-			}
-		}
-		if len(again) == 0 {
-			return
-		}
-		if attempt >= n.Retries {
-			n.Logger.Warn("push: giving up after retries; the device will sync on its own schedule", "messages", len(again))
-			return
-		}
-		backoff := n.Backoff << (attempt - 1)
-		backoff = time.Duration(rand.Int64N(int64(backoff) + 1)) // full jitter
-		if err := n.sleep(ctx, max(wait, backoff)); err != nil {
-			return
-		}
-		n.Metrics.Retries.Add(float64(len(again)))
-		msgs = again
 	}
+	for i, r := range results {
+		m := msgs[i]
+		switch r.Outcome {
+		case Sent:
+			n.Metrics.Sent.WithLabelValues(m.Kind.String()).Inc()
+		case BadToken:
+			n.Metrics.Failed.WithLabelValues(r.Code).Inc()
+			if err := n.Store.DropPushToken(m.DeviceID, m.Token, r.Code); err != nil {
+				n.Logger.Error("drop push token", "device", m.DeviceID, "error", err)
+			} else {
+				n.Metrics.TokensRemoved.WithLabelValues(r.Code).Inc()
+			}
+		case ConfigError:
+			n.Metrics.Failed.WithLabelValues(r.Code).Inc()
+			n.Metrics.ConfigErrors.Inc()
+			n.Logger.Error("FCM refused the server's configuration; check the Firebase project and credentials",
+				"code", r.Code, "device", m.DeviceID, "error", r.Err)
+		case Transient:
+			n.Metrics.Failed.WithLabelValues(r.Code).Inc()
+		default:
+			n.Metrics.Failed.WithLabelValues(r.Code).Inc()
+			n.Logger.Warn("push failed", "code", r.Code, "device", m.DeviceID, "error", r.Err)
+		}
+	}
+	return results
 }
 
 // Metrics are the notifier's Prometheus collectors.
@@ -437,6 +556,7 @@ type Metrics struct {
 	Failed        *prometheus.CounterVec
 	TokensRemoved *prometheus.CounterVec
 	Retries       prometheus.Counter
+	GaveUp        prometheus.Counter
 	ConfigErrors  prometheus.Counter
 	LagSeqs       prometheus.Gauge
 	LagSeconds    prometheus.Gauge
@@ -451,6 +571,7 @@ func NewMetrics() *Metrics {
 		TokensRemoved: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "favad_push_tokens_removed_total", Help: "Device tokens removed, by reason."},
 			[]string{"reason"}),
 		Retries:      prometheus.NewCounter(prometheus.CounterOpts{Name: "favad_push_retries_total", Help: "Messages retried after a transient FCM error."}),
+		GaveUp:       prometheus.NewCounter(prometheus.CounterOpts{Name: "favad_push_gave_up_total", Help: "Messages dropped after their retries ran out (the device syncs on its own schedule)."}),
 		ConfigErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "favad_push_config_errors_total", Help: "FCM answers that blame the server's configuration."}),
 		LagSeqs:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "favad_notifier_lag_changes", Help: "Changes in the log after the notifier's read position."}),
 		LagSeconds:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "favad_notifier_lag_seconds", Help: "Age of the last change the notifier read, when it read it."}),
@@ -459,5 +580,5 @@ func NewMetrics() *Metrics {
 
 // Collectors lists the collectors, for a registry.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.Sent, m.Failed, m.TokensRemoved, m.Retries, m.ConfigErrors, m.LagSeqs, m.LagSeconds}
+	return []prometheus.Collector{m.Sent, m.Failed, m.TokensRemoved, m.Retries, m.GaveUp, m.ConfigErrors, m.LagSeqs, m.LagSeconds}
 }

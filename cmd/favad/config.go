@@ -154,6 +154,7 @@ type serveConfig struct {
 	MaxDistanceM   float64       // --evidence-max-distance: metres from the office before a photo is flagged
 	FCMCredentials string        // --fcm-credentials: service account JSON; default $GOOGLE_APPLICATION_CREDENTIALS
 	PushWindow     time.Duration // --push-window: a burst of changes within it is one message per device
+	TokenStale     time.Duration // --push-token-stale-after: tokens not confirmed this long get no sends
 	SyncTTL        time.Duration // --push-ttl-sync: lifetime of a data-only sync message
 	AssignmentTTL  time.Duration // --push-ttl-assignment: lifetime of an assignment notification
 	UploadMaxAge   time.Duration // --upload-max-age: incomplete uploads idle longer are removed
@@ -187,6 +188,7 @@ func (s *serveConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.RefreshTTL, "refresh-ttl", 0, "refresh token lifetime, extended on each use (default 720h)")
 	fs.StringVar(&s.FCMCredentials, "fcm-credentials", "", "Firebase service-account JSON for FCM (default $GOOGLE_APPLICATION_CREDENTIALS; none: log-only)")
 	fs.DurationVar(&s.PushWindow, "push-window", 2*time.Second, "changes for a device within this window make one push message")
+	fs.DurationVar(&s.TokenStale, "push-token-stale-after", favsync.DefaultTokenStaleAfter, "a device token not confirmed this long gets no sends (removed at 270 days)")
 	fs.DurationVar(&s.SyncTTL, "push-ttl-sync", push.DefaultTTLs().Sync, "lifetime of a data-only sync message at FCM")
 	fs.DurationVar(&s.AssignmentTTL, "push-ttl-assignment", push.DefaultTTLs().Assignment, "lifetime of an assignment notification at FCM")
 	fs.Int64Var(&s.EvidenceMax, "evidence-max-size", favsync.DefaultEvidenceMaxSize, "the largest evidence file accepted, in bytes")
@@ -222,6 +224,9 @@ func (s *serveConfig) validate() error {
 	}
 	if s.UploadMaxAge < time.Minute || s.MediaMissing < time.Minute {
 		return usagef("--upload-max-age and --media-missing-after: at least 1m")
+	}
+	if s.TokenStale < 24*time.Hour || s.TokenStale >= favsync.DefaultTokenRemoveAfter {
+		return usagef("--push-token-stale-after %s: at least 24h, and less than the 270 days after which tokens are removed", s.TokenStale)
 	}
 	if s.Unclaimed < time.Hour {
 		return usagef("--unclaimed-upload-retention %s: at least 1h, so that a record held on a phone has time to come", s.Unclaimed)

@@ -129,8 +129,8 @@ func TestServeConfigEvidenceSettings(t *testing.T) {
 	if def := inspector.DefaultEvidenceLimits(); cfg.CaptureSlack != def.CaptureSlack || cfg.MaxDistanceM != def.MaxDistanceM {
 		t.Errorf("defaults: slack %s, distance %g; want %+v", cfg.CaptureSlack, cfg.MaxDistanceM, def)
 	}
-	if cfg.Unclaimed != 30*24*time.Hour {
-		t.Errorf("unclaimed-upload-retention default %s", cfg.Unclaimed)
+	if cfg.Unclaimed != 30*24*time.Hour || cfg.TokenStale != 30*24*time.Hour {
+		t.Errorf("defaults: unclaimed-upload-retention %s, push-token-stale-after %s", cfg.Unclaimed, cfg.TokenStale)
 	}
 
 	cfg, err = parse(map[string]string{"FAVAD_EVIDENCE_MAX_DISTANCE": "1200"}, "--evidence-capture-slack", "2h", "--unclaimed-upload-retention", "72h")
@@ -148,6 +148,8 @@ func TestServeConfigEvidenceSettings(t *testing.T) {
 		{"--evidence-capture-slack", "-1m"},
 		{"--evidence-capture-slack", "48h"},
 		{"--unclaimed-upload-retention", "10m"},
+		{"--push-token-stale-after", "1h"},
+		{"--push-token-stale-after", "6500h"},
 	} {
 		var ue usageError
 		if _, err := parse(nil, args...); !errors.As(err, &ue) {

@@ -90,7 +90,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	hub := server.NewHub()
-	notifier := &push.Notifier{Store: store, Sender: sender, Poker: hub, Logger: logger.With("component", "notifier"), Window: cfg.PushWindow}
+	notifier := &push.Notifier{Store: store, Sender: sender, Poker: hub, Logger: logger.With("component", "notifier"),
+		Window: cfg.PushWindow, StaleAfter: cfg.TokenStale}
 	notifier.Metrics = push.NewMetrics()
 	// Settle where notifications start before any request is served, so that
 	// no change of this run is older than the notifier's first position.
