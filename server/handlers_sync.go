@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -130,8 +132,10 @@ type mutationWire struct {
 	Payload     json.RawMessage `json:"payload"`
 }
 
+// pushRequest keeps each mutation raw, so that one the server cannot read
+// is refused on its own while the rest of the push goes on.
 type pushRequest struct {
-	Mutations []mutationWire `json:"mutations"`
+	Mutations []json.RawMessage `json:"mutations"`
 }
 
 type pushResponse struct {
@@ -155,16 +159,58 @@ func (s *Server) push(c echo.Context) error {
 	}
 	p := principal(c)
 	muts := make([]favsync.Mutation, len(req.Mutations))
-	for i, m := range req.Mutations {
-		muts[i] = favsync.Mutation{ID: m.MutationID, DeviceSeq: m.DeviceSeq, Kind: m.Kind, RecordID: m.RecordID,
-			BaseVersion: m.BaseVersion, DeviceTime: m.DeviceTime, HLC: inspector.Stamp{WallMs: m.HLC.WallMs, Logical: m.HLC.Logical},
-			Payload: m.Payload}
+	for i, raw := range req.Mutations {
+		muts[i] = decodeMutation(raw)
 	}
 	results, last, err := s.store.Push(p.User, p.DeviceID, muts)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, pushResponse{Results: results, LastDeviceSeq: last, ServerTime: s.cfg.Now()})
+}
+
+// decodeMutation reads one pushed mutation. What cannot be read is named in
+// Malformed, field by field, and the fields that can be read are kept, so
+// that the store refuses the mutation under its own id and sequence and
+// keeps it for dispatch.
+func decodeMutation(raw json.RawMessage) favsync.Mutation {
+	var w mutationWire
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err == nil {
+		return favsync.Mutation{ID: w.MutationID, DeviceSeq: w.DeviceSeq, Kind: w.Kind, RecordID: w.RecordID,
+			BaseVersion: w.BaseVersion, DeviceTime: w.DeviceTime, HLC: inspector.Stamp{WallMs: w.HLC.WallMs, Logical: w.HLC.Logical},
+			Payload: w.Payload}
+	}
+	var m favsync.Mutation
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		m.Malformed = []inspector.FieldError{{Field: "mutations[]", Code: "wrong_type", Message: "a mutation is a JSON object"}}
+		return m
+	}
+	var hlc hlcWire
+	targets := map[string]any{"mutation_id": &m.ID, "device_seq": &m.DeviceSeq, "kind": &m.Kind, "record_id": &m.RecordID,
+		"base_version": &m.BaseVersion, "device_time": &m.DeviceTime, "hlc": &hlc, "payload": &m.Payload}
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		target, ok := targets[name]
+		if !ok {
+			m.Malformed = append(m.Malformed, inspector.FieldError{Field: name, Code: "unknown_field", Message: "not a field of a mutation"})
+			continue
+		}
+		if err := json.Unmarshal(fields[name], target); err != nil {
+			m.Malformed = append(m.Malformed, inspector.FieldError{Field: name, Code: "wrong_type", Message: "could not be read: " + err.Error()})
+		}
+	}
+	m.HLC = inspector.Stamp{WallMs: hlc.WallMs, Logical: hlc.Logical}
+	if len(m.Malformed) == 0 { // a decoder error no field shows (it should not happen): say so
+		m.Malformed = []inspector.FieldError{{Field: "mutations[]", Code: "wrong_type", Message: "the mutation could not be read"}}
+	}
+	return m
 }
 
 type conflictPage struct {

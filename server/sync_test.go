@@ -237,6 +237,53 @@ func TestPushRejectsOneAndKeepsTheRest(t *testing.T) {
 	assert.Contains(t, string(r.body), "staff_present")
 }
 
+// TestPushRefusesAnUnreadableMutationAlone: a mutation the server cannot
+// read (a time that is not RFC 3339, a number sent as a string) is refused
+// and kept on its own; the rest of the push is applied, and a retry of the
+// same push gets the same answers.
+func TestPushRefusesAnUnreadableMutationAlone(t *testing.T) {
+	e := newEnv(t)
+	field := e.login("field", "android-field-04").AccessToken
+	now := e.clock.Now()
+	visit := v7()
+	bad := mutation(2, "note.create", v7(), 0, map[string]any{"visit_id": visit, "text": "یادداشت", "written_at": now.Format(time.RFC3339)}, now)
+	bad["device_time"] = "yesterday"
+	worse := mutation(3, "note.create", v7(), 0, map[string]any{"visit_id": visit, "text": "یادداشت", "written_at": now.Format(time.RFC3339)}, now)
+	worse["base_version"] = "none"
+	worse["colour"] = "red"
+	batch := []map[string]any{
+		mutation(1, "visit.upsert", visit, 0, map[string]any{"office_code": "QZ-SSO-01"}, now),
+		bad, worse,
+		mutation(4, "note.create", v7(), 0, map[string]any{"visit_id": visit, "text": "یادداشت دوم", "written_at": now.Format(time.RFC3339)}, now),
+	}
+	send := func() (pushJSON, reply) {
+		r := e.do(call{method: "POST", path: "/v1/sync/push", token: field, header: syncHeaders,
+			body: map[string]any{"mutations": batch}, invalidRequest: true}) // the unreadable mutations break the spec on purpose
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		var p pushJSON
+		r.json(t, &p)
+		return p, r
+	}
+	res, raw := send()
+	require.Len(t, res.Results, 4)
+	assert.Equal(t, "applied", res.Results[0].Status)
+	assert.Equal(t, "applied", res.Results[3].Status, "one unreadable mutation does not sink the push")
+	for i, field := range map[int]string{1: "device_time", 2: "base_version"} {
+		assert.Equal(t, "rejected", res.Results[i].Status)
+		assert.Equal(t, "invalid", res.Results[i].Code)
+		require.Len(t, res.Results[i].ConflictIDs, 1, "kept where dispatch can see it")
+		assert.Contains(t, string(raw.body), `"field":"`+field+`"`)
+	}
+	assert.Contains(t, string(raw.body), `"field":"colour"`)
+	assert.Equal(t, uint64(4), res.LastDeviceSeq)
+
+	again, _ := send()
+	for i := range again.Results {
+		assert.Equal(t, res.Results[i].Status, again.Results[i].Status)
+		assert.True(t, again.Results[i].Replayed, "a retry gets the stored answer")
+	}
+}
+
 func TestSyncProtocolAndWipe(t *testing.T) {
 	e := newEnv(t)
 	tk := e.login("field", "android-field-04")

@@ -55,6 +55,10 @@ type Mutation struct {
 	DeviceTime  time.Time
 	HLC         inspector.Stamp
 	Payload     json.RawMessage
+	// Malformed names the envelope fields the transport could not read (a
+	// time that is not RFC 3339, a number that is a string). Such a
+	// mutation is refused and kept, and the rest of its push goes on.
+	Malformed []inspector.FieldError
 }
 
 // Result statuses.
@@ -323,7 +327,7 @@ func reject(r Result, err error) Result {
 }
 
 func checkEnvelope(m Mutation) error {
-	var p inspector.Problems
+	p := inspector.Problems(slices.Clone(m.Malformed))
 	if id, err := uuid.Parse(m.ID); err != nil || id.Version() != 7 {
 		p.Add("mutation_id", "invalid", "a UUIDv7 made on the device")
 	}
