@@ -275,6 +275,61 @@ func TestRejectedMutationLeavesQueueAndBatchGoesOn(t *testing.T) {
 	assert.Len(t, fw.Notes, 2)
 }
 
+// TestOversizePushesHalveAndALoneOversizeMutationDoesNotJamTheQueue: a
+// push over the server's limit is split until it fits; one mutation that
+// alone is over the limit can never go, so it moves to the ledger refused
+// here (kept on the device) and the work queued after it still goes, and
+// the device still pulls.
+func TestOversizePushesHalveAndALoneOversizeMutationDoesNotJamTheQueue(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.PushLimit = 40 << 10 })
+	c := e.complaint("field")
+	d := e.device("field")
+	_, err := d.Sync(ctx)
+	require.NoError(t, err)
+
+	text := strings.Repeat("ی", 1500) // 3 KB: the server's note limit is 4,000 characters
+	for range 20 {                   // ~70 KB in one push: over the limit
+		_, _, err := d.AddNote(client.NewID(), client.Note{ComplaintID: c.ID, Text: text, WrittenAt: time.Now()})
+		require.NoError(t, err)
+	}
+	huge, _, err := d.Enqueue("note.create", client.NewID(), 0, map[string]any{"complaint_id": c.ID,
+		"text": strings.Repeat("x", 100<<10), "written_at": time.Now().UTC()}) // under MaxPayloadSize, over the server's limit
+	require.NoError(t, err)
+	_, _, err = d.AddNote(client.NewID(), client.Note{ComplaintID: c.ID, Text: "after the big one", WrittenAt: time.Now()})
+	require.NoError(t, err)
+
+	rep, err := d.Sync(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 21, rep.Applied)
+	assert.Equal(t, 1, rep.Rejected)
+	assert.Empty(t, mustQueue(t, d), "nothing is stuck in the queue")
+	en, ok, err := d.LedgerEntry(huge)
+	require.NoError(t, err)
+	require.True(t, ok, "the refused mutation is kept on the device")
+	assert.Equal(t, client.StatusRejected, en.Result.Status)
+	assert.Equal(t, client.CodeTooLarge, en.Result.Code)
+	fw, err := e.store.ComplaintFieldWork(c.ID)
+	require.NoError(t, err)
+	assert.Len(t, fw.Notes, 21)
+
+	// The server notes the sequence the device skipped.
+	conflicts, _, err := e.store.Conflicts(favsync.ConflictFilter{Limit: 50})
+	require.NoError(t, err)
+	gap := false
+	for _, cf := range conflicts {
+		gap = gap || cf.Code == "sequence_gap"
+	}
+	assert.True(t, gap, "dispatch learns the device skipped a sequence")
+}
+
+func TestEnqueueRefusesAnOversizePayload(t *testing.T) {
+	e := newEnv(t)
+	d := e.device("field")
+	_, _, err := d.Enqueue("note.create", client.NewID(), 0, map[string]string{"text": strings.Repeat("x", client.MaxPayloadSize)})
+	require.ErrorIs(t, err, client.ErrPayloadTooLarge)
+	assert.Empty(t, mustQueue(t, d), "nothing queued")
+}
+
 func TestLostPushAnswerThenCrashIsReplayedWithoutDuplicates(t *testing.T) {
 	e := newEnv(t)
 	c := e.complaint("field")

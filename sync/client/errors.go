@@ -21,6 +21,8 @@ var (
 	// ErrSignInRefused is returned when the configured credentials are
 	// refused at sign-in.
 	ErrSignInRefused = errors.New("client: sign-in refused")
+	// ErrPayloadTooLarge is Enqueue's answer to a payload over MaxPayloadSize: nothing is queued.
+	ErrPayloadTooLarge = fmt.Errorf("client: the payload is larger than %d bytes", MaxPayloadSize)
 	// ErrIncompleteAnswer is returned when a push response lacks a result for
 	// a mutation that was sent; the unanswered mutations stay queued.
 	ErrIncompleteAnswer = errors.New("client: the server did not answer every mutation of a push")
@@ -42,6 +44,7 @@ const (
 
 	CodeDeviceRevoked = "device_revoked"
 	CodeTokenExpired  = "token_expired"
+	CodeTooLarge      = "too_large"
 )
 
 // FieldError names one field the server found at fault.

@@ -37,6 +37,12 @@ const (
 // calls and notes created on the device.
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 
+// MaxPayloadSize bounds one mutation's payload. Field records are a few
+// kilobytes (photos travel as evidence uploads, not in mutations); the bound
+// keeps every mutation far below the server's push limit, so that none can
+// jam the queue.
+const MaxPayloadSize = 256 << 10
+
 // Enqueue adds a mutation to the durable queue and returns its id and
 // device sequence. It assigns the next device sequence, a UUIDv7 mutation
 // id, the device time and a hybrid logical clock stamp, and returns only
@@ -54,6 +60,9 @@ func (c *Client) Enqueue(kind, recordID string, baseVersion uint64, payload any)
 	raw, err := encodePayload(payload)
 	if err != nil {
 		return "", 0, fmt.Errorf("client: enqueue %s: %w", kind, err)
+	}
+	if len(raw) > MaxPayloadSize {
+		return "", 0, fmt.Errorf("client: enqueue %s: %w (%d bytes)", kind, ErrPayloadTooLarge, len(raw))
 	}
 	id, err := uuid.NewV7()
 	if err != nil {

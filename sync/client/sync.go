@@ -120,9 +120,24 @@ func (c *Client) push(ctx context.Context, rep *Report) error {
 		var ans pushAnswer
 		err = c.call(ctx, http.MethodPost, "/v1/sync/push", body, &ans)
 		var apiErr *APIError
-		if errors.As(err, &apiErr) && apiErr.Status == http.StatusRequestEntityTooLarge && size > 1 {
-			size = max(1, size/2)
-			c.log.Info("push too large; halving the batch", "size", size)
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusRequestEntityTooLarge {
+			if size > 1 {
+				size = max(1, size/2)
+				c.log.Info("push too large; halving the batch", "size", size)
+				continue
+			}
+			// One mutation larger than the server takes can never go. It
+			// moves to the ledger, refused here and kept on the device, so
+			// that the work queued after it still goes (the server will
+			// note the skipped sequence for dispatch).
+			m := batch[0]
+			c.log.Error("a queued mutation is larger than the server accepts; kept in the ledger, not sent", "seq", m.DeviceSeq, "mutation", m.MutationID)
+			refused := pushAnswer{Results: []Result{{MutationID: m.MutationID, DeviceSeq: m.DeviceSeq, Status: StatusRejected,
+				Code: CodeTooLarge, Message: "larger than the server accepts; kept on this device only"}}}
+			if _, err := c.settle(batch, refused, rep); err != nil {
+				return err
+			}
+			after, size = m.DeviceSeq, c.cfg.BatchSize
 			continue
 		}
 		if err != nil {
