@@ -288,7 +288,7 @@ func TestOversizePushesHalveAndALoneOversizeMutationDoesNotJamTheQueue(t *testin
 	require.NoError(t, err)
 
 	text := strings.Repeat("ی", 1500) // 3 KB: the server's note limit is 4,000 characters
-	for range 20 {                   // ~70 KB in one push: over the limit
+	for range 20 {                    // ~70 KB in one push: over the limit
 		_, _, err := d.AddNote(client.NewID(), client.Note{ComplaintID: c.ID, Text: text, WrittenAt: time.Now()})
 		require.NoError(t, err)
 	}
