@@ -424,6 +424,27 @@ func TestPolicyVisitSameFieldLastWriterWins(t *testing.T) {
 	}
 }
 
+// TestPolicyFastDeviceClockIsClamped: a device whose clock runs three hours
+// ahead is held to the server's time when its write arrives, so the honest
+// device that writes the same field afterwards wins, and the push reports
+// the skew.
+func TestPolicyFastDeviceClockIsClamped(t *testing.T) {
+	f := newFieldFixture(t)
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	fast, honest := f.device("ali-fast", f.ali), f.device("ali-honest", f.ali)
+	fast.skew = 3 * time.Hour
+	id, base := f.visit(t, honest, c.ID)
+
+	r1 := mustPush(t, f.s, fast, fast.mut(MutVisitUpsert, id, base, map[string]any{"summary": "ساعت جلو"}))[0]
+	require.Equal(t, StatusApplied, r1.Status, "%s: %s", r1.Code, r1.Message)
+	assert.InDelta(t, 3*3600, r1.ClockSkewS, 5, "the push reports the device's skew")
+	f.clock.Advance(time.Minute)
+	r2 := mustPush(t, f.s, honest, honest.mut(MutVisitUpsert, id, base, map[string]any{"summary": "ساعت درست"}))[0]
+	require.Equal(t, StatusResolvedByRule, r2.Status, "%s %s", r2.Code, r2.Message)
+	assert.Equal(t, inspector.RuleLastWriterWins, r2.Rule)
+	assert.Equal(t, "ساعت درست", mustVisit(t, f.s, id).Summary, "the later honest write wins over the fast clock")
+}
+
 // Overruling a last-writer-wins conflict applies the losing value.
 func TestPolicyVisitOverruleAppliesLoser(t *testing.T) {
 	f := newFieldFixture(t)
