@@ -484,6 +484,7 @@ func storedRecord(tb kitT, s *Store, m Mutation) (map[string]any, bool) {
 	bucket := map[string][]byte{
 		MutVisitUpsert: bucketVisits, MutFindingCreate: bucketFindings, MutCallCreate: bucketCalls, MutNoteCreate: bucketNotes,
 		MutComplaintStart: bucketComplaints, MutComplaintOutcome: bucketComplaints, MutComplaintEdit: bucketComplaints,
+		MutEvidenceCreate: bucketEvidence,
 	}[m.Kind]
 	require.NotNil(tb, bucket, "kind %s", m.Kind)
 	var stored map[string]any
@@ -502,7 +503,7 @@ func storedRecord(tb kitT, s *Store, m Mutation) (map[string]any, bool) {
 func sameAsStored(tb kitT, s *Store, m Mutation, r Result, stored map[string]any) bool {
 	tb.Helper()
 	switch m.Kind {
-	case MutFindingCreate, MutCallCreate, MutNoteCreate:
+	case MutFindingCreate, MutCallCreate, MutNoteCreate, MutEvidenceCreate:
 		var sent map[string]any
 		require.NoError(tb, json.Unmarshal(m.Payload, &sent))
 		for k, v := range sent {

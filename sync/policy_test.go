@@ -5,6 +5,8 @@ package sync
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,6 +71,10 @@ func TestPolicyAppendOnly(t *testing.T) {
 		{MutNoteCreate, KindNote, func(c, v string, n int) any {
 			return notePayload(c, "", []string{"مدیر شعبه حاضر نبود", "مدیر شعبه حاضر بود"}[n], at)
 		}, storedVersion(bucketNotes)},
+		{MutEvidenceCreate, KindEvidence, func(c, v string, n int) any {
+			return map[string]any{"complaint_id": c, "visit_id": v, "kind": "photo", "content_type": "image/jpeg",
+				"size": 1000 + n, "sha256": strings.Repeat("ab", 32), "captured_at": at.Format(time.RFC3339)}
+		}, storedVersion(bucketEvidence)},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
 			f := newFieldFixture(t)
@@ -858,4 +864,40 @@ func TestBugRejectedOutcomeLeavesAReviewConflict(t *testing.T) {
 	require.Len(t, kept, 1, "only the rejection is recorded")
 	assert.Equal(t, inspector.LabelRejected, kept[0].Label)
 	assert.Equal(t, r.ConflictIDs, []string{kept[0].ID})
+}
+
+// TestConflictsFilterByComplaintAndStatus: dispatch reads the conflicts of
+// one complaint, open or resolved.
+func TestConflictsFilterByComplaintAndStatus(t *testing.T) {
+	f := newFieldFixture(t)
+	d := f.device("ali-phone", f.ali)
+	var complaints []inspector.Complaint
+	for i := range 2 {
+		c := f.complaint(t, fmt.Sprintf("CALL-%d", i+1), "QZ-SSO-01", &f.ali)
+		complaints = append(complaints, c)
+		r := mustPush(t, f.s, d, d.mut(MutComplaintEdit, c.ID, c.Version, map[string]any{"priority": inspector.PriorityUrgent}))[0]
+		require.Equal(t, StatusResolvedByRule, r.Status, "%s: %s", r.Code, r.Message)
+	}
+	ids := func(filter ConflictFilter) []string {
+		filter.Limit = 50
+		items, _, err := f.s.Conflicts(filter)
+		require.NoError(t, err)
+		var out []string
+		for _, cf := range items {
+			out = append(out, cf.ComplaintID)
+		}
+		return out
+	}
+	first, second := complaints[0].ID, complaints[1].ID
+	assert.ElementsMatch(t, []string{first, second}, ids(ConflictFilter{}))
+	assert.Equal(t, []string{first}, ids(ConflictFilter{ComplaintID: first}))
+	assert.Equal(t, []string{second}, ids(ConflictFilter{ComplaintID: second, Status: ConflictOpen}))
+
+	items, _, err := f.s.Conflicts(ConflictFilter{ComplaintID: first, Limit: 50})
+	require.NoError(t, err)
+	_, err = f.s.ResolveConflict(dispatcher, items[0].ID, ResolveAccept, "")
+	require.NoError(t, err)
+	assert.Empty(t, ids(ConflictFilter{ComplaintID: first, Status: ConflictOpen}))
+	assert.Equal(t, []string{first}, ids(ConflictFilter{ComplaintID: first, Status: ConflictResolved}))
+	assert.Equal(t, []string{second}, ids(ConflictFilter{Status: ConflictOpen}))
 }
