@@ -1,8 +1,11 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -1039,4 +1042,92 @@ func TestSignInRateLimitIsReportedWithRetryAfter(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, apiErr.Status)
 	assert.Positive(t, apiErr.RetryAfter)
 	assert.Len(t, mustQueue(t, d), 1)
+}
+
+// TestFullResyncDropsWhatTheServerNoLongerSends: a device offline longer
+// than the tombstone retention gets a full resync (reset); the removal it
+// missed was pruned, so only the reset can take the record off the device.
+func TestFullResyncDropsWhatTheServerNoLongerSends(t *testing.T) {
+	e := newEnv(t)
+	c1 := e.complaint("field")
+	c2 := e.complaint("field")
+	d := e.device("field")
+	_, err := d.Sync(ctx)
+	require.NoError(t, err)
+	require.Len(t, mustRecords(t, d, client.RecordComplaint), 2)
+
+	_, err = e.store.Assign(e.dispatcher, c1.ID, inspector.Routing{InspectorID: e.users["field2"].ID, Mode: inspector.ModeField})
+	require.NoError(t, err)
+	e.clock.Advance(favsync.DefaultTombstoneRetention + 24*time.Hour) // the phone stays in a drawer
+	pruned, err := e.store.CompactScopes(e.clock.Now().Add(-favsync.DefaultTombstoneRetention))
+	require.NoError(t, err)
+	require.NotZero(t, pruned, "the removal was pruned")
+
+	rep, err := d.Sync(ctx)
+	require.NoError(t, err)
+	assert.True(t, rep.Reset, "a cursor older than the pruned floor gets a full resync")
+	assert.Equal(t, []string{c2.ID}, ids(mustRecords(t, d, client.RecordComplaint)), "the reassigned complaint is gone from the device")
+}
+
+// dropLastResult answers the first push with its last result missing, as a
+// broken proxy or server might.
+type dropLastResult struct {
+	base http.RoundTripper
+	done bool
+}
+
+func (d *dropLastResult) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := d.base.RoundTrip(req)
+	if err != nil || d.done || req.URL.Path != "/v1/sync/push" || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	d.done = true
+	var ans map[string]json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	var results []json.RawMessage
+	if err := json.Unmarshal(ans["results"], &results); err != nil {
+		return nil, err
+	}
+	ans["results"], _ = json.Marshal(results[:len(results)-1])
+	body, _ := json.Marshal(ans)
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+// TestIncompleteAnswerKeepsTheUnansweredQueued: a push answer that leaves
+// out a mutation settles the answered ones only; the other stays queued and
+// goes with the next sync, once.
+func TestIncompleteAnswerKeepsTheUnansweredQueued(t *testing.T) {
+	e := newEnv(t)
+	c := e.complaint("field")
+	d := e.device("field", func(cfg *client.Config) {
+		cfg.HTTPClient = &http.Client{Transport: &dropLastResult{base: e.ts.Client().Transport}, Timeout: 10 * time.Second}
+	})
+	_, err := d.Sync(ctx)
+	require.NoError(t, err)
+	var notes []string
+	for i := range 3 {
+		id := client.NewID()
+		notes = append(notes, id)
+		_, _, err := d.AddNote(id, client.Note{ComplaintID: c.ID, Text: fmt.Sprintf("یادداشت %d", i+1), WrittenAt: time.Now()})
+		require.NoError(t, err)
+	}
+	_, err = d.Sync(ctx)
+	require.ErrorIs(t, err, client.ErrIncompleteAnswer)
+	q := mustQueue(t, d)
+	require.Len(t, q, 1, "the unanswered mutation stays queued")
+	assert.Equal(t, notes[2], q[0].RecordID)
+
+	rep, err := d.Sync(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Pushed)
+	assert.Empty(t, mustQueue(t, d))
+	fw, err := e.store.ComplaintFieldWork(c.ID)
+	require.NoError(t, err)
+	assert.Len(t, fw.Notes, 3, "each note once")
 }
