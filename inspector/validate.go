@@ -12,6 +12,7 @@ const (
 	MaxDescription = 4000
 	MaxName        = 200
 	MaxNote        = 2000
+	MaxAddress     = 500
 	MaxCallID      = 100
 )
 
@@ -148,6 +149,9 @@ func (o *Office) Validate() error {
 	}
 	if o.City == "" {
 		p.Add("city", "required", "the city is required")
+	}
+	if utf8.RuneCountInString(o.Address) > MaxAddress {
+		p.Add("address", "too_long", "at most 500 characters")
 	}
 	if o.Phone != "" && !phonePattern.MatchString(o.Phone) {
 		p.Add("phone", "invalid", "digits, spaces, dashes and an optional leading +")

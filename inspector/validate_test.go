@@ -198,6 +198,8 @@ func TestOfficeValidate(t *testing.T) {
 		{"name too long", func(o *inspector.Office) { o.NameFa = persian(inspector.MaxName + 1) }, []string{"name_fa=too_long"}},
 		{"province missing", func(o *inspector.Office) { o.Province = " " }, []string{"province=required"}},
 		{"city missing", func(o *inspector.Office) { o.City = "" }, []string{"city=required"}},
+		{"address at the limit", func(o *inspector.Office) { o.Address = persian(inspector.MaxAddress) }, nil},
+		{"address too long", func(o *inspector.Office) { o.Address = persian(inspector.MaxAddress + 1) }, []string{"address=too_long"}},
 		{"phone invalid", func(o *inspector.Office) { o.Phone = "tel:028" }, []string{"phone=invalid"}},
 		{"phone in Persian digits", func(o *inspector.Office) { o.Phone = "۰۲۸-۳۳۰۰۰۱۰۱" }, nil},
 		{"latitude too high", func(o *inspector.Office) { o.Location.Lat = 90.01 }, []string{"location.lat=out_of_range"}},
