@@ -237,7 +237,12 @@ func (n *Notifier) send(ctx context.Context, windows <-chan window) {
 			for len(w.owed) > 0 {
 				msgs, err := n.messages(w.owed)
 				if err == nil {
-					retries = append(retries, n.attempt(ctx, sw, msgs, n.now())...)
+					now := n.now()
+					items := make([]retry, len(msgs))
+					for i, m := range msgs {
+						items[i] = retry{msg: m, w: sw, first: now}
+					}
+					retries = append(retries, n.deliver(ctx, items)...)
 					break
 				}
 				n.Logger.Error("notifier: read push targets; retrying", "error", err)
@@ -261,9 +266,7 @@ func (n *Notifier) send(ctx context.Context, windows <-chan window) {
 					ready = append(ready, r)
 				}
 			}
-			retries = waiting
-			n.Metrics.Retries.Add(float64(len(ready)))
-			retries = append(retries, n.retry(ctx, ready)...)
+			retries = append(waiting, n.deliver(ctx, ready)...)
 		}
 		if ctx.Err() != nil {
 			continue // save nothing more; drain until windows closes
@@ -299,7 +302,7 @@ type sentWindow struct {
 	pending int
 }
 
-// retry is a message waiting to be sent again.
+// retry is a message to send: its first attempt, or one waiting to be sent again.
 type retry struct {
 	msg      Message
 	w        *sentWindow
@@ -308,20 +311,24 @@ type retry struct {
 	due      time.Time
 }
 
-// retry sends the ready retries again, in batches.
-func (n *Notifier) retry(ctx context.Context, ready []retry) []retry {
+// deliver sends items (first attempts, or retries that are due) in batches
+// of MaxBatch and returns those to try again later.
+func (n *Notifier) deliver(ctx context.Context, items []retry) []retry {
 	var again []retry
-	for start := 0; start < len(ready); start += MaxBatch {
-		batch := ready[start:min(start+MaxBatch, len(ready))]
+	for start := 0; start < len(items); start += MaxBatch {
+		batch := items[start:min(start+MaxBatch, len(items))]
 		msgs := make([]Message, len(batch))
-		for i, r := range batch {
-			msgs[i] = r.msg
+		for i, it := range batch {
+			msgs[i] = it.msg
+			if it.attempts > 0 {
+				it.w.pending-- // settled now, one way or another
+				n.Metrics.Retries.Inc()
+			}
 		}
 		results := n.sendBatch(ctx, msgs)
-		for i, r := range batch {
-			r.w.pending--
+		for i, it := range batch {
 			if res := results[i]; res.Outcome == Transient {
-				if next, ok := n.reschedule(r.msg, r.w, r.attempts+1, r.first, res.RetryAfter); ok {
+				if next, ok := n.reschedule(it, res.RetryAfter); ok {
 					again = append(again, next)
 				}
 			}
@@ -330,37 +337,20 @@ func (n *Notifier) retry(ctx context.Context, ready []retry) []retry {
 	return again
 }
 
-// attempt makes the first attempt at msgs (in batches of MaxBatch) and
-// returns those to retry.
-func (n *Notifier) attempt(ctx context.Context, w *sentWindow, msgs []Message, first time.Time) []retry {
-	var again []retry
-	for start := 0; start < len(msgs); start += MaxBatch {
-		batch := msgs[start:min(start+MaxBatch, len(msgs))]
-		results := n.sendBatch(ctx, batch)
-		for i, res := range results {
-			if res.Outcome == Transient {
-				if next, ok := n.reschedule(batch[i], w, 1, first, res.RetryAfter); ok {
-					again = append(again, next)
-				}
-			}
-		}
-	}
-	return again
-}
-
-// reschedule plans the next attempt at m after attempts failed ones, or
+// reschedule plans the next attempt at an item whose attempt failed, or
 // gives up when the bounds are reached.
-func (n *Notifier) reschedule(m Message, w *sentWindow, attempts int, first time.Time, retryAfter time.Duration) (retry, bool) {
-	backoff := min(n.Backoff<<min(attempts-1, 30), n.MaxBackoff)
+func (n *Notifier) reschedule(it retry, retryAfter time.Duration) (retry, bool) {
+	it.attempts++
+	backoff := min(n.Backoff<<min(it.attempts-1, 30), n.MaxBackoff)
 	backoff = time.Duration(rand.Int64N(int64(backoff) + 1)) // full jitter
-	due := n.now().Add(max(retryAfter, backoff))
-	if (n.Retries > 0 && attempts >= n.Retries) || due.Sub(first) > n.RetryFor {
+	it.due = n.now().Add(max(retryAfter, backoff))
+	if (n.Retries > 0 && it.attempts >= n.Retries) || it.due.Sub(it.first) > n.RetryFor {
 		n.Metrics.GaveUp.Inc()
-		n.Logger.Warn("push: giving up; the device will sync on its own schedule", "device", m.DeviceID, "attempts", attempts)
+		n.Logger.Warn("push: giving up; the device will sync on its own schedule", "device", it.msg.DeviceID, "attempts", it.attempts)
 		return retry{}, false
 	}
-	w.pending++
-	return retry{msg: m, w: w, attempts: attempts, first: first, due: due}, true
+	it.w.pending++
+	return it, true
 }
 
 // concern records who is owed a message for ch, and pokes their streams. Its

@@ -516,30 +516,47 @@ func (s *Store) PrunePendingUploads(retention time.Duration) ([]string, error) {
 			}
 		}
 		// Bytes shared with a record, or with a pending upload still waiting, stay.
-		if err := t.Bucket(bucketEvidence).ForEach(func(k, v []byte) error {
-			var e inspector.Evidence
-			if err := json.Unmarshal(v, &e); err != nil {
-				return err
-			}
-			delete(candidates, e.SHA256)
-			return nil
-		}); err != nil {
-			return err
-		}
-		if err := uploads.ForEach(func(k, v []byte) error {
-			var up uploadedBlob
-			if err := json.Unmarshal(v, &up); err != nil {
-				return err
-			}
-			delete(candidates, up.SHA256)
-			return nil
-		}); err != nil {
+		referenced, err := referencedBlobs(t.Tx)
+		if err != nil {
 			return err
 		}
 		for sha := range candidates {
-			orphans = append(orphans, sha)
+			if !referenced[sha] {
+				orphans = append(orphans, sha)
+			}
 		}
 		return nil
 	})
 	return orphans, err
+}
+
+// referencedBlobs is the set of hashes that an evidence record, or an upload
+// waiting for its record, refers to.
+func referencedBlobs(btx *bolt.Tx) (map[string]bool, error) {
+	referenced := map[string]bool{}
+	if b := btx.Bucket(bucketEvidence); b != nil { // nil: a store from before evidence, opened read-only
+		if err := b.ForEach(func(_, v []byte) error {
+			var e inspector.Evidence
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			referenced[e.SHA256] = true
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if b := btx.Bucket(bucketEvidenceUploads); b != nil {
+		if err := b.ForEach(func(_, v []byte) error {
+			var up uploadedBlob
+			if err := json.Unmarshal(v, &up); err != nil {
+				return err
+			}
+			referenced[up.SHA256] = true
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return referenced, nil
 }

@@ -2,14 +2,12 @@ package sync
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/sync/blob"
 )
 
@@ -132,31 +130,11 @@ func (s *Store) verifyChangeLog() ([]string, error) {
 // orphanBlobs returns the blobs written before cutoff that no evidence
 // record (or upload waiting for its record) refers to.
 func (s *Store) orphanBlobs(l blob.Lister, cutoff time.Time) ([]string, error) {
-	referenced := map[string]bool{}
+	var referenced map[string]bool
 	err := s.view(func(btx *bolt.Tx) error {
-		if b := btx.Bucket(bucketEvidence); b != nil {
-			if err := b.ForEach(func(_, v []byte) error {
-				var e inspector.Evidence
-				if err := json.Unmarshal(v, &e); err != nil {
-					return err
-				}
-				referenced[e.SHA256] = true
-				return nil
-			}); err != nil {
-				return err
-			}
-		}
-		if b := btx.Bucket(bucketEvidenceUploads); b != nil {
-			return b.ForEach(func(_, v []byte) error {
-				var up uploadedBlob
-				if err := json.Unmarshal(v, &up); err != nil {
-					return err
-				}
-				referenced[up.SHA256] = true
-				return nil
-			})
-		}
-		return nil
+		var err error
+		referenced, err = referencedBlobs(btx)
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -149,23 +149,15 @@ func (s *FS) Exists(hash string) bool {
 // Verify rehashes every blob.
 func (s *FS) Verify(bad func(hash string, err error)) (int, error) {
 	checked := 0
-	err := filepath.WalkDir(s.Dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == s.Dir {
-				return filepath.SkipDir
-			}
-			return err
-		}
-		if d.IsDir() || !hashPattern.MatchString(d.Name()) {
-			return nil
-		}
+	err := s.List(func(hash string, _ time.Time) error {
 		checked++
+		p, _ := s.path(hash) // List names only hashes
 		got, err := HashFile(p)
 		switch {
 		case err != nil:
-			bad(d.Name(), err)
-		case got != d.Name():
-			bad(d.Name(), fmt.Errorf("bytes hash to %s", got))
+			bad(hash, err)
+		case got != hash:
+			bad(hash, fmt.Errorf("bytes hash to %s", got))
 		}
 		return nil
 	})
