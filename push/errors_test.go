@@ -267,11 +267,14 @@ func TestOneFailingDeviceDelaysNobody(t *testing.T) {
 	saved, err := fx.store.NotifierCursor()
 	require.NoError(t, err)
 	assert.Less(t, saved, aliWindow, "the cursor stays before ali's message while it is retried")
+	require.Eventually(t, func() bool { return counter(r.n.Metrics.LagSeqs) >= 1 }, 2*time.Second, 10*time.Millisecond,
+		"the lag counts the changes whose message is still being retried")
 
 	fcm.waitTokens(3, 15*time.Second, "tok-ali")
 	reqs := fcm.to("tok-ali")
 	assert.GreaterOrEqual(t, reqs[1].At.Sub(reqs[0].At), 3*time.Second-50*time.Millisecond, "Retry-After is honoured")
 	settle(t, fx.store, 10*time.Second)
+	require.Eventually(t, func() bool { return counter(r.n.Metrics.LagSeqs) == 0 }, 2*time.Second, 10*time.Millisecond)
 	assert.Equal(t, 2.0, counter(r.n.Metrics.Retries))
 	assert.Equal(t, 2.0, counter(r.n.Metrics.Sent.WithLabelValues("assignment")))
 	assert.Zero(t, counter(r.n.Metrics.GaveUp))

@@ -190,8 +190,13 @@ func (n *Notifier) Run(ctx context.Context) error {
 				windowOpened = n.now()
 			}
 		}
+		// Lag counts from what is durably sent (the saved cursor), not from
+		// what was read: a message being retried, or a window not yet
+		// handed over, is still owed.
 		if st, err := n.Store.Stats(); err == nil {
-			n.Metrics.LagSeqs.Set(float64(st.Seq - min(cursor, st.Seq)))
+			if sent, err := n.Store.NotifierCursor(); err == nil {
+				n.Metrics.LagSeqs.Set(float64(st.Seq - min(sent, st.Seq)))
+			}
 		}
 		due := (len(owed) > 0 && n.now().Sub(windowOpened) >= n.Window) || (len(owed) == 0 && cursor != saved)
 		if due {
@@ -563,7 +568,7 @@ func NewMetrics() *Metrics {
 		Retries:      prometheus.NewCounter(prometheus.CounterOpts{Name: "favad_push_retries_total", Help: "Messages retried after a transient FCM error."}),
 		GaveUp:       prometheus.NewCounter(prometheus.CounterOpts{Name: "favad_push_gave_up_total", Help: "Messages dropped after their retries ran out (the device syncs on its own schedule)."}),
 		ConfigErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "favad_push_config_errors_total", Help: "FCM answers that blame the server's configuration."}),
-		LagSeqs:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "favad_notifier_lag_changes", Help: "Changes in the log after the notifier's read position."}),
+		LagSeqs:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "favad_notifier_lag_changes", Help: "Changes in the log after the last one whose notifications are sent."}),
 		LagSeconds:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "favad_notifier_lag_seconds", Help: "Age of the last change the notifier read, when it read it."}),
 	}
 }
