@@ -139,6 +139,17 @@ func TestPayloadPerKind(t *testing.T) {
 		reqs := fcm.waitTokens(5, 5*time.Second, "tok-ali-android", "tok-ali-iphone")
 		requireTickle(t, last(t, reqs, "tok-ali-android"))
 		requireTickle(t, last(t, reqs, "tok-ali-iphone"))
+
+		// Dispatch settles it: the inspector's devices learn of the decision.
+		cf, err := fx.store.ResolveConflict(fx.disp, res[0].ConflictIDs[0], favsync.ResolveAccept, "متن یادداشت را بنویسید")
+		require.NoError(t, err)
+		require.Equal(t, favsync.ConflictResolved, cf.Status)
+		reqs = fcm.waitTokens(6, 5*time.Second, "tok-ali-android", "tok-ali-iphone")
+		for _, tk := range []string{"tok-ali-android", "tok-ali-iphone"} {
+			r := last(t, reqs, tk)
+			requireTickle(t, r)
+			assert.Equal(t, cf.Version, seqOf(r), "the tickle names the resolution")
+		}
 	})
 	t.Run("office change", func(t *testing.T) {
 		o, err := fx.store.Office(officeQZ)
@@ -146,7 +157,7 @@ func TestPayloadPerKind(t *testing.T) {
 		o.Phone = "028-33000199"
 		_, _, err = fx.store.PutOffice(favsync.System, o)
 		require.NoError(t, err)
-		reqs := fcm.waitTokens(6, 5*time.Second, "tok-ali-android", "tok-ali-iphone")
+		reqs := fcm.waitTokens(7, 5*time.Second, "tok-ali-android", "tok-ali-iphone")
 		reqs = fcm.waitTokens(2, 5*time.Second, "tok-hasan")
 		for _, tk := range []string{"tok-ali-android", "tok-ali-iphone", "tok-hasan"} {
 			requireTickle(t, last(t, reqs, tk))
