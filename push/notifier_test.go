@@ -428,3 +428,41 @@ func TestWithdrawnWithinTheWindowIsNotAnnounced(t *testing.T) {
 	assert.Equal(t, "sync", path(reqs[0].Msg, "data", "type"))
 	assert.Nil(t, path(reqs[0].Msg, "notification"), "nothing to show: the complaint is no longer theirs")
 }
+
+// TestTokenRotationAndConfirmation: a device that sends its token again
+// confirms it (its age starts over); a device that sends a new token
+// replaces the old one, which gets nothing more.
+func TestTokenRotationAndConfirmation(t *testing.T) {
+	fx := newFixture(t, "", false)
+	fcm := newFakeFCM(t)
+	ali := fx.inspector("ali", inspector.ModeField)
+	fx.device(ali, "ali-phone", "android", "tok-first")
+	fx.device(ali, "ali-tablet", "android", "tok-tablet")
+	registered := fx.devicePush("ali-phone").ConfirmedAt
+
+	fx.clock.Advance(20 * 24 * time.Hour)
+	_, err := fx.store.RegisterPush(favsync.Actor{UserID: ali.ID, DeviceID: "ali-phone"},
+		favsync.PushRegistration{Token: "tok-first", Platform: "android", AppVersion: "1.4.1", Locale: "fa-IR"})
+	require.NoError(t, err)
+	p := fx.devicePush("ali-phone")
+	assert.Equal(t, "tok-first", p.Token)
+	assert.Equal(t, registered.Add(20*24*time.Hour), p.ConfirmedAt, "sending the token again confirms it")
+	assert.Equal(t, "1.4.1", p.AppVersion)
+
+	fx.clock.Advance(15 * 24 * time.Hour) // the tablet's token is now 35 days old, the phone's 15
+	targets, err := fx.store.PushTargets([]string{ali.ID}, favsync.DefaultTokenStaleAfter)
+	require.NoError(t, err)
+	require.Len(t, targets, 1, "the unconfirmed tablet token is stale")
+	assert.Equal(t, "tok-first", targets[0].Token)
+
+	_, err = fx.store.RegisterPush(favsync.Actor{UserID: ali.ID, DeviceID: "ali-phone"},
+		favsync.PushRegistration{Token: "tok-rotated", Platform: "android", AppVersion: "1.4.1", Locale: "fa-IR"})
+	require.NoError(t, err)
+	require.NoError(t, fx.store.SaveNotifierCursor(fx.head()))
+	start(t, fx.store, fcm.sender(t), nil)
+	fx.assign(fx.complaint(officeQZ, inspector.PriorityNormal), ali)
+	fcm.waitTokens(1, 5*time.Second, "tok-rotated")
+	settle(t, fx.store, 5*time.Second)
+	assert.Empty(t, fcm.to("tok-first"), "the rotated-out token gets nothing")
+	assert.Empty(t, fcm.to("tok-tablet"), "the stale token gets nothing")
+}
