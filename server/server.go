@@ -111,6 +111,7 @@ func New(cfg Config) (*Server, error) {
 		{Method: http.MethodPost, Path: "/v1/conflicts/:id/resolve", Roles: dispatch, handler: s.resolveConflict},
 		{Method: http.MethodDelete, Path: "/v1/visits/:id", Roles: dispatch, handler: s.deleteVisit},
 
+		{Method: http.MethodOptions, Path: "/v1/uploads", Public: true, handler: s.uploadDiscovery},
 		{Method: http.MethodPost, Path: "/v1/uploads", Roles: inspectors, handler: s.uploads, limit: noLimit},
 		{Method: http.MethodHead, Path: "/v1/uploads/:id", Roles: inspectors, handler: s.uploads, limit: noLimit},
 		{Method: http.MethodPatch, Path: "/v1/uploads/:id", Roles: inspectors, handler: s.uploads, limit: noLimit},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	stdsync "sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/favad/favad/server"
+	favsync "github.com/favad/favad/sync"
 )
 
 // lockedBuffer is a log sink shared by the server's goroutines.
@@ -63,4 +65,20 @@ func TestUploadsReachTheConnection(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(stored), &entry))
 	assert.Equal(t, r.header.Get("X-Request-ID"), entry["request_id"], "the hook's log line carries the PATCH's request id")
 	assert.Equal(t, e.users["field"].ID, entry["user"])
+}
+
+// TestUploadDiscovery: tus discovery (OPTIONS) tells the version, what
+// extensions are offered and the size limit, without a token.
+func TestUploadDiscovery(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(call{method: "OPTIONS", path: "/v1/uploads"})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, "1.0.0", r.header.Get("Tus-Version"))
+	assert.Equal(t, "1.0.0", r.header.Get("Tus-Resumable"))
+	ext := strings.Split(r.header.Get("Tus-Extension"), ",")
+	assert.Contains(t, ext, "creation")
+	for _, off := range []string{"termination", "concatenation", "creation-defer-length"} {
+		assert.NotContains(t, ext, off, "not offered, so not advertised")
+	}
+	assert.Equal(t, strconv.Itoa(favsync.DefaultEvidenceMaxSize), r.header.Get("Tus-Max-Size"))
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,6 +112,15 @@ func (s *Server) uploads(c echo.Context) error {
 	ctx := context.WithValue(r.Context(), principalKey{}, principal(c))
 	r = r.WithContext(context.WithValue(ctx, loggerKey{}, s.log(c)))
 	s.tus.ServeHTTP(&hideInternal{ResponseWriter: c.Response(), log: s.log(c), requestID: c.Response().Header().Get(echo.HeaderXRequestID)}, r)
+	return nil
+}
+
+// uploadDiscovery answers tus protocol discovery (OPTIONS): the version, the
+// extensions offered and the largest file. It needs no token and tells
+// nothing about any upload.
+func (s *Server) uploadDiscovery(c echo.Context) error {
+	c.Response().Header().Set("Tus-Max-Size", strconv.FormatInt(s.store.EvidenceMaxSize(), 10))
+	s.tus.ServeHTTP(c.Response(), c.Request())
 	return nil
 }
 
