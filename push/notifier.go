@@ -346,7 +346,11 @@ func (n *Notifier) deliver(ctx context.Context, items []retry) []retry {
 // gives up when the bounds are reached.
 func (n *Notifier) reschedule(it retry, retryAfter time.Duration) (retry, bool) {
 	it.attempts++
-	backoff := min(n.Backoff<<min(it.attempts-1, 30), n.MaxBackoff)
+	backoff := n.Backoff
+	for i := 1; i < it.attempts && backoff < n.MaxBackoff; i++ {
+		backoff *= 2 // doubling stops at the cap, so it cannot overflow
+	}
+	backoff = min(backoff, n.MaxBackoff)
 	backoff = time.Duration(rand.Int64N(int64(backoff) + 1)) // full jitter
 	it.due = n.now().Add(max(retryAfter, backoff))
 	if (n.Retries > 0 && it.attempts >= n.Retries) || it.due.Sub(it.first) > n.RetryFor {

@@ -102,10 +102,17 @@ func (p *pushCtx) evidenceCreate() (Result, error) {
 	if err := p.t.chain(&e); err != nil {
 		return res, err
 	}
-	if up, ok, err := takeUpload(p.t, e.ID); err != nil {
+	if up, ok, err := pendingUpload(p.t, e.ID); err != nil {
 		return res, err
 	} else if ok {
 		p.t.applyUpload(&e, up)
+		// Bytes that are not the record's stay pending, to be pruned with
+		// other bytes no record claims (and seen by verify till then).
+		if up.SHA256 == e.SHA256 {
+			if err := p.t.Bucket(bucketEvidenceUploads).Delete([]byte(e.ID)); err != nil {
+				return res, err
+			}
+		}
 	}
 	e.Flags = inspector.EvidenceFlags(e, visit, p.t.officeOf(e.ComplaintID), p.s.evidenceLim)
 	seq, err := p.t.log(KindEvidence, e.ID, ActionCreated, p.logData())
@@ -156,13 +163,11 @@ func (t *tx) saveEvidence(e *inspector.Evidence, seq uint64) error {
 	return putJSON(t.Bucket(bucketEvidence), []byte(e.ID), e)
 }
 
-func takeUpload(t *tx, id string) (uploadedBlob, bool, error) {
+// pendingUpload reads the bytes that arrived for id before its record.
+func pendingUpload(t *tx, id string) (uploadedBlob, bool, error) {
 	var up uploadedBlob
 	ok, err := getJSON(t.Bucket(bucketEvidenceUploads), []byte(id), &up)
-	if err != nil || !ok {
-		return up, false, err
-	}
-	return up, true, t.Bucket(bucketEvidenceUploads).Delete([]byte(id))
+	return up, ok, err
 }
 
 // applyUpload settles a record with its verified bytes: stored if they are
@@ -280,6 +285,13 @@ func (s *Store) AttachUpload(u inspector.User, deviceID string, up Upload) (insp
 			return nil
 		}
 		t.applyUpload(&e, blob)
+		if blob.SHA256 != e.SHA256 {
+			// Not the record's bytes: kept as unclaimed, so that the janitor
+			// prunes them like any bytes no record claims.
+			if err := putJSON(t.Bucket(bucketEvidenceUploads), []byte(up.EvidenceID), blob); err != nil {
+				return err
+			}
+		}
 		var visit *inspector.Visit
 		if e.VisitID != "" {
 			visit = &inspector.Visit{}

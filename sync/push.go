@@ -252,7 +252,9 @@ func (s *Store) refuseEnvelope(t *tx, u inspector.User, deviceID string, m Mutat
 			return res, err
 		}
 		if ok && prior.MutationID == m.ID && prior.Hash == mutationHash(m) {
-			prior.Result.Replayed = true
+			// The answer stored under this sequence may be one given under
+			// another (a replay held it): answer for the sequence sent.
+			prior.Result.DeviceSeq, prior.Result.Replayed = m.DeviceSeq, true
 			return prior.Result, nil
 		}
 	}
@@ -275,6 +277,16 @@ func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation
 	where := clashKey(deviceID, m.ID, hash)
 	var prior storedResult
 	if ok, err := getJSON(muts, where, &prior); err != nil || ok {
+		if err == nil && m.DeviceSeq > 0 {
+			// A refusal replayed under a new sequence holds that sequence
+			// too, so that it is neither a gap nor free for reuse.
+			if key := seqKey(deviceID, m.DeviceSeq); muts.Get(key) == nil {
+				if err := putJSON(muts, key, prior); err != nil {
+					return out, err
+				}
+				*lastSeq = max(*lastSeq, m.DeviceSeq)
+			}
+		}
 		prior.Result.DeviceSeq, prior.Result.Replayed = m.DeviceSeq, true
 		return prior.Result, err
 	}

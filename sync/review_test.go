@@ -162,3 +162,49 @@ func TestBugEnvelopeRejectionOnATakenSequenceIsKeptNowhere(t *testing.T) {
 	require.Equal(t, StatusRejected, r.Status)
 	requireNothingLost(t, f.s, []Mutation{bad}, []Result{r})
 }
+
+// A mutation replayed under a new sequence, then sent again under that
+// sequence with a field the server could not read, gets the stored answer
+// for the sequence it was sent with (it made Push panic).
+func TestReplayUnderNewSequenceThenUnreadableGetsItsAnswer(t *testing.T) {
+	f := newFieldFixture(t)
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	d := f.device("ali-phone", f.ali)
+	x := d.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "یادداشت", t0))
+	require.Equal(t, StatusApplied, mustPush(t, f.s, d, x)[0].Status)
+	again := x
+	again.DeviceSeq = 2
+	r := mustPush(t, f.s, d, again)[0]
+	require.True(t, r.Replayed)
+	unreadable := again
+	unreadable.Malformed = []inspector.FieldError{{Field: "device_time", Code: "wrong_type", Message: "not RFC 3339"}}
+	res, _, err := f.s.Push(f.ali, d.id, []Mutation{unreadable})
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+	assert.Equal(t, uint64(2), res[0].DeviceSeq)
+	assert.True(t, res[0].Replayed)
+}
+
+// A refused mutation replayed under a new sequence holds that sequence: the
+// next one is no gap.
+func TestRefusalReplayedUnderNewSequenceIsNoGap(t *testing.T) {
+	f := newFieldFixture(t)
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	d := f.device("ali-phone", f.ali)
+	bad := d.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "یادداشت", t0))
+	bad.Malformed = []inspector.FieldError{{Field: "device_time", Code: "wrong_type", Message: "not RFC 3339"}}
+	res, last, err := f.s.Push(f.ali, d.id, []Mutation{bad})
+	require.NoError(t, err)
+	require.Equal(t, StatusRejected, res[0].Status)
+	require.Equal(t, uint64(1), last)
+	bad.DeviceSeq = 2
+	d.seq = 2
+	res, last, err = f.s.Push(f.ali, d.id, []Mutation{bad})
+	require.NoError(t, err)
+	assert.True(t, res[0].Replayed)
+	assert.Equal(t, uint64(2), last, "the new sequence is held")
+	next := d.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "یادداشت دوم", t0))
+	r := mustPush(t, f.s, d, next)[0]
+	require.Equal(t, StatusApplied, r.Status)
+	assert.Empty(t, r.GapBefore, "no false gap")
+}

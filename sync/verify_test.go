@@ -129,3 +129,40 @@ func TestVerifyOrphanBlobsNeedAnHour(t *testing.T) {
 	f.age(t, sha, 2*time.Hour)
 	assert.Equal(t, []string{"blob " + sha + ": no evidence record refers to it (was its record removed?)"}, f.verify(t).Problems)
 }
+
+// TestBytesARecordDoesNotClaimArePrunedNotOrphaned: bytes that came before
+// their record, which then declares other bytes, are not the record's: they
+// stay unclaimed (verify does not call them orphaned) and the janitor's
+// pruning takes them.
+func TestBytesARecordDoesNotClaimArePrunedNotOrphaned(t *testing.T) {
+	f := newVerifyFixture(t)
+	cmp := f.complaint(t, "CALL-VERIFY-2", "QZ-SSO-01", &f.ali)
+	d := f.device("ali-phone-2", f.ali)
+	data := []byte("bytes that came first")
+	sum := sha256.Sum256(data)
+	sha := hex.EncodeToString(sum[:])
+	id := f.devIDs.Next()
+	require.NoError(t, f.s.ClaimUpload(f.ali, id, sha, int64(len(data)), "image/jpeg"))
+	path := filepath.Join(t.TempDir(), "upload")
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	require.NoError(t, f.blobs.Adopt(sha, path))
+	_, err := f.s.AttachUpload(f.ali, d.id, Upload{EvidenceID: id, SHA256: sha, Size: int64(len(data)), SniffedType: "image/jpeg"})
+	require.NoError(t, err)
+
+	other := strings.Repeat("cd", 32)
+	r := mustPush(t, f.s, d, d.mut(MutEvidenceCreate, id, 0, map[string]any{"complaint_id": cmp.ID, "kind": "photo",
+		"content_type": "image/jpeg", "size": len(data), "sha256": other, "captured_at": f.clock.Now().Format(time.RFC3339)}))[0]
+	require.Equal(t, StatusApplied, r.Status, "%s: %s", r.Code, r.Message)
+	e, err := f.s.Evidence(id)
+	require.NoError(t, err)
+	assert.Equal(t, inspector.EvidenceRejected, e.Status, "the bytes are not the ones the record declares")
+
+	f.age(t, sha, 2*time.Hour)
+	for _, p := range f.verify(t).Problems {
+		assert.NotContains(t, p, sha, "unclaimed bytes are not orphans")
+	}
+	f.clock.Advance(PendingUploadRetention + time.Hour)
+	pruned, err := f.s.PrunePendingUploads(PendingUploadRetention)
+	require.NoError(t, err)
+	assert.Equal(t, []string{sha}, pruned, "the janitor removes them")
+}

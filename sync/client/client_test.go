@@ -1131,3 +1131,23 @@ func TestIncompleteAnswerKeepsTheUnansweredQueued(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, fw.Notes, 3, "each note once")
 }
+
+// TestTooLowServerLimitKeepsOrdinaryMutationsQueued: a server (or proxy)
+// whose limit refuses even ordinary mutations gets them again later; they
+// are not written off as too large.
+func TestTooLowServerLimitKeepsOrdinaryMutationsQueued(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.PushLimit = 200 })
+	c := e.complaint("field")
+	d := e.device("field")
+	_, err := d.Sync(ctx) // pulls; nothing to push
+	require.NoError(t, err)
+	for i := range 3 {
+		_, _, err := d.AddNote(client.NewID(), client.Note{ComplaintID: c.ID, Text: fmt.Sprintf("یادداشت %d", i+1), WrittenAt: time.Now()})
+		require.NoError(t, err)
+	}
+	_, err = d.Sync(ctx)
+	var apiErr *client.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, apiErr.Status)
+	assert.Len(t, mustQueue(t, d), 3, "ordinary mutations stay queued")
+}

@@ -43,6 +43,11 @@ func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 // jam the queue.
 const MaxPayloadSize = 256 << 10
 
+// LoneRefusalSize is how large a mutation must be for a 413 to it alone to
+// be taken as final (it moves to the ledger as too_large). A smaller one
+// refused alone means the server's limit is wrong for now: it stays queued.
+const LoneRefusalSize = 64 << 10
+
 // Enqueue adds a mutation to the durable queue and returns its id and
 // device sequence. It assigns the next device sequence, a UUIDv7 mutation
 // id, the device time and a hybrid logical clock stamp, and returns only
