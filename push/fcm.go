@@ -93,6 +93,7 @@ func classify(err error) Result {
 		return Result{Outcome: Sent}
 	}
 	r := Result{Err: err, Outcome: Failed, Code: "UNKNOWN"}
+	resp := errorutils.HTTPResponse(err) // nil when there was no answer
 	switch {
 	case messaging.IsUnregistered(err):
 		r.Outcome, r.Code = BadToken, "UNREGISTERED"
@@ -115,14 +116,14 @@ func classify(err error) Result {
 	default:
 		// No FCM error code: a proxy's or load balancer's 5xx or 429, or no
 		// answer at all (a connection refused or cut) — all worth retrying.
-		switch resp := errorutils.HTTPResponse(err); {
+		switch {
 		case resp == nil:
 			r.Outcome, r.Code = Transient, "NETWORK"
 		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
 			r.Outcome, r.Code = Transient, "HTTP_"+strconv.Itoa(resp.StatusCode)
 		}
 	}
-	if resp := errorutils.HTTPResponse(err); resp != nil {
+	if resp != nil {
 		if ra := resp.Header.Get("Retry-After"); ra != "" {
 			if secs, perr := strconv.Atoi(ra); perr == nil {
 				r.RetryAfter = time.Duration(secs) * time.Second

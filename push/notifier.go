@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +65,7 @@ type Notifier struct {
 	now     func() time.Time
 	sleep   func(context.Context, time.Duration) error
 	after   func(time.Duration) <-chan time.Time // when a retry is due
+	savedAt atomic.Uint64                        // the saved cursor: changes up to it are notified
 }
 
 // pending is what a user is owed since the window opened.
@@ -144,6 +146,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 	if err := n.Store.SaveNotifierCursor(cursor); err != nil {
 		return fmt.Errorf("notifier: %w", err)
 	}
+	n.savedAt.Store(cursor)
 	windows := make(chan window)
 	sent := make(chan struct{})
 	go func() {
@@ -194,9 +197,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 		// what was read: a message being retried, or a window not yet
 		// handed over, is still owed.
 		if st, err := n.Store.Stats(); err == nil {
-			if sent, err := n.Store.NotifierCursor(); err == nil {
-				n.Metrics.LagSeqs.Set(float64(st.Seq - min(sent, st.Seq)))
-			}
+			n.Metrics.LagSeqs.Set(float64(st.Seq - min(n.savedAt.Load(), st.Seq)))
 		}
 		due := (len(owed) > 0 && n.now().Sub(windowOpened) >= n.Window) || (len(owed) == 0 && cursor != saved)
 		if due {
@@ -284,6 +285,7 @@ func (n *Notifier) send(ctx context.Context, windows <-chan window) {
 			if err := n.Store.SaveNotifierCursor(open[done-1].cursor); err != nil {
 				n.Logger.Error("notifier: save cursor", "error", err)
 			} else {
+				n.savedAt.Store(open[done-1].cursor)
 				open = open[done:]
 			}
 		}

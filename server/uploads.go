@@ -105,13 +105,13 @@ func (s *Server) uploads(c echo.Context) error {
 			return notYours
 		}
 	}
-	r := c.Request()
 	// tusd's own log lines take the request id from the request; the hooks
 	// log through the request's logger, which carries it too.
-	r.Header.Set(echo.HeaderXRequestID, c.Response().Header().Get(echo.HeaderXRequestID))
-	ctx := context.WithValue(r.Context(), principalKey{}, principal(c))
-	r = r.WithContext(context.WithValue(ctx, loggerKey{}, s.log(c)))
-	s.tus.ServeHTTP(&hideInternal{ResponseWriter: c.Response(), log: s.log(c), requestID: c.Response().Header().Get(echo.HeaderXRequestID)}, r)
+	requestID, log := c.Response().Header().Get(echo.HeaderXRequestID), s.log(c)
+	req.Header.Set(echo.HeaderXRequestID, requestID)
+	ctx := context.WithValue(req.Context(), principalKey{}, principal(c))
+	req = req.WithContext(context.WithValue(ctx, loggerKey{}, log))
+	s.tus.ServeHTTP(&hideInternal{ResponseWriter: c.Response(), log: log, requestID: requestID}, req)
 	return nil
 }
 
