@@ -79,6 +79,16 @@ func (s *Server) getComplaint(c echo.Context) error {
 		return err
 	}
 	w := toComplaintWire(cp, p.User.Role, s.cfg.Now())
+	if p.User.Role == inspector.RoleOffice {
+		// An office sees only what was referred to it, without the history
+		// (dispatch's notes, the inspectors' work).
+		if ok, err := s.store.ReferralVisible(p.User, cp); err != nil {
+			return err
+		} else if !ok {
+			return inspector.Errorf(inspector.CodeNotFound, "no complaint with id %q", c.Param("id"))
+		}
+		return c.JSON(http.StatusOK, w)
+	}
 	if p.User.Role == inspector.RoleInspector {
 		if cp.Assignment == nil || cp.Assignment.InspectorID != p.User.ID || cp.Status.Terminal() {
 			return inspector.Errorf(inspector.CodeNotFound, "no complaint with id %q", c.Param("id"))

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math"
 	"net/http"
 	"sync/atomic"
 
@@ -15,19 +16,22 @@ import (
 
 // Server is the FAVAD HTTP API.
 type Server struct {
-	cfg       Config
-	store     *favsync.Store
-	issuer    *auth.Issuer
-	echo      *echo.Echo
-	metrics   *metrics
-	limiter   *loginLimiter
-	passwords *passwordGate // bounds argon2 checks at once
-	draining  atomic.Bool
-	routes    []Route
-	tus       http.Handler
-	tusFiles  filestore.FileStore
-	hub       *Hub
-	shutdown  chan struct{} // closed by Drain: live streams end so that shutdown is not held up
+	cfg     Config
+	store   *favsync.Store
+	issuer  *auth.Issuer
+	echo    *echo.Echo
+	metrics *metrics
+	limiter *loginLimiter
+	// trackLimiter bounds tracking-code lookups per address, so that codes
+	// cannot be guessed in bulk.
+	trackLimiter *loginLimiter
+	passwords    *passwordGate // bounds argon2 checks at once
+	draining     atomic.Bool
+	routes       []Route
+	tus          http.Handler
+	tusFiles     filestore.FileStore
+	hub          *Hub
+	shutdown     chan struct{} // closed by Drain: live streams end so that shutdown is not held up
 }
 
 // Route is one entry of the route table. Roles lists who may call it; a
@@ -48,6 +52,8 @@ var (
 	overseer   = []inspector.Role{inspector.RoleDispatcher, inspector.RoleSupervisor, inspector.RoleAdmin}
 	admin      = []inspector.Role{inspector.RoleAdmin}
 	inspectors = []inspector.Role{inspector.RoleInspector}
+	offices    = []inspector.Role{inspector.RoleOffice}
+	referrals  = []inspector.Role{inspector.RoleDispatcher, inspector.RoleSupervisor, inspector.RoleAdmin, inspector.RoleOffice}
 )
 
 // noLimit marks a route whose body size its handler bounds itself (tus uploads).
@@ -59,14 +65,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:       cfg,
-		store:     cfg.Store,
-		issuer:    &auth.Issuer{Keys: cfg.Keys, AccessTTL: cfg.AccessTTL, Now: cfg.Now},
-		metrics:   newMetrics(cfg.Store),
-		limiter:   newLoginLimiter(cfg.LoginPerAccount, cfg.LoginPerAddress, cfg.Now),
-		passwords: newPasswordGate(cfg.LoginConcurrency, cfg.LoginQueueWait),
-		hub:       cfg.Hub,
-		shutdown:  make(chan struct{}),
+		cfg:          cfg,
+		store:        cfg.Store,
+		issuer:       &auth.Issuer{Keys: cfg.Keys, AccessTTL: cfg.AccessTTL, Now: cfg.Now},
+		metrics:      newMetrics(cfg.Store),
+		limiter:      newLoginLimiter(cfg.LoginPerAccount, cfg.LoginPerAddress, cfg.Now),
+		trackLimiter: newLoginLimiter(math.MaxInt32, cfg.TrackPerAddress, cfg.Now),
+		passwords:    newPasswordGate(cfg.LoginConcurrency, cfg.LoginQueueWait),
+		hub:          cfg.Hub,
+		shutdown:     make(chan struct{}),
 	}
 	s.metrics.registry.MustRegister(s.hub.open)
 	s.metrics.registry.MustRegister(cfg.Collectors...)
@@ -87,6 +94,11 @@ func New(cfg Config) (*Server, error) {
 		{Method: http.MethodPost, Path: "/v1/complaints/:id/assign", Roles: dispatch, handler: s.assignComplaint},
 		{Method: http.MethodPost, Path: "/v1/complaints/:id/refer", Roles: dispatch, handler: s.referComplaint},
 		{Method: http.MethodPost, Path: "/v1/complaints/:id/withdraw", Roles: dispatch, handler: s.withdrawComplaint},
+		{Method: http.MethodPost, Path: "/v1/complaints/:id/close", Roles: dispatch, handler: s.closeComplaint},
+		{Method: http.MethodGet, Path: "/v1/referrals", Roles: referrals, handler: s.listReferrals},
+		{Method: http.MethodPost, Path: "/v1/complaints/:id/referral/acknowledge", Roles: offices, handler: s.acknowledgeReferral},
+		{Method: http.MethodPost, Path: "/v1/complaints/:id/referral/answer", Roles: offices, handler: s.answerReferral},
+		{Method: http.MethodGet, Path: "/v1/track/:code", Public: true, handler: s.track},
 
 		{Method: http.MethodGet, Path: "/v1/agencies", Roles: anyRole, handler: s.listAgencies},
 		{Method: http.MethodPost, Path: "/v1/agencies", Roles: admin, handler: s.createAgency},
