@@ -58,8 +58,12 @@ func (s *Server) answerReferral(c echo.Context) error {
 		return err
 	}
 	p := principal(c)
-	cp, err := s.store.AnswerReferral(actor(c), p.User, c.Param("id"),
-		favsync.ReferralAnswerInput{Action: inspector.ReferralAction(req.Action), Text: req.Text})
+	in := favsync.ReferralAnswerInput{Action: inspector.ReferralAction(req.Action), Text: req.Text}
+	for _, a := range req.Attachments {
+		in.Attachments = append(in.Attachments, favsync.Attachment{ID: a.ID, Kind: inspector.EvidenceKind(a.Kind),
+			ContentType: a.ContentType, Size: a.Size, SHA256: a.SHA256, Note: a.Note})
+	}
+	cp, err := s.store.AnswerReferral(actor(c), p.User, c.Param("id"), in)
 	if err != nil {
 		return err
 	}

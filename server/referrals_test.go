@@ -183,3 +183,42 @@ func TestOfficeAccountsAreCreatedBoundToAnOffice(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, r.status)
 	assert.Equal(t, "office_code", r.problem(t).Errors[0].Field)
 }
+
+// An office attaches a file to its answer and uploads it with tus, like an
+// inspector's evidence: the bytes are checked, dispatch reads it, the office
+// reads its own, and no one else's.
+func TestOfficeAttachesAFileToItsAnswer(t *testing.T) {
+	e := newEvidenceEnv(t)
+	disp, office := e.token("dispatcher"), e.token("office")
+	r := e.do(newCall("POST", "/v1/complaints", disp, intake("CALL-ATT-1", e.clock.Now())))
+	require.Equal(t, http.StatusCreated, r.status)
+	var c referralJSON
+	r.json(t, &c)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/refer", disp, map[string]string{}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	photo := noiseJPEG(t, 64, 48, 1)
+	sum := hexSHA256(photo)
+	id := "0193a000-0000-7000-8000-0000000000a1"
+	// Bytes before the answer: an office declares its files first.
+	r = e.tusCreate(office, int64(len(photo)), evidenceMeta(id, sum, "image/jpeg"))
+	assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/answer", office, map[string]any{
+		"action": "corrected", "text": "تصویر دفتر حضور و غیاب پیوست است",
+		"attachments": []map[string]any{{"id": id, "kind": "document", "content_type": "image/jpeg", "size": len(photo), "sha256": sum}},
+	}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Contains(t, string(r.body), id)
+
+	ev, status := e.evidence(office, id)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "awaiting_upload", ev.Status)
+	r = e.tusUpload(office, photo, evidenceMeta(id, sum, "image/jpeg"))
+	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+	ev, status = e.evidence(disp, id)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "stored", ev.Status)
+	_, status = e.evidence(e.token("field"), id)
+	assert.Equal(t, http.StatusNotFound, status, "an inspector reads only their own evidence")
+}

@@ -53,6 +53,7 @@ var (
 	admin      = []inspector.Role{inspector.RoleAdmin}
 	inspectors = []inspector.Role{inspector.RoleInspector}
 	offices    = []inspector.Role{inspector.RoleOffice}
+	uploaders  = []inspector.Role{inspector.RoleInspector, inspector.RoleOffice}
 	referrals  = []inspector.Role{inspector.RoleDispatcher, inspector.RoleSupervisor, inspector.RoleAdmin, inspector.RoleOffice}
 )
 
@@ -124,9 +125,9 @@ func New(cfg Config) (*Server, error) {
 		{Method: http.MethodDelete, Path: "/v1/visits/:id", Roles: dispatch, handler: s.deleteVisit},
 
 		{Method: http.MethodOptions, Path: "/v1/uploads", Public: true, handler: s.uploadDiscovery},
-		{Method: http.MethodPost, Path: "/v1/uploads", Roles: inspectors, handler: s.uploads, limit: noLimit},
-		{Method: http.MethodHead, Path: "/v1/uploads/:id", Roles: inspectors, handler: s.uploads, limit: noLimit},
-		{Method: http.MethodPatch, Path: "/v1/uploads/:id", Roles: inspectors, handler: s.uploads, limit: noLimit},
+		{Method: http.MethodPost, Path: "/v1/uploads", Roles: uploaders, handler: s.uploads, limit: noLimit},
+		{Method: http.MethodHead, Path: "/v1/uploads/:id", Roles: uploaders, handler: s.uploads, limit: noLimit},
+		{Method: http.MethodPatch, Path: "/v1/uploads/:id", Roles: uploaders, handler: s.uploads, limit: noLimit},
 		{Method: http.MethodGet, Path: "/v1/evidence/:id", Roles: anyRole, handler: s.getEvidence},
 		{Method: http.MethodGet, Path: "/v1/evidence/:id/content", Roles: anyRole, handler: s.evidenceContent},
 		{Method: http.MethodGet, Path: "/v1/evidence/:id/thumbnail", Roles: anyRole, handler: s.evidenceThumbnail},

@@ -145,7 +145,7 @@ func toComplaintWire(c inspector.Complaint, role inspector.Role, now time.Time) 
 		w.Referral = &referralWire{ReferredAt: r.ReferredAt, ReferredBy: r.ReferredBy, Note: r.Note, DueAt: r.DueAt,
 			AcknowledgedAt: r.AcknowledgedAt, AcknowledgedBy: r.AcknowledgedBy}
 		if a := r.Answer; a != nil {
-			w.Referral.Answer = &referralAnswerWire{Action: string(a.Action), Text: a.Text, AnsweredBy: a.AnsweredBy, AnsweredAt: a.AnsweredAt}
+			w.Referral.Answer = &referralAnswerWire{Action: string(a.Action), Text: a.Text, AnsweredBy: a.AnsweredBy, AnsweredAt: a.AnsweredAt, EvidenceIDs: a.EvidenceIDs}
 		}
 	}
 	if c.Caller != nil {
@@ -194,15 +194,26 @@ type referralWire struct {
 }
 
 type referralAnswerWire struct {
-	Action     string    `json:"action"`
-	Text       string    `json:"text"`
-	AnsweredBy string    `json:"answered_by"`
-	AnsweredAt time.Time `json:"answered_at"`
+	Action      string    `json:"action"`
+	Text        string    `json:"text"`
+	AnsweredBy  string    `json:"answered_by"`
+	AnsweredAt  time.Time `json:"answered_at"`
+	EvidenceIDs []string  `json:"evidence_ids,omitempty"`
 }
 
 type referralAnswerRequest struct {
-	Action string `json:"action"`
-	Text   string `json:"text"`
+	Action      string           `json:"action"`
+	Text        string           `json:"text"`
+	Attachments []attachmentWire `json:"attachments"`
+}
+
+type attachmentWire struct {
+	ID          string `json:"id"`
+	Kind        string `json:"kind"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	Note        string `json:"note"`
 }
 
 type closeRequest struct {

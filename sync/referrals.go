@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/favad/favad/inspector"
@@ -205,9 +206,25 @@ func (s *Store) AcknowledgeReferral(actor Actor, u inspector.User, id string) (i
 
 // ReferralAnswerInput is what an office sends to answer a referral.
 type ReferralAnswerInput struct {
-	Action inspector.ReferralAction
-	Text   string
+	Action      inspector.ReferralAction
+	Text        string
+	Attachments []Attachment
 }
+
+// Attachment declares a file an office attaches to its answer; its bytes
+// follow through the resumable upload (tus) under ID, and are checked
+// against the declared hash, size and type like an inspector's evidence.
+type Attachment struct {
+	ID          string // a UUID made by the client
+	Kind        inspector.EvidenceKind
+	ContentType string
+	Size        int64
+	SHA256      string
+	Note        string
+}
+
+// MaxAttachments bounds the files on one referral answer.
+const MaxAttachments = 10
 
 // AnswerReferral records the office's answer; the complaint goes to
 // referral_answered, for dispatch to close or route to inspection.
@@ -221,6 +238,21 @@ func (s *Store) AnswerReferral(actor Actor, u inspector.User, id string, in Refe
 		p.Add("text", "required", "say what the office found and did")
 	} else if utf8.RuneCountInString(in.Text) > inspector.MaxDescription {
 		p.Add("text", "too_long", "at most 4000 characters")
+	}
+	if len(in.Attachments) > MaxAttachments {
+		p.Add("attachments", "too_many", fmt.Sprintf("at most %d files", MaxAttachments))
+	}
+	seen := map[string]bool{}
+	for i, a := range in.Attachments {
+		prefix := fmt.Sprintf("attachments[%d].", i)
+		if id, err := uuid.Parse(a.ID); err != nil || id.String() != a.ID {
+			p.Add(prefix+"id", "invalid", "a UUID in lower-case canonical form")
+		} else if seen[a.ID] {
+			p.Add(prefix+"id", "duplicate", "each file needs its own id")
+		}
+		seen[a.ID] = true
+		e := inspector.Evidence{ComplaintID: id, Kind: a.Kind, ContentType: a.ContentType, Size: a.Size, SHA256: a.SHA256, CapturedAt: time.Unix(1, 0), Note: a.Note}
+		e.Validate(&p, prefix, s.evidenceMax)
 	}
 	if err := p.Err(); err != nil {
 		return inspector.Complaint{}, err
@@ -244,6 +276,26 @@ func (s *Store) AnswerReferral(actor Actor, u inspector.User, id string, in Refe
 			ref.AcknowledgedAt, ref.AcknowledgedBy = &at, u.ID
 		}
 		ref.Answer = &inspector.ReferralAnswer{Action: in.Action, Text: in.Text, AnsweredBy: u.ID, AnsweredAt: t.now}
+		for _, a := range in.Attachments {
+			if t.Bucket(bucketEvidence).Get([]byte(a.ID)) != nil || t.Bucket(bucketUploadClaims).Get([]byte(a.ID)) != nil {
+				return (&inspector.Problems{{Field: "attachments", Code: "id_taken", Message: "an evidence id is already used; make a new one"}}).Err()
+			}
+			e := inspector.Evidence{ID: a.ID, ComplaintID: c.ID, InspectorID: u.ID, DeviceID: t.actor.DeviceID, Kind: a.Kind,
+				ContentType: strings.ToLower(strings.TrimSpace(a.ContentType)), Size: a.Size, SHA256: strings.ToLower(strings.TrimSpace(a.SHA256)),
+				CapturedAt: t.now, Note: a.Note, Status: inspector.EvidenceAwaitingUpload, ReceivedAt: t.now}
+			if err := t.chain(&e); err != nil {
+				return err
+			}
+			seq, err := t.log(KindEvidence, e.ID, ActionCreated, map[string]string{"office": c.OfficeCode})
+			if err != nil {
+				return err
+			}
+			e.Version = seq
+			if err := t.saveEvidence(&e, seq); err != nil {
+				return err
+			}
+			ref.Answer.EvidenceIDs = append(ref.Answer.EvidenceIDs, e.ID)
+		}
 		c.Referral, c.Status = &ref, inspector.StatusReferralAnswered
 		// The text goes into the log too: a later referral replaces the
 		// complaint's answer, and history keeps every one.
