@@ -296,7 +296,7 @@ func (s *sampler) sample() { s.peak = max(s.peak, liveHeap()) }
 
 func (s *sampler) growth() uint64 { return s.peak - s.base }
 
-// sampledDiscard counts what is written and samples the heap every 64
+// sampledDiscard counts what is written and samples the heap every 256
 // writes, to catch a writer that holds the file while writing it out.
 type sampledDiscard struct {
 	n, writes int
@@ -305,7 +305,7 @@ type sampledDiscard struct {
 
 func (d *sampledDiscard) Write(p []byte) (int, error) {
 	d.n += len(p)
-	if d.writes++; d.writes%64 == 0 {
+	if d.writes++; d.writes%256 == 0 {
 		d.s.sample()
 	}
 	return len(p), nil
@@ -327,7 +327,7 @@ func TestStreamingKeepsMemoryFlat(t *testing.T) {
 
 	s := newSampler()
 	out := &sampledDiscard{s: s}
-	require.NoError(t, export.WriteCSV(out, testCols, export.Persian, bigRows(n, 5000, s.sample)))
+	require.NoError(t, export.WriteCSV(out, testCols, export.Persian, bigRows(n, 10_000, s.sample)))
 	s.sample()
 	t.Logf("CSV: %d rows, %.1f MiB written, live heap grew by at most %.1f KiB", n, float64(out.n)/mib, float64(s.growth())/1024)
 	assert.Less(t, s.growth(), uint64(8*mib), "CSV streams")
@@ -335,7 +335,7 @@ func TestStreamingKeepsMemoryFlat(t *testing.T) {
 	s = newSampler()
 	out = &sampledDiscard{s: s}
 	require.NoError(t, export.WriteXLSX(out, export.Sheet{Name: "شکایات", Columns: testCols, Lang: export.Persian,
-		Rows: bigRows(n, 5000, s.sample), RightToLeft: true}))
+		Rows: bigRows(n, 10_000, s.sample), RightToLeft: true}))
 	s.sample()
 	t.Logf("XLSX: %d rows, %.1f MiB written, live heap grew by at most %.2f MiB", n, float64(out.n)/mib, float64(s.growth())/mib)
 	assert.Less(t, s.growth(), uint64(48*mib), "XLSX streams through a temporary file")
