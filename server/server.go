@@ -91,6 +91,7 @@ func New(cfg Config) (*Server, error) {
 
 		{Method: http.MethodPost, Path: "/v1/complaints", Roles: dispatch, handler: s.createComplaint},
 		{Method: http.MethodGet, Path: "/v1/complaints", Roles: overseer, handler: s.listComplaints},
+		{Method: http.MethodGet, Path: "/v1/complaints/export", Roles: overseer, handler: s.exportComplaints},
 		{Method: http.MethodGet, Path: "/v1/complaints/:id", Roles: anyRole, handler: s.getComplaint},
 		{Method: http.MethodPost, Path: "/v1/complaints/:id/assign", Roles: dispatch, handler: s.assignComplaint},
 		{Method: http.MethodPost, Path: "/v1/complaints/:id/refer", Roles: dispatch, handler: s.referComplaint},
