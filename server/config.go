@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/favad/favad/feed"
 	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
@@ -65,6 +66,12 @@ type Config struct {
 	// StreamHeartbeat is how often an idle live stream sends a comment, so
 	// that proxies do not close it; default 20s.
 	StreamHeartbeat time.Duration
+	// Feed is the live feed's broker (GET /v1/feed); nil means a new one
+	// over Store, whose reader runs while any feed is open.
+	Feed *feed.Broker
+	// FeedHeartbeat is how often an idle feed sends a comment and rechecks
+	// its session; default 15s.
+	FeedHeartbeat time.Duration
 	// Collectors are extra Prometheus collectors served at /metrics (the push notifier's).
 	Collectors []prometheus.Collector
 
@@ -102,6 +109,9 @@ func (c *Config) validate() error {
 	if c.StreamHeartbeat <= 0 {
 		c.StreamHeartbeat = 20 * time.Second
 	}
+	if c.FeedHeartbeat <= 0 {
+		c.FeedHeartbeat = 15 * time.Second
+	}
 	if c.MediaMissingAfter == 0 {
 		c.MediaMissingAfter = 24 * time.Hour
 	}
@@ -110,6 +120,9 @@ func (c *Config) validate() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Feed == nil {
+		c.Feed = feed.NewBroker(c.Store, feed.Options{Logger: c.Logger})
 	}
 	if c.Now == nil {
 		c.Now = c.Store.Now
