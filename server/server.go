@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/tus/tusd/v2/pkg/filestore"
 
+	"github.com/favad/favad/feed"
 	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
@@ -31,6 +32,7 @@ type Server struct {
 	tus          http.Handler
 	tusFiles     filestore.FileStore
 	hub          *Hub
+	feed         *feed.Broker
 	shutdown     chan struct{} // closed by Drain: live streams end so that shutdown is not held up
 }
 
@@ -74,9 +76,11 @@ func New(cfg Config) (*Server, error) {
 		trackLimiter: newLoginLimiter(math.MaxInt32, cfg.TrackPerAddress, cfg.Now),
 		passwords:    newPasswordGate(cfg.LoginConcurrency, cfg.LoginQueueWait),
 		hub:          cfg.Hub,
+		feed:         cfg.Feed,
 		shutdown:     make(chan struct{}),
 	}
 	s.metrics.registry.MustRegister(s.hub.open)
+	s.metrics.registry.MustRegister(s.feed.Collectors()...)
 	s.metrics.registry.MustRegister(cfg.Collectors...)
 	s.routes = []Route{
 		{Method: http.MethodGet, Path: "/healthz", Public: true, handler: s.healthz},
@@ -119,6 +123,8 @@ func New(cfg Config) (*Server, error) {
 		{Method: http.MethodGet, Path: "/v1/sync/pull", Roles: inspectors, handler: s.pull},
 		{Method: http.MethodPost, Path: "/v1/sync/push", Roles: inspectors, handler: s.push, limit: -2},
 		{Method: http.MethodGet, Path: "/v1/sync/stream", Roles: inspectors, handler: s.syncStream},
+		{Method: http.MethodGet, Path: "/v1/feed", Roles: overseer, handler: s.feedStream},
+		{Method: http.MethodGet, Path: "/v1/feed/changes", Roles: overseer, handler: s.feedChanges},
 		{Method: http.MethodPost, Path: "/v1/devices", Roles: anyRole, handler: s.registerDevice},
 		{Method: http.MethodGet, Path: "/v1/conflicts", Roles: overseer, handler: s.listConflicts},
 		{Method: http.MethodGet, Path: "/v1/conflicts/:id", Roles: overseer, handler: s.getConflict},

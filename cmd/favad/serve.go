@@ -18,6 +18,7 @@ import (
 
 	apispec "github.com/favad/favad/api-spec"
 	"github.com/favad/favad/demo"
+	"github.com/favad/favad/feed"
 	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/media"
 	"github.com/favad/favad/push"
@@ -107,6 +108,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err := callerNotices.Settle(); err != nil {
 		return fmt.Errorf("caller notices: cannot settle the cursor: %w", err)
 	}
+	feedBroker := feed.NewBroker(store, feed.Options{Logger: logger})
 	keys, err := auth.LoadOrCreateKeys(cfg.JWTKeyFile, time.Now())
 	if err != nil {
 		return err
@@ -126,6 +128,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		MediaMissingAfter:        cfg.MediaMissing,
 		UnclaimedUploadRetention: cfg.Unclaimed,
 		Hub:                      hub,
+		Feed:                     feedBroker,
 		ReadPhotoMeta:            media.ReadPhotoMeta,
 		Thumbnails:               thumbs,
 		Collectors:               notifier.Metrics.Collectors(),
@@ -184,6 +187,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { thumbs.Run(workers, media.DefaultThumbnailInterval) })
 	background.Go(func() { store.RunSLAWatch(workers, cfg.SLAWatchEvery, logger.With("component", "sla_watch")) })
 	background.Go(func() { callerNotices.Run(workers) })
+	background.Go(func() { feedBroker.Run(workers) }) // ends the feeds left after the drain and waits for their reader
 
 	var failed error
 	select {

@@ -1,0 +1,260 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/favad/favad/feed"
+	"github.com/favad/favad/inspector"
+)
+
+// Feed limits callers see in the API documentation.
+const (
+	feedRetryAfterSeconds = 30   // a user past the bound of open feeds
+	feedPageDefault       = 100  // GET /v1/feed/changes
+	feedPageMax           = 1000 //
+	feedWriteBatch        = 256  // live events written between two session checks
+)
+
+// feedStream is GET /v1/feed: the change log as server-sent events for
+// dispatch and supervisors. A client resuming with Last-Event-ID gets what
+// it missed from the log, then live events, each once: the subscription is
+// taken first, the replay reads up to the subscription's start, and live
+// events at or below what was replayed are skipped.
+func (s *Server) feedStream(c echo.Context) error {
+	f, err := feed.ParseFilter(c.QueryParams())
+	if err != nil {
+		return err
+	}
+	cursor, resume, err := lastEventID(c)
+	if err != nil {
+		return err
+	}
+	p := principal(c)
+	sub, err := s.feed.Subscribe(p.User.ID, f)
+	switch {
+	case errors.Is(err, feed.ErrTooMany):
+		return &rateLimitError{err: inspector.Errorf(inspector.CodeRateLimited, "you already hold %d live feeds open; close one", s.feed.PerUser()), retryAfterSeconds: feedRetryAfterSeconds}
+	case errors.Is(err, feed.ErrClosed):
+		return &rateLimitError{err: inspector.Errorf(codeBusy, "the server is shutting down; reconnect in a moment"), retryAfterSeconds: 5}
+	case err != nil:
+		return err
+	}
+	defer sub.Close()
+	head, err := s.feed.Head()
+	if err != nil {
+		return err
+	}
+
+	w := c.Response()
+	h := w.Header()
+	h.Set(echo.HeaderContentType, "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, "retry: 5000\n\n")
+	w.Flush()
+
+	// sent is the last id the client holds (its resume point); through is
+	// the sequence up to which everything was sent or did not match, so
+	// that live events at or below it are duplicates.
+	sent, through := sub.Start(), sub.Start()
+	if resume {
+		if cursor > head {
+			// The log is shorter than the client's cursor: the store was
+			// restored from an older backup. Its board is not to be trusted.
+			if writeSSE(w, "reset", head, map[string]uint64{"head": head}) != nil {
+				return nil
+			}
+			w.Flush()
+			sent, through = head, head
+		} else {
+			sent, through = cursor, cursor
+			for through < sub.Start() {
+				if s.feedStopping(c, sub) || !s.streamStillAllowed(c, p) {
+					return nil
+				}
+				events, next, err := s.feed.Read(through, sub.Start(), feed.PageSize, f)
+				if err != nil {
+					s.log(c).Error("live feed: replay", "error", err)
+					return nil // the client resumes from what it got
+				}
+				if next == through {
+					break // the log ends before the start: nothing more to replay
+				}
+				for _, e := range events {
+					if writeSSE(w, "", e.ID, e) != nil {
+						return nil
+					}
+					sent = e.ID
+				}
+				w.Flush()
+				s.feed.Sent(len(events))
+				through = next
+			}
+			through = max(through, sub.Start())
+		}
+	}
+
+	heartbeat := time.NewTicker(s.cfg.FeedHeartbeat)
+	defer heartbeat.Stop()
+	ctx := c.Request().Context()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.shutdown:
+			return nil
+		case <-sub.Done():
+			if sub.Dropped() {
+				// Fell behind: end with where to resume, which the
+				// EventSource also keeps as its last event id.
+				_ = writeSSE(w, "dropped", sent, map[string]uint64{"resume_after": sent})
+				w.Flush()
+			}
+			return nil
+		case <-heartbeat.C:
+			if !s.streamStillAllowed(c, p) {
+				return nil
+			}
+			if _, err := fmt.Fprintf(w, ": keep-alive\n\n"); err != nil {
+				return nil
+			}
+			w.Flush()
+		case e := <-sub.Events():
+			// Take what else is waiting, so that one session check and one
+			// flush cover a burst.
+			batch := []feed.Event{e}
+		more:
+			for len(batch) < feedWriteBatch {
+				select {
+				case e := <-sub.Events():
+					batch = append(batch, e)
+				default:
+					break more
+				}
+			}
+			if !s.streamStillAllowed(c, p) {
+				return nil
+			}
+			n := 0
+			for _, e := range batch {
+				if e.ID <= through {
+					continue
+				}
+				if writeSSE(w, "", e.ID, e) != nil {
+					return nil
+				}
+				sent, through, n = e.ID, e.ID, n+1
+			}
+			w.Flush()
+			s.feed.Sent(n)
+		}
+	}
+}
+
+// feedStopping reports whether the stream must end now: the client left,
+// the server drains, or the subscription ended.
+func (s *Server) feedStopping(c echo.Context, sub *feed.Subscription) bool {
+	select {
+	case <-c.Request().Context().Done():
+		return true
+	case <-s.shutdown:
+		return true
+	case <-sub.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// writeSSE writes one event: a named one (reset, dropped) or, with name "",
+// a "message" event carrying an Event.
+func writeSSE(w *echo.Response, name string, id uint64, data any) error {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "id: %d\n", id)
+	if name != "" {
+		fmt.Fprintf(&b, "event: %s\n", name)
+	}
+	fmt.Fprintf(&b, "data: %s\n\n", raw)
+	_, err = w.Write([]byte(b.String()))
+	return err
+}
+
+// lastEventID reads the resume cursor: the Last-Event-ID header, or the
+// last_event_id query parameter for EventSource polyfills that cannot set
+// headers. resume is false when neither is given.
+func lastEventID(c echo.Context) (cursor uint64, resume bool, err error) {
+	field, raw := "Last-Event-ID", strings.TrimSpace(c.Request().Header.Get("Last-Event-ID"))
+	if raw == "" {
+		field, raw = "last_event_id", strings.TrimSpace(c.QueryParam("last_event_id"))
+	}
+	if raw == "" {
+		return 0, false, nil
+	}
+	cursor, err = strconv.ParseUint(inspector.NormalizeDigits(raw), 10, 64)
+	if err != nil {
+		return 0, false, (&inspector.Problems{{Field: field, Code: "invalid", Message: "the id of the last event received, a whole number"}}).Err()
+	}
+	return cursor, true, nil
+}
+
+// feedPage is the answer of GET /v1/feed/changes.
+type feedPage struct {
+	Items     []feed.Event `json:"items"`
+	NextAfter uint64       `json:"next_after"`
+	Head      uint64       `json:"head"`
+	Reset     bool         `json:"reset,omitempty"`
+}
+
+// feedChanges is GET /v1/feed/changes: the feed's events after a cursor, as
+// a JSON page, for clients that cannot hold a stream.
+func (s *Server) feedChanges(c echo.Context) error {
+	f, err := feed.ParseFilter(c.QueryParams())
+	if err != nil {
+		return err
+	}
+	var after uint64
+	if raw := strings.TrimSpace(c.QueryParam("after")); raw != "" {
+		if after, err = strconv.ParseUint(inspector.NormalizeDigits(raw), 10, 64); err != nil {
+			return (&inspector.Problems{{Field: "after", Code: "invalid", Message: "a change-log sequence: the next_after of a previous page, or an event's id"}}).Err()
+		}
+	}
+	limit, err := queryInt(c, "limit", feedPageDefault, 1, feedPageMax)
+	if err != nil {
+		return err
+	}
+	head, err := s.feed.Head()
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	page := feedPage{Items: []feed.Event{}, NextAfter: after, Head: head}
+	if after > head {
+		// As on the stream: a cursor beyond the log (an older backup was
+		// restored) restarts at the head, and the client reloads its board.
+		page.NextAfter, page.Reset = head, true
+		return c.JSON(http.StatusOK, page)
+	}
+	events, next, err := s.feed.Read(after, head, limit, f)
+	if err != nil {
+		return err
+	}
+	if events != nil {
+		page.Items = events
+	}
+	page.NextAfter = next
+	s.feed.Sent(len(events))
+	return c.JSON(http.StatusOK, page)
+}
