@@ -225,7 +225,7 @@ func TestFeedDispatchDay(t *testing.T) {
 		mutation(1, "visit.upsert", visit, 0, map[string]any{"office_code": "QZ-SSO-01", "complaint_ids": []string{c.ID},
 			"check_in": map[string]any{"device_time": now.Format(time.RFC3339), "lat": 36.279, "lng": 50.004, "accuracy_m": 12}}, now),
 		mutation(2, "finding.create", finding, 0, map[string]any{"visit_id": visit, "complaint_id": c.ID, "staff_expected": 6, "staff_present": 3,
-			"absentees": []map[string]string{{"name": "کارمند باجه ۳", "reason": "unexcused"}, {"name": "کارمند باجه ۵", "reason": "leave"}, {"name": "کارمند باجه ۶", "reason": "unexcused"}},
+			"absentees":         []map[string]string{{"name": "کارمند باجه ۳", "reason": "unexcused"}, {"name": "کارمند باجه ۵", "reason": "leave"}, {"name": "کارمند باجه ۶", "reason": "unexcused"}},
 			"non_work_activity": []string{"استفاده از تلفن همراه"}, "clients_waiting": 14, "desks_open": 2, "observed_at": now.Format(time.RFC3339)}, now),
 		mutation(3, "note.create", v7(), 0, map[string]any{"complaint_id": c.ID, "text": "یادداشت", "written_at": now.Format(time.RFC3339)}, now),
 		mutation(4, "complaint.outcome", c.ID, c.Version, map[string]any{"outcome": "substantiated", "statement": "غیبت بدون مجوز تایید شد"}, now),
@@ -267,6 +267,53 @@ func TestFeedDispatchDay(t *testing.T) {
 		assert.Equal(t, inspector.StatusResolved, ev.Status, "the summary is the complaint as it stands when read")
 	}
 	assert.NotContains(t, f.raw.String(), "کارمند باجه ۳", "absentees are counted, never named")
+}
+
+// TestFeedReferralLoopAndBreaches: dispatch watches a referral acknowledged,
+// answered and closed, and the SLA watch's breaches of a complaint's own due
+// time and of a referral left unanswered.
+func TestFeedReferralLoopAndBreaches(t *testing.T) {
+	e := newEnv(t)
+	disp, office := e.token("dispatcher"), e.token("office")
+	f := e.openFeed(disp, "", "")
+	do := func(path, token string, body any) {
+		t.Helper()
+		r := e.do(newCall("POST", path, token, body))
+		require.Equal(t, http.StatusOK, r.status, "%s: %s", path, r.body)
+	}
+
+	answered := e.createComplaint(disp, intakeCaller("CALL-FR1", "QZ-SSO-01", e.clock.Now()))
+	do("/v1/complaints/"+answered.ID+"/refer", disp, map[string]string{"note": "به شعبه ارجاع شد"})
+	do("/v1/complaints/"+answered.ID+"/referral/acknowledge", office, nil)
+	do("/v1/complaints/"+answered.ID+"/referral/answer", office, map[string]string{"action": "corrected", "text": "کارمند به باجه برگشت"})
+	do("/v1/complaints/"+answered.ID+"/close", disp, map[string]string{"outcome": "substantiated", "statement": "پاسخ پذیرفته شد"})
+	got := f.messages(5)
+	assert.Equal(t, []string{feed.TypeComplaintCreated, feed.TypeComplaintRouted, feed.TypeReferralAcknowledged, feed.TypeReferralAnswered, feed.TypeComplaintClosed},
+		eventTypes(got))
+	assert.Equal(t, "referred", got[1].Routing.Action)
+	require.NotNil(t, got[1].Routing.DueAt)
+	assert.Equal(t, inspector.RoleOffice, got[2].Actor.Role)
+	assert.Equal(t, "corrected", got[3].Referral.Action)
+	assert.Equal(t, inspector.OutcomeSubstantiated, got[4].Outcome)
+
+	late := e.createComplaint(disp, intakeCaller("CALL-FR2", "QZ-SSO-01", e.clock.Now())) // urgent: due in an hour
+	unanswered := e.createComplaint(disp, intakeCaller("CALL-FR3", "QZ-SSO-01", e.clock.Now()))
+	do("/v1/complaints/"+unanswered.ID+"/refer", disp, map[string]string{})
+	f.messages(3)
+	e.clock.Advance(100 * time.Hour)
+	_, err := e.store.BreachDue(e.clock.Now(), 500)
+	require.NoError(t, err)
+	breaches := map[string]*feed.SLABreach{}
+	for _, ev := range f.messages(2) {
+		require.Equal(t, feed.TypeSLABreached, ev.Type)
+		assert.Equal(t, &feed.Actor{ID: "system"}, ev.Actor)
+		breaches[ev.ComplaintID] = ev.SLA
+	}
+	require.Contains(t, breaches, late.ID)
+	assert.Equal(t, "complaint", breaches[late.ID].Kind)
+	require.Contains(t, breaches, unanswered.ID)
+	assert.Equal(t, "referral", breaches[unanswered.ID].Kind)
+	f.none(50 * time.Millisecond)
 }
 
 // TestFeedExactlyOnceAcrossReconnect cuts a stream mid-way while writes go
@@ -535,12 +582,13 @@ func TestFeedEndsOnDrain(t *testing.T) {
 
 func TestFeedRoles(t *testing.T) {
 	e := newEnv(t)
-	field := e.token("field")
 	for _, path := range []string{"/v1/feed", "/v1/feed/changes"} {
-		r := e.do(call{method: "GET", path: path, token: field})
-		require.Equal(t, http.StatusForbidden, r.status)
-		assert.Equal(t, inspector.CodeForbidden, r.problem(t).Code)
-		r = e.do(call{method: "GET", path: path})
+		for _, who := range []string{"field", "phone", "office"} {
+			r := e.do(call{method: "GET", path: path, token: e.token(who)})
+			require.Equal(t, http.StatusForbidden, r.status, "%s %s", who, path)
+			assert.Equal(t, inspector.CodeForbidden, r.problem(t).Code)
+		}
+		r := e.do(call{method: "GET", path: path})
 		require.Equal(t, http.StatusUnauthorized, r.status)
 	}
 	for _, who := range []string{"supervisor", "admin"} {
