@@ -78,7 +78,11 @@ func (s *Server) feedStream(c echo.Context) error {
 		} else {
 			sent, through = cursor, cursor
 			for through < sub.Start() {
-				if s.feedStopping(c, sub) || !s.streamStillAllowed(c, p) {
+				if s.feedStopping(c, sub) {
+					endDropped(w, sub, sent)
+					return nil
+				}
+				if !s.streamStillAllowed(c, p) {
 					return nil
 				}
 				events, next, err := s.feed.Read(through, sub.Start(), feed.PageSize, f)
@@ -113,12 +117,7 @@ func (s *Server) feedStream(c echo.Context) error {
 		case <-s.shutdown:
 			return nil
 		case <-sub.Done():
-			if sub.Dropped() {
-				// Fell behind: end with where to resume, which the
-				// EventSource also keeps as its last event id.
-				_ = writeSSE(w, "dropped", sent, map[string]uint64{"resume_after": sent})
-				w.Flush()
-			}
+			endDropped(w, sub, sent)
 			return nil
 		case <-heartbeat.C:
 			if !s.streamStillAllowed(c, p) {
@@ -172,6 +171,21 @@ func (s *Server) feedStopping(c echo.Context, sub *feed.Subscription) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// endDropped ends a stream whose subscription fell behind (live events
+// piled up, perhaps during a long replay) with where to resume, which the
+// EventSource also keeps as its last event id. A subscription ended by the
+// broker's closing ends quietly.
+func endDropped(w *echo.Response, sub *feed.Subscription, sent uint64) {
+	select {
+	case <-sub.Done():
+		if sub.Dropped() {
+			_ = writeSSE(w, "dropped", sent, map[string]uint64{"resume_after": sent})
+			w.Flush()
+		}
+	default:
 	}
 }
 
