@@ -38,7 +38,7 @@ func scenario() *feed {
 	f.visit("v1", "i-field", "QZ-1", []string{"c1"}, ptr(t0.Add(40*time.Minute)), "check_in,complaint_ids,office_code", t0.Add(45*time.Minute))
 	f.route("c1", "started", "i-field", inspector.StatusInProgress, t0.Add(46*time.Minute), nil)
 	f.finding("f1", "v1", "c1", inspector.Finding{StaffExpected: 10, StaffPresent: 7, ClientsWaiting: 12, NonWork: []string{"تلفن", "چای"},
-		Absentees: []inspector.Absentee{{Name: "الف", Reason: inspector.AbsenceLeave}, {Name: "ب", Reason: inspector.AbsenceUnexcused}, {Name: "پ", Reason: inspector.AbsenceUnexcused}},
+		Absentees:  []inspector.Absentee{{Name: "الف", Reason: inspector.AbsenceLeave}, {Name: "ب", Reason: inspector.AbsenceUnexcused}, {Name: "پ", Reason: inspector.AbsenceUnexcused}},
 		ObservedAt: t0.Add(48 * time.Minute)}, t0.Add(49*time.Minute))
 	f.other(favsync.KindEvidence, "e1", favsync.ActionCreated, t0.Add(49*time.Minute))
 	f.other(favsync.KindEvidence, "e1", "stored", t0.Add(49*time.Minute))

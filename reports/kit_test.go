@@ -3,7 +3,6 @@ package reports
 import (
 	"errors"
 	stdsync "sync"
-	"testing"
 	"time"
 
 	"github.com/favad/favad/inspector"
@@ -195,7 +194,10 @@ func (m *memStore) append(views ...favsync.ChangeView) {
 var errBroken = errors.New("broken store")
 
 // newAgg makes an aggregator over views with the clock at now, caught up.
-func newAgg(t testing.TB, views []favsync.ChangeView, now time.Time) *Aggregator {
+func newAgg(t interface {
+	Helper()
+	Fatal(...any)
+}, views []favsync.ChangeView, now time.Time) *Aggregator {
 	t.Helper()
 	a, err := New(Config{Store: newMemStore(views), Now: func() time.Time { return now }})
 	if err != nil {
