@@ -20,7 +20,8 @@ const (
 	chanReferral
 )
 
-// outcomeValues are the outcome codes; index 0 is "no outcome".
+// outcomeValues are the outcome codes; index 0 is "no outcome". Their
+// order is OutcomeCounts.add's.
 var outcomeValues = []inspector.OutcomeValue{"", inspector.OutcomeSubstantiated, inspector.OutcomeNotSubstantiated,
 	inspector.OutcomeResolvedOnSpot, inspector.OutcomeDiscipline}
 

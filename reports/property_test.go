@@ -250,3 +250,21 @@ func TestPercentilesNearestRank(t *testing.T) {
 		t.Fatal("percentiles of nothing")
 	}
 }
+
+// selectK leaves v partitioned around the k-th smallest value.
+func TestSelectKPartitions(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		v := rapid.SliceOfN(rapid.Int64Range(-3, 20), 1, 200).Draw(t, "v")
+		k := rapid.IntRange(0, len(v)-1).Draw(t, "k")
+		sorted := slices.Clone(v)
+		slices.Sort(sorted)
+		if got := selectK(v, k); got != sorted[k] || v[k] != got {
+			t.Fatalf("selectK(k=%d) = %d, want %d", k, got, sorted[k])
+		}
+		for i := range v {
+			if (i < k && v[i] > v[k]) || (i > k && v[i] < v[k]) {
+				t.Fatalf("not partitioned at %d: %v (k=%d)", i, v, k)
+			}
+		}
+	})
+}

@@ -65,39 +65,49 @@ func (s *state) eachDay(from, to int64, fn func(*dayIndex)) {
 	}
 }
 
-// eachComplaint calls fn for every complaint the selector matches, reading
-// only the days of its period and, within a day, the agency's (or the
-// province's) list when it names one.
-func (s *state) eachComplaint(sel *selector, fn func(i int32, f *complaintFact)) {
+// complaintLists returns the index lists to read for the selector: only
+// the days of its period and, within a day, the agency's (or the
+// provinces') list when it names one. Not every complaint listed matches:
+// see matches.
+func (s *state) complaintLists(sel *selector) [][]int32 {
 	if sel.none {
-		return
+		return nil
 	}
 	agency := sel.agency
 	if agency == 0 && sel.office != 0 {
 		agency = s.offices[sel.office].Agency
 	}
+	var lists [][]int32
 	s.eachDay(sel.from, sel.to, func(d *dayIndex) {
-		lists := [][]int32{d.complaints}
 		switch {
 		case agency != 0:
-			lists = [][]int32{d.byAgency[agency]}
+			lists = append(lists, d.byAgency[agency])
 		case sel.provinces != nil:
-			lists = lists[:0]
 			for p := range sel.provinces {
 				lists = append(lists, d.byProvince[p])
 			}
+		default:
+			lists = append(lists, d.complaints)
 		}
-		for _, list := range lists {
-			for _, i := range list {
-				f := &s.complaints[i]
-				if f.CallTime < sel.from || f.CallTime >= sel.to || !sel.where(f.Office, f.Agency, f.Province) ||
-					(sel.category != 0 && f.Category != sel.category) {
-					continue
-				}
+	})
+	return lists
+}
+
+// matches reports whether complaint f is selected.
+func (sel *selector) matches(f *complaintFact) bool {
+	return f.CallTime >= sel.from && f.CallTime < sel.to && sel.where(f.Office, f.Agency, f.Province) &&
+		(sel.category == 0 || f.Category == sel.category)
+}
+
+// eachComplaint calls fn for every complaint the selector matches.
+func (s *state) eachComplaint(sel *selector, fn func(i int32, f *complaintFact)) {
+	for _, list := range s.complaintLists(sel) {
+		for _, i := range list {
+			if f := &s.complaints[i]; sel.matches(f) {
 				fn(i, f)
 			}
 		}
-	})
+	}
 }
 
 // eachFinding calls fn for every finding observed in the period at a place
@@ -207,30 +217,46 @@ func ratio(a, b int) *float64 {
 	return &r
 }
 
+// grouper finds a row's group by key (an agency or an office), by
+// interned id: a slice, not a map, since ids are dense.
+type grouper struct {
+	byKey    []*group
+	list     []*group
+	byOffice bool
+}
+
+func (s *state) newGrouper(byOffice bool) *grouper {
+	return &grouper{byKey: make([]*group, len(s.strs.strs)), byOffice: byOffice}
+}
+
+func (gr *grouper) get(office, agency, province uint32) *group {
+	k := agency
+	if gr.byOffice {
+		k = office
+	}
+	g := gr.byKey[k]
+	if g == nil {
+		g = &group{key: k, agency: agency, province: province}
+		gr.byKey[k] = g
+		gr.list = append(gr.list, g)
+	}
+	return g
+}
+
 // groups computes figures per key (an agency or an office) for the
 // selector, complaints and findings alike. A group's agency and province are
 // those of its first fact.
 func (s *state) groups(sel *selector, now int64, byOffice bool) []*group {
-	byKey := map[uint32]*group{}
-	get := func(office, agency, province uint32) *group {
-		k := agency
-		if byOffice {
-			k = office
+	gr := s.newGrouper(byOffice)
+	for _, list := range s.complaintLists(sel) { // the hot loop, without a callback
+		for _, i := range list {
+			if f := &s.complaints[i]; sel.matches(f) {
+				gr.get(f.Office, f.Agency, f.Province).addComplaint(f, now)
+			}
 		}
-		g := byKey[k]
-		if g == nil {
-			g = &group{key: k, agency: agency, province: province}
-			byKey[k] = g
-		}
-		return g
 	}
-	s.eachComplaint(sel, func(_ int32, f *complaintFact) { get(f.Office, f.Agency, f.Province).addComplaint(f, now) })
-	s.eachFinding(sel, func(f *findingFact) { get(f.Office, f.Agency, f.Province).addFinding(f) })
-	out := make([]*group, 0, len(byKey))
-	for _, g := range byKey {
-		out = append(out, g)
-	}
-	return out
+	s.eachFinding(sel, func(f *findingFact) { gr.get(f.Office, f.Agency, f.Province).addFinding(f) })
+	return gr.list
 }
 
 // byComplaintsThen orders rows by complaints, most first, then by code.

@@ -23,37 +23,33 @@ func percentiles(v []int64) (median, p90 int64, ok bool) {
 }
 
 // selectK returns the k-th smallest (0-based) value of v, reordering v so
-// that v[k] holds it, smaller or equal values are before it and greater or
-// equal after it.
+// that v[k] holds it, with values at or below it before and values at or
+// above it after (Hoare's FIND, with Wirth's loop and a median-of-three
+// pivot: runs of equal values, common in seconds, stay linear).
 func selectK(v []int64, k int) int64 {
-	lo, hi := 0, len(v)-1
-	for lo < hi {
-		// Median of three as the pivot; a three-way partition keeps runs of
-		// equal values (common in seconds) linear.
-		mid := lo + (hi-lo)/2
-		a, b, c := v[lo], v[mid], v[hi]
-		pivot := max(min(a, b), min(max(a, b), c))
-		lt, i, gt := lo, lo, hi
-		for i <= gt {
-			switch {
-			case v[i] < pivot:
-				v[lt], v[i] = v[i], v[lt]
-				lt++
-				i++
-			case v[i] > pivot:
-				v[gt], v[i] = v[i], v[gt]
-				gt--
-			default:
+	l, r := 0, len(v)-1
+	for l < r {
+		a, b, c := v[l], v[l+(r-l)/2], v[r]
+		x := max(min(a, b), min(max(a, b), c))
+		i, j := l, r
+		for i <= j {
+			for v[i] < x {
 				i++
 			}
+			for x < v[j] {
+				j--
+			}
+			if i <= j {
+				v[i], v[j] = v[j], v[i]
+				i++
+				j--
+			}
 		}
-		switch {
-		case k < lt:
-			hi = lt - 1
-		case k > gt:
-			lo = gt + 1
-		default:
-			return v[k]
+		if j < k {
+			l = i
+		}
+		if k < i {
+			r = j
 		}
 	}
 	return v[k]

@@ -27,17 +27,23 @@ type CategoryCounts struct {
 }
 
 func (c *CategoryCounts) add(code uint8) {
-	switch inspector.Categories[code-1] {
-	case inspector.CategoryAbsentEmployee:
+	switch code {
+	case catAbsent:
 		c.AbsentEmployee++
-	case inspector.CategoryNonWork:
+	case catNonWork:
 		c.NonWork++
-	case inspector.CategoryClientCrowding:
+	case catCrowding:
 		c.ClientCrowding++
 	default:
 		c.Other++
 	}
 }
+
+var (
+	catAbsent   = categoryCode(inspector.CategoryAbsentEmployee)
+	catNonWork  = categoryCode(inspector.CategoryNonWork)
+	catCrowding = categoryCode(inspector.CategoryClientCrowding)
+)
 
 // ChannelCounts counts complaints by how they were first routed: to a field
 // inspector, a phone inspector, or back to the workplace; unrouted ones are
@@ -71,14 +77,14 @@ type OutcomeCounts struct {
 }
 
 func (c *OutcomeCounts) add(o uint8) {
-	switch outcomeValues[o] {
-	case inspector.OutcomeSubstantiated:
+	switch o {
+	case 1:
 		c.Substantiated++
-	case inspector.OutcomeNotSubstantiated:
+	case 2:
 		c.NotSubstantiated++
-	case inspector.OutcomeResolvedOnSpot:
+	case 3:
 		c.ResolvedOnSpot++
-	case inspector.OutcomeDiscipline:
+	case 4:
 		c.ReferredForDiscipline++
 	}
 }
