@@ -27,6 +27,7 @@ type Account struct {
 	DisplayName string
 	Role        inspector.Role
 	Mode        inspector.Mode // inspectors only
+	OfficeCode  string         // office accounts only: the office they answer for
 }
 
 // Result says what Load did.
@@ -39,6 +40,7 @@ type Result struct {
 	Accounts   []Account
 	Complaints int
 	Assigned   int
+	Referred   int
 }
 
 // Accounts are the demo logins Load creates, in a stable order.
@@ -49,8 +51,16 @@ func Accounts() []Account {
 		{Username: "inspector.phone", DisplayName: "زهرا حسینی", Role: inspector.RoleInspector, Mode: inspector.ModePhone},
 		{Username: "supervisor", DisplayName: "علی رضایی", Role: inspector.RoleSupervisor},
 		{Username: "admin", DisplayName: "سارا محمدی", Role: inspector.RoleAdmin},
+		{Username: "office.water", DisplayName: "رابط اداره آب محمدیه", Role: inspector.RoleOffice, OfficeCode: referredOffice},
 	}
 }
+
+// referredOffice is the office the demo's office account answers for; a
+// sample complaint about it is referred to it.
+const referredOffice = "MH-WAT-01"
+
+// referToOffice, as a sample's AssignTo, refers it to the workplace.
+const referToOffice = "refer"
 
 // sample is one demo complaint; Ago is how long before Load the call came in.
 type sample struct {
@@ -61,7 +71,7 @@ type sample struct {
 	Ago         time.Duration
 	Description string
 	Caller      inspector.Caller
-	AssignTo    string // demo username, or "" to leave it with dispatch
+	AssignTo    string // demo username, referToOffice, or "" to leave it with dispatch
 }
 
 var samples = []sample{
@@ -76,7 +86,7 @@ var samples = []sample{
 		inspector.Caller{}, "inspector.phone"},
 	{"DEMO-0004", inspector.CategoryClientCrowding, inspector.PriorityHigh, "MH-WAT-01", 3 * time.Hour,
 		"مراجعان بیش از یک ساعت برای پرداخت قبض و ثبت درخواست انشعاب منتظرند.",
-		inspector.Caller{Phone: "0912-000-0004"}, ""},
+		inspector.Caller{Phone: "0912-000-0004"}, referToOffice},
 	{"DEMO-0005", inspector.CategoryAbsentEmployee, inspector.PriorityNormal, "AB-NOCR-01", 26 * time.Hour,
 		"مسئول صدور شناسنامه در محل حاضر نیست و گفته‌اند فردا مراجعه کنید.",
 		inspector.Caller{Name: "شهروند نمونه پنج"}, ""},
@@ -127,7 +137,7 @@ func Load(store *favsync.Store, province string) (Result, error) {
 	ids := map[string]string{}           // username → user id
 	modes := map[string]inspector.Mode{} // username → inspector mode
 	for _, a := range Accounts() {
-		n := favsync.NewUser{Username: a.Username, DisplayName: a.DisplayName, Role: a.Role, Mode: a.Mode, PasswordHash: hash}
+		n := favsync.NewUser{Username: a.Username, DisplayName: a.DisplayName, Role: a.Role, Mode: a.Mode, OfficeCode: a.OfficeCode, PasswordHash: hash}
 		if a.Role == inspector.RoleInspector {
 			n.Region = &inspector.Region{Province: province}
 		}
@@ -155,6 +165,13 @@ func Load(store *favsync.Store, province string) (Result, error) {
 			res.Complaints++
 		}
 		if s.AssignTo == "" {
+			continue
+		}
+		if s.AssignTo == referToOffice {
+			if _, err := store.Refer(dispatcher, c.ID, "نمونه: ارجاع به دستگاه برای پاسخ"); err != nil {
+				return res, fmt.Errorf("demo: refer %s: %w", s.CallID, err)
+			}
+			res.Referred++
 			continue
 		}
 		if _, err := store.Assign(dispatcher, c.ID, inspector.Routing{InspectorID: ids[s.AssignTo], Mode: modes[s.AssignTo],

@@ -33,8 +33,8 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Loaded || res.Offices != 24 || res.Complaints != 6 || res.Assigned != 3 || len(res.Accounts) != 5 {
-		t.Fatalf("Load = %+v; want 24 offices, 6 complaints (3 assigned), 5 accounts", res)
+	if !res.Loaded || res.Offices != 24 || res.Complaints != 6 || res.Assigned != 3 || res.Referred != 1 || len(res.Accounts) != 6 {
+		t.Fatalf("Load = %+v; want 24 offices, 6 complaints (3 assigned, 1 referred), 6 accounts", res)
 	}
 
 	offices, err := s.Offices(favsync.OfficeFilter{Province: demo.Province})

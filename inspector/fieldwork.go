@@ -151,6 +151,16 @@ type Outcome struct {
 	InspectorID string       `json:"inspector_id"`
 	RecordedAt  time.Time    `json:"recorded_at"` // device time
 	MutationID  string       `json:"mutation_id"`
+	// ClosedBy is the dispatcher who closed the complaint on the office's
+	// answer to a referral; empty for an inspector's outcome.
+	ClosedBy string `json:"closed_by,omitempty"`
+}
+
+// SubstantiatedOutcome reports whether an outcome confirms the complaint:
+// the problem was found (and perhaps put right on the spot, or sent for
+// discipline). The reports' substantiated rate counts these.
+func SubstantiatedOutcome(v OutcomeValue) bool {
+	return v == OutcomeSubstantiated || v == OutcomeResolvedOnSpot || v == OutcomeDiscipline
 }
 
 // Validate checks a visit's device-settable fields that are present.

@@ -11,14 +11,17 @@ const (
 	StatusResolved            Status = "resolved"
 	StatusNotSubstantiated    Status = "not_substantiated"
 	StatusReferredToWorkplace Status = "referred_to_workplace"
-	StatusNeedsReview         Status = "needs_review"
-	StatusWithdrawn           Status = "withdrawn"
+	// StatusReferralAnswered: the office answered; dispatch closes the
+	// complaint or routes it to inspection.
+	StatusReferralAnswered Status = "referral_answered"
+	StatusNeedsReview      Status = "needs_review"
+	StatusWithdrawn        Status = "withdrawn"
 )
 
 // Statuses lists every status.
 var Statuses = []Status{
 	StatusReceived, StatusAssigned, StatusInProgress, StatusResolved,
-	StatusNotSubstantiated, StatusReferredToWorkplace, StatusNeedsReview, StatusWithdrawn,
+	StatusNotSubstantiated, StatusReferredToWorkplace, StatusReferralAnswered, StatusNeedsReview, StatusWithdrawn,
 }
 
 // transitions is the state machine, as data: from → the statuses it may move to.
@@ -32,7 +35,8 @@ var transitions = map[Status][]Status{
 	StatusNeedsReview:         {StatusAssigned, StatusResolved, StatusNotSubstantiated, StatusReferredToWorkplace, StatusWithdrawn},
 	StatusResolved:            {StatusNeedsReview},
 	StatusNotSubstantiated:    {StatusNeedsReview},
-	StatusReferredToWorkplace: {StatusAssigned, StatusNeedsReview, StatusWithdrawn},
+	StatusReferredToWorkplace: {StatusAssigned, StatusReferralAnswered, StatusNeedsReview, StatusWithdrawn},
+	StatusReferralAnswered:    {StatusAssigned, StatusResolved, StatusNotSubstantiated, StatusReferredToWorkplace, StatusNeedsReview, StatusWithdrawn},
 	StatusWithdrawn:           {StatusNeedsReview},
 }
 
@@ -43,10 +47,11 @@ func (s Status) Valid() bool {
 }
 
 // Terminal reports whether s ends the complaint's active life: no one is
-// expected to work on it, and it cannot be overdue.
+// expected to work on it, and it cannot be overdue. A referral is not
+// terminal: the office owes an answer, and dispatch then decides.
 func (s Status) Terminal() bool {
 	switch s {
-	case StatusResolved, StatusNotSubstantiated, StatusReferredToWorkplace, StatusWithdrawn:
+	case StatusResolved, StatusNotSubstantiated, StatusWithdrawn:
 		return true
 	}
 	return false

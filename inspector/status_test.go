@@ -19,6 +19,7 @@ var statusOrder = []inspector.Status{
 	inspector.StatusResolved,
 	inspector.StatusNotSubstantiated,
 	inspector.StatusReferredToWorkplace,
+	inspector.StatusReferralAnswered,
 	inspector.StatusNeedsReview,
 	inspector.StatusWithdrawn,
 }
@@ -37,18 +38,21 @@ var statusOrder = []inspector.Status{
 //   - needs_review: dispatch decides: reassign, settle an outcome, refer, withdraw.
 //   - resolved, not_substantiated, withdrawn: finished; only a late offline
 //     outcome can reopen them, into needs_review.
-//   - referred_to_workplace: the office's answer may bring it back to an
-//     inspector, to review, or it is withdrawn.
+//   - referred_to_workplace: the office answers (referral_answered); dispatch
+//     may meanwhile route it to an inspector, send it to review, or withdraw it.
+//   - referral_answered: dispatch closes it on the answer (resolved or not
+//     substantiated), routes it to inspection, refers it again, or withdraws it.
 var expectedTransitions = map[inspector.Status]string{
-	//                                     rcv asg inp res nsb ref rev wdr
-	inspector.StatusReceived:            " .   x   .   .   .   x   .   x ",
-	inspector.StatusAssigned:            " .   x   x   .   .   x   x   x ",
-	inspector.StatusInProgress:          " .   x   .   x   x   x   x   x ",
-	inspector.StatusResolved:            " .   .   .   .   .   .   x   . ",
-	inspector.StatusNotSubstantiated:    " .   .   .   .   .   .   x   . ",
-	inspector.StatusReferredToWorkplace: " .   x   .   .   .   .   x   x ",
-	inspector.StatusNeedsReview:         " .   x   .   x   x   x   .   x ",
-	inspector.StatusWithdrawn:           " .   .   .   .   .   .   x   . ",
+	//                                     rcv asg inp res nsb ref ans rev wdr
+	inspector.StatusReceived:            " .   x   .   .   .   x   .   .   x ",
+	inspector.StatusAssigned:            " .   x   x   .   .   x   .   x   x ",
+	inspector.StatusInProgress:          " .   x   .   x   x   x   .   x   x ",
+	inspector.StatusResolved:            " .   .   .   .   .   .   .   x   . ",
+	inspector.StatusNotSubstantiated:    " .   .   .   .   .   .   .   x   . ",
+	inspector.StatusReferredToWorkplace: " .   x   .   .   .   .   x   x   x ",
+	inspector.StatusReferralAnswered:    " .   x   .   x   x   x   .   x   x ",
+	inspector.StatusNeedsReview:         " .   x   .   x   x   x   .   .   x ",
+	inspector.StatusWithdrawn:           " .   .   .   .   .   .   .   x   . ",
 }
 
 func TestStatusesListsEveryStatusOnce(t *testing.T) {
@@ -131,7 +135,8 @@ func TestTerminal(t *testing.T) {
 		inspector.StatusInProgress:          false,
 		inspector.StatusResolved:            true,
 		inspector.StatusNotSubstantiated:    true,
-		inspector.StatusReferredToWorkplace: true,
+		inspector.StatusReferredToWorkplace: false, // the office owes an answer
+		inspector.StatusReferralAnswered:    false, // dispatch owes a decision
 		inspector.StatusNeedsReview:         false,
 		inspector.StatusWithdrawn:           true,
 	}

@@ -1,6 +1,9 @@
 package inspector
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Role is what a user may do.
 type Role string
@@ -11,10 +14,13 @@ const (
 	RoleInspector  Role = "inspector"
 	RoleSupervisor Role = "supervisor"
 	RoleAdmin      Role = "admin"
+	// RoleOffice is an office liaison: bound to one office or to an agency's
+	// offices, it answers the complaints referred to them, never seeing the caller.
+	RoleOffice Role = "office"
 )
 
 // Roles lists every role, in a stable order.
-var Roles = []Role{RoleDispatcher, RoleInspector, RoleSupervisor, RoleAdmin}
+var Roles = []Role{RoleDispatcher, RoleInspector, RoleSupervisor, RoleAdmin, RoleOffice}
 
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool {
@@ -70,14 +76,18 @@ func (r Region) Covers(province, city string) bool {
 
 // User is a person who signs in to FAVAD.
 type User struct {
-	ID          string    `json:"id"`
-	Username    string    `json:"username"`
-	DisplayName string    `json:"display_name"`
-	Role        Role      `json:"role"`
-	Mode        Mode      `json:"mode,omitempty"` // inspectors only
-	Region      *Region   `json:"region,omitempty"`
-	Disabled    bool      `json:"disabled"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          string  `json:"id"`
+	Username    string  `json:"username"`
+	DisplayName string  `json:"display_name"`
+	Role        Role    `json:"role"`
+	Mode        Mode    `json:"mode,omitempty"` // inspectors only
+	Region      *Region `json:"region,omitempty"`
+	// OfficeCode or AgencyCode binds an office account (RoleOffice) to one
+	// office, or to every office of one agency (within Region's province, if set).
+	OfficeCode string    `json:"office_code,omitempty"`
+	AgencyCode string    `json:"agency_code,omitempty"`
+	Disabled   bool      `json:"disabled"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // Agency is a government organisation, such as Social Security or a municipality.
@@ -200,15 +210,41 @@ type Complaint struct {
 	Assignment  *Assignment `json:"assignment,omitempty"`
 	Outcome     *Outcome    `json:"outcome,omitempty"`
 	ReviewFrom  Status      `json:"review_from,omitempty"` // the status before needs_review, restored if dispatch accepts its own state
-	CreatedBy   string      `json:"created_by"`
-	CreatedAt   time.Time   `json:"created_at"`
-	UpdatedAt   time.Time   `json:"updated_at"`
-	Version     uint64      `json:"version"`
+	// TrackingCode is what the caller is told, to ask after the complaint at
+	// /v1/track: short, not guessable, and redacted with the caller.
+	TrackingCode string    `json:"tracking_code,omitempty"`
+	Referral     *Referral `json:"referral,omitempty"`
+	// SLABreachedDue is the due time last reported as breached, so that a
+	// breach is reported once per complaint per due time.
+	SLABreachedDue *time.Time `json:"sla_breached_due,omitempty"`
+	CreatedBy      string     `json:"created_by"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	Version        uint64     `json:"version"`
 }
 
-// Overdue reports whether c is still open after its due time.
+// ActiveDue is the due time that applies now: the office's answer is due
+// while the complaint is referred to the workplace; once the office has
+// answered, dispatch decides by the later of the two due times (a referral
+// answered in time is not a breach of the complaint's own due time);
+// otherwise the complaint's due time.
+func (c *Complaint) ActiveDue() time.Time {
+	if c.Referral != nil {
+		switch c.Status {
+		case StatusReferredToWorkplace:
+			return c.Referral.DueAt
+		case StatusReferralAnswered:
+			if c.Referral.DueAt.After(c.DueAt) {
+				return c.Referral.DueAt
+			}
+		}
+	}
+	return c.DueAt
+}
+
+// Overdue reports whether c is still open after its active due time.
 func (c *Complaint) Overdue(now time.Time) bool {
-	return !c.Status.Terminal() && now.After(c.DueAt)
+	return !c.Status.Terminal() && now.After(c.ActiveDue())
 }
 
 // Redacted returns a copy of c fit for a user with role r: the caller is
@@ -217,7 +253,63 @@ func (c Complaint) Redacted(r Role) Complaint {
 	if !r.SeesCaller() {
 		// The call center's call id is a key to the call's record, which
 		// holds the caller's number: it goes with the caller.
-		c.Caller, c.CallID = nil, ""
+		c.Caller, c.CallID, c.TrackingCode = nil, "", ""
 	}
 	return c
+}
+
+// ReferralAction is what the office says it did about a referred complaint.
+type ReferralAction string
+
+// Referral actions.
+const (
+	ReferralCorrected    ReferralAction = "corrected"     // the problem was put right
+	ReferralDisciplinary ReferralAction = "disciplinary"  // action was taken against the staff concerned
+	ReferralNotConfirmed ReferralAction = "not_confirmed" // the office found no such problem
+	ReferralOther        ReferralAction = "other"
+)
+
+// Valid reports whether a is a known referral action.
+func (a ReferralAction) Valid() bool {
+	switch a {
+	case ReferralCorrected, ReferralDisciplinary, ReferralNotConfirmed, ReferralOther:
+		return true
+	}
+	return false
+}
+
+// Referral is dispatch's sending of a complaint to the office itself, and
+// the office's acknowledgement and answer.
+type Referral struct {
+	ReferredAt     time.Time       `json:"referred_at"`
+	ReferredBy     string          `json:"referred_by"`
+	Note           string          `json:"note,omitempty"`
+	DueAt          time.Time       `json:"due_at"`
+	AcknowledgedAt *time.Time      `json:"acknowledged_at,omitempty"`
+	AcknowledgedBy string          `json:"acknowledged_by,omitempty"`
+	Answer         *ReferralAnswer `json:"answer,omitempty"`
+}
+
+// ReferralAnswer is the office's answer to a referred complaint.
+type ReferralAnswer struct {
+	Action      ReferralAction `json:"action"`
+	Text        string         `json:"text"`
+	AnsweredBy  string         `json:"answered_by"`
+	AnsweredAt  time.Time      `json:"answered_at"`
+	EvidenceIDs []string       `json:"evidence_ids,omitempty"`
+}
+
+// Covers reports whether an office account u answers for office o: its own
+// office, or any office of its agency (within its region, if it has one).
+func (u *User) Covers(o Office) bool {
+	if u.Role != RoleOffice {
+		return false
+	}
+	if u.OfficeCode != "" {
+		return strings.EqualFold(u.OfficeCode, o.Code)
+	}
+	if u.AgencyCode == "" || !strings.EqualFold(u.AgencyCode, o.AgencyCode) {
+		return false
+	}
+	return u.Region == nil || u.Region.Covers(o.Province, o.City)
 }

@@ -28,13 +28,16 @@ func TestOverdue(t *testing.T) {
 		{"needs review after due", inspector.StatusNeedsReview, due.Add(time.Hour), true},
 		{"resolved after due", inspector.StatusResolved, due.Add(time.Hour), false},
 		{"not substantiated after due", inspector.StatusNotSubstantiated, due.Add(time.Hour), false},
-		{"referred after due", inspector.StatusReferredToWorkplace, due.Add(time.Hour), false},
+		{"referred after due, answer not yet due", inspector.StatusReferredToWorkplace, due.Add(time.Hour), false},
+		{"referred after the answer's due", inspector.StatusReferredToWorkplace, due.Add(3 * time.Hour), true},
+		{"answered, before the referral's due", inspector.StatusReferralAnswered, due.Add(time.Hour), false},
+		{"answered, after both due times", inspector.StatusReferralAnswered, due.Add(3 * time.Hour), true},
 		{"withdrawn after due", inspector.StatusWithdrawn, due.Add(time.Hour), false},
 		{"other time zone", inspector.StatusAssigned, due.Add(time.Minute).In(time.FixedZone("IRST", 12600)), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &inspector.Complaint{Status: tt.status, DueAt: due}
+			c := &inspector.Complaint{Status: tt.status, DueAt: due, Referral: &inspector.Referral{DueAt: due.Add(2 * time.Hour)}}
 			assert.Equal(t, tt.want, c.Overdue(tt.now))
 		})
 	}
@@ -46,6 +49,7 @@ func TestRedacted(t *testing.T) {
 		inspector.RoleInspector:  false,
 		inspector.RoleSupervisor: true,
 		inspector.RoleAdmin:      true,
+		inspector.RoleOffice:     false, // the office complained about: retaliation risk
 		"":                       false, // unknown roles fail closed
 		"citizen":                false,
 	}
@@ -53,7 +57,7 @@ func TestRedacted(t *testing.T) {
 		t.Run(string(role), func(t *testing.T) {
 			orig := inspector.Complaint{
 				ID: "c1", Number: 7, Description: "کارمند نیست",
-				Caller:     &inspector.Caller{Name: "مریم", Phone: "09121234567"},
+				Caller: &inspector.Caller{Name: "مریم", Phone: "09121234567"}, CallID: "call-1", TrackingCode: "K7M2QX9PZD",
 				Assignment: &inspector.Assignment{InspectorID: "u1", Mode: inspector.ModeField},
 			}
 			got := orig.Redacted(role)
@@ -61,11 +65,14 @@ func TestRedacted(t *testing.T) {
 			if sees {
 				require.NotNil(t, got.Caller)
 				assert.Equal(t, inspector.Caller{Name: "مریم", Phone: "09121234567"}, *got.Caller)
+				assert.Equal(t, "K7M2QX9PZD", got.TrackingCode)
 			} else {
 				assert.Nil(t, got.Caller)
+				assert.Empty(t, got.CallID)
+				assert.Empty(t, got.TrackingCode, "the tracking code goes with the caller")
 			}
 			// Everything else is kept, and the original is untouched.
-			got.Caller = orig.Caller
+			got.Caller, got.CallID, got.TrackingCode = orig.Caller, orig.CallID, orig.TrackingCode
 			assert.Equal(t, orig, got)
 			require.NotNil(t, orig.Caller, "Redacted must not mutate the original")
 			assert.Equal(t, "مریم", orig.Caller.Name)
@@ -77,7 +84,7 @@ func TestRoleModeCategoryPriorityValid(t *testing.T) {
 	for _, r := range inspector.Roles {
 		assert.True(t, r.Valid(), "%s", r)
 	}
-	assert.Len(t, inspector.Roles, 4)
+	assert.Len(t, inspector.Roles, 5)
 	for _, r := range []inspector.Role{"", "Admin", "root"} {
 		assert.False(t, r.Valid(), "%q", r)
 	}

@@ -22,7 +22,7 @@ func TestRoleMatrix(t *testing.T) {
 	e := newEnv(t)
 	roleUser := map[inspector.Role]string{
 		inspector.RoleDispatcher: "dispatcher", inspector.RoleInspector: "field",
-		inspector.RoleSupervisor: "supervisor", inspector.RoleAdmin: "admin",
+		inspector.RoleSupervisor: "supervisor", inspector.RoleAdmin: "admin", inspector.RoleOffice: "office",
 	}
 	routes := e.srv.Routes()
 	// Logout ends the session the matrix signs in with, so it goes last.

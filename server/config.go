@@ -37,6 +37,8 @@ type Config struct {
 	// Defaults 10 and 60.
 	LoginPerAccount int
 	LoginPerAddress int
+	// TrackPerAddress bounds tracking-code lookups per minute per address; default 30.
+	TrackPerAddress int
 	// LoginConcurrency bounds the password checks running at once (each
 	// holds 19 MiB); default twice the CPUs, at least 4. LoginQueueWait is how
 	// long a sign-in waits for a free check before 503 busy; default 2s.
@@ -132,6 +134,9 @@ func (c *Config) validate() error {
 	}
 	if c.LoginPerAccount == 0 {
 		c.LoginPerAccount = 10
+	}
+	if c.TrackPerAddress == 0 {
+		c.TrackPerAddress = 30
 	}
 	if c.LoginPerAddress == 0 {
 		c.LoginPerAddress = 60

@@ -52,6 +52,8 @@ type newUserRequest struct {
 	Role        string      `json:"role"`
 	Mode        string      `json:"mode"`
 	Region      *regionWire `json:"region"`
+	OfficeCode  string      `json:"office_code"`
+	AgencyCode  string      `json:"agency_code"`
 	Password    string      `json:"password"`
 }
 
@@ -70,7 +72,7 @@ func (s *Server) createUser(c echo.Context) error {
 		return err
 	}
 	n := favsync.NewUser{Username: req.Username, DisplayName: req.DisplayName, Role: inspector.Role(req.Role),
-		Mode: inspector.Mode(req.Mode), PasswordHash: hash}
+		Mode: inspector.Mode(req.Mode), OfficeCode: req.OfficeCode, AgencyCode: req.AgencyCode, PasswordHash: hash}
 	if req.Region != nil {
 		n.Region = &inspector.Region{Province: req.Region.Province, Cities: req.Region.Cities}
 	}
@@ -85,7 +87,7 @@ func (s *Server) createUser(c echo.Context) error {
 func (s *Server) listUsers(c echo.Context) error {
 	role := inspector.Role(c.QueryParam("role"))
 	if role != "" && !role.Valid() {
-		return (&inspector.Problems{{Field: "role", Code: "invalid", Message: "dispatcher, inspector, supervisor or admin"}}).Err()
+		return (&inspector.Problems{{Field: "role", Code: "invalid", Message: "dispatcher, inspector, supervisor, admin or office"}}).Err()
 	}
 	us, err := s.store.Users(role)
 	if err != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -32,16 +33,39 @@ func (s *Server) listComplaints(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	overdue, err := queryBool(c, "overdue")
+	var p inspector.Problems
+	f := complaintFilter(c, &p)
+	if err := p.Err(); err != nil {
+		return err
+	}
+	f.Limit, f.Cursor = limit, c.QueryParam("cursor")
+	items, next, err := s.store.ListComplaints(f)
 	if err != nil {
 		return err
 	}
+	role, now := principal(c).User.Role, s.cfg.Now()
+	return c.JSON(http.StatusOK, complaintPage{
+		Items:      mapSlice(items, func(x inspector.Complaint) complaintWire { return toComplaintWire(x, role, now) }),
+		NextCursor: next,
+	})
+}
+
+// complaintFilter reads the filters of GET /v1/complaints, which its export
+// shares so that a list and its file always hold the same complaints. A bad
+// filter is recorded in p.
+func complaintFilter(c echo.Context, p *inspector.Problems) favsync.ComplaintFilter {
 	f := favsync.ComplaintFilter{
 		OfficeCode: c.QueryParam("office"), AgencyCode: c.QueryParam("agency"),
 		Category: inspector.Category(c.QueryParam("category")), InspectorID: c.QueryParam("inspector"),
-		Overdue: overdue, Query: c.QueryParam("q"), Limit: limit, Cursor: c.QueryParam("cursor"),
+		Query: c.QueryParam("q"),
 	}
-	var p inspector.Problems
+	if raw := c.QueryParam("overdue"); raw != "" {
+		overdue, err := strconv.ParseBool(raw)
+		if err != nil {
+			p.Add("overdue", "invalid", "true or false")
+		}
+		f.Overdue = overdue
+	}
 	if raw := c.QueryParam("status"); raw != "" {
 		for _, st := range strings.Split(raw, ",") {
 			status := inspector.Status(strings.TrimSpace(st))
@@ -55,18 +79,7 @@ func (s *Server) listComplaints(c echo.Context) error {
 	if f.Category != "" && !f.Category.Valid() {
 		p.Add("category", "invalid", "one of absent_employee, non_work_activity, client_crowding, other")
 	}
-	if err := p.Err(); err != nil {
-		return err
-	}
-	items, next, err := s.store.ListComplaints(f)
-	if err != nil {
-		return err
-	}
-	role, now := principal(c).User.Role, s.cfg.Now()
-	return c.JSON(http.StatusOK, complaintPage{
-		Items:      mapSlice(items, func(x inspector.Complaint) complaintWire { return toComplaintWire(x, role, now) }),
-		NextCursor: next,
-	})
+	return f
 }
 
 // getComplaint shows a complaint with its history. An inspector sees only a
@@ -79,6 +92,16 @@ func (s *Server) getComplaint(c echo.Context) error {
 		return err
 	}
 	w := toComplaintWire(cp, p.User.Role, s.cfg.Now())
+	if p.User.Role == inspector.RoleOffice {
+		// An office sees only what was referred to it, without the history
+		// (dispatch's notes, the inspectors' work).
+		if ok, err := s.store.ReferralVisible(p.User, cp); err != nil {
+			return err
+		} else if !ok {
+			return inspector.Errorf(inspector.CodeNotFound, "no complaint with id %q", c.Param("id"))
+		}
+		return c.JSON(http.StatusOK, w)
+	}
 	if p.User.Role == inspector.RoleInspector {
 		if cp.Assignment == nil || cp.Assignment.InspectorID != p.User.ID || cp.Status.Terminal() {
 			return inspector.Errorf(inspector.CodeNotFound, "no complaint with id %q", c.Param("id"))

@@ -36,10 +36,16 @@ func (s *Server) evidenceFor(c echo.Context) (inspector.Evidence, error) {
 	if err != nil {
 		return e, err
 	}
-	if p := principal(c); p.User.Role == inspector.RoleInspector && e.InspectorID != p.User.ID {
+	if p := principal(c); !seesAllEvidence(p.User.Role) && e.InspectorID != p.User.ID {
 		return e, inspector.Errorf(inspector.CodeNotFound, "no evidence with id %q", c.Param("id"))
 	}
 	return e, nil
+}
+
+// seesAllEvidence reports whether role reads every evidence item; the others
+// (inspectors, offices) read only what they uploaded.
+func seesAllEvidence(r inspector.Role) bool {
+	return r == inspector.RoleDispatcher || r == inspector.RoleSupervisor || r == inspector.RoleAdmin
 }
 
 func (s *Server) getEvidence(c echo.Context) error {

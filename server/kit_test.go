@@ -96,7 +96,6 @@ func specRouter(t *testing.T, url string) routers.Router {
 // seed creates one user of each role, an agency and two offices.
 func (e *env) seed() {
 	t := e.t
-	e.users = testseed.Users(t, e.store)
 	_, _, err := e.store.PutAgency(favsync.System, inspector.Agency{Code: "SSO", NameFa: "سازمان تامین اجتماعی", NameEn: "Social Security Organization"})
 	require.NoError(t, err)
 	for _, o := range []inspector.Office{
@@ -109,6 +108,7 @@ func (e *env) seed() {
 		_, _, err := e.store.PutOffice(favsync.System, o)
 		require.NoError(t, err)
 	}
+	e.users = testseed.Users(t, e.store) // after the offices: the office account is bound to one
 }
 
 // call is one HTTP request in a test.

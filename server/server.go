@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math"
 	"net/http"
 	"sync/atomic"
 
@@ -15,19 +16,22 @@ import (
 
 // Server is the FAVAD HTTP API.
 type Server struct {
-	cfg       Config
-	store     *favsync.Store
-	issuer    *auth.Issuer
-	echo      *echo.Echo
-	metrics   *metrics
-	limiter   *loginLimiter
-	passwords *passwordGate // bounds argon2 checks at once
-	draining  atomic.Bool
-	routes    []Route
-	tus       http.Handler
-	tusFiles  filestore.FileStore
-	hub       *Hub
-	shutdown  chan struct{} // closed by Drain: live streams end so that shutdown is not held up
+	cfg     Config
+	store   *favsync.Store
+	issuer  *auth.Issuer
+	echo    *echo.Echo
+	metrics *metrics
+	limiter *loginLimiter
+	// trackLimiter bounds tracking-code lookups per address, so that codes
+	// cannot be guessed in bulk.
+	trackLimiter *loginLimiter
+	passwords    *passwordGate // bounds argon2 checks at once
+	draining     atomic.Bool
+	routes       []Route
+	tus          http.Handler
+	tusFiles     filestore.FileStore
+	hub          *Hub
+	shutdown     chan struct{} // closed by Drain: live streams end so that shutdown is not held up
 }
 
 // Route is one entry of the route table. Roles lists who may call it; a
@@ -48,6 +52,9 @@ var (
 	overseer   = []inspector.Role{inspector.RoleDispatcher, inspector.RoleSupervisor, inspector.RoleAdmin}
 	admin      = []inspector.Role{inspector.RoleAdmin}
 	inspectors = []inspector.Role{inspector.RoleInspector}
+	offices    = []inspector.Role{inspector.RoleOffice}
+	uploaders  = []inspector.Role{inspector.RoleInspector, inspector.RoleOffice}
+	referrals  = []inspector.Role{inspector.RoleDispatcher, inspector.RoleSupervisor, inspector.RoleAdmin, inspector.RoleOffice}
 )
 
 // noLimit marks a route whose body size its handler bounds itself (tus uploads).
@@ -59,14 +66,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:       cfg,
-		store:     cfg.Store,
-		issuer:    &auth.Issuer{Keys: cfg.Keys, AccessTTL: cfg.AccessTTL, Now: cfg.Now},
-		metrics:   newMetrics(cfg.Store),
-		limiter:   newLoginLimiter(cfg.LoginPerAccount, cfg.LoginPerAddress, cfg.Now),
-		passwords: newPasswordGate(cfg.LoginConcurrency, cfg.LoginQueueWait),
-		hub:       cfg.Hub,
-		shutdown:  make(chan struct{}),
+		cfg:          cfg,
+		store:        cfg.Store,
+		issuer:       &auth.Issuer{Keys: cfg.Keys, AccessTTL: cfg.AccessTTL, Now: cfg.Now},
+		metrics:      newMetrics(cfg.Store),
+		limiter:      newLoginLimiter(cfg.LoginPerAccount, cfg.LoginPerAddress, cfg.Now),
+		trackLimiter: newLoginLimiter(math.MaxInt32, cfg.TrackPerAddress, cfg.Now),
+		passwords:    newPasswordGate(cfg.LoginConcurrency, cfg.LoginQueueWait),
+		hub:          cfg.Hub,
+		shutdown:     make(chan struct{}),
 	}
 	s.metrics.registry.MustRegister(s.hub.open)
 	s.metrics.registry.MustRegister(cfg.Collectors...)
@@ -83,10 +91,16 @@ func New(cfg Config) (*Server, error) {
 
 		{Method: http.MethodPost, Path: "/v1/complaints", Roles: dispatch, handler: s.createComplaint},
 		{Method: http.MethodGet, Path: "/v1/complaints", Roles: overseer, handler: s.listComplaints},
+		{Method: http.MethodGet, Path: "/v1/complaints/export", Roles: overseer, handler: s.exportComplaints},
 		{Method: http.MethodGet, Path: "/v1/complaints/:id", Roles: anyRole, handler: s.getComplaint},
 		{Method: http.MethodPost, Path: "/v1/complaints/:id/assign", Roles: dispatch, handler: s.assignComplaint},
 		{Method: http.MethodPost, Path: "/v1/complaints/:id/refer", Roles: dispatch, handler: s.referComplaint},
 		{Method: http.MethodPost, Path: "/v1/complaints/:id/withdraw", Roles: dispatch, handler: s.withdrawComplaint},
+		{Method: http.MethodPost, Path: "/v1/complaints/:id/close", Roles: dispatch, handler: s.closeComplaint},
+		{Method: http.MethodGet, Path: "/v1/referrals", Roles: referrals, handler: s.listReferrals},
+		{Method: http.MethodPost, Path: "/v1/complaints/:id/referral/acknowledge", Roles: offices, handler: s.acknowledgeReferral},
+		{Method: http.MethodPost, Path: "/v1/complaints/:id/referral/answer", Roles: offices, handler: s.answerReferral},
+		{Method: http.MethodGet, Path: "/v1/track/:code", Public: true, handler: s.track},
 
 		{Method: http.MethodGet, Path: "/v1/agencies", Roles: anyRole, handler: s.listAgencies},
 		{Method: http.MethodPost, Path: "/v1/agencies", Roles: admin, handler: s.createAgency},
@@ -112,9 +126,9 @@ func New(cfg Config) (*Server, error) {
 		{Method: http.MethodDelete, Path: "/v1/visits/:id", Roles: dispatch, handler: s.deleteVisit},
 
 		{Method: http.MethodOptions, Path: "/v1/uploads", Public: true, handler: s.uploadDiscovery},
-		{Method: http.MethodPost, Path: "/v1/uploads", Roles: inspectors, handler: s.uploads, limit: noLimit},
-		{Method: http.MethodHead, Path: "/v1/uploads/:id", Roles: inspectors, handler: s.uploads, limit: noLimit},
-		{Method: http.MethodPatch, Path: "/v1/uploads/:id", Roles: inspectors, handler: s.uploads, limit: noLimit},
+		{Method: http.MethodPost, Path: "/v1/uploads", Roles: uploaders, handler: s.uploads, limit: noLimit},
+		{Method: http.MethodHead, Path: "/v1/uploads/:id", Roles: uploaders, handler: s.uploads, limit: noLimit},
+		{Method: http.MethodPatch, Path: "/v1/uploads/:id", Roles: uploaders, handler: s.uploads, limit: noLimit},
 		{Method: http.MethodGet, Path: "/v1/evidence/:id", Roles: anyRole, handler: s.getEvidence},
 		{Method: http.MethodGet, Path: "/v1/evidence/:id/content", Roles: anyRole, handler: s.evidenceContent},
 		{Method: http.MethodGet, Path: "/v1/evidence/:id/thumbnail", Roles: anyRole, handler: s.evidenceThumbnail},

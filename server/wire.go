@@ -42,11 +42,14 @@ type userWire struct {
 	Role        string      `json:"role"`
 	Mode        string      `json:"mode,omitempty"`
 	Region      *regionWire `json:"region,omitempty"`
+	OfficeCode  string      `json:"office_code,omitempty"`
+	AgencyCode  string      `json:"agency_code,omitempty"`
 	Disabled    bool        `json:"disabled"`
 }
 
 func toUserWire(u inspector.User) userWire {
-	w := userWire{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: string(u.Role), Mode: string(u.Mode), Disabled: u.Disabled}
+	w := userWire{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: string(u.Role), Mode: string(u.Mode),
+		OfficeCode: u.OfficeCode, AgencyCode: u.AgencyCode, Disabled: u.Disabled}
 	if u.Region != nil {
 		w.Region = &regionWire{Province: u.Region.Province, Cities: append([]string{}, u.Region.Cities...)}
 	}
@@ -91,6 +94,7 @@ type outcomeWire struct {
 	Statement   string    `json:"statement"`
 	InspectorID string    `json:"inspector_id"`
 	RecordedAt  time.Time `json:"recorded_at"`
+	ClosedBy    string    `json:"closed_by,omitempty"`
 }
 
 type historyWire struct {
@@ -118,11 +122,15 @@ type complaintWire struct {
 	Status      string          `json:"status"`
 	Assignment  *assignmentWire `json:"assignment,omitempty"`
 	Outcome     *outcomeWire    `json:"outcome,omitempty"`
-	CreatedBy   string          `json:"created_by"`
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
-	Version     uint64          `json:"version"`
-	History     []historyWire   `json:"history,omitempty"`
+	Referral    *referralWire   `json:"referral,omitempty"`
+	// TrackingCode goes with the caller: only roles that see the caller get it.
+	TrackingCode   string        `json:"tracking_code,omitempty"`
+	SLABreachedDue *time.Time    `json:"sla_breached_due,omitempty"`
+	CreatedBy      string        `json:"created_by"`
+	CreatedAt      time.Time     `json:"created_at"`
+	UpdatedAt      time.Time     `json:"updated_at"`
+	Version        uint64        `json:"version"`
+	History        []historyWire `json:"history,omitempty"`
 }
 
 // toComplaintWire converts c for a caller with role: the caller's identity is
@@ -131,7 +139,15 @@ func toComplaintWire(c inspector.Complaint, role inspector.Role, now time.Time) 
 	c = c.Redacted(role)
 	w := complaintWire{ID: c.ID, Number: c.Number, CallID: c.CallID, Category: string(c.Category), Description: c.Description,
 		CallTime: c.CallTime, OfficeCode: c.OfficeCode, AgencyCode: c.AgencyCode, Priority: string(c.Priority), DueAt: c.DueAt,
-		Overdue: c.Overdue(now), Status: string(c.Status), CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version}
+		Overdue: c.Overdue(now), Status: string(c.Status), CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
+		TrackingCode: c.TrackingCode, SLABreachedDue: c.SLABreachedDue}
+	if r := c.Referral; r != nil {
+		w.Referral = &referralWire{ReferredAt: r.ReferredAt, ReferredBy: r.ReferredBy, Note: r.Note, DueAt: r.DueAt,
+			AcknowledgedAt: r.AcknowledgedAt, AcknowledgedBy: r.AcknowledgedBy}
+		if a := r.Answer; a != nil {
+			w.Referral.Answer = &referralAnswerWire{Action: string(a.Action), Text: a.Text, AnsweredBy: a.AnsweredBy, AnsweredAt: a.AnsweredAt, EvidenceIDs: a.EvidenceIDs}
+		}
+	}
 	if c.Caller != nil {
 		w.Caller = &callerWire{Name: c.Caller.Name, Phone: c.Caller.Phone}
 	}
@@ -139,7 +155,7 @@ func toComplaintWire(c inspector.Complaint, role inspector.Role, now time.Time) 
 		w.Assignment = &assignmentWire{InspectorID: a.InspectorID, Mode: string(a.Mode), AssignedBy: a.AssignedBy, AssignedAt: a.AssignedAt, Note: a.Note}
 	}
 	if o := c.Outcome; o != nil {
-		w.Outcome = &outcomeWire{Value: string(o.Value), Statement: o.Statement, InspectorID: o.InspectorID, RecordedAt: o.RecordedAt}
+		w.Outcome = &outcomeWire{Value: string(o.Value), Statement: o.Statement, InspectorID: o.InspectorID, RecordedAt: o.RecordedAt, ClosedBy: o.ClosedBy}
 	}
 	return w
 }
@@ -165,6 +181,44 @@ type assignRequest struct {
 
 type referRequest struct {
 	Note string `json:"note"`
+}
+
+type referralWire struct {
+	ReferredAt     time.Time           `json:"referred_at"`
+	ReferredBy     string              `json:"referred_by"`
+	Note           string              `json:"note,omitempty"`
+	DueAt          time.Time           `json:"due_at"`
+	AcknowledgedAt *time.Time          `json:"acknowledged_at,omitempty"`
+	AcknowledgedBy string              `json:"acknowledged_by,omitempty"`
+	Answer         *referralAnswerWire `json:"answer,omitempty"`
+}
+
+type referralAnswerWire struct {
+	Action      string    `json:"action"`
+	Text        string    `json:"text"`
+	AnsweredBy  string    `json:"answered_by"`
+	AnsweredAt  time.Time `json:"answered_at"`
+	EvidenceIDs []string  `json:"evidence_ids,omitempty"`
+}
+
+type referralAnswerRequest struct {
+	Action      string           `json:"action"`
+	Text        string           `json:"text"`
+	Attachments []attachmentWire `json:"attachments"`
+}
+
+type attachmentWire struct {
+	ID          string `json:"id"`
+	Kind        string `json:"kind"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	Note        string `json:"note"`
+}
+
+type closeRequest struct {
+	Outcome   string `json:"outcome"`
+	Statement string `json:"statement"`
 }
 
 type withdrawRequest struct {

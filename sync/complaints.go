@@ -70,7 +70,17 @@ func (s *Store) CreateComplaint(actor Actor, n inspector.NewComplaint) (c inspec
 		if caller != (inspector.Caller{}) {
 			c.Caller = &caller
 		}
-		if c.Version, err = t.log(KindComplaint, c.ID, ActionCreated, map[string]string{"to": string(c.Status), "office": c.OfficeCode}); err != nil {
+		if c.TrackingCode, err = newTrackingCode(t.Bucket(bucketTracking), t.rand); err != nil {
+			return err
+		}
+		if err := t.Bucket(bucketTracking).Put([]byte(c.TrackingCode), []byte(c.ID)); err != nil {
+			return err
+		}
+		if c.Version, err = t.log(KindComplaint, c.ID, ActionCreated, map[string]string{"to": string(c.Status), "office": c.OfficeCode,
+			"agency": c.AgencyCode, "category": string(c.Category), "priority": string(c.Priority)}); err != nil {
+			return err
+		}
+		if err := t.indexDue(nil, &c); err != nil {
 			return err
 		}
 		if err := putJSON(complaints, []byte(c.ID), c); err != nil {
@@ -129,8 +139,11 @@ type ComplaintFilter struct {
 	InspectorID string
 	Overdue     bool
 	Query       string // every word must appear, normalised, in description, office name and city, number or call id
-	Limit       int
-	Cursor      string // opaque; from the previous page
+	Referred    bool   // only complaints that were referred to the workplace
+	// ReferredTo keeps only complaints referred to the offices an office account answers for.
+	ReferredTo *inspector.User
+	Limit      int
+	Cursor     string // opaque; from the previous page
 }
 
 // ListComplaints returns complaints matching f, newest first, and the cursor
@@ -148,7 +161,20 @@ func (s *Store) ListComplaints(f ComplaintFilter) (items []inspector.Complaint, 
 				return err
 			}
 		}
+		covered := map[string]bool{}
 		items, next, err = newestFirst(btx.Bucket(bucketComplaints), f.Cursor, f.Limit, func(x *inspector.Complaint) bool {
+			if f.ReferredTo != nil && x.Referral != nil {
+				ok, seen := covered[x.OfficeCode]
+				if !seen {
+					var o inspector.Office
+					_, _ = getJSON(btx.Bucket(bucketOffices), []byte(x.OfficeCode), &o)
+					ok = f.ReferredTo.Covers(o)
+					covered[x.OfficeCode] = ok
+				}
+				if !ok {
+					return false
+				}
+			}
 			return f.matches(x, now, query, officeNames)
 		}, func(x *inspector.Complaint) string { return x.ID })
 		return err
@@ -167,7 +193,8 @@ func (f *ComplaintFilter) matches(c *inspector.Complaint, now time.Time, query s
 		}
 	}
 	switch {
-	case f.OfficeCode != "" && !strings.EqualFold(c.OfficeCode, f.OfficeCode),
+	case (f.Referred || f.ReferredTo != nil) && c.Referral == nil,
+		f.OfficeCode != "" && !strings.EqualFold(c.OfficeCode, f.OfficeCode),
 		f.AgencyCode != "" && !strings.EqualFold(c.AgencyCode, f.AgencyCode),
 		f.Category != "" && c.Category != f.Category,
 		f.InspectorID != "" && (c.Assignment == nil || c.Assignment.InspectorID != f.InspectorID),
@@ -237,9 +264,24 @@ func (s *Store) Assign(actor Actor, id string, r inspector.Routing) (inspector.C
 	})
 }
 
-// Refer sends a complaint back to the office itself to answer.
+// Refer sends a complaint to the office itself to answer, within the
+// referral SLA; the office's liaison accounts see it (never the caller).
 func (s *Store) Refer(actor Actor, id, note string) (inspector.Complaint, error) {
-	return s.closeBy(actor, id, inspector.StatusReferredToWorkplace, ActionReferred, "note", note)
+	if len([]rune(note)) > inspector.MaxNote {
+		return inspector.Complaint{}, (&inspector.Problems{{Field: "note", Code: "too_long", Message: "at most 2000 characters"}}).Err()
+	}
+	return s.route(actor, id, inspector.StatusReferredToWorkplace, func(t *tx, c *inspector.Complaint) (string, map[string]string, error) {
+		due := t.now.Add(t.referralSLA)
+		c.Referral = &inspector.Referral{ReferredAt: t.now, ReferredBy: t.actor.UserID, Note: note, DueAt: due}
+		data := map[string]string{"due_at": due.Format(time.RFC3339)}
+		if note != "" {
+			data["note"] = note
+		}
+		if c.Assignment != nil {
+			data["previous_inspector"] = c.Assignment.InspectorID
+		}
+		return ActionReferred, data, nil
+	})
 }
 
 // Withdraw ends a complaint that needs no action (a duplicate, a mistaken call).

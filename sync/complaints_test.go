@@ -368,10 +368,11 @@ func TestAssignReassignReferWithdraw(t *testing.T) {
 		got = append(got, entry{ch.Action, ch.Data})
 	}
 	assert.Equal(t, []entry{
-		{ActionCreated, map[string]string{"to": "received", "office": "QZ-SSO-01"}},
+		{ActionCreated, map[string]string{"to": "received", "office": "QZ-SSO-01", "agency": "SSO", "category": "absent_employee", "priority": "normal"}},
 		{ActionAssigned, map[string]string{"from": "received", "to": "assigned", "inspector": w.ali.ID, "mode": "field", "note": "امروز قبل از ظهر"}},
 		{ActionReassigned, map[string]string{"from": "assigned", "to": "assigned", "inspector": w.sara.ID, "mode": "phone", "previous_inspector": w.ali.ID}},
-		{ActionReferred, map[string]string{"from": "assigned", "to": "referred_to_workplace", "note": "به مدیر شعبه ارجاع شد", "previous_inspector": w.sara.ID}},
+		{ActionReferred, map[string]string{"from": "assigned", "to": "referred_to_workplace", "note": "به مدیر شعبه ارجاع شد", "previous_inspector": w.sara.ID,
+			"due_at": h[3].At.Add(DefaultReferralSLA).Format(time.RFC3339)}},
 		{ActionReassigned, map[string]string{"from": "referred_to_workplace", "to": "assigned", "inspector": w.ali.ID, "mode": "field", "previous_inspector": w.sara.ID}},
 		{ActionWithdrawn, map[string]string{"from": "assigned", "to": "withdrawn", "reason": "تماس تکراری", "previous_inspector": w.ali.ID}},
 	}, got)
@@ -387,7 +388,7 @@ func TestReferAndWithdrawFromReceived(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, inspector.StatusReferredToWorkplace, c.Status)
 	h := w.history(t)
-	assert.Equal(t, map[string]string{"from": "received", "to": "referred_to_workplace"}, h[len(h)-1].Data,
+	assert.Equal(t, map[string]string{"from": "received", "to": "referred_to_workplace", "due_at": h[len(h)-1].At.Add(DefaultReferralSLA).Format(time.RFC3339)}, h[len(h)-1].Data,
 		"no note and no previous inspector to record")
 
 	c, err = w.s.Withdraw(dispatcher, w.c.ID, "اشتباه")

@@ -222,8 +222,8 @@ type Upload struct {
 // the evidence id with this declared hash, size and type: the record, if it
 // exists, is u's and declares the same; otherwise the id is claimed for u.
 func (s *Store) ClaimUpload(u inspector.User, evidenceID, sha string, size int64, contentType string) error {
-	if u.Role != inspector.RoleInspector {
-		return inspector.Errorf(inspector.CodeForbidden, "only inspectors upload evidence")
+	if u.Role != inspector.RoleInspector && u.Role != inspector.RoleOffice {
+		return inspector.Errorf(inspector.CodeForbidden, "only inspectors and offices upload evidence")
 	}
 	// Group commit: many phones start uploads at once when coverage returns.
 	return s.batch(Actor{UserID: u.ID}, func(t *tx) error {
@@ -250,6 +250,11 @@ func (s *Store) ClaimUpload(u inspector.User, evidenceID, sha string, size int64
 				return inspector.Errorf(inspector.CodeConflict, "the bytes of this evidence are already stored")
 			}
 			return p.Err()
+		}
+		if u.Role == inspector.RoleOffice {
+			// An office declares its files in its answer first; it has no
+			// offline queue that could send the record after the bytes.
+			return inspector.Errorf(inspector.CodeForbidden, "attach the file to the referral's answer before uploading it")
 		}
 		claims := t.Bucket(bucketUploadClaims)
 		if owner := claims.Get([]byte(evidenceID)); owner != nil {

@@ -31,3 +31,32 @@ func (s *Store) RunCompaction(ctx context.Context, retention, interval time.Dura
 		}
 	}
 }
+
+// RunSLAWatch reports breached due times (see BreachDue) every interval
+// until ctx ends. Its timer is the store's due index, so a restart, or a
+// server that was down past a due time, reports every breach it missed, each
+// once.
+func (s *Store) RunSLAWatch(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for {
+			breaches, err := s.BreachDue(s.now(), 500)
+			if err != nil {
+				log.Error("SLA watch", "error", err)
+				break
+			}
+			for _, b := range breaches {
+				log.Info("SLA breached", "complaint", b.ComplaintID, "due_at", b.DueAt, "sla", b.Kind, "seq", b.Seq)
+			}
+			if len(breaches) < 500 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -3,6 +3,7 @@ package sync
 import (
 	"encoding/binary"
 	"errors"
+	"time"
 )
 
 // SchemaVersion is the layout of the store this build writes. A file with a
@@ -10,8 +11,9 @@ import (
 //
 // 1: records and the change log. 2: sync scopes (scope_log, scope_members,
 // scope_floor), field work, conflicts and push idempotency. 3: evidence.
-// 4: push registrations and the user_devices index.
-const SchemaVersion = 4
+// 4: push registrations and the user_devices index. 5: tracking codes, the
+// due index (SLA watch) and readers' cursors.
+const SchemaVersion = 5
 
 // Every bucket, and the layout of its keys and values, is declared here and
 // nowhere else. Sequences are 8-byte big-endian so that keys sort in order.
@@ -77,6 +79,15 @@ var (
 	// user_devices: user id 0x00 device id → empty. A user's devices, for notifications.
 	bucketUserDevices = []byte("user_devices")
 
+	// tracking: tracking code → complaint id. The caller's key to /v1/track.
+	bucketTracking = []byte("tracking")
+	// due_index: due time (8 bytes, Unix nanoseconds, big-endian) 0x00 complaint id → empty.
+	// Open complaints by the due time that applies now and has not been
+	// reported as breached; the SLA watch reads it from the oldest.
+	bucketDueIndex = []byte("due_index")
+	// cursors: reader name → the last change-log sequence it settled (8 bytes).
+	bucketCursors = []byte("cursors")
+
 	allBuckets = [][]byte{
 		bucketMeta, bucketLog, bucketRecordLog, bucketComplaints, bucketCallIDs,
 		bucketAgencies, bucketOffices, bucketUsers, bucketUsernames,
@@ -85,7 +96,7 @@ var (
 		bucketDeviceMutations, bucketMutationIDs, bucketDeviceSeq,
 		bucketScopeLog, bucketScopeMembers, bucketScopeFloor,
 		bucketEvidence, bucketEvidenceChain, bucketEvidenceUploads, bucketUploadClaims, bucketThumbQueue,
-		bucketUserDevices,
+		bucketUserDevices, bucketTracking, bucketDueIndex, bucketCursors,
 	}
 
 	keySchemaVersion  = []byte("schema_version")
@@ -122,6 +133,14 @@ func joinKey(parts ...string) []byte {
 		k = append(k, p...)
 	}
 	return k
+}
+
+// dueKey is due (Unix nanoseconds, big-endian) 0x00 complaint id, sorting by due time.
+func dueKey(due time.Time, id string) []byte {
+	k := make([]byte, 0, 9+len(id))
+	k = binary.BigEndian.AppendUint64(k, uint64(due.UnixNano()))
+	k = append(k, 0)
+	return append(k, id...)
 }
 
 // clashKey is where the answer to a refused key clash is kept. Its second

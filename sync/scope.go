@@ -69,9 +69,17 @@ func (t *tx) scoped(scope string, seq uint64, kind, id, op, reason string) error
 }
 
 // complaintScopes records a complaint's change at seq in the scopes of its
-// assignee before and after: an upsert while it is theirs to work, a removal
-// when it leaves them.
+// assignee before and after (an upsert while it is theirs to work, a removal
+// when it leaves them), and keeps the due index in step.
 func (t *tx) complaintScopes(before *inspector.Complaint, after inspector.Complaint, seq uint64) error {
+	if err := t.indexDue(before, &after); err != nil {
+		return err
+	}
+	return t.complaintScopesOnly(before, after, seq)
+}
+
+// complaintScopesOnly is complaintScopes without the due index.
+func (t *tx) complaintScopesOnly(before *inspector.Complaint, after inspector.Complaint, seq uint64) error {
 	var was string
 	if before != nil && before.Assignment != nil && inspector.InScope(*before, before.Assignment.InspectorID) {
 		was = before.Assignment.InspectorID

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	stdsync "sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,7 +43,16 @@ type Options struct {
 	EvidenceMaxSize int64
 	// EvidenceLimits are the thresholds for flagging evidence; zero means the defaults.
 	EvidenceLimits inspector.EvidenceLimits
+	// Rand is where tracking codes come from; nil means crypto/rand. Tests
+	// that compare two runs inject a seeded source.
+	Rand io.Reader
+	// ReferralSLA is how long an office has to answer a referred complaint;
+	// 0 means DefaultReferralSLA.
+	ReferralSLA time.Duration
 }
+
+// DefaultReferralSLA is the time an office has to answer a referral.
+const DefaultReferralSLA = 72 * time.Hour
 
 // DefaultEvidenceMaxSize is the largest evidence file accepted by default.
 const DefaultEvidenceMaxSize = 25 << 20
@@ -77,6 +88,9 @@ type Store struct {
 	newID       func() string
 	evidenceMax int64
 	evidenceLim inspector.EvidenceLimits
+	referralSLA time.Duration
+	rand        io.Reader
+	changed     changeSignal
 }
 
 // Open opens or creates the store at path. Every committed write is fsynced
@@ -111,6 +125,15 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if s.sla == nil {
 		s.sla = inspector.DefaultSLA()
+	}
+	s.referralSLA = opts.ReferralSLA
+	if s.referralSLA <= 0 {
+		s.referralSLA = DefaultReferralSLA
+	}
+	s.changed.ch = make(chan struct{})
+	s.rand = opts.Rand
+	if s.rand == nil {
+		s.rand = rand.Reader
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -176,6 +199,11 @@ func (s *Store) init(readOnly bool) error {
 				return fmt.Errorf("open store: migrate to schema 4: %w", err)
 			}
 		}
+		if from >= 1 && from < 5 {
+			if err := migrateTrackingAndDue(tx); err != nil {
+				return fmt.Errorf("open store: migrate to schema 5: %w", err)
+			}
+		}
 		return tx.Bucket(bucketMeta).Put(keySchemaVersion, itob(SchemaVersion))
 	})
 }
@@ -226,24 +254,64 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 // tx wraps a write transaction with change-log helpers.
 type tx struct {
 	*bolt.Tx
-	now      time.Time
-	actor    Actor
-	sla      inspector.SLA
-	firstSeq uint64 // the first change-log sequence this transaction wrote
+	now         time.Time
+	actor       Actor
+	sla         inspector.SLA
+	referralSLA time.Duration
+	rand        io.Reader
+	firstSeq    uint64 // the first change-log sequence this transaction wrote
 }
 
 func (s *Store) update(actor Actor, fn func(t *tx) error) error {
-	return s.db.Update(func(btx *bolt.Tx) error {
-		return fn(&tx{Tx: btx, now: s.now().UTC(), actor: actor, sla: s.sla})
+	err := s.db.Update(func(btx *bolt.Tx) error {
+		return fn(s.newTx(btx, actor))
 	})
+	if err == nil {
+		s.changed.fire()
+	}
+	return err
 }
 
 // batch is update through the group commit: concurrent callers share one
 // fsync. fn may run more than once, so it must not keep state between runs.
 func (s *Store) batch(actor Actor, fn func(t *tx) error) error {
-	return s.group.do(func(btx *bolt.Tx) error {
-		return fn(&tx{Tx: btx, now: s.now().UTC(), actor: actor, sla: s.sla})
+	err := s.group.do(func(btx *bolt.Tx) error {
+		return fn(s.newTx(btx, actor))
 	})
+	if err == nil {
+		s.changed.fire()
+	}
+	return err
+}
+
+func (s *Store) newTx(btx *bolt.Tx, actor Actor) *tx {
+	return &tx{Tx: btx, now: s.now().UTC(), actor: actor, sla: s.sla, referralSLA: s.referralSLA, rand: s.rand}
+}
+
+// Changed returns a channel that is closed by the next committed write, so
+// that readers of the change log (the live feed, the reports) wake at once
+// instead of polling. Take a new channel after each wake-up, then read the
+// log: a write between the two is not missed, because the channel taken
+// before reading is closed by it.
+func (s *Store) Changed() <-chan struct{} { return s.changed.wait() }
+
+// changeSignal is a broadcast: fire closes the current channel and starts a new one.
+type changeSignal struct {
+	mu stdsync.Mutex
+	ch chan struct{}
+}
+
+func (c *changeSignal) wait() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ch
+}
+
+func (c *changeSignal) fire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	close(c.ch)
+	c.ch = make(chan struct{})
 }
 
 func (s *Store) view(fn func(t *bolt.Tx) error) error { return s.db.View(fn) }

@@ -199,7 +199,7 @@ func TestChanges(t *testing.T) {
 	assert.Equal(t, KindComplaint, last.Kind)
 	assert.Equal(t, ActionCreated, last.Action)
 	assert.Equal(t, dispatcher.UserID, last.Actor)
-	assert.Equal(t, map[string]string{"to": "received", "office": "QZ-SSO-01"}, last.Data)
+	assert.Equal(t, map[string]string{"to": "received", "office": "QZ-SSO-01", "agency": "SSO", "category": "absent_employee", "priority": "normal"}, last.Data)
 }
 
 // Regression: Changes seeks to itob(after+1), which wraps to 0 when after is

@@ -24,11 +24,14 @@ var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,39}$`)
 // NewUser is an account to create. PasswordHash is computed by the caller
 // (package server/auth), so that the store never sees a password.
 type NewUser struct {
-	Username     string
-	DisplayName  string
-	Role         inspector.Role
-	Mode         inspector.Mode
-	Region       *inspector.Region
+	Username    string
+	DisplayName string
+	Role        inspector.Role
+	Mode        inspector.Mode
+	Region      *inspector.Region
+	// OfficeCode or AgencyCode (exactly one) binds an office account.
+	OfficeCode   string
+	AgencyCode   string
 	PasswordHash string
 }
 
@@ -43,9 +46,21 @@ func (n *NewUser) validate() error {
 		p.Add("display_name", "too_long", "at most 200 characters")
 	}
 	if !n.Role.Valid() {
-		p.Add("role", "invalid", "one of dispatcher, inspector, supervisor, admin")
+		p.Add("role", "invalid", "one of dispatcher, inspector, supervisor, admin, office")
 	}
-	if n.Role == inspector.RoleInspector {
+	switch {
+	case n.Role == inspector.RoleOffice && (n.OfficeCode == "") == (n.AgencyCode == ""):
+		p.Add("office_code", "required", "an office account is bound to one office (office_code) or to one agency's offices (agency_code)")
+	case n.Role == inspector.RoleOffice && n.OfficeCode != "" && n.Region != nil:
+		p.Add("region", "not_allowed", "an account bound to one office has no region")
+	case n.Role != inspector.RoleOffice && (n.OfficeCode != "" || n.AgencyCode != ""):
+		p.Add("office_code", "not_allowed", "only office accounts are bound to an office or agency")
+	}
+	if n.Role == inspector.RoleOffice {
+		if n.Mode != "" {
+			p.Add("mode", "not_allowed", "only inspectors have a mode")
+		}
+	} else if n.Role == inspector.RoleInspector {
 		if !n.Mode.Valid() {
 			p.Add("mode", "invalid", "an inspector works by field or phone")
 		}
@@ -69,8 +84,11 @@ func (s *Store) CreateUser(actor Actor, n NewUser) (inspector.User, error) {
 		return inspector.User{}, err
 	}
 	u := userRecord{User: inspector.User{ID: s.newID(), Username: n.Username, DisplayName: n.DisplayName,
-		Role: n.Role, Mode: n.Mode, Region: n.Region}, PasswordHash: n.PasswordHash}
+		Role: n.Role, Mode: n.Mode, Region: n.Region, OfficeCode: n.OfficeCode, AgencyCode: n.AgencyCode}, PasswordHash: n.PasswordHash}
 	err := s.update(actor, func(t *tx) error {
+		if err := t.requireBinding(u.User); err != nil {
+			return err
+		}
 		names := t.Bucket(bucketUsernames)
 		if names.Get([]byte(u.Username)) != nil {
 			return &inspector.Error{Code: inspector.CodeConflict, Message: fmt.Sprintf("username %q is taken", u.Username),
@@ -177,4 +195,25 @@ func (s *Store) changeUser(actor Actor, username string, fn func(*tx, *userRecor
 		return putJSON(t.Bucket(bucketUsers), []byte(u.ID), u)
 	})
 	return u.User, err
+}
+
+// requireBinding checks that an office account's office or agency exists.
+func (t *tx) requireBinding(u inspector.User) error {
+	switch {
+	case u.OfficeCode != "":
+		var o inspector.Office
+		if ok, err := getJSON(t.Bucket(bucketOffices), []byte(u.OfficeCode), &o); err != nil {
+			return err
+		} else if !ok || o.Deleted {
+			return (&inspector.Problems{{Field: "office_code", Code: "unknown", Message: fmt.Sprintf("no office with code %q", u.OfficeCode)}}).Err()
+		}
+	case u.AgencyCode != "":
+		var a inspector.Agency
+		if ok, err := getJSON(t.Bucket(bucketAgencies), []byte(u.AgencyCode), &a); err != nil {
+			return err
+		} else if !ok || a.Deleted {
+			return (&inspector.Problems{{Field: "agency_code", Code: "unknown", Message: fmt.Sprintf("no agency with code %q", u.AgencyCode)}}).Err()
+		}
+	}
+	return nil
 }

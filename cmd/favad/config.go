@@ -148,6 +148,8 @@ type serveConfig struct {
 	AccessTTL      time.Duration // --access-ttl: 0 means the server's default
 	RefreshTTL     time.Duration // --refresh-ttl: 0 means the server's default
 	SLA            string        // --sla: priority=duration list
+	SLAReferral    time.Duration // --sla-referral: how long an office has to answer a referral
+	SLAWatchEvery  time.Duration // --sla-watch-every: how often breached due times are looked for
 	Retention      time.Duration // --tombstone-retention: how long removals stay in the scope logs
 	EvidenceMax    int64         // --evidence-max-size: the largest evidence file, in bytes
 	CaptureSlack   time.Duration // --evidence-capture-slack: how far outside the visit a photo may be taken unflagged
@@ -199,6 +201,8 @@ func (s *serveConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.Unclaimed, "unclaimed-upload-retention", favsync.PendingUploadRetention, "uploaded bytes whose evidence record has not come this long are removed")
 	fs.DurationVar(&s.Retention, "tombstone-retention", favsync.DefaultTombstoneRetention, "how long sync removals are kept; devices offline longer get a full resync")
 	fs.StringVar(&s.SLA, "sla", "", "due times by priority, e.g. urgent=1h,high=4h,normal=24h,low=72h; missing ones keep these defaults")
+	fs.DurationVar(&s.SLAReferral, "sla-referral", favsync.DefaultReferralSLA, "how long an office has to answer a complaint referred to it")
+	fs.DurationVar(&s.SLAWatchEvery, "sla-watch-every", 30*time.Second, "how often complaints past their due time are looked for (each breach is reported once)")
 }
 
 // validate checks the configuration and fills the derived fields. Its errors
@@ -251,6 +255,12 @@ func (s *serveConfig) validate() error {
 	}
 	if s.AccessTTL < 0 || s.RefreshTTL < 0 {
 		return usagef("--access-ttl and --refresh-ttl must be positive")
+	}
+	if s.SLAReferral < time.Hour {
+		return usagef("--sla-referral %s: at least 1h", s.SLAReferral)
+	}
+	if s.SLAWatchEvery < time.Second || s.SLAWatchEvery > time.Hour {
+		return usagef("--sla-watch-every %s: 1s to 1h", s.SLAWatchEvery)
 	}
 	sla, err := inspector.ParseSLA(s.SLA)
 	if err != nil {

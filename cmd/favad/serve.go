@@ -62,7 +62,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 
 	// The store is opened first and closed last.
-	store, err := openStore(cfg.Data, favsync.Options{SLA: cfg.sla, EvidenceMaxSize: cfg.EvidenceMax,
+	store, err := openStore(cfg.Data, favsync.Options{SLA: cfg.sla, ReferralSLA: cfg.SLAReferral, EvidenceMaxSize: cfg.EvidenceMax,
 		EvidenceLimits: inspector.EvidenceLimits{CaptureSlack: cfg.CaptureSlack, MaxDistanceM: cfg.MaxDistanceM}})
 	if err != nil {
 		return err
@@ -101,6 +101,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("notifier: cannot settle its cursor: %w", err)
+	}
+	callerNotices := &push.CallerNotices{Store: store, Notifier: push.LogCallerNotifier{Logger: logger.With("component", "caller_notices")},
+		Logger: logger.With("component", "caller_notices")}
+	if err := callerNotices.Settle(); err != nil {
+		return fmt.Errorf("caller notices: cannot settle the cursor: %w", err)
 	}
 	keys, err := auth.LoadOrCreateKeys(cfg.JWTKeyFile, time.Now())
 	if err != nil {
@@ -177,6 +182,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { srv.RunUploadJanitor(workers, cfg.UploadMaxAge, 10*time.Minute) })
 	background.Go(func() { notifier.Run(workers) })
 	background.Go(func() { thumbs.Run(workers, media.DefaultThumbnailInterval) })
+	background.Go(func() { store.RunSLAWatch(workers, cfg.SLAWatchEvery, logger.With("component", "sla_watch")) })
+	background.Go(func() { callerNotices.Run(workers) })
 
 	var failed error
 	select {
@@ -272,8 +279,8 @@ func (c *cli) printDemo(r demo.Result) {
 		fmt.Fprintf(c.stdout, "Demo data not loaded: the store already holds data. Demo accounts loaded earlier keep the password %q unless it was changed.\n", demo.Password)
 		return
 	}
-	fmt.Fprintf(c.stdout, "\nDemo data loaded: %d agencies, %d offices in %s, %d complaints (%d assigned).\n",
-		r.Agencies, r.Offices, demo.Province, r.Complaints, r.Assigned)
+	fmt.Fprintf(c.stdout, "\nDemo data loaded: %d agencies, %d offices in %s, %d complaints (%d assigned, %d referred to the office).\n",
+		r.Agencies, r.Offices, demo.Province, r.Complaints, r.Assigned, r.Referred)
 	fmt.Fprintf(c.stdout, "Demo logins (made-up data; never use these accounts for real work):\n")
 	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  USERNAME\tPASSWORD\tROLE\n")

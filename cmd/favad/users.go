@@ -53,13 +53,15 @@ func (c *cli) usersAdd(args []string) error {
 		"Create an account. The password is read from standard input with --password-stdin\n(one line), or asked for at the terminal; never from a flag.")
 	data := fs.String("data", defaultData, "data directory")
 	username := fs.String("username", "", "login name: 3–40 of a–z, 0–9, '.', '_', '-' (required)")
-	role := fs.String("role", "", "dispatcher, inspector, supervisor or admin (required)")
+	role := fs.String("role", "", "dispatcher, inspector, supervisor, admin or office (required)")
 	name := fs.String("name", "", "the person's display name (default the username)")
 	mode := fs.String("mode", "", "inspectors: field or phone")
 	province := fs.String("province", "", "inspectors: the province they work in")
 	cities := fs.String("cities", "", "inspectors: comma-separated cities (default the whole province)")
+	office := fs.String("office", "", "office accounts: the office code they answer for")
+	agency := fs.String("agency", "", "office accounts: the agency code whose offices they answer for (with --province, only there)")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from standard input")
-	c.commandLineOnly(fs, "username", "role", "name", "mode", "province", "cities", "password-stdin")
+	c.commandLineOnly(fs, "username", "role", "name", "mode", "province", "cities", "office", "agency", "password-stdin")
 	if err := c.parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -67,9 +69,10 @@ func (c *cli) usersAdd(args []string) error {
 		return usagef("users add needs --username and --role")
 	}
 	if !inspector.Role(*role).Valid() {
-		return usagef("--role %q: use dispatcher, inspector, supervisor or admin", *role)
+		return usagef("--role %q: use dispatcher, inspector, supervisor, admin or office", *role)
 	}
-	n := favsync.NewUser{Username: *username, DisplayName: *name, Role: inspector.Role(*role), Mode: inspector.Mode(*mode)}
+	n := favsync.NewUser{Username: *username, DisplayName: *name, Role: inspector.Role(*role), Mode: inspector.Mode(*mode),
+		OfficeCode: *office, AgencyCode: *agency}
 	if n.DisplayName == "" {
 		n.DisplayName = *username
 	}

@@ -16,11 +16,14 @@ import (
 // Password is every seeded account's password.
 const Password = "correct-horse-battery"
 
+// OfficeCode is the office the seeded office account answers for.
+const OfficeCode = "QZ-SSO-01"
+
 // Province is the seeded inspectors' region.
 const Province = "قزوین"
 
 // Users creates the accounts named (all of them when none is named) and
-// returns them by username: dispatcher, field, field2, phone, supervisor, admin.
+// returns them by username: dispatcher, field, field2, phone, supervisor, admin, office.
 func Users(tb testing.TB, store *favsync.Store, names ...string) map[string]inspector.User {
 	tb.Helper()
 	hash, err := auth.HashPassword(Password)
@@ -33,6 +36,8 @@ func Users(tb testing.TB, store *favsync.Store, names ...string) map[string]insp
 		{Username: "phone", DisplayName: "زهرا محمدی", Role: inspector.RoleInspector, Mode: inspector.ModePhone, Region: region, PasswordHash: hash},
 		{Username: "supervisor", DisplayName: "رضا نوری", Role: inspector.RoleSupervisor, PasswordHash: hash},
 		{Username: "admin", DisplayName: "مدیر سامانه", Role: inspector.RoleAdmin, PasswordHash: hash},
+		// The liaison of office QZ-SSO-01, which must exist before.
+		{Username: "office", DisplayName: "رابط شعبه یک", Role: inspector.RoleOffice, OfficeCode: OfficeCode, PasswordHash: hash},
 	}
 	want := map[string]bool{}
 	for _, n := range names {

@@ -1,0 +1,224 @@
+package server_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/favad/favad/server"
+)
+
+type referralJSON struct {
+	ID           string `json:"id"`
+	Number       uint64 `json:"number"`
+	Status       string `json:"status"`
+	TrackingCode string `json:"tracking_code"`
+	CallID       string `json:"call_id"`
+	Caller       *struct {
+		Name, Phone string
+	} `json:"caller"`
+	Referral *struct {
+		DueAt          time.Time  `json:"due_at"`
+		AcknowledgedAt *time.Time `json:"acknowledged_at"`
+		Answer         *struct {
+			Action, Text string
+		} `json:"answer"`
+	} `json:"referral"`
+	Outcome *struct {
+		Value    string `json:"value"`
+		ClosedBy string `json:"closed_by"`
+	} `json:"outcome"`
+}
+
+// TestReferralLoopOverHTTP walks the workplace loop as each of its users
+// would: dispatch refers, the office (which never sees the caller) finds it,
+// acknowledges and answers, dispatch closes it, and the caller asks after it
+// with the tracking code.
+func TestReferralLoopOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	disp, office, sup := e.token("dispatcher"), e.token("office"), e.token("supervisor")
+
+	r := e.do(newCall("POST", "/v1/complaints", disp, intake("CALL-REF-1", e.clock.Now().Add(-5*time.Minute))))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var c referralJSON
+	r.json(t, &c)
+	require.Len(t, c.TrackingCode, 12, "dispatch reads the tracking code to the caller")
+	other := intake("CALL-REF-2", e.clock.Now().Add(-5*time.Minute))
+	other["office_code"] = "TK-SSO-01"
+	r = e.do(newCall("POST", "/v1/complaints", disp, other))
+	require.Equal(t, http.StatusCreated, r.status)
+	var elsewhere referralJSON
+	r.json(t, &elsewhere)
+
+	// Not referred yet: the office sees nothing.
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, office, nil))
+	assert.Equal(t, http.StatusNotFound, r.status)
+	r = e.do(newCall("GET", "/v1/referrals", office, nil))
+	require.Equal(t, http.StatusOK, r.status)
+	assert.NotContains(t, string(r.body), c.ID)
+
+	for _, id := range []string{c.ID, elsewhere.ID} {
+		r = e.do(newCall("POST", "/v1/complaints/"+id+"/refer", disp, map[string]string{"note": "لطفا پاسخ دهید"}))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	}
+	r.json(t, &elsewhere)
+	require.NotNil(t, elsewhere.Referral)
+	assert.Equal(t, e.clock.Now().Add(72*time.Hour).UTC(), elsewhere.Referral.DueAt.UTC(), "the default referral SLA")
+
+	// The office's list: its own office only, never the caller.
+	r = e.do(newCall("GET", "/v1/referrals", office, nil))
+	require.Equal(t, http.StatusOK, r.status)
+	var page struct{ Items []referralJSON }
+	r.json(t, &page)
+	require.Len(t, page.Items, 1, "only the complaint about the office's own branch")
+	got := page.Items[0]
+	assert.Equal(t, c.ID, got.ID)
+	assert.Nil(t, got.Caller)
+	assert.Empty(t, got.CallID)
+	assert.Empty(t, got.TrackingCode)
+	for _, secret := range []string{"شهروند نمونه", "09121234567", "CALL-REF-1", c.TrackingCode} {
+		assert.NotContains(t, string(r.body), secret)
+	}
+	r = e.do(newCall("GET", "/v1/complaints/"+elsewhere.ID, office, nil))
+	assert.Equal(t, http.StatusNotFound, r.status, "another office's complaint")
+	r = e.do(newCall("POST", "/v1/complaints/"+elsewhere.ID+"/referral/answer", office, map[string]string{"action": "corrected", "text": "x"}))
+	assert.Equal(t, http.StatusNotFound, r.status)
+
+	// Dispatch sees every referral.
+	r = e.do(newCall("GET", "/v1/referrals?status=referred_to_workplace", sup, nil))
+	require.Equal(t, http.StatusOK, r.status)
+	r.json(t, &page)
+	assert.Len(t, page.Items, 2)
+
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/acknowledge", office, nil))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.do(call{method: "POST", path: "/v1/complaints/" + c.ID + "/referral/answer", token: office, body: map[string]string{"action": "fixed"}, invalidRequest: true})
+	require.Equal(t, http.StatusUnprocessableEntity, r.status)
+	fields := []string{}
+	for _, f := range r.problem(t).Errors {
+		fields = append(fields, f.Field)
+	}
+	assert.ElementsMatch(t, []string{"action", "text"}, fields)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/answer", office, map[string]string{"action": "corrected", "text": "کارمند به باجه برگشت"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r.json(t, &got)
+	assert.Equal(t, "referral_answered", got.Status)
+	assert.Nil(t, got.Caller)
+
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/close", disp, map[string]string{"outcome": "substantiated", "statement": "پاسخ پذیرفته شد"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r.json(t, &got)
+	assert.Equal(t, "resolved", got.Status)
+	require.NotNil(t, got.Outcome)
+	assert.Equal(t, e.users["dispatcher"].ID, got.Outcome.ClosedBy)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/close", disp, map[string]string{"outcome": "substantiated"}))
+	assert.Equal(t, http.StatusConflict, r.status, "closed once")
+
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, disp, nil))
+	var withHistory struct {
+		History []struct{ Action string }
+	}
+	r.json(t, &withHistory)
+	var actions []string
+	for _, h := range withHistory.History {
+		actions = append(actions, h.Action)
+	}
+	assert.Equal(t, []string{"created", "referred", "referral_acknowledged", "referral_answered", "closed"}, actions)
+
+	// The caller asks, typing the code in Persian digits with dashes.
+	code := toPersianDigits(c.TrackingCode[:4] + "-" + c.TrackingCode[4:8] + "-" + c.TrackingCode[8:])
+	r = e.do(call{method: "GET", path: "/v1/track/" + code})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var tr struct {
+		Status, StatusFa, Outcome, OutcomeFa string
+		OfficeNameFa                         string `json:"office_name_fa"`
+	}
+	r.json(t, &tr)
+	assert.Equal(t, "resolved", tr.Status)
+	assert.Equal(t, "substantiated", tr.Outcome)
+	assert.Equal(t, "شعبه یک تامین اجتماعی قزوین", tr.OfficeNameFa)
+	body := string(r.body)
+	for _, secret := range []string{"شهروند نمونه", "09121234567", "CALL-REF-1", e.users["dispatcher"].DisplayName,
+		e.users["office"].DisplayName, "کارمند به باجه برگشت", "پاسخ پذیرفته شد", e.users["dispatcher"].ID} {
+		assert.NotContains(t, body, secret, "the tracking answer names no one")
+	}
+	assert.Equal(t, "no-store", r.header.Get("Cache-Control"))
+	r = e.do(call{method: "GET", path: "/v1/track/000000000000"})
+	assert.Equal(t, http.StatusNotFound, r.status)
+}
+
+func toPersianDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return '۰' + (r - '0')
+		}
+		return r
+	}, s)
+}
+
+func TestTrackingIsRateLimitedPerAddress(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.TrackPerAddress = 3 })
+	for i := range 3 {
+		r := e.do(call{method: "GET", path: "/v1/track/123412341234"})
+		require.Equal(t, http.StatusNotFound, r.status, "lookup %d", i)
+	}
+	r := e.do(call{method: "GET", path: "/v1/track/123412341234"})
+	require.Equal(t, http.StatusTooManyRequests, r.status)
+	assert.NotEmpty(t, r.header.Get("Retry-After"))
+	assert.Equal(t, "rate_limited", string(r.problem(t).Code))
+}
+
+func TestOfficeAccountsAreCreatedBoundToAnOffice(t *testing.T) {
+	e := newEnv(t)
+	adm := e.token("admin")
+	r := e.do(newCall("POST", "/v1/users", adm, map[string]any{"username": "liaison.tk", "display_name": "رابط تاکستان", "role": "office",
+		"office_code": "TK-SSO-01", "password": "a-long-enough-password"}))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	assert.Contains(t, string(r.body), `"office_code":"TK-SSO-01"`)
+	r = e.do(newCall("POST", "/v1/users", adm, map[string]any{"username": "liaison.x", "display_name": "x", "role": "office", "password": "a-long-enough-password"}))
+	require.Equal(t, http.StatusUnprocessableEntity, r.status)
+	assert.Equal(t, "office_code", r.problem(t).Errors[0].Field)
+}
+
+// An office attaches a file to its answer and uploads it with tus, like an
+// inspector's evidence: the bytes are checked, dispatch reads it, the office
+// reads its own, and no one else's.
+func TestOfficeAttachesAFileToItsAnswer(t *testing.T) {
+	e := newEvidenceEnv(t)
+	disp, office := e.token("dispatcher"), e.token("office")
+	r := e.do(newCall("POST", "/v1/complaints", disp, intake("CALL-ATT-1", e.clock.Now())))
+	require.Equal(t, http.StatusCreated, r.status)
+	var c referralJSON
+	r.json(t, &c)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/refer", disp, map[string]string{}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	photo := noiseJPEG(t, 64, 48, 1)
+	sum := hexSHA256(photo)
+	id := "0193a000-0000-7000-8000-0000000000a1"
+	// Bytes before the answer: an office declares its files first.
+	r = e.tusCreate(office, int64(len(photo)), evidenceMeta(id, sum, "image/jpeg"))
+	assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/answer", office, map[string]any{
+		"action": "corrected", "text": "تصویر دفتر حضور و غیاب پیوست است",
+		"attachments": []map[string]any{{"id": id, "kind": "document", "content_type": "image/jpeg", "size": len(photo), "sha256": sum}},
+	}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Contains(t, string(r.body), id)
+
+	ev, status := e.evidence(office, id)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "awaiting_upload", ev.Status)
+	r = e.tusUpload(office, photo, evidenceMeta(id, sum, "image/jpeg"))
+	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+	ev, status = e.evidence(disp, id)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "stored", ev.Status)
+	_, status = e.evidence(e.token("field"), id)
+	assert.Equal(t, http.StatusNotFound, status, "an inspector reads only their own evidence")
+}
