@@ -139,14 +139,14 @@ func (s *state) applyComplaint(cv *favsync.ChangeView) {
 		if due, err := time.Parse(time.RFC3339, cv.Data["due_at"]); err == nil {
 			f.ReferralDue = due.Unix()
 		}
-	case "referral_answered":
+	case favsync.ActionReferralAnswered:
 		if f.ReferralAnswer == 0 {
 			f.ReferralAnswer = at
 		}
 	case "outcome":
 		f.Outcome, f.OutcomeAt = outcomeCode(cv.Data["outcome"]), workTime(deviceTime(cv), cv.At)
 		s.setOutcomeBy(f, s.strs.id(cv.Actor))
-	case "closed":
+	case favsync.ActionClosed:
 		f.Outcome, f.OutcomeAt, f.OutcomeBy, f.AssignToOutcome = outcomeCode(cv.Data["outcome"]), at, 0, -1
 	case "review_overrule":
 		if v := cv.Data["outcome"]; v != "" {
@@ -157,7 +157,7 @@ func (s *state) applyComplaint(cv *favsync.ChangeView) {
 			f.Outcome, f.OutcomeAt = outcomeCode(v), t
 			s.setOutcomeBy(f, s.strs.id(cv.Data["inspector"]))
 		}
-	case "sla_breached":
+	case favsync.ActionSLABreached:
 		f.Breaches++
 		if cv.Data["sla"] == "referral" {
 			f.ReferralBreach = true
