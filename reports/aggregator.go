@@ -107,6 +107,7 @@ func New(cfg Config) (*Aggregator, error) {
 		cfg.Logger.Info("reports: rebuilding from the change log", "snapshot", cfg.SnapshotPath, "reason", err.Error())
 		return a, nil
 	}
+	cfg.Logger.Info("reports: loaded the snapshot", "snapshot", cfg.SnapshotPath, "seq", st.cursor, "complaints", len(st.complaints))
 	a.st = st
 	a.saved.Store(st.cursor)
 	a.applied.Store(st.cursor)

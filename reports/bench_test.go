@@ -16,13 +16,18 @@ package reports
 // before computing anything.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	stdsync "sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/favad/favad/inspector"
 	favsync "github.com/favad/favad/sync"
@@ -355,4 +360,176 @@ func BenchmarkTimeSeriesYear(b *testing.B) {
 			b.ReportMetric(float64(len(pts)), "points/op")
 		})
 	}
+}
+
+// benchPushDevices is the number of devices pushing at once, one per inspector.
+const benchPushDevices = 64
+
+// benchNote is a note's text: about 300 bytes, as in sync's BenchmarkPush.
+var benchNote = func() string {
+	s := ""
+	for len(s) < 280 {
+		s += "مدیر شعبه حاضر نبود؛ "
+	}
+	return s
+}()
+
+// benchPushRig is a store with 64 inspectors, each with an assigned
+// complaint, and their devices' mutation counters.
+type benchPushRig struct {
+	k    *storeKit
+	devs []benchPushDevice
+}
+
+type benchPushDevice struct {
+	user      inspector.User
+	id        string
+	complaint string
+	seq       uint64
+}
+
+func newBenchPushRig(b *testing.B) *benchPushRig {
+	b.Helper()
+	k := openStoreKit(b, benchPushDevices)
+	r := &benchPushRig{k: k}
+	for i, u := range k.inspectors {
+		c := k.complaint(b, fmt.Sprintf("PUSH-%d", i), &u)
+		r.devs = append(r.devs, benchPushDevice{user: u, id: fmt.Sprintf("device-%03d", i), complaint: c.ID})
+	}
+	return r
+}
+
+// notes builds n note.create mutations per device, perPush to a push.
+func (r *benchPushRig) notes(total int) [][][]favsync.Mutation {
+	at := time.Now().UTC().Truncate(time.Second)
+	out := make([][][]favsync.Mutation, len(r.devs))
+	for d := range r.devs {
+		dev := &r.devs[d]
+		n := total / len(r.devs)
+		if d < total%len(r.devs) {
+			n++
+		}
+		for range n {
+			dev.seq++
+			out[d] = append(out[d], []favsync.Mutation{mutation(dev.seq, favsync.MutNoteCreate, uuid.Must(uuid.NewV7()).String(), 0,
+				map[string]any{"complaint_id": dev.complaint, "text": benchNote, "written_at": at}, at)})
+		}
+	}
+	return out
+}
+
+// push sends the pushes from all devices at once and returns the time it took.
+func (r *benchPushRig) push(b *testing.B, pushes [][][]favsync.Mutation) time.Duration {
+	var wg stdsync.WaitGroup
+	start := time.Now()
+	for d := range r.devs {
+		wg.Go(func() {
+			dev := &r.devs[d]
+			for _, muts := range pushes[d] {
+				res, _, err := r.k.store.Push(dev.user, dev.id, muts)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				for _, x := range res {
+					if x.Status != favsync.StatusApplied || x.Replayed {
+						b.Errorf("mutation %s: %s %s", x.MutationID, x.Status, x.Message)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
+	return time.Since(start)
+}
+
+// tail starts an aggregator's Run on the rig's store and returns a stop
+// that waits for it.
+func (r *benchPushRig) tail(b *testing.B) (*Aggregator, func()) {
+	a, err := New(Config{Store: r.k.store, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := a.CatchUp(); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	return a, func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	}
+}
+
+// BenchmarkPushWithAggregator has 64 devices push note.create mutations
+// (one a push, b.N in all, as sync's BenchmarkPush at 64 devices) to a real
+// store, fsync on, without (aggregator=off) and with (aggregator=on) an
+// aggregator's Run tailing the same store. Both report mutations/s; "on"
+// also reports lag_ms, how long after the last push the aggregator had read
+// everything. alternating pushes 2 s without and 2 s with, five rounds
+// each way in turn on one store, and reports the median rates and their
+// ratio (on ÷ off; the goal is ≥ 0.90, a cost under 10 %).
+func BenchmarkPushWithAggregator(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("aggregator=%s", map[bool]string{false: "off", true: "on"}[on]), func(b *testing.B) {
+			rig := newBenchPushRig(b)
+			pushes := rig.notes(b.N)
+			var a *Aggregator
+			stop := func() {}
+			if on {
+				a, stop = rig.tail(b)
+			}
+			b.ResetTimer()
+			elapsed := rig.push(b, pushes)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "mutations/s")
+			if on {
+				pushed := time.Now()
+				for {
+					applied, head := a.Behind()
+					if applied == head {
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
+				b.ReportMetric(float64(time.Since(pushed).Microseconds())/1000, "lag_ms")
+			}
+			stop()
+		})
+	}
+	b.Run("alternating", func(b *testing.B) {
+		rig := newBenchPushRig(b)
+		const rounds, window = 5, 2 * time.Second
+		rate := func() float64 {
+			// Pushes in slices of 640 until the window is spent.
+			start, n := time.Now(), 0
+			for time.Since(start) < window {
+				rig.push(b, rig.notes(10*benchPushDevices))
+				n += 10 * benchPushDevices
+			}
+			return float64(n) / time.Since(start).Seconds()
+		}
+		var off, on []float64
+		for b.Loop() { // one op is the whole comparison
+			off, on = off[:0], on[:0]
+			for range rounds {
+				off = append(off, rate())
+				_, stop := rig.tail(b)
+				on = append(on, rate())
+				stop()
+			}
+		}
+		slices.Sort(off)
+		slices.Sort(on)
+		b.ReportMetric(off[rounds/2], "off_mutations/s")
+		b.ReportMetric(on[rounds/2], "on_mutations/s")
+		b.ReportMetric(on[rounds/2]/off[rounds/2], "ratio")
+	})
 }
