@@ -326,19 +326,28 @@ func BenchmarkRepeatOffenders(b *testing.B) {
 	q, scan := benchVersus(func() { a.RepeatOffenders(Filter{To: benchTo}, 0, 0) }, func() {
 		end, start := benchTo.Unix(), benchTo.Add(-DefaultWindow).Unix()
 		prev := benchTo.Add(-2 * DefaultWindow).Unix()
-		cur, before := map[uint32]int{}, map[uint32]int{}
+		n := len(a.st.strs.strs)
+		complaints, cur, before := make([]int, n), make([]int, n), make([]int, n)
 		for i := range a.st.complaints {
 			c := &a.st.complaints[i]
-			if !substantiated(c.Outcome) {
-				continue
-			}
+			sub := substantiated(c.Outcome)
 			switch {
 			case c.CallTime >= start && c.CallTime < end:
-				cur[c.Office]++
-			case c.CallTime >= prev && c.CallTime < start:
+				complaints[c.Office]++
+				if sub {
+					cur[c.Office]++
+				}
+			case sub && c.CallTime >= prev && c.CallTime < start:
 				before[c.Office]++
 			}
 		}
+		var ranked []RepeatOffender
+		for office, k := range cur {
+			if k >= DefaultMinSubstantiated {
+				ranked = append(ranked, RepeatOffender{OfficeCode: a.st.strs.str(uint32(office)), Complaints: complaints[office], Substantiated: k, Previous: before[office]})
+			}
+		}
+		slices.SortFunc(ranked, func(x, y RepeatOffender) int { return y.Substantiated - x.Substantiated })
 	})
 	b.ReportMetric(float64(len(r.Items)), "offices/op")
 	b.ReportMetric(float64(q)/float64(scan), "scan_ratio")

@@ -308,42 +308,48 @@ func (s *state) repeatOffenders(f Filter, minSubstantiated int, window time.Dura
 	}
 	start := end.Add(-window)
 	out := RepeatOffenders{From: start.UTC(), To: end.UTC(), PreviousFrom: start.Add(-window).UTC(), MinSubstantiated: minSubstantiated, Items: []RepeatOffender{}}
+	// Counts by office, in a slice by interned id: offices are dense.
 	type counts struct {
 		agency, province                  uint32
 		complaints, substantiated, before int
 	}
-	byOffice := map[uint32]*counts{}
+	byOffice := make([]counts, len(s.strs.strs))
+	seen := make([]bool, len(s.strs.strs))
 	count := func(from, to time.Time, current bool) {
 		f.From, f.To = from, to
 		sel := s.resolve(f)
-		s.eachComplaint(&sel, func(_ int32, c *complaintFact) {
-			x := byOffice[c.Office]
-			if x == nil {
-				if !current {
-					return // only offices of the current window are ranked
+		for _, list := range s.complaintLists(&sel) {
+			for _, i := range list {
+				c := &s.complaints[i]
+				if !sel.matches(c) {
+					continue
 				}
-				x = &counts{agency: c.Agency, province: c.Province}
-				byOffice[c.Office] = x
-			}
-			sub := substantiated(c.Outcome)
-			switch {
-			case current:
-				x.complaints++
-				if sub {
-					x.substantiated++
+				x := &byOffice[c.Office]
+				sub := substantiated(c.Outcome)
+				switch {
+				case current:
+					if !seen[c.Office] {
+						seen[c.Office] = true
+						x.agency, x.province = c.Agency, c.Province
+					}
+					x.complaints++
+					if sub {
+						x.substantiated++
+					}
+				case sub:
+					x.before++
 				}
-			case sub:
-				x.before++
 			}
-		})
+		}
 	}
 	count(start, end, true)
 	count(start.Add(-window), start, false)
-	for office, x := range byOffice {
-		if x.substantiated < minSubstantiated {
+	for office := range byOffice {
+		x := &byOffice[office]
+		if !seen[office] || x.substantiated < minSubstantiated {
 			continue
 		}
-		out.Items = append(out.Items, RepeatOffender{OfficeCode: s.strs.str(office), AgencyCode: s.strs.str(x.agency), Province: s.strs.str(x.province),
+		out.Items = append(out.Items, RepeatOffender{OfficeCode: s.strs.str(uint32(office)), AgencyCode: s.strs.str(x.agency), Province: s.strs.str(x.province),
 			Complaints: x.complaints, Substantiated: x.substantiated, Previous: x.before, Change: x.substantiated - x.before})
 	}
 	slices.SortFunc(out.Items, func(a, b RepeatOffender) int {
