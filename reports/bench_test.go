@@ -22,6 +22,8 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	stdsync "sync"
 	"testing"
@@ -541,4 +543,33 @@ func BenchmarkPushWithAggregator(b *testing.B) {
 		b.ReportMetric(on[rounds/2], "on_mutations/s")
 		b.ReportMetric(on[rounds/2]/off[rounds/2], "ratio")
 	})
+}
+
+// BenchmarkSnapshot writes the 1M-complaint facts to a snapshot file and
+// loads them back (decode and re-index), as a shutdown and a start do.
+func BenchmarkSnapshot(b *testing.B) {
+	a := benchAggregator(b)
+	path := filepath.Join(b.TempDir(), "reports.snapshot")
+	a.cfg.SnapshotPath = path
+	defer func() { a.cfg.SnapshotPath = "" }()
+	var save, load time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if err := a.Snapshot(); err != nil {
+			b.Fatal(err)
+		}
+		save += time.Since(start)
+		start = time.Now()
+		if _, err := loadSnapshot(path); err != nil {
+			b.Fatal(err)
+		}
+		load += time.Since(start)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(st.Size())/(1<<20), "MiB")
+	b.ReportMetric(float64(save.Milliseconds())/float64(b.N), "save_ms")
+	b.ReportMetric(float64(load.Milliseconds())/float64(b.N), "load_ms")
 }
