@@ -39,6 +39,11 @@ type Config struct {
 	// Poll is how long Run waits for the store's signal before reading
 	// anyway; default 1s.
 	Poll time.Duration
+	// Settle is how long Run lets changes gather after the store's signal
+	// before it reads them, so that a burst of commits is read in one batch
+	// rather than one read per commit; default 100ms. Reports need no
+	// fresher figures, and writers share the CPU with fewer reads.
+	Settle time.Duration
 	// BatchSize is how many changes are read at once; default 1000.
 	BatchSize int
 	// Now is the clock (for "past its due time"); default time.Now.
@@ -56,6 +61,9 @@ func (c *Config) validate() error {
 	}
 	if c.Poll <= 0 {
 		c.Poll = time.Second
+	}
+	if c.Settle <= 0 {
+		c.Settle = 100 * time.Millisecond
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = 1000
@@ -167,7 +175,8 @@ func (a *Aggregator) CatchUp() error {
 }
 
 // Run tails the change log until ctx is done: it reads in batches, waits
-// for the store's signal (or Poll) when it has caught up, saves the
+// for the store's signal (or Poll) when it has caught up, then Settle for
+// more, saves the
 // snapshot every SnapshotEvery when there is something new, and once more
 // when ctx ends. A failed read is logged and retried after Poll. It returns
 // the error of the last snapshot, if that failed.
@@ -200,6 +209,11 @@ func (a *Aggregator) Run(ctx context.Context) error {
 			}
 			return nil
 		case <-changed:
+			timer.Reset(a.cfg.Settle)
+			select {
+			case <-ctx.Done():
+			case <-timer.C:
+			}
 		case <-timer.C:
 		}
 		timer.Stop()
