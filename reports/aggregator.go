@@ -288,7 +288,8 @@ func (a *Aggregator) ByInspector(f Filter) []InspectorRow {
 
 // TimeSeries returns complaints per Iran-local day (by ByDay) or Solar
 // Hijri month (ByMonth) of the filter's period, every period present. It
-// returns an error for any other by.
+// returns an error for any other by, or a period outside the years 1800 to
+// 2800.
 func (a *Aggregator) TimeSeries(f Filter, by string) ([]Point, error) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()

@@ -301,6 +301,8 @@ func TestTimeSeriesScenario(t *testing.T) {
 
 	_, err = a.TimeSeries(scenarioFilter, "week")
 	assert.Error(t, err)
+	_, err = a.TimeSeries(Filter{To: t0}, ByDay) // from the year 1: no calendar for it
+	assert.Error(t, err)
 }
 
 // Every action of the scenario's log is applied in one pass or in batches

@@ -53,7 +53,7 @@ func (sel *selector) where(office, agency, province uint32) bool {
 		(sel.provinces == nil || sel.provinces[province])
 }
 
-// days calls fn for each day index in [from, to) that exists.
+// eachDay calls fn for each day index in [from, to) that exists.
 func (s *state) eachDay(from, to int64, fn func(*dayIndex)) {
 	if to <= from {
 		return
@@ -442,6 +442,9 @@ func (s *state) byInspector(f Filter) []InspectorRow {
 func (s *state) timeSeries(f Filter, by string) ([]Point, error) {
 	if by != ByDay && by != ByMonth {
 		return nil, fmt.Errorf("reports: time series by %q: by day or month", by)
+	}
+	if y0, y1 := f.From.Year(), f.To.Year(); y0 < 1800 || y1 > 2800 {
+		return nil, fmt.Errorf("reports: time series from %d to %d: outside the years 1800 to 2800", y0, y1)
 	}
 	sel := s.resolve(f)
 	points := []Point{}

@@ -21,7 +21,8 @@ type Reports interface {
 	ByOffice(f reports.Filter) []reports.OfficeRow
 	RepeatOffenders(f reports.Filter, minSubstantiated int, window time.Duration) reports.RepeatOffenders
 	ByInspector(f reports.Filter) []reports.InspectorRow
-	// TimeSeries returns an error only for a by other than day or month.
+	// TimeSeries returns an error only for a by other than day or month,
+	// or a period outside the years 1800 to 2800.
 	TimeSeries(f reports.Filter, by string) ([]reports.Point, error)
 	// Behind returns the last change applied and the head of the log.
 	Behind() (applied, head uint64)
@@ -35,6 +36,9 @@ const (
 	DefaultReportPeriod = 30 * 24 * time.Hour
 	// MaxReportPeriod is the longest period a report covers: two years.
 	MaxReportPeriod = 731 * 24 * time.Hour
+	// minReportYear and maxReportYear bound the times a report takes,
+	// well inside what the Solar Hijri conversion supports.
+	minReportYear, maxReportYear = 1900, 2300
 )
 
 // reportAnswer is the envelope of the agency, office and inspector
@@ -178,6 +182,14 @@ func reportFilter(c echo.Context, now time.Time, withFrom bool) (reports.Filter,
 			p.Add("from", "invalid", "an RFC 3339 time or a date YYYY-MM-DD")
 		} else {
 			f.From = t
+		}
+	}
+	for _, b := range []struct {
+		field string
+		t     time.Time
+	}{{"to", f.To}, {"from", f.From}} {
+		if len(p) == 0 && (b.field == "to" || withFrom) && (b.t.Year() < minReportYear || b.t.Year() > maxReportYear) {
+			p.Add(b.field, "out_of_range", fmt.Sprintf("a time from the year %d to %d", minReportYear, maxReportYear))
 		}
 	}
 	if len(p) == 0 && withFrom {
