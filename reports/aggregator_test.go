@@ -332,3 +332,25 @@ func TestHasField(t *testing.T) {
 	assert.False(t, hasField("", "check_in"))
 	assert.False(t, strings.Contains("", "x"))
 }
+
+// A visit or finding at an office the log never described is counted at
+// the office of the change (its complaint's), never under an empty agency.
+func TestUnknownVisitOfficeFallsBackToTheComplaints(t *testing.T) {
+	f := newFeed()
+	f.office("QZ-1", "SSO", "قزوین")
+	f.complaint("c1", "QZ-1", absent, inspector.PriorityNormal, t0, t0)
+	f.assign("c1", "i-field", inspector.ModeField, t0.Add(time.Minute))
+	f.offices["XX-9"] = &inspector.Office{Code: "XX-9"} // never logged
+	f.visit("v1", "i-field", "XX-9", []string{"c1"}, ptr(t0.Add(h(1))), "check_in,complaint_ids,office_code", t0.Add(h(1)))
+	f.views[len(f.views)-1].Office = f.offices["QZ-1"] // ReadChanges gives the complaint's office
+	f.finding("f1", "v1", "c1", inspector.Finding{StaffExpected: 3, StaffPresent: 3, ObservedAt: t0.Add(h(1))}, t0.Add(h(1)))
+	f.views[len(f.views)-1].Office = f.offices["QZ-1"]
+	a := newAgg(t, f.views, scenarioNow)
+	rows := a.ByAgency(scenarioFilter)
+	require.Len(t, rows, 1)
+	assert.Equal(t, "SSO", rows[0].AgencyCode)
+	assert.Equal(t, 1, rows[0].Attendance.Findings)
+	ins := a.ByInspector(Filter{From: t0, To: t0.Add(h(2)), Province: "قزوین"})
+	require.Len(t, ins, 1)
+	assert.Equal(t, 1, ins[0].Visits)
+}

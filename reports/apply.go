@@ -87,6 +87,17 @@ func (s *state) officeOf(code string) (office uint32, info officeInfo) {
 	return office, s.offices[office]
 }
 
+// placeOf is officeOf for the office a visit or finding names, falling back
+// to the change's own office when that one was never seen (offices are
+// logged before any work on them, so this is a safety net).
+func (s *state) placeOf(code string, cv *favsync.ChangeView) (office uint32, info officeInfo) {
+	office, info = s.officeOf(code)
+	if info.Agency == 0 && cv.Office != nil && cv.Office.Code != "" {
+		office, info = s.officeOf(cv.Office.Code)
+	}
+	return office, info
+}
+
 // workTime is when work done on a device happened: the device's time,
 // bounded by the moment the server received it.
 func workTime(device time.Time, received time.Time) int64 {
@@ -269,7 +280,7 @@ func (s *state) applyVisit(cv *favsync.ChangeView) {
 		return
 	}
 	if cv.Action == favsync.ActionCreated {
-		office, info := s.officeOf(v.OfficeCode)
+		office, info := s.placeOf(v.OfficeCode, cv)
 		inspectorID := v.InspectorID
 		if inspectorID == "" {
 			inspectorID = cv.Actor
@@ -320,13 +331,10 @@ func (s *state) applyCall(cv *favsync.ChangeView) {
 func (s *state) applyFinding(cv *favsync.ChangeView) {
 	fd := cv.Finding
 	code := ""
-	switch {
-	case cv.Visit != nil && cv.Visit.OfficeCode != "":
+	if cv.Visit != nil {
 		code = cv.Visit.OfficeCode
-	case cv.Office != nil:
-		code = cv.Office.Code
 	}
-	office, info := s.officeOf(code)
+	office, info := s.placeOf(code, cv)
 	f := findingFact{Observed: workTime(fd.ObservedAt, cv.At), Office: office, Agency: info.Agency, Province: info.Province,
 		Inspector: s.strs.id(fd.InspectorID), Complaint: -1,
 		Expected: int32(fd.StaffExpected), Present: int32(fd.StaffPresent), Waiting: int32(fd.ClientsWaiting), NonWork: int32(len(fd.NonWork))}
