@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -83,27 +84,47 @@ func (s *Server) reportSource() (Reports, uint64, bool, error) {
 }
 
 func (s *Server) reportAgencies(c echo.Context) error {
-	return serveRows(s, c, Reports.ByAgency)
+	return serveRows(s, c, "agencies", Reports.ByAgency, agencyColumns)
 }
 
 func (s *Server) reportOffices(c echo.Context) error {
-	return serveRows(s, c, Reports.ByOffice)
+	return serveRows(s, c, "offices", Reports.ByOffice, officeColumns)
 }
 
 func (s *Server) reportInspectors(c echo.Context) error {
-	return serveRows(s, c, Reports.ByInspector)
+	return serveRows(s, c, "inspectors", Reports.ByInspector, inspectorColumns)
 }
 
-func serveRows[T any](s *Server, c echo.Context, query func(Reports, reports.Filter) []T) error {
+func serveRows[T any](s *Server, c echo.Context, name string, query func(Reports, reports.Filter) []T, cols func(names) []reportColumn[T]) error {
 	f, err := reportFilter(c, s.cfg.Now(), true)
 	if err != nil {
+		return err
+	}
+	if _, _, err := exportFormat(c); err != nil {
 		return err
 	}
 	src, asOf, behind, err := s.reportSource()
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, reportAnswer[T]{From: f.From.UTC(), To: f.To.UTC(), AsOfSeq: asOf, CatchingUp: behind, Items: query(src, f)})
+	rows := query(src, f)
+	if done, err := exportReport(s, c, name, rows, cols); done || err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, reportAnswer[T]{From: f.From.UTC(), To: f.To.UTC(), AsOfSeq: asOf, CatchingUp: behind, Items: rows})
+}
+
+// exportReport sends rows as a file when the request asks for csv or xlsx;
+// done is false for JSON.
+func exportReport[T any](s *Server, c echo.Context, name string, rows []T, cols func(names) []reportColumn[T]) (done bool, err error) {
+	if format, _, _ := exportFormat(c); format == "json" {
+		return false, nil
+	}
+	n, err := s.reportNames()
+	if err != nil {
+		return false, err
+	}
+	return sendReport(s, c, name, cols(n), rows)
 }
 
 func (s *Server) reportRepeatOffenders(c echo.Context) error {
@@ -122,6 +143,10 @@ func (s *Server) reportRepeatOffenders(c echo.Context) error {
 			p.Add("window", "invalid", "a number of days such as 90d, or a duration such as 720h, up to two years")
 		}
 	}
+	var bad *inspector.Error
+	if _, _, err := exportFormat(c); errors.As(err, &bad) {
+		p = append(p, bad.Fields...)
+	}
 	if err := p.Err(); err != nil {
 		return err
 	}
@@ -130,6 +155,9 @@ func (s *Server) reportRepeatOffenders(c echo.Context) error {
 		return err
 	}
 	r := src.RepeatOffenders(f, minimum, window)
+	if done, err := exportReport(s, c, "repeat-offenders", r.Items, offenderColumns); done || err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, repeatOffendersAnswer{From: r.From, To: r.To, PreviousFrom: r.PreviousFrom, MinSubstantiated: r.MinSubstantiated,
 		WindowSeconds: int64(window / time.Second), AsOfSeq: asOf, CatchingUp: behind, Items: r.Items})
 }
@@ -146,12 +174,18 @@ func (s *Server) reportTimeSeries(c echo.Context) error {
 	if by != reports.ByDay && by != reports.ByMonth {
 		return (&inspector.Problems{{Field: "by", Code: "invalid", Message: "day or month (Solar Hijri)"}}).Err()
 	}
+	if _, _, err := exportFormat(c); err != nil {
+		return err
+	}
 	src, asOf, behind, err := s.reportSource()
 	if err != nil {
 		return err
 	}
 	points, err := src.TimeSeries(f, by)
 	if err != nil {
+		return err
+	}
+	if done, err := exportReport(s, c, "timeseries-"+by, points, func(names) []reportColumn[reports.Point] { return pointColumns() }); done || err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, timeSeriesAnswer{From: f.From.UTC(), To: f.To.UTC(), By: by, AsOfSeq: asOf, CatchingUp: behind, Points: points})
