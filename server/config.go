@@ -75,6 +75,10 @@ type Config struct {
 	// Collectors are extra Prometheus collectors served at /metrics (the push notifier's).
 	Collectors []prometheus.Collector
 
+	// Reports answers the report routes (a *reports.Aggregator, whose Run
+	// the caller keeps going); nil makes them answer 503 unavailable.
+	Reports Reports
+
 	// MediaMissingAfter is how long a record may wait for its bytes before
 	// dispatch sees it as "media missing"; default 24h.
 	MediaMissingAfter time.Duration

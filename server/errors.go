@@ -20,6 +20,7 @@ const (
 	codeRouteNotFound    inspector.Code = "route_not_found"        // no such path
 	codeMethodNotAllowed inspector.Code = "method_not_allowed"     // path exists, method does not
 	codeBusy             inspector.Code = "busy"                   // too many sign-ins at once; retry after Retry-After
+	codeUnavailable      inspector.Code = "unavailable"            // a part of the API this server does not run (reports without their aggregator)
 )
 
 // statusOf is the one table from error code to HTTP status.
@@ -44,6 +45,7 @@ var statusOf = map[inspector.Code]int{
 	codeRouteNotFound:               http.StatusNotFound,
 	codeMethodNotAllowed:            http.StatusMethodNotAllowed,
 	codeBusy:                        http.StatusServiceUnavailable,
+	codeUnavailable:                 http.StatusServiceUnavailable,
 	codeUpgradeRequired:             http.StatusUpgradeRequired,
 	inspector.CodeSignedOut:         http.StatusUnauthorized,
 }

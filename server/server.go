@@ -129,6 +129,13 @@ func New(cfg Config) (*Server, error) {
 		{Method: http.MethodGet, Path: "/v1/conflicts", Roles: overseer, handler: s.listConflicts},
 		{Method: http.MethodGet, Path: "/v1/conflicts/:id", Roles: overseer, handler: s.getConflict},
 		{Method: http.MethodPost, Path: "/v1/conflicts/:id/resolve", Roles: dispatch, handler: s.resolveConflict},
+
+		{Method: http.MethodGet, Path: "/v1/reports/agencies", Roles: overseer, handler: s.reportAgencies},
+		{Method: http.MethodGet, Path: "/v1/reports/offices", Roles: overseer, handler: s.reportOffices},
+		{Method: http.MethodGet, Path: "/v1/reports/repeat-offenders", Roles: overseer, handler: s.reportRepeatOffenders},
+		{Method: http.MethodGet, Path: "/v1/reports/inspectors", Roles: overseer, handler: s.reportInspectors},
+		{Method: http.MethodGet, Path: "/v1/reports/timeseries", Roles: overseer, handler: s.reportTimeSeries},
+
 		{Method: http.MethodDelete, Path: "/v1/visits/:id", Roles: dispatch, handler: s.deleteVisit},
 
 		{Method: http.MethodOptions, Path: "/v1/uploads", Public: true, handler: s.uploadDiscovery},

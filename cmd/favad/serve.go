@@ -22,6 +22,7 @@ import (
 	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/media"
 	"github.com/favad/favad/push"
+	"github.com/favad/favad/reports"
 	"github.com/favad/favad/server"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
@@ -109,6 +110,14 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("caller notices: cannot settle the cursor: %w", err)
 	}
 	feedBroker := feed.NewBroker(store, feed.Options{Logger: logger})
+	// The reports' aggregates: loaded from their snapshot (or rebuilt from
+	// the log) before serving; Run catches up in the background, and the
+	// answers say so meanwhile.
+	aggregates, err := reports.New(reports.Config{Store: store, SnapshotPath: filepath.Join(cfg.Data, "reports.snapshot"),
+		Logger: logger.With("component", "reports")})
+	if err != nil {
+		return err
+	}
 	keys, err := auth.LoadOrCreateKeys(cfg.JWTKeyFile, time.Now())
 	if err != nil {
 		return err
@@ -132,6 +141,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		ReadPhotoMeta:            media.ReadPhotoMeta,
 		Thumbnails:               thumbs,
 		Collectors:               notifier.Metrics.Collectors(),
+		Reports:                  aggregates,
 	})
 	if err != nil {
 		return err
@@ -188,6 +198,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { store.RunSLAWatch(workers, cfg.SLAWatchEvery, logger.With("component", "sla_watch")) })
 	background.Go(func() { callerNotices.Run(workers) })
 	background.Go(func() { feedBroker.Run(workers) }) // ends the feeds left after the drain and waits for their reader
+	background.Go(func() { // saves its snapshot when it stops, before the store closes
+		if err := aggregates.Run(workers); err != nil {
+			logger.Error("reports: the snapshot was not saved at shutdown; it is rebuilt at the next start", "error", err)
+		}
+	})
 
 	var failed error
 	select {
