@@ -197,7 +197,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { thumbs.Run(workers, media.DefaultThumbnailInterval) })
 	background.Go(func() { store.RunSLAWatch(workers, cfg.SLAWatchEvery, logger.With("component", "sla_watch")) })
 	background.Go(func() { callerNotices.Run(workers) })
-	background.Go(func() { feedBroker.Run(workers) }) // ends the feeds left after the drain and waits for their reader
+	// The feed broker ends the feeds left after the drain and waits for its reader.
+	background.Go(func() { feedBroker.Run(workers) })
 	background.Go(func() { // saves its snapshot when it stops, before the store closes
 		if err := aggregates.Run(workers); err != nil {
 			logger.Error("reports: the snapshot was not saved at shutdown; it is rebuilt at the next start", "error", err)
