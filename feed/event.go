@@ -319,9 +319,19 @@ func evidenceDetail(e *Event, v favsync.ChangeView) bool {
 	case string(inspector.EvidenceStored), string(inspector.EvidenceRejected):
 		status = inspector.EvidenceStatus(v.Action)
 	case favsync.ActionCreated:
-		// The change does not say whether the bytes were there; the record
-		// does. Stored in this very change: its StoredAt is the change's
-		// time. Rejected in it: nothing changed the record since.
+		// The change says whether the bytes were already there.
+		switch inspector.EvidenceStatus(v.Data["status"]) {
+		case inspector.EvidenceStored, inspector.EvidenceRejected:
+			status = inspector.EvidenceStatus(v.Data["status"])
+		case inspector.EvidenceAwaitingUpload:
+			return false // the upload makes the event
+		}
+		if status != "" {
+			break
+		}
+		// Entries written before the status was logged: the record tells.
+		// Stored in this very change: its StoredAt is the change's time.
+		// Rejected in it: nothing changed the record since.
 		switch {
 		case x.Status == inspector.EvidenceStored && x.StoredAt != nil && x.StoredAt.Equal(v.At):
 			status = inspector.EvidenceStored

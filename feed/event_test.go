@@ -150,6 +150,14 @@ func TestFromChange(t *testing.T) {
 		{"evidence record after its bytes", with(view(5, favsync.KindEvidence, "created", nil), func(v *favsync.ChangeView) {
 			v.Evidence = evidence(inspector.EvidenceStored, ptr(t0), 7) // a thumbnail came since
 		}), feed.TypeEvidenceStored, nil},
+		// Regression: with the status in the change, a record stored later at
+		// the very same instant (a frozen clock) is not taken for stored at once.
+		{"evidence record logged awaiting, stored in the same second", with(view(5, favsync.KindEvidence, "created", map[string]string{"status": "awaiting_upload"}), func(v *favsync.ChangeView) {
+			v.Evidence = evidence(inspector.EvidenceStored, ptr(t0), 9)
+		}), "", nil},
+		{"evidence record logged stored", with(view(5, favsync.KindEvidence, "created", map[string]string{"status": "stored"}), func(v *favsync.ChangeView) {
+			v.Evidence = evidence(inspector.EvidenceStored, ptr(t0.Add(time.Hour)), 9)
+		}), feed.TypeEvidenceStored, nil},
 		{"evidence record refused at once", with(view(5, favsync.KindEvidence, "created", nil), func(v *favsync.ChangeView) {
 			v.Evidence = evidence(inspector.EvidenceRejected, nil, 5)
 		}), feed.TypeEvidenceRejected, func(t *testing.T, e feed.Event) { assert.Equal(t, "stored reason", e.Evidence.Reason) }},

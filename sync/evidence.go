@@ -115,7 +115,9 @@ func (p *pushCtx) evidenceCreate() (Result, error) {
 		}
 	}
 	e.Flags = inspector.EvidenceFlags(e, visit, p.t.officeOf(e.ComplaintID), p.s.evidenceLim)
-	seq, err := p.t.log(KindEvidence, e.ID, ActionCreated, p.logData())
+	data := p.logData()
+	data["status"] = string(e.Status) // stored already if the bytes came first: readers need not guess from the record
+	seq, err := p.t.log(KindEvidence, e.ID, ActionCreated, data)
 	if err != nil {
 		return res, err
 	}

@@ -286,7 +286,7 @@ func (s *Store) AnswerReferral(actor Actor, u inspector.User, id string, in Refe
 			if err := t.chain(&e); err != nil {
 				return err
 			}
-			seq, err := t.log(KindEvidence, e.ID, ActionCreated, map[string]string{"office": c.OfficeCode})
+			seq, err := t.log(KindEvidence, e.ID, ActionCreated, map[string]string{"office": c.OfficeCode, "status": string(e.Status)})
 			if err != nil {
 				return err
 			}
