@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -53,7 +54,25 @@ func (s *Server) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.sendTokens(c, u, ss, token)
+	return s.sendTokens(c, u, ss, token, req.Cookie)
+}
+
+// Console sessions keep their refresh token in an HttpOnly cookie, scoped to
+// the auth routes, which a cross-site request never carries (SameSite
+// Strict) and which refresh accepts only with the consoleHeader, a header no
+// form can send.
+const (
+	refreshCookie = "favad_refresh"
+	consoleHeader = "Favad-Console"
+)
+
+func (s *Server) setRefreshCookie(c echo.Context, token string, expires time.Time) {
+	ck := &http.Cookie{Name: refreshCookie, Value: token, Path: "/v1/auth", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: c.Request().TLS != nil || c.Scheme() == "https", Expires: expires}
+	if token == "" {
+		ck.MaxAge, ck.Expires = -1, time.Unix(0, 0)
+	}
+	c.SetCookie(ck)
 }
 
 // checkCredentials reports whether password is username's, holding one of the
@@ -83,6 +102,12 @@ func (s *Server) refresh(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
+	fromCookie := false
+	if req.RefreshToken == "" && c.Request().Header.Get(consoleHeader) != "" {
+		if ck, err := c.Cookie(refreshCookie); err == nil && ck.Value != "" {
+			req.RefreshToken, fromCookie = ck.Value, true
+		}
+	}
 	if req.RefreshToken == "" {
 		return (&inspector.Problems{{Field: "refresh_token", Code: "required", Message: "the refresh token is required"}}).Err()
 	}
@@ -92,28 +117,50 @@ func (s *Server) refresh(c echo.Context) error {
 		if inspector.ErrorCode(err) == inspector.CodeRefreshReused {
 			s.log(c).Warn("refresh token reused; session revoked", "session", ss.ID, "user", ss.UserID, "device", ss.DeviceID)
 		}
+		if fromCookie {
+			s.setRefreshCookie(c, "", time.Time{})
+		}
 		return err
 	}
-	return s.sendTokens(c, u, ss, token)
+	return s.sendTokens(c, u, ss, token, fromCookie)
 }
 
-func (s *Server) sendTokens(c echo.Context, u inspector.User, ss favsync.Session, refreshToken string) error {
+func (s *Server) sendTokens(c echo.Context, u inspector.User, ss favsync.Session, refreshToken string, cookie bool) error {
 	access, exp, err := s.issuer.Issue(u, ss.DeviceID, ss.ID)
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
+	if cookie {
+		s.setRefreshCookie(c, refreshToken, ss.ExpiresAt)
+		refreshToken = ""
+	}
 	return c.JSON(http.StatusOK, tokenResponse{
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(s.cfg.AccessTTL.Seconds()), ExpiresAt: exp,
 		RefreshToken: refreshToken, RefreshExpiresAt: ss.ExpiresAt, User: toUserWire(u),
 	})
 }
 
+// logout ends this session, or with {"everywhere": true} every session of
+// the user on every device; a console's refresh cookie is cleared.
 func (s *Server) logout(c echo.Context) error {
+	var req logoutRequest
+	if c.Request().ContentLength != 0 {
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+	}
 	p := principal(c)
-	if err := s.store.EndSession(actor(c), p.SessionID, "logout"); err != nil {
+	var err error
+	if req.Everywhere {
+		err = s.store.EndUserSessions(actor(c), p.User.ID, "logout_everywhere")
+	} else {
+		err = s.store.EndSession(actor(c), p.SessionID, "logout")
+	}
+	if err != nil {
 		return err
 	}
+	s.setRefreshCookie(c, "", time.Time{})
 	return c.NoContent(http.StatusNoContent)
 }
 

@@ -218,6 +218,7 @@ func (s *Server) newEcho() *echo.Echo {
 		}
 		e.Add(r.Method, r.Path, r.handler, mw...)
 	}
+	s.registerConsole(e)
 	return e
 }
 

@@ -14,6 +14,14 @@ type loginRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	DeviceID string `json:"device_id"`
+	// Cookie asks for the refresh token in an HttpOnly cookie instead of
+	// the body: the web console's way, so that script cannot read it.
+	Cookie bool `json:"cookie"`
+}
+
+type logoutRequest struct {
+	// Everywhere ends every session of the user, on every device.
+	Everywhere bool `json:"everywhere"`
 }
 
 type refreshRequest struct {
@@ -25,7 +33,7 @@ type tokenResponse struct {
 	TokenType        string    `json:"token_type"`
 	ExpiresIn        int       `json:"expires_in"`
 	ExpiresAt        time.Time `json:"expires_at"`
-	RefreshToken     string    `json:"refresh_token"`
+	RefreshToken     string    `json:"refresh_token,omitempty"` // absent when it went into the console's cookie
 	RefreshExpiresAt time.Time `json:"refresh_expires_at"`
 	User             userWire  `json:"user"`
 }

@@ -250,6 +250,14 @@ func (s *Store) EndSession(actor Actor, sessionID, reason string) error {
 	})
 }
 
+// EndUserSessions revokes every session of a user, on every device ("sign
+// out everywhere").
+func (s *Store) EndUserSessions(actor Actor, userID, reason string) error {
+	return s.update(actor, func(t *tx) error {
+		return t.revokeSessions(func(ss *Session) bool { return ss.UserID == userID }, reason)
+	})
+}
+
 func (t *tx) revokeSession(ss *Session, reason string) error {
 	at := t.now
 	ss.RevokedAt, ss.RevokeReason = &at, reason

@@ -1,0 +1,443 @@
+// FAVAD console core: the API client (token in memory, refresh through the
+// HttpOnly cookie), the router, translations, Persian formatting, a DOM
+// builder that never parses strings as HTML, and the live feed reader.
+// Screens live in screens/*.js and register themselves with route().
+
+// ---- translations -------------------------------------------------------
+const labels = { fa: {}, en: {} };
+let currentLang = localStorage.getItem("favad.lang") === "en" ? "en" : "fa";
+
+/** addLabels merges a screen's labels: addLabels({fa: {...}, en: {...}}). */
+export function addLabels(l) {
+  Object.assign(labels.fa, l.fa || {});
+  Object.assign(labels.en, l.en || {});
+}
+
+/** t translates key, filling {name} placeholders from vars. */
+export function t(key, vars) {
+  let s = labels[currentLang][key] ?? labels.fa[key] ?? key;
+  if (vars) for (const [k, v] of Object.entries(vars)) s = s.replaceAll("{" + k + "}", fmtValue(v));
+  return s;
+}
+
+export function lang() { return currentLang; }
+
+export function setLang(l) {
+  currentLang = l === "en" ? "en" : "fa";
+  localStorage.setItem("favad.lang", currentLang);
+  document.documentElement.lang = currentLang;
+  document.documentElement.dir = currentLang === "fa" ? "rtl" : "ltr";
+}
+
+// ---- formatting ---------------------------------------------------------
+const locale = () => (currentLang === "fa" ? "fa-IR-u-ca-persian-nu-arabext" : "en-GB");
+
+/** fmtNumber shows n with Persian digits in Persian. */
+export function fmtNumber(n, opts) {
+  if (n === null || n === undefined || n === "") return "–";
+  return new Intl.NumberFormat(currentLang === "fa" ? "fa-IR" : "en-GB", opts).format(n);
+}
+
+export function fmtPercent(f) {
+  if (f === null || f === undefined) return "–";
+  return fmtNumber(f, { style: "percent", maximumFractionDigits: 1 });
+}
+
+/** fmtDate shows a time in Iran time, Solar Hijri in Persian. */
+export function fmtDate(value, withTime = true) {
+  if (!value) return "–";
+  const d = value instanceof Date ? value : new Date(value);
+  const opts = { timeZone: "Asia/Tehran", year: "numeric", month: "2-digit", day: "2-digit" };
+  if (withTime) Object.assign(opts, { hour: "2-digit", minute: "2-digit", hour12: false });
+  return new Intl.DateTimeFormat(locale(), opts).format(d);
+}
+
+/** fmtDuration shows seconds as hours and minutes. */
+export function fmtDuration(sec) {
+  if (sec === null || sec === undefined) return "–";
+  const h = Math.floor(sec / 3600), m = Math.round((sec % 3600) / 60);
+  return h > 0 ? t("core.hm", { h, m }) : t("core.m", { m });
+}
+
+function fmtValue(v) { return typeof v === "number" ? fmtNumber(v) : String(v); }
+
+/** digitsToASCII folds Persian and Arabic-Indic digits. */
+export function digitsToASCII(s) {
+  return String(s).replace(/[۰-۹]/g, (d) => String(d.charCodeAt(0) - 0x06f0)).replace(/[٠-٩]/g, (d) => String(d.charCodeAt(0) - 0x0660));
+}
+
+/** normalizeText folds Arabic ي/ك to Persian, digits to ASCII, drops ZWNJ and diacritics, lower-cases. */
+export function normalizeText(s) {
+  return digitsToASCII(String(s || ""))
+    .replace(/[يى]/g, "ی").replace(/ك/g, "ک").replace(/[ة]/g, "ه").replace(/[أإآ]/g, "ا")
+    .replace(/[\u200c\u200d\u064b-\u065f\u0670]/g, " ").replace(/\s+/g, " ").trim().toLowerCase();
+}
+
+/** distanceM is the great-circle distance between two points, in metres. */
+export function distanceM(a, b) {
+  if (!a || !b) return null;
+  const r = 6371000, rad = Math.PI / 180;
+  const dLat = (b.lat - a.lat) * rad, dLng = (b.lng - a.lng) * rad;
+  const x = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLng / 2) ** 2;
+  return Math.round(2 * r * Math.asin(Math.sqrt(x)));
+}
+
+// ---- DOM ----------------------------------------------------------------
+/**
+ * h builds an element: h("button", {type: "button", onclick: fn}, "text", child).
+ * Strings become text nodes, never HTML. Attributes starting with "on" are listeners.
+ */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else if (v === true) el.setAttribute(k, "");
+    else el.setAttribute(k, String(v));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+/** field is a labelled input: field("office", t("..."), inputElement, hint). */
+export function field(id, label, input, hint) {
+  input.id = input.id || id;
+  const parts = [h("label", { for: input.id }, label), input];
+  if (hint) {
+    const hintEl = h("div", { class: "muted", id: input.id + "-hint" }, hint);
+    input.setAttribute("aria-describedby", hintEl.id);
+    parts.push(hintEl);
+  }
+  return h("div", { class: "field" }, parts);
+}
+
+let toastTimer;
+/** toast shows a short message. */
+export function toast(msg) {
+  const el = document.getElementById("toast");
+  el.textContent = msg;
+  el.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (el.hidden = true), 5000);
+}
+
+/** showError writes an API error under a form: the message and the fields at fault. */
+export function showError(container, err) {
+  container.replaceChildren();
+  if (!err) return;
+  container.append(h("div", { class: "error", role: "alert" }, err.message || String(err),
+    (err.fields || []).map((f) => h("div", {}, `${f.field}: ${f.message}`))));
+}
+
+// ---- API ----------------------------------------------------------------
+let accessToken = null;
+let refreshing = null;
+/** session is the signed-in user (id, username, display_name, role, mode, office_code, agency_code) or null. */
+export let session = null;
+
+/** ApiError is a problem+json answer: status, code, message, fields. */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || "HTTP " + status);
+    this.status = status;
+    this.code = problem?.code || "";
+    this.fields = problem?.errors || [];
+  }
+}
+
+function deviceID() {
+  let id = localStorage.getItem("favad.device");
+  if (!id) {
+    id = "console-" + crypto.randomUUID();
+    localStorage.setItem("favad.device", id);
+  }
+  return id;
+}
+
+async function refresh() {
+  if (!refreshing) {
+    refreshing = fetch("/v1/auth/refresh", { method: "POST", headers: { "Content-Type": "application/json", "Favad-Console": "1" }, body: "{}", credentials: "same-origin" })
+      .then(async (r) => {
+        if (!r.ok) { accessToken = null; session = null; return false; }
+        const body = await r.json();
+        accessToken = body.access_token;
+        session = body.user;
+        return true;
+      })
+      .catch(() => false)
+      .finally(() => { setTimeout(() => (refreshing = null), 0); });
+  }
+  return refreshing;
+}
+
+/** restoreSession signs in from the refresh cookie, if the browser holds one. */
+export async function restoreSession() { return refresh(); }
+
+export async function signIn(username, password) {
+  const r = await fetch("/v1/auth/login", {
+    method: "POST", headers: { "Content-Type": "application/json" }, credentials: "same-origin",
+    body: JSON.stringify({ username, password, device_id: deviceID(), cookie: true }),
+  });
+  const body = await r.json().catch(() => null);
+  if (!r.ok) throw new ApiError(r.status, body);
+  accessToken = body.access_token;
+  session = body.user;
+  return session;
+}
+
+export async function signOut(everywhere) {
+  try { await api("POST", "/v1/auth/logout", everywhere ? { everywhere: true } : undefined); } catch (_) { /* already out */ }
+  accessToken = null;
+  session = null;
+  feedStop();
+}
+
+/** rawFetch sends a request with the access token, refreshing it once when it has expired. */
+export async function rawFetch(method, path, body, headers = {}) {
+  if (!accessToken) await refresh();
+  const send = () => {
+    const h = Object.assign({}, headers);
+    if (accessToken) h.Authorization = "Bearer " + accessToken;
+    let payload = body;
+    if (body !== undefined && !(body instanceof Blob) && !(body instanceof FormData) && typeof body !== "string") {
+      h["Content-Type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    return fetch(path, { method, headers: h, body: payload, credentials: "same-origin" });
+  };
+  let r = await send();
+  if (r.status === 401) {
+    const p = await r.clone().json().catch(() => null);
+    if (p?.code === "token_expired" || p?.action === "refresh") {
+      if (await refresh()) r = await send();
+    } else {
+      accessToken = null;
+      session = null;
+      navigate("#/login");
+    }
+  }
+  return r;
+}
+
+/** api sends a JSON request and returns the decoded answer, or throws ApiError. */
+export async function api(method, path, body, headers) {
+  const r = await rawFetch(method, path, body, headers);
+  if (r.status === 204) return null;
+  const text = await r.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!r.ok) throw new ApiError(r.status, data);
+  return data;
+}
+
+/** blobURL fetches an authorised file (a photo) and returns an object URL for <img>. */
+export async function blobURL(path) {
+  const r = await rawFetch("GET", path);
+  if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
+  return URL.createObjectURL(await r.blob());
+}
+
+/** download fetches an authorised file (an export) and saves it as filename. */
+export async function download(path, filename) {
+  const url = await blobURL(path);
+  const a = h("a", { href: url, download: filename });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+// ---- router -------------------------------------------------------------
+const routes = [];
+
+/**
+ * route registers a screen: route("#/complaint/:id", {roles: ["dispatcher"], nav: "board", render: async (main, params) => {...}}).
+ * nav, if set, is the label key of the screen's link in the top bar.
+ */
+export function route(pattern, screen) {
+  const names = [];
+  const re = new RegExp("^" + pattern.replace(/:([a-z_]+)/g, (_, n) => { names.push(n); return "([^/]+)"; }) + "$");
+  routes.push({ pattern, re, names, ...screen });
+}
+
+export function navigate(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
+
+let cleanup = [];
+/** onLeave runs fn when the screen is left (to close a feed subscription, a timer). */
+export function onLeave(fn) { cleanup.push(fn); }
+
+export async function render() {
+  for (const fn of cleanup.splice(0)) { try { fn(); } catch (_) { /* ignore */ } }
+  const hash = location.hash || "#/";
+  const main = document.getElementById("main");
+  if (!session && hash !== "#/login") {
+    if (!(await refresh())) { location.hash = "#/login"; return; }
+  }
+  let target = routes.find((r) => r.re.test(hash));
+  if (!target || (target.roles && !target.roles.includes(session?.role))) {
+    target = routes.find((r) => r.pattern === "#/");
+  }
+  const params = {};
+  const m = target.re.exec(hash);
+  if (m) target.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1])));
+  drawChrome(target);
+  main.replaceChildren();
+  document.title = t(target.title || "core.title") + " — " + t("core.brand");
+  try {
+    await target.render(main, params);
+  } catch (err) {
+    main.append(h("div", { class: "card error", role: "alert" }, err.message || String(err)));
+  }
+  main.focus();
+}
+
+function drawChrome(current) {
+  const top = document.getElementById("top");
+  top.hidden = !session;
+  if (!session) return;
+  document.getElementById("brand").textContent = t("core.brand");
+  const nav = document.getElementById("nav");
+  nav.replaceChildren(...routes.filter((r) => r.nav && (!r.roles || r.roles.includes(session.role)))
+    .map((r) => h("a", { href: r.pattern, "aria-current": r === current ? "page" : null }, t(r.nav))));
+  document.getElementById("who").textContent = session.display_name + " (" + t("role." + session.role) + ")";
+  const so = document.getElementById("sign-out");
+  so.textContent = t("core.signOut");
+  so.onclick = async () => { await signOut(confirm(t("core.signOutEverywhere?"))); navigate("#/login"); };
+  const ls = document.getElementById("lang-switch");
+  ls.textContent = currentLang === "fa" ? "English" : "فارسی";
+  ls.onclick = () => { setLang(currentLang === "fa" ? "en" : "fa"); render(); };
+}
+
+// ---- the live feed --------------------------------------------------------
+// One connection (fetch with a streamed body, since EventSource cannot send
+// the token); it reconnects with Last-Event-ID, so nothing is missed.
+let feedCtl = null;
+let feedLast = 0;
+const feedListeners = new Set();
+let feedState = "down";
+
+function setFeedState(s) {
+  feedState = s;
+  const el = document.getElementById("feed-state");
+  if (el) {
+    el.className = "feed-state " + s;
+    el.textContent = t("feed." + s);
+  }
+  for (const l of feedListeners) l.onState?.(s);
+}
+
+/** feedSubscribe calls onEvent for each feed event, and onState("live"|"catching"|"down"); returns an unsubscribe function. */
+export function feedSubscribe(onEvent, onState) {
+  const l = { onEvent, onState };
+  feedListeners.add(l);
+  onState?.(feedState);
+  if (!feedCtl) feedStart();
+  return () => { feedListeners.delete(l); };
+}
+
+export function feedStop() {
+  feedCtl?.abort();
+  feedCtl = null;
+  setFeedState("down");
+}
+
+async function feedStart() {
+  const ctl = new AbortController();
+  feedCtl = ctl;
+  let delay = 1000;
+  while (feedCtl === ctl && session) {
+    try {
+      if (!accessToken) await refresh();
+      const headers = { Authorization: "Bearer " + accessToken };
+      if (feedLast) headers["Last-Event-ID"] = String(feedLast);
+      setFeedState(feedLast ? "catching" : "down");
+      const r = await fetch("/v1/feed", { headers, signal: ctl.signal });
+      if (r.status === 401) { await refresh(); continue; }
+      if (!r.ok) throw new Error("feed " + r.status);
+      delay = 1000;
+      await readStream(r.body, ctl);
+    } catch (err) {
+      if (ctl.signal.aborted) break;
+    }
+    setFeedState("down");
+    await new Promise((res) => setTimeout(res, delay));
+    delay = Math.min(delay * 2, 30000);
+  }
+}
+
+async function readStream(body, ctl) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  let liveTimer = setTimeout(() => setFeedState("live"), 300);
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done || ctl.signal.aborted) break;
+    buf += value;
+    let i;
+    while ((i = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      let event = "message", data = "", id = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event: ")) event = line.slice(7);
+        else if (line.startsWith("data: ")) data += line.slice(6);
+        else if (line.startsWith("id: ")) id = line.slice(4);
+      }
+      if (event === "reset") { feedLast = JSON.parse(data).head || 0; for (const l of feedListeners) l.onEvent({ type: "reset" }); continue; }
+      if (event === "dropped") { feedLast = JSON.parse(data).resume_after || feedLast; return; }
+      if (!data) continue;
+      const ev = JSON.parse(data);
+      if (id) feedLast = Number(id);
+      clearTimeout(liveTimer);
+      liveTimer = setTimeout(() => setFeedState("live"), 300);
+      for (const l of feedListeners) l.onEvent(ev);
+    }
+  }
+}
+
+/** feedStatus is the feed's state: "live", "catching" or "down". */
+export function feedStatus() { return feedState; }
+
+// ---- labels of the core -------------------------------------------------
+addLabels({
+  fa: {
+    "core.brand": "فواد ۱۲۸", "core.title": "کنسول", "core.signOut": "خروج",
+    "core.signOutEverywhere?": "از همه دستگاه‌ها هم خارج شوید؟ (تأیید: همه دستگاه‌ها؛ انصراف: فقط این مرورگر)",
+    "core.hm": "{h} ساعت و {m} دقیقه", "core.m": "{m} دقیقه",
+    "feed.live": "زنده", "feed.catching": "در حال به‌روزرسانی…", "feed.down": "قطع — تلاش دوباره…",
+    "role.dispatcher": "مرکز پیام", "role.inspector": "بازرس", "role.supervisor": "ناظر", "role.admin": "مدیر سامانه", "role.office": "رابط دستگاه",
+    "status.received": "دریافت‌شده", "status.assigned": "ارجاع به بازرس", "status.in_progress": "در حال رسیدگی", "status.resolved": "رسیدگی‌شده",
+    "status.not_substantiated": "تأییدنشده", "status.referred_to_workplace": "ارجاع به دستگاه", "status.referral_answered": "پاسخ دستگاه رسیده",
+    "status.needs_review": "نیازمند بازبینی", "status.withdrawn": "بسته‌شده",
+    "category.absent_employee": "غیبت کارمند", "category.non_work_activity": "کار غیراداری", "category.client_crowding": "ازدحام مراجعان", "category.other": "سایر",
+    "priority.urgent": "فوری", "priority.high": "زیاد", "priority.normal": "عادی", "priority.low": "کم",
+    "outcome.substantiated": "تأیید شد", "outcome.not_substantiated": "تأیید نشد", "outcome.resolved_on_spot": "رفع در محل", "outcome.referred_for_discipline": "ارجاع انضباطی",
+    "mode.field": "حضوری", "mode.phone": "تلفنی",
+  },
+  en: {
+    "core.brand": "FAVAD 128", "core.title": "Console", "core.signOut": "Sign out",
+    "core.signOutEverywhere?": "Sign out on every device too? (OK: everywhere; Cancel: this browser only)",
+    "core.hm": "{h} h {m} min", "core.m": "{m} min",
+    "feed.live": "Live", "feed.catching": "Catching up…", "feed.down": "Disconnected — retrying…",
+    "role.dispatcher": "Dispatcher", "role.inspector": "Inspector", "role.supervisor": "Supervisor", "role.admin": "Admin", "role.office": "Office liaison",
+    "status.received": "Received", "status.assigned": "Assigned", "status.in_progress": "In progress", "status.resolved": "Resolved",
+    "status.not_substantiated": "Not substantiated", "status.referred_to_workplace": "Referred to office", "status.referral_answered": "Office answered",
+    "status.needs_review": "Needs review", "status.withdrawn": "Withdrawn",
+    "category.absent_employee": "Absent employee", "category.non_work_activity": "Non-work activity", "category.client_crowding": "Client crowding", "category.other": "Other",
+    "priority.urgent": "Urgent", "priority.high": "High", "priority.normal": "Normal", "priority.low": "Low",
+    "outcome.substantiated": "Substantiated", "outcome.not_substantiated": "Not substantiated", "outcome.resolved_on_spot": "Resolved on the spot", "outcome.referred_for_discipline": "Referred for discipline",
+    "mode.field": "Field", "mode.phone": "Phone",
+  },
+});
+setLang(currentLang);

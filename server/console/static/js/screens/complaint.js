@@ -1,0 +1,1 @@
+// The complaint screen (to be built).

@@ -1,0 +1,1 @@
+// The intake screen (to be built).

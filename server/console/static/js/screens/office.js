@@ -1,0 +1,1 @@
+// The office screen (to be built).

@@ -1,0 +1,1 @@
+// The phone screen (to be built).
