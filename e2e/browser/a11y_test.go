@@ -1,0 +1,97 @@
+package browser
+
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+
+	"github.com/chromedp/chromedp/kb"
+)
+
+//go:embed testdata/a11y.js
+var a11yJS string
+
+// tabbablesJS marks the elements that Tab should visit, in DOM order
+// (data-e2e-tab = their index), and returns their descriptions. A radio
+// group is one stop (its checked radio, or its first).
+const tabbablesJS = `
+const sel = "a[href], button, input, select, textarea, summary, iframe, [tabindex], [contenteditable=true]";
+const out = [];
+const radios = new Set();
+document.querySelectorAll("[data-e2e-tab]").forEach((el) => el.removeAttribute("data-e2e-tab"));
+for (const el of document.querySelectorAll(sel)) {
+  if (el.disabled || el.closest("fieldset:disabled") || el.closest("[inert]")) continue;
+  if (el.tabIndex < 0) continue;
+  if (el.tagName === "INPUT" && el.type === "hidden") continue;
+  if (!$vis(el) && !el.matches("a.skip")) continue;
+  if (el.closest("details:not([open])") && !el.matches("details > summary")) continue;
+  if (el.tagName === "INPUT" && el.type === "radio" && el.name) {
+    const key = (el.form ? "f" : "d") + ":" + el.name;
+    if (radios.has(key)) continue;
+    const group = [...(el.form || document).querySelectorAll("input[type=radio]")].filter((r) => r.name === el.name);
+    const stop = group.find((r) => r.checked) || group[0];
+    radios.add(key);
+    if (stop !== el) { stop.setAttribute("data-e2e-tab", String(out.length)); out.push(stop.tagName.toLowerCase() + ":" + $name(stop)); continue; }
+  }
+  el.setAttribute("data-e2e-tab", String(out.length));
+  out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + ":" + $name(el).slice(0, 40));
+}
+return out;
+`
+
+// checkA11y runs the accessibility script on the screen as shown, then
+// Tabs through it from its first focusable element and checks that the
+// focus visits every focusable element once, in DOM order (no positive
+// tabindex, no traps, nothing skipped). It fails the test with every
+// offending element listed.
+func (b *tab) checkA11y(screen string) {
+	b.t.Helper()
+	b.wait("fonts", `return document.fonts.status === "loaded";`)
+	problems := eval[[]string](b, "return "+a11yJS+";")
+	problems = append(problems, b.focusOrder()...)
+	if len(problems) > 0 {
+		b.t.Errorf("accessibility of the %s screen: %d problem(s):\n  %s", screen, len(problems), strings.Join(problems, "\n  "))
+	}
+	// Leave the page as it was: nothing focused by the check.
+	eval[bool](b, `document.activeElement?.blur(); window.scrollTo(0, 0); return true;`)
+}
+
+func (b *tab) focusOrder() []string {
+	b.t.Helper()
+	want := eval[[]string](b, tabbablesJS)
+	if len(want) == 0 {
+		return []string{"nothing on the screen can take the keyboard focus"}
+	}
+	// Start on the first one, as a user who has just pressed Tab once.
+	eval[bool](b, `document.querySelector('[data-e2e-tab="0"]').focus(); return true;`)
+	got := []int{}
+	var path []string
+	for i := 0; i < len(want)+1; i++ {
+		idx := eval[int](b, `const el = document.activeElement; return el && el.hasAttribute("data-e2e-tab") ? Number(el.getAttribute("data-e2e-tab")) : -1;`)
+		if idx < 0 {
+			if i == len(want) { // past the last one: the focus left the page
+				break
+			}
+			path = append(path, b.focused())
+		} else {
+			path = append(path, want[idx])
+		}
+		if len(got) > 0 && idx == 0 { // wrapped around
+			break
+		}
+		got = append(got, idx)
+		b.keys(kb.Tab)
+	}
+	var problems []string
+	for i, idx := range got {
+		if idx != i {
+			problems = append(problems, fmt.Sprintf("focus order: Tab number %d reached %q, want %q (DOM order); the path was:\n    %s",
+				i, path[i], want[i], strings.Join(path, "\n    ")))
+			break
+		}
+	}
+	if len(problems) == 0 && len(got) < len(want) {
+		problems = append(problems, fmt.Sprintf("focus order: Tab visited %d of %d elements; never reached %q", len(got), len(want), want[len(got):]))
+	}
+	return problems
+}
