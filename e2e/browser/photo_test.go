@@ -36,7 +36,7 @@ func TestPhotoThumbnailAndFullView(t *testing.T) {
 	_, _, err := dev.CheckIn(visit, "QZ-SSO-01", []string{c.ID}, near("QZ-SSO-01"))
 	require.NoError(t, err)
 	_, _, err = dev.RecordFinding(client.NewID(), client.Finding{VisitID: visit, ComplaintID: c.ID, StaffExpected: 12, StaffPresent: 9,
-		Absentees: []client.Absentee{{Name: "کارمند باجه سه", Reason: "unexcused"}, {Name: "کارمند بایگانی", Reason: "leave"}, {Name: "معاون شعبه", Reason: "mission"}},
+		Absentees:      []client.Absentee{{Name: "کارمند باجه سه", Reason: "unexcused"}, {Name: "کارمند بایگانی", Reason: "leave"}, {Name: "معاون شعبه", Reason: "mission"}},
 		ClientsWaiting: 23, DesksOpen: 3, ObservedAt: time.Now()})
 	require.NoError(t, err)
 	e.sync(dev)
