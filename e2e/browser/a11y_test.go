@@ -3,7 +3,12 @@ package browser
 import (
 	_ "embed"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
 
 	"github.com/chromedp/chromedp/kb"
 )
@@ -46,14 +51,19 @@ return out;
 // offending element listed.
 func (b *tab) checkA11y(screen string) {
 	b.t.Helper()
-	b.wait("fonts", `return document.fonts.status === "loaded";`)
-	problems := eval[[]string](b, "return "+a11yJS+";")
-	problems = append(problems, b.focusOrder()...)
+	problems := b.a11yProblems()
 	if len(problems) > 0 {
 		b.t.Errorf("accessibility of the %s screen: %d problem(s):\n  %s", screen, len(problems), strings.Join(problems, "\n  "))
 	}
 	// Leave the page as it was: nothing focused by the check.
 	eval[bool](b, `document.activeElement?.blur(); window.scrollTo(0, 0); return true;`)
+}
+
+func (b *tab) a11yProblems() []string {
+	b.t.Helper()
+	b.wait("fonts", `return document.fonts.status === "loaded";`)
+	problems := eval[[]string](b, "return (\n"+a11yJS+"\n);")
+	return append(problems, b.focusOrder()...)
 }
 
 func (b *tab) focusOrder() []string {
@@ -94,4 +104,50 @@ func (b *tab) focusOrder() []string {
 		problems = append(problems, fmt.Sprintf("focus order: Tab visited %d of %d elements; never reached %q", len(got), len(want), want[len(got):]))
 	}
 	return problems
+}
+
+// TestA11yScriptCatches: the checks find each kind of fault on a page made
+// to have them, and pass its good half.
+func TestA11yScriptCatches(t *testing.T) {
+	needBrowser(t)
+	bad := `<!doctype html><html lang="en"><body style="background:#fff">
+<main id="main">
+<p>no heading here</p>
+<label for="ok">Named</label><input id="ok">
+<input id="nameless">
+<label for="ghost">For nothing</label>
+<button id="b1"></button>
+<button aria-label="Delete the row">Remove</button>
+<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">
+<p style="color:#aaa">pale grey on white</p>
+<p style="color:#767676">grey that passes</p>
+<div style="background:rgba(0,0,0,.1)"><span style="color:rgba(0,0,0,.3)">faint on a tint</span></div>
+<div style="background:rgba(0,0,0,.5)"><span style="color:#000">black on half black passes</span></div>
+<a href="#x" tabindex="2">jumps the queue</a>
+</main></body></html>`
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(bad))
+	}))
+	t.Cleanup(ts.Close)
+	b := newTab(t, ts.URL)
+	b.open("")
+	got := strings.Join(b.a11yProblems(), "\n")
+	for _, want := range []string{
+		"a form control without a label: input#nameless",
+		"a label for a missing element #ghost",
+		"a button or link without a name: button#b1",
+		`whose name "Delete the row" does not contain its visible text`,
+		"an image without alt",
+		"no visible h1 or h2 heading",
+		`pale grey on white`,
+		`faint on a tint`,
+		`focus order: Tab number 4 reached "body:", want "a:jumps the queue"`,
+	} {
+		assert.Contains(t, got, want)
+	}
+	for _, not := range []string{"without a label: input#ok", "grey that passes", "half black passes"} {
+		assert.NotContains(t, got, not)
+	}
+	t.Log(got)
 }

@@ -38,8 +38,10 @@ func TestOfficeAnswersReferral(t *testing.T) {
 	b.checkA11y("office")
 	b.screenshot("office")
 
-	// The answer: the action taken and a text.
-	b.clickInRowOf("صف طولانی و تنها یک باجه باز است", b.label("office.answer"))
+	// Acknowledge, then answer: the action taken and a text.
+	b.clickButton(b.label("office.ack"))
+	b.waitText(strings.SplitN(b.label("office.acked"), "{", 2)[0])
+	b.click("the action "+b.label("office.action.corrected"), `return $all("input[type=radio]").find((r) => $name(r).includes(`+jsq(b.label("office.action.corrected"))+`));`)
 	b.click("the answer's text", `return $control(`+jsq(b.label("office.text"))+`);`)
 	b.keys("دو باجه دیگر باز شد و مدیر شعبه پیگیری می‌کند")
 	b.clickButton(b.label("office.send"))
@@ -77,7 +79,8 @@ func TestReportAndExport(t *testing.T) {
 	b.checkA11y("reports")
 	b.screenshot("report")
 
-	b.clickButton(b.label("reports.csv"))
+	// The agency ranking's CSV export (its name says which table; its text says CSV).
+	b.click("the agencies' CSV export", `return $all("#main button").find((el) => $norm(el.textContent).includes(`+jsq(b.label("reports.csv"))+`) && $name(el).includes(`+jsq(b.label("reports.agencies"))+`));`)
 	var guid string
 	select {
 	case guid = <-done:

@@ -3,8 +3,8 @@
 // fault; an empty list passes. What it checks:
 //   - every visible input, select and textarea has an accessible name
 //     (aria-labelledby, aria-label, a <label for>, a wrapping label, title);
-//   - every visible button and link has a name; a <label for> names an
-//     element that exists;
+//   - every visible button and link has a name, which contains its visible
+//     text (label in name); a <label for> names an element that exists;
 //   - every image has an alt attribute, and [role=img] has a name;
 //   - the page has a heading (h1 or h2) in its main area;
 //   - visible text (and the values of form controls) contrasts with its
@@ -74,6 +74,12 @@
   for (const el of document.querySelectorAll("button, a[href], [role=button], input[type=submit], input[type=button], summary")) {
     if (!visible(el) && !el.matches("a.skip")) continue;
     if (!nameOf(el)) problems.push("a button or link without a name: " + describe(el));
+    // Label in name (WCAG 2.5.3): a user who says what they see must hit it.
+    const label = el.getAttribute("aria-label");
+    const shown = norm(el.textContent);
+    if (label && shown && !norm(label).toLowerCase().includes(shown.toLowerCase())) {
+      problems.push(`a button or link whose name "${norm(label)}" does not contain its visible text: ` + describe(el));
+    }
   }
   // Images.
   for (const el of document.querySelectorAll("img")) {
