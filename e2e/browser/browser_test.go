@@ -377,17 +377,21 @@ func (b *tab) focused() string {
 }
 
 // tabTo presses Tab until the focused element's name contains name (at
-// most limit times), as a keyboard user moves through a form.
+// most limit times), as a keyboard user moves through a form; it presses
+// nothing when the focus is there already.
 func (b *tab) tabTo(name string, limit int) {
 	b.t.Helper()
 	var seen []string
-	for range limit {
-		b.keys(kb.Tab)
+	for i := 0; ; i++ {
 		f := b.focused()
 		if strings.Contains(f, name) {
 			return
 		}
 		seen = append(seen, f)
+		if i == limit {
+			break
+		}
+		b.keys(kb.Tab)
 	}
 	b.fatalf("Tab did not reach %q in %d presses; it went through %q", name, limit, seen)
 }
