@@ -64,6 +64,28 @@ func toUserWire(u inspector.User) userWire {
 	return w
 }
 
+// inspectorWire is an inspector as dispatch chooses one: the account, the
+// complaints they hold open and where they last checked in.
+type inspectorWire struct {
+	userWire
+	Open         int           `json:"open"`
+	LastPosition *positionWire `json:"last_position,omitempty"`
+}
+
+type positionWire struct {
+	Lat float64   `json:"lat"`
+	Lng float64   `json:"lng"`
+	At  time.Time `json:"at"`
+}
+
+func toInspectorWire(u inspector.User, l favsync.InspectorLoad) inspectorWire {
+	w := inspectorWire{userWire: toUserWire(u), Open: l.Open}
+	if p := l.LastCheckIn; p != nil {
+		w.LastPosition = &positionWire{Lat: p.Lat, Lng: p.Lng, At: p.DeviceTime}
+	}
+	return w
+}
+
 type callerWire struct {
 	Name  string `json:"name"`
 	Phone string `json:"phone"`
