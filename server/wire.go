@@ -128,8 +128,10 @@ type outcomeWire struct {
 }
 
 type historyWire struct {
-	Seq    uint64            `json:"seq"`
-	Action string            `json:"action"`
+	Seq      uint64            `json:"seq"`
+	Kind     string            `json:"kind"`      // the record changed: the complaint, or its visit, finding, evidence…
+	RecordID string            `json:"record_id"` // that record's id
+	Action   string            `json:"action"`
 	Actor  string            `json:"actor"`
 	Device string            `json:"device,omitempty"`
 	At     time.Time         `json:"at"`
@@ -193,7 +195,7 @@ func toComplaintWire(c inspector.Complaint, role inspector.Role, now time.Time) 
 func toHistoryWire(h []favsync.Change) []historyWire {
 	out := make([]historyWire, len(h))
 	for i, ch := range h {
-		out[i] = historyWire{Seq: ch.Seq, Action: ch.Action, Actor: ch.Actor, Device: ch.Device, At: ch.At, Data: ch.Data}
+		out[i] = historyWire{Seq: ch.Seq, Kind: ch.Kind, RecordID: ch.ID, Action: ch.Action, Actor: ch.Actor, Device: ch.Device, At: ch.At, Data: ch.Data}
 	}
 	return out
 }
