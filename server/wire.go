@@ -132,10 +132,10 @@ type historyWire struct {
 	Kind     string            `json:"kind"`      // the record changed: the complaint, or its visit, finding, evidence…
 	RecordID string            `json:"record_id"` // that record's id
 	Action   string            `json:"action"`
-	Actor  string            `json:"actor"`
-	Device string            `json:"device,omitempty"`
-	At     time.Time         `json:"at"`
-	Data   map[string]string `json:"data,omitempty"`
+	Actor    string            `json:"actor"`
+	Device   string            `json:"device,omitempty"`
+	At       time.Time         `json:"at"`
+	Data     map[string]string `json:"data,omitempty"`
 }
 
 type complaintWire struct {
