@@ -441,9 +441,10 @@ func (b *tab) label(key string) string {
 // the focus; Tab to the password, Enter submits.
 func (b *tab) signIn(username, password string) {
 	b.t.Helper()
+	b.run("a fresh page", chromedp.Navigate("about:blank"))
 	b.open("#/login")
 	b.wait("the login form", `return !!document.querySelector("#main input[name=username]");`)
-	if !strings.HasPrefix(b.focused(), "input:") {
+	if !strings.HasPrefix(b.focused(), "input:"+b.label("login.username")) {
 		b.t.Logf("the sign-in form opened with the focus on %q, not on the user name", b.focused())
 		b.tabTo(b.label("login.username"), 3)
 	}
@@ -466,17 +467,60 @@ func (b *tab) feedState() string {
 	return eval[string](b, `const el = document.getElementById("feed-state"); return ["live", "catching", "down"].find((s) => el.classList.contains(s)) || "";`)
 }
 
+// settle waits until the main area has not changed for 300 ms (the screen
+// has drawn what it loads, and live updates have quietened), at most 5 s.
+func (b *tab) settle() {
+	b.t.Helper()
+	evalAsync[bool](b, `await new Promise((resolve) => {
+  let timer = setTimeout(done, 300);
+  const stop = setTimeout(done, 5000);
+  const obs = new MutationObserver(() => { clearTimeout(timer); timer = setTimeout(done, 300); });
+  obs.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ["class", "hidden", "src"]});
+  function done() { obs.disconnect(); clearTimeout(timer); clearTimeout(stop); resolve(true); }
+});
+return true;`)
+}
+
 // screenshot saves the page as <dir>/<name>.png, dir from FAVAD_SCREENSHOTS
 // (relative to the repository root) or a temporary one. It waits for the
 // fonts and images first, so the picture shows the finished screen.
 func (b *tab) screenshot(name string) {
 	b.t.Helper()
+	b.shoot(name, false)
+}
+
+// screenshotTall saves the whole page (up to 2400 px high).
+func (b *tab) screenshotTall(name string) {
+	b.t.Helper()
+	b.shoot(name, true)
+}
+
+func (b *tab) shoot(name string, tall bool) {
+	b.t.Helper()
+	b.settle()
 	b.wait("fonts and images", `return document.fonts.status === "loaded" && [...document.images].every((i) => i.complete);`)
-	// Nothing focused shows a focus ring, and no toast covers the screen.
-	eval[bool](b, `document.activeElement?.blur(); const t = document.getElementById("toast"); if (t) t.hidden = true; return true;`)
+	// No toast covers the screen.
+	eval[bool](b, `const t = document.getElementById("toast"); if (t) t.hidden = true; return true;`)
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	var png []byte
+	var err error
+	if tall {
+		// The whole page, up to 2400 px: a long screen in one picture.
+		h := eval[int](b, `return Math.min(2400, Math.max(`+fmt.Sprint(viewH)+`, document.documentElement.scrollHeight));`)
+		png, err = chromedp.Run(ctx, func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
+			if _, err := chromedp.EmulateViewport(viewW, int64(h))(ctx, t); err != nil {
+				return nil, err
+			}
+			defer chromedp.EmulateViewport(viewW, viewH)(ctx, t)
+			if _, err := chromedp.Poll[chromedp.Void](`document.fonts.status === "loaded" && [...document.images].every((i) => i.complete)`, chromedp.WithPollingTimeout(5*time.Second))(ctx, t); err != nil {
+				return nil, err
+			}
+			return chromedp.CaptureScreenshot()(ctx, t)
+		})
+	} else {
+		png, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	}
 	if err != nil {
 		b.fatalf("screenshot %s: %v", name, err)
 	}

@@ -53,7 +53,7 @@ func TestPhotoThumbnailAndFullView(t *testing.T) {
 		t.Errorf("the thumbnail is the full photo (%d px wide)", w)
 	}
 	b.checkA11y("complaint detail")
-	b.screenshot("complaint")
+	b.screenshotTall("complaint")
 
 	// The full view: the thumbnail opens it (by keyboard here: it is a
 	// control, or inside one).
