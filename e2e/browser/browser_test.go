@@ -497,6 +497,11 @@ func (b *tab) screenshotTall(name string) {
 
 func (b *tab) shoot(name string, tall bool) {
 	b.t.Helper()
+	// A screen that follows the feed is pictured live (when it gets there).
+	ctx5, cancel5 := context.WithTimeout(b.ctx, 6*time.Second)
+	_, _ = chromedp.Run(ctx5, chromedp.Poll[chromedp.Void](`(() => { const el = document.getElementById("feed-state"); return !el || !el.textContent || el.classList.contains("live"); })()`,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(5*time.Second)))
+	cancel5()
 	b.settle()
 	b.wait("fonts and images", `return document.fonts.status === "loaded" && [...document.images].every((i) => i.complete);`)
 	// No toast covers the screen.

@@ -115,6 +115,12 @@ func TestBoardRouting(t *testing.T) {
 	e.complaint("QZ-TAX-01", inspector.CategoryClientCrowding, inspector.PriorityHigh, "صف طولانی و تنها یک باجه باز است")
 	other := e.complaint("QZ-MUN-03", inspector.CategoryNonWork, inspector.PriorityNormal, "کارمند مشغول تماس تلفنی شخصی است")
 	e.assign(other.ID, "field2")
+	// The second inspector is at that office now: the routing dialog shows how far.
+	dev := e.device("field2")
+	e.sync(dev)
+	_, _, err := dev.CheckIn(client.NewID(), "QZ-MUN-03", []string{other.ID}, near("QZ-MUN-03"))
+	require.NoError(t, err)
+	e.sync(dev)
 	e.complaint("QZ-REG-01", inspector.CategoryOther, inspector.PriorityLow, "پاسخ‌گویی تلفنی اداره قطع است")
 
 	b := newTab(t, e.ts.URL)
