@@ -81,7 +81,7 @@ func dueTracked(c *inspector.Complaint) bool {
 	if c.Status.Terminal() {
 		return false
 	}
-	return c.SLABreachedDue == nil || !c.SLABreachedDue.Equal(c.ActiveDue())
+	return !c.BreachReported(c.ActiveDue())
 }
 
 // indexDue keeps the due index in step with a complaint's change from before
@@ -403,6 +403,9 @@ func (s *Store) BreachDue(now time.Time, limit int) ([]SLABreach, error) {
 			}
 			before := c
 			breached := due
+			if c.SLABreachedDue != nil {
+				c.SLABreachedEarlier = append(c.SLABreachedEarlier, *c.SLABreachedDue)
+			}
 			c.SLABreachedDue = &breached
 			// complaintScopes (through saveComplaint) drops the index entry:
 			// the due time is now reported. Deleting under a cursor is not

@@ -251,3 +251,40 @@ func TestReaderCursors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, seq)
 }
+
+// TestBugSLAWatchBreachesTheSameDueTimeTwiceAfterAReferral: a complaint past
+// its own due time is reported once; referred, its office lets the
+// referral's due time pass too, and dispatch then routes it to inspection.
+// Its due time is again the complaint's own, already reported — but the
+// complaint remembered only the referral's breach, so the watch reported the
+// same due time a second time (and the reports counted it twice).
+func TestBugSLAWatchBreachesTheSameDueTimeTwiceAfterAReferral(t *testing.T) {
+	w := newWorkflow(t)
+	w.clock.Advance(25 * time.Hour) // past the complaint's 24h
+	b, err := w.s.BreachDue(w.clock.Now(), 100)
+	require.NoError(t, err)
+	require.Len(t, b, 1)
+	assert.Equal(t, "complaint", b[0].Kind)
+
+	_, err = w.s.Refer(dispatcher, w.c.ID, "")
+	require.NoError(t, err)
+	w.clock.Advance(DefaultReferralSLA + time.Minute) // the office never answers
+	b, err = w.s.BreachDue(w.clock.Now(), 100)
+	require.NoError(t, err)
+	require.Len(t, b, 1)
+	assert.Equal(t, "referral", b[0].Kind)
+
+	_, err = w.s.Assign(dispatcher, w.c.ID, inspector.Routing{InspectorID: w.ali.ID, Mode: inspector.ModeField})
+	require.NoError(t, err)
+	b, err = w.s.BreachDue(w.clock.Now(), 100)
+	require.NoError(t, err)
+	assert.Empty(t, b, "the complaint's own due time was reported already")
+
+	var breaches []string
+	for _, ch := range w.history(t) {
+		if ch.Action == ActionSLABreached {
+			breaches = append(breaches, ch.Data["due_at"])
+		}
+	}
+	assert.Len(t, breaches, 2, "one breach per due time: %v", breaches)
+}
