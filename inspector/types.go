@@ -258,6 +258,13 @@ func (c *Complaint) BreachReported(due time.Time) bool {
 	return false
 }
 
+// ReferralOpenToOffice reports whether c is before its office: referred to
+// the workplace and not routed to an inspector since, for an inspection is
+// not announced to the office it inspects.
+func (c *Complaint) ReferralOpenToOffice() bool {
+	return c.Referral != nil && (c.Assignment == nil || !c.Assignment.AssignedAt.After(c.Referral.ReferredAt))
+}
+
 // Overdue reports whether c is still open after its active due time.
 func (c *Complaint) Overdue(now time.Time) bool {
 	return !c.Status.Terminal() && now.After(c.ActiveDue())

@@ -222,3 +222,44 @@ func TestOfficeAttachesAFileToItsAnswer(t *testing.T) {
 	_, status = e.evidence(e.token("field"), id)
 	assert.Equal(t, http.StatusNotFound, status, "an inspector reads only their own evidence")
 }
+
+// TestBugOfficeSeesTheInspectionDispatchSendsAfterItsAnswer: dispatch is
+// not satisfied with the office's answer and routes the complaint to a field
+// inspector. The office kept seeing the complaint — now "assigned", with
+// the inspector, the mode and dispatch's note — and so learned of the
+// unannounced visit to its own branch before it happened.
+func TestBugOfficeSeesTheInspectionDispatchSendsAfterItsAnswer(t *testing.T) {
+	e := newEnv(t)
+	disp, office := e.token("dispatcher"), e.token("office")
+	r := e.do(newCall("POST", "/v1/complaints", disp, intake("CALL-REF-INS", e.clock.Now().Add(-5*time.Minute))))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var c referralJSON
+	r.json(t, &c)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/refer", disp, map[string]string{}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	e.clock.Advance(5 * time.Minute)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/answer", office, map[string]string{"action": "not_confirmed", "text": "همه حاضر بودند"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, office, nil))
+	require.Equal(t, http.StatusOK, r.status, "the office sees its answered referral")
+
+	e.clock.Advance(5 * time.Minute)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field", "note": "بازدید سرزده"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, office, nil))
+	assert.Equal(t, http.StatusNotFound, r.status, "the inspection is not the office's to see: %s", r.body)
+	r = e.do(newCall("GET", "/v1/referrals", office, nil))
+	require.Equal(t, http.StatusOK, r.status)
+	assert.NotContains(t, string(r.body), c.ID)
+	assert.NotContains(t, string(r.body), "بازدید سرزده")
+
+	// Referred again later, it is the office's again.
+	e.clock.Advance(5 * time.Minute)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/refer", disp, map[string]string{}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, office, nil))
+	assert.Equal(t, http.StatusOK, r.status)
+	r = e.do(newCall("GET", "/v1/referrals", office, nil))
+	assert.Contains(t, string(r.body), c.ID)
+}

@@ -156,16 +156,16 @@ func (t *tx) requireCovers(u inspector.User, c *inspector.Complaint) error {
 	if err != nil {
 		return err
 	}
-	if c.Referral == nil || !u.Covers(o) {
+	if !c.ReferralOpenToOffice() || !u.Covers(o) {
 		return notFound("complaint", c.ID)
 	}
 	return nil
 }
 
 // ReferralVisible reports whether office account u may see complaint c: it
-// was referred to one of u's offices.
+// was referred to one of u's offices, and not routed to inspection since.
 func (s *Store) ReferralVisible(u inspector.User, c inspector.Complaint) (bool, error) {
-	if c.Referral == nil || u.Role != inspector.RoleOffice {
+	if !c.ReferralOpenToOffice() || u.Role != inspector.RoleOffice {
 		return false, nil
 	}
 	var o inspector.Office
