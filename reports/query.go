@@ -171,7 +171,9 @@ func (g *group) addComplaint(f *complaintFact, now int64) {
 		if f.ReferralAnswer != 0 {
 			fig.Referrals.Answered++
 		}
-		if f.ReferralBreach || (f.ReferralAnswer == 0 && f.ReferralDue != 0 && now > f.ReferralDue) {
+		// Overdue: breached, or past due and still owed (not yet seen by the
+		// SLA watch); a referral dispatch pulled back is owed no more.
+		if f.ReferralBreach || (f.Status == stReferred && f.ReferralAnswer == 0 && f.ReferralDue != 0 && now > f.ReferralDue) {
 			fig.Referrals.Overdue++
 		}
 	}
