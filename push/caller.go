@@ -143,8 +143,14 @@ func NoticeFor(v favsync.ChangeView) (CallerNotice, bool) {
 	if v.Kind != favsync.KindComplaint || c == nil || c.Caller == nil || c.Caller.Phone == "" || c.Outcome == nil {
 		return CallerNotice{}, false
 	}
+	if v.Action == "review_accept" {
+		return CallerNotice{}, false // dispatch kept its own state: the caller heard of it at its closing
+	}
 	to := inspector.Status(v.Data["to"])
-	if !to.Terminal() || to == inspector.StatusWithdrawn || c.Status != to {
+	// Still closed: as it was, or under a review that started from it (if
+	// dispatch accepts, nothing changes; if it overrules, that closing tells).
+	closed := c.Status == to || (c.Status == inspector.StatusNeedsReview && c.ReviewFrom == to)
+	if !to.Terminal() || to == inspector.StatusWithdrawn || !closed {
 		return CallerNotice{}, false // not a closing, or reopened since: the later closing tells
 	}
 	text := fmt.Sprintf("فواد ۱۲۸: رسیدگی به شکایت شما (کد پیگیری %s) به پایان رسید. %s", c.TrackingCode, inspector.OutcomeTextFa[c.Outcome.Value])
