@@ -76,9 +76,10 @@ func (s *Store) ComplaintByTracking(code string) (inspector.Complaint, error) {
 }
 
 // dueTracked reports whether the SLA watch should look at c: it is open and
-// its active due time has not yet been reported as breached.
+// its active due time has not yet been reported as breached. A review of a
+// finished complaint (a late outcome) does not reopen its SLA.
 func dueTracked(c *inspector.Complaint) bool {
-	if c.Status.Terminal() {
+	if c.Status.Terminal() || (c.Status == inspector.StatusNeedsReview && c.ReviewFrom.Terminal()) {
 		return false
 	}
 	return !c.BreachReported(c.ActiveDue())

@@ -288,3 +288,35 @@ func TestBugSLAWatchBreachesTheSameDueTimeTwiceAfterAReferral(t *testing.T) {
 	}
 	assert.Len(t, breaches, 2, "one breach per due time: %v", breaches)
 }
+
+// TestBugSLAWatchBreachesAComplaintResolvedInTimeWhenReviewed: reza
+// resolves the complaint well within its due time. A day later ali, who had
+// it before, syncs an outcome recorded offline and the complaint goes to
+// review. The watch took the review for an open complaint past its due time
+// and wrote a breach — for a complaint resolved in time, which the reports
+// then counted both within the SLA and breached.
+func TestBugSLAWatchBreachesAComplaintResolvedInTimeWhenReviewed(t *testing.T) {
+	f := newFieldFixture(t)
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	ali := f.device("ali-phone", f.ali)
+	late := ali.mut(MutComplaintOutcome, c.ID, c.Version, outcomeOf(inspector.OutcomeNotSubstantiated, "همه حاضر بودند"))
+	c, err := f.s.Assign(dispatcher, c.ID, inspector.Routing{InspectorID: f.reza.ID, Mode: inspector.ModeField})
+	require.NoError(t, err)
+	reza := f.device("reza-phone", f.reza)
+	f.clock.Advance(time.Hour)
+	r := mustPush(t, f.s, reza, reza.mut(MutComplaintOutcome, c.ID, c.Version, outcomeOf(inspector.OutcomeSubstantiated, "غایب بود")))[0]
+	require.Equal(t, StatusApplied, r.Status, r.Message)
+
+	f.clock.Advance(24 * time.Hour) // past the complaint's due time
+	r = mustPush(t, f.s, ali, late)[0]
+	require.Equal(t, inspector.RuleNeedsReview, r.Rule, r.Message)
+	b, err := f.s.BreachDue(f.clock.Now(), 100)
+	require.NoError(t, err)
+	assert.Empty(t, b, "resolved in time: a review of it is no breach")
+
+	_, err = f.s.ResolveConflict(dispatcher, r.ConflictIDs[0], ResolveAccept, "")
+	require.NoError(t, err)
+	b, err = f.s.BreachDue(f.clock.Now(), 100)
+	require.NoError(t, err)
+	assert.Empty(t, b)
+}
