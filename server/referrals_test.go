@@ -263,3 +263,28 @@ func TestBugOfficeSeesTheInspectionDispatchSendsAfterItsAnswer(t *testing.T) {
 	r = e.do(newCall("GET", "/v1/referrals", office, nil))
 	assert.Contains(t, string(r.body), c.ID)
 }
+
+// TestBugFormerAssigneeReadsTheReferralAndTheOfficesAnswer: the spec says
+// an inspector reads only a complaint assigned to them that is still open,
+// not one referred to the workplace. Once a referral stopped ending the
+// complaint's life, the inspector it was taken from could still read it —
+// dispatch's referral note and then the office's answer.
+func TestBugFormerAssigneeReadsTheReferralAndTheOfficesAnswer(t *testing.T) {
+	e := newEnv(t)
+	disp, office, field := e.token("dispatcher"), e.token("office"), e.token("field")
+	c := e.createComplaint(disp, intake("CALL-REF-FORMER", e.clock.Now().Add(-5*time.Minute)))
+	r := e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, field, nil))
+	require.Equal(t, http.StatusOK, r.status, "assigned to them")
+
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/refer", disp, map[string]string{"note": "یادداشت ارجاع"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, field, nil))
+	assert.Equal(t, http.StatusNotFound, r.status, "referred to the workplace: %s", r.body)
+
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/answer", office, map[string]string{"action": "corrected", "text": "پاسخ اداره"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, field, nil))
+	assert.Equal(t, http.StatusNotFound, r.status, "the office's answer is dispatch's to read: %s", r.body)
+}
