@@ -288,3 +288,31 @@ func TestBugFormerAssigneeReadsTheReferralAndTheOfficesAnswer(t *testing.T) {
 	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, field, nil))
 	assert.Equal(t, http.StatusNotFound, r.status, "the office's answer is dispatch's to read: %s", r.body)
 }
+
+// TestBugOfficeReadsDispatchsNoteToTheInspector: dispatch assigned the
+// complaint to a field inspector with a note, then referred it to the
+// office instead. The office's copy carried the assignment — the
+// inspector's id, the mode and dispatch's note to the inspector — though
+// an office never sees dispatch's notes or the inspectors' work.
+func TestBugOfficeReadsDispatchsNoteToTheInspector(t *testing.T) {
+	e := newEnv(t)
+	disp, office := e.token("dispatcher"), e.token("office")
+	c := e.createComplaint(disp, intake("CALL-REF-NOTE", e.clock.Now().Add(-5*time.Minute)))
+	r := e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field", "note": "بازدید سرزده ساعت ده"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	e.clock.Advance(time.Minute)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/refer", disp, map[string]string{}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	for _, path := range []string{"/v1/complaints/" + c.ID, "/v1/referrals"} {
+		r = e.do(newCall("GET", path, office, nil))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), c.ID)
+		for _, secret := range []string{"بازدید سرزده ساعت ده", e.users["field"].ID, `"assignment"`} {
+			assert.NotContains(t, string(r.body), secret, path)
+		}
+	}
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/acknowledge", office, nil))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.NotContains(t, string(r.body), "بازدید سرزده ساعت ده")
+}
