@@ -3,6 +3,7 @@ package push
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	stdsync "sync"
 	"testing"
 	"time"
@@ -180,4 +181,50 @@ func TestBugCallerToldTwiceWhenDispatchAcceptsAReview(t *testing.T) {
 			assert.Contains(t, rec.notices()[0].Text, inspector.OutcomeTextFa[inspector.OutcomeSubstantiated])
 		})
 	}
+}
+
+// wrappingNotifier refuses the first number it is given as unreachable,
+// wrapping the sentinel as an SMS adapter would, and records the rest.
+type wrappingNotifier struct {
+	recordingCallerNotifier
+	refuse string
+}
+
+func (w *wrappingNotifier) NotifyCaller(ctx context.Context, n CallerNotice) error {
+	if n.ComplaintID == w.refuse {
+		return fmt.Errorf("sms gateway: status 21211: %w", ErrCallerUnreachable)
+	}
+	return w.recordingCallerNotifier.NotifyCaller(ctx, n)
+}
+
+// TestBugWrappedUnreachableBlocksEveryLaterNotice: an SMS adapter that
+// wraps ErrCallerUnreachable with its gateway's reason (as Go errors are
+// wrapped) had its notice retried for ever, and no caller after it was
+// ever told anything: the worker compared the error with ==.
+func TestBugWrappedUnreachableBlocksEveryLaterNotice(t *testing.T) {
+	fx := newFixture(t, "", false)
+	liaison, err := fx.store.CreateUser(favsync.System, favsync.NewUser{Username: "liaison", DisplayName: "رابط", Role: inspector.RoleOffice, OfficeCode: officeQZ, PasswordHash: "h"})
+	require.NoError(t, err)
+	rec := &wrappingNotifier{}
+	w := &CallerNotices{Store: fx.store, Notifier: rec, Logger: discard(), Poll: 20 * time.Millisecond}
+	require.NoError(t, w.Settle())
+	var ids []string
+	for range 2 {
+		c := fx.complaint(officeQZ, inspector.PriorityNormal)
+		_, err = fx.store.Refer(fx.disp, c.ID, "")
+		require.NoError(t, err)
+		_, err = fx.store.AnswerReferral(favsync.Actor{UserID: liaison.ID}, liaison, c.ID, favsync.ReferralAnswerInput{Action: inspector.ReferralCorrected, Text: "برطرف شد"})
+		require.NoError(t, err)
+		_, err = fx.store.CloseOnAnswer(fx.disp, c.ID, inspector.OutcomeSubstantiated, "")
+		require.NoError(t, err)
+		ids = append(ids, c.ID)
+	}
+	rec.refuse = ids[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	require.Eventually(t, func() bool { return len(rec.notices()) == 1 }, 3*time.Second, 10*time.Millisecond,
+		"the unreachable caller is skipped, and the next one told")
+	assert.Equal(t, ids[1], rec.notices()[0].ComplaintID)
 }
