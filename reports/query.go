@@ -73,15 +73,14 @@ func (s *state) complaintLists(sel *selector) [][]int32 {
 	if sel.none {
 		return nil
 	}
-	agency := sel.agency
-	if agency == 0 && sel.office != 0 {
-		agency = s.offices[sel.office].Agency
-	}
+	// An office alone does not name an agency list: its complaints are
+	// filed under the agency each came in under, and an office moved to
+	// another agency has them under both.
 	var lists [][]int32
 	s.eachDay(sel.from, sel.to, func(d *dayIndex) {
 		switch {
-		case agency != 0:
-			lists = append(lists, d.byAgency[agency])
+		case sel.agency != 0:
+			lists = append(lists, d.byAgency[sel.agency])
 		case sel.provinces != nil:
 			for p := range sel.provinces {
 				lists = append(lists, d.byProvince[p])

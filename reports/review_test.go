@@ -71,3 +71,55 @@ func TestBugReferralPulledBackCountsAsOverdue(t *testing.T) {
 	rows = a.ByAgency(Filter{From: t0.Add(-time.Hour), To: clock.Now()})
 	assert.Equal(t, ReferralFigures{Referred: 3, Overdue: 1}, rows[0].Referrals)
 }
+
+// TestBugOfficeFilterLosesComplaintsFromBeforeAnAgencyMove: an office is
+// moved to another agency (a reorganisation). Its earlier complaints stay
+// counted under the agency they came in under, as documented — but a report
+// filtered by the office looked only in its new agency's lists and lost them.
+func TestBugOfficeFilterLosesComplaintsFromBeforeAnAgencyMove(t *testing.T) {
+	clock := testkit.NewClock(t0.UTC())
+	s, err := favsync.Open(filepath.Join(t.TempDir(), "favad.db"), favsync.Options{Now: clock.Now})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	for _, code := range []string{"SSO", "MCLS"} {
+		_, _, err = s.PutAgency(favsync.System, inspector.Agency{Code: code, NameFa: "دستگاه " + code})
+		require.NoError(t, err)
+	}
+	o := inspector.Office{Code: "QZ-01", AgencyCode: "SSO", NameFa: "شعبه یک", Province: "قزوین", City: "قزوین",
+		Hours: inspector.WorkingHours{Opens: "07:30", Closes: "14:30", Days: []string{"sat"}}}
+	_, _, err = s.PutOffice(favsync.System, o)
+	require.NoError(t, err)
+	intake := func(call string) {
+		_, _, err := s.CreateComplaint(favsync.Actor{UserID: "disp"}, inspector.NewComplaint{CallID: call, Category: inspector.CategoryAbsentEmployee,
+			Description: "کارمند در محل کار نیست", CallTime: clock.Now().Add(-10 * time.Minute), OfficeCode: "QZ-01", Priority: inspector.PriorityNormal})
+		require.NoError(t, err)
+	}
+	intake("CALL-MOVE-1")
+	clock.Advance(time.Hour)
+	o.AgencyCode = "MCLS"
+	_, _, err = s.PutOffice(favsync.System, o)
+	require.NoError(t, err)
+	intake("CALL-MOVE-2")
+
+	a, err := New(Config{Store: s, Now: clock.Now, Logger: quiet})
+	require.NoError(t, err)
+	require.NoError(t, a.CatchUp())
+	f := Filter{From: t0.Add(-time.Hour), To: clock.Now().Add(time.Hour), OfficeCode: "QZ-01"}
+	total := 0
+	for _, r := range a.ByOffice(f) {
+		total += r.Complaints
+	}
+	assert.Equal(t, 2, total, "both of the office's complaints")
+	total = 0
+	for _, r := range a.ByAgency(f) {
+		total += r.Complaints
+	}
+	assert.Equal(t, 2, total, "both, each under the agency it came in under")
+	points, err := a.TimeSeries(f, ByDay)
+	require.NoError(t, err)
+	total = 0
+	for _, p := range points {
+		total += p.Complaints
+	}
+	assert.Equal(t, 2, total)
+}
