@@ -214,13 +214,16 @@ type Complaint struct {
 	// /v1/track: short, not guessable, and redacted with the caller.
 	TrackingCode string    `json:"tracking_code,omitempty"`
 	Referral     *Referral `json:"referral,omitempty"`
-	// SLABreachedDue is the due time last reported as breached, so that a
-	// breach is reported once per complaint per due time.
-	SLABreachedDue *time.Time `json:"sla_breached_due,omitempty"`
-	CreatedBy      string     `json:"created_by"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
-	Version        uint64     `json:"version"`
+	// SLABreachedDue is the due time last reported as breached, and
+	// SLABreachedEarlier those reported before it (a complaint's own due time
+	// applies again when a referral is routed back to inspection), so that a
+	// breach is reported once per complaint per due time (see BreachReported).
+	SLABreachedDue     *time.Time  `json:"sla_breached_due,omitempty"`
+	SLABreachedEarlier []time.Time `json:"sla_breached_earlier,omitempty"`
+	CreatedBy          string      `json:"created_by"`
+	CreatedAt          time.Time   `json:"created_at"`
+	UpdatedAt          time.Time   `json:"updated_at"`
+	Version            uint64      `json:"version"`
 }
 
 // ActiveDue is the due time that applies now: the office's answer is due
@@ -240,6 +243,26 @@ func (c *Complaint) ActiveDue() time.Time {
 		}
 	}
 	return c.DueAt
+}
+
+// BreachReported reports whether due was already reported as breached.
+func (c *Complaint) BreachReported(due time.Time) bool {
+	if c.SLABreachedDue != nil && c.SLABreachedDue.Equal(due) {
+		return true
+	}
+	for _, t := range c.SLABreachedEarlier {
+		if t.Equal(due) {
+			return true
+		}
+	}
+	return false
+}
+
+// ReferralOpenToOffice reports whether c is before its office: referred to
+// the workplace and not routed to an inspector since, for an inspection is
+// not announced to the office it inspects.
+func (c *Complaint) ReferralOpenToOffice() bool {
+	return c.Referral != nil && (c.Assignment == nil || !c.Assignment.AssignedAt.After(c.Referral.ReferredAt))
 }
 
 // Overdue reports whether c is still open after its active due time.

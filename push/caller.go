@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -23,14 +24,14 @@ type CallerNotice struct {
 
 // CallerNotifier sends a caller a notice. The default only logs; an SMS
 // provider's adapter implements it. NotifyCaller's error is retried later
-// unless it is ErrCallerUnreachable.
+// unless it is (or wraps) ErrCallerUnreachable.
 type CallerNotifier interface {
 	NotifyCaller(ctx context.Context, n CallerNotice) error
 }
 
 // ErrCallerUnreachable is returned by a CallerNotifier for a notice that will
 // never go (an invalid number); it is logged and skipped, not retried.
-var ErrCallerUnreachable = fmt.Errorf("push: the caller cannot be reached at this number")
+var ErrCallerUnreachable = errors.New("push: the caller cannot be reached at this number")
 
 // LogCallerNotifier logs notices instead of sending them, with the number
 // masked: the caller's identity does not belong in logs.
@@ -109,7 +110,7 @@ func (w *CallerNotices) Run(ctx context.Context) {
 		read := cursor
 		for _, v := range views {
 			if n, ok := NoticeFor(v); ok {
-				if err := w.Notifier.NotifyCaller(ctx, n); err != nil && err != ErrCallerUnreachable {
+				if err := w.Notifier.NotifyCaller(ctx, n); err != nil && !errors.Is(err, ErrCallerUnreachable) {
 					w.Logger.Warn("caller notice failed; retrying later", "complaint", n.ComplaintID, "error", err)
 					break
 				} else if err != nil {
@@ -143,8 +144,14 @@ func NoticeFor(v favsync.ChangeView) (CallerNotice, bool) {
 	if v.Kind != favsync.KindComplaint || c == nil || c.Caller == nil || c.Caller.Phone == "" || c.Outcome == nil {
 		return CallerNotice{}, false
 	}
+	if v.Action == "review_accept" {
+		return CallerNotice{}, false // dispatch kept its own state: the caller heard of it at its closing
+	}
 	to := inspector.Status(v.Data["to"])
-	if !to.Terminal() || to == inspector.StatusWithdrawn || c.Status != to {
+	// Still closed: as it was, or under a review that started from it (if
+	// dispatch accepts, nothing changes; if it overrules, that closing tells).
+	closed := c.Status == to || (c.Status == inspector.StatusNeedsReview && c.ReviewFrom == to)
+	if !to.Terminal() || to == inspector.StatusWithdrawn || !closed {
 		return CallerNotice{}, false // not a closing, or reopened since: the later closing tells
 	}
 	text := fmt.Sprintf("فواد ۱۲۸: رسیدگی به شکایت شما (کد پیگیری %s) به پایان رسید. %s", c.TrackingCode, inspector.OutcomeTextFa[c.Outcome.Value])

@@ -2,10 +2,13 @@ package push
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	stdsync "sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -112,4 +115,116 @@ func TestSLABreachReachesTheAssignee(t *testing.T) {
 	reqs := fcm.requests()
 	require.NotEmpty(t, reqs)
 	assert.Equal(t, breaches[0].Seq, seqOf(reqs[len(reqs)-1]))
+}
+
+// TestBugCallerToldTwiceWhenDispatchAcceptsAReview: reza resolves the
+// complaint and the caller hears the outcome. ali, who had it before, then
+// syncs an outcome recorded offline: the complaint goes to review, and
+// dispatch accepts its own state — resolved, with reza's outcome. Nothing
+// changed for the caller, who was sent the same outcome a second time. A
+// worker that reads all of it late must still tell the caller once.
+func TestBugCallerToldTwiceWhenDispatchAcceptsAReview(t *testing.T) {
+	for _, live := range []bool{true, false} {
+		t.Run(map[bool]string{true: "live", false: "late"}[live], func(t *testing.T) {
+			fx := newFixture(t, "", false)
+			ali := fx.inspector("ali", inspector.ModeField)
+			reza := fx.inspector("reza", inspector.ModeField)
+			c := fx.complaint(officeQZ, inspector.PriorityNormal)
+			fx.assign(c, ali)
+			fx.assign(c, reza)
+			rec := &recordingCallerNotifier{}
+			w := &CallerNotices{Store: fx.store, Notifier: rec, Logger: discard(), Poll: 20 * time.Millisecond}
+			require.NoError(t, w.Settle())
+			run := func() {
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() { defer close(done); w.Run(ctx) }()
+				t.Cleanup(func() { cancel(); <-done })
+			}
+			if live {
+				run()
+			}
+
+			outcome := func(u inspector.User, device string, value inspector.OutcomeValue) favsync.Result {
+				payload, _ := json.Marshal(map[string]any{"outcome": value, "statement": "بررسی شد"})
+				res, _, err := fx.store.Push(u, device, []favsync.Mutation{{
+					ID: uuid.Must(uuid.NewV7()).String(), DeviceSeq: 1, Kind: favsync.MutComplaintOutcome, RecordID: c.ID,
+					DeviceTime: fx.clock.Now(), Payload: payload, HLC: inspector.Stamp{WallMs: fx.clock.Now().UnixMilli()},
+				}})
+				require.NoError(t, err)
+				return res[0]
+			}
+			require.Equal(t, favsync.StatusApplied, outcome(reza, "reza-a", inspector.OutcomeSubstantiated).Status)
+			if live {
+				require.Eventually(t, func() bool { return len(rec.notices()) == 1 }, 5*time.Second, 10*time.Millisecond)
+			}
+			r := outcome(ali, "ali-a", inspector.OutcomeNotSubstantiated)
+			require.Equal(t, inspector.RuleNeedsReview, r.Rule, r.Message)
+			caughtUp := func() {
+				head := fx.head()
+				require.Eventually(t, func() bool {
+					cur, err := fx.store.ReaderCursor(callerNoticesCursor)
+					return err == nil && cur >= head
+				}, 5*time.Second, 10*time.Millisecond, "the worker read to the head")
+			}
+			if !live {
+				run() // it reads reza's outcome while the complaint is under review
+				caughtUp()
+			}
+			_, err := fx.store.ResolveConflict(fx.disp, r.ConflictIDs[0], favsync.ResolveAccept, "")
+			require.NoError(t, err)
+			got, err := fx.store.Complaint(c.ID)
+			require.NoError(t, err)
+			require.Equal(t, inspector.StatusResolved, got.Status)
+			caughtUp()
+			require.Len(t, rec.notices(), 1, "the caller is told once; accepting dispatch's own state tells nothing new")
+			assert.Contains(t, rec.notices()[0].Text, inspector.OutcomeTextFa[inspector.OutcomeSubstantiated])
+		})
+	}
+}
+
+// wrappingNotifier refuses the first number it is given as unreachable,
+// wrapping the sentinel as an SMS adapter would, and records the rest.
+type wrappingNotifier struct {
+	recordingCallerNotifier
+	refuse string
+}
+
+func (w *wrappingNotifier) NotifyCaller(ctx context.Context, n CallerNotice) error {
+	if n.ComplaintID == w.refuse {
+		return fmt.Errorf("sms gateway: status 21211: %w", ErrCallerUnreachable)
+	}
+	return w.recordingCallerNotifier.NotifyCaller(ctx, n)
+}
+
+// TestBugWrappedUnreachableBlocksEveryLaterNotice: an SMS adapter that
+// wraps ErrCallerUnreachable with its gateway's reason (as Go errors are
+// wrapped) had its notice retried for ever, and no caller after it was
+// ever told anything: the worker compared the error with ==.
+func TestBugWrappedUnreachableBlocksEveryLaterNotice(t *testing.T) {
+	fx := newFixture(t, "", false)
+	liaison, err := fx.store.CreateUser(favsync.System, favsync.NewUser{Username: "liaison", DisplayName: "رابط", Role: inspector.RoleOffice, OfficeCode: officeQZ, PasswordHash: "h"})
+	require.NoError(t, err)
+	rec := &wrappingNotifier{}
+	w := &CallerNotices{Store: fx.store, Notifier: rec, Logger: discard(), Poll: 20 * time.Millisecond}
+	require.NoError(t, w.Settle())
+	var ids []string
+	for range 2 {
+		c := fx.complaint(officeQZ, inspector.PriorityNormal)
+		_, err = fx.store.Refer(fx.disp, c.ID, "")
+		require.NoError(t, err)
+		_, err = fx.store.AnswerReferral(favsync.Actor{UserID: liaison.ID}, liaison, c.ID, favsync.ReferralAnswerInput{Action: inspector.ReferralCorrected, Text: "برطرف شد"})
+		require.NoError(t, err)
+		_, err = fx.store.CloseOnAnswer(fx.disp, c.ID, inspector.OutcomeSubstantiated, "")
+		require.NoError(t, err)
+		ids = append(ids, c.ID)
+	}
+	rec.refuse = ids[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	require.Eventually(t, func() bool { return len(rec.notices()) == 1 }, 3*time.Second, 10*time.Millisecond,
+		"the unreachable caller is skipped, and the next one told")
+	assert.Equal(t, ids[1], rec.notices()[0].ComplaintID)
 }

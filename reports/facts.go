@@ -66,6 +66,7 @@ var (
 	stAssigned   = statusCode(string(inspector.StatusAssigned))
 	stInProgress = statusCode(string(inspector.StatusInProgress))
 	stWithdrawn  = statusCode(string(inspector.StatusWithdrawn))
+	stReferred   = statusCode(string(inspector.StatusReferredToWorkplace))
 )
 
 // complaintFact is what the reports need of one complaint. Fields are

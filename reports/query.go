@@ -73,15 +73,14 @@ func (s *state) complaintLists(sel *selector) [][]int32 {
 	if sel.none {
 		return nil
 	}
-	agency := sel.agency
-	if agency == 0 && sel.office != 0 {
-		agency = s.offices[sel.office].Agency
-	}
+	// An office alone does not name an agency list: its complaints are
+	// filed under the agency each came in under, and an office moved to
+	// another agency has them under both.
 	var lists [][]int32
 	s.eachDay(sel.from, sel.to, func(d *dayIndex) {
 		switch {
-		case agency != 0:
-			lists = append(lists, d.byAgency[agency])
+		case sel.agency != 0:
+			lists = append(lists, d.byAgency[sel.agency])
 		case sel.provinces != nil:
 			for p := range sel.provinces {
 				lists = append(lists, d.byProvince[p])
@@ -171,7 +170,9 @@ func (g *group) addComplaint(f *complaintFact, now int64) {
 		if f.ReferralAnswer != 0 {
 			fig.Referrals.Answered++
 		}
-		if f.ReferralBreach || (f.ReferralAnswer == 0 && f.ReferralDue != 0 && now > f.ReferralDue) {
+		// Overdue: breached, or past due and still owed (not yet seen by the
+		// SLA watch); a referral dispatch pulled back is owed no more.
+		if f.ReferralBreach || (f.Status == stReferred && f.ReferralAnswer == 0 && f.ReferralDue != 0 && now > f.ReferralDue) {
 			fig.Referrals.Overdue++
 		}
 	}

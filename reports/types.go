@@ -124,7 +124,8 @@ type SLAFigures struct {
 
 // ReferralFigures count complaints referred to the workplace: their last
 // referral answered by the office, or overdue (an sla_breached entry for the
-// referral, or past its due time without an answer).
+// referral, or past its due time without an answer while the complaint is
+// still with the office; a referral dispatch pulled back is owed no more).
 type ReferralFigures struct {
 	Referred int `json:"referred"`
 	Answered int `json:"answered"`

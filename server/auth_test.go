@@ -384,3 +384,38 @@ func TestCORS(t *testing.T) {
 	same := newEnv(t)
 	assert.Empty(t, preflight(same, "https://console.favad.example").header.Get("Access-Control-Allow-Origin"), "same-origin only by default")
 }
+
+// TestBugSpecRoleTextOmitsTheOfficeRole: the office role was added to the
+// x-roles of a dozen routes (sign-out, /v1/me, a complaint, reference data,
+// uploads, evidence, devices), but their descriptions, which a reader of the
+// API documentation sees, still said "Roles: dispatcher, inspector,
+// supervisor, admin." Each operation's "Roles:" line must name its x-roles.
+func TestBugSpecRoleTextOmitsTheOfficeRole(t *testing.T) {
+	specRouter(t, "http://favad.test") // loads specDoc
+	for path, item := range specDoc.Paths.Map() {
+		for method, op := range item.Operations() {
+			raw, _ := op.Extensions["x-roles"].([]any)
+			if len(raw) == 0 {
+				continue
+			}
+			var want []string
+			for _, r := range raw {
+				want = append(want, r.(string))
+			}
+			var line string
+			for _, l := range strings.Split(op.Description, "\n") {
+				if rest, ok := strings.CutPrefix(strings.TrimSpace(l), "Roles: "); ok {
+					line = strings.TrimSuffix(rest, ".")
+				}
+			}
+			if !assert.NotEmpty(t, line, "%s %s: no Roles line", method, path) {
+				continue
+			}
+			var got []string
+			for _, r := range strings.Split(line, ",") {
+				got = append(got, strings.TrimSpace(r))
+			}
+			assert.ElementsMatch(t, want, got, "%s %s: the description's Roles line differs from x-roles", method, path)
+		}
+	}
+}

@@ -103,7 +103,10 @@ func (s *Server) getComplaint(c echo.Context) error {
 		return c.JSON(http.StatusOK, w)
 	}
 	if p.User.Role == inspector.RoleInspector {
-		if cp.Assignment == nil || cp.Assignment.InspectorID != p.User.ID || cp.Status.Terminal() {
+		// A referral is not terminal, but it is the office's and dispatch's
+		// business, not the inspector's it was taken from.
+		referred := cp.Status == inspector.StatusReferredToWorkplace || cp.Status == inspector.StatusReferralAnswered
+		if cp.Assignment == nil || cp.Assignment.InspectorID != p.User.ID || cp.Status.Terminal() || referred {
 			return inspector.Errorf(inspector.CodeNotFound, "no complaint with id %q", c.Param("id"))
 		}
 		return c.JSON(http.StatusOK, w)

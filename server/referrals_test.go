@@ -222,3 +222,97 @@ func TestOfficeAttachesAFileToItsAnswer(t *testing.T) {
 	_, status = e.evidence(e.token("field"), id)
 	assert.Equal(t, http.StatusNotFound, status, "an inspector reads only their own evidence")
 }
+
+// TestBugOfficeSeesTheInspectionDispatchSendsAfterItsAnswer: dispatch is
+// not satisfied with the office's answer and routes the complaint to a field
+// inspector. The office kept seeing the complaint — now "assigned", with
+// the inspector, the mode and dispatch's note — and so learned of the
+// unannounced visit to its own branch before it happened.
+func TestBugOfficeSeesTheInspectionDispatchSendsAfterItsAnswer(t *testing.T) {
+	e := newEnv(t)
+	disp, office := e.token("dispatcher"), e.token("office")
+	r := e.do(newCall("POST", "/v1/complaints", disp, intake("CALL-REF-INS", e.clock.Now().Add(-5*time.Minute))))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var c referralJSON
+	r.json(t, &c)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/refer", disp, map[string]string{}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	e.clock.Advance(5 * time.Minute)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/answer", office, map[string]string{"action": "not_confirmed", "text": "همه حاضر بودند"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, office, nil))
+	require.Equal(t, http.StatusOK, r.status, "the office sees its answered referral")
+
+	e.clock.Advance(5 * time.Minute)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field", "note": "بازدید سرزده"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, office, nil))
+	assert.Equal(t, http.StatusNotFound, r.status, "the inspection is not the office's to see: %s", r.body)
+	r = e.do(newCall("GET", "/v1/referrals", office, nil))
+	require.Equal(t, http.StatusOK, r.status)
+	assert.NotContains(t, string(r.body), c.ID)
+	assert.NotContains(t, string(r.body), "بازدید سرزده")
+
+	// Referred again later, it is the office's again.
+	e.clock.Advance(5 * time.Minute)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/refer", disp, map[string]string{}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, office, nil))
+	assert.Equal(t, http.StatusOK, r.status)
+	r = e.do(newCall("GET", "/v1/referrals", office, nil))
+	assert.Contains(t, string(r.body), c.ID)
+}
+
+// TestBugFormerAssigneeReadsTheReferralAndTheOfficesAnswer: the spec says
+// an inspector reads only a complaint assigned to them that is still open,
+// not one referred to the workplace. Once a referral stopped ending the
+// complaint's life, the inspector it was taken from could still read it —
+// dispatch's referral note and then the office's answer.
+func TestBugFormerAssigneeReadsTheReferralAndTheOfficesAnswer(t *testing.T) {
+	e := newEnv(t)
+	disp, office, field := e.token("dispatcher"), e.token("office"), e.token("field")
+	c := e.createComplaint(disp, intake("CALL-REF-FORMER", e.clock.Now().Add(-5*time.Minute)))
+	r := e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, field, nil))
+	require.Equal(t, http.StatusOK, r.status, "assigned to them")
+
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/refer", disp, map[string]string{"note": "یادداشت ارجاع"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, field, nil))
+	assert.Equal(t, http.StatusNotFound, r.status, "referred to the workplace: %s", r.body)
+
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/answer", office, map[string]string{"action": "corrected", "text": "پاسخ اداره"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, field, nil))
+	assert.Equal(t, http.StatusNotFound, r.status, "the office's answer is dispatch's to read: %s", r.body)
+}
+
+// TestBugOfficeReadsDispatchsNoteToTheInspector: dispatch assigned the
+// complaint to a field inspector with a note, then referred it to the
+// office instead. The office's copy carried the assignment — the
+// inspector's id, the mode and dispatch's note to the inspector — though
+// an office never sees dispatch's notes or the inspectors' work.
+func TestBugOfficeReadsDispatchsNoteToTheInspector(t *testing.T) {
+	e := newEnv(t)
+	disp, office := e.token("dispatcher"), e.token("office")
+	c := e.createComplaint(disp, intake("CALL-REF-NOTE", e.clock.Now().Add(-5*time.Minute)))
+	r := e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field", "note": "بازدید سرزده ساعت ده"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	e.clock.Advance(time.Minute)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/refer", disp, map[string]string{}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	for _, path := range []string{"/v1/complaints/" + c.ID, "/v1/referrals"} {
+		r = e.do(newCall("GET", path, office, nil))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), c.ID)
+		for _, secret := range []string{"بازدید سرزده ساعت ده", e.users["field"].ID, `"assignment"`} {
+			assert.NotContains(t, string(r.body), secret, path)
+		}
+	}
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/acknowledge", office, nil))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.NotContains(t, string(r.body), "بازدید سرزده ساعت ده")
+}

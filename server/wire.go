@@ -166,7 +166,8 @@ type complaintWire struct {
 }
 
 // toComplaintWire converts c for a caller with role: the caller's identity is
-// removed for every role that may not see it.
+// removed for every role that may not see it, and the assignment (the
+// inspector, dispatch's note to them) for an office.
 func toComplaintWire(c inspector.Complaint, role inspector.Role, now time.Time) complaintWire {
 	c = c.Redacted(role)
 	w := complaintWire{ID: c.ID, Number: c.Number, CallID: c.CallID, Category: string(c.Category), Description: c.Description,
@@ -183,7 +184,7 @@ func toComplaintWire(c inspector.Complaint, role inspector.Role, now time.Time) 
 	if c.Caller != nil {
 		w.Caller = &callerWire{Name: c.Caller.Name, Phone: c.Caller.Phone}
 	}
-	if a := c.Assignment; a != nil {
+	if a := c.Assignment; a != nil && role != inspector.RoleOffice { // the inspectors' work is not the office's to see
 		w.Assignment = &assignmentWire{InspectorID: a.InspectorID, Mode: string(a.Mode), AssignedBy: a.AssignedBy, AssignedAt: a.AssignedAt, Note: a.Note}
 	}
 	if o := c.Outcome; o != nil {

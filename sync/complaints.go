@@ -140,7 +140,8 @@ type ComplaintFilter struct {
 	Overdue     bool
 	Query       string // every word must appear, normalised, in description, office name and city, number or call id
 	Referred    bool   // only complaints that were referred to the workplace
-	// ReferredTo keeps only complaints referred to the offices an office account answers for.
+	// ReferredTo keeps only complaints referred to the offices an office
+	// account answers for, and not routed to inspection since.
 	ReferredTo *inspector.User
 	Limit      int
 	Cursor     string // opaque; from the previous page
@@ -193,7 +194,8 @@ func (f *ComplaintFilter) matches(c *inspector.Complaint, now time.Time, query s
 		}
 	}
 	switch {
-	case (f.Referred || f.ReferredTo != nil) && c.Referral == nil,
+	case f.Referred && c.Referral == nil,
+		f.ReferredTo != nil && !c.ReferralOpenToOffice(),
 		f.OfficeCode != "" && !strings.EqualFold(c.OfficeCode, f.OfficeCode),
 		f.AgencyCode != "" && !strings.EqualFold(c.AgencyCode, f.AgencyCode),
 		f.Category != "" && c.Category != f.Category,

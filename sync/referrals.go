@@ -76,12 +76,13 @@ func (s *Store) ComplaintByTracking(code string) (inspector.Complaint, error) {
 }
 
 // dueTracked reports whether the SLA watch should look at c: it is open and
-// its active due time has not yet been reported as breached.
+// its active due time has not yet been reported as breached. A review of a
+// finished complaint (a late outcome) does not reopen its SLA.
 func dueTracked(c *inspector.Complaint) bool {
-	if c.Status.Terminal() {
+	if c.Status.Terminal() || (c.Status == inspector.StatusNeedsReview && c.ReviewFrom.Terminal()) {
 		return false
 	}
-	return c.SLABreachedDue == nil || !c.SLABreachedDue.Equal(c.ActiveDue())
+	return !c.BreachReported(c.ActiveDue())
 }
 
 // indexDue keeps the due index in step with a complaint's change from before
@@ -156,16 +157,16 @@ func (t *tx) requireCovers(u inspector.User, c *inspector.Complaint) error {
 	if err != nil {
 		return err
 	}
-	if c.Referral == nil || !u.Covers(o) {
+	if !c.ReferralOpenToOffice() || !u.Covers(o) {
 		return notFound("complaint", c.ID)
 	}
 	return nil
 }
 
 // ReferralVisible reports whether office account u may see complaint c: it
-// was referred to one of u's offices.
+// was referred to one of u's offices, and not routed to inspection since.
 func (s *Store) ReferralVisible(u inspector.User, c inspector.Complaint) (bool, error) {
-	if c.Referral == nil || u.Role != inspector.RoleOffice {
+	if !c.ReferralOpenToOffice() || u.Role != inspector.RoleOffice {
 		return false, nil
 	}
 	var o inspector.Office
@@ -403,6 +404,9 @@ func (s *Store) BreachDue(now time.Time, limit int) ([]SLABreach, error) {
 			}
 			before := c
 			breached := due
+			if c.SLABreachedDue != nil {
+				c.SLABreachedEarlier = append(c.SLABreachedEarlier, *c.SLABreachedDue)
+			}
 			c.SLABreachedDue = &breached
 			// complaintScopes (through saveComplaint) drops the index entry:
 			// the due time is now reported. Deleting under a cursor is not

@@ -251,3 +251,72 @@ func TestReaderCursors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, seq)
 }
+
+// TestBugSLAWatchBreachesTheSameDueTimeTwiceAfterAReferral: a complaint past
+// its own due time is reported once; referred, its office lets the
+// referral's due time pass too, and dispatch then routes it to inspection.
+// Its due time is again the complaint's own, already reported — but the
+// complaint remembered only the referral's breach, so the watch reported the
+// same due time a second time (and the reports counted it twice).
+func TestBugSLAWatchBreachesTheSameDueTimeTwiceAfterAReferral(t *testing.T) {
+	w := newWorkflow(t)
+	w.clock.Advance(25 * time.Hour) // past the complaint's 24h
+	b, err := w.s.BreachDue(w.clock.Now(), 100)
+	require.NoError(t, err)
+	require.Len(t, b, 1)
+	assert.Equal(t, "complaint", b[0].Kind)
+
+	_, err = w.s.Refer(dispatcher, w.c.ID, "")
+	require.NoError(t, err)
+	w.clock.Advance(DefaultReferralSLA + time.Minute) // the office never answers
+	b, err = w.s.BreachDue(w.clock.Now(), 100)
+	require.NoError(t, err)
+	require.Len(t, b, 1)
+	assert.Equal(t, "referral", b[0].Kind)
+
+	_, err = w.s.Assign(dispatcher, w.c.ID, inspector.Routing{InspectorID: w.ali.ID, Mode: inspector.ModeField})
+	require.NoError(t, err)
+	b, err = w.s.BreachDue(w.clock.Now(), 100)
+	require.NoError(t, err)
+	assert.Empty(t, b, "the complaint's own due time was reported already")
+
+	var breaches []string
+	for _, ch := range w.history(t) {
+		if ch.Action == ActionSLABreached {
+			breaches = append(breaches, ch.Data["due_at"])
+		}
+	}
+	assert.Len(t, breaches, 2, "one breach per due time: %v", breaches)
+}
+
+// TestBugSLAWatchBreachesAComplaintResolvedInTimeWhenReviewed: reza
+// resolves the complaint well within its due time. A day later ali, who had
+// it before, syncs an outcome recorded offline and the complaint goes to
+// review. The watch took the review for an open complaint past its due time
+// and wrote a breach — for a complaint resolved in time, which the reports
+// then counted both within the SLA and breached.
+func TestBugSLAWatchBreachesAComplaintResolvedInTimeWhenReviewed(t *testing.T) {
+	f := newFieldFixture(t)
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	ali := f.device("ali-phone", f.ali)
+	late := ali.mut(MutComplaintOutcome, c.ID, c.Version, outcomeOf(inspector.OutcomeNotSubstantiated, "همه حاضر بودند"))
+	c, err := f.s.Assign(dispatcher, c.ID, inspector.Routing{InspectorID: f.reza.ID, Mode: inspector.ModeField})
+	require.NoError(t, err)
+	reza := f.device("reza-phone", f.reza)
+	f.clock.Advance(time.Hour)
+	r := mustPush(t, f.s, reza, reza.mut(MutComplaintOutcome, c.ID, c.Version, outcomeOf(inspector.OutcomeSubstantiated, "غایب بود")))[0]
+	require.Equal(t, StatusApplied, r.Status, r.Message)
+
+	f.clock.Advance(24 * time.Hour) // past the complaint's due time
+	r = mustPush(t, f.s, ali, late)[0]
+	require.Equal(t, inspector.RuleNeedsReview, r.Rule, r.Message)
+	b, err := f.s.BreachDue(f.clock.Now(), 100)
+	require.NoError(t, err)
+	assert.Empty(t, b, "resolved in time: a review of it is no breach")
+
+	_, err = f.s.ResolveConflict(dispatcher, r.ConflictIDs[0], ResolveAccept, "")
+	require.NoError(t, err)
+	b, err = f.s.BreachDue(f.clock.Now(), 100)
+	require.NoError(t, err)
+	assert.Empty(t, b)
+}

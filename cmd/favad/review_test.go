@@ -49,9 +49,13 @@ func TestStalledBackupClientFreezesTheStore(t *testing.T) {
 		}
 		return nil
 	}
+	began := time.Now()
 	if err := grow(600); err != nil { // a few MiB: more than the socket buffers hold
 		t.Fatal(err)
 	}
+	// Five times as many writes as these took, with a wide margin: a loaded
+	// machine (the race detector, the whole suite at once) is slow, not hung.
+	patience := max(10*time.Second, 5*4*time.Since(began))
 	sock := filepath.Join(dir, "a.sock")
 	admin, err := listenAdmin(sock, store, blobStore(dir), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -78,7 +82,7 @@ func TestStalledBackupClientFreezesTheStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(patience):
 		resp.Body.Close() // let the writer go before the deferred Close
 		<-done
 		t.Fatal("writes to the store hung while a backup client stalled on the admin socket")
