@@ -189,6 +189,7 @@ func inspectorColumns(n names) []reportColumn[reports.InspectorRow] {
 		i("resolved_on_spot", "رفع در محل", "Resolved on the spot", func(r *reports.InspectorRow) any { return r.Outcomes.ResolvedOnSpot }),
 		i("referred_for_discipline", "ارجاع انضباطی", "Referred for discipline", func(r *reports.InspectorRow) any { return r.Outcomes.ReferredForDiscipline }),
 		i("assignment_to_outcome_median_s", "ارجاع تا نتیجه (میانه، ثانیه)", "Assignment to outcome (median, s)", func(r *reports.InspectorRow) any { return r.AssignmentToOutcome.Median }),
+		i("assignment_to_outcome_p90_s", "ارجاع تا نتیجه (صدک ۹۰، ثانیه)", "Assignment to outcome (p90, s)", func(r *reports.InspectorRow) any { return r.AssignmentToOutcome.P90 }),
 	}
 }
 

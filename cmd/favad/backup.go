@@ -314,6 +314,11 @@ func (c *cli) restore(_ context.Context, args []string) error {
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	// The reports' aggregates were derived from the replaced history: the
+	// next start rebuilds them from the restored log.
+	if err := os.Remove(reportsSnapshotFile(filepath.Dir(path))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("restore: remove the reports' snapshot: %w", err)
+	}
 	if aside != "" {
 		fmt.Fprintf(c.stdout, "previous store kept as %s\n", aside)
 	}

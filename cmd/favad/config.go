@@ -129,6 +129,9 @@ func splitList(s string) []string {
 // storeFile is the store's file inside the data directory.
 func storeFile(dataDir string) string { return filepath.Join(dataDir, "favad.db") }
 
+// reportsSnapshotFile holds the reports' aggregates inside the data directory.
+func reportsSnapshotFile(dataDir string) string { return filepath.Join(dataDir, "reports.snapshot") }
+
 // adminSocketFile is the admin socket inside the data directory.
 func adminSocketFile(dataDir string) string { return filepath.Join(dataDir, "admin.sock") }
 

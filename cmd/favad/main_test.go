@@ -311,7 +311,13 @@ func TestServeBackupRestoreUsers(t *testing.T) {
 
 	// A change after the backup, undone by the restore.
 	mustRun(t, "late-account-password\n", "users", "add", "--data", data, "--username", "late.user", "--role", "supervisor", "--password-stdin")
+	if _, err := os.Stat(filepath.Join(data, "reports.snapshot")); err != nil {
+		t.Errorf("the server saved no reports snapshot at shutdown: %v", err)
+	}
 	out = mustRun(t, "", "restore", "--data", data, "--in", backup)
+	if _, err := os.Stat(filepath.Join(data, "reports.snapshot")); !os.IsNotExist(err) {
+		t.Errorf("restore left the reports' snapshot of the replaced history: %v", err)
+	}
 	if !strings.Contains(out, "before-restore-") {
 		t.Errorf("restore output: %s", out)
 	}

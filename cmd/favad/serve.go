@@ -113,7 +113,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	// The reports' aggregates: loaded from their snapshot (or rebuilt from
 	// the log) before serving; Run catches up in the background, and the
 	// answers say so meanwhile.
-	aggregates, err := reports.New(reports.Config{Store: store, SnapshotPath: filepath.Join(cfg.Data, "reports.snapshot"),
+	aggregates, err := reports.New(reports.Config{Store: store, SnapshotPath: reportsSnapshotFile(cfg.Data),
 		Logger: logger.With("component", "reports")})
 	if err != nil {
 		return err
