@@ -11,7 +11,9 @@ import (
 	favsync "github.com/favad/favad/sync"
 )
 
-// listInspectors lets dispatch choose whom to route a complaint to.
+// listInspectors lets dispatch choose whom to route a complaint to: each
+// inspector with their open workload and their last check-in, so that the
+// console can weigh the load and the distance to the office.
 func (s *Server) listInspectors(c echo.Context) error {
 	us, err := s.store.Users(inspector.RoleInspector)
 	if err != nil {
@@ -21,13 +23,17 @@ func (s *Server) listInspectors(c echo.Context) error {
 	if mode != "" && !mode.Valid() {
 		return (&inspector.Problems{{Field: "mode", Code: "invalid", Message: "field or phone"}}).Err()
 	}
-	out := []userWire{}
+	loads, err := s.store.InspectorLoads()
+	if err != nil {
+		return err
+	}
+	out := []inspectorWire{}
 	for _, u := range us {
 		if !u.Disabled && (mode == "" || u.Mode == mode) {
-			out = append(out, toUserWire(u))
+			out = append(out, toInspectorWire(u, loads[u.ID]))
 		}
 	}
-	return c.JSON(http.StatusOK, listWire[userWire]{Items: out})
+	return c.JSON(http.StatusOK, listWire[inspectorWire]{Items: out})
 }
 
 func (s *Server) listDevices(c echo.Context) error {

@@ -64,6 +64,28 @@ func toUserWire(u inspector.User) userWire {
 	return w
 }
 
+// inspectorWire is an inspector as dispatch chooses one: the account, the
+// complaints they hold open and where they last checked in.
+type inspectorWire struct {
+	userWire
+	Open         int           `json:"open"`
+	LastPosition *positionWire `json:"last_position,omitempty"`
+}
+
+type positionWire struct {
+	Lat float64   `json:"lat"`
+	Lng float64   `json:"lng"`
+	At  time.Time `json:"at"`
+}
+
+func toInspectorWire(u inspector.User, l favsync.InspectorLoad) inspectorWire {
+	w := inspectorWire{userWire: toUserWire(u), Open: l.Open}
+	if p := l.LastCheckIn; p != nil {
+		w.LastPosition = &positionWire{Lat: p.Lat, Lng: p.Lng, At: p.DeviceTime}
+	}
+	return w
+}
+
 type callerWire struct {
 	Name  string `json:"name"`
 	Phone string `json:"phone"`
@@ -106,12 +128,14 @@ type outcomeWire struct {
 }
 
 type historyWire struct {
-	Seq    uint64            `json:"seq"`
-	Action string            `json:"action"`
-	Actor  string            `json:"actor"`
-	Device string            `json:"device,omitempty"`
-	At     time.Time         `json:"at"`
-	Data   map[string]string `json:"data,omitempty"`
+	Seq      uint64            `json:"seq"`
+	Kind     string            `json:"kind"`      // the record changed: the complaint, or its visit, finding, evidence…
+	RecordID string            `json:"record_id"` // that record's id
+	Action   string            `json:"action"`
+	Actor    string            `json:"actor"`
+	Device   string            `json:"device,omitempty"`
+	At       time.Time         `json:"at"`
+	Data     map[string]string `json:"data,omitempty"`
 }
 
 type complaintWire struct {
@@ -171,7 +195,7 @@ func toComplaintWire(c inspector.Complaint, role inspector.Role, now time.Time) 
 func toHistoryWire(h []favsync.Change) []historyWire {
 	out := make([]historyWire, len(h))
 	for i, ch := range h {
-		out[i] = historyWire{Seq: ch.Seq, Action: ch.Action, Actor: ch.Actor, Device: ch.Device, At: ch.At, Data: ch.Data}
+		out[i] = historyWire{Seq: ch.Seq, Kind: ch.Kind, RecordID: ch.ID, Action: ch.Action, Actor: ch.Actor, Device: ch.Device, At: ch.At, Data: ch.Data}
 	}
 	return out
 }

@@ -286,7 +286,10 @@ export async function render() {
   }
   let target = routes.find((r) => r.re.test(hash));
   if (!target || (target.roles && !target.roles.includes(session?.role))) {
-    target = routes.find((r) => r.pattern === "#/");
+    // Not a screen of this role: say so, rather than bounce between routes.
+    target = { pattern: hash, re: /^/, names: [], title: "core.notFound",
+      render: (el) => el.append(h("div", { class: "card" }, h("h1", {}, t("core.notFound")), h("a", { href: "#/" }, t("core.home")))) };
+    if (hash === "#/") target.render = (el) => el.append(h("div", { class: "card" }, h("h1", {}, t("core.noScreen"))));
   }
   const params = {};
   const m = target.re.exec(hash);
@@ -299,8 +302,12 @@ export async function render() {
   } catch (err) {
     main.append(h("div", { class: "card error", role: "alert" }, err.message || String(err)));
   }
-  main.focus();
+  // A screen that focused its first field (intake, sign-in) keeps it.
+  if (!main.contains(document.activeElement) || document.activeElement === main) main.focus();
 }
+
+/** hasRoute reports whether a screen is registered for hash. */
+export function hasRoute(hash) { return routes.some((r) => r.re.test(hash)); }
 
 function drawChrome(current) {
   const top = document.getElementById("top");
@@ -378,8 +385,19 @@ async function feedStart() {
 
 async function readStream(body, ctl) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
   let liveTimer = setTimeout(() => setFeedState("live"), 300);
+  try {
+    await readEvents(reader, ctl, () => {
+      clearTimeout(liveTimer);
+      liveTimer = setTimeout(() => setFeedState("live"), 300);
+    });
+  } finally {
+    clearTimeout(liveTimer); // a stream that ended is not live
+  }
+}
+
+async function readEvents(reader, ctl, alive) {
+  let buf = "";
   for (;;) {
     const { value, done } = await reader.read();
     if (done || ctl.signal.aborted) break;
@@ -399,8 +417,7 @@ async function readStream(body, ctl) {
       if (!data) continue;
       const ev = JSON.parse(data);
       if (id) feedLast = Number(id);
-      clearTimeout(liveTimer);
-      liveTimer = setTimeout(() => setFeedState("live"), 300);
+      alive();
       for (const l of feedListeners) l.onEvent(ev);
     }
   }
@@ -415,6 +432,7 @@ addLabels({
     "core.brand": "فواد ۱۲۸", "core.title": "کنسول", "core.signOut": "خروج",
     "core.signOutEverywhere?": "از همه دستگاه‌ها هم خارج شوید؟ (تأیید: همه دستگاه‌ها؛ انصراف: فقط این مرورگر)",
     "core.hm": "{h} ساعت و {m} دقیقه", "core.m": "{m} دقیقه",
+    "core.notFound": "این صفحه برای شما نیست.", "core.home": "بازگشت به خانه", "core.noScreen": "صفحه‌ای برای نقش شما در کنسول نیست.",
     "feed.live": "زنده", "feed.catching": "در حال به‌روزرسانی…", "feed.down": "قطع — تلاش دوباره…",
     "role.dispatcher": "مرکز پیام", "role.inspector": "بازرس", "role.supervisor": "ناظر", "role.admin": "مدیر سامانه", "role.office": "رابط دستگاه",
     "status.received": "دریافت‌شده", "status.assigned": "ارجاع به بازرس", "status.in_progress": "در حال رسیدگی", "status.resolved": "رسیدگی‌شده",
@@ -429,6 +447,7 @@ addLabels({
     "core.brand": "FAVAD 128", "core.title": "Console", "core.signOut": "Sign out",
     "core.signOutEverywhere?": "Sign out on every device too? (OK: everywhere; Cancel: this browser only)",
     "core.hm": "{h} h {m} min", "core.m": "{m} min",
+    "core.notFound": "This page is not for you.", "core.home": "Back home", "core.noScreen": "The console has no screen for your role.",
     "feed.live": "Live", "feed.catching": "Catching up…", "feed.down": "Disconnected — retrying…",
     "role.dispatcher": "Dispatcher", "role.inspector": "Inspector", "role.supervisor": "Supervisor", "role.admin": "Admin", "role.office": "Office liaison",
     "status.received": "Received", "status.assigned": "Assigned", "status.in_progress": "In progress", "status.resolved": "Resolved",

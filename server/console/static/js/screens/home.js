@@ -1,5 +1,5 @@
 // Home: each role starts on its own screen.
-import { navigate, route, session } from "../core.js";
+import { h, hasRoute, navigate, route, session, t } from "../core.js";
 
 const start = {
   dispatcher: "#/board", supervisor: "#/reports", admin: "#/admin",
@@ -7,5 +7,9 @@ const start = {
 };
 
 route("#/", {
-  render() { navigate(start[session?.role] || "#/login"); },
+  render(main) {
+    const to = start[session?.role];
+    if (to && hasRoute(to)) navigate(to);
+    else main.append(h("div", { class: "card" }, h("h1", {}, t("core.noScreen"))));
+  },
 });

@@ -3,8 +3,12 @@
 import { addLabels, field, h, navigate, route, showError, signIn, t } from "../core.js";
 
 addLabels({
-  fa: { "login.title": "ورود", "login.username": "نام کاربری", "login.password": "گذرواژه", "login.submit": "ورود" },
-  en: { "login.title": "Sign in", "login.username": "Username", "login.password": "Password", "login.submit": "Sign in" },
+  fa: { "login.title": "ورود", "login.username": "نام کاربری", "login.password": "گذرواژه", "login.submit": "ورود",
+    "login.wrong": "نام کاربری یا گذرواژه درست نیست.", "login.tooMany": "تلاش‌های زیاد؛ کمی بعد دوباره امتحان کنید.",
+    "login.disabled": "این حساب غیرفعال است.", "login.busy": "سامانه شلوغ است؛ چند لحظه بعد دوباره امتحان کنید." },
+  en: { "login.title": "Sign in", "login.username": "Username", "login.password": "Password", "login.submit": "Sign in",
+    "login.wrong": "Wrong username or password.", "login.tooMany": "Too many attempts; try again in a minute.",
+    "login.disabled": "This account is disabled.", "login.busy": "The server is busy; try again in a moment." },
 });
 
 route("#/login", {
@@ -19,7 +23,9 @@ route("#/login", {
         await signIn(user.value.trim(), pass.value);
         navigate("#/");
       } catch (err) {
-        showError(errors, err);
+        // The server's words are English; the reasons a person can act on are said here.
+        const known = { unauthorized: "login.wrong", rate_limited: "login.tooMany", account_disabled: "login.disabled", busy: "login.busy" };
+        showError(errors, known[err.code] ? { message: t(known[err.code]) } : err);
         pass.select();
       }
     } },

@@ -1,0 +1,213 @@
+package browser
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp/kb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/internal/testseed"
+	"github.com/favad/favad/sync/client"
+)
+
+// chooseOption moves a focused <select> with the arrow keys until its
+// value is want, as a keyboard user does. When the select's list is open
+// (Chromium opens it on the Enter that moved the focus there), the arrows
+// move in the list and Enter takes the option.
+func (b *tab) chooseOption(want string) {
+	b.t.Helper()
+	for range 12 {
+		v := eval[string](b, `return $active().value;`)
+		if v == want {
+			return
+		}
+		key := kb.ArrowDown
+		if eval[bool](b, `const s = $active(); return [...s.options].findIndex((o) => o.value === `+jsq(want)+`) < s.selectedIndex;`) {
+			key = kb.ArrowUp
+		}
+		b.keys(key)
+		if eval[string](b, `return $active().value;`) == v {
+			b.keys(kb.Enter)
+		}
+	}
+	b.fatalf("the arrow keys never chose %q in %s", want, b.focused())
+}
+
+// TestIntakeByKeyboard: a dispatcher records a call with the keyboard
+// alone (the office found by a name typed with Arabic letters, picked with
+// the arrow keys and Enter; Tab from field to field; Enter submits) in
+// under 30 seconds, and reads the tracking code to the caller. A second
+// call about the same office and category warns of the open complaint.
+func TestIntakeByKeyboard(t *testing.T) {
+	needScreen(t, "intake.js")
+	e := newEnv(t)
+	b := newTab(t, e.ts.URL)
+	b.login("dispatcher", testseed.Password)
+	b.goTo("#/intake")
+
+	start := time.Now()
+	record := func(category, priority string) {
+		b.tabTo(b.label("intake.office"), 12)
+		// "شعبه يك" with the Arabic ي and ك: the search folds them.
+		b.keys("شعبه يك تامين")
+		b.wait("the office suggestions", `return $all("[role=option]").some((o) => o.textContent.includes("شعبه یک تامین اجتماعی قزوین"));`)
+		b.keys(kb.ArrowDown)
+		b.keys(kb.Enter)
+		b.wait("the chosen office", `return $all("input").some((i) => i.value === "شعبه یک تامین اجتماعی قزوین");`)
+		b.tabTo(b.label("intake.category"), 4)
+		b.chooseOption(category)
+		b.tabTo(b.label("intake.priority"), 4)
+		b.chooseOption(priority)
+		b.tabTo(b.label("intake.description"), 4)
+		b.keys("کارمند باجه سه از ساعت نه در محل نیست و مراجعان در صف هستند")
+		b.tabTo(b.label("intake.callerName"), 4)
+		b.keys("فاطمه ذوالفقاری")
+		b.tabTo(b.label("intake.callerPhone"), 3)
+		b.keys("09127654321")
+	}
+	record("absent_employee", "urgent")
+	b.keys(kb.Enter) // from the phone field: Enter submits
+	b.wait("the tracking code", `return !!document.getElementById("intake-tracking");`)
+	took := time.Since(start)
+	t.Logf("a call recorded by keyboard in %v", took)
+	assert.Less(t, took, 30*time.Second, "intake in under 30 seconds")
+	b.screenshot("intake-done")
+
+	var list struct {
+		Items []complaintJSON `json:"items"`
+	}
+	e.api("GET", "/v1/complaints", e.token("dispatcher"), nil, &list)
+	require.Len(t, list.Items, 1)
+	c := list.Items[0]
+	assert.Equal(t, "QZ-SSO-01", c.OfficeCode)
+	shown := asciiDigits(regexp.MustCompile(`[\s-]`).ReplaceAllString(b.mainText(), ""))
+	assert.Contains(t, shown, c.TrackingCode, "the tracking code to read to the caller")
+
+	// The same office and category again: a warning names the open
+	// complaint; Enter once more records the call all the same.
+	b.tabTo(b.label("intake.newCall"), 3)
+	b.keys(kb.Enter)
+	b.wait("a new form", `return !!document.getElementById("intake-office");`)
+	record("absent_employee", "normal")
+	b.wait("the duplicate warning", `return $all(".warning").some((el) => el.textContent.includes(`+jsq(strings.SplitN(b.label("intake.dupTitle"), "{", 2)[0])+`));`)
+	b.keys(kb.Enter)
+	b.wait("the question whether it is the same call", `return document.querySelector(".warning")?.textContent.includes(`+jsq(b.label("intake.dupAsk"))+`);`)
+	b.checkA11y("intake")
+	b.screenshot("intake")
+	b.tabTo(b.label("intake.submitAnyway"), 20)
+	b.keys(kb.Enter)
+	b.wait("the second tracking code", `return !!document.getElementById("intake-tracking");`)
+	e.api("GET", "/v1/complaints", e.token("dispatcher"), nil, &list)
+	assert.Len(t, list.Items, 2)
+}
+
+// TestBoardRouting: the dispatcher assigns a received complaint to a field
+// inspector from the board, seeing each inspector's workload and distance.
+func TestBoardRouting(t *testing.T) {
+	needScreen(t, "board.js")
+	e := newEnv(t)
+	c := e.complaint("QZ-SSO-01", inspector.CategoryAbsentEmployee, inspector.PriorityUrgent, "کارمند باجه سه از ساعت نه در محل نیست")
+	e.complaint("QZ-TAX-01", inspector.CategoryClientCrowding, inspector.PriorityHigh, "صف طولانی و تنها یک باجه باز است")
+	other := e.complaint("QZ-MUN-03", inspector.CategoryNonWork, inspector.PriorityNormal, "کارمند مشغول تماس تلفنی شخصی است")
+	e.assign(other.ID, "field2")
+	// The second inspector is at that office now: the routing dialog shows how far.
+	dev := e.device("field2")
+	e.sync(dev)
+	_, _, err := dev.CheckIn(client.NewID(), "QZ-MUN-03", []string{other.ID}, near("QZ-MUN-03"))
+	require.NoError(t, err)
+	e.sync(dev)
+	e.complaint("QZ-REG-01", inspector.CategoryOther, inspector.PriorityLow, "پاسخ‌گویی تلفنی اداره قطع است")
+
+	b := newTab(t, e.ts.URL)
+	b.login("dispatcher", testseed.Password)
+	b.wait("the board's complaints", `return document.getElementById("main").innerText.includes("شعبه یک تامین اجتماعی قزوین");`)
+	b.checkA11y("board")
+	b.screenshot("board")
+
+	// Route the first complaint: its assign action opens a dialog listing
+	// the inspectors with their workload and distance; pick one, assign.
+	b.clickInRowOf("شعبه یک تامین اجتماعی قزوین", b.label("routing.assign"))
+	b.wait("the inspectors to choose from", `return !!document.querySelector("dialog[open]") && document.querySelector("dialog[open]").textContent.includes(`+jsq(e.users["field"].DisplayName)+`);`)
+	dlg := eval[string](b, `return document.querySelector("dialog[open]").innerText;`)
+	assert.Contains(t, dlg, strings.SplitN(b.label("routing.open"), "{", 2)[0], "each inspector's open workload")
+	b.screenshot("board-assign")
+	b.click("the inspector "+e.users["field"].DisplayName, `return $all("dialog[open] input[type=radio]").find((r) => $name(r).includes(`+jsq(e.users["field"].DisplayName)+`));`)
+	b.click("the assign button", `return $all("dialog[open] button[type=submit]")[0];`)
+	require.Eventually(t, func() bool { return e.getComplaint(c.ID).Status == "assigned" }, 10*time.Second, 50*time.Millisecond)
+	b.wait("the board shows it assigned", `const row = $text("tr", "شعبه یک تامین اجتماعی قزوین"); return row && row.textContent.includes(`+jsq(e.users["field"].DisplayName)+`);`)
+}
+
+// clickInRowOf clicks the button named name in the board's row (or card)
+// that shows text.
+func (b *tab) clickInRowOf(text, name string) {
+	b.t.Helper()
+	b.click(name+" of "+text, `const row = $text("tr, li, article, .card", `+jsq(text)+`); return row && $button(`+jsq(name)+`, row);`)
+}
+
+// TestLiveFindingAndReconnect: the complaint detail shows an inspector's
+// check-in and finding, pushed by the device, without a reload; when the
+// connection drops the indicator says so, and after it comes back the
+// page catches up on what happened meanwhile.
+func TestLiveFindingAndReconnect(t *testing.T) {
+	needScreen(t, "complaint.js")
+	e := newEnv(t)
+	c := e.complaint("QZ-SSO-01", inspector.CategoryAbsentEmployee, inspector.PriorityUrgent, "کارمند باجه سه از ساعت نه در محل نیست")
+	e.assign(c.ID, "field")
+	dev := e.device("field")
+	e.sync(dev)
+
+	b := newTab(t, e.ts.URL)
+	b.login("dispatcher", testseed.Password)
+	b.goTo("#/complaint/" + c.ID)
+	b.wait("the live feed", `return document.getElementById("feed-state").classList.contains("live");`)
+	// A mark that a reload would lose, and a record of the indicator's states.
+	eval[bool](b, `window.__sameDocument = true; window.__feedStates = [];
+const el = document.getElementById("feed-state");
+new MutationObserver(() => { const s = ["live", "catching", "down"].find((c) => el.classList.contains(c)); if (s && window.__feedStates.at(-1) !== s) window.__feedStates.push(s); })
+  .observe(el, {attributes: true}); return true;`)
+
+	visit := client.NewID()
+	_, _, err := dev.CheckIn(visit, "QZ-SSO-01", []string{c.ID}, near("QZ-SSO-01"))
+	require.NoError(t, err)
+	e.sync(dev)
+	noVisits, noFindings := b.label("complaint.noVisits"), b.label("complaint.noFindings")
+	b.waitText(noFindings)
+	b.wait("the check-in, live", `const m = document.getElementById("main").innerText; return window.__sameDocument && !m.includes(`+jsq(noVisits)+`);`)
+	// The connection drops; the finding arrives meanwhile.
+	e.ts.CloseClientConnections()
+	b.wait("the indicator shows the feed down", `return window.__feedStates.includes("down");`)
+	if b.feedState() == "live" {
+		t.Error("the indicator says live with the connection down")
+	}
+	_, _, err = dev.RecordFinding(client.NewID(), client.Finding{VisitID: visit, ComplaintID: c.ID, StaffExpected: 12, StaffPresent: 9,
+		Absentees: []client.Absentee{{Name: "کارمند باجه سه", Reason: "unexcused"}}, ClientsWaiting: 23, DesksOpen: 3, ObservedAt: time.Now()})
+	require.NoError(t, err)
+	e.sync(dev)
+	b.waitFor(15*time.Second, "the feed catching up, then live", `const s = window.__feedStates; const d = s.indexOf("down"); return d >= 0 && s.indexOf("catching", d) > d && s.lastIndexOf("live") > s.indexOf("catching", d);`)
+	b.wait("the finding, caught up", `const m = document.getElementById("main").innerText; return window.__sameDocument && !m.includes(`+jsq(noFindings)+`) && m.includes("کارمند باجه سه");`)
+	t.Logf("feed states: %v", eval[[]string](b, `return window.__feedStates;`))
+
+	// The board, too, takes new complaints live.
+	b.goTo("#/board")
+	b.waitText("شعبه یک تامین اجتماعی قزوین")
+	e.complaint("QZ-TAX-01", inspector.CategoryClientCrowding, inspector.PriorityHigh, "صف طولانی")
+	b.wait("a new complaint on the board, live", `return window.__sameDocument && document.getElementById("main").innerText.includes("اداره کل امور مالیاتی قزوین");`)
+}
+
+// asciiDigits folds Persian and Arabic-Indic digits to ASCII.
+func asciiDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= '۰' && r <= '۹':
+			return '0' + r - '۰'
+		case r >= '٠' && r <= '٩':
+			return '0' + r - '٠'
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,50 @@
+package browser
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/internal/testseed"
+)
+
+// TestReviewOverrule: dispatch reassigns a complaint while the first
+// inspector, offline, records an outcome; the outcome arrives and the
+// complaint waits in #/review with both values side by side; the
+// dispatcher overrules (applies the inspector's outcome).
+func TestReviewOverrule(t *testing.T) {
+	needScreen(t, "review.js")
+	e := newEnv(t)
+	c := e.complaint("QZ-SSO-02", inspector.CategoryAbsentEmployee, inspector.PriorityHigh, "دو کارمند باجه از صبح نیامده‌اند")
+	e.assign(c.ID, "field")
+	dev := e.device("field")
+	e.sync(dev)
+	// Offline, the inspector concludes; meanwhile dispatch moves the complaint.
+	_, _, err := dev.RecordOutcome(c.ID, "substantiated", "دو کارمند بدون مرخصی غایب بودند")
+	require.NoError(t, err)
+	e.assign(c.ID, "field2")
+	rep, err := dev.Sync(t.Context())
+	require.NoError(t, err)
+	t.Logf("sync: %+v", rep)
+	require.Equal(t, "needs_review", e.getComplaint(c.ID).Status)
+
+	b := newTab(t, e.ts.URL)
+	b.login("dispatcher", testseed.Password)
+	b.goTo("#/review")
+	b.waitText("دو کارمند بدون مرخصی غایب بودند") // the inspector's value
+	sides := eval[[]string](b, `return $all("#main .sides > *").map((el) => el.innerText);`)
+	require.Len(t, sides, 2, "both values side by side")
+	assert.Contains(t, sides[0]+sides[1], `"assigned"`, "dispatch's value")
+	b.checkA11y("review")
+	b.screenshot("review")
+
+	b.click("the note", `return $control(`+jsq(b.label("review.note"))+`);`)
+	b.keys("بازرس پیش از ارجاع دوباره در محل بوده است")
+	b.clickButton(b.label("review.overrule"))
+	require.Eventually(t, func() bool { return e.getComplaint(c.ID).Status == "resolved" }, 10*time.Second, 50*time.Millisecond,
+		"overruled: the inspector's outcome applies")
+	b.wait("the review queue emptied", `return !document.getElementById("main").innerText.includes("دو کارمند بدون مرخصی غایب بودند");`)
+}

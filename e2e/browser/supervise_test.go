@@ -1,0 +1,182 @@
+package browser
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/internal/testseed"
+	"github.com/favad/favad/sync/client"
+)
+
+const callerName = "فاطمه ذوالفقاری"
+
+// TestOfficeAnswersReferral: the office liaison sees the complaint referred
+// to its office (never the caller) and answers it.
+func TestOfficeAnswersReferral(t *testing.T) {
+	needScreen(t, "office.js")
+	e := newEnv(t)
+	c := e.complaint("QZ-SSO-01", inspector.CategoryClientCrowding, inspector.PriorityNormal, "صف طولانی و تنها یک باجه باز است")
+	e.api("POST", "/v1/complaints/"+c.ID+"/refer", e.token("dispatcher"), map[string]string{"note": "لطفا باجه‌های بیشتری باز کنید"}, nil)
+
+	b := newTab(t, e.ts.URL)
+	b.login("office", testseed.Password)
+	if h := b.hash(); h != "#/office" {
+		b.fatalf("the office liaison starts on %s, want #/office", h)
+	}
+	b.waitText("صف طولانی و تنها یک باجه باز است")
+	assert.NotContains(t, eval[string](b, `return document.body.innerText;`), callerName, "the office never sees the caller")
+	b.checkA11y("office")
+	b.screenshot("office")
+
+	// Acknowledge, then answer: the action taken and a text.
+	b.clickButton(b.label("office.ack"))
+	b.waitText(strings.SplitN(b.label("office.acked"), "{", 2)[0])
+	b.click("the action "+b.label("office.action.corrected"), `return $all("input[type=radio]").find((r) => $name(r).includes(`+jsq(b.label("office.action.corrected"))+`));`)
+	b.click("the answer's text", `return $control(`+jsq(b.label("office.text"))+`);`)
+	b.keys("دو باجه دیگر باز شد و مدیر شعبه پیگیری می‌کند")
+	b.clickButton(b.label("office.send"))
+	require.Eventually(t, func() bool { return e.getComplaint(c.ID).Status == "referral_answered" }, 10*time.Second, 50*time.Millisecond)
+	b.waitText(b.label("status.referral_answered"))
+}
+
+// TestReportAndExport: a supervisor opens the reports on a day's figures and
+// exports one as CSV: the download completes, with a BOM and the rows.
+func TestReportAndExport(t *testing.T) {
+	needScreen(t, "reports.js")
+	e := newEnv(t)
+	day(t, e)
+
+	b := newTab(t, e.ts.URL)
+	// Downloads of this tab's browser context go to a directory of the test.
+	dir := t.TempDir()
+	bc := chromedp.FromContext(b.ctx).BrowserContextID
+	_, err := chromedp.CallBrowser(b.ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, BrowserContextID: bc, DownloadPath: dir, EventsEnabled: ptr(true)})
+	require.NoError(t, err)
+	done := make(chan string, 4)
+	require.NoError(t, chromedp.ListenBrowser(b.ctx, func(ev any) {
+		if p, ok := ev.(*cdpbrowser.EventDownloadProgress); ok && p.State == cdpbrowser.DownloadProgressStateCompleted {
+			done <- p.GUID
+		}
+	}))
+
+	b.login("supervisor", testseed.Password)
+	if h := b.hash(); h != "#/reports" {
+		b.fatalf("the supervisor starts on %s, want #/reports", h)
+	}
+	b.waitText("سازمان تامین اجتماعی")
+	b.wait("a chart", `return $all("#main svg").length > 0;`)
+	b.checkA11y("reports")
+	b.screenshot("report")
+
+	// The agency ranking's CSV export (its name says which table; its text says CSV).
+	b.click("the agencies' CSV export", `return $all("#main button").find((el) => $norm(el.textContent).includes(`+jsq(b.label("reports.csv"))+`) && $name(el).includes(`+jsq(b.label("reports.agencies"))+`));`)
+	var guid string
+	select {
+	case guid = <-done:
+	case <-time.After(15 * time.Second):
+		b.fatalf("the CSV export did not download")
+	}
+	data, err := os.ReadFile(filepath.Join(dir, guid))
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(data, []byte("\uFEFF")), "UTF-8 with a BOM: %q", data[:min(len(data), 40)])
+	assert.Contains(t, string(data), "سازمان تامین اجتماعی")
+	b.mu.Lock()
+	var export *response
+	for i, r := range b.responses {
+		if strings.Contains(r.url, "format=csv") {
+			export = &b.responses[i]
+		}
+	}
+	b.mu.Unlock()
+	require.NotNil(t, export, "the page asked for the export")
+	assert.Equal(t, 200, export.status, "%s", export.url)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// day fills the store with a small day of work: complaints in several
+// offices, two visits with findings and outcomes, a phone resolution and a
+// referral, so that every report has rows.
+func day(t *testing.T, e *env) {
+	t.Helper()
+	field, phone := e.device("field"), e.device("phone")
+	visit := func(office string, expected, present int, outcome string, absentees ...client.Absentee) {
+		c := e.complaint(office, inspector.CategoryAbsentEmployee, inspector.PriorityUrgent, "کارمندان در محل نیستند")
+		e.assign(c.ID, "field")
+		e.sync(field)
+		v := client.NewID()
+		_, _, err := field.CheckIn(v, office, []string{c.ID}, near(office))
+		require.NoError(t, err)
+		_, _, err = field.RecordFinding(client.NewID(), client.Finding{VisitID: v, ComplaintID: c.ID, StaffExpected: expected, StaffPresent: present,
+			Absentees: absentees, ClientsWaiting: 10 + expected, DesksOpen: present / 2, ObservedAt: time.Now()})
+		require.NoError(t, err)
+		_, _, err = field.RecordOutcome(c.ID, outcome, "بازدید انجام شد")
+		require.NoError(t, err)
+		_, _, err = field.CheckOut(v, near(office), "پایان بازدید")
+		require.NoError(t, err)
+		e.sync(field)
+	}
+	visit("QZ-SSO-01", 10, 7, "substantiated", client.Absentee{Name: "الف", Reason: "unexcused"}, client.Absentee{Name: "ب", Reason: "leave"}, client.Absentee{Name: "پ", Reason: "unexcused"})
+	visit("QZ-SSO-01", 10, 8, "substantiated", client.Absentee{Name: "ت", Reason: "unexcused"}, client.Absentee{Name: "ث", Reason: "mission"})
+	visit("QZ-SSO-02", 6, 6, "not_substantiated")
+	c := e.complaint("QZ-TAX-01", inspector.CategoryNonWork, inspector.PriorityNormal, "کارمند با تلفن همراه مشغول است")
+	e.assign(c.ID, "phone")
+	e.sync(phone)
+	_, _, err := phone.RecordCall(client.NewID(), client.Call{ComplaintID: c.ID, CalleeName: "مدیر اداره", Number: "028-33220000",
+		StartedAt: time.Now(), DurationS: 120, Outcome: "reached"})
+	require.NoError(t, err)
+	_, _, err = phone.RecordOutcome(c.ID, "resolved_on_spot", "مدیر پیگیری کرد")
+	require.NoError(t, err)
+	e.sync(phone)
+	r := e.complaint("QZ-MUN-03", inspector.CategoryClientCrowding, inspector.PriorityHigh, "صف طولانی")
+	e.api("POST", "/v1/complaints/"+r.ID+"/refer", e.token("dispatcher"), map[string]string{}, nil)
+	e.complaint("QZ-REG-01", inspector.CategoryOther, inspector.PriorityLow, "تلفن اداره پاسخ نمی‌دهد")
+	head, err := e.store.Stats()
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { applied, h := e.agg.Behind(); return applied == h && h >= head.Seq }, 10*time.Second, 10*time.Millisecond)
+}
+
+// TestAdminScreen: the admin's screen (accounts, devices, enrolment,
+// offices import) passes the accessibility checks, and an account made
+// there can sign in.
+func TestAdminScreen(t *testing.T) {
+	needScreen(t, "admin.js")
+	e := newEnv(t)
+	e.device("field") // a device to list
+	b := newTab(t, e.ts.URL)
+	b.login("admin", testseed.Password)
+	if h := b.hash(); h != "#/admin" {
+		b.fatalf("the admin starts on %s, want #/admin", h)
+	}
+	b.waitText(e.users["dispatcher"].DisplayName)
+	b.checkA11y("admin")
+	b.screenshot("admin")
+}
+
+// TestPhoneScreen: a phone inspector's queue shows the office's number.
+func TestPhoneScreen(t *testing.T) {
+	needScreen(t, "phone.js")
+	e := newEnv(t)
+	c := e.complaint("QZ-TAX-01", inspector.CategoryNonWork, inspector.PriorityNormal, "کارمند با تلفن همراه مشغول است")
+	e.assign(c.ID, "phone")
+	b := newTab(t, e.ts.URL)
+	b.login("phone", testseed.Password)
+	if h := b.hash(); h != "#/phone" {
+		b.fatalf("the phone inspector starts on %s, want #/phone", h)
+	}
+	b.wait("the office's number", `return /028-?33220000|۰۲۸-?۳۳۲۲۰۰۰۰/.test(document.getElementById("main").innerText);`)
+	assert.NotContains(t, eval[string](b, `return document.body.innerText;`), callerName, "an inspector never sees the caller")
+	b.checkA11y("phone")
+	b.screenshot("phone")
+}
