@@ -19,7 +19,7 @@ addLabels({
     "reports.preset.month": "این ماه", "reports.preset.30d": "۳۰ روز گذشته", "reports.preset.year": "امسال",
     "reports.period": "بازه: {from} تا {to}", "reports.catchingUp": "گزارش‌ها هنوز در حال خواندن آخرین تغییرها هستند؛ ارقام ممکن است کمی عقب باشند.",
     "reports.loading": "در حال بارگیری…", "reports.empty": "در این بازه چیزی برای نمایش نیست.",
-    "reports.csv": "خروجی CSV", "reports.xlsx": "خروجی اکسل", "reports.exportOf": "{what}: {format}",
+    "reports.csv": "خروجی CSV", "reports.xlsx": "خروجی اکسل", "reports.exportOf": "{button} — {what}",
     "reports.trend": "روند ماهانه (خورشیدی)", "reports.trend.desc": "شمار شکایت‌ها در هر ماه خورشیدی، به تفکیک موضوع.",
     "reports.month": "ماه", "reports.complaints": "شکایت‌ها", "reports.substantiated": "تأییدشده",
     "reports.agencies": "رتبه‌بندی دستگاه‌ها", "reports.agencies.desc": "دستگاه‌ها به ترتیب شمار شکایت‌ها.",
@@ -51,7 +51,7 @@ addLabels({
     "reports.preset.month": "This Solar Hijri month", "reports.preset.30d": "Last 30 days", "reports.preset.year": "This year",
     "reports.period": "Period: {from} to {to}", "reports.catchingUp": "The reports are still reading the latest changes; figures may lag a little.",
     "reports.loading": "Loading…", "reports.empty": "Nothing to show in this period.",
-    "reports.csv": "Export CSV", "reports.xlsx": "Export Excel", "reports.exportOf": "{what}: {format}",
+    "reports.csv": "Export CSV", "reports.xlsx": "Export Excel", "reports.exportOf": "{button} — {what}",
     "reports.trend": "Trend by Solar Hijri month", "reports.trend.desc": "Complaints called in each Solar Hijri month, by category.",
     "reports.month": "Month", "reports.complaints": "Complaints", "reports.substantiated": "Substantiated",
     "reports.agencies": "Agency ranking", "reports.agencies.desc": "Agencies by number of complaints.",
@@ -205,7 +205,8 @@ function hbarChart(title, desc, rows, { max, cls = "bar", half = false } = {}) {
 
 /** columnChart draws stacked columns, one per period, oldest at the reading start. */
 function columnChart(title, desc, cols, series) {
-  const W = chartWidth(false), H = 260, left = 44, bottom = 46, top = 12, right = 10;
+  // A few months take a few columns' width, not the whole line.
+  const W = Math.min(chartWidth(false), Math.max(560, 54 + cols.length * 110)), H = 260, left = 44, bottom = 46, top = 12, right = 10;
   const rtl = lang() === "fa";
   const totals = cols.map((c) => series.reduce((n, sr) => n + (c.values[sr.key] || 0), 0));
   const max = niceMax(Math.max(1, ...totals));
@@ -264,7 +265,7 @@ function exportButtons(what, path, q) {
   const stamp = (state.from || "") + (state.to ? "_" + state.to : "");
   const mk = (format) => h("button", {
     type: "button", class: "secondary",
-    "aria-label": t("reports.exportOf", { what, format: format === "csv" ? "CSV" : "Excel" }),
+    "aria-label": t("reports.exportOf", { what, button: t(format === "csv" ? "reports.csv" : "reports.xlsx") }),
     onclick: async (e) => {
       const btn = e.currentTarget;
       btn.disabled = true;
