@@ -30,6 +30,9 @@ const (
 	TypeReferralAnswered     = "referral.answered"
 	TypeComplaintClosed      = "complaint.closed"
 	TypeComplaintReviewed    = "complaint.reviewed"
+	// TypeComplaintEscalated: a phone inspector handed the complaint back
+	// for routing to a field visit (routing.action "escalated").
+	TypeComplaintEscalated = "complaint.escalated"
 )
 
 // Types lists every event type, in a stable order.
@@ -39,6 +42,7 @@ var Types = []string{
 	TypeEvidenceStored, TypeEvidenceFlagged, TypeEvidenceRejected,
 	TypeComplaintOutcome, TypeComplaintNeedsReview, TypeConflictOpened, TypeConflictSettled,
 	TypeSLABreached, TypeReferralAcknowledged, TypeReferralAnswered, TypeComplaintClosed, TypeComplaintReviewed,
+	TypeComplaintEscalated,
 }
 
 // Event is one entry of the live feed: what happened, and a summary of the
@@ -85,7 +89,7 @@ type Actor struct {
 
 // Routing is dispatch's routing of a complaint.
 type Routing struct {
-	Action              string         `json:"action"` // assigned, reassigned or referred
+	Action              string         `json:"action"` // assigned, reassigned, referred, or escalated (by the phone inspector, back to dispatch)
 	InspectorID         string         `json:"inspector_id,omitempty"`
 	Mode                inspector.Mode `json:"mode,omitempty"`
 	PreviousInspectorID string         `json:"previous_inspector_id,omitempty"`
@@ -269,6 +273,10 @@ func complaintDetail(e *Event, v favsync.ChangeView) bool {
 			PreviousInspectorID: d["previous_inspector"], DueAt: parseTime(d["due_at"])}
 	case favsync.ActionWithdrawn:
 		e.Type = TypeComplaintWithdrawn // the reason is free text, kept off the feed
+	case favsync.ActionEscalated:
+		// Back to dispatch for a field visit; the reason (free text) is in the history.
+		e.Type = TypeComplaintEscalated
+		e.Routing = &Routing{Action: v.Action, Mode: inspector.Mode(d["mode"]), PreviousInspectorID: d["previous_inspector"]}
 	case "started":
 		e.Type = TypeComplaintStarted
 	case "outcome":

@@ -86,6 +86,14 @@ func TestFromChange(t *testing.T) {
 				assert.Equal(t, &feed.Routing{Action: "referred", DueAt: ptr(t0.Add(72 * time.Hour))}, e.Routing)
 			}},
 		{"withdrawn", view(1, favsync.KindComplaint, "withdrawn", map[string]string{"reason": withdrawNote}), feed.TypeComplaintWithdrawn, nil},
+		{"escalated", with(view(1, favsync.KindComplaint, "escalated", map[string]string{"from": "in_progress", "to": "received", "reason": withdrawNote, "previous_inspector": "u-phone", "mode": "phone"}),
+			func(v *favsync.ChangeView) {
+				v.Complaint.Status, v.Complaint.Assignment = inspector.StatusReceived, nil
+			}),
+			feed.TypeComplaintEscalated, func(t *testing.T, e feed.Event) {
+				assert.Equal(t, &feed.Routing{Action: "escalated", Mode: inspector.ModePhone, PreviousInspectorID: "u-phone"}, e.Routing)
+				assert.Equal(t, inspector.StatusReceived, e.Status)
+			}},
 		{"started", view(1, favsync.KindComplaint, "started", nil), feed.TypeComplaintStarted, nil},
 		{"outcome", view(1, favsync.KindComplaint, "outcome", map[string]string{"outcome": "substantiated"}), feed.TypeComplaintOutcome,
 			func(t *testing.T, e feed.Event) { assert.Equal(t, inspector.OutcomeSubstantiated, e.Outcome) }},

@@ -75,3 +75,20 @@ func Transition(from, to Status) error {
 	}
 	return Errorf(CodeIllegalTransition, "a complaint that is %s cannot become %s", from, to)
 }
+
+// Escalate returns nil if inspector inspectorID may hand complaint c back to
+// dispatch because it needs a field visit: c is assigned to them for a phone
+// resolution and is assigned or in_progress. Escalation is the one way from
+// assigned or in_progress back to received; it is kept out of the state
+// machine's table so that no other path (dispatch's routing, a device's
+// outcome) can take the complaint back there. Otherwise it returns a
+// CodeIllegalTransition *Error.
+func Escalate(c Complaint, inspectorID string) error {
+	switch {
+	case c.Assignment == nil || c.Assignment.InspectorID != inspectorID || (c.Status != StatusAssigned && c.Status != StatusInProgress):
+		return Errorf(CodeIllegalTransition, "the complaint is no longer assigned to you for work (it is %s)", c.Status)
+	case c.Assignment.Mode != ModePhone:
+		return Errorf(CodeIllegalTransition, "only a complaint assigned for a phone resolution is escalated to a field visit")
+	}
+	return nil
+}

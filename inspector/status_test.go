@@ -146,3 +146,42 @@ func TestTerminal(t *testing.T) {
 	}
 	assert.False(t, inspector.Status("bogus").Terminal())
 }
+
+// TestEscalate: a phone inspector hands back a complaint assigned to them by
+// phone, assigned or in progress; nothing else, and the state machine's table
+// stays closed to the way back to received.
+func TestEscalate(t *testing.T) {
+	phone := &inspector.Assignment{InspectorID: "sara", Mode: inspector.ModePhone}
+	field := &inspector.Assignment{InspectorID: "sara", Mode: inspector.ModeField}
+	for _, tc := range []struct {
+		name   string
+		status inspector.Status
+		a      *inspector.Assignment
+		who    string
+		ok     bool
+	}{
+		{"assigned by phone", inspector.StatusAssigned, phone, "sara", true},
+		{"in progress by phone", inspector.StatusInProgress, phone, "sara", true},
+		{"another inspector's", inspector.StatusAssigned, phone, "ali", false},
+		{"assigned for a field visit", inspector.StatusInProgress, field, "sara", false},
+		{"not assigned", inspector.StatusReceived, nil, "sara", false},
+		{"resolved", inspector.StatusResolved, phone, "sara", false},
+		{"under review", inspector.StatusNeedsReview, phone, "sara", false},
+		{"referred", inspector.StatusReferredToWorkplace, phone, "sara", false},
+		{"withdrawn", inspector.StatusWithdrawn, phone, "sara", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := inspector.Escalate(inspector.Complaint{Status: tc.status, Assignment: tc.a}, tc.who)
+			if tc.ok {
+				assert.NoError(t, err)
+				return
+			}
+			var e *inspector.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, inspector.CodeIllegalTransition, e.Code)
+		})
+	}
+	for _, from := range []inspector.Status{inspector.StatusAssigned, inspector.StatusInProgress} {
+		assert.False(t, inspector.CanTransition(from, inspector.StatusReceived), "%s → received is escalation's alone", from)
+	}
+}

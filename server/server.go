@@ -26,6 +26,8 @@ type Server struct {
 	// trackLimiter bounds tracking-code lookups per address, so that codes
 	// cannot be guessed in bulk.
 	trackLimiter *loginLimiter
+	// enrolLimiter bounds device enrolments per address, as sign-ins are.
+	enrolLimiter *loginLimiter
 	passwords    *passwordGate // bounds argon2 checks at once
 	draining     atomic.Bool
 	routes       []Route
@@ -74,6 +76,7 @@ func New(cfg Config) (*Server, error) {
 		metrics:      newMetrics(cfg.Store),
 		limiter:      newLoginLimiter(cfg.LoginPerAccount, cfg.LoginPerAddress, cfg.Now),
 		trackLimiter: newLoginLimiter(math.MaxInt32, cfg.TrackPerAddress, cfg.Now),
+		enrolLimiter: newLoginLimiter(math.MaxInt32, cfg.LoginPerAddress, cfg.Now),
 		passwords:    newPasswordGate(cfg.LoginConcurrency, cfg.LoginQueueWait),
 		hub:          cfg.Hub,
 		feed:         cfg.Feed,
@@ -90,6 +93,7 @@ func New(cfg Config) (*Server, error) {
 
 		{Method: http.MethodPost, Path: "/v1/auth/login", Public: true, handler: s.login},
 		{Method: http.MethodPost, Path: "/v1/auth/refresh", Public: true, handler: s.refresh},
+		{Method: http.MethodPost, Path: "/v1/auth/enrol", Public: true, handler: s.enrol},
 		{Method: http.MethodPost, Path: "/v1/auth/logout", Roles: anyRole, handler: s.logout},
 		{Method: http.MethodGet, Path: "/v1/me", Roles: anyRole, handler: s.me},
 
@@ -156,6 +160,7 @@ func New(cfg Config) (*Server, error) {
 		{Method: http.MethodPost, Path: "/v1/users/:id/reset-password", Roles: admin, handler: s.resetPassword},
 		{Method: http.MethodGet, Path: "/v1/devices", Roles: admin, handler: s.listDevices},
 		{Method: http.MethodPost, Path: "/v1/devices/:id/revoke", Roles: admin, handler: s.revokeDevice},
+		{Method: http.MethodPost, Path: "/v1/enrolments", Roles: admin, handler: s.createEnrolment},
 	}
 	var err error
 	if s.tus, err = s.newUploads(); err != nil {

@@ -21,8 +21,11 @@ const (
 	ActionReassigned = "reassigned"
 	ActionReferred   = "referred"
 	ActionWithdrawn  = "withdrawn"
-	ActionUpdated    = "updated"
-	ActionDeleted    = "deleted"
+	// ActionEscalated: a phone inspector handed the complaint back to
+	// dispatch for a field visit (complaint.escalate).
+	ActionEscalated = "escalated"
+	ActionUpdated   = "updated"
+	ActionDeleted   = "deleted"
 )
 
 // CreateComplaint records a new complaint from a 128 call. It is idempotent on

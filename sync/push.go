@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
@@ -28,11 +29,14 @@ const (
 	MutComplaintStart   = "complaint.start"
 	MutComplaintOutcome = "complaint.outcome"
 	MutComplaintEdit    = "complaint.edit"
+	// MutComplaintEscalate is a phone inspector handing a complaint back to
+	// dispatch because it needs a field visit.
+	MutComplaintEscalate = "complaint.escalate"
 )
 
 // MutationKinds lists every kind, for validation and documentation.
 var MutationKinds = []string{MutVisitUpsert, MutFindingCreate, MutCallCreate, MutNoteCreate,
-	MutComplaintStart, MutComplaintOutcome, MutComplaintEdit, MutEvidenceCreate}
+	MutComplaintStart, MutComplaintOutcome, MutComplaintEdit, MutEvidenceCreate, MutComplaintEscalate}
 
 // errOrphaned marks work that belongs to a record dispatch deleted.
 var errOrphaned = errors.New("sync: belongs to a deleted record")
@@ -394,6 +398,11 @@ type pushCtx struct {
 }
 
 func (p *pushCtx) apply() (Result, error) {
+	if (p.m.Kind == MutVisitUpsert || p.m.Kind == MutFindingCreate) && p.u.Mode == inspector.ModePhone {
+		// Visits and attendance findings are field work. A phone inspector
+		// whose complaint needs someone on site escalates it (complaint.escalate).
+		return p.res, inspector.Errorf(inspector.CodeForbidden, "visits and findings are field work; a phone inspector escalates the complaint for a field visit instead (complaint.escalate)")
+	}
 	switch p.m.Kind {
 	case MutVisitUpsert:
 		return p.visitUpsert()
@@ -442,6 +451,8 @@ func (p *pushCtx) apply() (Result, error) {
 		return p.complaintOutcome()
 	case MutComplaintEdit:
 		return p.complaintEdit()
+	case MutComplaintEscalate:
+		return p.complaintEscalate()
 	case MutEvidenceCreate:
 		return p.evidenceCreate()
 	}
@@ -652,6 +663,46 @@ func (p *pushCtx) complaintStart() (Result, error) {
 	before := c
 	c.Status = inspector.StatusInProgress
 	seq, err := p.saveComplaint(before, c, "started", map[string]string{"from": string(before.Status), "to": string(c.Status)})
+	res.Status, res.Version = StatusApplied, seq
+	return res, err
+}
+
+type escalatePayload struct {
+	Reason string `json:"reason"`
+}
+
+// complaintEscalate hands a phone-mode complaint back to dispatch for
+// routing, because it needs a field visit: it returns to received without
+// an assignment (the inspector's devices get a removal, as for a
+// reassignment), and the history says why.
+func (p *pushCtx) complaintEscalate() (Result, error) {
+	res := p.res
+	res.RecordKind, res.RecordID = KindComplaint, p.m.RecordID
+	c, err := p.loadComplaint()
+	if err != nil {
+		return res, err
+	}
+	var in escalatePayload
+	if err := decodeStrict(p.m.Payload, &in); err != nil {
+		return res, err
+	}
+	in.Reason = strings.TrimSpace(in.Reason)
+	var pr inspector.Problems
+	if in.Reason == "" {
+		pr.Add("payload.reason", "required", "say why the complaint needs a field visit")
+	} else if utf8.RuneCountInString(in.Reason) > inspector.MaxNote {
+		pr.Add("payload.reason", "too_long", "at most 2000 characters")
+	}
+	if err := pr.Err(); err != nil {
+		return res, err
+	}
+	if err := inspector.Escalate(c, p.u.ID); err != nil {
+		return res, err
+	}
+	before := c
+	c.Status, c.Assignment, c.ReviewFrom = inspector.StatusReceived, nil, ""
+	seq, err := p.saveComplaint(before, c, ActionEscalated, map[string]string{"from": string(before.Status), "to": string(c.Status),
+		"reason": in.Reason, "previous_inspector": p.u.ID, "mode": string(before.Assignment.Mode)})
 	res.Status, res.Version = StatusApplied, seq
 	return res, err
 }

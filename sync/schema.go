@@ -87,6 +87,9 @@ var (
 	bucketDueIndex = []byte("due_index")
 	// cursors: reader name → the last change-log sequence it settled (8 bytes).
 	bucketCursors = []byte("cursors")
+	// enrolments: hex SHA-256 of a one-time device enrolment code → enrolment (JSON).
+	// Added without a schema version: init creates the empty bucket in older files.
+	bucketEnrolments = []byte("enrolments")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketLog, bucketRecordLog, bucketComplaints, bucketCallIDs,
@@ -96,7 +99,7 @@ var (
 		bucketDeviceMutations, bucketMutationIDs, bucketDeviceSeq,
 		bucketScopeLog, bucketScopeMembers, bucketScopeFloor,
 		bucketEvidence, bucketEvidenceChain, bucketEvidenceUploads, bucketUploadClaims, bucketThumbQueue,
-		bucketUserDevices, bucketTracking, bucketDueIndex, bucketCursors,
+		bucketUserDevices, bucketTracking, bucketDueIndex, bucketCursors, bucketEnrolments,
 	}
 
 	keySchemaVersion  = []byte("schema_version")

@@ -93,7 +93,8 @@ func (t *tx) complaintScopesOnly(before *inspector.Complaint, after inspector.Co
 		switch {
 		case after.Status == inspector.StatusWithdrawn:
 			reason = ReasonWithdrawn
-		case after.Assignment != nil && after.Assignment.InspectorID != was:
+		case after.Assignment != nil && after.Assignment.InspectorID != was,
+			after.Assignment == nil && after.Status == inspector.StatusReceived: // escalated back to dispatch, to go to someone else
 			reason = ReasonReassigned
 		}
 		if err := t.scoped(inspectorScope(was), seq, KindComplaint, after.ID, OpRemove, reason); err != nil {

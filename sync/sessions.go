@@ -55,6 +55,17 @@ const RefreshReuseGrace = time.Minute
 func (s *Store) StartSession(userID, deviceID string, refreshHash []byte, ttl time.Duration) (Session, error) {
 	var ss Session
 	err := s.update(Actor{UserID: userID, DeviceID: deviceID}, func(t *tx) error {
+		var err error
+		ss, err = t.startSession(s, userID, deviceID, refreshHash, ttl)
+		return err
+	})
+	return ss, err
+}
+
+// startSession is StartSession inside a transaction.
+func (t *tx) startSession(s *Store, userID, deviceID string, refreshHash []byte, ttl time.Duration) (Session, error) {
+	var ss Session
+	err := func() error {
 		var u userRecord
 		if err := getRecord(t.Bucket(bucketUsers), "user", userID, []byte(userID), &u); err != nil {
 			return err
@@ -111,7 +122,7 @@ func (s *Store) StartSession(userID, deviceID string, refreshHash []byte, ttl ti
 			return err
 		}
 		return putJSON(t.Bucket(bucketRefresh), refreshHash, refreshToken{SessionID: ss.ID, ExpiresAt: ss.ExpiresAt})
-	})
+	}()
 	return ss, err
 }
 

@@ -19,6 +19,9 @@ const (
 	KindComplaintStart   = "complaint.start"
 	KindComplaintOutcome = "complaint.outcome"
 	KindComplaintEdit    = "complaint.edit"
+	// KindComplaintEscalate: a phone inspector hands the complaint back to
+	// dispatch because it needs a field visit.
+	KindComplaintEscalate = "complaint.escalate"
 )
 
 // Record kinds a pull delivers.
@@ -269,6 +272,19 @@ func (c *Client) RecordOutcome(complaintID, outcome, statement string) (mutation
 		Outcome   string `json:"outcome"`
 		Statement string `json:"statement"`
 	}{outcome, statement})
+}
+
+// Escalate queues complaint.escalate: a phone inspector hands the complaint
+// back to dispatch because it needs a field visit, saying why. Once applied,
+// the complaint leaves the inspector's scope (a removal, reason reassigned).
+func (c *Client) Escalate(complaintID, reason string) (mutationID string, seq uint64, err error) {
+	base, err := c.localVersion(RecordComplaint, complaintID)
+	if err != nil {
+		return "", 0, err
+	}
+	return c.Enqueue(KindComplaintEscalate, complaintID, base, struct {
+		Reason string `json:"reason"`
+	}{reason})
 }
 
 // EditComplaint queues complaint.edit of fields dispatch owns. The server

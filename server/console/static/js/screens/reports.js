@@ -19,7 +19,7 @@ addLabels({
     "reports.preset.month": "این ماه", "reports.preset.30d": "۳۰ روز گذشته", "reports.preset.year": "امسال",
     "reports.period": "بازه: {from} تا {to}", "reports.catchingUp": "گزارش‌ها هنوز در حال خواندن آخرین تغییرها هستند؛ ارقام ممکن است کمی عقب باشند.",
     "reports.loading": "در حال بارگیری…", "reports.empty": "در این بازه چیزی برای نمایش نیست.",
-    "reports.csv": "خروجی CSV", "reports.xlsx": "خروجی اکسل", "reports.exportOf": "{what}: {format}",
+    "reports.csv": "خروجی CSV", "reports.xlsx": "خروجی اکسل", "reports.exportOf": "{button} — {what}",
     "reports.trend": "روند ماهانه (خورشیدی)", "reports.trend.desc": "شمار شکایت‌ها در هر ماه خورشیدی، به تفکیک موضوع.",
     "reports.month": "ماه", "reports.complaints": "شکایت‌ها", "reports.substantiated": "تأییدشده",
     "reports.agencies": "رتبه‌بندی دستگاه‌ها", "reports.agencies.desc": "دستگاه‌ها به ترتیب شمار شکایت‌ها.",
@@ -51,7 +51,7 @@ addLabels({
     "reports.preset.month": "This Solar Hijri month", "reports.preset.30d": "Last 30 days", "reports.preset.year": "This year",
     "reports.period": "Period: {from} to {to}", "reports.catchingUp": "The reports are still reading the latest changes; figures may lag a little.",
     "reports.loading": "Loading…", "reports.empty": "Nothing to show in this period.",
-    "reports.csv": "Export CSV", "reports.xlsx": "Export Excel", "reports.exportOf": "{what}: {format}",
+    "reports.csv": "Export CSV", "reports.xlsx": "Export Excel", "reports.exportOf": "{button} — {what}",
     "reports.trend": "Trend by Solar Hijri month", "reports.trend.desc": "Complaints called in each Solar Hijri month, by category.",
     "reports.month": "Month", "reports.complaints": "Complaints", "reports.substantiated": "Substantiated",
     "reports.agencies": "Agency ranking", "reports.agencies.desc": "Agencies by number of complaints.",
@@ -173,8 +173,17 @@ function svgRoot(width, height, title, desc) {
  * hbarChart draws horizontal bars: rows [{label, value, text}], one bar per
  * row, the label on the reading side. Right to left in Persian.
  */
-function hbarChart(title, desc, rows, { max, cls = "bar" } = {}) {
-  const W = 640, rowH = 26, labelW = 230, valueW = 70, top = 6;
+/** chartWidth is the drawing's width in its own units: the space it will take, so that its text stays readable on a narrow screen. */
+function chartWidth(half) {
+  const main = document.getElementById("main");
+  let w = (main?.clientWidth || 800) - 64;
+  if (half && w > 700) w = w / 2 - 12;
+  return Math.max(300, Math.min(760, Math.round(w)));
+}
+
+function hbarChart(title, desc, rows, { max, cls = "bar", half = false } = {}) {
+  const W = chartWidth(half), rowH = 26, labelW = Math.min(230, Math.round(W * 0.38)), valueW = 56, top = 6;
+  const maxChars = Math.max(12, Math.floor(labelW / (lang() === "fa" ? 6.2 : 7.4)));
   const H = top * 2 + rows.length * rowH;
   const rtl = lang() === "fa";
   const top1 = max ?? Math.max(1, ...rows.map((r) => r.value || 0));
@@ -184,7 +193,7 @@ function hbarChart(title, desc, rows, { max, cls = "bar" } = {}) {
     const y = top + i * rowH;
     const w = Math.max(r.value > 0 ? 2 : 0, Math.round(((r.value || 0) / top1) * span));
     const barX = rtl ? W - labelW - w : labelW;
-    const label = r.label.length > 34 ? r.label.slice(0, 33) + "…" : r.label;
+    const label = r.label.length > maxChars ? r.label.slice(0, maxChars - 1) + "…" : r.label;
     svg.append(
       s("text", { x: rtl ? W - 4 : labelW - 8, y: y + rowH / 2 + 4, "text-anchor": "end", class: "chart-label" }, isolate(label)),
       s("rect", { x: barX, y: y + 4, width: w, height: rowH - 8, rx: 3, class: cls }),
@@ -196,7 +205,8 @@ function hbarChart(title, desc, rows, { max, cls = "bar" } = {}) {
 
 /** columnChart draws stacked columns, one per period, oldest at the reading start. */
 function columnChart(title, desc, cols, series) {
-  const W = 640, H = 260, left = 44, bottom = 46, top = 12, right = 10;
+  // A few months take a few columns' width, not the whole line.
+  const W = Math.min(chartWidth(false), Math.max(560, 54 + cols.length * 110)), H = 260, left = 44, bottom = 46, top = 12, right = 10;
   const rtl = lang() === "fa";
   const totals = cols.map((c) => series.reduce((n, sr) => n + (c.values[sr.key] || 0), 0));
   const max = niceMax(Math.max(1, ...totals));
@@ -255,7 +265,7 @@ function exportButtons(what, path, q) {
   const stamp = (state.from || "") + (state.to ? "_" + state.to : "");
   const mk = (format) => h("button", {
     type: "button", class: "secondary",
-    "aria-label": t("reports.exportOf", { what, format: format === "csv" ? "CSV" : "Excel" }),
+    "aria-label": t("reports.exportOf", { what, button: t(format === "csv" ? "reports.csv" : "reports.xlsx") }),
     onclick: async (e) => {
       const btn = e.currentTarget;
       btn.disabled = true;
@@ -359,10 +369,10 @@ function attendanceSection(agencies, offices, rerender) {
   const sel = groupPicker(rerender);
   const charts = withFindings.length ? h("div", { class: "grid2" },
     h("figure", { class: "chart-box" }, hbarChart(t("reports.chartOf", { what: t("reports.absenceRate") }), t("reports.attendance.desc") + " " + t("reports.valuesIn"),
-      withFindings.slice(0, 10).map((r) => ({ label: name(r), value: r.attendance.absence_rate || 0, text: fmtPercent(r.attendance.absence_rate) })), { max: 1, cls: "bar s3" })),
+      withFindings.slice(0, 10).map((r) => ({ label: name(r), value: r.attendance.absence_rate || 0, text: fmtPercent(r.attendance.absence_rate) })), { max: 1, cls: "bar s3", half: true })),
     h("figure", { class: "chart-box" }, hbarChart(t("reports.chartOf", { what: t("reports.absentees") }), t("reports.absentees.desc") + " " +
       reasons.map((k) => t("reports.reason." + k) + ": " + fmtNumber(totals[k])).join("، "),
-      reasons.map((k) => ({ label: t("reports.reason." + k), value: totals[k], text: fmtNumber(totals[k]) })), { cls: "bar s4" })))
+      reasons.map((k) => ({ label: t("reports.reason." + k), value: totals[k], text: fmtNumber(totals[k]) })), { cls: "bar s4", half: true })))
     : null;
   const rows = withFindings.map((r) => {
     const a = r.attendance;
