@@ -4,20 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"image"
 	"image/jpeg"
-	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -30,16 +24,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
 
-	apispec "github.com/favad/favad/api-spec"
-	"github.com/favad/favad/feed"
 	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/internal/e2ekit"
 	"github.com/favad/favad/internal/testkit"
-	"github.com/favad/favad/internal/testseed"
 	"github.com/favad/favad/reports"
-	"github.com/favad/favad/server"
-	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
-	"github.com/favad/favad/sync/blob"
 	"github.com/favad/favad/sync/client"
 )
 
@@ -51,141 +40,45 @@ const (
 )
 
 // day is one real server with the feed broker and the report aggregates
-// running, as `favad serve` runs them.
+// running, as `favad serve` runs them, on a clock the test moves.
 type day struct {
-	t      *testing.T
-	clock  *testkit.Clock
-	store  *favsync.Store
-	agg    *reports.Aggregator
-	ts     *httptest.Server
-	users  map[string]inspector.User
-	tokens map[string]string
+	*e2ekit.Server
+	t     *testing.T
+	clock *testkit.Clock
+	store *favsync.Store
+	agg   *reports.Aggregator
+	ts    *httptest.Server
+	users map[string]inspector.User
 }
 
 func newDay(t *testing.T) *day {
 	t.Helper()
-	// Saturday 28 Aban 1405, 09:00 in Iran: a working morning.
+	// Saturday 7 Azar 1405, 09:00 in Iran: a working morning.
 	clock := testkit.NewClock(time.Date(2026, 11, 28, 5, 30, 0, 0, time.UTC))
-	store, err := favsync.Open(filepath.Join(t.TempDir(), "favad.db"), favsync.Options{Now: clock.Now})
-	require.NoError(t, err)
-	agg, err := reports.New(reports.Config{Store: store, Now: clock.Now, Settle: time.Millisecond, Poll: 20 * time.Millisecond})
-	require.NoError(t, err)
-	logger := slog.New(slog.DiscardHandler)
-	broker := feed.NewBroker(store, feed.Options{Logger: logger, Poll: 20 * time.Millisecond})
-	srv, err := server.New(server.Config{Store: store, Keys: auth.NewKeySet(), Spec: apispec.YAML, Now: clock.Now,
-		Blobs: &blob.FS{Dir: filepath.Join(t.TempDir(), "blobs")}, UploadDir: filepath.Join(t.TempDir(), "uploads"),
-		Logger: logger, LoginPerAccount: 1000, LoginPerAddress: 1000, Feed: broker, AccessTTL: 200 * time.Hour, RefreshTTL: 400 * time.Hour, Reports: agg, FeedHeartbeat: 200 * time.Millisecond})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	var workers stdsync.WaitGroup
-	workers.Go(func() { _ = agg.Run(ctx) })
-	workers.Go(func() { broker.Run(ctx) })
-	ts := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		srv.Drain()
-		ts.CloseClientConnections()
-		ts.Close()
-		cancel()
-		workers.Wait()
-		store.Close()
-	})
-	d := &day{t: t, clock: clock, store: store, agg: agg, ts: ts, tokens: map[string]string{}}
-	d.seed()
-	return d
-}
-
-func (d *day) seed() {
-	t := d.t
-	for _, a := range []inspector.Agency{
+	srv := e2ekit.Start(t, e2ekit.Options{Now: clock.Now, AccessTTL: 200 * time.Hour})
+	srv.Seed([]inspector.Agency{
 		{Code: "SSO", NameFa: "سازمان تامین اجتماعی"},
 		// A name a spreadsheet would run as a formula: exports must neutralise it.
 		{Code: "TAX", NameFa: `=HYPERLINK("http://evil.example","مالیات")`},
-	} {
-		_, _, err := d.store.PutAgency(favsync.System, a)
-		require.NoError(t, err)
-	}
-	hours := inspector.WorkingHours{Opens: "07:30", Closes: "14:30", Days: []string{"sat", "sun", "mon", "tue", "wed"}}
-	for _, o := range []inspector.Office{
-		{Code: "QZ-SSO-01", AgencyCode: "SSO", NameFa: "شعبه یک تامین اجتماعی قزوین", Province: "قزوین", City: "قزوین", Location: &inspector.Location{Lat: 36.279, Lng: 50.004}, Hours: hours},
-		{Code: "QZ-SSO-02", AgencyCode: "SSO", NameFa: "شعبه دو تامین اجتماعی قزوین", Province: "قزوین", City: "قزوین", Hours: hours},
-		{Code: "QZ-TAX-01", AgencyCode: "TAX", NameFa: "اداره مالیات شمال قزوین", Province: "قزوین", City: "قزوین", Hours: hours},
-	} {
-		_, _, err := d.store.PutOffice(favsync.System, o)
-		require.NoError(t, err)
-	}
-	d.users = testseed.Users(t, d.store) // the office account answers for QZ-SSO-01
+	}, []inspector.Office{
+		{Code: "QZ-SSO-01", AgencyCode: "SSO", NameFa: "شعبه یک تامین اجتماعی قزوین", Province: "قزوین", City: "قزوین", Location: &inspector.Location{Lat: 36.279, Lng: 50.004}},
+		{Code: "QZ-SSO-02", AgencyCode: "SSO", NameFa: "شعبه دو تامین اجتماعی قزوین", Province: "قزوین", City: "قزوین"},
+		{Code: "QZ-TAX-01", AgencyCode: "TAX", NameFa: "اداره مالیات شمال قزوین", Province: "قزوین", City: "قزوین"},
+	})
+	return &day{Server: srv, t: t, clock: clock, store: srv.Store, agg: srv.Reports, ts: srv.TS, users: srv.Users}
 }
 
-func (d *day) token(username string) string {
-	if tk, ok := d.tokens[username]; ok {
-		return tk
-	}
-	r := d.do("POST", "/v1/auth/login", "", map[string]string{"username": username, "password": testseed.Password, "device_id": "console-" + username})
-	require.Equal(d.t, http.StatusOK, r.status, "%s", r.body)
-	var tk struct {
-		AccessToken string `json:"access_token"`
-	}
-	require.NoError(d.t, json.Unmarshal(r.body, &tk))
-	d.tokens[username] = tk.AccessToken
-	return tk.AccessToken
-}
+func (d *day) token(username string) string { return d.Token(username) }
 
-type reply struct {
-	status int
-	header http.Header
-	body   []byte
-}
+type reply = e2ekit.Reply
 
-func (d *day) do(method, path, token string, body any) reply {
-	d.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		require.NoError(d.t, err)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, d.ts.URL+path, rd)
-	require.NoError(d.t, err)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := d.ts.Client().Do(req)
-	require.NoError(d.t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(d.t, err)
-	return reply{status: resp.StatusCode, header: resp.Header, body: b}
-}
+func (d *day) do(method, path, token string, body any) reply { return d.Do(method, path, token, body) }
 
-func (d *day) json(method, path, token string, body, out any) {
-	d.t.Helper()
-	r := d.do(method, path, token, body)
-	require.Less(d.t, r.status, 300, "%s %s: %s", method, path, r.body)
-	if out != nil {
-		require.NoError(d.t, json.Unmarshal(r.body, out), "%s", r.body)
-	}
-}
+func (d *day) json(method, path, token string, body, out any) { d.API(method, path, token, body, out) }
 
-// device is an inspector's phone, on the test clock.
-func (d *day) device(username string) *client.Client {
-	d.t.Helper()
-	c, err := client.Open(filepath.Join(d.t.TempDir(), username+".db"), client.Config{BaseURL: d.ts.URL, Username: username,
-		Password: testseed.Password, AppVersion: "e2e-1.0", HTTPClient: d.ts.Client(), Now: d.clock.Now, DeviceID: "phone-" + username})
-	require.NoError(d.t, err)
-	d.t.Cleanup(func() { c.Close() })
-	return c
-}
+func (d *day) device(username string) *client.Client { return d.Device(username) }
 
-func (d *day) sync(c *client.Client) client.Report {
-	d.t.Helper()
-	rep, err := c.Sync(context.Background())
-	require.NoError(d.t, err)
-	require.Zero(d.t, rep.Rejected, "%+v", rep.Results)
-	return rep
-}
+func (d *day) sync(c *client.Client) client.Report { return d.Sync(c) }
 
 // --- the feed, as a dispatcher's board reads it --------------------------------
 
@@ -347,10 +240,10 @@ func TestADay(t *testing.T) {
 	photo := smallJPEG(t)
 	photoID := client.NewID()
 	_, _, err = field.Enqueue("evidence.create", photoID, 0, map[string]any{"complaint_id": cs[0].ID, "visit_id": visit1, "kind": "photo",
-		"content_type": "image/jpeg", "size": len(photo), "sha256": sha256Hex(photo), "captured_at": d.clock.Now().Format(time.RFC3339)})
+		"content_type": "image/jpeg", "size": len(photo), "sha256": e2ekit.SHA256Hex(photo), "captured_at": d.clock.Now().Format(time.RFC3339)})
 	require.NoError(t, err)
 	d.sync(field)
-	d.tusUpload(d.token("field"), photoID, photo)
+	d.TusUpload(d.token("field"), photoID, photo)
 	b.reconnect() // the dispatcher's connection drops mid-day and resumes
 	d.clock.Advance(5 * time.Minute)
 	outcomeAt[0] = d.clock.Now()
@@ -533,9 +426,9 @@ func TestADay(t *testing.T) {
 
 	// --- exports: CSV with BOM and neutralised formulas; xlsx read back ---
 	r := d.do("GET", "/v1/reports/agencies?format=csv&lang=en&"+period, sup, nil)
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	require.True(t, bytes.HasPrefix(r.body, []byte("\uFEFF")), "UTF-8 with a BOM")
-	recs, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(r.body, []byte("\uFEFF")))).ReadAll()
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	require.True(t, bytes.HasPrefix(r.Body, []byte("\uFEFF")), "UTF-8 with a BOM")
+	recs, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(r.Body, []byte("\uFEFF")))).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, recs, 3)
 	col := func(name string) int { return slices.Index(recs[0], name) }
@@ -543,8 +436,8 @@ func TestADay(t *testing.T) {
 	assert.Equal(t, "4", csvRows["SSO"][col("Complaints")])
 	assert.Equal(t, "'"+`=HYPERLINK("http://evil.example","مالیات")`, csvRows["TAX"][col("Agency")], "a formula is neutralised")
 	r = d.do("GET", "/v1/reports/agencies?format=xlsx&"+period, sup, nil)
-	require.Equal(t, http.StatusOK, r.status)
-	f, err := excelize.OpenReader(bytes.NewReader(r.body))
+	require.Equal(t, http.StatusOK, r.Status)
+	f, err := excelize.OpenReader(bytes.NewReader(r.Body))
 	require.NoError(t, err)
 	sheet := f.GetSheetName(0)
 	xrows, err := f.GetRows(sheet)
@@ -589,25 +482,25 @@ func TestADay(t *testing.T) {
 		"/v1/reports/inspectors?" + period, "/v1/reports/repeat-offenders?min=1", "/v1/reports/timeseries?" + period,
 		"/v1/reports/offices?format=csv&" + period, "/v1/reports/inspectors?format=csv&" + period} {
 		r := d.do("GET", path, sup, nil)
-		require.Equal(t, http.StatusOK, r.status, "%s: %s", path, r.body)
-		scan(path, string(r.body))
+		require.Equal(t, http.StatusOK, r.Status, "%s: %s", path, r.Body)
+		scan(path, string(r.Body))
 	}
 	for _, who := range []string{"field", "phone", "office"} {
 		tk := d.token(who)
 		for _, path := range []string{"/v1/feed/changes?after=0", "/v1/reports/agencies", "/v1/reports/offices?format=csv", "/v1/complaints/export"} {
 			r := d.do("GET", path, tk, nil)
-			assert.Equal(t, http.StatusForbidden, r.status, "%s %s", who, path)
-			scan(who+" "+path, string(r.body))
+			assert.Equal(t, http.StatusForbidden, r.Status, "%s %s", who, path)
+			scan(who+" "+path, string(r.Body))
 		}
 	}
 	r = d.do("GET", "/v1/referrals", office, nil)
-	require.Equal(t, http.StatusOK, r.status)
-	scan("the office's referrals", string(r.body))
+	require.Equal(t, http.StatusOK, r.Status)
+	scan("the office's referrals", string(r.Body))
 	for _, c := range cs {
 		r := d.do("GET", "/v1/track/"+c.TrackingCode, "", nil)
-		require.Equal(t, http.StatusOK, r.status)
+		require.Equal(t, http.StatusOK, r.Status)
 		for _, s := range []string{callerName, callerPhone, "CALL-DAY-", d.users["field"].DisplayName, d.users["office"].DisplayName, "تذکر کتبی"} {
-			assert.NotContains(t, string(r.body), s, "tracking names no one")
+			assert.NotContains(t, string(r.Body), s, "tracking names no one")
 		}
 	}
 }
@@ -628,40 +521,6 @@ func requireDurations(t *testing.T, values []int64, got reports.Durations) {
 	require.NotNil(t, got.Median)
 	assert.Equal(t, rank(0.5), *got.Median, "median of %v", values)
 	assert.Equal(t, rank(0.9), *got.P90, "p90 of %v", values)
-}
-
-func (d *day) tusUpload(token, evidenceID string, b []byte) {
-	d.t.Helper()
-	meta := "evidence_id " + base64.StdEncoding.EncodeToString([]byte(evidenceID)) +
-		",sha256 " + base64.StdEncoding.EncodeToString([]byte(sha256Hex(b))) + ",filetype " + base64.StdEncoding.EncodeToString([]byte("image/jpeg"))
-	req, err := http.NewRequest("POST", d.ts.URL+"/v1/uploads", nil)
-	require.NoError(d.t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Tus-Resumable", "1.0.0")
-	req.Header.Set("Upload-Length", strconv.Itoa(len(b)))
-	req.Header.Set("Upload-Metadata", meta)
-	resp, err := d.ts.Client().Do(req)
-	require.NoError(d.t, err)
-	resp.Body.Close()
-	require.Equal(d.t, http.StatusCreated, resp.StatusCode)
-	req, err = http.NewRequest("PATCH", d.ts.URL+resp.Header.Get("Location"), bytes.NewReader(b))
-	if strings.HasPrefix(resp.Header.Get("Location"), "http") {
-		req, err = http.NewRequest("PATCH", resp.Header.Get("Location"), bytes.NewReader(b))
-	}
-	require.NoError(d.t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Tus-Resumable", "1.0.0")
-	req.Header.Set("Upload-Offset", "0")
-	req.Header.Set("Content-Type", "application/offset+octet-stream")
-	resp, err = d.ts.Client().Do(req)
-	require.NoError(d.t, err)
-	resp.Body.Close()
-	require.Equal(d.t, http.StatusNoContent, resp.StatusCode)
-}
-
-func sha256Hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }
 
 // smallJPEG is a real, decodable photo.

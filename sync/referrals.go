@@ -344,13 +344,19 @@ func (s *Store) CloseOnAnswer(actor Actor, id string, value inspector.OutcomeVal
 // saveComplaint writes a complaint changed by dispatch, an office or the
 // server, with its change-log entry, scopes and due index, in t.
 func (t *tx) saveComplaint(before, c *inspector.Complaint, action string, data map[string]string) error {
+	return t.writeComplaint(before, c, action, data, t.complaintScopes)
+}
+
+// writeComplaint logs and stores c, with scopes written by scopes.
+func (t *tx) writeComplaint(before, c *inspector.Complaint, action string, data map[string]string,
+	scopes func(*inspector.Complaint, inspector.Complaint, uint64) error) error {
 	c.UpdatedAt = t.now
 	seq, err := t.log(KindComplaint, c.ID, action, data)
 	if err != nil {
 		return err
 	}
 	c.Version = seq
-	if err := t.complaintScopes(before, *c, seq); err != nil {
+	if err := scopes(before, *c, seq); err != nil {
 		return err
 	}
 	return putJSON(t.Bucket(bucketComplaints), []byte(c.ID), c)
@@ -430,16 +436,7 @@ func (s *Store) BreachDue(now time.Time, limit int) ([]SLABreach, error) {
 // saveComplaintKeepIndex is saveComplaint for the SLA watch, which removes
 // the due index entry it is iterating itself, after the iteration.
 func (t *tx) saveComplaintKeepIndex(before, c *inspector.Complaint, action string, data map[string]string) error {
-	c.UpdatedAt = t.now
-	seq, err := t.log(KindComplaint, c.ID, action, data)
-	if err != nil {
-		return err
-	}
-	c.Version = seq
-	if err := t.complaintScopesOnly(before, *c, seq); err != nil {
-		return err
-	}
-	return putJSON(t.Bucket(bucketComplaints), []byte(c.ID), c)
+	return t.writeComplaint(before, c, action, data, t.complaintScopesOnly)
 }
 
 func btoiUnchecked(b []byte) uint64 {

@@ -46,7 +46,7 @@ func TestLoginAndSignOut(t *testing.T) {
 	b.wait("the sign-in form after a reload", `return location.hash === "#/login" && document.getElementById("top").hidden;`)
 
 	// Everywhere: the API session of the same user on another device is gone too.
-	if r := e.do("GET", "/v1/me", elsewhere, nil); r.status != 401 {
-		t.Errorf("signing out everywhere left another session working: %d %s", r.status, r.body)
+	if r := e.do("GET", "/v1/me", elsewhere, nil); r.Status != 401 {
+		t.Errorf("signing out everywhere left another session working: %d %s", r.Status, r.Body)
 	}
 }

@@ -1,36 +1,17 @@
 package browser
 
 import (
-	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
 	"net/http/httptest"
-	"path/filepath"
-	"strconv"
-	"strings"
-	stdsync "sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	apispec "github.com/favad/favad/api-spec"
-	"github.com/favad/favad/feed"
 	"github.com/favad/favad/inspector"
-	"github.com/favad/favad/internal/testseed"
-	"github.com/favad/favad/media"
+	"github.com/favad/favad/internal/e2ekit"
 	"github.com/favad/favad/reports"
-	"github.com/favad/favad/server"
-	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
-	"github.com/favad/favad/sync/blob"
 	"github.com/favad/favad/sync/client"
 )
 
@@ -39,48 +20,25 @@ import (
 // the test's own, on the real clock, seeded with offices and the testseed
 // accounts (whose password is testseed.Password).
 type env struct {
-	t      *testing.T
-	store  *favsync.Store
-	agg    *reports.Aggregator
-	ts     *httptest.Server
-	users  map[string]inspector.User
-	tokens map[string]string
+	*e2ekit.Server
+	t     *testing.T
+	store *favsync.Store
+	agg   *reports.Aggregator
+	ts    *httptest.Server
+	users map[string]inspector.User
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	needBrowser(t)
-	dir := t.TempDir()
-	store, err := favsync.Open(filepath.Join(dir, "favad.db"), favsync.Options{})
-	require.NoError(t, err)
-	agg, err := reports.New(reports.Config{Store: store, Settle: time.Millisecond, Poll: 20 * time.Millisecond})
-	require.NoError(t, err)
-	logger := slog.New(slog.DiscardHandler)
-	broker := feed.NewBroker(store, feed.Options{Logger: logger, Poll: 20 * time.Millisecond})
-	blobs := &blob.FS{Dir: filepath.Join(dir, "blobs")}
-	thumbs := &media.Thumbnailer{Store: store, Blobs: blobs, Dir: filepath.Join(dir, "thumbs"), Logger: logger}
-	require.NoError(t, thumbs.Validate())
-	srv, err := server.New(server.Config{Store: store, Keys: auth.NewKeySet(), Spec: apispec.YAML, Logger: logger,
-		Blobs: blobs, UploadDir: filepath.Join(dir, "uploads"), ReadPhotoMeta: media.ReadPhotoMeta, Thumbnails: thumbs,
-		LoginPerAccount: 1000, LoginPerAddress: 1000, Feed: broker, Reports: agg, FeedHeartbeat: 500 * time.Millisecond})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	var workers stdsync.WaitGroup
-	workers.Go(func() { _ = agg.Run(ctx) })
-	workers.Go(func() { broker.Run(ctx) })
-	workers.Go(func() { thumbs.Run(ctx, 50*time.Millisecond) })
-	ts := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		srv.Drain()
-		ts.CloseClientConnections()
-		ts.Close()
-		cancel()
-		workers.Wait()
-		store.Close()
-	})
-	e := &env{t: t, store: store, agg: agg, ts: ts, tokens: map[string]string{}}
-	e.seed()
-	return e
+	srv := e2ekit.Start(t, e2ekit.Options{})
+	srv.Seed([]inspector.Agency{
+		{Code: "SSO", NameFa: "سازمان تامین اجتماعی"},
+		{Code: "TAX", NameFa: "سازمان امور مالیاتی"},
+		{Code: "MUN", NameFa: "شهرداری قزوین"},
+		{Code: "REG", NameFa: "سازمان ثبت احوال"},
+	}, offices)
+	return &env{Server: srv, t: t, store: srv.Store, agg: srv.Reports, ts: srv.TS, users: srv.Users}
 }
 
 // The offices of the tests: Qazvin's, with places so that distances show.
@@ -97,78 +55,14 @@ var offices = []inspector.Office{
 		Phone: "028-35220011", Location: &inspector.Location{Lat: 36.0700, Lng: 49.6960}},
 }
 
-func (e *env) seed() {
-	t := e.t
-	for _, a := range []inspector.Agency{
-		{Code: "SSO", NameFa: "سازمان تامین اجتماعی"},
-		{Code: "TAX", NameFa: "سازمان امور مالیاتی"},
-		{Code: "MUN", NameFa: "شهرداری قزوین"},
-		{Code: "REG", NameFa: "سازمان ثبت احوال"},
-	} {
-		_, _, err := e.store.PutAgency(favsync.System, a)
-		require.NoError(t, err)
-	}
-	hours := inspector.WorkingHours{Opens: "07:30", Closes: "14:30", Days: []string{"sat", "sun", "mon", "tue", "wed"}}
-	for _, o := range offices {
-		o.Hours = hours
-		_, _, err := e.store.PutOffice(favsync.System, o)
-		require.NoError(t, err)
-	}
-	e.users = testseed.Users(t, e.store)
-}
+func (e *env) token(username string) string { return e.Token(username) }
 
-func (e *env) token(username string) string {
-	e.t.Helper()
-	if tk, ok := e.tokens[username]; ok {
-		return tk
-	}
-	var tk struct {
-		AccessToken string `json:"access_token"`
-	}
-	e.api("POST", "/v1/auth/login", "", map[string]string{"username": username, "password": testseed.Password, "device_id": "e2e-" + username}, &tk)
-	e.tokens[username] = tk.AccessToken
-	return tk.AccessToken
-}
+type reply = e2ekit.Reply
 
-type reply struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (e *env) do(method, path, token string, body any) reply {
-	e.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		require.NoError(e.t, err)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, e.ts.URL+path, rd)
-	require.NoError(e.t, err)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := e.ts.Client().Do(req)
-	require.NoError(e.t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(e.t, err)
-	return reply{status: resp.StatusCode, header: resp.Header, body: b}
-}
+func (e *env) do(method, path, token string, body any) reply { return e.Do(method, path, token, body) }
 
 // api sends a request that must succeed, decoding the answer into out.
-func (e *env) api(method, path, token string, body, out any) {
-	e.t.Helper()
-	r := e.do(method, path, token, body)
-	require.Less(e.t, r.status, 300, "%s %s: %s", method, path, r.body)
-	if out != nil {
-		require.NoError(e.t, json.Unmarshal(r.body, out), "%s", r.body)
-	}
-}
+func (e *env) api(method, path, token string, body, out any) { e.API(method, path, token, body, out) }
 
 type complaintJSON struct {
 	ID           string `json:"id"`
@@ -205,23 +99,9 @@ func (e *env) assign(id, username string) {
 	e.api("POST", "/v1/complaints/"+id+"/assign", e.token("dispatcher"), map[string]string{"inspector_id": u.ID, "mode": string(u.Mode)}, nil)
 }
 
-// device is an inspector's phone: a sync/client on a store of its own.
-func (e *env) device(username string) *client.Client {
-	e.t.Helper()
-	c, err := client.Open(filepath.Join(e.t.TempDir(), username+".db"), client.Config{BaseURL: e.ts.URL, Username: username,
-		Password: testseed.Password, AppVersion: "e2e-1.0", HTTPClient: e.ts.Client(), DeviceID: "phone-" + username})
-	require.NoError(e.t, err)
-	e.t.Cleanup(func() { c.Close() })
-	return c
-}
+func (e *env) device(username string) *client.Client { return e.Device(username) }
 
-func (e *env) sync(c *client.Client) client.Report {
-	e.t.Helper()
-	rep, err := c.Sync(context.Background())
-	require.NoError(e.t, err)
-	require.Zero(e.t, rep.Rejected, "%+v", rep.Results)
-	return rep
-}
+func (e *env) sync(c *client.Client) client.Report { return e.Sync(c) }
 
 // office returns the seeded office with code.
 func office(code string) inspector.Office {
@@ -245,44 +125,9 @@ func (e *env) photoEvidence(dev *client.Client, username, complaintID, visitID s
 	e.t.Helper()
 	id := client.NewID()
 	_, _, err := dev.Enqueue("evidence.create", id, 0, map[string]any{"complaint_id": complaintID, "visit_id": visitID, "kind": "photo",
-		"content_type": "image/jpeg", "size": len(photo), "sha256": sha256Hex(photo), "captured_at": time.Now().Add(-time.Second).Format(time.RFC3339)})
+		"content_type": "image/jpeg", "size": len(photo), "sha256": e2ekit.SHA256Hex(photo), "captured_at": time.Now().Add(-time.Second).Format(time.RFC3339)})
 	require.NoError(e.t, err)
 	e.sync(dev)
-	e.tusUpload(e.token(username), id, photo)
+	e.TusUpload(e.token(username), id, photo)
 	return id
-}
-
-func (e *env) tusUpload(token, evidenceID string, b []byte) {
-	e.t.Helper()
-	meta := "evidence_id " + base64.StdEncoding.EncodeToString([]byte(evidenceID)) +
-		",sha256 " + base64.StdEncoding.EncodeToString([]byte(sha256Hex(b))) + ",filetype " + base64.StdEncoding.EncodeToString([]byte("image/jpeg"))
-	req, err := http.NewRequest("POST", e.ts.URL+"/v1/uploads", nil)
-	require.NoError(e.t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Tus-Resumable", "1.0.0")
-	req.Header.Set("Upload-Length", strconv.Itoa(len(b)))
-	req.Header.Set("Upload-Metadata", meta)
-	resp, err := e.ts.Client().Do(req)
-	require.NoError(e.t, err)
-	resp.Body.Close()
-	require.Equal(e.t, http.StatusCreated, resp.StatusCode)
-	loc := resp.Header.Get("Location")
-	if !strings.HasPrefix(loc, "http") {
-		loc = e.ts.URL + loc
-	}
-	req, err = http.NewRequest("PATCH", loc, bytes.NewReader(b))
-	require.NoError(e.t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Tus-Resumable", "1.0.0")
-	req.Header.Set("Upload-Offset", "0")
-	req.Header.Set("Content-Type", "application/offset+octet-stream")
-	resp, err = e.ts.Client().Do(req)
-	require.NoError(e.t, err)
-	resp.Body.Close()
-	require.Equal(e.t, http.StatusNoContent, resp.StatusCode)
-}
-
-func sha256Hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }
