@@ -1,1 +1,187 @@
-// The review screen (to be built).
+// The conflict review queue: every automatic decision on a device's change
+// that waits for dispatch, with both values side by side, and accept /
+// overrule. The complaint screen shows a complaint's open conflicts with the
+// same card (conflictCard).
+import { addLabels, api, feedSubscribe, fmtDate, h, onLeave, route, session, t, toast } from "../core.js";
+import { localDigits, people, personName, showFieldErrors } from "./routing.js";
+
+addLabels({
+  fa: {
+    "review.nav": "بازبینی", "review.title": "صف بازبینی تعارض‌ها", "review.open": "باز", "review.resolved": "رسیدگی‌شده",
+    "review.tabs": "وضعیت تعارض", "review.empty": "تعارض بازی نیست.", "review.emptyResolved": "تعارض رسیدگی‌شده‌ای نیست.", "review.more": "بیشتر",
+    "review.server": "مقدار سرور", "review.device": "مقدار دستگاه", "review.winner": "برنده", "review.none": "(بدون مقدار)",
+    "review.complaint": "شکایت {n}", "review.inspector": "بازرس", "review.deviceId": "دستگاه", "review.at": "زمان",
+    "review.record": "رکورد", "review.field": "فیلد", "review.note": "یادداشت (اختیاری)",
+    "review.accept": "پذیرفتن", "review.overrule": "نقض و اعمال مقدار دستگاه", "review.done": "تعارض {r}: {a}",
+    "review.resolution": "{a} توسط {by} در {at}", "review.count": "{n} تعارض",
+    "review.rule.last_writer_wins": "آخرین نوشتن برنده است", "review.rule.merge": "ادغام", "review.rule.dispatch_wins": "تصمیم مرکز پیام برنده است",
+    "review.rule.needs_review": "نتیجه پس از تغییر ارجاع", "review.rule.orphaned": "ویرایش بازدید حذف‌شده", "review.rule.append_only": "رکورد تکراری با محتوای متفاوت",
+    "review.rule.invalid": "تغییر نامعتبر", "review.rule.sequence_gap": "شکاف در ترتیب دستگاه",
+    "review.label.parallel_update": "تغییر موازی", "review.label.conflict": "تعارض", "review.label.rejected": "ردشده",
+    "review.action.accept": "پذیرفته شد", "review.action.overrule": "نقض شد", "review.action.merged": "ادغام خودکار",
+    "review.hint.needs_review": "پذیرفتن: شکایت به وضعیت قبلی ({prev}) برمی‌گردد. نقض: نتیجه بازرس اعمال و شکایت بسته می‌شود.",
+    "review.hint.last_writer_wins": "پذیرفتن: مقدار کنونی می‌ماند. نقض: مقدار بازنده نوشته می‌شود.",
+    "review.hint.orphaned": "پذیرفتن: بازدید حذف‌شده می‌ماند. نقض: بازدید با ویرایش دستگاه بازگردانده می‌شود.",
+    "review.hint.dispatch_wins": "پذیرفتن: مقدار مرکز پیام می‌ماند. نقض: مقدار دستگاه اعمال می‌شود.",
+    "review.hint.none": "چیزی برای اعمال نیست؛ فقط می‌توان پذیرفت.",
+  },
+  en: {
+    "review.nav": "Review", "review.title": "Conflict review queue", "review.open": "Open", "review.resolved": "Resolved",
+    "review.tabs": "Conflict status", "review.empty": "No open conflict.", "review.emptyResolved": "No resolved conflict.", "review.more": "More",
+    "review.server": "Server value", "review.device": "Device value", "review.winner": "winner", "review.none": "(no value)",
+    "review.complaint": "Complaint {n}", "review.inspector": "Inspector", "review.deviceId": "Device", "review.at": "Time",
+    "review.record": "Record", "review.field": "Field", "review.note": "Note (optional)",
+    "review.accept": "Accept", "review.overrule": "Overrule: apply the device's value", "review.done": "Conflict {r}: {a}",
+    "review.resolution": "{a} by {by} at {at}", "review.count": "{n} conflicts",
+    "review.rule.last_writer_wins": "Last writer wins", "review.rule.merge": "Merged", "review.rule.dispatch_wins": "Dispatch wins",
+    "review.rule.needs_review": "Outcome after rerouting", "review.rule.orphaned": "Edit to a deleted visit", "review.rule.append_only": "Same record, other content",
+    "review.rule.invalid": "Invalid change", "review.rule.sequence_gap": "Device sequence gap",
+    "review.label.parallel_update": "Parallel update", "review.label.conflict": "Conflict", "review.label.rejected": "Rejected",
+    "review.action.accept": "Accepted", "review.action.overrule": "Overruled", "review.action.merged": "Merged automatically",
+    "review.hint.needs_review": "Accept: the complaint goes back to {prev}. Overrule: the inspector's outcome is applied and the complaint closes.",
+    "review.hint.last_writer_wins": "Accept: the current value stays. Overrule: the losing value is written.",
+    "review.hint.orphaned": "Accept: the visit stays deleted. Overrule: the visit comes back with the device's edits.",
+    "review.hint.dispatch_wins": "Accept: dispatch's value stays. Overrule: the device's value is applied.",
+    "review.hint.none": "Nothing to apply; it can only be accepted.",
+  },
+});
+
+/** canOverrule says whether overruling c has a value to apply (else the server answers 409). */
+export function canOverrule(c) {
+  if (["needs_review", "last_writer_wins", "orphaned"].includes(c.rule)) return true;
+  return c.rule === "dispatch_wins" && ["category", "priority"].includes(c.field);
+}
+
+function pretty(v) {
+  if (v === undefined) return t("review.none");
+  return JSON.stringify(v, null, 2);
+}
+
+/**
+ * conflictCard draws one conflict: what, who, when, both values side by side,
+ * and (for dispatch, while open) accept and overrule with a note.
+ * ctx: {who: people map, complaints: Map id → complaint (number) }.
+ */
+export function conflictCard(cf, ctx, onResolved) {
+  const cnum = ctx.complaints?.get(cf.complaint_id)?.number;
+  const side = (key, value, wins) => h("div", { class: "side " + (wins ? "wins" : "") },
+    h("div", { class: "side-head" }, h("strong", {}, t("review." + key)), wins ? h("span", { class: "badge ok" }, t("review.winner")) : null),
+    h("pre", { class: "json", dir: "ltr", tabindex: "0", "aria-label": t("review." + key) }, pretty(value)));
+  const meta = (k, ...v) => h("div", {}, h("dt", {}, t("review." + k)), h("dd", {}, ...v));
+  const card = h("article", { class: "card conflict", dataset: { id: cf.id, rule: cf.rule }, "aria-labelledby": "cf-" + cf.id },
+    h("div", { class: "conflict-head" },
+      h("h3", { id: "cf-" + cf.id }, t("review.rule." + cf.rule)),
+      h("span", { class: "badge " + (cf.label === "rejected" ? "danger" : cf.label === "conflict" ? "warn" : "") }, t("review.label." + cf.label)),
+      cf.complaint_id ? h("a", { href: "#/complaint/" + cf.complaint_id }, cnum ? t("review.complaint", { n: "#" + localDigits(cnum) }) : t("review.complaint", { n: "" })) : null),
+    h("dl", { class: "meta" },
+      meta("record", h("span", { class: "ltr" }, cf.record_kind + (cf.field ? " · " + cf.field : ""))),
+      meta("inspector", personName(ctx.who, cf.inspector_id)),
+      meta("deviceId", h("span", { class: "ltr" }, cf.device_id)),
+      meta("at", fmtDate(cf.created_at))),
+    h("p", { class: "muted ltr message" }, cf.message),
+    h("div", { class: "sides" }, side("server", cf.server_value, cf.winner === "server" || cf.winner === "both"),
+      side("device", cf.device_value, cf.winner === "device" || cf.winner === "both")));
+  if (cf.status === "resolved" && cf.resolution) {
+    const r = cf.resolution;
+    card.append(h("p", { class: "resolution" }, t("review.resolution", { a: t("review.action." + r.action), by: personName(ctx.who, r.by), at: fmtDate(r.at) }),
+      r.note ? h("span", {}, " — ", r.note) : null));
+  } else if (session?.role === "dispatcher") {
+    const over = canOverrule(cf);
+    const noteId = "cf-note-" + cf.id;
+    const note = h("input", { id: noteId, type: "text", maxlength: 2000, "data-field": "note" });
+    const errors = h("div", { "aria-live": "assertive" });
+    const hint = over ? t("review.hint." + cf.rule, { prev: cf.previous_status ? t("status." + cf.previous_status) : "–" }) : t("review.hint.none");
+    const form = h("form", { class: "resolve" },
+      h("p", { class: "muted" }, hint),
+      h("div", { class: "field" }, h("label", { for: noteId }, t("review.note")), note),
+      errors,
+      h("div", { class: "actions" },
+        h("button", { type: "submit", value: "accept", dataset: { action: "accept" } }, t("review.accept")),
+        over ? h("button", { type: "submit", value: "overrule", class: "danger", dataset: { action: "overrule" } }, t("review.overrule")) : null));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const action = e.submitter?.value || "accept";
+      for (const b of form.querySelectorAll("button")) b.disabled = true;
+      try {
+        const res = await api("POST", `/v1/conflicts/${cf.id}/resolve`, { action, note: note.value.trim() || undefined });
+        toast(t("review.done", { r: t("review.rule." + cf.rule), a: t("review.action." + action) }));
+        onResolved?.(res);
+      } catch (err) {
+        showFieldErrors(form, errors, err);
+      } finally {
+        for (const b of form.querySelectorAll("button")) b.disabled = false;
+      }
+    });
+    card.append(form);
+  }
+  return card;
+}
+
+/** complaintNumbers reads the numbers of the complaints conflicts name, a few at a time. */
+export async function complaintNumbers(conflicts, cache) {
+  const ids = [...new Set(conflicts.map((c) => c.complaint_id).filter((id) => id && !cache.has(id)))];
+  await Promise.all(ids.map(async (id) => {
+    try { cache.set(id, await api("GET", "/v1/complaints/" + id)); } catch (_) { cache.set(id, null); }
+  }));
+}
+
+route("#/review", {
+  title: "review.title", nav: "review.nav", roles: ["dispatcher", "supervisor", "admin"],
+  async render(main) {
+    const who = await people().catch(() => new Map());
+    const complaints = new Map();
+    let status = "open";
+    let next = "";
+    let seq = 0;
+    const list = h("div", { class: "conflict-list", id: "review-list" });
+    const countEl = h("span", { class: "muted", "aria-live": "polite" });
+    const empty = h("p", { class: "muted", hidden: true });
+    const errors = h("div", { "aria-live": "assertive" });
+    const more = h("button", { type: "button", class: "secondary", hidden: true, onclick: () => load(true) }, t("review.more"));
+    const tabs = h("div", { class: "tabs", role: "group", "aria-label": t("review.tabs") },
+      ["open", "resolved"].map((s) => h("button", { type: "button", class: "tab", "aria-pressed": String(s === status), dataset: { tab: s }, onclick: (e) => {
+        status = s;
+        for (const b of tabs.children) b.setAttribute("aria-pressed", String(b === e.currentTarget));
+        load(false);
+      } }, t("review." + s))));
+
+    async function load(append) {
+      const my = ++seq;
+      errors.replaceChildren();
+      try {
+        const p = new URLSearchParams({ status, limit: "25" });
+        if (append && next) p.set("cursor", next);
+        const page = await api("GET", "/v1/conflicts?" + p);
+        await complaintNumbers(page.items, complaints);
+        if (my !== seq) return;
+        if (!append) list.replaceChildren();
+        for (const cf of page.items) list.append(conflictCard(cf, { who, complaints }, () => load(false)));
+        next = page.next_cursor || "";
+        more.hidden = !next;
+        empty.hidden = list.children.length > 0;
+        empty.textContent = t(status === "open" ? "review.empty" : "review.emptyResolved");
+        countEl.textContent = t("review.count", { n: list.children.length }) + (next ? "+" : "");
+      } catch (err) {
+        if (my === seq) errors.append(h("div", { class: "error", role: "alert" }, err.message));
+      }
+    }
+
+    main.append(h("div", { class: "board-head" }, h("h1", {}, t("review.title")), countEl), tabs, errors, list, empty, h("div", { class: "actions" }, more));
+    await load(false);
+    let timer;
+    const unsub = feedSubscribe((ev) => {
+      if (ev.type === "reset" || ev.conflict || ev.type === "complaint.needs_review" || ev.type === "complaint.reviewed") {
+        // Not while the dispatcher is typing a note in this list.
+        clearTimeout(timer);
+        timer = setTimeout(function again() {
+          if (list.contains(document.activeElement) && document.activeElement.tagName === "INPUT" && document.activeElement.value) {
+            timer = setTimeout(again, 3000);
+            return;
+          }
+          load(false);
+        }, 300);
+      }
+    });
+    onLeave(() => { unsub(); clearTimeout(timer); });
+  },
+});
