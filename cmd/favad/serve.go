@@ -185,6 +185,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	url := scheme + "://" + displayAddr(ln.Addr())
 	logger.Info("listening", "url", url, "data", cfg.Data, "version", version)
 	fmt.Fprintf(c.stdout, "FAVAD listening on %s\n", url)
+	fmt.Fprintf(c.stdout, "Web console: open %s/ in a browser and sign in\n", url)
 	if cfg.Demo {
 		c.printDemo(loaded)
 	}
