@@ -6,7 +6,7 @@
 import { addLabels, api, blobURL, distanceM, download, feedSubscribe, fmtDate, fmtDuration, fmtNumber, h, onLeave, route, session, t } from "../core.js";
 import {
   activeDue, agencyName, assignDialog, closeDialog, dueState, fmtDistance, groupCode, localDigits, people, personName, reference,
-  routingButtons, statusBadge,
+  routingButtons, sep, statusBadge,
 } from "./routing.js";
 import { complaintNumbers, conflictCard } from "./review.js";
 
@@ -202,7 +202,7 @@ class Detail {
         due.overdue ? h("span", { class: "badge danger", id: "complaint-overdue" }, t("complaint.overdue")) : null,
         h("span", { class: "badge prio-" + c.priority }, t("priority." + c.priority))),
       dl([
-        [t("complaint.office"), o?.name_fa || c.office_code, " — ", agencyName(this.ref, c.agency_code), o ? "، " + o.city : "",
+        [t("complaint.office"), o?.name_fa || c.office_code, " — ", agencyName(this.ref, c.agency_code), o ? sep() + o.city : "",
           h("div", { class: "muted" }, h("span", { class: "ltr" }, c.office_code), o?.phone ? [" · ", t("complaint.phone"), " ", h("span", { class: "ltr" }, localDigits(o.phone))] : null)],
         [t("complaint.category"), t("category." + c.category)],
         [t("complaint.callTime"), fmtDate(c.call_time)],
@@ -284,7 +284,7 @@ class Detail {
         abs.length ? h("div", {}, h("h4", {}, t("complaint.absentees")), h("ul", { class: "absentees" },
           reasons.filter((r) => abs.some((a) => a.reason === r)).map((r) => h("li", {},
             h("span", { class: "badge " + (r === "unexcused" ? "danger" : "") }, t("complaint.reason." + r) + " (" + fmtNumber(abs.filter((a) => a.reason === r).length) + ")"), " ",
-            abs.filter((a) => a.reason === r).map((a) => a.name + (a.position ? " — " + a.position : "")).join("، "))))) : null,
+            abs.filter((a) => a.reason === r).map((a) => a.name + (a.position ? " — " + a.position : "")).join(sep()))))) : null,
         f.non_work_activity?.length ? h("div", {}, h("h4", {}, t("complaint.nonWork")), h("ul", {}, f.non_work_activity.map((x) => h("li", {}, x)))) : null,
         h("p", { class: "muted" }, t("complaint.observedAt"), ": ", fmtDate(f.observed_at), " — ", who_(this.who, f.inspector_id)));
     });
@@ -343,7 +343,7 @@ class Detail {
         dl([
           p.captured_at ? [t("complaint.exifTime"), fmtDate(p.captured_at)] : [t("complaint.deviceTime"), fmtDate(e.captured_at)],
           p.make || p.model ? [t("complaint.camera"), h("span", { class: "ltr" }, [p.make, p.model].filter(Boolean).join(" "))] : null,
-          exifPlace ? [t("complaint.gps"), h("span", { class: "ltr" }, fmtNumber(exifPlace.lat, { maximumFractionDigits: 5 }) + "، " + fmtNumber(exifPlace.lng, { maximumFractionDigits: 5 })),
+          exifPlace ? [t("complaint.gps"), h("span", { class: "ltr" }, fmtNumber(exifPlace.lat, { maximumFractionDigits: 5 }) + sep() + fmtNumber(exifPlace.lng, { maximumFractionDigits: 5 })),
             exifDist !== null ? h("div", {}, h("span", { class: "badge " + (exifDist > FAR_M ? "danger" : "ok") }, t("complaint.fromOffice", { d: fmtDistance(exifDist) }))) : null] : null,
           !exifPlace && e.location ? [t("complaint.deviceGps"), devDist !== null ? t("complaint.fromOffice", { d: fmtDistance(devDist) }) : "–"] : null,
           [t("complaint.chain", { n: localDigits(e.chain_seq) }), h("code", { class: "ltr hash", title: e.chain_hash }, e.chain_hash.slice(0, 16) + "…")],
@@ -401,7 +401,7 @@ class Detail {
         named("inspector"), named("previous_inspector"), plain("mode", (m) => t("mode." + m)),
         plain("outcome", (o) => t("outcome." + o)), plain("category", (c) => t("category." + c)), plain("priority", (p) => t("priority." + p)),
         plain("action", (a) => t("complaint.referralAction." + a)), plain("rule", (r) => t("review.rule." + r)),
-        plain("fields", (f) => f.split(",").map((x) => t("complaint.vf." + x) === "complaint.vf." + x ? x : t("complaint.vf." + x)).join("، ")),
+        plain("fields", (f) => f.split(",").map((x) => t("complaint.vf." + x) === "complaint.vf." + x ? x : t("complaint.vf." + x)).join(sep())),
         hEntry.kind === "evidence" ? plain("status", (s) => t("complaint.ev." + s)) : null,
         plain("reason"), plain("note"), plain("device_time", fmtDate),
       ].filter(Boolean);
