@@ -4,7 +4,7 @@
 // back without being able to resume).
 import { addLabels, api, feedStatus, feedSubscribe, fmtDate, h, onLeave, route, session, t } from "../core.js";
 import {
-  ALL_STATUSES, CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES, agencyName, dueState, localDigits, people, personName, reference,
+  CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES, activeDue, agencyName, sep, dueState, localDigits, people, personName, reference,
   routingButtons, statusBadge,
 } from "./routing.js";
 
@@ -227,17 +227,13 @@ class Board {
       cell("number", h("a", { href: "#/complaint/" + c.id, class: "num" }, "#" + localDigits(c.number))),
       cell("status", statusBadge(c.status)),
       cell("subject", t("category." + c.category), h("br"), h("span", { class: "badge prio-" + c.priority }, t("priority." + c.priority))),
-      cell("office", office?.name_fa || c.office_code, h("br"), h("span", { class: "muted" }, agencyName(this.ref, c.agency_code), office ? "، " + office.city : "")),
+      cell("office", office?.name_fa || c.office_code, h("br"), h("span", { class: "muted" }, agencyName(this.ref, c.agency_code), office ? sep() + office.city : "")),
       cell("call", fmtDate(c.call_time)),
-      cell("due", h("span", { class: "due-at" }, fmtDate(due.open ? this.dueOf(c) : c.due_at)), h("br"),
+      cell("due", h("span", { class: "due-at" }, fmtDate(due.open ? activeDue(c) : c.due_at)), h("br"),
         due.open ? h("span", { class: "due-left " + (due.overdue ? "over" : "") }, due.text) : null),
       cell("inspector", handler),
       cell("actions", h("div", { class: "row-actions" }, routingButtons(c, office, (res) => this.put(res, true)))));
     return tr;
-  }
-
-  dueOf(c) {
-    return c.referral && c.status === "referred_to_workplace" ? c.referral.due_at : c.due_at;
   }
 
   /** tick redraws the time left on each row, and the overdue rows. */

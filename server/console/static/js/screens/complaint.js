@@ -5,8 +5,8 @@
 // live when a feed event names it.
 import { addLabels, api, blobURL, distanceM, download, feedSubscribe, fmtDate, fmtDuration, fmtNumber, h, onLeave, route, session, t } from "../core.js";
 import {
-  agencyName, assignDialog, closeDialog, dueState, fmtDistance, groupCode, localDigits, people, personName, reference,
-  routingButtons, statusBadge,
+  activeDue, agencyName, assignDialog, closeDialog, dueState, fmtDistance, groupCode, localDigits, people, personName, reference,
+  routingButtons, sep, statusBadge,
 } from "./routing.js";
 import { complaintNumbers, conflictCard } from "./review.js";
 
@@ -14,7 +14,7 @@ addLabels({
   fa: {
     "complaint.title": "شکایت", "complaint.heading": "شکایت {n}", "complaint.back": "بازگشت به کارتابل",
     "complaint.office": "اداره", "complaint.category": "موضوع", "complaint.priority": "اولویت", "complaint.callTime": "زمان تماس",
-    "complaint.due": "مهلت", "complaint.tracking": "کد پیگیری", "complaint.caller": "تماس‌گیرنده", "complaint.callId": "شناسه تماس",
+    "complaint.due": "مهلت", "complaint.tracking": "کد پیگیری", "complaint.caller": "تماس‌گیرنده", "complaint.callId": "شناسه تماس", "complaint.phone": "تلفن",
     "complaint.assignment": "رسیدگی", "complaint.outcome": "نتیجه", "complaint.description": "شرح", "complaint.noCaller": "(ثبت نشده)",
     "complaint.overdue": "معوق", "complaint.referralDue": "مهلت پاسخ دستگاه",
     "complaint.conflicts": "تعارض‌های باز این شکایت",
@@ -59,11 +59,12 @@ addLabels({
     "complaint.d.reason": "دلیل", "complaint.d.outcome": "نتیجه", "complaint.d.fields": "فیلدها", "complaint.d.rule": "قاعده", "complaint.d.status": "وضعیت فایل",
     "complaint.d.category": "موضوع", "complaint.d.priority": "اولویت", "complaint.d.action": "اقدام دستگاه", "complaint.d.device_time": "زمان دستگاه",
     "complaint.d.due": "مهلت", "complaint.d.kind": "نوع",
+    "complaint.vf.check_in": "ورود", "complaint.vf.check_out": "خروج", "complaint.vf.summary": "خلاصه", "complaint.vf.office_code": "اداره", "complaint.vf.complaint_ids": "شکایت‌ها",
   },
   en: {
     "complaint.title": "Complaint", "complaint.heading": "Complaint {n}", "complaint.back": "Back to the board",
     "complaint.office": "Office", "complaint.category": "Category", "complaint.priority": "Priority", "complaint.callTime": "Call time",
-    "complaint.due": "Due", "complaint.tracking": "Tracking code", "complaint.caller": "Caller", "complaint.callId": "Call id",
+    "complaint.due": "Due", "complaint.tracking": "Tracking code", "complaint.caller": "Caller", "complaint.callId": "Call id", "complaint.phone": "phone",
     "complaint.assignment": "Handled by", "complaint.outcome": "Outcome", "complaint.description": "Description", "complaint.noCaller": "(not given)",
     "complaint.overdue": "Overdue", "complaint.referralDue": "Office's answer due",
     "complaint.conflicts": "Open conflicts of this complaint",
@@ -108,6 +109,7 @@ addLabels({
     "complaint.d.reason": "Reason", "complaint.d.outcome": "Outcome", "complaint.d.fields": "Fields", "complaint.d.rule": "Rule", "complaint.d.status": "File status",
     "complaint.d.category": "Category", "complaint.d.priority": "Priority", "complaint.d.action": "Office's action", "complaint.d.device_time": "Device time",
     "complaint.d.due": "Due", "complaint.d.kind": "Kind",
+    "complaint.vf.check_in": "check-in", "complaint.vf.check_out": "check-out", "complaint.vf.summary": "summary", "complaint.vf.office_code": "office", "complaint.vf.complaint_ids": "complaints",
   },
 });
 
@@ -122,10 +124,15 @@ route("#/complaint/:id", {
   },
 });
 
-/** idText is a user's name, or a short id (the whole one on hover) when the console cannot read the account. */
-function who_(map, id) {
+/**
+ * who_ is a user's name; for an account the console cannot read, what it is
+ * known to be (roleHint: "office" for a liaison's steps), or a short id (the
+ * whole one on hover).
+ */
+function who_(map, id, roleHint) {
   const name = personName(map, id);
   if (name !== id) return name;
+  if (roleHint) return h("span", { title: id }, t("role." + roleHint));
   return h("span", { class: "ltr", title: id }, id.length > 12 ? id.slice(0, 8) + "…" : id);
 }
 
@@ -195,11 +202,11 @@ class Detail {
         due.overdue ? h("span", { class: "badge danger", id: "complaint-overdue" }, t("complaint.overdue")) : null,
         h("span", { class: "badge prio-" + c.priority }, t("priority." + c.priority))),
       dl([
-        [t("complaint.office"), o?.name_fa || c.office_code, " — ", agencyName(this.ref, c.agency_code), o ? "، " + o.city : "", " ",
-          h("span", { class: "muted ltr" }, c.office_code), o?.phone ? h("span", { class: "muted ltr" }, " ☎ " + localDigits(o.phone)) : null],
+        [t("complaint.office"), o?.name_fa || c.office_code, " — ", agencyName(this.ref, c.agency_code), o ? sep() + o.city : "",
+          h("div", { class: "muted" }, h("span", { class: "ltr" }, c.office_code), o?.phone ? [" · ", t("complaint.phone"), " ", h("span", { class: "ltr" }, localDigits(o.phone))] : null)],
         [t("complaint.category"), t("category." + c.category)],
         [t("complaint.callTime"), fmtDate(c.call_time)],
-        [t(c.status === "referred_to_workplace" ? "complaint.referralDue" : "complaint.due"), fmtDate(due.open ? (c.status === "referred_to_workplace" ? c.referral.due_at : c.due_at) : c.due_at), " ",
+        [t(c.status === "referred_to_workplace" ? "complaint.referralDue" : "complaint.due"), fmtDate(due.open ? activeDue(c) : c.due_at), " ",
           due.open ? h("span", { class: "due-left " + (due.overdue ? "over" : "") }, due.text) : null],
         c.tracking_code ? [t("complaint.tracking"), h("span", { class: "code", dir: "ltr", id: "complaint-tracking" }, groupCode(c.tracking_code))] : null,
         // Every role of this screen may see the caller; the API leaves it out when none was given.
@@ -213,7 +220,8 @@ class Detail {
           h("div", { class: "muted" }, who_(this.who, c.outcome.closed_by || c.outcome.inspector_id), " — ", fmtDate(c.outcome.recorded_at))] : null,
       ]),
       h("div", { class: "description" }, h("h2", {}, t("complaint.description")), h("p", {}, c.description)),
-      h("div", { class: "actions", id: "complaint-actions" }, routingButtons(c, o, this.refresh)));
+      // An answered referral is decided in its own section, just below.
+      h("div", { class: "actions", id: "complaint-actions" }, c.status === "referral_answered" ? null : routingButtons(c, o, this.refresh)));
   }
 
   conflicts(items) {
@@ -239,10 +247,10 @@ class Detail {
         [t("complaint.referredAt"), fmtDate(r.referred_at), " — ", who_(this.who, r.referred_by)],
         r.note ? [t("complaint.note"), r.note] : null,
         [t("complaint.referralDue"), fmtDate(r.due_at)],
-        r.acknowledged_at ? [t("complaint.ackAt"), fmtDate(r.acknowledged_at), " — ", who_(this.who, r.acknowledged_by)] : null,
+        r.acknowledged_at ? [t("complaint.ackAt"), fmtDate(r.acknowledged_at), " — ", who_(this.who, r.acknowledged_by, "office")] : null,
       ]),
       ans ? h("div", { class: "answer" }, h("h3", {}, t("complaint.answer")),
-        h("p", {}, h("span", { class: "badge info" }, t("complaint.referralAction." + ans.action)), " ", h("span", { class: "muted" }, fmtDate(ans.answered_at), " — ", who_(this.who, ans.answered_by))),
+        h("p", {}, h("span", { class: "badge info" }, t("complaint.referralAction." + ans.action)), " ", h("span", { class: "muted" }, fmtDate(ans.answered_at), " — ", who_(this.who, ans.answered_by, "office"))),
         h("p", { class: "answer-text" }, ans.text),
         ans.evidence_ids?.length ? h("p", { class: "muted" }, t("complaint.attachments", { n: ans.evidence_ids.length })) : null)
         : h("p", { class: "muted" }, t("complaint.noAnswer")),
@@ -276,7 +284,7 @@ class Detail {
         abs.length ? h("div", {}, h("h4", {}, t("complaint.absentees")), h("ul", { class: "absentees" },
           reasons.filter((r) => abs.some((a) => a.reason === r)).map((r) => h("li", {},
             h("span", { class: "badge " + (r === "unexcused" ? "danger" : "") }, t("complaint.reason." + r) + " (" + fmtNumber(abs.filter((a) => a.reason === r).length) + ")"), " ",
-            abs.filter((a) => a.reason === r).map((a) => a.name + (a.position ? " — " + a.position : "")).join("، "))))) : null,
+            abs.filter((a) => a.reason === r).map((a) => a.name + (a.position ? " — " + a.position : "")).join(sep()))))) : null,
         f.non_work_activity?.length ? h("div", {}, h("h4", {}, t("complaint.nonWork")), h("ul", {}, f.non_work_activity.map((x) => h("li", {}, x)))) : null,
         h("p", { class: "muted" }, t("complaint.observedAt"), ": ", fmtDate(f.observed_at), " — ", who_(this.who, f.inspector_id)));
     });
@@ -335,7 +343,7 @@ class Detail {
         dl([
           p.captured_at ? [t("complaint.exifTime"), fmtDate(p.captured_at)] : [t("complaint.deviceTime"), fmtDate(e.captured_at)],
           p.make || p.model ? [t("complaint.camera"), h("span", { class: "ltr" }, [p.make, p.model].filter(Boolean).join(" "))] : null,
-          exifPlace ? [t("complaint.gps"), h("span", { class: "ltr" }, fmtNumber(exifPlace.lat, { maximumFractionDigits: 5 }) + "، " + fmtNumber(exifPlace.lng, { maximumFractionDigits: 5 })),
+          exifPlace ? [t("complaint.gps"), h("span", { class: "ltr" }, fmtNumber(exifPlace.lat, { maximumFractionDigits: 5 }) + sep() + fmtNumber(exifPlace.lng, { maximumFractionDigits: 5 })),
             exifDist !== null ? h("div", {}, h("span", { class: "badge " + (exifDist > FAR_M ? "danger" : "ok") }, t("complaint.fromOffice", { d: fmtDistance(exifDist) }))) : null] : null,
           !exifPlace && e.location ? [t("complaint.deviceGps"), devDist !== null ? t("complaint.fromOffice", { d: fmtDistance(devDist) }) : "–"] : null,
           [t("complaint.chain", { n: localDigits(e.chain_seq) }), h("code", { class: "ltr hash", title: e.chain_hash }, e.chain_hash.slice(0, 16) + "…")],
@@ -393,7 +401,8 @@ class Detail {
         named("inspector"), named("previous_inspector"), plain("mode", (m) => t("mode." + m)),
         plain("outcome", (o) => t("outcome." + o)), plain("category", (c) => t("category." + c)), plain("priority", (p) => t("priority." + p)),
         plain("action", (a) => t("complaint.referralAction." + a)), plain("rule", (r) => t("review.rule." + r)),
-        plain("fields"), hEntry.kind === "evidence" ? plain("status", (s) => t("complaint.ev." + s)) : null,
+        plain("fields", (f) => f.split(",").map((x) => t("complaint.vf." + x) === "complaint.vf." + x ? x : t("complaint.vf." + x)).join(sep())),
+        hEntry.kind === "evidence" ? plain("status", (s) => t("complaint.ev." + s)) : null,
         plain("reason"), plain("note"), plain("device_time", fmtDate),
       ].filter(Boolean);
       for (const [k, v] of rows) out.push(h("span", { class: "kv" }, k + ": ", v));
@@ -405,7 +414,7 @@ class Detail {
       return h("tr", { dataset: { kind: e.kind || "complaint", action: e.action } },
         h("td", { "data-label": t("complaint.time") }, fmtDate(e.at)),
         h("td", { "data-label": t("complaint.change") }, h("strong", {}, label), h("div", { class: "details" }, detail(e))),
-        h("td", { "data-label": t("complaint.actor") }, who_(this.who, e.actor)),
+        h("td", { "data-label": t("complaint.actor") }, who_(this.who, e.actor, e.action.startsWith("referral_") || (e.kind === "evidence" && e.data?.office) ? "office" : "")),
         h("td", { "data-label": t("complaint.device"), class: "ltr muted" }, e.device || "–"));
     });
     return h("section", { class: "card", "aria-labelledby": "complaint-timeline" },

@@ -4,7 +4,7 @@
 // Enter (or Ctrl+Enter in the description) records it, and the tracking code
 // is shown big to read to the caller.
 import { addLabels, api, fmtDate, h, normalizeText, route, t } from "../core.js";
-import { CATEGORIES, OPEN_STATUSES, PRIORITIES, agencyName, groupCode, localDigits, reference, showFieldErrors, statusBadge } from "./routing.js";
+import { CATEGORIES, OPEN_STATUSES, PRIORITIES, agencyName, groupCode, localDigits, reference, sep, showFieldErrors, statusBadge } from "./routing.js";
 
 addLabels({
   fa: {
@@ -94,7 +94,7 @@ function drawForm(main, ref) {
     list.replaceChildren(...state.matches.map((o, i) => h("li", {
       id: "intake-opt-" + i, role: "option", class: "combo-option", "aria-selected": i === state.active ? "true" : "false", dataset: { code: o.code },
       onmousedown: (e) => { e.preventDefault(); pick(o); },
-    }, h("span", { class: "opt-name" }, o.name_fa), h("span", { class: "muted" }, " — " + agencyName(ref, o.agency_code) + "، " + o.city),
+    }, h("span", { class: "opt-name" }, o.name_fa), h("span", { class: "muted" }, " — " + agencyName(ref, o.agency_code) + sep() + o.city),
     h("span", { class: "muted ltr opt-code" }, o.code))));
     const open = state.matches.length > 0;
     list.hidden = !open;
@@ -113,7 +113,7 @@ function drawForm(main, ref) {
     showList();
     chosen.replaceChildren(h("div", { class: "card chosen" },
       h("div", { class: "chosen-name" }, o.name_fa),
-      h("div", {}, agencyName(ref, o.agency_code), "، ", o.city, " — ", h("span", { class: "ltr" }, o.code)),
+      h("div", {}, agencyName(ref, o.agency_code), sep(), o.city, " — ", h("span", { class: "ltr" }, o.code)),
       o.address ? h("div", { class: "muted" }, o.address) : null,
       o.phone ? h("div", { class: "muted ltr" }, localDigits(o.phone)) : null));
     state.dupAck = false;

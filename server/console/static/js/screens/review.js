@@ -9,7 +9,7 @@ addLabels({
   fa: {
     "review.nav": "بازبینی", "review.title": "صف بازبینی تعارض‌ها", "review.open": "باز", "review.resolved": "رسیدگی‌شده",
     "review.tabs": "وضعیت تعارض", "review.empty": "تعارض بازی نیست.", "review.emptyResolved": "تعارض رسیدگی‌شده‌ای نیست.", "review.more": "بیشتر",
-    "review.server": "مقدار سرور", "review.device": "مقدار دستگاه", "review.winner": "برنده", "review.none": "(بدون مقدار)",
+    "review.server": "مقدار سرور", "review.currentValue": "مقدار کنونی شکایت: {v}", "review.device": "مقدار دستگاه", "review.winner": "برنده", "review.none": "(بدون مقدار)",
     "review.complaint": "شکایت {n}", "review.inspector": "بازرس", "review.deviceId": "دستگاه", "review.at": "زمان",
     "review.record": "رکورد", "review.field": "فیلد", "review.note": "یادداشت (اختیاری)",
     "review.accept": "پذیرفتن", "review.overrule": "نقض و اعمال مقدار دستگاه", "review.done": "تعارض {r}: {a}",
@@ -28,7 +28,7 @@ addLabels({
   en: {
     "review.nav": "Review", "review.title": "Conflict review queue", "review.open": "Open", "review.resolved": "Resolved",
     "review.tabs": "Conflict status", "review.empty": "No open conflict.", "review.emptyResolved": "No resolved conflict.", "review.more": "More",
-    "review.server": "Server value", "review.device": "Device value", "review.winner": "winner", "review.none": "(no value)",
+    "review.server": "Server value", "review.currentValue": "The complaint's value now: {v}", "review.device": "Device value", "review.winner": "winner", "review.none": "(no value)",
     "review.complaint": "Complaint {n}", "review.inspector": "Inspector", "review.deviceId": "Device", "review.at": "Time",
     "review.record": "Record", "review.field": "Field", "review.note": "Note (optional)",
     "review.accept": "Accept", "review.overrule": "Overrule: apply the device's value", "review.done": "Conflict {r}: {a}",
@@ -63,10 +63,16 @@ function pretty(v) {
  * ctx: {who: people map, complaints: Map id → complaint (number) }.
  */
 export function conflictCard(cf, ctx, onResolved) {
-  const cnum = ctx.complaints?.get(cf.complaint_id)?.number;
-  const side = (key, value, wins) => h("div", { class: "side " + (wins ? "wins" : "") },
+  const complaint = ctx.complaints?.get(cf.complaint_id);
+  const cnum = complaint?.number;
+  // A device's edit to a complaint it no longer held was recorded without the
+  // server's value: the complaint's value now stands in for it.
+  const current = (cf.server_value === undefined || cf.server_value === null) && cf.record_kind === "complaint" && complaint && cf.field in complaint
+    ? complaint[cf.field] : undefined;
+  const side = (key, value, wins, note) => h("div", { class: "side " + (wins ? "wins" : "") },
     h("div", { class: "side-head" }, h("strong", {}, t("review." + key)), wins ? h("span", { class: "badge ok" }, t("review.winner")) : null),
-    h("pre", { class: "json", dir: "ltr", tabindex: "0", "aria-label": t("review." + key) }, pretty(value)));
+    h("pre", { class: "json", dir: "ltr", tabindex: "0", "aria-label": t("review." + key) }, pretty(value)),
+    note ? h("div", { class: "muted" }, note) : null);
   const meta = (k, ...v) => h("div", {}, h("dt", {}, t("review." + k)), h("dd", {}, ...v));
   const card = h("article", { class: "card conflict", dataset: { id: cf.id, rule: cf.rule }, "aria-labelledby": "cf-" + cf.id },
     h("div", { class: "conflict-head" },
@@ -79,7 +85,8 @@ export function conflictCard(cf, ctx, onResolved) {
       meta("deviceId", h("span", { class: "ltr" }, cf.device_id)),
       meta("at", fmtDate(cf.created_at))),
     h("p", { class: "muted ltr message" }, cf.message),
-    h("div", { class: "sides" }, side("server", cf.server_value, cf.winner === "server" || cf.winner === "both"),
+    h("div", { class: "sides" }, side("server", cf.server_value, cf.winner === "server" || cf.winner === "both",
+      current !== undefined ? t("review.currentValue", { v: ["category", "priority", "status"].includes(cf.field) ? t(cf.field + "." + current) : JSON.stringify(current) }) : null),
       side("device", cf.device_value, cf.winner === "device" || cf.winner === "both")));
   if (cf.status === "resolved" && cf.resolution) {
     const r = cf.resolution;

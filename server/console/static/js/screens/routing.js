@@ -112,6 +112,9 @@ export function localDigits(s) {
   return lang() === "fa" ? str.replace(/[0-9]/g, (d) => "۰۱۲۳۴۵۶۷۸۹"[d]) : str;
 }
 
+/** sep is the list separator of the console's language. */
+export function sep() { return lang() === "fa" ? "، " : ", "; }
+
 /** groupCode writes a 12-digit tracking code as 4-4-4. */
 export function groupCode(code) {
   if (!code) return "–";
@@ -296,7 +299,7 @@ export function routingButtons(c, office, onDone) {
   } else if (s === "received") {
     out.push(btn("assign", () => assignDialog(c, office, onDone), ""));
   } else if (["assigned", "in_progress", "needs_review", "referred_to_workplace"].includes(s)) {
-    out.push(btn("reassign", () => assignDialog(c, office, onDone)));
+    out.push(btn(c.assignment ? "reassign" : "assign", () => assignDialog(c, office, onDone)));
   }
   if (["received", "assigned", "in_progress", "needs_review"].includes(s)) out.push(btn("refer", () => referDialog(c, onDone)));
   if (["received", "assigned", "in_progress", "needs_review", "referred_to_workplace"].includes(s)) out.push(btn("withdraw", () => withdrawDialog(c, onDone), "secondary danger-text"));
