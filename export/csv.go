@@ -1,6 +1,8 @@
 package export
 
 import (
+	"github.com/favad/favad/inspector"
+
 	"bufio"
 	"encoding/csv"
 	"fmt"
@@ -41,7 +43,7 @@ func WriteCSV(w io.Writer, cols []Column, lang string, rows Rows) error {
 	}
 	err := eachRow(cols, rows, func(_ int, cells []any) error {
 		for i, c := range cells {
-			line[i] = csvText(c)
+			line[i] = csvText(c, lang)
 		}
 		return cw.Write(line)
 	})
@@ -55,8 +57,25 @@ func WriteCSV(w io.Writer, cols []Column, lang string, rows Rows) error {
 	return nil
 }
 
-// csvText formats a resolved cell (see cellOf).
-func csvText(c any) string {
+// csvText formats a resolved cell (see cellOf) for a file in lang: times
+// and dates in Persian are Solar Hijri, in Iran time, and yes/no are words;
+// numbers keep ASCII digits, so that a spreadsheet still reads them as numbers.
+func csvText(c any, lang string) string {
+	if lang == Persian {
+		switch x := c.(type) {
+		case time.Time:
+			y, m, d := inspector.ToJalali(x)
+			return fmt.Sprintf("%04d/%02d/%02d %s", y, m, d, x.In(inspector.IranTime).Format("15:04"))
+		case date:
+			y, m, d := inspector.ToJalali(time.Time(x))
+			return fmt.Sprintf("%04d/%02d/%02d", y, m, d)
+		case bool:
+			if x {
+				return "بله"
+			}
+			return "خیر"
+		}
+	}
 	switch x := c.(type) {
 	case string:
 		return x

@@ -68,20 +68,34 @@ func TestCSVStartsWithBOMAndHeaderInLanguage(t *testing.T) {
 
 	_, en := writeCSV(t, testCols, export.English, testRows())
 	assert.Equal(t, []string{"Number", "Status", "Description", "Score", "Rate", "Overdue", "Call time", "Day"}, en[0])
-	assert.Equal(t, fa[1:], en[1:], "only the header depends on the language")
+	for i := range en[1:] {
+		for j := range []int{0, 1, 2, 3, 4} { // numbers and text; dates and yes/no follow the language (below)
+			assert.Equal(t, en[1+i][j], fa[1+i][j], "row %d column %d", i, j)
+		}
+	}
 
 	err := export.WriteCSV(io.Discard, testCols, "de", testRows())
 	assert.ErrorIs(t, err, export.ErrLang)
 }
 
 func TestCSVValues(t *testing.T) {
-	_, rec := writeCSV(t, testCols, export.Persian, testRows())
+	_, rec := writeCSV(t, testCols, export.English, testRows())
 	require.Len(t, rec, 4)
 	assert.Equal(t, []string{"42", "assigned", "کارمند باجه ۳ حاضر نیست، «فوری»", "2.5", "12.5%", "true",
 		"2026-11-27T09:30:00+03:30", "2026-11-27"}, rec[1], "Persian text round-trips; times keep their zone")
 	assert.Equal(t, []string{"43", "received", `'=HYPERLINK("http://evil.example","click")`, "-5", "7%", "false", "", ""}, rec[2],
 		"a nil pointer and a zero time are empty cells")
 	assert.Equal(t, []string{"-5", "", "'+1", "", "", "", "", ""}, rec[3])
+}
+
+// In a Persian file, times and dates are Solar Hijri in Iran time and
+// yes/no are words; numbers keep ASCII digits, so that they stay numbers.
+func TestCSVValuesFollowTheLanguage(t *testing.T) {
+	_, rec := writeCSV(t, testCols, export.Persian, testRows())
+	require.Len(t, rec, 4)
+	assert.Equal(t, []string{"42", "assigned", "کارمند باجه ۳ حاضر نیست، «فوری»", "2.5", "12.5%", "بله",
+		"1405/09/06 09:30", "1405/09/06"}, rec[1])
+	assert.Equal(t, "خیر", rec[2][5])
 }
 
 // TestCSVNeutralisesFormulas: text a spreadsheet would evaluate gets a

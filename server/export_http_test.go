@@ -115,11 +115,14 @@ func TestExportComplaintsCSV(t *testing.T) {
 		"a caller's formula is neutralised")
 	assert.Equal(t, "'+98 912 123 4567", records[2][indexOf(records[0], "Caller phone")])
 
-	// Persian headers by default.
+	// Persian by default: Persian headers, and times in the Solar Hijri calendar.
 	fa := e.exportCSV(e.disp, "")
 	assert.Equal(t, "شماره", fa[0][0])
 	assert.Contains(t, fa[0], "نام تماس‌گیرنده")
-	assert.Equal(t, records[1:], fa[1:])
+	y, m, d := inspector.ToJalali(e.callTime)
+	assert.Equal(t, fmt.Sprintf("%04d/%02d/%02d %s", y, m, d, e.callTime.In(iran).Format("15:04")), fa[3][indexOf(fa[0], "زمان تماس")])
+	assert.Equal(t, "خیر", fa[3][indexOf(fa[0], "معوق")])
+	assert.Equal(t, records[3][:6], fa[3][:6], "numbers and codes are the same in both")
 }
 
 // TestExportComplaintsFilters: the export takes the list's filters and holds
