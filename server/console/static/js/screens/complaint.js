@@ -136,6 +136,19 @@ function who_(map, id, roleHint) {
   return h("span", { class: "ltr", title: id }, id.length > 12 ? id.slice(0, 8) + "…" : id);
 }
 
+// The changes only dispatch makes, and those only an office liaison makes: an
+// account the console cannot read is named by its role there.
+const DISPATCH_ACTIONS = ["created", "assigned", "reassigned", "referred", "withdrawn", "closed", "review_accept", "review_overrule", "updated"];
+function actorRole(e) {
+  if ((e.kind || "complaint") === "complaint") {
+    if (e.action.startsWith("referral_")) return "office";
+    if (DISPATCH_ACTIONS.includes(e.action)) return "dispatcher";
+  }
+  if (e.kind === "evidence" && e.data?.office) return "office";
+  if (e.kind === "conflict" && e.action.startsWith("resolved_")) return "dispatcher";
+  return "";
+}
+
 function dl(pairs) {
   return h("dl", { class: "facts" }, pairs.filter(Boolean).map(([k, ...v]) => h("div", {}, h("dt", {}, k), h("dd", {}, ...v))));
 }
@@ -217,7 +230,7 @@ class Detail {
         a && !routed ? [t("complaint.assignment"), who_(this.who, a.inspector_id), " ", h("span", { class: "badge" }, t("mode." + a.mode)), " ",
           h("span", { class: "muted" }, fmtDate(a.assigned_at)), a.note ? h("div", { class: "muted" }, a.note) : null] : null,
         c.outcome ? [t("complaint.outcome"), t("outcome." + c.outcome.value), c.outcome.statement ? h("div", {}, c.outcome.statement) : null,
-          h("div", { class: "muted" }, who_(this.who, c.outcome.closed_by || c.outcome.inspector_id), " — ", fmtDate(c.outcome.recorded_at))] : null,
+          h("div", { class: "muted" }, c.outcome.closed_by ? who_(this.who, c.outcome.closed_by, "dispatcher") : who_(this.who, c.outcome.inspector_id), " — ", fmtDate(c.outcome.recorded_at))] : null,
       ]),
       h("div", { class: "description" }, h("h2", {}, t("complaint.description")), h("p", {}, c.description)),
       // An answered referral is decided in its own section, just below.
@@ -244,7 +257,7 @@ class Detail {
     return [h("section", { class: "card", "aria-labelledby": "complaint-referral" },
       h("h2", { id: "complaint-referral" }, t("complaint.referral")),
       dl([
-        [t("complaint.referredAt"), fmtDate(r.referred_at), " — ", who_(this.who, r.referred_by)],
+        [t("complaint.referredAt"), fmtDate(r.referred_at), " — ", who_(this.who, r.referred_by, "dispatcher")],
         r.note ? [t("complaint.note"), r.note] : null,
         [t("complaint.referralDue"), fmtDate(r.due_at)],
         r.acknowledged_at ? [t("complaint.ackAt"), fmtDate(r.acknowledged_at), " — ", who_(this.who, r.acknowledged_by, "office")] : null,
@@ -414,7 +427,7 @@ class Detail {
       return h("tr", { dataset: { kind: e.kind || "complaint", action: e.action } },
         h("td", { "data-label": t("complaint.time") }, fmtDate(e.at)),
         h("td", { "data-label": t("complaint.change") }, h("strong", {}, label), h("div", { class: "details" }, detail(e))),
-        h("td", { "data-label": t("complaint.actor") }, who_(this.who, e.actor, e.action.startsWith("referral_") || (e.kind === "evidence" && e.data?.office) ? "office" : "")),
+        h("td", { "data-label": t("complaint.actor") }, who_(this.who, e.actor, actorRole(e))),
         h("td", { "data-label": t("complaint.device"), class: "ltr muted" }, e.device || "–"));
     });
     return h("section", { class: "card", "aria-labelledby": "complaint-timeline" },
