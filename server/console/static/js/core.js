@@ -321,6 +321,8 @@ function drawChrome(current) {
   const so = document.getElementById("sign-out");
   so.textContent = t("core.signOut");
   so.onclick = async () => { await signOut(confirm(t("core.signOutEverywhere?"))); navigate("#/login"); };
+  const fs = document.getElementById("feed-state");
+  if (fs) fs.textContent = t("feed." + feedState); // in the language just chosen
   const ls = document.getElementById("lang-switch");
   ls.textContent = currentLang === "fa" ? "English" : "فارسی";
   ls.onclick = () => { setLang(currentLang === "fa" ? "en" : "fa"); render(); };
