@@ -55,7 +55,8 @@ export function fmtDate(value, withTime = true) {
 /** fmtDuration shows seconds as hours and minutes. */
 export function fmtDuration(sec) {
   if (sec === null || sec === undefined) return "–";
-  const h = Math.floor(sec / 3600), m = Math.round((sec % 3600) / 60);
+  const total = Math.round(sec / 60); // whole minutes first, so that 59.6 minutes is never "60 minutes"
+  const h = Math.floor(total / 60), m = total % 60;
   return h > 0 ? t("core.hm", { h, m }) : t("core.m", { m });
 }
 
