@@ -44,6 +44,11 @@ var errOrphaned = errors.New("sync: belongs to a deleted record")
 // MaxPushBatch bounds the mutations in one push.
 const MaxPushBatch = 500
 
+// MaxDeviceSeq is the largest device sequence accepted: 2^53, the largest
+// integer every JSON client holds exactly. A larger one is refused, and never
+// becomes the device's last sequence (the next expected one would wrap).
+const MaxDeviceSeq = 1 << 53
+
 // SkewThreshold is how far a device's clock may be from the server's before
 // the result flags it.
 const SkewThreshold = 10 * time.Minute
@@ -249,7 +254,7 @@ func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, la
 // refuseEnvelope answers a mutation whose envelope is malformed: a replay of
 // one already answered gets its stored answer; otherwise it is kept.
 func (s *Store) refuseEnvelope(t *tx, u inspector.User, deviceID string, m Mutation, res Result, cause error, lastSeq *uint64) (Result, error) {
-	if m.DeviceSeq > 0 {
+	if m.DeviceSeq > 0 && m.DeviceSeq <= MaxDeviceSeq {
 		var prior storedResult
 		ok, err := getJSON(t.Bucket(bucketDeviceMutations), seqKey(deviceID, m.DeviceSeq), &prior)
 		if err != nil {
@@ -281,7 +286,7 @@ func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation
 	where := clashKey(deviceID, m.ID, hash)
 	var prior storedResult
 	if ok, err := getJSON(muts, where, &prior); err != nil || ok {
-		if err == nil && m.DeviceSeq > 0 {
+		if err == nil && m.DeviceSeq > 0 && m.DeviceSeq <= MaxDeviceSeq {
 			// A refusal replayed under a new sequence holds that sequence
 			// too, so that it is neither a gap nor free for reuse.
 			if key := seqKey(deviceID, m.DeviceSeq); muts.Get(key) == nil {
@@ -305,7 +310,7 @@ func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation
 	if err := putJSON(muts, where, stored); err != nil {
 		return out, err
 	}
-	if m.DeviceSeq > 0 {
+	if m.DeviceSeq > 0 && m.DeviceSeq <= MaxDeviceSeq {
 		if key := seqKey(deviceID, m.DeviceSeq); muts.Get(key) == nil {
 			if err := putJSON(muts, key, stored); err != nil {
 				return out, err
@@ -349,6 +354,8 @@ func checkEnvelope(m Mutation) error {
 	}
 	if m.DeviceSeq == 0 {
 		p.Add("device_seq", "invalid", "the device's counter, from 1")
+	} else if m.DeviceSeq > MaxDeviceSeq {
+		p.Add("device_seq", "out_of_range", "at most 2^53 (9007199254740992)")
 	}
 	if !slices.Contains(MutationKinds, m.Kind) {
 		p.Add("kind", "invalid", "one of "+strings.Join(MutationKinds, ", "))
