@@ -44,6 +44,16 @@ func listenAdmin(path string, store *favsync.Store, blobs blob.Store, logger *sl
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("admin socket: remove stale %s: %w", path, err)
 	}
+	// Snapshots of hot backups are removed when their backup ends; one still
+	// here was left by a server killed during a backup (this process holds
+	// the store, so no backup of another is running). Each is store-sized.
+	for _, stray := range strayBackupSnapshots(filepath.Dir(path)) {
+		if err := os.Remove(stray); err != nil {
+			logger.Warn("cannot remove a backup snapshot a killed server left", "file", stray, "error", err)
+			continue
+		}
+		logger.Info("removed a backup snapshot a killed server left", "file", stray)
+	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("admin socket %s: %w (a unix socket path is limited to about 100 bytes; use a shorter --data)", path, err)
@@ -58,7 +68,7 @@ func listenAdmin(path string, store *favsync.Store, blobs blob.Store, logger *sl
 		// Snapshot to a local file first, so that the store's read transaction
 		// ends at disk speed: a client that stops reading must not hold it open
 		// (and with it every write that needs the file to grow).
-		snap, err := os.CreateTemp(filepath.Dir(path), ".backup-*.tmp")
+		snap, err := os.CreateTemp(filepath.Dir(path), backupSnapshotPattern)
 		if err != nil {
 			logger.Error("backup over the admin socket: snapshot file", "error", err)
 			http.Error(w, "cannot write the snapshot", http.StatusInternalServerError)
@@ -332,6 +342,15 @@ func samePath(a, b string) bool {
 	b, errB := filepath.Abs(b)
 	return errA == nil && errB == nil && a == b
 }
+
+// strayBackupSnapshots lists the hot-backup snapshot files in dataDir.
+func strayBackupSnapshots(dataDir string) []string {
+	files, _ := filepath.Glob(filepath.Join(dataDir, backupSnapshotPattern))
+	return files
+}
+
+// backupSnapshotPattern names the snapshot files of hot backups in the data directory.
+const backupSnapshotPattern = ".backup-*.tmp"
 
 // writeFileAtomic writes path through fill: into path.tmp, fsynced, then
 // renamed over path and the directory fsynced. On failure path is untouched

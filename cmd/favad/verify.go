@@ -42,6 +42,9 @@ func (c *cli) verify(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "evidence chain entries checked: %d\nblobs rehashed: %d\n", rep.ChainEntries, rep.Blobs)
+	for _, stray := range strayBackupSnapshots(*data) {
+		fmt.Fprintf(c.stdout, "stray file %s: a backup snapshot a killed server left; the server removes it when it next starts (or remove it by hand while the server is stopped)\n", stray)
+	}
 	for _, p := range rep.Problems {
 		fmt.Fprintf(c.stdout, "BROKEN %s\n", p)
 	}

@@ -148,3 +148,25 @@ func tusUpload(t *testing.T, base, token, evidenceID, sha string, data []byte) {
 		t.Fatalf("tus patch: %s, evidence %q", resp.Status, resp.Header.Get("Favad-Evidence-Status"))
 	}
 }
+
+// Regression: a server killed during `favad backup` left its store-sized
+// snapshot (<data>/.backup-*.tmp) for ever. verify names it; the next start
+// removes it.
+func TestStrayBackupSnapshotIsNamedAndRemoved(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data, "--demo")
+	srv.stop(t)
+	stray := filepath.Join(data, ".backup-1234567.tmp")
+	if err := os.WriteFile(stray, []byte("a snapshot cut short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRun(t, "", "verify", "--data", data)
+	if !strings.Contains(out, "stray file "+stray) || !strings.Contains(out, "problems: 0") {
+		t.Errorf("verify output:\n%s", out)
+	}
+	srv = startServer(t, data)
+	srv.stop(t)
+	if _, err := os.Stat(stray); !os.IsNotExist(err) {
+		t.Errorf("the stray snapshot is still there after a start: %v", err)
+	}
+}
