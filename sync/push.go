@@ -300,7 +300,7 @@ func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation
 		return prior.Result, err
 	}
 	kept := &Conflict{Label: inspector.LabelRejected, Rule: rule, RecordKind: recordKindOf(m.Kind), RecordID: m.RecordID,
-		Winner: "none", Code: string(out.Code), Message: out.Message, InspectorID: u.ID, DeviceID: deviceID,
+		ComplaintID: t.namedComplaint(m), Winner: "none", Code: string(out.Code), Message: out.Message, InspectorID: u.ID, DeviceID: deviceID,
 		MutationID: m.ID, DeviceSeq: m.DeviceSeq, DeviceValue: m.Payload}
 	if err := t.recordConflict(kept, s.newID); err != nil {
 		return out, err
@@ -322,6 +322,29 @@ func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation
 		return out, t.Bucket(bucketMutationIDs).Put([]byte(m.ID), where)
 	}
 	return out, nil
+}
+
+// namedComplaint is the complaint a refused mutation names, if it exists:
+// the record of a complaint.* mutation, or the payload's complaint_id (or a
+// visit's first complaint), so that its conflict record shows with the
+// complaint. Only a stored complaint counts: a refusal names no other.
+func (t *tx) namedComplaint(m Mutation) string {
+	var p struct {
+		ComplaintID  string   `json:"complaint_id"`
+		ComplaintIDs []string `json:"complaint_ids"`
+	}
+	_ = json.Unmarshal(m.Payload, &p) // a payload that does not decode names nothing
+	id := p.ComplaintID
+	switch {
+	case strings.HasPrefix(m.Kind, "complaint."):
+		id = m.RecordID
+	case id == "" && len(p.ComplaintIDs) > 0:
+		id = p.ComplaintIDs[0]
+	}
+	if id == "" || t.Bucket(bucketComplaints).Get([]byte(id)) == nil {
+		return ""
+	}
+	return id
 }
 
 // LastDeviceSeq is the highest device sequence the store holds for a device.

@@ -42,3 +42,39 @@ func TestDeviceSeqAboveTwoToThe53IsRefused(t *testing.T) {
 	r = mustPush(t, f.s, d, edge)[0]
 	assert.Equal(t, StatusApplied, r.Status, "2^53 itself is accepted")
 }
+
+// Regression: a refusal for a reused key (an idempotency clash on a
+// note.create naming its complaint, a complaint.* mutation, an invalid
+// envelope) kept no complaint on its conflict record, so the complaint's
+// conflicts and history missed it.
+func TestRefusalsForReusedKeysNameTheirComplaint(t *testing.T) {
+	f := newFieldFixture(t)
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	d := f.device("ali-phone", f.ali)
+	first := d.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "یادداشت", t0))
+	mustPush(t, f.s, d, first)
+	clash := d.again(first)
+	clash.ID = first.ID // the same mutation id, other content
+	clash.Payload = mustJSON(notePayload(c.ID, "", "متن دیگر", t0))
+	r := mustPush(t, f.s, d, clash)[0]
+	require.Equal(t, StatusRejected, r.Status)
+	require.Equal(t, inspector.CodeIdempotencyClash, r.Code)
+
+	bad := d.mut(MutComplaintOutcome, c.ID, 0, outcomeOf(inspector.OutcomeSubstantiated, "x"))
+	bad.Malformed = []inspector.FieldError{{Field: "device_time", Code: "invalid", Message: "not RFC 3339"}}
+	r = mustPush(t, f.s, d, bad)[0]
+	require.Equal(t, StatusRejected, r.Status)
+
+	items, _, err := f.s.Conflicts(ConflictFilter{ComplaintID: c.ID})
+	require.NoError(t, err)
+	assert.Len(t, items, 2, "both refusals are listed with the complaint")
+	h, err := f.s.ComplaintHistory(c.ID)
+	require.NoError(t, err)
+	n := 0
+	for _, ch := range h {
+		if ch.Kind == KindConflict {
+			n++
+		}
+	}
+	assert.Equal(t, 2, n, "and are in its history")
+}
