@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/favad/favad/inspector"
@@ -101,34 +102,35 @@ var samples = []sample{
 // means Province.
 //
 // Offices are imported as favsync.System; complaints are entered and assigned
-// as the demo dispatcher. Call times are relative to the store's clock. Load is
-// not one transaction: if it fails partway, start again from an empty store.
+// as the demo dispatcher. Call times are relative to the store's clock.
+//
+// Load is several transactions, so a process killed during the first load
+// leaves part of the demo behind (offices without accounts, say). A store
+// that holds nothing but demo offices, accounts and complaints is therefore
+// finished, not refused: what is missing is added, and what is there is
+// kept. Loaded is true when anything was added.
 func Load(store *favsync.Store, province string) (Result, error) {
 	if province == "" {
 		province = Province
 	}
-	users, err := store.Users("")
-	if err != nil {
-		return Result{}, fmt.Errorf("demo: %w", err)
-	}
-	offices, err := store.Offices(favsync.OfficeFilter{IncludeDeleted: true})
-	if err != nil {
-		return Result{}, fmt.Errorf("demo: %w", err)
-	}
-	if len(users) > 0 || len(offices) > 0 {
-		return Result{}, nil
-	}
-
-	res := Result{Loaded: true}
 	rows, err := inspector.ParseOfficeCSV(bytes.NewReader(officesCSV), province)
 	if err != nil {
-		return res, fmt.Errorf("demo: offices: %w", err)
+		return Result{}, fmt.Errorf("demo: offices: %w", err)
 	}
-	imp, err := store.ImportOffices(favsync.System, rows)
-	if err != nil {
-		return res, fmt.Errorf("demo: import offices: %w", err)
+	have, demoOnly, err := existing(store, rows)
+	if err != nil || !demoOnly {
+		return Result{}, err
 	}
-	res.Agencies, res.Offices = imp.AgenciesCreated, imp.OfficesCreated
+
+	var res Result
+	if len(have.offices) < len(rows) {
+		imp, err := store.ImportOffices(favsync.System, rows) // one transaction: all offices or none
+		if err != nil {
+			return res, fmt.Errorf("demo: import offices: %w", err)
+		}
+		res.Agencies, res.Offices = imp.AgenciesCreated, imp.OfficesCreated
+		res.Loaded = true
+	}
 
 	hash, err := auth.HashPassword(Password)
 	if err != nil {
@@ -137,6 +139,12 @@ func Load(store *favsync.Store, province string) (Result, error) {
 	ids := map[string]string{}           // username → user id
 	modes := map[string]inspector.Mode{} // username → inspector mode
 	for _, a := range Accounts() {
+		a.Password = Password
+		res.Accounts = append(res.Accounts, a)
+		if u, ok := have.users[a.Username]; ok {
+			ids[a.Username], modes[a.Username] = u.ID, u.Mode
+			continue
+		}
 		n := favsync.NewUser{Username: a.Username, DisplayName: a.DisplayName, Role: a.Role, Mode: a.Mode, OfficeCode: a.OfficeCode, PasswordHash: hash}
 		if a.Role == inspector.RoleInspector {
 			n.Region = &inspector.Region{Province: province}
@@ -146,27 +154,32 @@ func Load(store *favsync.Store, province string) (Result, error) {
 			return res, fmt.Errorf("demo: user %s: %w", a.Username, err)
 		}
 		ids[a.Username], modes[a.Username] = u.ID, a.Mode
-		a.Password = Password
-		res.Accounts = append(res.Accounts, a)
+		res.Loaded = true
 	}
 
 	dispatcher := favsync.Actor{UserID: ids["dispatcher"]}
 	now := store.Now()
 	for _, s := range samples {
-		c, created, err := store.CreateComplaint(dispatcher, inspector.NewComplaint{
-			CallID: s.CallID, Category: s.Category, Description: s.Description,
-			CallTime: now.Add(-s.Ago).Truncate(time.Second), Caller: s.Caller,
-			OfficeCode: s.OfficeCode, Priority: s.Priority,
-		})
-		if err != nil {
-			return res, fmt.Errorf("demo: complaint %s: %w", s.CallID, err)
+		c, ok := have.complaints[s.CallID]
+		if !ok {
+			created := false
+			c, created, err = store.CreateComplaint(dispatcher, inspector.NewComplaint{
+				CallID: s.CallID, Category: s.Category, Description: s.Description,
+				CallTime: now.Add(-s.Ago).Truncate(time.Second), Caller: s.Caller,
+				OfficeCode: s.OfficeCode, Priority: s.Priority,
+			})
+			if err != nil {
+				return res, fmt.Errorf("demo: complaint %s: %w", s.CallID, err)
+			}
+			if created {
+				res.Complaints++
+				res.Loaded = true
+			}
 		}
-		if created {
-			res.Complaints++
+		if s.AssignTo == "" || c.Status != inspector.StatusReceived {
+			continue // left with dispatch, or routed already
 		}
-		if s.AssignTo == "" {
-			continue
-		}
+		res.Loaded = true
 		if s.AssignTo == referToOffice {
 			if _, err := store.Refer(dispatcher, c.ID, "نمونه: ارجاع به دستگاه برای پاسخ"); err != nil {
 				return res, fmt.Errorf("demo: refer %s: %w", s.CallID, err)
@@ -180,5 +193,64 @@ func Load(store *favsync.Store, province string) (Result, error) {
 		}
 		res.Assigned++
 	}
+	if !res.Loaded {
+		return Result{}, nil // the demo was already whole
+	}
 	return res, nil
+}
+
+// held is what the store already holds of the demo.
+type held struct {
+	offices    map[string]bool
+	users      map[string]inspector.User
+	complaints map[string]inspector.Complaint // by call id
+}
+
+// existing reads what the store holds, and whether it is demo data only:
+// a store with any other office, account or complaint is real and is left alone.
+func existing(store *favsync.Store, rows []inspector.OfficeRow) (h held, demoOnly bool, err error) {
+	h = held{offices: map[string]bool{}, users: map[string]inspector.User{}, complaints: map[string]inspector.Complaint{}}
+	demoOffices := map[string]bool{}
+	for _, r := range rows {
+		demoOffices[strings.ToUpper(r.Office.Code)] = true
+	}
+	offices, err := store.Offices(favsync.OfficeFilter{IncludeDeleted: true})
+	if err != nil {
+		return h, false, fmt.Errorf("demo: %w", err)
+	}
+	for _, o := range offices {
+		if !demoOffices[strings.ToUpper(o.Code)] {
+			return h, false, nil
+		}
+		h.offices[o.Code] = true
+	}
+	demoUsers := map[string]bool{}
+	for _, a := range Accounts() {
+		demoUsers[a.Username] = true
+	}
+	users, err := store.Users("")
+	if err != nil {
+		return h, false, fmt.Errorf("demo: %w", err)
+	}
+	for _, u := range users {
+		if !demoUsers[u.Username] {
+			return h, false, nil
+		}
+		h.users[u.Username] = u
+	}
+	demoCalls := map[string]bool{}
+	for _, s := range samples {
+		demoCalls[s.CallID] = true
+	}
+	complaints, _, err := store.ListComplaints(favsync.ComplaintFilter{Limit: len(samples) + 1})
+	if err != nil {
+		return h, false, fmt.Errorf("demo: %w", err)
+	}
+	for _, c := range complaints {
+		if !demoCalls[c.CallID] {
+			return h, false, nil
+		}
+		h.complaints[c.CallID] = c
+	}
+	return h, true, nil
 }

@@ -164,3 +164,62 @@ func TestLoadSkipsStoreWithUsers(t *testing.T) {
 		t.Errorf("offices: %d, want 0", len(offices))
 	}
 }
+
+// Regression: a kill during the first `serve --demo` left offices without
+// accounts (every demo login failed) and later starts refused to load ("the
+// store already holds data"). A half-loaded demo is finished.
+func TestLoadFinishesAHalfLoadedDemo(t *testing.T) {
+	s := mustOpenStore(t, time.Now())
+	// What the first start had done when it was killed: the offices, one
+	// account, one complaint not yet routed.
+	full := mustOpenStore(t, time.Now())
+	if _, err := demo.Load(full, ""); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := full.Offices(favsync.OfficeFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range rows {
+		a, err := full.Agency(o.AgencyCode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.PutAgency(favsync.System, a); err != nil {
+			t.Fatal(err)
+		}
+		o.Version = 0
+		if _, _, err := s.PutOffice(favsync.System, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hash, err := auth.HashPassword(demo.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disp, err := s.CreateUser(favsync.System, favsync.NewUser{Username: "dispatcher", DisplayName: "مریم احمدی", Role: inspector.RoleDispatcher, PasswordHash: hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CreateComplaint(favsync.Actor{UserID: disp.ID}, inspector.NewComplaint{CallID: "DEMO-0001", Category: inspector.CategoryClientCrowding,
+		Description: "نیمه‌کاره", CallTime: time.Now().Add(-time.Minute).Truncate(time.Second), OfficeCode: "QZ-SSO-01", Priority: inspector.PriorityUrgent}); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := demo.Load(s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Loaded || res.Complaints != 5 || res.Assigned != 3 || res.Referred != 1 || len(res.Accounts) != len(demo.Accounts()) {
+		t.Errorf("Load = %+v; want the demo finished: 5 more complaints, 3 assigned, 1 referred, every account listed", res)
+	}
+	for _, a := range demo.Accounts() {
+		if _, hash, err := s.Credentials(a.Username); err != nil || hash == "" {
+			t.Errorf("account %s after finishing: %v", a.Username, err)
+		}
+	}
+	again, err := demo.Load(s, "")
+	if err != nil || again.Loaded {
+		t.Errorf("a third Load = %+v, %v; want nothing to do", again, err)
+	}
+}
