@@ -73,10 +73,7 @@ func (s *Store) CreateComplaint(actor Actor, n inspector.NewComplaint) (c inspec
 		if caller != (inspector.Caller{}) {
 			c.Caller = &caller
 		}
-		if c.TrackingCode, err = newTrackingCode(t.Bucket(bucketTracking), t.rand); err != nil {
-			return err
-		}
-		if err := t.Bucket(bucketTracking).Put([]byte(c.TrackingCode), []byte(c.ID)); err != nil {
+		if err := t.assignTrackingCode(&c); err != nil {
 			return err
 		}
 		if c.Version, err = t.log(KindComplaint, c.ID, ActionCreated, map[string]string{"to": string(c.Status), "office": c.OfficeCode,
@@ -170,9 +167,7 @@ func (s *Store) ListComplaints(f ComplaintFilter) (items []inspector.Complaint, 
 			if f.ReferredTo != nil && x.Referral != nil {
 				ok, seen := covered[x.OfficeCode]
 				if !seen {
-					var o inspector.Office
-					_, _ = getJSON(btx.Bucket(bucketOffices), []byte(x.OfficeCode), &o)
-					ok = f.ReferredTo.Covers(o)
+					ok, _ = officeCovers(btx, *f.ReferredTo, x.OfficeCode) // an unreadable office covers nothing
 					covered[x.OfficeCode] = ok
 				}
 				if !ok {

@@ -49,6 +49,16 @@ func newTrackingCode(b *bolt.Bucket, src io.Reader) (string, error) {
 	return "", fmt.Errorf("tracking code: no free code found")
 }
 
+// assignTrackingCode gives c a new tracking code and indexes it.
+func (t *tx) assignTrackingCode(c *inspector.Complaint) error {
+	code, err := newTrackingCode(t.Bucket(bucketTracking), t.rand)
+	if err != nil {
+		return err
+	}
+	c.TrackingCode = code
+	return t.Bucket(bucketTracking).Put([]byte(code), []byte(c.ID))
+}
+
 // NormalizeTrackingCode turns what a caller typed (Persian or Arabic digits,
 // spaces, dashes) into a stored code's form.
 func NormalizeTrackingCode(s string) string {
@@ -119,12 +129,7 @@ func migrateTrackingAndDue(btx *bolt.Tx) error {
 			return fmt.Errorf("decode complaint %s: %w", k, err)
 		}
 		if c.TrackingCode == "" {
-			code, err := newTrackingCode(btx.Bucket(bucketTracking), nil)
-			if err != nil {
-				return err
-			}
-			c.TrackingCode = code
-			if err := btx.Bucket(bucketTracking).Put([]byte(code), []byte(c.ID)); err != nil {
+			if err := t.assignTrackingCode(&c); err != nil {
 				return err
 			}
 			updated = append(updated, c)
@@ -142,67 +147,85 @@ func migrateTrackingAndDue(btx *bolt.Tx) error {
 	return nil
 }
 
-// officeOf loads the office a complaint names.
-func (t *tx) officeRecord(code string) (inspector.Office, error) {
+// officeCovers reports whether office account u answers for the office with
+// code (see inspector.User.Covers).
+func officeCovers(btx *bolt.Tx, u inspector.User, code string) (bool, error) {
 	var o inspector.Office
-	_, err := getJSON(t.Bucket(bucketOffices), []byte(code), &o)
-	return o, err
+	if _, err := getJSON(btx.Bucket(bucketOffices), []byte(code), &o); err != nil {
+		return false, err
+	}
+	return u.Covers(o), nil
+}
+
+// referralVisible reports whether office account u may see complaint c: it
+// was referred to one of u's offices, and not routed to inspection since.
+func referralVisible(btx *bolt.Tx, u inspector.User, c *inspector.Complaint) (bool, error) {
+	if !c.ReferralOpenToOffice() || u.Role != inspector.RoleOffice {
+		return false, nil
+	}
+	return officeCovers(btx, u, c.OfficeCode)
 }
 
 // requireCovers refuses an office account's action on a complaint not
 // referred to one of its offices; it answers "not found", so that ids cannot
 // be probed.
 func (t *tx) requireCovers(u inspector.User, c *inspector.Complaint) error {
-	o, err := t.officeRecord(c.OfficeCode)
-	if err != nil {
-		return err
+	ok, err := referralVisible(t.Tx, u, c)
+	if err == nil && !ok {
+		err = notFound("complaint", c.ID)
 	}
-	if !c.ReferralOpenToOffice() || !u.Covers(o) {
-		return notFound("complaint", c.ID)
-	}
-	return nil
+	return err
 }
 
 // ReferralVisible reports whether office account u may see complaint c: it
 // was referred to one of u's offices, and not routed to inspection since.
 func (s *Store) ReferralVisible(u inspector.User, c inspector.Complaint) (bool, error) {
-	if !c.ReferralOpenToOffice() || u.Role != inspector.RoleOffice {
-		return false, nil
-	}
-	var o inspector.Office
-	err := s.view(func(btx *bolt.Tx) error {
-		_, err := getJSON(btx.Bucket(bucketOffices), []byte(c.OfficeCode), &o)
+	var ok bool
+	err := s.view(func(btx *bolt.Tx) (err error) {
+		ok, err = referralVisible(btx, u, &c)
 		return err
 	})
-	return err == nil && u.Covers(o), err
+	return ok, err
+}
+
+// changeComplaint loads complaint id in one write transaction and lets
+// change modify it; the complaint is then saved with a change-log entry of
+// the action change names, or left as it is if the action is "".
+func (s *Store) changeComplaint(actor Actor, id string, change func(t *tx, c *inspector.Complaint) (action string, data map[string]string, err error)) (inspector.Complaint, error) {
+	var c inspector.Complaint
+	err := s.update(actor, func(t *tx) error {
+		if err := getRecord(t.Bucket(bucketComplaints), "complaint", id, []byte(id), &c); err != nil {
+			return err
+		}
+		before := c
+		action, data, err := change(t, &c)
+		if err != nil || action == "" {
+			return err
+		}
+		return t.saveComplaint(&before, &c, action, data)
+	})
+	return c, err
 }
 
 // AcknowledgeReferral records that the office has seen a referred complaint.
 // Acknowledging twice changes nothing.
 func (s *Store) AcknowledgeReferral(actor Actor, u inspector.User, id string) (inspector.Complaint, error) {
-	var c inspector.Complaint
-	err := s.update(actor, func(t *tx) error {
-		b := t.Bucket(bucketComplaints)
-		if err := getRecord(b, "complaint", id, []byte(id), &c); err != nil {
-			return err
-		}
-		if err := t.requireCovers(u, &c); err != nil {
-			return err
+	return s.changeComplaint(actor, id, func(t *tx, c *inspector.Complaint) (string, map[string]string, error) {
+		if err := t.requireCovers(u, c); err != nil {
+			return "", nil, err
 		}
 		if c.Status != inspector.StatusReferredToWorkplace {
-			return inspector.Errorf(inspector.CodeIllegalTransition, "the complaint is %s, not awaiting the office's answer", c.Status)
+			return "", nil, inspector.Errorf(inspector.CodeIllegalTransition, "the complaint is %s, not awaiting the office's answer", c.Status)
 		}
 		if c.Referral.AcknowledgedAt != nil {
-			return nil
+			return "", nil, nil
 		}
-		before := c
 		ref := *c.Referral
 		at := t.now
 		ref.AcknowledgedAt, ref.AcknowledgedBy = &at, u.ID
 		c.Referral = &ref
-		return t.saveComplaint(&before, &c, ActionReferralAcknowledged, map[string]string{"office": c.OfficeCode})
+		return ActionReferralAcknowledged, map[string]string{"office": c.OfficeCode}, nil
 	})
-	return c, err
 }
 
 // ReferralAnswerInput is what an office sends to answer a referral.
@@ -258,19 +281,14 @@ func (s *Store) AnswerReferral(actor Actor, u inspector.User, id string, in Refe
 	if err := p.Err(); err != nil {
 		return inspector.Complaint{}, err
 	}
-	var c inspector.Complaint
-	err := s.update(actor, func(t *tx) error {
-		b := t.Bucket(bucketComplaints)
-		if err := getRecord(b, "complaint", id, []byte(id), &c); err != nil {
-			return err
-		}
-		if err := t.requireCovers(u, &c); err != nil {
-			return err
+	return s.changeComplaint(actor, id, func(t *tx, c *inspector.Complaint) (string, map[string]string, error) {
+		if err := t.requireCovers(u, c); err != nil {
+			return "", nil, err
 		}
 		if err := inspector.Transition(c.Status, inspector.StatusReferralAnswered); err != nil {
-			return err
+			return "", nil, err
 		}
-		before := c
+		from := c.Status
 		ref := *c.Referral
 		if ref.AcknowledgedAt == nil { // answering is acknowledging
 			at := t.now
@@ -279,31 +297,30 @@ func (s *Store) AnswerReferral(actor Actor, u inspector.User, id string, in Refe
 		ref.Answer = &inspector.ReferralAnswer{Action: in.Action, Text: in.Text, AnsweredBy: u.ID, AnsweredAt: t.now}
 		for _, a := range in.Attachments {
 			if t.Bucket(bucketEvidence).Get([]byte(a.ID)) != nil || t.Bucket(bucketUploadClaims).Get([]byte(a.ID)) != nil {
-				return (&inspector.Problems{{Field: "attachments", Code: "id_taken", Message: "an evidence id is already used; make a new one"}}).Err()
+				return "", nil, (&inspector.Problems{{Field: "attachments", Code: "id_taken", Message: "an evidence id is already used; make a new one"}}).Err()
 			}
 			e := inspector.Evidence{ID: a.ID, ComplaintID: c.ID, InspectorID: u.ID, DeviceID: t.actor.DeviceID, Kind: a.Kind,
 				ContentType: strings.ToLower(strings.TrimSpace(a.ContentType)), Size: a.Size, SHA256: strings.ToLower(strings.TrimSpace(a.SHA256)),
 				CapturedAt: t.now, Note: a.Note, Status: inspector.EvidenceAwaitingUpload, ReceivedAt: t.now}
 			if err := t.chain(&e); err != nil {
-				return err
+				return "", nil, err
 			}
 			seq, err := t.log(KindEvidence, e.ID, ActionCreated, map[string]string{"office": c.OfficeCode, "status": string(e.Status)})
 			if err != nil {
-				return err
+				return "", nil, err
 			}
 			e.Version = seq
 			if err := t.saveEvidence(&e, seq); err != nil {
-				return err
+				return "", nil, err
 			}
 			ref.Answer.EvidenceIDs = append(ref.Answer.EvidenceIDs, e.ID)
 		}
 		c.Referral, c.Status = &ref, inspector.StatusReferralAnswered
 		// The text goes into the log too: a later referral replaces the
 		// complaint's answer, and history keeps every one.
-		return t.saveComplaint(&before, &c, ActionReferralAnswered, map[string]string{
-			"from": string(before.Status), "to": string(c.Status), "action": string(in.Action), "text": in.Text})
+		return ActionReferralAnswered, map[string]string{
+			"from": string(from), "to": string(c.Status), "action": string(in.Action), "text": in.Text}, nil
 	})
-	return c, err
 }
 
 // CloseOnAnswer is dispatch's decision on an answered referral: the
@@ -320,25 +337,18 @@ func (s *Store) CloseOnAnswer(actor Actor, id string, value inspector.OutcomeVal
 	if err := p.Err(); err != nil {
 		return inspector.Complaint{}, err
 	}
-	var c inspector.Complaint
-	err := s.update(actor, func(t *tx) error {
-		b := t.Bucket(bucketComplaints)
-		if err := getRecord(b, "complaint", id, []byte(id), &c); err != nil {
-			return err
-		}
+	return s.changeComplaint(actor, id, func(t *tx, c *inspector.Complaint) (string, map[string]string, error) {
 		if c.Status != inspector.StatusReferralAnswered {
-			return inspector.Errorf(inspector.CodeIllegalTransition, "only a complaint whose referral was answered is closed this way (it is %s)", c.Status)
+			return "", nil, inspector.Errorf(inspector.CodeIllegalTransition, "only a complaint whose referral was answered is closed this way (it is %s)", c.Status)
 		}
-		to := value.Status()
-		if err := inspector.Transition(c.Status, to); err != nil {
-			return err
+		from, to := c.Status, value.Status()
+		if err := inspector.Transition(from, to); err != nil {
+			return "", nil, err
 		}
-		before := c
 		c.Status = to
 		c.Outcome = &inspector.Outcome{Value: value, Statement: statement, RecordedAt: t.now, ClosedBy: t.actor.UserID}
-		return t.saveComplaint(&before, &c, ActionClosed, map[string]string{"from": string(before.Status), "to": string(to), "outcome": string(value)})
+		return ActionClosed, map[string]string{"from": string(from), "to": string(to), "outcome": string(value)}, nil
 	})
-	return c, err
 }
 
 // saveComplaint writes a complaint changed by dispatch, an office or the
