@@ -565,16 +565,3 @@ func screenshotDir(t *testing.T) string {
 	}
 	return shotsDir
 }
-
-// needScreen skips the test while the screen's file is still a stub (it
-// registers no route).
-func needScreen(t *testing.T, file string) {
-	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "..", "server", "console", "static", "js", "screens", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(src), "route(") {
-		t.Skipf("screen not built yet: server/console/static/js/screens/%s is a stub", file)
-	}
-}

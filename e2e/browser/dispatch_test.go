@@ -44,7 +44,6 @@ func (b *tab) chooseOption(want string) {
 // under 30 seconds, and reads the tracking code to the caller. A second
 // call about the same office and category warns of the open complaint.
 func TestIntakeByKeyboard(t *testing.T) {
-	needScreen(t, "intake.js")
 	e := newEnv(t)
 	b := newTab(t, e.ts.URL)
 	b.login("dispatcher", testseed.Password)
@@ -109,7 +108,6 @@ func TestIntakeByKeyboard(t *testing.T) {
 // TestBoardRouting: the dispatcher assigns a received complaint to a field
 // inspector from the board, seeing each inspector's workload and distance.
 func TestBoardRouting(t *testing.T) {
-	needScreen(t, "board.js")
 	e := newEnv(t)
 	c := e.complaint("QZ-SSO-01", inspector.CategoryAbsentEmployee, inspector.PriorityUrgent, "کارمند باجه سه از ساعت نه در محل نیست")
 	e.complaint("QZ-TAX-01", inspector.CategoryClientCrowding, inspector.PriorityHigh, "صف طولانی و تنها یک باجه باز است")
@@ -154,7 +152,6 @@ func (b *tab) clickInRowOf(text, name string) {
 // connection drops the indicator says so, and after it comes back the
 // page catches up on what happened meanwhile.
 func TestLiveFindingAndReconnect(t *testing.T) {
-	needScreen(t, "complaint.js")
 	e := newEnv(t)
 	c := e.complaint("QZ-SSO-01", inspector.CategoryAbsentEmployee, inspector.PriorityUrgent, "کارمند باجه سه از ساعت نه در محل نیست")
 	e.assign(c.ID, "field")

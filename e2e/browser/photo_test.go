@@ -26,7 +26,6 @@ import (
 // (evidence.create, then the bytes over tus); the dispatcher's complaint
 // detail shows it as a thumbnail, and opens the full view.
 func TestPhotoThumbnailAndFullView(t *testing.T) {
-	needScreen(t, "complaint.js")
 	e := newEnv(t)
 	c := e.complaint("QZ-SSO-01", inspector.CategoryAbsentEmployee, inspector.PriorityUrgent, "کارمند باجه سه از ساعت نه در محل نیست")
 	e.assign(c.ID, "field")

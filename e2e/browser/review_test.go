@@ -16,7 +16,6 @@ import (
 // complaint waits in #/review with both values side by side; the
 // dispatcher overrules (applies the inspector's outcome).
 func TestReviewOverrule(t *testing.T) {
-	needScreen(t, "review.js")
 	e := newEnv(t)
 	c := e.complaint("QZ-SSO-02", inspector.CategoryAbsentEmployee, inspector.PriorityHigh, "دو کارمند باجه از صبح نیامده‌اند")
 	e.assign(c.ID, "field")

@@ -21,6 +21,7 @@
 // pushes at once, so that is at most the action in flight).
 import { addLabels, api, ApiError, fmtDate, fmtDuration, h, lang, rawFetch, route, session, showError, t, toast, digitsToASCII, onLeave } from "../core.js";
 import { uuidv7 } from "./ids.js";
+import { localDigits } from "./routing.js";
 import { iranToday, isoDate, jalaliText, parseDate } from "./jalali.js";
 
 addLabels({
@@ -195,7 +196,6 @@ async function officeOf(code) {
 
 // ---- forms ----------------------------------------------------------------
 const pad2 = (n) => String(n).padStart(2, "0");
-const toFa = (s) => (lang() === "fa" ? String(s).replace(/[0-9]/g, (d) => "۰۱۲۳۴۵۶۷۸۹"[d]) : String(s));
 
 function nowIranTime() {
   const parts = new Intl.DateTimeFormat("en-GB", { timeZone: "Asia/Tehran", hour: "2-digit", minute: "2-digit", hour12: false }).formatToParts(new Date());
@@ -221,8 +221,8 @@ function callForm(c, office, done) {
   const callee = h("input", { id: p + "-callee", autocomplete: "off" });
   const role = h("input", { id: p + "-role", autocomplete: "off" });
   const number = h("input", { id: p + "-number", dir: "ltr", inputmode: "tel", value: office.phone || "", required: true, autocomplete: "off" });
-  const date = h("input", { id: p + "-date", dir: "ltr", value: lang() === "fa" ? toFa(jalaliText(iranToday())) : isoDate(iranToday()), required: true, autocomplete: "off" });
-  const start = h("input", { id: p + "-start", dir: "ltr", value: toFa(nowIranTime()), required: true, autocomplete: "off", "aria-describedby": p + "-start-hint" });
+  const date = h("input", { id: p + "-date", dir: "ltr", value: lang() === "fa" ? localDigits(jalaliText(iranToday())) : isoDate(iranToday()), required: true, autocomplete: "off" });
+  const start = h("input", { id: p + "-start", dir: "ltr", value: localDigits(nowIranTime()), required: true, autocomplete: "off", "aria-describedby": p + "-start-hint" });
   const duration = h("input", { id: p + "-duration", dir: "ltr", inputmode: "decimal", required: true, autocomplete: "off", "aria-describedby": p + "-duration-hint" });
   const notes = h("textarea", { id: p + "-notes", maxlength: 2000 });
   const errors = h("div", { "aria-live": "assertive" });
@@ -358,7 +358,7 @@ async function card(c, done) {
     h("div", { class: "meta" },
       h("span", {}, t("phone.officePhone") + ": "),
       tel ? h("a", { class: "phone-link", href: "tel:" + tel }, office.phone) : h("span", {}, t("phone.noPhone")),
-      office.hours?.opens ? h("span", {}, t("phone.hours", { opens: toFa(office.hours.opens), closes: toFa(office.hours.closes) })) : null,
+      office.hours?.opens ? h("span", {}, t("phone.hours", { opens: localDigits(office.hours.opens), closes: localDigits(office.hours.closes) })) : null,
       office.address ? h("span", {}, office.address) : null),
     h("h3", {}, t("phone.calls")),
     calls.length ? h("ul", {}, calls.map((x) => h("li", {},

@@ -8,6 +8,7 @@ import {
   digitsToASCII, route, showError, t,
 } from "../core.js";
 import { addDays, iranToday, isoDate, jalaliText, parseDate, toGregorian, toJalali } from "./jalali.js";
+import { localDigits } from "./routing.js";
 
 addLabels({
   fa: {
@@ -85,11 +86,10 @@ const state = { preset: "30d", from: "", to: "", province: "", agency: "", offic
 let reference = null; // {agencies: Map, offices: Map, provinces: [], inspectors: Map}
 
 // ---- dates ----------------------------------------------------------------
-const toPersianDigits = (s) => String(s).replace(/[0-9]/g, (d) => "۰۱۲۳۴۵۶۷۸۹"[d]);
 
 /** showDate writes a Gregorian date the way the date inputs take it: Solar Hijri in Persian. */
 function showDate(g) {
-  return lang() === "fa" ? toPersianDigits(jalaliText(g)) : isoDate(g);
+  return lang() === "fa" ? localDigits(jalaliText(g)) : isoDate(g);
 }
 
 function presetRange(preset) {
