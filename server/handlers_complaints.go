@@ -43,6 +43,11 @@ func (s *Server) listComplaints(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.sendComplaintPage(c, items, next)
+}
+
+// sendComplaintPage answers a page of complaints, each redacted for the caller's role.
+func (s *Server) sendComplaintPage(c echo.Context, items []inspector.Complaint, next string) error {
 	role, now := principal(c).User.Role, s.cfg.Now()
 	return c.JSON(http.StatusOK, complaintPage{
 		Items:      mapSlice(items, func(x inspector.Complaint) complaintWire { return toComplaintWire(x, role, now) }),

@@ -36,11 +36,7 @@ func (s *Server) listReferrals(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	now := s.cfg.Now()
-	return c.JSON(http.StatusOK, complaintPage{
-		Items:      mapSlice(items, func(x inspector.Complaint) complaintWire { return toComplaintWire(x, p.User.Role, now) }),
-		NextCursor: next,
-	})
+	return s.sendComplaintPage(c, items, next)
 }
 
 func (s *Server) acknowledgeReferral(c echo.Context) error {
