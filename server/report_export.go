@@ -131,7 +131,7 @@ func sendReport[T any](s *Server, c echo.Context, name string, cols []reportColu
 		}
 		return nil
 	})
-	now := s.cfg.Now().In(iranTime())
+	now := s.cfg.Now().In(inspector.IranTime)
 	file := fmt.Sprintf("%s-%s.%s", name, now.Format(time.DateOnly), format)
 	return true, s.sendTable(c, format, file, export.Sheet{Name: export.SheetName(name), Columns: headers, Lang: lang, Rows: table})
 }
