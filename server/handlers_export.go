@@ -31,20 +31,7 @@ const exportPage = 200
 // default fa). The file is streamed a page at a time.
 func (s *Server) exportComplaints(c echo.Context) error {
 	var p inspector.Problems
-	format := c.QueryParam("format")
-	if format == "" {
-		format = "csv"
-	}
-	if _, ok := exportTypes[format]; !ok {
-		p.Add("format", "invalid", "csv or xlsx")
-	}
-	lang := c.QueryParam("lang")
-	if lang == "" {
-		lang = export.Persian
-	}
-	if lang != export.Persian && lang != export.English {
-		p.Add("lang", "invalid", "fa or en")
-	}
+	format, lang := exportParams(c, &p, false)
 	f := complaintFilter(c, &p)
 	if err := p.Err(); err != nil {
 		return err
