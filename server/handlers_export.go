@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -26,36 +25,13 @@ var exportTypes = map[string]string{
 // holds the database open nor more than one page in memory.
 const exportPage = 200
 
-// iranTime is the zone of an export's times and file name: Excel has no
-// time zones, and the people who open the file work on Iran time. Without
-// tzdata it is a fixed +03:30 (Iran has had no daylight saving since 2022).
-var iranTime = sync.OnceValue(func() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Tehran"); err == nil {
-		return loc
-	}
-	return time.FixedZone("+0330", 3*3600+30*60)
-})
-
 // exportComplaints is GET /v1/complaints/export: the complaints the list
 // would show for the same filters, every page of them, as one CSV or .xlsx
 // file (format, default csv) with headers in Persian or English (lang,
 // default fa). The file is streamed a page at a time.
 func (s *Server) exportComplaints(c echo.Context) error {
 	var p inspector.Problems
-	format := c.QueryParam("format")
-	if format == "" {
-		format = "csv"
-	}
-	if _, ok := exportTypes[format]; !ok {
-		p.Add("format", "invalid", "csv or xlsx")
-	}
-	lang := c.QueryParam("lang")
-	if lang == "" {
-		lang = export.Persian
-	}
-	if lang != export.Persian && lang != export.English {
-		p.Add("lang", "invalid", "fa or en")
-	}
+	format, lang := exportParams(c, &p, false)
 	f := complaintFilter(c, &p)
 	if err := p.Err(); err != nil {
 		return err
@@ -68,7 +44,7 @@ func (s *Server) exportComplaints(c echo.Context) error {
 		headers[i] = col.Column
 	}
 	rows := s.complaintRows(c.Request().Context(), f, role, cols, now)
-	name := fmt.Sprintf("complaints-%s.%s", now.In(iranTime()).Format(time.DateOnly), format)
+	name := fmt.Sprintf("complaints-%s.%s", now.In(inspector.IranTime).Format(time.DateOnly), format)
 	sheet := map[string]string{export.Persian: "شکایات", export.English: "Complaints"}[lang]
 	return s.sendTable(c, format, name, export.Sheet{Name: sheet, Columns: headers, Lang: lang, Rows: rows})
 }
@@ -133,9 +109,9 @@ func complaintColumns(role inspector.Role) []complaintColumn {
 		text("office_code", "کد اداره", "Office code", func(c *inspector.Complaint) string { return c.OfficeCode }),
 		text("agency_code", "کد دستگاه", "Agency code", func(c *inspector.Complaint) string { return c.AgencyCode }),
 		{Column: export.Column{Key: "call_time", Fa: "زمان تماس", En: "Call time", Type: export.Time},
-			value: func(c *inspector.Complaint, _ time.Time) any { return c.CallTime.In(iranTime()) }},
+			value: func(c *inspector.Complaint, _ time.Time) any { return c.CallTime.In(inspector.IranTime) }},
 		{Column: export.Column{Key: "due_at", Fa: "مهلت رسیدگی", En: "Due at", Type: export.Time},
-			value: func(c *inspector.Complaint, _ time.Time) any { return c.DueAt.In(iranTime()) }},
+			value: func(c *inspector.Complaint, _ time.Time) any { return c.DueAt.In(inspector.IranTime) }},
 		{Column: export.Column{Key: "overdue", Fa: "معوق", En: "Overdue", Type: export.Bool},
 			value: func(c *inspector.Complaint, now time.Time) any { return c.Overdue(now) }},
 		text("inspector_id", "شناسه بازرس", "Inspector id", assignment(func(a *inspector.Assignment) string { return a.InspectorID })),

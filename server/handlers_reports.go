@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -100,7 +99,9 @@ func serveRows[T any](s *Server, c echo.Context, name string, query func(Reports
 	if err != nil {
 		return err
 	}
-	if _, _, err := exportFormat(c); err != nil {
+	var p inspector.Problems
+	format, lang := exportParams(c, &p, true)
+	if err := p.Err(); err != nil {
 		return err
 	}
 	src, asOf, behind, err := s.reportSource()
@@ -108,23 +109,10 @@ func serveRows[T any](s *Server, c echo.Context, name string, query func(Reports
 		return err
 	}
 	rows := query(src, f)
-	if done, err := exportReport(s, c, name, rows, cols); done || err != nil {
+	if done, err := sendReport(s, c, name, format, lang, rows, cols); done || err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, reportAnswer[T]{From: f.From.UTC(), To: f.To.UTC(), AsOfSeq: asOf, CatchingUp: behind, Items: rows})
-}
-
-// exportReport sends rows as a file when the request asks for csv or xlsx;
-// done is false for JSON.
-func exportReport[T any](s *Server, c echo.Context, name string, rows []T, cols func(names) []reportColumn[T]) (done bool, err error) {
-	if format, _, _ := exportFormat(c); format == "json" {
-		return false, nil
-	}
-	n, err := s.reportNames()
-	if err != nil {
-		return false, err
-	}
-	return sendReport(s, c, name, cols(n), rows)
 }
 
 func (s *Server) reportRepeatOffenders(c echo.Context) error {
@@ -143,10 +131,7 @@ func (s *Server) reportRepeatOffenders(c echo.Context) error {
 			p.Add("window", "invalid", "a number of days such as 90d, or a duration such as 720h, up to two years")
 		}
 	}
-	var bad *inspector.Error
-	if _, _, err := exportFormat(c); errors.As(err, &bad) {
-		p = append(p, bad.Fields...)
-	}
+	format, lang := exportParams(c, &p, true)
 	if err := p.Err(); err != nil {
 		return err
 	}
@@ -155,7 +140,7 @@ func (s *Server) reportRepeatOffenders(c echo.Context) error {
 		return err
 	}
 	r := src.RepeatOffenders(f, minimum, window)
-	if done, err := exportReport(s, c, "repeat-offenders", r.Items, offenderColumns); done || err != nil {
+	if done, err := sendReport(s, c, "repeat-offenders", format, lang, r.Items, offenderColumns); done || err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, repeatOffendersAnswer{From: r.From, To: r.To, PreviousFrom: r.PreviousFrom, MinSubstantiated: r.MinSubstantiated,
@@ -174,7 +159,9 @@ func (s *Server) reportTimeSeries(c echo.Context) error {
 	if by != reports.ByDay && by != reports.ByMonth {
 		return (&inspector.Problems{{Field: "by", Code: "invalid", Message: "day or month (Solar Hijri)"}}).Err()
 	}
-	if _, _, err := exportFormat(c); err != nil {
+	var p inspector.Problems
+	format, lang := exportParams(c, &p, true)
+	if err := p.Err(); err != nil {
 		return err
 	}
 	src, asOf, behind, err := s.reportSource()
@@ -185,7 +172,7 @@ func (s *Server) reportTimeSeries(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if done, err := exportReport(s, c, "timeseries-"+by, points, func(names) []reportColumn[reports.Point] { return pointColumns() }); done || err != nil {
+	if done, err := sendReport(s, c, "timeseries-"+by, format, lang, points, func(names) []reportColumn[reports.Point] { return pointColumns() }); done || err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, timeSeriesAnswer{From: f.From.UTC(), To: f.To.UTC(), By: by, AsOfSeq: asOf, CatchingUp: behind, Points: points})

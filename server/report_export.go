@@ -108,13 +108,17 @@ func (s *Server) reportNames() (names, error) {
 	return n, nil
 }
 
-// sendReport streams rows as a file of the report named name, if the
-// request asks for csv or xlsx; done is false for JSON.
-func sendReport[T any](s *Server, c echo.Context, name string, cols []reportColumn[T], rows []T) (done bool, err error) {
-	format, lang, err := exportFormat(c)
-	if err != nil || format == "json" {
+// sendReport streams rows as a file of the report named name when format
+// is csv or xlsx; done is false for json.
+func sendReport[T any](s *Server, c echo.Context, name, format, lang string, rows []T, columns func(names) []reportColumn[T]) (done bool, err error) {
+	if format == "json" {
+		return false, nil
+	}
+	n, err := s.reportNames()
+	if err != nil {
 		return false, err
 	}
+	cols := columns(n)
 	headers := make([]export.Column, len(cols))
 	for i, c := range cols {
 		headers[i] = c.Column
@@ -131,21 +135,27 @@ func sendReport[T any](s *Server, c echo.Context, name string, cols []reportColu
 		}
 		return nil
 	})
-	now := s.cfg.Now().In(iranTime())
+	now := s.cfg.Now().In(inspector.IranTime)
 	file := fmt.Sprintf("%s-%s.%s", name, now.Format(time.DateOnly), format)
 	return true, s.sendTable(c, format, file, export.Sheet{Name: export.SheetName(name), Columns: headers, Lang: lang, Rows: table})
 }
 
-// exportFormat reads format (json, csv or xlsx; default json) and lang (fa
-// or en; default fa).
-func exportFormat(c echo.Context) (format, lang string, err error) {
-	var p inspector.Problems
-	format = c.QueryParam("format")
-	if format == "" {
-		format = "json"
+// exportParams reads format (csv or xlsx, and json when withJSON; the
+// default json when withJSON, else csv) and lang (fa or en; default fa),
+// adding any problem to p.
+func exportParams(c echo.Context, p *inspector.Problems, withJSON bool) (format, lang string) {
+	format, allowed := c.QueryParam("format"), "csv or xlsx"
+	if withJSON {
+		allowed = "json, csv or xlsx"
 	}
-	if _, ok := exportTypes[format]; !ok && format != "json" {
-		p.Add("format", "invalid", "json, csv or xlsx")
+	switch {
+	case format == "" && withJSON:
+		format = "json"
+	case format == "":
+		format = "csv"
+	}
+	if _, ok := exportTypes[format]; !ok && !(withJSON && format == "json") {
+		p.Add("format", "invalid", allowed)
 	}
 	lang = c.QueryParam("lang")
 	if lang == "" {
@@ -154,7 +164,7 @@ func exportFormat(c echo.Context) (format, lang string, err error) {
 	if lang != export.Persian && lang != export.English {
 		p.Add("lang", "invalid", "fa or en")
 	}
-	return format, lang, p.Err()
+	return format, lang
 }
 
 func agencyColumns(n names) []reportColumn[reports.AgencyRow] {
