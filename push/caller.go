@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -50,18 +51,14 @@ func MaskPhone(p string) string {
 	if len(r) <= 2 {
 		return "**"
 	}
-	out := make([]rune, len(r))
-	for i := range r {
-		out[i] = '*'
-		if i >= len(r)-2 {
-			out[i] = r[i]
-		}
-	}
-	return string(out)
+	return strings.Repeat("*", len(r)-2) + string(r[len(r)-2:])
 }
 
 // callerNoticesCursor is the name of the caller notices' cursor in the store.
 const callerNoticesCursor = "caller_notices"
+
+// callerNoticesPage is how many changes Run reads at once.
+const callerNoticesPage = 200
 
 // CallerNotices tails the change log from its own cursor and sends each
 // caller the outcome of their complaint once it is closed: an inspector's
@@ -103,7 +100,7 @@ func (w *CallerNotices) Run(ctx context.Context) {
 	}
 	for ctx.Err() == nil {
 		wake := w.Store.Changed()
-		views, err := w.Store.ReadChanges(cursor, 200)
+		views, err := w.Store.ReadChanges(cursor, callerNoticesPage)
 		if err != nil {
 			w.Logger.Error("caller notices: read the change log", "error", err)
 		}
@@ -126,7 +123,7 @@ func (w *CallerNotices) Run(ctx context.Context) {
 				cursor = read
 			}
 		}
-		if len(views) == 200 && read == views[len(views)-1].Seq {
+		if len(views) == callerNoticesPage && read == views[len(views)-1].Seq {
 			continue
 		}
 		select {

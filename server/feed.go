@@ -48,19 +48,15 @@ func (s *Server) feedStream(c echo.Context) error {
 		return err
 	}
 	defer sub.Close()
-	head, err := s.feed.Head()
-	if err != nil {
-		return err
+	var head uint64 // only a resume compares its cursor with the head
+	if resume {
+		if head, err = s.feed.Head(); err != nil {
+			return err
+		}
 	}
 
 	w := c.Response()
-	h := w.Header()
-	h.Set(echo.HeaderContentType, "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprintf(w, "retry: 5000\n\n")
-	w.Flush()
+	startSSE(w)
 
 	// sent is the last id the client holds (its resume point); through is
 	// the sequence up to which everything was sent or did not match, so

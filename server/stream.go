@@ -123,13 +123,7 @@ func (s *Server) syncStream(c echo.Context) error {
 		}
 	}
 	w := c.Response()
-	h := w.Header()
-	h.Set(echo.HeaderContentType, "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprintf(w, "retry: 5000\n\n")
-	w.Flush()
+	startSSE(w)
 	heartbeat := time.NewTicker(s.cfg.StreamHeartbeat)
 	defer heartbeat.Stop()
 	ctx := c.Request().Context()
@@ -166,4 +160,16 @@ func (s *Server) streamStillAllowed(c echo.Context, p *Principal) bool {
 		return false
 	}
 	return true
+}
+
+// startSSE sends the headers of a server-sent event stream and the
+// client's reconnection delay.
+func startSSE(w *echo.Response) {
+	h := w.Header()
+	h.Set(echo.HeaderContentType, "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, "retry: 5000\n\n")
+	w.Flush()
 }
