@@ -85,7 +85,7 @@ func (s *Server) pull(c echo.Context) error {
 		return err
 	}
 	now := s.cfg.Now()
-	last, err := s.store.LastDeviceSeq(principal(c).DeviceID)
+	last, err := s.store.LastDeviceSeq(u.ID, principal(c).DeviceID)
 	if err != nil {
 		return err
 	}

@@ -131,11 +131,12 @@ func (s *Store) Push(u inspector.User, deviceID string, muts []Mutation) ([]Resu
 		lastSeq uint64
 	)
 	actor := Actor{UserID: u.ID, DeviceID: deviceID}
+	space := seqSpace(u.ID, deviceID)
 	err := s.batch(actor, func(t *tx) error {
 		results = make([]Result, 0, len(ordered)) // Batch may run this twice
 		seqs := t.Bucket(bucketDeviceSeq)
 		lastSeq = 0
-		if v := seqs.Get([]byte(deviceID)); v != nil {
+		if v := seqs.Get([]byte(space)); v != nil {
 			lastSeq, _ = btoi(v)
 		}
 		for _, m := range ordered {
@@ -145,7 +146,7 @@ func (s *Store) Push(u inspector.User, deviceID string, muts []Mutation) ([]Resu
 			}
 			results = append(results, r)
 		}
-		return seqs.Put([]byte(deviceID), itob(lastSeq))
+		return seqs.Put([]byte(space), itob(lastSeq))
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("push: %w", err)
@@ -172,16 +173,18 @@ func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, la
 		return s.refuseEnvelope(t, u, deviceID, m, res, err, lastSeq)
 	}
 	hash := mutationHash(m)
-	key := seqKey(deviceID, m.DeviceSeq)
+	space := seqSpace(u.ID, deviceID)
+	key := seqKey(space, m.DeviceSeq)
 	muts := t.Bucket(bucketDeviceMutations)
 	var prior storedResult
-	// A known mutation id is a replay, whatever sequence or device it comes
-	// under now (a re-queued item, a restored backup): the stored answer.
+	// A known mutation id is a replay, whatever sequence or device of the
+	// account it comes under now (a re-queued item, a restored backup): the
+	// stored answer. Another account's id is taken, not theirs to replay.
 	if where := t.Bucket(bucketMutationIDs).Get([]byte(m.ID)); where != nil {
 		if ok, err := getJSON(muts, where, &prior); err != nil || !ok {
 			return res, fmt.Errorf("mutation index points nowhere: %v", err)
 		}
-		if prior.Hash != hash {
+		if prior.Hash != hash || !bytes.HasPrefix(where, append([]byte(u.ID), 0)) {
 			return s.refuseClash(t, u, deviceID, m, res, &inspector.Error{Code: inspector.CodeIdempotencyClash,
 				Message: "this mutation id was already used with different content",
 				Fields:  []inspector.FieldError{{Field: "mutation_id", Code: "reused", Message: "a new change needs a new id"}}}, lastSeq)
@@ -205,7 +208,7 @@ func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, la
 
 	if m.DeviceSeq > *lastSeq+1 {
 		for seq := *lastSeq + 1; seq < m.DeviceSeq && len(res.GapBefore) < 100; seq++ {
-			if muts.Get(seqKey(deviceID, seq)) == nil {
+			if muts.Get(seqKey(space, seq)) == nil {
 				res.GapBefore = append(res.GapBefore, seq)
 			}
 		}
@@ -256,7 +259,7 @@ func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, la
 func (s *Store) refuseEnvelope(t *tx, u inspector.User, deviceID string, m Mutation, res Result, cause error, lastSeq *uint64) (Result, error) {
 	if m.DeviceSeq > 0 && m.DeviceSeq <= MaxDeviceSeq {
 		var prior storedResult
-		ok, err := getJSON(t.Bucket(bucketDeviceMutations), seqKey(deviceID, m.DeviceSeq), &prior)
+		ok, err := getJSON(t.Bucket(bucketDeviceMutations), seqKey(seqSpace(u.ID, deviceID), m.DeviceSeq), &prior)
 		if err != nil {
 			return res, err
 		}
@@ -283,13 +286,14 @@ func (s *Store) refuseClash(t *tx, u inspector.User, deviceID string, m Mutation
 func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation, out Result, rule inspector.Rule, lastSeq *uint64) (Result, error) {
 	hash := mutationHash(m)
 	muts := t.Bucket(bucketDeviceMutations)
-	where := clashKey(deviceID, m.ID, hash)
+	space := seqSpace(u.ID, deviceID)
+	where := clashKey(space, m.ID, hash)
 	var prior storedResult
 	if ok, err := getJSON(muts, where, &prior); err != nil || ok {
 		if err == nil && m.DeviceSeq > 0 && m.DeviceSeq <= MaxDeviceSeq {
 			// A refusal replayed under a new sequence holds that sequence
 			// too, so that it is neither a gap nor free for reuse.
-			if key := seqKey(deviceID, m.DeviceSeq); muts.Get(key) == nil {
+			if key := seqKey(space, m.DeviceSeq); muts.Get(key) == nil {
 				if err := putJSON(muts, key, prior); err != nil {
 					return out, err
 				}
@@ -311,7 +315,7 @@ func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation
 		return out, err
 	}
 	if m.DeviceSeq > 0 && m.DeviceSeq <= MaxDeviceSeq {
-		if key := seqKey(deviceID, m.DeviceSeq); muts.Get(key) == nil {
+		if key := seqKey(space, m.DeviceSeq); muts.Get(key) == nil {
 			if err := putJSON(muts, key, stored); err != nil {
 				return out, err
 			}
@@ -347,11 +351,12 @@ func (t *tx) namedComplaint(m Mutation) string {
 	return id
 }
 
-// LastDeviceSeq is the highest device sequence the store holds for a device.
-func (s *Store) LastDeviceSeq(deviceID string) (uint64, error) {
+// LastDeviceSeq is the highest device sequence the store holds for a
+// device under an account (sequences belong to the pair).
+func (s *Store) LastDeviceSeq(userID, deviceID string) (uint64, error) {
 	var last uint64
 	err := s.view(func(btx *bolt.Tx) error {
-		if v := btx.Bucket(bucketDeviceSeq).Get([]byte(deviceID)); v != nil {
+		if v := btx.Bucket(bucketDeviceSeq).Get([]byte(seqSpace(userID, deviceID))); v != nil {
 			var err error
 			last, err = btoi(v)
 			return err

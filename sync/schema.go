@@ -12,8 +12,9 @@ import (
 // 1: records and the change log. 2: sync scopes (scope_log, scope_members,
 // scope_floor), field work, conflicts and push idempotency. 3: evidence.
 // 4: push registrations and the user_devices index. 5: tracking codes, the
-// due index (SLA watch) and readers' cursors.
-const SchemaVersion = 5
+// due index (SLA watch) and readers' cursors. 6: device sequences belong to
+// (account, device): push idempotency is keyed by the pair (seq_*).
+const SchemaVersion = 6
 
 // Every bucket, and the layout of its keys and values, is declared here and
 // nowhere else. Sequences are 8-byte big-endian so that keys sort in order.
@@ -50,14 +51,22 @@ var (
 	bucketNotes    = []byte("notes")
 	// conflicts: id (UUIDv7) → Conflict (JSON).
 	bucketConflicts = []byte("conflicts")
-	// device_mutations: device id 0x00 device seq → storedResult (JSON). Push idempotency.
-	// Also device id 0x00 "clash" 0x00 mutation id 0x00 content hash → storedResult:
-	// the answer to a mutation refused because its key was taken (see clashKey).
-	bucketDeviceMutations = []byte("device_mutations")
-	// mutation_ids: mutation id → device id 0x00 device seq.
-	bucketMutationIDs = []byte("mutation_ids")
-	// device_seq: device id → highest device seq applied (8 bytes).
-	bucketDeviceSeq = []byte("device_seq")
+	// Push idempotency. Device sequences belong to a sequence space, the
+	// pair (account, device) (see seqSpace): a device id handed to another
+	// account starts a new space, and the previous account's stays.
+	//
+	// seq_mutations: user id 0x00 device id 0x00 device seq → storedResult (JSON).
+	// Also user id 0x00 device id 0x00 "clash" 0x00 mutation id 0x00 content hash
+	// → storedResult: the answer to a mutation refused because its key was taken (see clashKey).
+	bucketDeviceMutations = []byte("seq_mutations")
+	// seq_mutation_ids: mutation id → where its answer is in seq_mutations.
+	bucketMutationIDs = []byte("seq_mutation_ids")
+	// seq_last: user id 0x00 device id → highest device seq held (8 bytes).
+	bucketDeviceSeq = []byte("seq_last")
+	// The same three keyed by device alone, up to schema 5; migrated into the above.
+	legacyDeviceMutations = []byte("device_mutations")
+	legacyMutationIDs     = []byte("mutation_ids")
+	legacyDeviceSeq       = []byte("device_seq")
 	// scope_log: scope 0x00 seq → scopeEntry (JSON). What changed in each scope, for pulls.
 	bucketScopeLog = []byte("scope_log")
 	// scope_members: scope 0x00 kind 0x00 id → empty. What each scope holds now, for full syncs.
@@ -146,10 +155,15 @@ func dueKey(due time.Time, id string) []byte {
 	return append(k, id...)
 }
 
-// clashKey is where the answer to a refused key clash is kept. Its second
-// part is not 8 bytes, so it never collides with a device sequence key.
-func clashKey(device, mutationID, hash string) []byte {
-	return joinKey(device, "clash", mutationID, hash)
+// seqSpace is the sequence space of a device under an account: user id 0x00
+// device id. It prefixes the keys of seq_mutations and is the key of seq_last.
+func seqSpace(userID, deviceID string) string { return string(joinKey(userID, deviceID)) }
+
+// clashKey is where the answer to a refused key clash is kept, in a
+// sequence space. Its last part is not 8 bytes, so it never collides with a
+// device sequence key.
+func clashKey(space, mutationID, hash string) []byte {
+	return joinKey(space, "clash", mutationID, hash)
 }
 
 // seqKey is prefix 0x00 seq, sorting by seq within the prefix.

@@ -27,7 +27,7 @@ func TestDeviceSeqAboveTwoToThe53IsRefused(t *testing.T) {
 	require.NotEmpty(t, r.Fields)
 	assert.Equal(t, "device_seq", r.Fields[0].Field)
 	assert.NotEmpty(t, r.ConflictIDs, "the refused mutation is kept for dispatch")
-	last, err := f.s.LastDeviceSeq(d.id)
+	last, err := f.s.LastDeviceSeq(d.user.ID, d.id)
 	require.NoError(t, err)
 	assert.Zero(t, last, "the device's position did not move")
 
