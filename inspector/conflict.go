@@ -66,6 +66,9 @@ const (
 	RuleAppendOnly     Rule = "append_only"      // the same client id with different content
 	RuleInvalid        Rule = "invalid"          // the mutation failed validation
 	RuleSequenceGap    Rule = "sequence_gap"     // the device skipped sequence numbers
+	// RuleServerBehind: the server lost sequences it had acknowledged to the
+	// device (a restore from a backup), and the device no longer holds them.
+	RuleServerBehind Rule = "server_behind"
 )
 
 // DispatchOwnedFields are the complaint fields only dispatch may change. A

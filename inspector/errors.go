@@ -27,6 +27,10 @@ const (
 	CodeAccountDisabled   Code = "account_disabled"   // the user account is disabled
 	CodeRateLimited       Code = "rate_limited"       // too many attempts; retry later
 	CodeInternal          Code = "internal"           // anything unexpected; details are logged, not shown
+	// CodeServerBehind: the server holds fewer of a device's sequences than
+	// it acknowledged to the device (it was restored from a backup since);
+	// the device re-sends what it still holds first.
+	CodeServerBehind Code = "server_behind"
 )
 
 // FieldError names one field at fault and why.

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/favad/favad/inspector"
+	favsync "github.com/favad/favad/sync"
 )
 
 // Transport error codes, beside the domain's codes in package inspector.
@@ -48,6 +49,7 @@ var statusOf = map[inspector.Code]int{
 	codeUnavailable:                 http.StatusServiceUnavailable,
 	codeUpgradeRequired:             http.StatusUpgradeRequired,
 	inspector.CodeSignedOut:         http.StatusUnauthorized,
+	inspector.CodeServerBehind:      http.StatusConflict,
 }
 
 // actionOf tells a device what to do about an authentication failure:
@@ -74,6 +76,9 @@ type Problem struct {
 	Errors    []inspector.FieldError `json:"errors,omitempty"`
 	// Action tells a device what to do: refresh, sign_in, wipe or upgrade.
 	Action string `json:"action,omitempty"`
+	// LastDeviceSeq is, for server_behind, the highest device sequence the
+	// server holds: the device re-sends what it holds above it.
+	LastDeviceSeq *uint64 `json:"last_device_seq,omitempty"`
 }
 
 // newProblem is the one way a problem document is made, for Echo's errors
@@ -128,7 +133,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if status == http.StatusUnauthorized {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="favad"`)
 	}
-	body, _ := json.Marshal(newProblem(status, appErr.Code, appErr.Message, appErr.Fields, c.Response().Header().Get(echo.HeaderXRequestID)))
+	p := newProblem(status, appErr.Code, appErr.Message, appErr.Fields, c.Response().Header().Get(echo.HeaderXRequestID))
+	if sb := (*favsync.ServerBehindError)(nil); errors.As(err, &sb) {
+		p.LastDeviceSeq = &sb.LastDeviceSeq
+	}
+	body, _ := json.Marshal(p)
 	if c.Request().Method == http.MethodHead {
 		c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 		err = c.NoContent(status)

@@ -136,12 +136,17 @@ type mutationWire struct {
 // is refused on its own while the rest of the push goes on.
 type pushRequest struct {
 	Mutations []json.RawMessage `json:"mutations"`
+	// AckedThrough is the highest device sequence the server acknowledged
+	// to the device, so that the server can tell its own loss (a restore)
+	// from a device's gap.
+	AckedThrough uint64 `json:"acked_through"`
 }
 
 type pushResponse struct {
 	Results       []favsync.Result `json:"results"`
 	LastDeviceSeq uint64           `json:"last_device_seq"`
 	ServerTime    time.Time        `json:"server_time"`
+	ServerBehind  bool             `json:"server_behind,omitempty"`
 }
 
 // push applies a batch of the device's mutations. The response is sent only
@@ -162,11 +167,15 @@ func (s *Server) push(c echo.Context) error {
 	for i, raw := range req.Mutations {
 		muts[i] = decodeMutation(raw)
 	}
-	results, last, err := s.store.Push(p.User, p.DeviceID, muts)
+	ans, err := s.store.PushAcked(p.User, p.DeviceID, req.AckedThrough, muts)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, pushResponse{Results: results, LastDeviceSeq: last, ServerTime: s.cfg.Now()})
+	if ans.ServerBehind {
+		s.log(c).Warn("a device re-sends work the server acknowledged and lost (restored from a backup?)",
+			"user", p.User.ID, "device", p.DeviceID, "acked_through", req.AckedThrough, "last_device_seq", ans.LastDeviceSeq)
+	}
+	return c.JSON(http.StatusOK, pushResponse{Results: ans.Results, LastDeviceSeq: ans.LastDeviceSeq, ServerTime: s.cfg.Now(), ServerBehind: ans.ServerBehind})
 }
 
 // decodeMutation reads one pushed mutation. What cannot be read is named in

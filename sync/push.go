@@ -108,13 +108,69 @@ type storedResult struct {
 // commit shared with concurrent pushes, and returns one result per mutation
 // and the highest device sequence the server holds for the device. Replays
 // change nothing and get their original results; one bad mutation is
-// answered with its error and the rest go on.
+// answered with its error and the rest go on. It is PushAcked from a device
+// that does not say what was acknowledged to it.
 func (s *Store) Push(u inspector.User, deviceID string, muts []Mutation) ([]Result, uint64, error) {
+	ans, err := s.PushAcked(u, deviceID, 0, muts)
+	return ans.Results, ans.LastDeviceSeq, err
+}
+
+// PushAnswer is the answer to a push as a whole.
+type PushAnswer struct {
+	Results []Result
+	// LastDeviceSeq is the highest device sequence the store holds for the
+	// device under the account, after the push.
+	LastDeviceSeq uint64
+	// ServerBehind is set when the store held fewer of the device's
+	// sequences than the device says were acknowledged (the store was
+	// restored from a backup since).
+	ServerBehind bool
+}
+
+// ServerBehindError refuses a push of new work only, from a device that was
+// acknowledged sequences the store no longer holds (it was restored from a
+// backup since): the device re-sends what it still holds above
+// LastDeviceSeq first, so that its work is applied in its order. It wraps an
+// *inspector.Error with CodeServerBehind.
+type ServerBehindError struct {
+	LastDeviceSeq uint64 // the highest sequence the store holds
+	AckedThrough  uint64 // the highest the device says was acknowledged
+}
+
+func (e *ServerBehindError) Error() string { return e.Unwrap().Error() }
+
+// Unwrap returns the application error the server answers with.
+func (e *ServerBehindError) Unwrap() error {
+	return &inspector.Error{Code: inspector.CodeServerBehind,
+		Message: fmt.Sprintf("the server holds this device's work up to sequence %d but acknowledged up to %d (it was restored from a backup): re-send what the device still holds above %d first",
+			e.LastDeviceSeq, e.AckedThrough, e.LastDeviceSeq),
+		Fields: []inspector.FieldError{{Field: "acked_through", Code: "server_behind", Message: fmt.Sprintf("the server holds up to %d", e.LastDeviceSeq)}}}
+}
+
+// PushAcked is Push from a device that says the highest sequence the server
+// acknowledged to it (ackedThrough; 0 when it does not say). When the store
+// holds less (it was restored from a backup since), the answer says so
+// (ServerBehind); a push without any mutation at or below ackedThrough is
+// refused with *ServerBehindError and nothing is applied, so that the device
+// re-sends its acknowledged work before new work; and sequences missing at
+// or below ackedThrough are the server's loss, kept on a server_behind
+// conflict record, never a sequence_gap blamed on the device.
+func (s *Store) PushAcked(u inspector.User, deviceID string, ackedThrough uint64, muts []Mutation) (PushAnswer, error) {
 	if u.Role != inspector.RoleInspector {
-		return nil, 0, inspector.Errorf(inspector.CodeForbidden, "only inspectors push field work")
+		return PushAnswer{}, inspector.Errorf(inspector.CodeForbidden, "only inspectors push field work")
 	}
 	if len(muts) > MaxPushBatch {
-		return nil, 0, (&inspector.Problems{{Field: "mutations", Code: "too_many", Message: fmt.Sprintf("at most %d mutations in one push", MaxPushBatch)}}).Err()
+		return PushAnswer{}, (&inspector.Problems{{Field: "mutations", Code: "too_many", Message: fmt.Sprintf("at most %d mutations in one push", MaxPushBatch)}}).Err()
+	}
+	if ackedThrough > MaxDeviceSeq {
+		return PushAnswer{}, (&inspector.Problems{{Field: "acked_through", Code: "out_of_range", Message: "at most 2^53 (9007199254740992)"}}).Err()
+	}
+	held, err := s.LastDeviceSeq(u.ID, deviceID)
+	if err != nil {
+		return PushAnswer{}, fmt.Errorf("push: %w", err)
+	}
+	if ackedThrough > held && !resendsAcked(muts, ackedThrough) {
+		return PushAnswer{}, &ServerBehindError{LastDeviceSeq: held, AckedThrough: ackedThrough}
 	}
 	ordered := slices.Clone(muts)
 	slices.SortStableFunc(ordered, func(a, b Mutation) int {
@@ -129,18 +185,20 @@ func (s *Store) Push(u inspector.User, deviceID string, muts []Mutation) ([]Resu
 	var (
 		results []Result
 		lastSeq uint64
+		behind  bool
 	)
 	actor := Actor{UserID: u.ID, DeviceID: deviceID}
 	space := seqSpace(u.ID, deviceID)
-	err := s.batch(actor, func(t *tx) error {
+	err = s.batch(actor, func(t *tx) error {
 		results = make([]Result, 0, len(ordered)) // Batch may run this twice
 		seqs := t.Bucket(bucketDeviceSeq)
 		lastSeq = 0
 		if v := seqs.Get([]byte(space)); v != nil {
 			lastSeq, _ = btoi(v)
 		}
+		behind = ackedThrough > lastSeq
 		for _, m := range ordered {
-			r, err := s.pushOne(t, u, deviceID, m, &lastSeq)
+			r, err := s.pushOne(t, u, deviceID, m, ackedThrough, &lastSeq)
 			if err != nil {
 				return err
 			}
@@ -149,7 +207,7 @@ func (s *Store) Push(u inspector.User, deviceID string, muts []Mutation) ([]Resu
 		return seqs.Put([]byte(space), itob(lastSeq))
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("push: %w", err)
+		return PushAnswer{}, fmt.Errorf("push: %w", err)
 	}
 	// Answer in the order the device sent.
 	byKey := make(map[string][]Result, len(results))
@@ -162,12 +220,23 @@ func (s *Store) Push(u inspector.User, deviceID string, muts []Mutation) ([]Resu
 		k := fmt.Sprint(m.DeviceSeq, "/", m.ID)
 		out[i], byKey[k] = byKey[k][0], byKey[k][1:]
 	}
-	return out, lastSeq, nil
+	return PushAnswer{Results: out, LastDeviceSeq: lastSeq, ServerBehind: behind}, nil
+}
+
+// resendsAcked reports whether a push holds a mutation the device says was
+// acknowledged (a sequence from 1 to ackedThrough): a re-send.
+func resendsAcked(muts []Mutation, ackedThrough uint64) bool {
+	for _, m := range muts {
+		if m.DeviceSeq >= 1 && m.DeviceSeq <= ackedThrough {
+			return true
+		}
+	}
+	return false
 }
 
 // pushOne settles one mutation inside the batch transaction. Its error is
 // for failures of the store only; a bad mutation is a rejected Result.
-func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, lastSeq *uint64) (Result, error) {
+func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, ackedThrough uint64, lastSeq *uint64) (Result, error) {
 	res := Result{MutationID: m.ID, DeviceSeq: m.DeviceSeq}
 	if err := checkEnvelope(m); err != nil {
 		return s.refuseEnvelope(t, u, deviceID, m, res, err, lastSeq)
@@ -206,20 +275,40 @@ func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, la
 			Fields:  []inspector.FieldError{{Field: "device_seq", Code: "reused", Message: "each mutation needs its own sequence number"}}}, lastSeq)
 	}
 
+	// Sequences missing before this one: those the device was acknowledged
+	// are the server's loss (a restore), the others the device's gap.
+	var gapIDs []string
 	if m.DeviceSeq > *lastSeq+1 {
+		var lost, skipped []uint64
 		for seq := *lastSeq + 1; seq < m.DeviceSeq && len(res.GapBefore) < 100; seq++ {
 			if muts.Get(seqKey(space, seq)) == nil {
 				res.GapBefore = append(res.GapBefore, seq)
+				if seq <= ackedThrough {
+					lost = append(lost, seq)
+				} else {
+					skipped = append(skipped, seq)
+				}
 			}
 		}
-		if len(res.GapBefore) > 0 {
+		if len(lost) > 0 {
+			gap := &Conflict{Label: inspector.LabelRejected, Rule: inspector.RuleServerBehind, RecordKind: "device", RecordID: deviceID,
+				Winner: "none", Code: string(inspector.CodeServerBehind), InspectorID: u.ID, DeviceID: deviceID, MutationID: m.ID, DeviceSeq: m.DeviceSeq,
+				DeviceValue: rawJSON(lost),
+				Message:     fmt.Sprintf("the server lost work it had acknowledged to the device before sequence %d (it was restored from a backup), and the device no longer holds it", m.DeviceSeq)}
+			if err := t.recordConflict(gap, s.newID); err != nil {
+				return res, err
+			}
+			gapIDs = append(gapIDs, gap.ID)
+		}
+		if len(skipped) > 0 {
 			gap := &Conflict{Label: inspector.LabelRejected, Rule: inspector.RuleSequenceGap, RecordKind: "device", RecordID: deviceID,
 				Winner: "none", Code: "sequence_gap", InspectorID: u.ID, DeviceID: deviceID, MutationID: m.ID, DeviceSeq: m.DeviceSeq,
-				DeviceValue: rawJSON(res.GapBefore),
+				DeviceValue: rawJSON(skipped),
 				Message:     fmt.Sprintf("the device skipped sequence numbers before %d; work may be missing from the device", m.DeviceSeq)}
 			if err := t.recordConflict(gap, s.newID); err != nil {
 				return res, err
 			}
+			gapIDs = append(gapIDs, gap.ID)
 		}
 	}
 	*lastSeq = max(*lastSeq, m.DeviceSeq)
@@ -247,6 +336,9 @@ func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, la
 			return res, err
 		}
 		applied.ConflictIDs = append(applied.ConflictIDs, kept.ID)
+	}
+	if len(gapIDs) > 0 {
+		applied.ConflictIDs = append(gapIDs, applied.ConflictIDs...)
 	}
 	if err := putJSON(muts, key, storedResult{MutationID: m.ID, Hash: hash, Result: applied}); err != nil {
 		return res, err

@@ -45,6 +45,13 @@ type Config struct {
 	// jitter after failures; defaults 1s and 1m.
 	BackoffBase time.Duration
 	BackoffCap  time.Duration
+	// LedgerKeep and LedgerMaxAge bound the ledger per account: an
+	// acknowledged mutation stays while it is among the newest LedgerKeep
+	// and was acknowledged within LedgerMaxAge (defaults 10,000 and 30
+	// days); the newest acknowledged one always stays. Only what the ledger
+	// holds can be re-sent to a server restored from a backup.
+	LedgerKeep   int
+	LedgerMaxAge time.Duration
 	// OnSync, if set, is called by Run after each Sync with its outcome.
 	OnSync func(Report, error)
 	// Logger receives the client's diagnostics; nil discards them.
@@ -55,8 +62,11 @@ type Config struct {
 const (
 	DefaultAppVersion = "favad-go-client/1"
 	DefaultBatchSize  = 100
-	MaxBatchSize      = 500 // the server's MaxPushBatch
-	ProtocolVersion   = 1
+	// DefaultLedgerKeep and DefaultLedgerMaxAge bound the ledger (Config).
+	DefaultLedgerKeep   = 10000
+	DefaultLedgerMaxAge = 30 * 24 * time.Hour
+	MaxBatchSize        = 500 // the server's MaxPushBatch
+	ProtocolVersion     = 1
 )
 
 func (c *Config) validate() error {
@@ -84,6 +94,15 @@ func (c *Config) validate() error {
 	}
 	if c.PullLimit < 0 {
 		return errors.New("client: PullLimit cannot be negative")
+	}
+	if c.LedgerKeep < 0 || c.LedgerMaxAge < 0 {
+		return errors.New("client: LedgerKeep and LedgerMaxAge cannot be negative")
+	}
+	if c.LedgerKeep == 0 {
+		c.LedgerKeep = DefaultLedgerKeep
+	}
+	if c.LedgerMaxAge == 0 {
+		c.LedgerMaxAge = DefaultLedgerMaxAge
 	}
 	if c.BackoffBase <= 0 {
 		c.BackoffBase = time.Second
@@ -150,7 +169,8 @@ func Open(path string, cfg Config) (*Client, error) {
 		}
 		// The file belongs to one user. Another user may take the device
 		// over only once the queue is empty, so that no one's work is sent
-		// under someone else's name; they start from a clean scope.
+		// under someone else's name; they start from a clean scope, and in
+		// their own sequence space (sequences belong to account and device).
 		switch owner := getString(meta, keyUsername); {
 		case owner == cfg.Username:
 			return nil
@@ -159,6 +179,9 @@ func Open(path string, cfg Config) (*Client, error) {
 				return fmt.Errorf("%w (%s)", ErrOtherUser, owner)
 			}
 			if err := resetScope(tx); err != nil {
+				return err
+			}
+			if err := switchAccount(tx, owner, cfg.Username); err != nil {
 				return err
 			}
 		}
@@ -240,11 +263,14 @@ const (
 )
 
 // Entry is one acknowledged mutation in the ledger: what was sent, what the
-// server answered, and when (device clock) the answer was stored.
+// server answered, and when (device clock) the answer was stored. ResentAt
+// is set when it was sent again to a server that had lost it (restored from
+// a backup); Result is then the new answer.
 type Entry struct {
-	Mutation Mutation  `json:"mutation"`
-	Result   Result    `json:"result"`
-	AckedAt  time.Time `json:"acked_at"`
+	Mutation Mutation   `json:"mutation"`
+	Result   Result     `json:"result"`
+	AckedAt  time.Time  `json:"acked_at"`
+	ResentAt *time.Time `json:"resent_at,omitempty"`
 }
 
 // Record is the device's copy of one pulled record.
@@ -271,7 +297,8 @@ func (c *Client) Queue() ([]Mutation, error) {
 	return out, err
 }
 
-// Ledger returns every acknowledged mutation with its result, in device order.
+// Ledger returns the acknowledged mutations the ledger holds (see
+// Config.LedgerKeep), with their results, in device order.
 func (c *Client) Ledger() ([]Entry, error) {
 	var out []Entry
 	err := c.db.View(func(tx *bolt.Tx) error {
@@ -347,7 +374,37 @@ func (c *Client) Cursor() (string, error) {
 	return s, err
 }
 
-// LastSeq returns the highest device sequence ever assigned (0 for a new device).
+// AckedThrough returns the highest device sequence the server acknowledged
+// to the current account on this device (sent with every push as
+// acked_through, so that a server restored from a backup is found out).
+func (c *Client) AckedThrough() (uint64, error) {
+	var n uint64
+	err := c.db.View(func(tx *bolt.Tx) error {
+		n = btoi(tx.Bucket(bucketMeta).Get(keyAcked))
+		return nil
+	})
+	return n, err
+}
+
+// switchAccount keeps the previous account's sequence position and takes up
+// the next account's (zero for an account new to this device).
+func switchAccount(tx *bolt.Tx, from, to string) error {
+	meta, accounts := tx.Bucket(bucketMeta), tx.Bucket(bucketAccounts)
+	if err := putJSON(accounts, []byte(from), accountState{LastSeq: btoi(meta.Get(keyLastSeq)), AckedThrough: btoi(meta.Get(keyAcked))}); err != nil {
+		return err
+	}
+	var next accountState
+	if _, err := getJSON(accounts, []byte(to), &next); err != nil {
+		return err
+	}
+	if err := meta.Put(keyLastSeq, itob(next.LastSeq)); err != nil {
+		return err
+	}
+	return meta.Put(keyAcked, itob(next.AckedThrough))
+}
+
+// LastSeq returns the highest device sequence ever assigned to the current
+// account on this device (0 for a new device or account).
 func (c *Client) LastSeq() (uint64, error) {
 	var n uint64
 	err := c.db.View(func(tx *bolt.Tx) error {

@@ -45,6 +45,9 @@ const (
 	CodeDeviceRevoked = "device_revoked"
 	CodeTokenExpired  = "token_expired"
 	CodeTooLarge      = "too_large"
+	// CodeServerBehind: the server lost work it acknowledged to this device
+	// (restored from a backup); the client re-sends its ledger.
+	CodeServerBehind = "server_behind"
 )
 
 // FieldError names one field the server found at fault.
@@ -63,6 +66,9 @@ type APIError struct {
 	Detail    string       `json:"detail"`
 	RequestID string       `json:"request_id,omitempty"`
 	Fields    []FieldError `json:"errors,omitempty"`
+	// LastDeviceSeq is, for server_behind, the highest device sequence the
+	// server holds for this device.
+	LastDeviceSeq *uint64 `json:"last_device_seq,omitempty"`
 	// RetryAfter is the server's Retry-After, if it sent one.
 	RetryAfter time.Duration `json:"-"`
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -17,10 +18,18 @@ var (
 	bucketQueue = []byte("queue")
 	// records: kind 0x00 id → Record JSON, the device's copy of its scope.
 	bucketRecords = []byte("records")
-	// ledger: mutation id → Entry JSON, every result the server acknowledged.
+	// ledger: mutation id → Entry JSON, the results the server acknowledged
+	// (bounded: see Config.LedgerKeep and Config.LedgerMaxAge).
 	bucketLedger = []byte("ledger")
+	// ledger_seq: username 0x00 device_seq (8 bytes) → acked at (8 bytes,
+	// Unix nanoseconds) followed by the mutation id. The ledger in device
+	// order per account, for re-sending to a server that lost it and for pruning.
+	bucketLedgerSeq = []byte("ledger_seq")
+	// accounts: username → accountState JSON: the sequence position of an
+	// account that used this file before the current one took it over.
+	bucketAccounts = []byte("accounts")
 
-	allBuckets = [][]byte{bucketMeta, bucketQueue, bucketRecords, bucketLedger}
+	allBuckets = [][]byte{bucketMeta, bucketQueue, bucketRecords, bucketLedger, bucketLedgerSeq, bucketAccounts}
 
 	keySchema   = []byte("schema_version") // 8 bytes
 	keyDeviceID = []byte("device_id")      // string, generated once
@@ -29,10 +38,40 @@ var (
 	keyCursor   = []byte("cursor")         // string: the pull cursor; absent before the first pull
 	keyRefresh  = []byte("refresh_token")  // string: the current refresh token; absent when signed out
 	keyUsername = []byte("username")       // string: the user whose queue, records and token these are
+	keyAcked    = []byte("acked_through")  // 8 bytes: the highest device_seq the server acknowledged to the current user
 )
 
-// schemaVersion is the layout's version, stored under keySchema.
-const schemaVersion uint64 = 1
+// schemaVersion is the layout's version, stored under keySchema. 2: the
+// ledger_seq index, accounts, and acked_through (sequences per account).
+const schemaVersion uint64 = 2
+
+// accountState is where an account's sequence stood when another account
+// took the device over: sequences belong to (account, device).
+type accountState struct {
+	LastSeq      uint64 `json:"last_seq"`
+	AckedThrough uint64 `json:"acked_through"`
+}
+
+// ledgerSeqKey is username 0x00 device_seq.
+func ledgerSeqKey(username string, seq uint64) []byte {
+	k := make([]byte, 0, len(username)+9)
+	k = append(k, username...)
+	k = append(k, 0)
+	return append(k, itob(seq)...)
+}
+
+// ledgerSeqValue is the acked time (Unix nanoseconds) followed by the mutation id.
+func ledgerSeqValue(ackedAt time.Time, mutationID string) []byte {
+	return append(itob(uint64(ackedAt.UnixNano())), mutationID...)
+}
+
+// splitLedgerSeqValue reads a ledger_seq value.
+func splitLedgerSeqValue(v []byte) (ackedAt time.Time, mutationID string) {
+	if len(v) < 8 {
+		return time.Time{}, string(v)
+	}
+	return time.Unix(0, int64(btoi(v[:8]))), string(v[8:])
+}
 
 // recordKey is kind 0x00 id.
 func recordKey(kind, id string) []byte {
@@ -92,8 +131,36 @@ func initSchema(tx *bolt.Tx) error {
 		return meta.Put(keySchema, itob(schemaVersion))
 	case v > schemaVersion:
 		return ErrSchemaTooNew
+	case v < 2:
+		if err := migrateLedgerIndex(tx); err != nil {
+			return fmt.Errorf("migrate to schema 2: %w", err)
+		}
+		return meta.Put(keySchema, itob(schemaVersion))
 	}
 	return nil
+}
+
+// migrateLedgerIndex indexes a schema 1 ledger under its owner and sets
+// acked_through to the highest sequence the server answered (a too_large
+// entry was answered on the device).
+func migrateLedgerIndex(tx *bolt.Tx) error {
+	meta, idx := tx.Bucket(bucketMeta), tx.Bucket(bucketLedgerSeq)
+	owner := getString(meta, keyUsername)
+	var acked uint64
+	err := tx.Bucket(bucketLedger).ForEach(func(k, v []byte) error {
+		var e Entry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("decode ledger entry: %w", err)
+		}
+		if e.Result.Code != CodeTooLarge {
+			acked = max(acked, e.Mutation.DeviceSeq)
+		}
+		return idx.Put(ledgerSeqKey(owner, e.Mutation.DeviceSeq), ledgerSeqValue(e.AckedAt, e.Mutation.MutationID))
+	})
+	if err != nil {
+		return err
+	}
+	return meta.Put(keyAcked, itob(acked))
 }
 
 // emptyBucket deletes every key of bucket name.

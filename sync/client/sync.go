@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,6 +37,16 @@ type Report struct {
 	Results []Result
 	// Removals are the records the server took off the device, with reasons.
 	Removals []Removal
+	// ServerBehind is set when the server held less of this device's work
+	// than it had acknowledged (it was restored from a backup); Resent
+	// counts the acknowledged mutations the client then sent again from its
+	// ledger. They are not counted in Pushed or by status.
+	ServerBehind bool
+	Resent       int
+
+	// resendFrom is set by a pull page whose last_device_seq is below
+	// what was acknowledged: the ledger is re-sent from there.
+	resendFrom *uint64
 }
 
 // Removal is a record the server removed from the device's scope.
@@ -58,6 +69,11 @@ func (c *Client) Sync(ctx context.Context) (Report, error) {
 	}
 	if err := c.pull(ctx, &rep); err != nil {
 		return rep, fmt.Errorf("sync: pull: %w", err)
+	}
+	if rep.resendFrom != nil {
+		if err := c.resend(ctx, *rep.resendFrom, &rep); err != nil {
+			return rep, fmt.Errorf("sync: re-send: %w", err)
+		}
 	}
 	c.log.Debug("synced", "pushed", rep.Pushed, "rejected", rep.Rejected, "pulled", rep.Pulled, "removed", rep.Removed)
 	return rep, nil
@@ -88,19 +104,26 @@ func (c *Client) Pull(ctx context.Context) (Report, error) {
 }
 
 type pushRequest struct {
-	Mutations []json.RawMessage `json:"mutations"`
+	Mutations    []json.RawMessage `json:"mutations"`
+	AckedThrough uint64            `json:"acked_through,omitempty"`
 }
 
 type pushAnswer struct {
 	Results       []Result  `json:"results"`
 	LastDeviceSeq uint64    `json:"last_device_seq"`
 	ServerTime    time.Time `json:"server_time"`
+	ServerBehind  bool      `json:"server_behind,omitempty"`
+	local         bool      // answered on the device, never by the server
 }
 
 // push sends the queue in device order, in batches, up to the last mutation
 // queued when it began (so that a steady stream of Enqueues cannot keep it
 // going forever). A batch's answered mutations leave the queue and enter the
 // ledger in one local transaction.
+//
+// Every push says acked_through. A server restored from a backup since
+// refuses new work with server_behind and its last_device_seq: the client
+// then re-sends what its ledger holds above that (resend) and goes on.
 func (c *Client) push(ctx context.Context, rep *Report) error {
 	until, err := c.LastSeq()
 	if err != nil {
@@ -108,18 +131,30 @@ func (c *Client) push(ctx context.Context, rep *Report) error {
 	}
 	size := c.cfg.BatchSize
 	var after uint64
+	resent := false
 	for {
 		batch, raws, err := c.nextBatch(after, until, size)
 		if err != nil || len(batch) == 0 {
 			return err
 		}
-		body, err := json.Marshal(pushRequest{Mutations: raws})
+		acked, err := c.AckedThrough()
+		if err != nil {
+			return err
+		}
+		body, err := json.Marshal(pushRequest{Mutations: raws, AckedThrough: acked})
 		if err != nil {
 			return err
 		}
 		var ans pushAnswer
 		err = c.call(ctx, http.MethodPost, "/v1/sync/push", body, &ans)
 		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.Code == CodeServerBehind && apiErr.LastDeviceSeq != nil && !resent {
+			resent = true
+			if err := c.resend(ctx, *apiErr.LastDeviceSeq, rep); err != nil {
+				return err
+			}
+			continue // the same batch again, after the ledger
+		}
 		if errors.As(err, &apiErr) && apiErr.Status == http.StatusRequestEntityTooLarge {
 			if len(batch) > 1 {
 				size = max(1, len(batch)/2)
@@ -138,7 +173,7 @@ func (c *Client) push(ctx context.Context, rep *Report) error {
 			m := batch[0]
 			c.log.Error("a queued mutation is larger than the server accepts; kept in the ledger, not sent", "seq", m.DeviceSeq, "mutation", m.MutationID)
 			refused := pushAnswer{Results: []Result{{MutationID: m.MutationID, DeviceSeq: m.DeviceSeq, Status: StatusRejected,
-				Code: CodeTooLarge, Message: "larger than the server accepts; kept on this device only"}}}
+				Code: CodeTooLarge, Message: "larger than the server accepts; kept on this device only"}}, local: true}
 			if _, err := c.settle(batch, refused, rep); err != nil {
 				return err
 			}
@@ -157,6 +192,168 @@ func (c *Client) push(ctx context.Context, rep *Report) error {
 		}
 		after = batch[len(batch)-1].DeviceSeq
 	}
+}
+
+// resend sends again, in device order and in batches, the acknowledged
+// mutations the ledger holds for the current account above from (the
+// server's last_device_seq) and up to acked_through, exactly as they were
+// first sent (same ids and sequences): the server lost them (it was
+// restored from a backup). What the server still holds is a replay there;
+// each is applied once. Each entry takes the new answer.
+func (c *Client) resend(ctx context.Context, from uint64, rep *Report) error {
+	acked, err := c.AckedThrough()
+	if err != nil || from >= acked {
+		return err
+	}
+	rep.ServerBehind = true
+	c.log.Warn("the server lost work it had acknowledged (restored from a backup?); re-sending the ledger", "server", from, "acked", acked)
+	size, after, sent := c.cfg.BatchSize, from, 0
+	for {
+		batch, raws, err := c.ledgerBatch(after, acked, size)
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			break
+		}
+		body, err := json.Marshal(pushRequest{Mutations: raws, AckedThrough: acked})
+		if err != nil {
+			return err
+		}
+		var ans pushAnswer
+		err = c.call(ctx, http.MethodPost, "/v1/sync/push", body, &ans)
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusRequestEntityTooLarge && len(batch) > 1 {
+			size = max(1, len(batch)/2)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		n, err := c.resettle(batch, ans)
+		if err != nil {
+			return err
+		}
+		if n < len(batch) {
+			return fmt.Errorf("%w: %d of %d re-sent answered", ErrIncompleteAnswer, n, len(batch))
+		}
+		rep.Resent += n
+		sent += n
+		after = batch[len(batch)-1].DeviceSeq
+	}
+	if sent == 0 {
+		// Nothing above the server's position is held any more: that work
+		// is lost, and claiming it would refuse every push. Take the
+		// server's position as what was acknowledged.
+		c.log.Error("the server lost acknowledged work this device no longer holds", "from", from+1, "through", acked)
+		return c.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyAcked, itob(from)) })
+	}
+	return nil
+}
+
+// ledgerBatch reads up to size ledger entries of the current account with
+// after < seq ≤ until that the server answered (not those answered on the
+// device), with their mutations encoded for sending.
+func (c *Client) ledgerBatch(after, until uint64, size int) ([]Mutation, []json.RawMessage, error) {
+	var (
+		batch []Mutation
+		raws  []json.RawMessage
+	)
+	err := c.db.View(func(tx *bolt.Tx) error {
+		prefix := ledgerSeqKey(c.cfg.Username, 0)
+		prefix = prefix[:len(prefix)-8]
+		ledger := tx.Bucket(bucketLedger)
+		cur := tx.Bucket(bucketLedgerSeq).Cursor()
+		for k, v := cur.Seek(ledgerSeqKey(c.cfg.Username, after+1)); k != nil && bytes.HasPrefix(k, prefix) && len(batch) < size; k, v = cur.Next() {
+			if btoi(k[len(prefix):]) > until {
+				break
+			}
+			_, id := splitLedgerSeqValue(v)
+			var e Entry
+			if ok, err := getJSON(ledger, []byte(id), &e); err != nil || !ok {
+				return err
+			}
+			if e.Result.Code == CodeTooLarge {
+				continue // never reached the server
+			}
+			raw, err := json.Marshal(e.Mutation)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, e.Mutation)
+			raws = append(raws, raw)
+		}
+		return nil
+	})
+	return batch, raws, err
+}
+
+// resettle stores the answers to re-sent mutations on their ledger entries.
+func (c *Client) resettle(batch []Mutation, ans pushAnswer) (int, error) {
+	bySeq := make(map[uint64]Mutation, len(batch))
+	for _, m := range batch {
+		bySeq[m.DeviceSeq] = m
+	}
+	now := c.cfg.Now().UTC()
+	n := 0
+	err := c.db.Update(func(tx *bolt.Tx) error {
+		n = 0
+		ledger := tx.Bucket(bucketLedger)
+		for _, r := range ans.Results {
+			m, ok := bySeq[r.DeviceSeq]
+			if !ok || m.MutationID != r.MutationID {
+				continue
+			}
+			delete(bySeq, r.DeviceSeq)
+			var e Entry
+			if _, err := getJSON(ledger, []byte(m.MutationID), &e); err != nil {
+				return err
+			}
+			e.Mutation, e.Result, e.ResentAt = m, r, &now
+			if err := putJSON(ledger, []byte(m.MutationID), e); err != nil {
+				return err
+			}
+			if r.Status == StatusRejected {
+				c.log.Warn("re-sent mutation rejected", "seq", r.DeviceSeq, "mutation", r.MutationID, "code", r.Code, "message", r.Message)
+			}
+			n++
+		}
+		return c.observeServerTime(tx.Bucket(bucketMeta), ans.ServerTime, now)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("record re-sent answers: %w", err)
+	}
+	return n, nil
+}
+
+// pruneLedger drops the current account's oldest ledger entries beyond
+// Config.LedgerKeep or acknowledged before Config.LedgerMaxAge, never the
+// one at acked_through (a server restored from a backup is found out by it).
+func (c *Client) pruneLedger(tx *bolt.Tx, now time.Time) error {
+	prefix := ledgerSeqKey(c.cfg.Username, 0)
+	prefix = prefix[:len(prefix)-8]
+	idx, ledger := tx.Bucket(bucketLedgerSeq), tx.Bucket(bucketLedger)
+	acked := btoi(tx.Bucket(bucketMeta).Get(keyAcked))
+	n := 0
+	cur := idx.Cursor()
+	for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
+		n++
+	}
+	cutoff := now.Add(-c.cfg.LedgerMaxAge)
+	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Seek(prefix) {
+		at, id := splitLedgerSeqValue(v)
+		if (n <= c.cfg.LedgerKeep && !at.Before(cutoff)) || btoi(k[len(prefix):]) == acked {
+			return nil
+		}
+		if err := ledger.Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := cur.Delete(); err != nil {
+			return err
+		}
+		n--
+	}
+	return nil
 }
 
 // nextBatch reads up to size queued mutations with after < seq ≤ until, both
@@ -197,7 +394,7 @@ func (c *Client) settle(batch []Mutation, ans pushAnswer, rep *Report) (int, err
 	var got []Result
 	err := c.db.Update(func(tx *bolt.Tx) error {
 		got = got[:0] // Update does not retry, but keep the closure self-contained
-		queue, ledger, meta := tx.Bucket(bucketQueue), tx.Bucket(bucketLedger), tx.Bucket(bucketMeta)
+		queue, ledger, meta, index := tx.Bucket(bucketQueue), tx.Bucket(bucketLedger), tx.Bucket(bucketMeta), tx.Bucket(bucketLedgerSeq)
 		for _, r := range ans.Results {
 			m, ok := bySeq[r.DeviceSeq]
 			if !ok || m.MutationID != r.MutationID {
@@ -208,10 +405,21 @@ func (c *Client) settle(batch []Mutation, ans pushAnswer, rep *Report) (int, err
 			if err := putJSON(ledger, []byte(m.MutationID), Entry{Mutation: m, Result: r, AckedAt: now.UTC()}); err != nil {
 				return err
 			}
+			if err := index.Put(ledgerSeqKey(c.cfg.Username, m.DeviceSeq), ledgerSeqValue(now, m.MutationID)); err != nil {
+				return err
+			}
 			if err := queue.Delete(itob(m.DeviceSeq)); err != nil {
 				return err
 			}
+			if !ans.local && m.DeviceSeq > btoi(meta.Get(keyAcked)) {
+				if err := meta.Put(keyAcked, itob(m.DeviceSeq)); err != nil {
+					return err
+				}
+			}
 			got = append(got, r)
+		}
+		if err := c.pruneLedger(tx, now); err != nil {
+			return err
 		}
 		// A server that holds higher sequences than this file ever assigned
 		// means the file was restored from an old copy: continue after the
@@ -331,8 +539,9 @@ func (c *Client) applyPage(page pullAnswer, rep *Report) error {
 	now := c.cfg.Now()
 	var pulled, removed int
 	var removals []Removal
+	var behind *uint64
 	err := c.db.Update(func(tx *bolt.Tx) error {
-		pulled, removed, removals = 0, 0, nil
+		pulled, removed, removals, behind = 0, 0, nil, nil
 		if page.Reset {
 			if err := emptyBucket(tx, bucketRecords); err != nil {
 				return err
@@ -369,6 +578,12 @@ func (c *Client) applyPage(page pullAnswer, rep *Report) error {
 		if err := meta.Put(keyCursor, []byte(page.Cursor)); err != nil {
 			return err
 		}
+		// A server below what it acknowledged lost it (a restore from a
+		// backup): the ledger is re-sent after the pull.
+		if acked := btoi(meta.Get(keyAcked)); page.LastDeviceSeq < acked {
+			from := page.LastDeviceSeq
+			behind = &from
+		}
 		// A file restored from an old copy, with nothing queued, learns here
 		// which sequences the server already holds, so that new work never reuses one.
 		if last := btoi(meta.Get(keyLastSeq)); page.LastDeviceSeq > last {
@@ -387,5 +602,8 @@ func (c *Client) applyPage(page pullAnswer, rep *Report) error {
 	rep.Pulled += pulled
 	rep.Removed += removed
 	rep.Removals = append(rep.Removals, removals...)
+	if behind != nil {
+		rep.resendFrom = behind
+	}
 	return nil
 }
