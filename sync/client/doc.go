@@ -4,8 +4,10 @@
 // A Client keeps everything a phone keeps in one local bbolt file (see
 // schema.go): its device id, the durable queue of mutations made offline,
 // the next device sequence, its hybrid logical clock, the pull cursor, the
-// records it pulled, its refresh token, and a ledger of every result the
-// server acknowledged. Every Enqueue is committed and fsynced before it
+// records it pulled, its refresh token, and a ledger of the results the
+// server acknowledged (bounded per account: the newest Config.LedgerKeep,
+// 10,000 by default, acknowledged within Config.LedgerMaxAge, 30 days; the
+// newest acknowledged one always stays). Every Enqueue is committed and fsynced before it
 // returns, so a process that dies at any moment loses nothing: reopening the
 // file resumes where it stopped.
 //
@@ -18,8 +20,14 @@
 //     rejected work for dispatch) — and the answer is written to the ledger in
 //     the same local transaction. A transport error, a 5xx, a 401 or a 426
 //     keeps the whole queue. Resending after a lost answer is safe: the server
-//     recognises the mutation by (device, device_seq) and by its id and
-//     answers with the original result, marked replayed.
+//     recognises the mutation by (account, device, device_seq) and by its id
+//     and answers with the original result, marked replayed. Every push says
+//     acked_through, the highest sequence the server acknowledged to the
+//     device. A server restored from a backup since holds less: it refuses
+//     new work with server_behind and its last_device_seq (or a pull shows
+//     last_device_seq below acked_through), and the client re-sends what its
+//     ledger holds above that, with the same ids and sequences, before its
+//     new work (Report.ServerBehind, Report.Resent).
 //   - Pull then fetches pages until has_more is false. A page with reset set
 //     drops the local records first; an upsert is kept when its version is at
 //     least the local one; a remove deletes the local copy. The cursor is
@@ -39,7 +47,9 @@
 // A file belongs to the user who first opened it. Another user may open it
 // only once its queue is empty (Open returns ErrOtherUser otherwise), so that
 // no one's work is sent under someone else's name; the new user starts from
-// an empty scope, on the same device id and sequence.
+// an empty scope, on the same device id, in their own sequence space
+// (sequences belong to account and device): from 1 for an account new to the
+// device, or where that account stopped on it.
 //
 // Run repeats Sync at an interval, backing off exponentially with full
 // jitter after failures, until its context ends.

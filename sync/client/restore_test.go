@@ -180,3 +180,40 @@ func TestLedgerRetentionIsBounded(t *testing.T) {
 	assert.Equal(t, uint64(5), ledger[0].Mutation.DeviceSeq)
 	assert.Equal(t, uint64(7), ledger[2].Mutation.DeviceSeq)
 }
+
+// Sequences belong to (account, device): the account that takes a device
+// over numbers its work from its own position (1 for an account new to the
+// device), and the previous account finds its own again when it comes back.
+func TestHandedOverDeviceNumbersEachAccountApart(t *testing.T) {
+	e := newEnv(t)
+	c, c2 := e.complaint("field"), e.complaint("field2")
+	path := filepath.Join(t.TempDir(), "phone.db")
+	d := e.deviceAt(path, "field")
+	addNotes(t, d, c.ID, 2)
+	_, err := d.Sync(ctx)
+	require.NoError(t, err)
+	require.NoError(t, d.SignOut(ctx))
+	require.NoError(t, d.Close())
+
+	d = e.deviceAt(path, "field2")
+	_, seq, err := d.AddNote(client.NewID(), client.Note{ComplaintID: c2.ID, Text: "یادداشت", WrittenAt: time.Now()})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), seq, "field2's first mutation on this device")
+	rep, err := d.Sync(ctx)
+	require.NoError(t, err)
+	require.Len(t, rep.Results, 1)
+	assert.Equal(t, client.StatusApplied, rep.Results[0].Status, "%s", rep.Results[0].Message)
+	assert.Empty(t, rep.Results[0].GapBefore)
+	require.NoError(t, d.SignOut(ctx))
+	require.NoError(t, d.Close())
+
+	d = e.deviceAt(path, "field")
+	_, seq, err = d.AddNote(client.NewID(), client.Note{ComplaintID: c.ID, Text: "باز هم", WrittenAt: time.Now()})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), seq, "field continues its own sequence")
+	rep, err = d.Sync(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Applied)
+	assert.Empty(t, rep.Results[0].GapBefore)
+	assert.False(t, rep.ServerBehind)
+}
