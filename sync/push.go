@@ -165,12 +165,14 @@ func (s *Store) PushAcked(u inspector.User, deviceID string, ackedThrough uint64
 	if ackedThrough > MaxDeviceSeq {
 		return PushAnswer{}, (&inspector.Problems{{Field: "acked_through", Code: "out_of_range", Message: "at most 2^53 (9007199254740992)"}}).Err()
 	}
-	held, err := s.LastDeviceSeq(u.ID, deviceID)
-	if err != nil {
-		return PushAnswer{}, fmt.Errorf("push: %w", err)
-	}
-	if ackedThrough > held && !resendsAcked(muts, ackedThrough) {
-		return PushAnswer{}, &ServerBehindError{LastDeviceSeq: held, AckedThrough: ackedThrough}
+	if ackedThrough > 0 && !resendsAcked(muts, ackedThrough) {
+		held, err := s.LastDeviceSeq(u.ID, deviceID)
+		if err != nil {
+			return PushAnswer{}, fmt.Errorf("push: %w", err)
+		}
+		if ackedThrough > held {
+			return PushAnswer{}, &ServerBehindError{LastDeviceSeq: held, AckedThrough: ackedThrough}
+		}
 	}
 	ordered := slices.Clone(muts)
 	slices.SortStableFunc(ordered, func(a, b Mutation) int {
@@ -189,7 +191,7 @@ func (s *Store) PushAcked(u inspector.User, deviceID string, ackedThrough uint64
 	)
 	actor := Actor{UserID: u.ID, DeviceID: deviceID}
 	space := seqSpace(u.ID, deviceID)
-	err = s.batch(actor, func(t *tx) error {
+	err := s.batch(actor, func(t *tx) error {
 		results = make([]Result, 0, len(ordered)) // Batch may run this twice
 		seqs := t.Bucket(bucketDeviceSeq)
 		lastSeq = 0
