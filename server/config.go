@@ -34,8 +34,12 @@ type Config struct {
 	// PushLimit bounds a sync push (up to 500 mutations); default 4 MiB.
 	PushLimit int64
 
-	// LoginPerAccount and LoginPerAddress bound login attempts per minute.
-	// Defaults 10 and 60.
+	// LoginPerAccount bounds failed sign-ins a minute on one account from one
+	// address (past it, that address is refused for that account), and from
+	// all addresses together (past it, only addresses without a failure on
+	// the account in the last 15 minutes get through); default 10.
+	// LoginPerAddress bounds every sign-in attempt a minute from one address;
+	// default 60. Enrolments share LoginPerAddress.
 	LoginPerAccount int
 	LoginPerAddress int
 	// TrackPerAddress bounds tracking-code lookups per minute per address; default 30.

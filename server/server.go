@@ -22,7 +22,7 @@ type Server struct {
 	issuer  *auth.Issuer
 	echo    *echo.Echo
 	metrics *metrics
-	limiter *loginLimiter
+	signIns *signInGuard
 	// trackLimiter bounds tracking-code lookups per address, so that codes
 	// cannot be guessed in bulk.
 	trackLimiter *loginLimiter
@@ -74,7 +74,7 @@ func New(cfg Config) (*Server, error) {
 		store:        cfg.Store,
 		issuer:       &auth.Issuer{Keys: cfg.Keys, AccessTTL: cfg.AccessTTL, Now: cfg.Now},
 		metrics:      newMetrics(cfg.Store),
-		limiter:      newLoginLimiter(cfg.LoginPerAccount, cfg.LoginPerAddress, cfg.Now),
+		signIns:      newSignInGuard(cfg.LoginPerAccount, cfg.LoginPerAddress, cfg.Now),
 		trackLimiter: newLoginLimiter(math.MaxInt32, cfg.TrackPerAddress, cfg.Now),
 		enrolLimiter: newLoginLimiter(math.MaxInt32, cfg.LoginPerAddress, cfg.Now),
 		passwords:    newPasswordGate(cfg.LoginConcurrency, cfg.LoginQueueWait),
