@@ -60,7 +60,11 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	srv, err := server.New(cfg)
 	require.NoError(t, err)
-	ts := httptest.NewServer(srv)
+	// The server's own HTTP configuration and listener, as favad serve runs it.
+	ts := httptest.NewUnstartedServer(srv)
+	ts.Config = srv.HTTPServer()
+	ts.Listener = srv.LimitListener(ts.Listener)
+	ts.Start()
 	t.Cleanup(func() {
 		ts.Close()
 		store.Close()
