@@ -50,14 +50,16 @@ func closedWithin(t *testing.T, conn net.Conn, wait time.Duration) string {
 // BodyIdleTimeout.
 func TestStalledBodyIsCutOff(t *testing.T) {
 	e := newEnv(t, func(c *server.Config) { c.BodyIdleTimeout = 300 * time.Millisecond })
-	for name, tc := range map[string]struct{ path, sent string }{
-		"no byte of the body":     {"/v1/auth/login", ""},
-		"part of the body":        {"/v1/auth/login", `{"username":"dispatcher","pass`},
-		"a route that refuses it": {"/v1/complaints", `{"call_id":`}, // 401 before reading: the rest is still waited for
+	for name, tc := range map[string]struct{ method, path, sent string }{
+		"no byte of the body":     {"POST", "/v1/auth/login", ""},
+		"part of the body":        {"POST", "/v1/auth/login", `{"username":"dispatcher","pass`},
+		"a route that refuses it": {"POST", "/v1/complaints", `{"call_id":`}, // 401 before reading: the rest is still waited for
+		"an upload, signed out":   {"PATCH", "/v1/uploads/0123456789abcdef", "\xff\xd8"},
+		"no such route":           {"POST", "/v1/nowhere", "{"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			conn := e.rawConn("127.0.0.1")
-			_, err := fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: favad\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n%s", tc.path, tc.sent)
+			_, err := fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: favad\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n%s", tc.method, tc.path, tc.sent)
 			require.NoError(t, err)
 			got := closedWithin(t, conn, 20*time.Second)
 			if got != "" {

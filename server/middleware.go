@@ -170,19 +170,22 @@ func bodyLimit(limit int64) echo.MiddlewareFunc {
 // off, whether or not the route reads the body: net/http reads what is left
 // of it before answering, and closes the connection when that read fails.
 // The deadline is lifted when the body ends, so that a long handler or a
-// live stream is not cut. tusd moves the deadline on its own reads of an
-// upload by the same BodyIdleTimeout (its NetworkTimeout).
+// live stream is not cut. An upload's body (tus) gets the first deadline
+// only: tusd moves it on its own reads, by the same BodyIdleTimeout (its
+// NetworkTimeout), and a second mover would only cost time.
 func (s *Server) bodyDeadline(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		if r.Body == nil || r.Body == http.NoBody {
 			return next(c)
 		}
-		b := &idleBody{ReadCloser: r.Body, rc: http.NewResponseController(c.Response()), idle: s.cfg.BodyIdleTimeout}
-		if err := b.rc.SetReadDeadline(time.Now().Add(b.idle)); err != nil {
+		rc := http.NewResponseController(c.Response())
+		if err := rc.SetReadDeadline(time.Now().Add(s.cfg.BodyIdleTimeout)); err != nil {
 			return next(c) // not a network connection (an in-process test): nothing to stall
 		}
-		r.Body = b
+		if !s.ownsBody[r.Method+" "+c.Path()] {
+			r.Body = &idleBody{ReadCloser: r.Body, rc: rc, idle: s.cfg.BodyIdleTimeout}
+		}
 		return next(c)
 	}
 }

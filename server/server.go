@@ -31,6 +31,7 @@ type Server struct {
 	passwords    *passwordGate // bounds argon2 checks at once
 	draining     atomic.Bool
 	routes       []Route
+	ownsBody     map[string]bool // "METHOD /path" of the routes that bound their bodies themselves (tus)
 	tus          http.Handler
 	tusFiles     filestore.FileStore
 	hub          *Hub
@@ -204,8 +205,12 @@ func (s *Server) newEcho() *echo.Echo {
 				"Tus-Resumable", "Upload-Offset", "Upload-Length", "Favad-Evidence-Status"},
 		}))
 	}
+	s.ownsBody = map[string]bool{}
 	for _, r := range s.routes {
 		limit := r.limit
+		if limit == noLimit {
+			s.ownsBody[r.Method+" "+r.Path] = true
+		}
 		switch limit {
 		case 0:
 			limit = s.cfg.BodyLimit
