@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	stdsync "sync"
 	"testing"
 	"time"
 
@@ -211,6 +212,26 @@ func TestLoginStrangerCannotLockOwnerOut(t *testing.T) {
 	// The failures are forgotten as time passes.
 	e.clock.Advance(time.Minute)
 	require.Equal(t, http.StatusOK, login("127.0.0.2", testPassword).status)
+}
+
+// TestLoginGuessesAtOnceStayWithinTheLimit: wrong passwords sent all at
+// once from one address cannot slip past the account's limit while their
+// checks run: each holds its place until its outcome is known.
+func TestLoginGuessesAtOnceStayWithinTheLimit(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.LoginPerAccount = 4 })
+	bad := map[string]string{"username": "dispatcher", "password": "guess-guess-guess", "device_id": "browser-burst-1"}
+	statuses := make(chan int, 16)
+	var wg stdsync.WaitGroup
+	for range 16 {
+		wg.Go(func() { statuses <- e.do(call{method: "POST", path: "/v1/auth/login", body: bad}).status })
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	assert.Equal(t, map[int]int{http.StatusUnauthorized: 4, http.StatusTooManyRequests: 12}, count)
 }
 
 // TestLoginAccountUnderAttack: failures spread over many addresses still
