@@ -112,11 +112,12 @@ const (
 	DefaultImportLimit = 5 << 20
 	DefaultPushLimit   = 4 << 20
 	DefaultPageSize    = 50
+	MaxPageSize        = 200
+
 	// DefaultMaxConnsPerAddr is the default of Config.MaxConnsPerAddr:
 	// enough for an office of browsers or a carrier's NAT of phones behind
 	// one address, far below what the server holds.
 	DefaultMaxConnsPerAddr = 256
-	MaxPageSize            = 200
 )
 
 func (c *Config) validate() error {

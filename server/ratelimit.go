@@ -89,8 +89,8 @@ type signInGuard struct {
 	swept     time.Time
 }
 
-// quietFor is how long an address must have had no failure on an account
-// under attack before it may try that account again.
+// signInQuietFor is how long an address must have had no failure on an
+// account under attack before it may try that account again.
 const signInQuietFor = 15 * time.Minute
 
 type accountAddress struct{ account, address string }
