@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	stdsync "sync"
 	"testing"
 	"time"
 
@@ -172,6 +173,97 @@ func TestLoginIsRateLimited(t *testing.T) {
 	assert.NotEmpty(t, r.header.Get("Retry-After"))
 	// Another account from the same address is not blocked by this one.
 	e.login("supervisor", "browser-0002")
+}
+
+// TestLoginStrangerCannotLockOwnerOut: ten wrong passwords from one address
+// used to lock the account for everyone. Now they lock that address out of
+// that account, even with the right password, while the owner signs in from
+// hers; refresh tokens are untouched.
+func TestLoginStrangerCannotLockOwnerOut(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.LoginPerAccount = 10 })
+	owner := e.login("dispatcher", "browser-owner-1")
+	login := func(from, password string) reply {
+		return e.do(call{method: "POST", path: "/v1/auth/login", from: from,
+			body: map[string]string{"username": "dispatcher", "password": password, "device_id": "browser-" + from}})
+	}
+	for range 10 {
+		require.Equal(t, http.StatusUnauthorized, login("127.0.0.2", "guess-guess-guess").status)
+	}
+	for range 3 {
+		r := login("127.0.0.2", "guess-guess-guess")
+		require.Equal(t, http.StatusTooManyRequests, r.status, "%s", r.body)
+		assert.Equal(t, "rate_limited", string(r.problem(t).Code))
+		assert.NotEmpty(t, r.header.Get("Retry-After"))
+	}
+
+	// The owner, from her own address, with the right password.
+	r := login("127.0.0.1", testPassword)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	// The stranger's address stays refused, even with the right password.
+	r = login("127.0.0.2", testPassword)
+	require.Equal(t, http.StatusTooManyRequests, r.status, "%s", r.body)
+	assert.NotEmpty(t, r.header.Get("Retry-After"))
+
+	// Refresh tokens are as they were.
+	r = e.do(call{method: "POST", path: "/v1/auth/refresh", from: "127.0.0.2", body: map[string]string{"refresh_token": owner.RefreshToken}})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	// The failures are forgotten as time passes.
+	e.clock.Advance(time.Minute)
+	require.Equal(t, http.StatusOK, login("127.0.0.2", testPassword).status)
+}
+
+// TestLoginGuessesAtOnceStayWithinTheLimit: wrong passwords sent all at
+// once from one address cannot slip past the account's limit while their
+// checks run: each holds its place until its outcome is known.
+func TestLoginGuessesAtOnceStayWithinTheLimit(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.LoginPerAccount = 4 })
+	bad := map[string]string{"username": "dispatcher", "password": "guess-guess-guess", "device_id": "browser-burst-1"}
+	statuses := make(chan int, 16)
+	var wg stdsync.WaitGroup
+	for range 16 {
+		wg.Go(func() { statuses <- e.do(call{method: "POST", path: "/v1/auth/login", body: bad}).status })
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	assert.Equal(t, map[int]int{http.StatusUnauthorized: 4, http.StatusTooManyRequests: 12}, count)
+}
+
+// TestLoginAccountUnderAttack: failures spread over many addresses still
+// bound guessing: once the account has had more failures than its limit, an
+// address that has failed on it recently is refused at once, while one
+// without failures (the owner's) gets through.
+func TestLoginAccountUnderAttack(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) {
+		c.LoginPerAccount = 3
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	login := func(client, password string) reply {
+		return e.do(call{method: "POST", path: "/v1/auth/login", header: http.Header{"X-Forwarded-For": {client}},
+			body: map[string]string{"username": "dispatcher", "password": password, "device_id": "browser-attack-1"}})
+	}
+	for i := range 5 { // each address fails once: the account's limit is passed
+		require.Equal(t, http.StatusUnauthorized, login(fmt.Sprintf("203.0.113.%d", i), "guess-guess-guess").status)
+	}
+	// An address with a recent failure is held back at its second guess.
+	r := login("203.0.113.1", "guess-guess-guess")
+	require.Equal(t, http.StatusTooManyRequests, r.status, "%s", r.body)
+	assert.Equal(t, "rate_limited", string(r.problem(t).Code))
+	assert.NotEmpty(t, r.header.Get("Retry-After"))
+	r = login("203.0.113.1", testPassword)
+	require.Equal(t, http.StatusTooManyRequests, r.status, "%s", r.body)
+
+	// The owner, at an address without failures, signs in.
+	require.Equal(t, http.StatusOK, login("198.51.100.20", testPassword).status)
+
+	// When the attack stops, the held-back address gets through again.
+	e.clock.Advance(15 * time.Minute)
+	require.Equal(t, http.StatusOK, login("203.0.113.1", testPassword).status)
 }
 
 // TestLoginWaitsForAFreePasswordCheck: with every password check taken (a

@@ -34,8 +34,12 @@ type Config struct {
 	// PushLimit bounds a sync push (up to 500 mutations); default 4 MiB.
 	PushLimit int64
 
-	// LoginPerAccount and LoginPerAddress bound login attempts per minute.
-	// Defaults 10 and 60.
+	// LoginPerAccount bounds failed sign-ins a minute on one account from one
+	// address (past it, that address is refused for that account), and from
+	// all addresses together (past it, only addresses without a failure on
+	// the account in the last 15 minutes get through); default 10.
+	// LoginPerAddress bounds every sign-in attempt a minute from one address;
+	// default 60. Enrolments share LoginPerAddress.
 	LoginPerAccount int
 	LoginPerAddress int
 	// TrackPerAddress bounds tracking-code lookups per minute per address; default 30.
@@ -45,6 +49,20 @@ type Config struct {
 	// long a sign-in waits for a free check before 503 busy; default 2s.
 	LoginConcurrency int
 	LoginQueueWait   time.Duration
+
+	// ReadHeaderTimeout bounds how long a client may take to send a
+	// request's headers; default 10s. BodyIdleTimeout bounds how long a
+	// request body may go without a byte: the deadline moves forward as
+	// bytes arrive, so that a slow phone that keeps sending finishes while a
+	// client that stalls is cut off; default 30s. Evidence uploads (tus
+	// PATCH) use it too.
+	ReadHeaderTimeout time.Duration
+	BodyIdleTimeout   time.Duration
+	// MaxConnsPerAddr bounds the connections one client address (an IPv6
+	// /64) holds open at once, in LimitListener; a connection past it is
+	// closed before it is served. Connections from TrustedProxies are not
+	// counted. Default 256; negative means no bound.
+	MaxConnsPerAddr int
 
 	// CORSOrigins allowed to call the API from a browser; empty means same-origin only.
 	CORSOrigins []string
@@ -95,6 +113,11 @@ const (
 	DefaultPushLimit   = 4 << 20
 	DefaultPageSize    = 50
 	MaxPageSize        = 200
+
+	// DefaultMaxConnsPerAddr is the default of Config.MaxConnsPerAddr:
+	// enough for an office of browsers or a carrier's NAT of phones behind
+	// one address, far below what the server holds.
+	DefaultMaxConnsPerAddr = 256
 )
 
 func (c *Config) validate() error {
@@ -139,6 +162,15 @@ func (c *Config) validate() error {
 	}
 	if c.AccessTTL < 0 || c.RefreshTTL < c.AccessTTL {
 		return errors.New("server: refresh TTL must be at least the access TTL, both positive")
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.BodyIdleTimeout <= 0 {
+		c.BodyIdleTimeout = 30 * time.Second
+	}
+	if c.MaxConnsPerAddr == 0 {
+		c.MaxConnsPerAddr = DefaultMaxConnsPerAddr
 	}
 	if c.BodyLimit == 0 {
 		c.BodyLimit = DefaultBodyLimit

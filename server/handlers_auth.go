@@ -35,11 +35,13 @@ func (s *Server) login(c echo.Context) error {
 	if err := p.Err(); err != nil {
 		return err
 	}
-	if ok, wait := s.limiter.allow(strings.ToLower(strings.TrimSpace(req.Username)), c.RealIP()); !ok {
+	done, wait := s.signIns.begin(strings.ToLower(strings.TrimSpace(req.Username)), c.RealIP())
+	if done == nil {
 		return &rateLimitError{err: inspector.Errorf(inspector.CodeRateLimited, "too many sign-in attempts; wait and try again"),
-			retryAfterSeconds: int(math.Ceil(wait.Seconds()))}
+			retryAfterSeconds: max(1, int(math.Ceil(wait.Seconds())))}
 	}
 	u, ok, err := s.checkCredentials(c.Request().Context(), req.Username, req.Password)
+	done(ok || err != nil) // only a wrong password counts as a failure
 	if err != nil {
 		return err
 	}

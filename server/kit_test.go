@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -59,7 +60,11 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	srv, err := server.New(cfg)
 	require.NoError(t, err)
-	ts := httptest.NewServer(srv)
+	// The server's own HTTP configuration and listener, as favad serve runs it.
+	ts := httptest.NewUnstartedServer(srv)
+	ts.Config = srv.HTTPServer()
+	ts.Listener = srv.LimitListener(ts.Listener)
+	ts.Start()
 	t.Cleanup(func() {
 		ts.Close()
 		store.Close()
@@ -122,6 +127,9 @@ type call struct {
 	// invalidRequest marks a request that breaks the contract on purpose: it
 	// is not validated against the spec, but its response still is.
 	invalidRequest bool
+	// from is the address the request comes from, such as 127.0.0.2 (Linux
+	// routes all of 127/8 to the loopback); "" is 127.0.0.1.
+	from string
 }
 
 type reply struct {
@@ -191,7 +199,11 @@ func (e *env) do(c call) reply {
 	if !c.invalidRequest {
 		require.NoError(t, openapi3filter.ValidateRequest(context.Background(), in), "request %s %s breaks the spec", c.method, c.path)
 	}
-	resp, err := e.ts.Client().Do(build())
+	client := e.ts.Client()
+	if c.from != "" {
+		client = clientFrom(t, c.from)
+	}
+	resp, err := client.Do(build())
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var body []byte
@@ -213,6 +225,17 @@ func (e *env) do(c call) reply {
 	}
 	require.NotEmpty(t, resp.Header.Get("X-Request-ID"), "every response carries a request id")
 	return reply{status: resp.StatusCode, header: resp.Header, body: body}
+}
+
+// clientFrom is an HTTP client whose connections come from the local
+// address from.
+func clientFrom(t *testing.T, from string) *http.Client {
+	t.Helper()
+	local, err := net.ResolveTCPAddr("tcp", net.JoinHostPort(from, "0"))
+	require.NoError(t, err)
+	tr := &http.Transport{DialContext: (&net.Dialer{LocalAddr: local}).DialContext}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
 }
 
 type tokens struct {

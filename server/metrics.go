@@ -18,6 +18,8 @@ type metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// connsRefused counts connections closed by LimitListener.
+	connsRefused prometheus.Counter
 }
 
 func newMetrics(store *favsync.Store) *metrics {
@@ -30,6 +32,9 @@ func newMetrics(store *favsync.Store) *metrics {
 			Name: "favad_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route", "method"}),
+		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "favad_connections_refused_total", Help: "Connections closed unserved: their address held the most connections allowed.",
+		}),
 	}
 	stat := func(f func(favsync.Stats) float64) func() float64 {
 		return func() float64 {
@@ -40,7 +45,7 @@ func newMetrics(store *favsync.Store) *metrics {
 			return f(st)
 		}
 	}
-	m.registry.MustRegister(m.requests, m.latency,
+	m.registry.MustRegister(m.requests, m.latency, m.connsRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "favad_store_size_bytes", Help: "Size of the bbolt data file."},
 			stat(func(s favsync.Stats) float64 { return float64(s.SizeBytes) })),

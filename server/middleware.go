@@ -3,11 +3,14 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -157,6 +160,58 @@ func bodyLimit(limit int64) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// bodyDeadline bounds how long a request body may stall. The connection's
+// read deadline is BodyIdleTimeout from the start of the request and moves
+// forward each time bytes arrive, so that a phone on a poor network that
+// keeps sending finishes, however long it takes, while a client that sends
+// headers and then stalls (or never sends the body it announced) is cut
+// off, whether or not the route reads the body: net/http reads what is left
+// of it before answering, and closes the connection when that read fails.
+// The deadline is lifted when the body ends, so that a long handler or a
+// live stream is not cut. An upload's body (tus) gets the first deadline
+// only: tusd moves it on its own reads, by the same BodyIdleTimeout (its
+// NetworkTimeout), and a second mover would only cost time.
+func (s *Server) bodyDeadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Body == nil || r.Body == http.NoBody {
+			return next(c)
+		}
+		rc := http.NewResponseController(c.Response())
+		if err := rc.SetReadDeadline(time.Now().Add(s.cfg.BodyIdleTimeout)); err != nil {
+			return next(c) // not a network connection (an in-process test): nothing to stall
+		}
+		if !s.ownsBody[r.Method+" "+c.Path()] {
+			r.Body = &idleBody{ReadCloser: r.Body, rc: rc, idle: s.cfg.BodyIdleTimeout}
+		}
+		return next(c)
+	}
+}
+
+// errBodyStalled is what a read of a stalled body returns.
+var errBodyStalled = errors.New("server: the request body stalled: no byte came within the idle timeout")
+
+// idleBody is a request body whose connection's read deadline moves forward
+// as bytes arrive.
+type idleBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case err == io.EOF:
+		_ = b.rc.SetReadDeadline(time.Time{})
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		err = errBodyStalled
+	case n > 0:
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	}
+	return n, err
 }
 
 // ipExtractor believes X-Forwarded-For only from trusted proxies.

@@ -22,7 +22,7 @@ type Server struct {
 	issuer  *auth.Issuer
 	echo    *echo.Echo
 	metrics *metrics
-	limiter *loginLimiter
+	signIns *signInGuard
 	// trackLimiter bounds tracking-code lookups per address, so that codes
 	// cannot be guessed in bulk.
 	trackLimiter *loginLimiter
@@ -31,6 +31,7 @@ type Server struct {
 	passwords    *passwordGate // bounds argon2 checks at once
 	draining     atomic.Bool
 	routes       []Route
+	ownsBody     map[string]bool // "METHOD /path" of the routes that bound their bodies themselves (tus)
 	tus          http.Handler
 	tusFiles     filestore.FileStore
 	hub          *Hub
@@ -74,7 +75,7 @@ func New(cfg Config) (*Server, error) {
 		store:        cfg.Store,
 		issuer:       &auth.Issuer{Keys: cfg.Keys, AccessTTL: cfg.AccessTTL, Now: cfg.Now},
 		metrics:      newMetrics(cfg.Store),
-		limiter:      newLoginLimiter(cfg.LoginPerAccount, cfg.LoginPerAddress, cfg.Now),
+		signIns:      newSignInGuard(cfg.LoginPerAccount, cfg.LoginPerAddress, cfg.Now),
 		trackLimiter: newLoginLimiter(math.MaxInt32, cfg.TrackPerAddress, cfg.Now),
 		enrolLimiter: newLoginLimiter(math.MaxInt32, cfg.LoginPerAddress, cfg.Now),
 		passwords:    newPasswordGate(cfg.LoginConcurrency, cfg.LoginQueueWait),
@@ -193,7 +194,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
 	e.Pre(middleware.RemoveTrailingSlash())
-	e.Use(s.requestID, s.recoverPanics, s.observe)
+	e.Use(s.requestID, s.recoverPanics, s.observe, s.bodyDeadline)
 	if len(s.cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: s.cfg.CORSOrigins,
@@ -204,8 +205,12 @@ func (s *Server) newEcho() *echo.Echo {
 				"Tus-Resumable", "Upload-Offset", "Upload-Length", "Favad-Evidence-Status"},
 		}))
 	}
+	s.ownsBody = map[string]bool{}
 	for _, r := range s.routes {
 		limit := r.limit
+		if limit == noLimit {
+			s.ownsBody[r.Method+" "+r.Path] = true
+		}
 		switch limit {
 		case 0:
 			limit = s.cfg.BodyLimit

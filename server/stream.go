@@ -49,8 +49,13 @@ func (h *Hub) PokeExcept(user string, seq uint64, except string) {
 	}
 }
 
-// MaxStreamsPerDevice bounds the live streams one device may hold open.
-const MaxStreamsPerDevice = 2
+// MaxStreamsPerDevice bounds the live streams one device may hold open, and
+// MaxStreamsPerUser those of one user over all devices, so that signing in
+// on more device ids does not open streams without end.
+const (
+	MaxStreamsPerDevice = 2
+	MaxStreamsPerUser   = 4
+)
 
 // offer leaves seq as the stream's pending poke, replacing an older one, and
 // never blocks: a burst becomes one event carrying its latest sequence.
@@ -69,11 +74,16 @@ func (s *stream) offer(seq uint64) {
 	}
 }
 
-func (h *Hub) join(user, device string) (*stream, bool) {
+// join opens a stream for user's device; it refuses one past
+// MaxStreamsPerDevice or MaxStreamsPerUser, saying which bound was reached.
+func (h *Hub) join(user, device string) (*stream, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.perDevice[device] >= MaxStreamsPerDevice {
-		return nil, false
+		return nil, streamsRefused("this device already holds %d live streams", MaxStreamsPerDevice)
+	}
+	if len(h.byUser[user]) >= MaxStreamsPerUser {
+		return nil, streamsRefused("this user already holds %d live streams on their devices; close one", MaxStreamsPerUser)
 	}
 	s := &stream{device: device, poke: make(chan uint64, 1)}
 	if h.byUser[user] == nil {
@@ -82,7 +92,13 @@ func (h *Hub) join(user, device string) (*stream, bool) {
 	h.byUser[user][s] = true
 	h.perDevice[device]++
 	h.open.Inc()
-	return s, true
+	return s, nil
+}
+
+// streamsRefused is the 429 for a stream past a bound; a client retries
+// after 30 seconds, by when a dropped connection has been noticed.
+func streamsRefused(format string, bound int) error {
+	return &rateLimitError{err: inspector.Errorf(inspector.CodeRateLimited, format, bound), retryAfterSeconds: 30}
 }
 
 func (h *Hub) leave(user string, s *stream) {
@@ -106,9 +122,9 @@ func (s *Server) syncStream(c echo.Context) error {
 		return err
 	}
 	p := principal(c)
-	st, ok := s.hub.join(p.User.ID, p.DeviceID)
-	if !ok {
-		return &rateLimitError{err: inspector.Errorf(inspector.CodeRateLimited, "this device already holds %d live streams", MaxStreamsPerDevice), retryAfterSeconds: 30}
+	st, err := s.hub.join(p.User.ID, p.DeviceID)
+	if err != nil {
+		return err
 	}
 	defer s.hub.leave(p.User.ID, st)
 	if last := c.Request().Header.Get("Last-Event-ID"); last != "" {

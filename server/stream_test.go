@@ -310,6 +310,39 @@ func TestStreamRefusals(t *testing.T) {
 		b.close()
 		d.close()
 	})
+	t.Run("at most four streams per user, whatever the devices", func(t *testing.T) {
+		// A user signing in on more device ids cannot open streams without end.
+		var open []*sse
+		for i := range server.MaxStreamsPerUser {
+			tk := e.login("field2", fmt.Sprintf("device-field2-%02d", i))
+			st := e.openStream(tk.AccessToken, "")
+			require.Equal(t, http.StatusOK, st.resp.StatusCode)
+			open = append(open, st)
+		}
+		fresh := e.login("field2", "device-field2-fresh")
+		r := e.do(call{method: "GET", path: "/v1/sync/stream", token: fresh.AccessToken, header: syncHeaders})
+		require.Equal(t, http.StatusTooManyRequests, r.status, "%s", r.body)
+		assert.Equal(t, "30", r.header.Get("Retry-After"))
+		p := r.problem(t)
+		assert.Equal(t, "rate_limited", string(p.Code))
+		assert.Contains(t, p.Detail, "user")
+
+		// Another inspector is not held back.
+		other := e.openStream(e.login("field", "device-field-other").AccessToken, "")
+		assert.Equal(t, http.StatusOK, other.resp.StatusCode)
+		other.close()
+
+		// A closed stream frees its place for the user's new device.
+		open[0].close()
+		require.Eventually(t, func() bool {
+			s := e.openStream(fresh.AccessToken, "")
+			defer s.close()
+			return s.resp.StatusCode == http.StatusOK
+		}, 5*time.Second, 20*time.Millisecond)
+		for _, st := range open[1:] {
+			st.close()
+		}
+	})
 	t.Run("inspectors only", func(t *testing.T) {
 		st := e.openStream(e.token("dispatcher"), "")
 		assert.Equal(t, http.StatusForbidden, st.resp.StatusCode)

@@ -61,6 +61,8 @@ func (s *Server) newUploads() (http.Handler, error) {
 		PreUploadCreateCallback:   s.beforeUpload,
 		PreFinishResponseCallback: s.finishUpload,
 		Cors:                      &tusd.CorsConfig{Disable: true}, // Echo's CORS middleware, if configured, answers
+		// A stalled PATCH is cut off as any stalled body is (bodyDeadline).
+		NetworkTimeout: s.cfg.BodyIdleTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tus handler: %w", err)

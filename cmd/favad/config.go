@@ -14,6 +14,7 @@ import (
 
 	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/push"
+	"github.com/favad/favad/server"
 	favsync "github.com/favad/favad/sync"
 )
 
@@ -165,12 +166,15 @@ type serveConfig struct {
 	UploadMaxAge   time.Duration // --upload-max-age: incomplete uploads idle longer are removed
 	MediaMissing   time.Duration // --media-missing-after: a record without its bytes this long is "media missing"
 	Unclaimed      time.Duration // --unclaimed-upload-retention: bytes whose record never comes are removed after it
+	BodyIdle       time.Duration // --body-idle-timeout: a request body that sends no byte this long is cut off
+	ConnsPerAddr   int           // --max-conns-per-addr: connections one client address may hold; 0 means no bound
 
 	// Derived by validate.
 	level   slog.Level
 	origins []string
 	proxies []netip.Prefix
 	sla     inspector.SLA
+	conns   int // --max-conns-per-addr as server.Config takes it (negative: no bound)
 }
 
 // Defaults of `favad serve`.
@@ -202,6 +206,8 @@ func (s *serveConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.UploadMaxAge, "upload-max-age", 48*time.Hour, "incomplete uploads idle this long are removed")
 	fs.DurationVar(&s.MediaMissing, "media-missing-after", 24*time.Hour, "an evidence record whose bytes have not come this long is shown as media missing")
 	fs.DurationVar(&s.Unclaimed, "unclaimed-upload-retention", favsync.PendingUploadRetention, "uploaded bytes whose evidence record has not come this long are removed")
+	fs.DurationVar(&s.BodyIdle, "body-idle-timeout", 30*time.Second, "a request body (an upload too) that sends no byte this long is cut off; a body that keeps coming, however slowly, is not")
+	fs.IntVar(&s.ConnsPerAddr, "max-conns-per-addr", server.DefaultMaxConnsPerAddr, "connections one client address (IPv6: /64) may hold open at once, trusted proxies apart; 0 means no bound")
 	fs.DurationVar(&s.Retention, "tombstone-retention", favsync.DefaultTombstoneRetention, "how long sync removals are kept; devices offline longer get a full resync")
 	fs.StringVar(&s.SLA, "sla", "", "due times by priority, e.g. urgent=1h,high=4h,normal=24h,low=72h; missing ones keep these defaults")
 	fs.DurationVar(&s.SLAReferral, "sla-referral", favsync.DefaultReferralSLA, "how long an office has to answer a complaint referred to it")
@@ -240,6 +246,17 @@ func (s *serveConfig) validate() error {
 	}
 	if s.Retention < time.Hour {
 		return usagef("--tombstone-retention %s: at least 1h, so that a short outage does not force full resyncs", s.Retention)
+	}
+	if s.BodyIdle < time.Second || s.BodyIdle > 10*time.Minute {
+		return usagef("--body-idle-timeout %s: 1s to 10m", s.BodyIdle)
+	}
+	switch {
+	case s.ConnsPerAddr < 0:
+		return usagef("--max-conns-per-addr %d: 0 (no bound) or more", s.ConnsPerAddr)
+	case s.ConnsPerAddr == 0:
+		s.conns = -1
+	default:
+		s.conns = s.ConnsPerAddr
 	}
 	if err := s.level.UnmarshalText([]byte(s.LogLevel)); err != nil {
 		return usagef("--log-level %q: use debug, info, warn or error", s.LogLevel)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -132,6 +131,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		CORSOrigins:    cfg.origins,
 		TrustedProxies: cfg.proxies,
 
+		BodyIdleTimeout: cfg.BodyIdle,
+		MaxConnsPerAddr: cfg.conns,
+
 		Blobs:                    blobs,
 		UploadDir:                filepath.Join(cfg.Data, "uploads"),
 		MediaMissingAfter:        cfg.MediaMissing,
@@ -162,13 +164,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	hs := &http.Server{
-		Handler:           srv,
-		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	ln = srv.LimitListener(ln) // at most --max-conns-per-addr connections per client address
+	hs := srv.HTTPServer()     // header and body timeouts
+	hs.TLSConfig = tlsConfig
 	serveErr := make(chan error, 1)
 	go func() {
 		if tlsConfig != nil {

@@ -1030,7 +1030,7 @@ func TestRealServerRefusesOldProtocolAndQueueIsKept(t *testing.T) {
 }
 
 func TestSignInRateLimitIsReportedWithRetryAfter(t *testing.T) {
-	e := newEnv(t, func(cfg *server.Config) { cfg.LoginPerAccount = 1 })
+	e := newEnv(t, func(cfg *server.Config) { cfg.LoginPerAddress = 1 }) // every sign-in counts against its address
 	_, err := e.device("field").Sync(ctx)
 	require.NoError(t, err)
 	d := e.device("field") // a second phone of the same inspector, at once
