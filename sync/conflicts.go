@@ -2,6 +2,7 @@ package sync
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -196,6 +197,8 @@ func (t *tx) applyResolution(c *Conflict, action string) error {
 
 // resolveReview settles a complaint sent to needs_review by a field outcome:
 // overrule applies the inspector's outcome; accept restores what dispatch had.
+// While other reviews of the complaint are open, accept only closes this
+// one and overrule is refused with CodeReviewPending.
 func (t *tx) resolveReview(c *Conflict, action string) error {
 	b := t.Bucket(bucketComplaints)
 	var cp inspector.Complaint
@@ -204,9 +207,26 @@ func (t *tx) resolveReview(c *Conflict, action string) error {
 	}
 	if cp.Status != inspector.StatusNeedsReview {
 		if action == ResolveAccept {
-			return nil // dispatch's state already stands (another review of it was settled)
+			return nil // dispatch routed it out of review: its state stands, the complaint is untouched
 		}
 		return inspector.Errorf(inspector.CodeConflict, "the complaint is %s now, not under review; route it instead", cp.Status)
+	}
+	// The complaint stays under review while any other review of it is open
+	// (inspector.SettleReview).
+	others, err := t.openReviews(cp.ID, c.ID)
+	if err != nil {
+		return err
+	}
+	settle, err := inspector.SettleReview(action == ResolveOverrule, len(others))
+	if err != nil {
+		var e *inspector.Error
+		if errors.As(err, &e) {
+			e.Message += " (open: " + strings.Join(others, ", ") + ")"
+		}
+		return err
+	}
+	if settle == inspector.ReviewStays {
+		return nil // the record closes; the complaint waits for the others
 	}
 	before := cp
 	to := cp.ReviewFrom // what dispatch had just before this review, newer than the conflict's own record
@@ -250,6 +270,32 @@ func (t *tx) resolveReview(c *Conflict, action string) error {
 		return err
 	}
 	return putJSON(b, []byte(cp.ID), cp)
+}
+
+// openReviews lists the ids of the open needs_review conflicts on complaint
+// id other than except, oldest first, from the complaint's record log.
+func (t *tx) openReviews(id, except string) ([]string, error) {
+	h, err := history(t.Tx, KindComplaint, id)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{except: true}
+	var out []string
+	for _, ch := range h {
+		if ch.Kind != KindConflict || seen[ch.ID] {
+			continue
+		}
+		seen[ch.ID] = true
+		var c Conflict
+		ok, err := getJSON(t.Bucket(bucketConflicts), []byte(ch.ID), &c)
+		if err != nil {
+			return nil, err
+		}
+		if ok && c.Rule == inspector.RuleNeedsReview && c.Status == ConflictOpen && c.ComplaintID == id {
+			out = append(out, c.ID)
+		}
+	}
+	return out, nil
 }
 
 // overruleVisit writes the losing value of a visit field, or restores an

@@ -1,0 +1,79 @@
+package server_test
+
+// Settling conflict records over HTTP (issue 11, points 5, 13 and 20).
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// twoReviewsHTTP: the complaint is reassigned from field to field2, and both
+// inspectors' offline outcomes go to review. It returns the complaint's id
+// and the two conflict ids, field's first.
+func twoReviewsHTTP(t *testing.T, e *env, callID string) (string, string, string) {
+	t.Helper()
+	disp := e.token("dispatcher")
+	var c complaintJSON
+	e.do(newCall("POST", "/v1/complaints", disp, intake(callID, e.clock.Now()))).json(t, &c)
+	e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field"})).json(t, &c)
+	e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field2"].ID, "mode": "field"})).json(t, &c)
+	field := e.login("field", "android-field-"+callID).AccessToken
+	field2 := e.login("field2", "android-field2-"+callID).AccessToken
+	r1 := e.push(field, mutation(1, "complaint.outcome", c.ID, c.Version, map[string]any{"outcome": "substantiated", "statement": "غایب بود"}, e.clock.Now()))
+	r2 := e.push(field2, mutation(1, "complaint.outcome", c.ID, c.Version, map[string]any{"outcome": "not_substantiated", "statement": "همه حاضر بودند"}, e.clock.Now()))
+	require.Equal(t, "needs_review", r1.Results[0].Rule)
+	require.Equal(t, "needs_review", r2.Results[0].Rule)
+	return c.ID, r1.Results[0].ConflictIDs[0], r2.Results[0].ConflictIDs[0]
+}
+
+// TestSecondOutcomeUnderReviewIsSettleable: issue 11, point 5. Accepting the
+// first review used to take the complaint out of review, and overruling the
+// second was then refused for ever. Now the complaint stays under review
+// while a review of it is open; overruling while another is open is 409
+// review_pending, and the other can be accepted first.
+func TestSecondOutcomeUnderReviewIsSettleable(t *testing.T) {
+	e := newEnv(t)
+	disp := e.token("dispatcher")
+	id, first, second := twoReviewsHTTP(t, e, "CALL-ST1")
+
+	r := e.do(newCall("POST", "/v1/conflicts/"+second+"/resolve", disp, map[string]string{"action": "overrule"}))
+	require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+	assert.Equal(t, "review_pending", string(r.problem(t).Code))
+
+	r = e.do(newCall("POST", "/v1/conflicts/"+first+"/resolve", disp, map[string]string{"action": "accept"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var c complaintJSON
+	e.do(newCall("GET", "/v1/complaints/"+id, disp, nil)).json(t, &c)
+	assert.Equal(t, "needs_review", c.Status, "still under review: field2's outcome is open")
+
+	r = e.do(newCall("POST", "/v1/conflicts/"+second+"/resolve", disp, map[string]string{"action": "overrule", "note": "گزارش دوم پذیرفته شد"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	e.do(newCall("GET", "/v1/complaints/"+id, disp, nil)).json(t, &c)
+	assert.Equal(t, "not_substantiated", c.Status)
+}
+
+// TestAcceptingAReviewAfterRoutingIsANoOp: issue 11, point 20. A review
+// whose complaint dispatch routed out of review is accepted with 200 (the
+// record closes, the complaint is untouched); overruling it is 409 conflict.
+func TestAcceptingAReviewAfterRoutingIsANoOp(t *testing.T) {
+	e := newEnv(t)
+	disp := e.token("dispatcher")
+	id, first, second := twoReviewsHTTP(t, e, "CALL-ST2")
+	r := e.do(newCall("POST", "/v1/complaints/"+id+"/withdraw", disp, map[string]string{"reason": "تماس تکراری"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	r = e.do(newCall("POST", "/v1/conflicts/"+first+"/resolve", disp, map[string]string{"action": "overrule"}))
+	require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+	assert.Equal(t, "conflict", string(r.problem(t).Code))
+	for _, cf := range []string{first, second} {
+		r = e.do(newCall("POST", "/v1/conflicts/"+cf+"/resolve", disp, map[string]string{"action": "accept"}))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Contains(t, string(r.body), `"status":"resolved"`)
+	}
+	var c complaintJSON
+	e.do(newCall("GET", "/v1/complaints/"+id, disp, nil)).json(t, &c)
+	assert.Equal(t, "withdrawn", c.Status)
+}
