@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,13 +26,16 @@ type Conflict struct {
 	Field       string          `json:"field,omitempty"`
 	ServerValue json.RawMessage `json:"server_value,omitempty"`
 	DeviceValue json.RawMessage `json:"device_value,omitempty"`
-	Winner      string          `json:"winner"` // "server", "device", "both" (merged) or "none" (rejected)
-	Code        string          `json:"code,omitempty"`
-	Message     string          `json:"message"`
-	InspectorID string          `json:"inspector_id"`
-	DeviceID    string          `json:"device_id"`
-	MutationID  string          `json:"mutation_id,omitempty"`
-	DeviceSeq   uint64          `json:"device_seq,omitempty"`
+	Winner      string          `json:"winner"` // "server", "device", "both" (merged), "mixed" (see FieldWinners) or "none" (rejected)
+	// FieldWinners says, for a record naming several fields whose winners
+	// differ (Winner "mixed"), which side won each field.
+	FieldWinners map[string]string `json:"field_winners,omitempty"`
+	Code         string            `json:"code,omitempty"`
+	Message      string            `json:"message"`
+	InspectorID  string            `json:"inspector_id"`
+	DeviceID     string            `json:"device_id"`
+	MutationID   string            `json:"mutation_id,omitempty"`
+	DeviceSeq    uint64            `json:"device_seq,omitempty"`
 	// PreviousStatus is the complaint's status before a needs_review rule moved it.
 	PreviousStatus inspector.Status `json:"previous_status,omitempty"`
 	Status         string           `json:"status"` // open or resolved
@@ -178,11 +182,7 @@ func (t *tx) applyResolution(c *Conflict, action string) error {
 		if c.RecordKind != KindVisit {
 			return inspector.Errorf(inspector.CodeConflict, "this %s belongs to a deleted visit; overrule the visit's own orphaned edits to restore it, then ask the inspector to resend", c.RecordKind)
 		}
-		losing := c.DeviceValue
-		if c.Winner == "device" {
-			losing = c.ServerValue
-		}
-		return t.overruleVisit(c, losing)
+		return t.overruleVisit(c)
 	case inspector.RuleDispatchWins:
 		if action == ResolveAccept {
 			return nil
@@ -298,9 +298,30 @@ func (t *tx) openReviews(id, except string) ([]string, error) {
 	return out, nil
 }
 
-// overruleVisit writes the losing value of a visit field, or restores an
-// orphaned visit with the device's edits.
-func (t *tx) overruleVisit(c *Conflict, value json.RawMessage) error {
+// conflictFields lists the fields a record names with their values on each
+// side: one field and its two values, or, for a record naming several
+// (comma-separated), the values held in objects keyed by field.
+func conflictFields(c *Conflict) (names []string, server, device map[string]json.RawMessage, err error) {
+	names = strings.Split(c.Field, ",")
+	if len(names) == 1 {
+		return names, map[string]json.RawMessage{c.Field: c.ServerValue}, map[string]json.RawMessage{c.Field: c.DeviceValue}, nil
+	}
+	server, device = map[string]json.RawMessage{}, map[string]json.RawMessage{}
+	if len(c.ServerValue) > 0 {
+		if err := json.Unmarshal(c.ServerValue, &server); err != nil {
+			return nil, nil, nil, fmt.Errorf("decode server values: %w", err)
+		}
+	}
+	if err := json.Unmarshal(c.DeviceValue, &device); err != nil {
+		return nil, nil, nil, fmt.Errorf("decode device values: %w", err)
+	}
+	return names, server, device, nil
+}
+
+// overruleVisit writes the losing value of each visit field a
+// last-writer-wins record names, or restores an orphaned visit with the
+// device's edits.
+func (t *tx) overruleVisit(c *Conflict) error {
 	b := t.Bucket(bucketVisits)
 	var v inspector.Visit
 	if err := getRecord(b, "visit", c.RecordID, []byte(c.RecordID), &v); err != nil {
@@ -324,10 +345,20 @@ func (t *tx) overruleVisit(c *Conflict, value json.RawMessage) error {
 		if v.Deleted {
 			return inspector.Errorf(inspector.CodeConflict, "the visit was deleted since; nothing to apply the value to")
 		}
-		if err := setVisitField(&v, c.Field, value); err != nil {
+		names, server, device, err := conflictFields(c)
+		if err != nil {
 			return err
 		}
-		v.Stamps[c.Field], present[c.Field] = stamp, true
+		for _, f := range names {
+			losing := device[f]
+			if winner := cmp.Or(c.FieldWinners[f], c.Winner); winner == "device" {
+				losing = server[f]
+			}
+			if err := setVisitField(&v, f, losing); err != nil {
+				return err
+			}
+			v.Stamps[f], present[f] = stamp, true
+		}
 	}
 	if err := t.checkVisit(v, present, false); err != nil {
 		return inspector.Errorf(inspector.CodeConflict, "the kept value cannot be applied now: %v", err)
@@ -346,37 +377,49 @@ func (t *tx) overruleVisit(c *Conflict, value json.RawMessage) error {
 	return putJSON(b, []byte(v.ID), v)
 }
 
-// overruleComplaintField applies a device's edit of a dispatch-owned field,
-// for the fields dispatch can set directly (category, priority).
+// overruleComplaintField applies a device's edit of dispatch-owned fields,
+// for the fields dispatch can set directly (category, priority); the other
+// fields a record names stay as they are. A record naming neither is a
+// CodeConflict *Error.
 func (t *tx) overruleComplaintField(c *Conflict) error {
 	b := t.Bucket(bucketComplaints)
 	var cp inspector.Complaint
 	if err := getRecord(b, "complaint", c.RecordID, []byte(c.RecordID), &cp); err != nil {
 		return err
 	}
-	var value string
-	if err := json.Unmarshal(c.DeviceValue, &value); err != nil {
-		return inspector.Errorf(inspector.CodeConflict, "the device's %s cannot be applied", c.Field)
-	}
-	switch c.Field {
-	case "category":
-		if !inspector.Category(value).Valid() {
-			return inspector.Errorf(inspector.CodeConflict, "the device's category %q is not valid", value)
-		}
-		cp.Category = inspector.Category(value)
-	case "priority":
-		p := inspector.Priority(value)
-		if !p.Valid() {
-			return inspector.Errorf(inspector.CodeConflict, "the device's priority %q is not valid", value)
-		}
-		cp.Priority = p
-		cp.DueAt = t.sla.DueAt(p, cp.CallTime).UTC()
-	default:
-		return inspector.Errorf(inspector.CodeConflict, "%s is changed by routing or editing the complaint, not by overruling", c.Field)
+	names, _, device, err := conflictFields(c)
+	if err != nil {
+		return err
 	}
 	before := cp
+	data := map[string]string{"conflict": c.ID}
+	for _, f := range names {
+		if f != "category" && f != "priority" {
+			continue // set by routing or by editing the complaint
+		}
+		var value string
+		if err := json.Unmarshal(device[f], &value); err != nil {
+			return inspector.Errorf(inspector.CodeConflict, "the device's %s cannot be applied", f)
+		}
+		if f == "category" {
+			if !inspector.Category(value).Valid() {
+				return inspector.Errorf(inspector.CodeConflict, "the device's category %q is not valid", value)
+			}
+			cp.Category = inspector.Category(value)
+		} else {
+			p := inspector.Priority(value)
+			if !p.Valid() {
+				return inspector.Errorf(inspector.CodeConflict, "the device's priority %q is not valid", value)
+			}
+			cp.Priority = p
+			cp.DueAt = t.sla.DueAt(p, cp.CallTime).UTC()
+		}
+		data[f] = value
+	}
+	if len(data) == 1 {
+		return inspector.Errorf(inspector.CodeConflict, "%s is changed by routing or editing the complaint, not by overruling", strings.Join(names, ", "))
+	}
 	cp.UpdatedAt = t.now
-	data := map[string]string{c.Field: value, "conflict": c.ID}
 	if cp.Assignment != nil {
 		data["assignee"] = cp.Assignment.InspectorID
 	}

@@ -827,7 +827,8 @@ func reviewFrom(c inspector.Complaint) inspector.Status {
 }
 
 // complaintEdit answers a device's edit of complaint fields: dispatch owns
-// them all, so dispatch wins, and the device's values are kept for review.
+// them all, so dispatch wins, and the device's values are kept for review on
+// one conflict record naming every field of the edit.
 func (p *pushCtx) complaintEdit() (Result, error) {
 	res := p.res
 	res.RecordKind, res.RecordID = KindComplaint, p.m.RecordID
@@ -864,22 +865,31 @@ func (p *pushCtx) complaintEdit() (Result, error) {
 		}
 	}
 	for _, f := range names {
-		var server json.RawMessage
-		if current != nil {
-			server = rawJSON(current[f])
-		}
-		conflict := &Conflict{Label: inspector.LabelConflict, Rule: inspector.RuleDispatchWins, RecordKind: KindComplaint, RecordID: c.ID,
-			ComplaintID: c.ID, Field: f, ServerValue: server, DeviceValue: fields[f], Winner: "server",
-			InspectorID: p.u.ID, DeviceID: p.device, MutationID: p.m.ID, DeviceSeq: p.m.DeviceSeq,
-			Message: fmt.Sprintf("%s is set by dispatch; your value was kept for dispatch to review", f)}
-		if err := p.t.recordConflict(conflict, p.s.newID); err != nil {
-			return res, err
-		}
-		res.ConflictIDs = append(res.ConflictIDs, conflict.ID)
 		if current != nil {
 			winning[f] = current[f]
 		}
 	}
+	// One record for the mutation, whatever the number of fields it names.
+	conflict := &Conflict{Label: inspector.LabelConflict, Rule: inspector.RuleDispatchWins, RecordKind: KindComplaint, RecordID: c.ID,
+		ComplaintID: c.ID, Field: strings.Join(names, ","), Winner: "server",
+		InspectorID: p.u.ID, DeviceID: p.device, MutationID: p.m.ID, DeviceSeq: p.m.DeviceSeq,
+		Message: fmt.Sprintf("%s is set by dispatch; your value was kept for dispatch to review", names[0])}
+	if len(names) == 1 {
+		conflict.DeviceValue = fields[names[0]]
+		if current != nil {
+			conflict.ServerValue = rawJSON(current[names[0]])
+		}
+	} else {
+		conflict.DeviceValue = rawJSON(fields)
+		if current != nil {
+			conflict.ServerValue = rawJSON(winning)
+		}
+		conflict.Message = fmt.Sprintf("%s are set by dispatch; your values were kept for dispatch to review", strings.Join(names, ", "))
+	}
+	if err := p.t.recordConflict(conflict, p.s.newID); err != nil {
+		return res, err
+	}
+	res.ConflictIDs = []string{conflict.ID}
 	res.Status, res.Rule, res.Version = StatusResolvedByRule, inspector.RuleDispatchWins, c.Version
 	if current != nil {
 		res.WinningValue = rawJSON(winning)

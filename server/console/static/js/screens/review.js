@@ -49,7 +49,8 @@ addLabels({
 /** canOverrule says whether overruling c has a value to apply (else the server answers 409). */
 export function canOverrule(c) {
   if (["needs_review", "last_writer_wins", "orphaned"].includes(c.rule)) return true;
-  return c.rule === "dispatch_wins" && ["category", "priority"].includes(c.field);
+  // A record may name several fields (comma-separated): overrule applies its category and priority.
+  return c.rule === "dispatch_wins" && (c.field || "").split(",").some((f) => ["category", "priority"].includes(f));
 }
 
 function pretty(v) {
