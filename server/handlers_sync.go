@@ -166,7 +166,21 @@ func (s *Server) push(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if n := countDeferred(results); n > 0 {
+		s.log(c).Warn("push deferred: the device is at its open conflict cap", "user", p.User.ID, "device", p.DeviceID,
+			"deferred", n, "cap", favsync.MaxOpenConflictsPerDevice)
+	}
 	return c.JSON(http.StatusOK, pushResponse{Results: results, LastDeviceSeq: last, ServerTime: s.cfg.Now()})
+}
+
+func countDeferred(results []favsync.Result) int {
+	n := 0
+	for _, r := range results {
+		if r.Status == favsync.StatusDeferred {
+			n++
+		}
+	}
+	return n
 }
 
 // decodeMutation reads one pushed mutation. What cannot be read is named in

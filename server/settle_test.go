@@ -5,9 +5,12 @@ package server_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	favsync "github.com/favad/favad/sync"
 )
 
 // twoReviewsHTTP: the complaint is reassigned from field to field2, and both
@@ -76,4 +79,46 @@ func TestAcceptingAReviewAfterRoutingIsANoOp(t *testing.T) {
 	var c complaintJSON
 	e.do(newCall("GET", "/v1/complaints/"+id, disp, nil)).json(t, &c)
 	assert.Equal(t, "withdrawn", c.Status)
+}
+
+// TestPushPastTheConflictCapIsDeferred: issue 11, point 13. One push of 500
+// complaint.edit mutations naming seven fields each made 3,500 records for
+// dispatch. Now each makes one, and past the device's cap the rest are
+// deferred (too_many_conflicts), kept out of dispatch's queue.
+func TestPushPastTheConflictCapIsDeferred(t *testing.T) {
+	e := newEnv(t)
+	disp := e.token("dispatcher")
+	var c complaintJSON
+	e.do(newCall("POST", "/v1/complaints", disp, intake("CALL-ST3", e.clock.Now()))).json(t, &c)
+	e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field"})).json(t, &c)
+	field := e.login("field", "android-field-st3").AccessToken
+	edit := map[string]any{"assignee": "me", "priority": "urgent", "category": "other", "office_code": "TK-SSO-01",
+		"due_at": e.clock.Now().Format(time.RFC3339), "status": "resolved", "description": "ویرایش"}
+	muts := make([]map[string]any, 500)
+	for i := range muts {
+		muts[i] = mutation(uint64(i+1), "complaint.edit", c.ID, c.Version, edit, e.clock.Now())
+	}
+	res := e.push(field, muts...)
+	deferred := 0
+	for i, r := range res.Results {
+		if i < favsync.MaxOpenConflictsPerDevice {
+			require.Equal(t, "resolved_by_rule", r.Status)
+			require.Len(t, r.ConflictIDs, 1, "one record per mutation")
+			continue
+		}
+		require.Equal(t, "deferred", r.Status)
+		require.Equal(t, "too_many_conflicts", r.Code)
+		deferred++
+	}
+	assert.Equal(t, 500-favsync.MaxOpenConflictsPerDevice, deferred)
+
+	r := e.do(newCall("GET", "/v1/conflicts?status=open&limit=200", disp, nil))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var page struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	r.json(t, &page)
+	assert.Len(t, page.Items, favsync.MaxOpenConflictsPerDevice, "dispatch's queue: %d records, not 3,500", favsync.MaxOpenConflictsPerDevice)
 }

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -75,10 +76,42 @@ func rawJSON(v any) json.RawMessage {
 	return b
 }
 
+// errConflictCap stops a device's mutation that would open a conflict record
+// past the device's cap; Push answers it StatusDeferred.
+var errConflictCap = errors.New("sync: the device has too many open conflict records")
+
+// conflictCap holds the conflict records one mutation of device may open to
+// the device's cap. mark is the change log's sequence when the mutation
+// began: a mutation that has written something already is let through, so
+// that a refusal never leaves half a mutation behind.
+type conflictCap struct {
+	device string
+	mark   uint64
+}
+
+// capConflicts holds the conflict records of the mutation device is about to
+// apply to the device's cap, until the returned function is called.
+func (t *tx) capConflicts(device string) func() {
+	t.capped = &conflictCap{device: device, mark: t.Bucket(bucketLog).Sequence()}
+	return func() { t.capped = nil }
+}
+
+// openConflicts counts the open conflict records of device's mutations, up
+// to limit.
+func (t *tx) openConflicts(device string, limit int) int {
+	prefix := joinKey(device, "")
+	n := 0
+	c := t.Bucket(bucketOpenConflicts).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n < limit; k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
 // recordConflict stores c, logs it, and puts it in its inspector's scope so
-// the device learns the outcome on its next pull.
+// the device learns the outcome on its next pull. It returns errConflictCap,
+// writing nothing, if c would be an open record past its device's cap.
 func (t *tx) recordConflict(c *Conflict, newID func() string) error {
-	c.ID, c.CreatedAt = newID(), t.now
 	if c.Status == "" {
 		c.Status = ConflictOpen
 	}
@@ -86,6 +119,11 @@ func (t *tx) recordConflict(c *Conflict, newID func() string) error {
 		c.Status = ConflictResolved
 		c.Resolution = &Resolution{Action: "merged", By: "system", At: t.now}
 	}
+	if g := t.capped; g != nil && c.Status == ConflictOpen && c.DeviceID == g.device && t.Bucket(bucketLog).Sequence() == g.mark &&
+		t.openConflicts(g.device, MaxOpenConflictsPerDevice) >= MaxOpenConflictsPerDevice {
+		return errConflictCap
+	}
+	c.ID, c.CreatedAt = newID(), t.now
 	return t.saveConflict(c, ActionCreated)
 }
 
@@ -105,7 +143,36 @@ func (t *tx) saveConflict(c *Conflict, action string) error {
 			return err
 		}
 	}
+	if err := indexOpenConflict(t.Bucket(bucketOpenConflicts), c); err != nil {
+		return err
+	}
 	return putJSON(t.Bucket(bucketConflicts), []byte(c.ID), c)
+}
+
+// indexOpenConflict keeps c's entry in the open_conflicts index in step
+// with its status.
+func indexOpenConflict(b *bolt.Bucket, c *Conflict) error {
+	if c.DeviceID == "" {
+		return nil
+	}
+	key := joinKey(c.DeviceID, c.ID)
+	if c.Status == ConflictOpen {
+		return b.Put(key, nil)
+	}
+	return b.Delete(key)
+}
+
+// indexOpenConflicts builds the open_conflicts index of a store written
+// before it existed.
+func indexOpenConflicts(btx *bolt.Tx) error {
+	idx := btx.Bucket(bucketOpenConflicts)
+	return btx.Bucket(bucketConflicts).ForEach(func(_, v []byte) error {
+		var c Conflict
+		if err := json.Unmarshal(v, &c); err != nil {
+			return fmt.Errorf("decode conflict: %w", err)
+		}
+		return indexOpenConflict(idx, &c)
+	})
 }
 
 // ConflictFilter selects conflicts. Empty fields match all.

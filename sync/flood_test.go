@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/favad/favad/inspector"
 )
@@ -160,4 +161,112 @@ func TestBugConcurrentCheckOutOverwritesWithoutARecord(t *testing.T) {
 	cf := mustConflict(t, f.s, r.ConflictIDs[0])
 	assert.Equal(t, "device", cf.Winner)
 	assert.JSONEq(t, string(first.Payload), `{"check_out":`+string(cf.ServerValue)+`}`, "the tablet's check_out is kept")
+}
+
+// Issue 11, point 13: a device could open any number of conflict records for
+// dispatch. Past MaxOpenConflictsPerDevice, a mutation that would open one is
+// deferred (too_many_conflicts): nothing is applied or kept, its id and
+// sequence stay free, and the device sends it again once dispatch settles;
+// work that opens no record still goes.
+func TestBugOpenConflictsPerDeviceAreUnbounded(t *testing.T) {
+	f := newFieldFixture(t)
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	d := f.device("ali-phone", f.ali)
+	const over = 30
+	var muts []Mutation
+	for i := range MaxOpenConflictsPerDevice + over {
+		muts = append(muts, d.mut(MutComplaintEdit, c.ID, c.Version, editOfSeven(f, i)))
+	}
+	note := d.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "یادداشت", t0))
+	muts = append(muts, note)
+	res, last, err := f.s.Push(f.ali, d.id, muts)
+	require.NoError(t, err)
+	var deferred []Mutation
+	for i, r := range res[:len(res)-1] {
+		if i < MaxOpenConflictsPerDevice {
+			require.Equal(t, StatusResolvedByRule, r.Status, "%d", i)
+			continue
+		}
+		require.Equal(t, StatusDeferred, r.Status, "%d: past the cap", i)
+		assert.Equal(t, inspector.CodeTooManyConflicts, r.Code)
+		assert.NotEmpty(t, r.Message)
+		assert.Empty(t, r.ConflictIDs, "nothing kept for dispatch")
+		deferred = append(deferred, muts[i])
+	}
+	assert.Equal(t, StatusApplied, res[len(res)-1].Status, "work that opens no record still goes")
+	assert.Empty(t, res[len(res)-1].GapBefore, "a deferred sequence is no gap")
+	assert.Equal(t, note.DeviceSeq, last)
+	open, _, err := f.s.Conflicts(ConflictFilter{Status: ConflictOpen, Limit: 1000})
+	require.NoError(t, err)
+	assert.Len(t, open, MaxOpenConflictsPerDevice, "dispatch's queue holds at most the cap from one device")
+	requireNothingLost(t, f.s, muts, res)
+
+	// Another device of the same inspector has its own allowance.
+	tablet := f.device("ali-tablet", f.ali)
+	rt := mustPush(t, f.s, tablet, tablet.mut(MutComplaintEdit, c.ID, c.Version, editOfSeven(f, 0)))[0]
+	assert.Equal(t, StatusResolvedByRule, rt.Status)
+
+	// A deferred mutation sent again while the device is at its cap is deferred again.
+	again := mustPush(t, f.s, d, deferred[0])[0]
+	assert.Equal(t, StatusDeferred, again.Status)
+	assert.False(t, again.Replayed, "it was never stored")
+
+	// Dispatch settles some; the device sends its deferred work again (same
+	// ids and sequences) and it is taken.
+	for _, cf := range open[:over] {
+		_, err := f.s.ResolveConflict(dispatcher, cf.ID, ResolveAccept, "")
+		require.NoError(t, err)
+	}
+	retried := mustPush(t, f.s, d, deferred...)
+	for i, r := range retried {
+		assert.Equal(t, StatusResolvedByRule, r.Status, "%d: %s %s", i, r.Code, r.Message)
+		assert.False(t, r.Replayed)
+	}
+	requireNothingLost(t, f.s, deferred, retried)
+	requireReplayed(t, f.s, d, deferred, retried)
+}
+
+// The cap counts open records of every kind a device's mutation opens,
+// including rejections: a refused mutation past the cap is deferred rather
+// than kept.
+func TestRejectionPastTheCapIsDeferred(t *testing.T) {
+	f := newFieldFixture(t)
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	d := f.device("ali-phone", f.ali)
+	var muts []Mutation
+	for range MaxOpenConflictsPerDevice {
+		muts = append(muts, d.mut(MutNoteCreate, f.devIDs.Next(), 0, map[string]any{"text": ""}))
+	}
+	bad := d.mut(MutNoteCreate, f.devIDs.Next(), 0, map[string]any{"complaint_id": c.ID, "text": ""})
+	unreadable := d.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "x", t0))
+	unreadable.Malformed = []inspector.FieldError{{Field: "device_time", Code: "wrong_type", Message: "not RFC 3339"}}
+	res := mustPush(t, f.s, d, append(muts, bad, unreadable)...)
+	for i, r := range res[:MaxOpenConflictsPerDevice] {
+		require.Equal(t, StatusRejected, r.Status, "%d", i)
+	}
+	assert.Equal(t, StatusDeferred, res[len(res)-2].Status)
+	assert.Equal(t, StatusDeferred, res[len(res)-1].Status)
+}
+
+// A store written before the open_conflicts index existed has it built on
+// open, so that the cap counts the records already waiting.
+func TestOpenConflictIndexIsBuiltForAnOlderFile(t *testing.T) {
+	f := newFieldFixture(t)
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	d := f.device("ali-phone", f.ali)
+	var muts []Mutation
+	for i := range MaxOpenConflictsPerDevice {
+		muts = append(muts, d.mut(MutComplaintEdit, c.ID, c.Version, editOfSeven(f, i)))
+	}
+	mustPush(t, f.s, d, muts...)
+	path := f.s.Path()
+	require.NoError(t, f.s.Close())
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(btx *bolt.Tx) error { return btx.DeleteBucket(bucketOpenConflicts) }))
+	require.NoError(t, db.Close())
+
+	f.s = mustOpenStoreAt(t, path, Options{Now: f.clock.Now, NewID: f.ids.Next})
+	r := mustPush(t, f.s, d, d.mut(MutComplaintEdit, c.ID, c.Version, editOfSeven(f, 0)))[0]
+	assert.Equal(t, StatusDeferred, r.Status, "the records from before count")
 }

@@ -76,7 +76,19 @@ const (
 	StatusMerged         = "merged"
 	StatusResolvedByRule = "resolved_by_rule"
 	StatusRejected       = "rejected"
+	// StatusDeferred: neither applied nor kept, because the device has
+	// MaxOpenConflictsPerDevice open conflict records and the mutation would
+	// open another (code too_many_conflicts). Its id and sequence stay
+	// free: the device keeps it queued and sends it again later.
+	StatusDeferred = "deferred"
 )
+
+// MaxOpenConflictsPerDevice bounds the open conflict records one device's
+// mutations may leave for dispatch. Past it, a mutation that would open
+// another is deferred (StatusDeferred) until dispatch settles some. The
+// cap is checked before each mutation, so a mutation begun below it that
+// opens a sequence_gap record and one of its own may take it one over.
+const MaxOpenConflictsPerDevice = 100
 
 // Result is the server's answer to one mutation. A replay gets the stored
 // result again, with Replayed set.
@@ -165,8 +177,24 @@ func (s *Store) Push(u inspector.User, deviceID string, muts []Mutation) ([]Resu
 }
 
 // pushOne settles one mutation inside the batch transaction. Its error is
-// for failures of the store only; a bad mutation is a rejected Result.
+// for failures of the store only; a bad mutation is a rejected Result, and
+// one that would open a conflict record past the device's cap is deferred:
+// nothing of it is written, and its id and sequence stay free for its retry.
 func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, lastSeq *uint64) (Result, error) {
+	defer t.capConflicts(deviceID)()
+	res, err := s.settleOne(t, u, deviceID, m, lastSeq)
+	if !errors.Is(err, errConflictCap) {
+		return res, err
+	}
+	if m.DeviceSeq > 0 && m.DeviceSeq <= MaxDeviceSeq {
+		*lastSeq = max(*lastSeq, m.DeviceSeq) // seen, so that the work after it is no gap
+	}
+	return Result{MutationID: m.ID, DeviceSeq: m.DeviceSeq, Status: StatusDeferred, Code: inspector.CodeTooManyConflicts,
+		Message: fmt.Sprintf("this device has %d conflict records waiting for dispatch; nothing was applied: keep the change and send it again later", MaxOpenConflictsPerDevice)}, nil
+}
+
+// settleOne is pushOne without the deferral.
+func (s *Store) settleOne(t *tx, u inspector.User, deviceID string, m Mutation, lastSeq *uint64) (Result, error) {
 	res := Result{MutationID: m.ID, DeviceSeq: m.DeviceSeq}
 	if err := checkEnvelope(m); err != nil {
 		return s.refuseEnvelope(t, u, deviceID, m, res, err, lastSeq)

@@ -45,6 +45,10 @@ const (
 	CodeDeviceRevoked = "device_revoked"
 	CodeTokenExpired  = "token_expired"
 	CodeTooLarge      = "too_large"
+	// CodeTooManyConflicts is a push result's code when the server deferred
+	// a mutation (StatusDeferred): the device has too many open conflict
+	// records waiting for dispatch.
+	CodeTooManyConflicts = "too_many_conflicts"
 )
 
 // FieldError names one field the server found at fault.
