@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -274,6 +275,57 @@ func (s *Server) resolveConflict(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, cf)
+}
+
+type settleRequest struct {
+	IDs    []string `json:"ids"`
+	Action string   `json:"action"`
+	Note   string   `json:"note"`
+}
+
+// settleResult is the answer for one id of a bulk settlement: the resolved
+// record, or the problem that resolving it alone would have answered.
+type settleResult struct {
+	ID       string            `json:"id"`
+	Status   int               `json:"status"`
+	Conflict *favsync.Conflict `json:"conflict,omitempty"`
+	Problem  *Problem          `json:"problem,omitempty"`
+}
+
+type settleResponse struct {
+	Results []settleResult `json:"results"`
+}
+
+// settleConflicts resolves many conflict records with one action, each on
+// its own, and answers for each.
+func (s *Server) settleConflicts(c echo.Context) error {
+	var req settleRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	settled, err := s.store.SettleConflicts(actor(c), req.IDs, strings.TrimSpace(req.Action), req.Note)
+	if err != nil {
+		return err
+	}
+	out := settleResponse{Results: make([]settleResult, len(settled))}
+	for i, r := range settled {
+		res := settleResult{ID: r.ID, Status: http.StatusOK, Conflict: r.Conflict}
+		if r.Err != nil {
+			var appErr *inspector.Error
+			if !errors.As(r.Err, &appErr) {
+				s.log(c).Error("settle conflict", "conflict", r.ID, "error", r.Err)
+				appErr = &inspector.Error{Code: inspector.CodeInternal, Message: "something went wrong on the server; the error is logged with this request's id"}
+			}
+			res.Status = http.StatusInternalServerError
+			if st, ok := statusOf[appErr.Code]; ok {
+				res.Status = st
+			}
+			p := newProblem(res.Status, appErr.Code, appErr.Message, appErr.Fields, c.Response().Header().Get(echo.HeaderXRequestID))
+			res.Problem = &p
+		}
+		out.Results[i] = res
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) deleteVisit(c echo.Context) error {

@@ -122,3 +122,80 @@ func TestPushPastTheConflictCapIsDeferred(t *testing.T) {
 	r.json(t, &page)
 	assert.Len(t, page.Items, favsync.MaxOpenConflictsPerDevice, "dispatch's queue: %d records, not 3,500", favsync.MaxOpenConflictsPerDevice)
 }
+
+// TestBulkSettleConflicts: issue 11, point 13. Dispatch settles many records
+// in one request, each on its own, with one answer per id; the request is
+// bounded, and only dispatchers may settle.
+func TestBulkSettleConflicts(t *testing.T) {
+	e := newEnv(t)
+	disp := e.token("dispatcher")
+	id, first, second := twoReviewsHTTP(t, e, "CALL-ST4")
+	field := e.login("field2", "android-field2-st4").AccessToken
+	var c complaintJSON
+	e.do(newCall("GET", "/v1/complaints/"+id, disp, nil)).json(t, &c)
+	var edits []string
+	for i := range 3 {
+		res := e.push(field, mutation(uint64(10+i), "complaint.edit", id, c.Version, map[string]any{"priority": "low", "description": "x"}, e.clock.Now()))
+		require.Len(t, res.Results[0].ConflictIDs, 1)
+		edits = append(edits, res.Results[0].ConflictIDs[0])
+	}
+	ids := []string{edits[0], first, "no-such-conflict", second, edits[1], edits[2]}
+
+	r := e.do(newCall("POST", "/v1/conflicts/settle", e.token("supervisor"), map[string]any{"ids": ids, "action": "accept"}))
+	assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+
+	r = e.do(newCall("POST", "/v1/conflicts/settle", disp, map[string]any{"ids": ids, "action": "accept", "note": "یکجا"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var out struct {
+		Results []struct {
+			ID       string `json:"id"`
+			Status   int    `json:"status"`
+			Conflict *struct {
+				Status string `json:"status"`
+			} `json:"conflict"`
+			Problem *struct {
+				Code string `json:"code"`
+			} `json:"problem"`
+		} `json:"results"`
+	}
+	r.json(t, &out)
+	require.Len(t, out.Results, len(ids))
+	for i, res := range out.Results {
+		assert.Equal(t, ids[i], res.ID)
+		if ids[i] == "no-such-conflict" {
+			assert.Equal(t, http.StatusNotFound, res.Status)
+			require.NotNil(t, res.Problem)
+			assert.Equal(t, "not_found", res.Problem.Code)
+			continue
+		}
+		assert.Equal(t, http.StatusOK, res.Status)
+		require.NotNil(t, res.Conflict)
+		assert.Equal(t, "resolved", res.Conflict.Status)
+	}
+	e.do(newCall("GET", "/v1/complaints/"+id, disp, nil)).json(t, &c)
+	assert.Equal(t, "assigned", c.Status, "both reviews accepted: dispatch's state stands")
+
+	// Settled ones are answered 409 one by one, and the request as a whole is still 200.
+	r = e.do(newCall("POST", "/v1/conflicts/settle", disp, map[string]any{"ids": ids[:2], "action": "accept"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	out.Results = nil
+	r.json(t, &out)
+	for _, res := range out.Results {
+		assert.Equal(t, http.StatusConflict, res.Status)
+	}
+
+	many := make([]string, favsync.MaxSettleBatch+1)
+	for i := range many {
+		many[i] = v7()
+	}
+	for _, bad := range []call{
+		{method: "POST", path: "/v1/conflicts/settle", token: disp, body: map[string]any{"ids": many, "action": "accept"}, invalidRequest: true},
+		{method: "POST", path: "/v1/conflicts/settle", token: disp, body: map[string]any{"ids": []string{first, first}, "action": "accept"}, invalidRequest: true},
+		{method: "POST", path: "/v1/conflicts/settle", token: disp, body: map[string]any{"ids": []string{}, "action": "accept"}, invalidRequest: true},
+		{method: "POST", path: "/v1/conflicts/settle", token: disp, body: map[string]any{"ids": []string{first}, "action": "maybe"}, invalidRequest: true},
+	} {
+		r := e.do(bad)
+		require.Equal(t, http.StatusUnprocessableEntity, r.status, "%s", r.body)
+		assert.Equal(t, "invalid", string(r.problem(t).Code))
+	}
+}

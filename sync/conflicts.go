@@ -238,6 +238,60 @@ func (s *Store) ResolveConflict(actor Actor, id, action, note string) (Conflict,
 	return c, err
 }
 
+// MaxSettleBatch bounds the conflict records one SettleConflicts call settles.
+const MaxSettleBatch = 100
+
+// Settled is the answer for one id of SettleConflicts: the resolved record,
+// or the error that ResolveConflict gave for it.
+type Settled struct {
+	ID       string
+	Conflict *Conflict
+	Err      error
+}
+
+// SettleConflicts resolves the conflict records ids (1 to MaxSettleBatch,
+// each once) with one action and note, one by one in the order given, each
+// in its own transaction as ResolveConflict does: a refusal (not found,
+// already resolved, review_pending, nothing to overrule) is that id's answer
+// and the others go on. A request out of bounds is a CodeInvalid *Error and
+// settles nothing.
+func (s *Store) SettleConflicts(actor Actor, ids []string, action, note string) ([]Settled, error) {
+	var pr inspector.Problems
+	seen := make(map[string]bool, len(ids))
+	switch {
+	case len(ids) == 0:
+		pr.Add("ids", "required", "name at least one conflict record")
+	case len(ids) > MaxSettleBatch:
+		pr.Add("ids", "too_many", fmt.Sprintf("at most %d conflict records at once", MaxSettleBatch))
+	default:
+		for _, id := range ids {
+			if id == "" || seen[id] {
+				pr.Add("ids", "invalid", "each conflict record's id, once")
+				break
+			}
+			seen[id] = true
+		}
+	}
+	if action != ResolveAccept && action != ResolveOverrule {
+		pr.Add("action", "invalid", "accept or overrule")
+	}
+	if len([]rune(note)) > inspector.MaxNote {
+		pr.Add("note", "too_long", "at most 2000 characters")
+	}
+	if err := pr.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Settled, len(ids))
+	for i, id := range ids {
+		c, err := s.ResolveConflict(actor, id, action, note)
+		out[i] = Settled{ID: id, Err: err}
+		if err == nil {
+			out[i].Conflict = &c
+		}
+	}
+	return out, nil
+}
+
 func (t *tx) applyResolution(c *Conflict, action string) error {
 	switch c.Rule {
 	case inspector.RuleNeedsReview:

@@ -140,3 +140,82 @@ func TestAcceptingAReviewWhoseComplaintLeftReviewIsANoOp(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, before, after, "the complaint is untouched")
 }
+
+// Issue 11, point 13: dispatch settles conflict records in bulk. Each id is
+// settled in its own transaction, in the order given, and answered on its
+// own: one refusal does not hold the others back.
+func TestSettleConflictsOneByOne(t *testing.T) {
+	f, c, first, second := twoReviews(t)
+	d := f.device("ali-phone", f.ali)
+	d.seq = 10
+	var edits []string
+	for i := range 3 {
+		r := mustPush(t, f.s, d, d.mut(MutComplaintEdit, c.ID, c.Version, editOfSeven(f, i)))[0]
+		edits = append(edits, r.ConflictIDs[0])
+	}
+	_, err := f.s.ResolveConflict(dispatcher, edits[1], ResolveAccept, "")
+	require.NoError(t, err)
+
+	ids := []string{edits[0], edits[1], "no-such-conflict", first, second, edits[2]}
+	out, err := f.s.SettleConflicts(dispatcher, ids, ResolveAccept, "یکجا")
+	require.NoError(t, err)
+	require.Len(t, out, len(ids))
+	for i, r := range out {
+		assert.Equal(t, ids[i], r.ID, "answers in the order asked")
+	}
+	wantCode := []inspector.Code{"", inspector.CodeConflict, inspector.CodeNotFound, "", "", ""}
+	for i, r := range out {
+		if wantCode[i] == "" {
+			require.NoError(t, r.Err, "%s", ids[i])
+			require.NotNil(t, r.Conflict)
+			assert.Equal(t, ConflictResolved, r.Conflict.Status)
+			assert.Equal(t, "یکجا", r.Conflict.Resolution.Note)
+		} else {
+			assert.Equal(t, wantCode[i], inspector.ErrorCode(r.Err), "%s", ids[i])
+			assert.Nil(t, r.Conflict)
+		}
+	}
+	got, err := f.s.Complaint(c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, inspector.StatusAssigned, got.Status, "both reviews accepted, in order: dispatch's state stands")
+
+	// Overruling both reviews of a complaint at once: each is refused while
+	// the other is open, and nothing changes.
+	f2, c2, a, b := twoReviews(t)
+	out, err = f2.s.SettleConflicts(dispatcher, []string{a, b}, ResolveOverrule, "")
+	require.NoError(t, err)
+	for _, r := range out {
+		assert.Equal(t, inspector.CodeReviewPending, inspector.ErrorCode(r.Err))
+	}
+	got, err = f2.s.Complaint(c2.ID)
+	require.NoError(t, err)
+	assert.Equal(t, inspector.StatusNeedsReview, got.Status)
+}
+
+// A bulk request is bounded and well formed, or refused whole before
+// anything is settled.
+func TestSettleConflictsRefusesABadRequest(t *testing.T) {
+	f, _, first, second := twoReviews(t)
+	many := make([]string, MaxSettleBatch+1)
+	for i := range many {
+		many[i] = f.ids.Next()
+	}
+	for _, tc := range []struct {
+		name   string
+		ids    []string
+		action string
+		field  string
+	}{
+		{"no ids", nil, ResolveAccept, "ids"},
+		{"too many", many, ResolveAccept, "ids"},
+		{"the same id twice", []string{first, second, first}, ResolveAccept, "ids"},
+		{"an empty id", []string{first, ""}, ResolveAccept, "ids"},
+		{"no action", []string{first}, "", "action"},
+	} {
+		_, err := f.s.SettleConflicts(dispatcher, tc.ids, tc.action, "")
+		e := requireCode(t, err, inspector.CodeInvalid)
+		require.NotEmpty(t, e.Fields, tc.name)
+		assert.Equal(t, tc.field, e.Fields[0].Field, tc.name)
+	}
+	assert.Equal(t, ConflictOpen, mustConflict(t, f.s, first).Status, "nothing settled")
+}
