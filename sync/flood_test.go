@@ -5,6 +5,7 @@ package sync
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -269,4 +270,44 @@ func TestOpenConflictIndexIsBuiltForAnOlderFile(t *testing.T) {
 	f.s = mustOpenStoreAt(t, path, Options{Now: f.clock.Now, NewID: f.ids.Next})
 	r := mustPush(t, f.s, d, d.mut(MutComplaintEdit, c.ID, c.Version, editOfSeven(f, 0)))[0]
 	assert.Equal(t, StatusDeferred, r.Status, "the records from before count")
+}
+
+// BenchmarkPushEditFlood pushes issue 11's flood, 500 complaint.edit
+// mutations naming seven fields each, from a fresh device per push, and
+// reports the conflict records it leaves (records/push) and the mutations
+// deferred past the cap (deferred/push); "notes" pushes 500 note.create
+// mutations that open no record, as the baseline of the same run.
+func BenchmarkPushEditFlood(b *testing.B) {
+	for _, kind := range []string{"edits", "notes"} {
+		b.Run(kind, func(b *testing.B) {
+			f := newFieldFixture(b)
+			c := f.complaint(b, "CALL-1", "QZ-SSO-01", &f.ali)
+			records, deferred := 0, 0
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				d := f.device(fmt.Sprintf("flood-%d", i), f.ali)
+				muts := make([]Mutation, MaxPushBatch)
+				for j := range muts {
+					if kind == "edits" {
+						muts[j] = d.mut(MutComplaintEdit, c.ID, c.Version, editOfSeven(f, j))
+					} else {
+						muts[j] = d.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "یادداشت", t0))
+					}
+				}
+				b.StartTimer()
+				res, _, err := f.s.Push(f.ali, d.id, muts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, r := range res {
+					records += len(r.ConflictIDs)
+					if r.Status == StatusDeferred {
+						deferred++
+					}
+				}
+			}
+			b.ReportMetric(float64(records)/float64(b.N), "records/push")
+			b.ReportMetric(float64(deferred)/float64(b.N), "deferred/push")
+		})
+	}
 }
