@@ -115,3 +115,37 @@ func InScope(c Complaint, inspectorID string) bool {
 	return c.Assignment != nil && c.Assignment.InspectorID == inspectorID &&
 		(c.Status == StatusAssigned || c.Status == StatusInProgress)
 }
+
+// ReviewSettlement is what settling one needs_review record does to its
+// complaint.
+type ReviewSettlement int
+
+// Review settlements.
+const (
+	// ReviewStays: the record closes and the complaint stays under review,
+	// because another review of it is still open.
+	ReviewStays ReviewSettlement = iota
+	// ReviewRestores: the record closes and dispatch's own state comes back.
+	ReviewRestores
+	// ReviewApplies: the record closes and its held outcome is applied.
+	ReviewApplies
+)
+
+// SettleReview applies the policy for dispatch settling one of the open
+// needs_review records of a complaint under review, otherOpen being how many
+// other reviews of it are still open. The complaint stays under review while
+// any is open, so that no held outcome is ever left unsettleable: accepting
+// always succeeds, and an outcome is applied (overrule) only from the last
+// open review; overruling earlier is a CodeReviewPending *Error.
+func SettleReview(overrule bool, otherOpen int) (ReviewSettlement, error) {
+	switch {
+	case otherOpen > 0 && overrule:
+		return ReviewStays, Errorf(CodeReviewPending,
+			"%d other outcome(s) for this complaint are still under review; accept those you do not take, then overrule this one", otherOpen)
+	case otherOpen > 0:
+		return ReviewStays, nil
+	case overrule:
+		return ReviewApplies, nil
+	}
+	return ReviewRestores, nil
+}

@@ -79,3 +79,26 @@ func TestInScope(t *testing.T) {
 	}
 	assert.False(t, InScope(Complaint{Status: StatusReceived}, "ali"))
 }
+
+func TestSettleReview(t *testing.T) {
+	for _, c := range []struct {
+		overrule bool
+		others   int
+		want     ReviewSettlement
+		code     Code
+	}{
+		{false, 0, ReviewRestores, ""},
+		{true, 0, ReviewApplies, ""},
+		{false, 1, ReviewStays, ""},
+		{false, 3, ReviewStays, ""},
+		{true, 1, ReviewStays, CodeReviewPending},
+	} {
+		got, err := SettleReview(c.overrule, c.others)
+		assert.Equal(t, c.want, got, "%+v", c)
+		if c.code == "" {
+			assert.NoError(t, err, "%+v", c)
+		} else {
+			assert.Equal(t, c.code, ErrorCode(err), "%+v", c)
+		}
+	}
+}

@@ -17,6 +17,8 @@ const (
 	CodeConflict          Code = "conflict"           // the request collides with stored state
 	CodeIdempotencyClash  Code = "idempotency_clash"  // same idempotency key, different payload
 	CodeIllegalTransition Code = "illegal_transition" // the state machine refuses the step
+	CodeReviewPending     Code = "review_pending"     // another review of the complaint is open; settle it first
+	CodeTooManyConflicts  Code = "too_many_conflicts" // the device has too many open conflict records; retry once dispatch settles them
 	CodeUnauthorized      Code = "unauthorized"       // no valid credentials
 	CodeForbidden         Code = "forbidden"          // credentials valid, role not allowed
 	CodeTokenExpired      Code = "token_expired"      // access token past its expiry

@@ -31,6 +31,7 @@ var statusOf = map[inspector.Code]int{
 	inspector.CodeConflict:          http.StatusConflict,
 	inspector.CodeIdempotencyClash:  http.StatusConflict,
 	inspector.CodeIllegalTransition: http.StatusConflict,
+	inspector.CodeReviewPending:     http.StatusConflict,
 	inspector.CodeUnauthorized:      http.StatusUnauthorized,
 	inspector.CodeTokenExpired:      http.StatusUnauthorized,
 	inspector.CodeRefreshReused:     http.StatusUnauthorized,

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -175,7 +176,21 @@ func (s *Server) push(c echo.Context) error {
 		s.log(c).Warn("a device re-sends work the server acknowledged and lost (restored from a backup?)",
 			"user", p.User.ID, "device", p.DeviceID, "acked_through", req.AckedThrough, "last_device_seq", ans.LastDeviceSeq)
 	}
+	if n := countDeferred(ans.Results); n > 0 {
+		s.log(c).Warn("push deferred: the device is at its open conflict cap", "user", p.User.ID, "device", p.DeviceID,
+			"deferred", n, "cap", favsync.MaxOpenConflictsPerDevice)
+	}
 	return c.JSON(http.StatusOK, pushResponse{Results: ans.Results, LastDeviceSeq: ans.LastDeviceSeq, ServerTime: s.cfg.Now(), ServerBehind: ans.ServerBehind})
+}
+
+func countDeferred(results []favsync.Result) int {
+	n := 0
+	for _, r := range results {
+		if r.Status == favsync.StatusDeferred {
+			n++
+		}
+	}
+	return n
 }
 
 // decodeMutation reads one pushed mutation. What cannot be read is named in
@@ -269,6 +284,57 @@ func (s *Server) resolveConflict(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, cf)
+}
+
+type settleRequest struct {
+	IDs    []string `json:"ids"`
+	Action string   `json:"action"`
+	Note   string   `json:"note"`
+}
+
+// settleResult is the answer for one id of a bulk settlement: the resolved
+// record, or the problem that resolving it alone would have answered.
+type settleResult struct {
+	ID       string            `json:"id"`
+	Status   int               `json:"status"`
+	Conflict *favsync.Conflict `json:"conflict,omitempty"`
+	Problem  *Problem          `json:"problem,omitempty"`
+}
+
+type settleResponse struct {
+	Results []settleResult `json:"results"`
+}
+
+// settleConflicts resolves many conflict records with one action, each on
+// its own, and answers for each.
+func (s *Server) settleConflicts(c echo.Context) error {
+	var req settleRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	settled, err := s.store.SettleConflicts(actor(c), req.IDs, strings.TrimSpace(req.Action), req.Note)
+	if err != nil {
+		return err
+	}
+	out := settleResponse{Results: make([]settleResult, len(settled))}
+	for i, r := range settled {
+		res := settleResult{ID: r.ID, Status: http.StatusOK, Conflict: r.Conflict}
+		if r.Err != nil {
+			var appErr *inspector.Error
+			if !errors.As(r.Err, &appErr) {
+				s.log(c).Error("settle conflict", "conflict", r.ID, "error", r.Err)
+				appErr = &inspector.Error{Code: inspector.CodeInternal, Message: "something went wrong on the server; the error is logged with this request's id"}
+			}
+			res.Status = http.StatusInternalServerError
+			if st, ok := statusOf[appErr.Code]; ok {
+				res.Status = st
+			}
+			p := newProblem(res.Status, appErr.Code, appErr.Message, appErr.Fields, c.Response().Header().Get(echo.HeaderXRequestID))
+			res.Problem = &p
+		}
+		out.Results[i] = res
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) deleteVisit(c echo.Context) error {

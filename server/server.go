@@ -134,6 +134,7 @@ func New(cfg Config) (*Server, error) {
 		{Method: http.MethodGet, Path: "/v1/conflicts", Roles: overseer, handler: s.listConflicts},
 		{Method: http.MethodGet, Path: "/v1/conflicts/:id", Roles: overseer, handler: s.getConflict},
 		{Method: http.MethodPost, Path: "/v1/conflicts/:id/resolve", Roles: dispatch, handler: s.resolveConflict},
+		{Method: http.MethodPost, Path: "/v1/conflicts/settle", Roles: dispatch, handler: s.settleConflicts},
 
 		{Method: http.MethodGet, Path: "/v1/reports/agencies", Roles: overseer, handler: s.reportAgencies},
 		{Method: http.MethodGet, Path: "/v1/reports/offices", Roles: overseer, handler: s.reportOffices},

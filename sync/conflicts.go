@@ -1,7 +1,10 @@
 package sync
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,13 +27,16 @@ type Conflict struct {
 	Field       string          `json:"field,omitempty"`
 	ServerValue json.RawMessage `json:"server_value,omitempty"`
 	DeviceValue json.RawMessage `json:"device_value,omitempty"`
-	Winner      string          `json:"winner"` // "server", "device", "both" (merged) or "none" (rejected)
-	Code        string          `json:"code,omitempty"`
-	Message     string          `json:"message"`
-	InspectorID string          `json:"inspector_id"`
-	DeviceID    string          `json:"device_id"`
-	MutationID  string          `json:"mutation_id,omitempty"`
-	DeviceSeq   uint64          `json:"device_seq,omitempty"`
+	Winner      string          `json:"winner"` // "server", "device", "both" (merged), "mixed" (see FieldWinners) or "none" (rejected)
+	// FieldWinners says, for a record naming several fields whose winners
+	// differ (Winner "mixed"), which side won each field.
+	FieldWinners map[string]string `json:"field_winners,omitempty"`
+	Code         string            `json:"code,omitempty"`
+	Message      string            `json:"message"`
+	InspectorID  string            `json:"inspector_id"`
+	DeviceID     string            `json:"device_id"`
+	MutationID   string            `json:"mutation_id,omitempty"`
+	DeviceSeq    uint64            `json:"device_seq,omitempty"`
 	// PreviousStatus is the complaint's status before a needs_review rule moved it.
 	PreviousStatus inspector.Status `json:"previous_status,omitempty"`
 	Status         string           `json:"status"` // open or resolved
@@ -70,10 +76,42 @@ func rawJSON(v any) json.RawMessage {
 	return b
 }
 
+// errConflictCap stops a device's mutation that would open a conflict record
+// past the device's cap; Push answers it StatusDeferred.
+var errConflictCap = errors.New("sync: the device has too many open conflict records")
+
+// conflictCap holds the conflict records one mutation of device may open to
+// the device's cap. mark is the change log's sequence when the mutation
+// began: a mutation that has written something already is let through, so
+// that a refusal never leaves half a mutation behind.
+type conflictCap struct {
+	device string
+	mark   uint64
+}
+
+// capConflicts holds the conflict records of the mutation device is about to
+// apply to the device's cap, until the returned function is called.
+func (t *tx) capConflicts(device string) func() {
+	t.capped = &conflictCap{device: device, mark: t.Bucket(bucketLog).Sequence()}
+	return func() { t.capped = nil }
+}
+
+// openConflicts counts the open conflict records of device's mutations, up
+// to limit.
+func (t *tx) openConflicts(device string, limit int) int {
+	prefix := joinKey(device, "")
+	n := 0
+	c := t.Bucket(bucketOpenConflicts).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n < limit; k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
 // recordConflict stores c, logs it, and puts it in its inspector's scope so
-// the device learns the outcome on its next pull.
+// the device learns the outcome on its next pull. It returns errConflictCap,
+// writing nothing, if c would be an open record past its device's cap.
 func (t *tx) recordConflict(c *Conflict, newID func() string) error {
-	c.ID, c.CreatedAt = newID(), t.now
 	if c.Status == "" {
 		c.Status = ConflictOpen
 	}
@@ -81,6 +119,11 @@ func (t *tx) recordConflict(c *Conflict, newID func() string) error {
 		c.Status = ConflictResolved
 		c.Resolution = &Resolution{Action: "merged", By: "system", At: t.now}
 	}
+	if g := t.capped; g != nil && c.Status == ConflictOpen && c.DeviceID == g.device && t.Bucket(bucketLog).Sequence() == g.mark &&
+		t.openConflicts(g.device, MaxOpenConflictsPerDevice) >= MaxOpenConflictsPerDevice {
+		return errConflictCap
+	}
+	c.ID, c.CreatedAt = newID(), t.now
 	return t.saveConflict(c, ActionCreated)
 }
 
@@ -100,7 +143,36 @@ func (t *tx) saveConflict(c *Conflict, action string) error {
 			return err
 		}
 	}
+	if err := indexOpenConflict(t.Bucket(bucketOpenConflicts), c); err != nil {
+		return err
+	}
 	return putJSON(t.Bucket(bucketConflicts), []byte(c.ID), c)
+}
+
+// indexOpenConflict keeps c's entry in the open_conflicts index in step
+// with its status.
+func indexOpenConflict(b *bolt.Bucket, c *Conflict) error {
+	if c.DeviceID == "" {
+		return nil
+	}
+	key := joinKey(c.DeviceID, c.ID)
+	if c.Status == ConflictOpen {
+		return b.Put(key, nil)
+	}
+	return b.Delete(key)
+}
+
+// indexOpenConflicts builds the open_conflicts index of a store written
+// before it existed.
+func indexOpenConflicts(btx *bolt.Tx) error {
+	idx := btx.Bucket(bucketOpenConflicts)
+	return btx.Bucket(bucketConflicts).ForEach(func(_, v []byte) error {
+		var c Conflict
+		if err := json.Unmarshal(v, &c); err != nil {
+			return fmt.Errorf("decode conflict: %w", err)
+		}
+		return indexOpenConflict(idx, &c)
+	})
 }
 
 // ConflictFilter selects conflicts. Empty fields match all.
@@ -166,6 +238,60 @@ func (s *Store) ResolveConflict(actor Actor, id, action, note string) (Conflict,
 	return c, err
 }
 
+// MaxSettleBatch bounds the conflict records one SettleConflicts call settles.
+const MaxSettleBatch = 100
+
+// Settled is the answer for one id of SettleConflicts: the resolved record,
+// or the error that ResolveConflict gave for it.
+type Settled struct {
+	ID       string
+	Conflict *Conflict
+	Err      error
+}
+
+// SettleConflicts resolves the conflict records ids (1 to MaxSettleBatch,
+// each once) with one action and note, one by one in the order given, each
+// in its own transaction as ResolveConflict does: a refusal (not found,
+// already resolved, review_pending, nothing to overrule) is that id's answer
+// and the others go on. A request out of bounds is a CodeInvalid *Error and
+// settles nothing.
+func (s *Store) SettleConflicts(actor Actor, ids []string, action, note string) ([]Settled, error) {
+	var pr inspector.Problems
+	seen := make(map[string]bool, len(ids))
+	switch {
+	case len(ids) == 0:
+		pr.Add("ids", "required", "name at least one conflict record")
+	case len(ids) > MaxSettleBatch:
+		pr.Add("ids", "too_many", fmt.Sprintf("at most %d conflict records at once", MaxSettleBatch))
+	default:
+		for _, id := range ids {
+			if id == "" || seen[id] {
+				pr.Add("ids", "invalid", "each conflict record's id, once")
+				break
+			}
+			seen[id] = true
+		}
+	}
+	if action != ResolveAccept && action != ResolveOverrule {
+		pr.Add("action", "invalid", "accept or overrule")
+	}
+	if len([]rune(note)) > inspector.MaxNote {
+		pr.Add("note", "too_long", "at most 2000 characters")
+	}
+	if err := pr.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Settled, len(ids))
+	for i, id := range ids {
+		c, err := s.ResolveConflict(actor, id, action, note)
+		out[i] = Settled{ID: id, Err: err}
+		if err == nil {
+			out[i].Conflict = &c
+		}
+	}
+	return out, nil
+}
+
 func (t *tx) applyResolution(c *Conflict, action string) error {
 	switch c.Rule {
 	case inspector.RuleNeedsReview:
@@ -177,11 +303,7 @@ func (t *tx) applyResolution(c *Conflict, action string) error {
 		if c.RecordKind != KindVisit {
 			return inspector.Errorf(inspector.CodeConflict, "this %s belongs to a deleted visit; overrule the visit's own orphaned edits to restore it, then ask the inspector to resend", c.RecordKind)
 		}
-		losing := c.DeviceValue
-		if c.Winner == "device" {
-			losing = c.ServerValue
-		}
-		return t.overruleVisit(c, losing)
+		return t.overruleVisit(c)
 	case inspector.RuleDispatchWins:
 		if action == ResolveAccept {
 			return nil
@@ -196,6 +318,8 @@ func (t *tx) applyResolution(c *Conflict, action string) error {
 
 // resolveReview settles a complaint sent to needs_review by a field outcome:
 // overrule applies the inspector's outcome; accept restores what dispatch had.
+// While other reviews of the complaint are open, accept only closes this
+// one and overrule is refused with CodeReviewPending.
 func (t *tx) resolveReview(c *Conflict, action string) error {
 	b := t.Bucket(bucketComplaints)
 	var cp inspector.Complaint
@@ -204,9 +328,26 @@ func (t *tx) resolveReview(c *Conflict, action string) error {
 	}
 	if cp.Status != inspector.StatusNeedsReview {
 		if action == ResolveAccept {
-			return nil // dispatch's state already stands (another review of it was settled)
+			return nil // dispatch routed it out of review: its state stands, the complaint is untouched
 		}
 		return inspector.Errorf(inspector.CodeConflict, "the complaint is %s now, not under review; route it instead", cp.Status)
+	}
+	// The complaint stays under review while any other review of it is open
+	// (inspector.SettleReview).
+	others, err := t.openReviews(cp.ID, c.ID)
+	if err != nil {
+		return err
+	}
+	settle, err := inspector.SettleReview(action == ResolveOverrule, len(others))
+	if err != nil {
+		var e *inspector.Error
+		if errors.As(err, &e) {
+			e.Message += " (open: " + strings.Join(others, ", ") + ")"
+		}
+		return err
+	}
+	if settle == inspector.ReviewStays {
+		return nil // the record closes; the complaint waits for the others
 	}
 	before := cp
 	to := cp.ReviewFrom // what dispatch had just before this review, newer than the conflict's own record
@@ -252,9 +393,56 @@ func (t *tx) resolveReview(c *Conflict, action string) error {
 	return putJSON(b, []byte(cp.ID), cp)
 }
 
-// overruleVisit writes the losing value of a visit field, or restores an
-// orphaned visit with the device's edits.
-func (t *tx) overruleVisit(c *Conflict, value json.RawMessage) error {
+// openReviews lists the ids of the open needs_review conflicts on complaint
+// id other than except, oldest first, from the complaint's record log.
+func (t *tx) openReviews(id, except string) ([]string, error) {
+	h, err := history(t.Tx, KindComplaint, id)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{except: true}
+	var out []string
+	for _, ch := range h {
+		if ch.Kind != KindConflict || seen[ch.ID] {
+			continue
+		}
+		seen[ch.ID] = true
+		var c Conflict
+		ok, err := getJSON(t.Bucket(bucketConflicts), []byte(ch.ID), &c)
+		if err != nil {
+			return nil, err
+		}
+		if ok && c.Rule == inspector.RuleNeedsReview && c.Status == ConflictOpen && c.ComplaintID == id {
+			out = append(out, c.ID)
+		}
+	}
+	return out, nil
+}
+
+// conflictFields lists the fields a record names with their values on each
+// side: one field and its two values, or, for a record naming several
+// (comma-separated), the values held in objects keyed by field.
+func conflictFields(c *Conflict) (names []string, server, device map[string]json.RawMessage, err error) {
+	names = strings.Split(c.Field, ",")
+	if len(names) == 1 {
+		return names, map[string]json.RawMessage{c.Field: c.ServerValue}, map[string]json.RawMessage{c.Field: c.DeviceValue}, nil
+	}
+	server, device = map[string]json.RawMessage{}, map[string]json.RawMessage{}
+	if len(c.ServerValue) > 0 {
+		if err := json.Unmarshal(c.ServerValue, &server); err != nil {
+			return nil, nil, nil, fmt.Errorf("decode server values: %w", err)
+		}
+	}
+	if err := json.Unmarshal(c.DeviceValue, &device); err != nil {
+		return nil, nil, nil, fmt.Errorf("decode device values: %w", err)
+	}
+	return names, server, device, nil
+}
+
+// overruleVisit writes the losing value of each visit field a
+// last-writer-wins record names, or restores an orphaned visit with the
+// device's edits.
+func (t *tx) overruleVisit(c *Conflict) error {
 	b := t.Bucket(bucketVisits)
 	var v inspector.Visit
 	if err := getRecord(b, "visit", c.RecordID, []byte(c.RecordID), &v); err != nil {
@@ -278,10 +466,20 @@ func (t *tx) overruleVisit(c *Conflict, value json.RawMessage) error {
 		if v.Deleted {
 			return inspector.Errorf(inspector.CodeConflict, "the visit was deleted since; nothing to apply the value to")
 		}
-		if err := setVisitField(&v, c.Field, value); err != nil {
+		names, server, device, err := conflictFields(c)
+		if err != nil {
 			return err
 		}
-		v.Stamps[c.Field], present[c.Field] = stamp, true
+		for _, f := range names {
+			losing := device[f]
+			if winner := cmp.Or(c.FieldWinners[f], c.Winner); winner == "device" {
+				losing = server[f]
+			}
+			if err := setVisitField(&v, f, losing); err != nil {
+				return err
+			}
+			v.Stamps[f], present[f] = stamp, true
+		}
 	}
 	if err := t.checkVisit(v, present, false); err != nil {
 		return inspector.Errorf(inspector.CodeConflict, "the kept value cannot be applied now: %v", err)
@@ -300,37 +498,49 @@ func (t *tx) overruleVisit(c *Conflict, value json.RawMessage) error {
 	return putJSON(b, []byte(v.ID), v)
 }
 
-// overruleComplaintField applies a device's edit of a dispatch-owned field,
-// for the fields dispatch can set directly (category, priority).
+// overruleComplaintField applies a device's edit of dispatch-owned fields,
+// for the fields dispatch can set directly (category, priority); the other
+// fields a record names stay as they are. A record naming neither is a
+// CodeConflict *Error.
 func (t *tx) overruleComplaintField(c *Conflict) error {
 	b := t.Bucket(bucketComplaints)
 	var cp inspector.Complaint
 	if err := getRecord(b, "complaint", c.RecordID, []byte(c.RecordID), &cp); err != nil {
 		return err
 	}
-	var value string
-	if err := json.Unmarshal(c.DeviceValue, &value); err != nil {
-		return inspector.Errorf(inspector.CodeConflict, "the device's %s cannot be applied", c.Field)
-	}
-	switch c.Field {
-	case "category":
-		if !inspector.Category(value).Valid() {
-			return inspector.Errorf(inspector.CodeConflict, "the device's category %q is not valid", value)
-		}
-		cp.Category = inspector.Category(value)
-	case "priority":
-		p := inspector.Priority(value)
-		if !p.Valid() {
-			return inspector.Errorf(inspector.CodeConflict, "the device's priority %q is not valid", value)
-		}
-		cp.Priority = p
-		cp.DueAt = t.sla.DueAt(p, cp.CallTime).UTC()
-	default:
-		return inspector.Errorf(inspector.CodeConflict, "%s is changed by routing or editing the complaint, not by overruling", c.Field)
+	names, _, device, err := conflictFields(c)
+	if err != nil {
+		return err
 	}
 	before := cp
+	data := map[string]string{"conflict": c.ID}
+	for _, f := range names {
+		if f != "category" && f != "priority" {
+			continue // set by routing or by editing the complaint
+		}
+		var value string
+		if err := json.Unmarshal(device[f], &value); err != nil {
+			return inspector.Errorf(inspector.CodeConflict, "the device's %s cannot be applied", f)
+		}
+		if f == "category" {
+			if !inspector.Category(value).Valid() {
+				return inspector.Errorf(inspector.CodeConflict, "the device's category %q is not valid", value)
+			}
+			cp.Category = inspector.Category(value)
+		} else {
+			p := inspector.Priority(value)
+			if !p.Valid() {
+				return inspector.Errorf(inspector.CodeConflict, "the device's priority %q is not valid", value)
+			}
+			cp.Priority = p
+			cp.DueAt = t.sla.DueAt(p, cp.CallTime).UTC()
+		}
+		data[f] = value
+	}
+	if len(data) == 1 {
+		return inspector.Errorf(inspector.CodeConflict, "%s is changed by routing or editing the complaint, not by overruling", strings.Join(names, ", "))
+	}
 	cp.UpdatedAt = t.now
-	data := map[string]string{c.Field: value, "conflict": c.ID}
 	if cp.Assignment != nil {
 		data["assignee"] = cp.Assignment.InspectorID
 	}

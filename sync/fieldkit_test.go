@@ -474,6 +474,9 @@ func requireNothingLost(tb kitT, s *Store, muts []Mutation, results []Result) {
 				}
 			}
 			require.True(tb, kept, "mutation %d (%s, %s: %s) was rejected and is on no conflict record", m.DeviceSeq, m.Kind, r.Code, r.Message)
+		case StatusDeferred:
+			require.Empty(tb, byMutation[m.ID], "mutation %d was deferred but left a conflict record", m.DeviceSeq)
+			require.False(tb, logged[m.ID], "mutation %d was deferred but changed something", m.DeviceSeq)
 		default:
 			require.Fail(tb, "unknown status", "mutation %d: %q", m.DeviceSeq, r.Status)
 		}

@@ -183,7 +183,8 @@ func TestPolicyAppendOnlyReplayWithDeviceOffset(t *testing.T) {
 }
 
 // Row "fields dispatch owns": dispatch wins, the device's values are kept on
-// one conflict record per field, and dispatch may overrule.
+// one conflict record naming every field (issue 11, point 13), and dispatch
+// may overrule.
 func TestPolicyDispatchOwnedFields(t *testing.T) {
 	f := newFieldFixture(t)
 	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
@@ -200,7 +201,7 @@ func TestPolicyDispatchOwnedFields(t *testing.T) {
 	assert.Equal(t, inspector.RuleDispatchWins, r.Rule)
 	assert.Equal(t, c.Version, r.Version, "the complaint keeps its version")
 	assert.NotEmpty(t, r.Message, "a reason the device can show")
-	require.Len(t, r.ConflictIDs, len(sent), "one conflict record per field")
+	require.Len(t, r.ConflictIDs, 1, "one conflict record for the mutation")
 	current := map[string]any{"priority": c.Priority, "category": c.Category, "office_code": c.OfficeCode, "due_at": c.DueAt, "assignee": c.Assignment.InspectorID}
 	assert.JSONEq(t, string(mustJSON(current)), string(r.WinningValue), "the winning values are dispatch's")
 
@@ -211,28 +212,25 @@ func TestPolicyDispatchOwnedFields(t *testing.T) {
 		assert.Equal(t, KindConflict, ch.Kind, "only conflict records are written")
 	}
 
-	byField := map[string]Conflict{}
-	for _, id := range r.ConflictIDs {
-		cf := mustConflict(t, f.s, id)
-		byField[cf.Field] = cf
-		assert.Equal(t, inspector.LabelConflict, cf.Label)
-		assert.Equal(t, inspector.RuleDispatchWins, cf.Rule)
-		assert.Equal(t, KindComplaint, cf.RecordKind)
-		assert.Equal(t, c.ID, cf.RecordID)
-		assert.Equal(t, c.ID, cf.ComplaintID)
-		assert.Equal(t, "server", cf.Winner)
-		assert.Equal(t, edit.ID, cf.MutationID)
-		assert.Equal(t, ConflictOpen, cf.Status)
-		assert.JSONEq(t, string(mustJSON(current[cf.Field])), string(cf.ServerValue), "%s: dispatch's value", cf.Field)
-		assert.JSONEq(t, string(mustJSON(sent[cf.Field])), string(cf.DeviceValue), "%s: the device's value", cf.Field)
-	}
-	require.Len(t, byField, len(sent))
+	cf := mustConflict(t, f.s, r.ConflictIDs[0])
+	assert.Equal(t, inspector.LabelConflict, cf.Label)
+	assert.Equal(t, inspector.RuleDispatchWins, cf.Rule)
+	assert.Equal(t, KindComplaint, cf.RecordKind)
+	assert.Equal(t, c.ID, cf.RecordID)
+	assert.Equal(t, c.ID, cf.ComplaintID)
+	assert.Equal(t, "server", cf.Winner)
+	assert.Equal(t, edit.ID, cf.MutationID)
+	assert.Equal(t, ConflictOpen, cf.Status)
+	assert.Equal(t, "assignee,category,due_at,office_code,priority", cf.Field, "every field, sorted")
+	assert.JSONEq(t, string(mustJSON(current)), string(cf.ServerValue), "dispatch's values, by field")
+	assert.JSONEq(t, string(mustJSON(sent)), string(cf.DeviceValue), "the device's values, by field")
 	requireNothingLost(t, f.s, []Mutation{edit}, []Result{r})
 	requireReplayed(t, f.s, d, []Mutation{edit}, res)
 
-	// Overruling priority applies the device's value and its due time.
+	// Overruling applies the device's priority (and its due time) and
+	// category; the routing fields stay as dispatch has them.
 	f.clock.Advance(time.Minute)
-	resolved, err := f.s.ResolveConflict(dispatcher, byField["priority"].ID, ResolveOverrule, "the inspector saw the queue")
+	resolved, err := f.s.ResolveConflict(dispatcher, cf.ID, ResolveOverrule, "the inspector saw the queue")
 	require.NoError(t, err)
 	assert.Equal(t, ConflictResolved, resolved.Status)
 	assert.Equal(t, ResolveOverrule, resolved.Resolution.Action)
@@ -242,25 +240,31 @@ func TestPolicyDispatchOwnedFields(t *testing.T) {
 	assert.Equal(t, inspector.PriorityUrgent, got.Priority)
 	assert.Equal(t, c.CallTime.Add(time.Hour), got.DueAt, "urgent: due an hour after the call")
 	assert.Greater(t, got.Version, c.Version)
-	assert.Equal(t, c.Category, got.Category)
+	assert.Equal(t, inspector.CategoryClientCrowding, got.Category)
+	assert.Equal(t, c.OfficeCode, got.OfficeCode)
+	assert.Equal(t, c.Assignment, got.Assignment)
+	_, err = f.s.ResolveConflict(dispatcher, cf.ID, ResolveAccept, "")
+	requireCode(t, err, inspector.CodeConflict) // already resolved
 
 	// Accepting leaves the complaint as dispatch had it.
+	one := mustPush(t, f.s, d, d.mut(MutComplaintEdit, c.ID, c.Version, map[string]any{"category": inspector.CategoryOther}))[0]
+	require.Len(t, one.ConflictIDs, 1)
 	v := got.Version
-	_, err = f.s.ResolveConflict(dispatcher, byField["category"].ID, ResolveAccept, "")
+	_, err = f.s.ResolveConflict(dispatcher, one.ConflictIDs[0], ResolveAccept, "")
 	require.NoError(t, err)
 	got, err = f.s.Complaint(c.ID)
 	require.NoError(t, err)
-	assert.Equal(t, c.Category, got.Category)
+	assert.Equal(t, inspector.CategoryClientCrowding, got.Category)
 	assert.Equal(t, v, got.Version)
 
 	// Routing fields are not overruled from a conflict; the record stays open.
 	for _, field := range []string{"office_code", "assignee", "due_at"} {
-		_, err = f.s.ResolveConflict(dispatcher, byField[field].ID, ResolveOverrule, "")
+		r := mustPush(t, f.s, d, d.mut(MutComplaintEdit, c.ID, c.Version, map[string]any{field: sent[field]}))[0]
+		require.Len(t, r.ConflictIDs, 1)
+		_, err = f.s.ResolveConflict(dispatcher, r.ConflictIDs[0], ResolveOverrule, "")
 		requireCode(t, err, inspector.CodeConflict)
-		assert.Equal(t, ConflictOpen, mustConflict(t, f.s, byField[field].ID).Status, field)
+		assert.Equal(t, ConflictOpen, mustConflict(t, f.s, r.ConflictIDs[0]).Status, field)
 	}
-	_, err = f.s.ResolveConflict(dispatcher, byField["priority"].ID, ResolveAccept, "")
-	requireCode(t, err, inspector.CodeConflict) // already resolved
 }
 
 // Row "complaint status": an outcome recorded offline after dispatch

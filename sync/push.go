@@ -76,7 +76,19 @@ const (
 	StatusMerged         = "merged"
 	StatusResolvedByRule = "resolved_by_rule"
 	StatusRejected       = "rejected"
+	// StatusDeferred: neither applied nor kept, because the device has
+	// MaxOpenConflictsPerDevice open conflict records and the mutation would
+	// open another (code too_many_conflicts). Its id and sequence stay
+	// free: the device keeps it queued and sends it again later.
+	StatusDeferred = "deferred"
 )
+
+// MaxOpenConflictsPerDevice bounds the open conflict records one device's
+// mutations may leave for dispatch. Past it, a mutation that would open
+// another is deferred (StatusDeferred) until dispatch settles some. The
+// cap is checked before each mutation, so a mutation begun below it that
+// opens a sequence_gap record and one of its own may take it one over.
+const MaxOpenConflictsPerDevice = 100
 
 // Result is the server's answer to one mutation. A replay gets the stored
 // result again, with Replayed set.
@@ -237,8 +249,24 @@ func resendsAcked(muts []Mutation, ackedThrough uint64) bool {
 }
 
 // pushOne settles one mutation inside the batch transaction. Its error is
-// for failures of the store only; a bad mutation is a rejected Result.
+// for failures of the store only; a bad mutation is a rejected Result, and
+// one that would open a conflict record past the device's cap is deferred:
+// nothing of it is written, and its id and sequence stay free for its retry.
 func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, ackedThrough uint64, lastSeq *uint64) (Result, error) {
+	defer t.capConflicts(deviceID)()
+	res, err := s.settleOne(t, u, deviceID, m, ackedThrough, lastSeq)
+	if !errors.Is(err, errConflictCap) {
+		return res, err
+	}
+	if m.DeviceSeq > 0 && m.DeviceSeq <= MaxDeviceSeq {
+		*lastSeq = max(*lastSeq, m.DeviceSeq) // seen, so that the work after it is no gap
+	}
+	return Result{MutationID: m.ID, DeviceSeq: m.DeviceSeq, Status: StatusDeferred, Code: inspector.CodeTooManyConflicts,
+		Message: fmt.Sprintf("this device has %d conflict records waiting for dispatch; nothing was applied: keep the change and send it again later", MaxOpenConflictsPerDevice)}, nil
+}
+
+// settleOne is pushOne without the deferral.
+func (s *Store) settleOne(t *tx, u inspector.User, deviceID string, m Mutation, ackedThrough uint64, lastSeq *uint64) (Result, error) {
 	res := Result{MutationID: m.ID, DeviceSeq: m.DeviceSeq}
 	if err := checkEnvelope(m); err != nil {
 		return s.refuseEnvelope(t, u, deviceID, m, res, err, lastSeq)
@@ -926,7 +954,8 @@ func reviewFrom(c inspector.Complaint) inspector.Status {
 }
 
 // complaintEdit answers a device's edit of complaint fields: dispatch owns
-// them all, so dispatch wins, and the device's values are kept for review.
+// them all, so dispatch wins, and the device's values are kept for review on
+// one conflict record naming every field of the edit.
 func (p *pushCtx) complaintEdit() (Result, error) {
 	res := p.res
 	res.RecordKind, res.RecordID = KindComplaint, p.m.RecordID
@@ -963,22 +992,31 @@ func (p *pushCtx) complaintEdit() (Result, error) {
 		}
 	}
 	for _, f := range names {
-		var server json.RawMessage
-		if current != nil {
-			server = rawJSON(current[f])
-		}
-		conflict := &Conflict{Label: inspector.LabelConflict, Rule: inspector.RuleDispatchWins, RecordKind: KindComplaint, RecordID: c.ID,
-			ComplaintID: c.ID, Field: f, ServerValue: server, DeviceValue: fields[f], Winner: "server",
-			InspectorID: p.u.ID, DeviceID: p.device, MutationID: p.m.ID, DeviceSeq: p.m.DeviceSeq,
-			Message: fmt.Sprintf("%s is set by dispatch; your value was kept for dispatch to review", f)}
-		if err := p.t.recordConflict(conflict, p.s.newID); err != nil {
-			return res, err
-		}
-		res.ConflictIDs = append(res.ConflictIDs, conflict.ID)
 		if current != nil {
 			winning[f] = current[f]
 		}
 	}
+	// One record for the mutation, whatever the number of fields it names.
+	conflict := &Conflict{Label: inspector.LabelConflict, Rule: inspector.RuleDispatchWins, RecordKind: KindComplaint, RecordID: c.ID,
+		ComplaintID: c.ID, Field: strings.Join(names, ","), Winner: "server",
+		InspectorID: p.u.ID, DeviceID: p.device, MutationID: p.m.ID, DeviceSeq: p.m.DeviceSeq,
+		Message: fmt.Sprintf("%s is set by dispatch; your value was kept for dispatch to review", names[0])}
+	if len(names) == 1 {
+		conflict.DeviceValue = fields[names[0]]
+		if current != nil {
+			conflict.ServerValue = rawJSON(current[names[0]])
+		}
+	} else {
+		conflict.DeviceValue = rawJSON(fields)
+		if current != nil {
+			conflict.ServerValue = rawJSON(winning)
+		}
+		conflict.Message = fmt.Sprintf("%s are set by dispatch; your values were kept for dispatch to review", strings.Join(names, ", "))
+	}
+	if err := p.t.recordConflict(conflict, p.s.newID); err != nil {
+		return res, err
+	}
+	res.ConflictIDs = []string{conflict.ID}
 	res.Status, res.Rule, res.Version = StatusResolvedByRule, inspector.RuleDispatchWins, c.Version
 	if current != nil {
 		res.WinningValue = rawJSON(winning)

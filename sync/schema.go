@@ -100,6 +100,12 @@ var (
 	// Added without a schema version: init creates the empty bucket in older files.
 	bucketEnrolments = []byte("enrolments")
 
+	// open_conflicts: device id 0x00 conflict id → empty. The open conflict
+	// records each device's mutations left, for the per-device cap (see
+	// MaxOpenConflictsPerDevice). Added without a schema version: a file
+	// without it has it built from the conflicts bucket on open.
+	bucketOpenConflicts = []byte("open_conflicts")
+
 	allBuckets = [][]byte{
 		bucketMeta, bucketLog, bucketRecordLog, bucketComplaints, bucketCallIDs,
 		bucketAgencies, bucketOffices, bucketUsers, bucketUsernames,
@@ -109,6 +115,7 @@ var (
 		bucketScopeLog, bucketScopeMembers, bucketScopeFloor,
 		bucketEvidence, bucketEvidenceChain, bucketEvidenceUploads, bucketUploadClaims, bucketThumbQueue,
 		bucketUserDevices, bucketTracking, bucketDueIndex, bucketCursors, bucketEnrolments,
+		bucketOpenConflicts,
 	}
 
 	keySchemaVersion  = []byte("schema_version")

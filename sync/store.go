@@ -184,6 +184,7 @@ func (s *Store) init(readOnly bool) error {
 				from, _ = btoi(v)
 			}
 		}
+		indexOpen := from >= 1 && tx.Bucket(bucketOpenConflicts) == nil
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("open store: create bucket %s: %w", b, err)
@@ -207,6 +208,11 @@ func (s *Store) init(readOnly bool) error {
 		if from >= 1 && from < 6 {
 			if err := migrateSequenceSpaces(tx); err != nil {
 				return fmt.Errorf("open store: migrate to schema 6: %w", err)
+			}
+		}
+		if indexOpen {
+			if err := indexOpenConflicts(tx); err != nil {
+				return fmt.Errorf("open store: index open conflicts: %w", err)
 			}
 		}
 		return tx.Bucket(bucketMeta).Put(keySchemaVersion, itob(SchemaVersion))
@@ -265,6 +271,9 @@ type tx struct {
 	referralSLA time.Duration
 	rand        io.Reader
 	firstSeq    uint64 // the first change-log sequence this transaction wrote
+	// capped is set while a device's mutation is applied: the conflict
+	// records it may open are held to the device's cap.
+	capped *conflictCap
 }
 
 func (s *Store) update(actor Actor, fn func(t *tx) error) error {

@@ -21,9 +21,9 @@ func setVisitField(v *inspector.Visit, f string, raw json.RawMessage) error {
 	case "complaint_ids":
 		target = &v.ComplaintIDs
 	case "check_in":
-		target = &v.CheckIn
+		v.CheckIn, target = nil, &v.CheckIn // a fresh value: a copy of the visit shares the old one
 	case "check_out":
-		target = &v.CheckOut
+		v.CheckOut, target = nil, &v.CheckOut
 	case "summary":
 		target = &v.Summary
 	default:
@@ -213,13 +213,19 @@ func (p *pushCtx) visitUpsert() (Result, error) {
 			}
 		}
 	}
-	for _, c := range conflicts {
+	if len(conflicts) > 0 {
+		// One record for the mutation, naming every field it lost or won
+		// against a write made elsewhere; fields merged meanwhile are named
+		// in its message rather than on a record of their own.
+		c := joinVisitConflicts(conflicts)
+		if len(merged) > 0 {
+			c.Message += "; merged with changes made elsewhere to " + strings.Join(merged, ", ")
+		}
 		if err := p.t.recordConflict(c, p.s.newID); err != nil {
 			return res, err
 		}
 		res.ConflictIDs = append(res.ConflictIDs, c.ID)
-	}
-	if len(merged) > 0 {
+	} else if len(merged) > 0 {
 		c := &Conflict{Label: inspector.LabelParallelUpdate, Rule: inspector.RuleMerge, RecordKind: KindVisit, RecordID: v.ID,
 			ComplaintID: p.complaintID, Field: strings.Join(append(slices.Clone(applied), merged...), ","), Winner: "both",
 			InspectorID: p.u.ID, DeviceID: p.device, MutationID: p.m.ID, DeviceSeq: p.m.DeviceSeq, DeviceValue: rawJSON(fields),
@@ -271,6 +277,33 @@ func (p *pushCtx) visitUpsert() (Result, error) {
 		res.Status = StatusApplied
 	}
 	return res, nil
+}
+
+// joinVisitConflicts folds the per-field last-writer-wins records of one
+// mutation into one: its Field names them all (comma-separated, in order),
+// its values are objects keyed by field, and its Winner is the side that won
+// every field, or "mixed" with FieldWinners saying which won each.
+func joinVisitConflicts(cs []*Conflict) *Conflict {
+	if len(cs) == 1 {
+		return cs[0]
+	}
+	out := *cs[0]
+	names, msgs := make([]string, len(cs)), make([]string, len(cs))
+	server, device := map[string]json.RawMessage{}, map[string]json.RawMessage{}
+	winners := map[string]string{}
+	for i, c := range cs {
+		names[i], msgs[i] = c.Field, c.Message
+		server[c.Field], device[c.Field], winners[c.Field] = c.ServerValue, c.DeviceValue, c.Winner
+		if c.Winner != out.Winner {
+			out.Winner = "mixed"
+		}
+	}
+	out.Field, out.Message = strings.Join(names, ","), strings.Join(msgs, "; ")
+	out.ServerValue, out.DeviceValue = rawJSON(server), rawJSON(device)
+	if out.Winner == "mixed" {
+		out.FieldWinners = winners
+	}
+	return &out
 }
 
 func (p *pushCtx) visitConflict(v inspector.Visit, f string, server, device json.RawMessage, winner string) *Conflict {

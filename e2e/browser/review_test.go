@@ -47,3 +47,42 @@ func TestReviewOverrule(t *testing.T) {
 		"overruled: the inspector's outcome applies")
 	b.wait("the review queue emptied", `return !document.getElementById("main").innerText.includes("دو کارمند بدون مرخصی غایب بودند");`)
 }
+
+// TestReviewSettleSelected: issue 11, point 13. An inspector's device sent
+// several edits dispatch owns, and the complaint's two held outcomes wait
+// for review; the dispatcher selects them all in #/review and accepts them
+// in one go (POST /v1/conflicts/settle): the queue empties and the
+// complaint is back with its assignee.
+func TestReviewSettleSelected(t *testing.T) {
+	e := newEnv(t)
+	c := e.complaint("QZ-SSO-02", inspector.CategoryAbsentEmployee, inspector.PriorityHigh, "باجه سه از صبح بسته است")
+	e.assign(c.ID, "field")
+	first := e.device("field")
+	e.sync(first)
+	_, _, err := first.RecordOutcome(c.ID, "substantiated", "کارمند باجه سه غایب بود")
+	require.NoError(t, err)
+	for _, p := range []string{"low", "urgent"} {
+		_, _, err = first.EditComplaint(c.ID, map[string]any{"priority": p})
+		require.NoError(t, err)
+	}
+	e.assign(c.ID, "field2")
+	second := e.device("field2")
+	e.sync(second)
+	e.sync(first) // the first outcome arrives after the reassignment: review
+	_, _, err = second.RecordOutcome(c.ID, "not_substantiated", "همه کارکنان حاضر بودند")
+	require.NoError(t, err)
+	e.sync(second) // the second arrives while the complaint is under review: review too
+	require.Equal(t, "needs_review", e.getComplaint(c.ID).Status)
+
+	b := newTab(t, e.ts.URL)
+	b.login("dispatcher", testseed.Password)
+	b.goTo("#/review")
+	b.waitText("همه کارکنان حاضر بودند")
+	b.wait("four open conflicts to select", `return $all("#main input[data-select]").length === 4;`)
+	b.click("select all", `return document.getElementById("review-select-all");`)
+	b.checkA11y("review-bulk")
+	b.clickButton(b.label("review.acceptSelected"))
+	b.wait("the review queue emptied", `return $all("#main input[data-select]").length === 0 && !document.getElementById("main").innerText.includes("همه کارکنان حاضر بودند");`)
+	got := e.getComplaint(c.ID)
+	assert.Equal(t, "assigned", got.Status, "every held outcome accepted: dispatch's routing stands")
+}

@@ -260,6 +260,9 @@ const (
 	StatusMerged         = "merged"
 	StatusResolvedByRule = "resolved_by_rule"
 	StatusRejected       = "rejected"
+	// StatusDeferred: neither applied nor kept by the server (code
+	// CodeTooManyConflicts); the mutation stays queued and is sent again.
+	StatusDeferred = "deferred"
 )
 
 // Entry is one acknowledged mutation in the ledger: what was sent, what the

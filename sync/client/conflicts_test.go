@@ -182,3 +182,54 @@ func TestOwnOfflineVisitEditsAreNotParallelUpdates(t *testing.T) {
 	assert.Equal(t, "نسخه نهایی", fw.Visits[0].Summary, "the device's own order decides")
 	assert.NotNil(t, fw.Visits[0].CheckOut)
 }
+
+// A device at its cap of open conflict records (issue 11, point 13) gets
+// the mutations that would open more deferred (too_many_conflicts): they stay
+// in its queue, not in the ledger, and the next Sync after dispatch settles
+// records sends them again, unchanged, and they are taken.
+func TestDeferredMutationsStayQueuedUntilDispatchSettles(t *testing.T) {
+	e := newEnv(t)
+	c := e.complaint("field")
+	d := e.device("field")
+	_, err := d.Sync(ctx)
+	require.NoError(t, err)
+	const over = 3
+	for range favsync.MaxOpenConflictsPerDevice + over {
+		_, _, err = d.EditComplaint(c.ID, map[string]any{"priority": "low", "category": "other"})
+		require.NoError(t, err)
+	}
+	rep, err := d.Sync(ctx)
+	require.NoError(t, err, "a deferral is an answer, not a failure")
+	assert.Equal(t, favsync.MaxOpenConflictsPerDevice, rep.ResolvedByRule)
+	assert.Equal(t, over, rep.Deferred)
+	queued, err := d.Queue()
+	require.NoError(t, err)
+	require.Len(t, queued, over, "deferred mutations stay queued")
+	ledger, err := d.Ledger()
+	require.NoError(t, err)
+	assert.Len(t, ledger, favsync.MaxOpenConflictsPerDevice, "and out of the ledger")
+
+	rep, err = d.Sync(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, over, rep.Deferred, "still at the cap: deferred again")
+
+	open, _, err := e.store.Conflicts(favsync.ConflictFilter{Status: favsync.ConflictOpen, Limit: over})
+	require.NoError(t, err)
+	for _, cf := range open {
+		_, err := e.store.ResolveConflict(e.dispatcher, cf.ID, favsync.ResolveAccept, "")
+		require.NoError(t, err)
+	}
+	rep, err = d.Sync(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, over, rep.ResolvedByRule)
+	assert.Zero(t, rep.Deferred)
+	for _, q := range queued {
+		entry, ok, err := d.LedgerEntry(q.MutationID)
+		require.NoError(t, err)
+		require.True(t, ok, "the once deferred mutation is in the ledger")
+		assert.Equal(t, client.StatusResolvedByRule, entry.Result.Status)
+	}
+	queued, err = d.Queue()
+	require.NoError(t, err)
+	assert.Empty(t, queued)
+}

@@ -48,6 +48,10 @@ const (
 	// CodeServerBehind: the server lost work it acknowledged to this device
 	// (restored from a backup); the client re-sends its ledger.
 	CodeServerBehind = "server_behind"
+	// CodeTooManyConflicts is a push result's code when the server deferred
+	// a mutation (StatusDeferred): the device has too many open conflict
+	// records waiting for dispatch.
+	CodeTooManyConflicts = "too_many_conflicts"
 )
 
 // FieldError names one field the server found at fault.

@@ -23,6 +23,10 @@ type Report struct {
 	Merged         int
 	ResolvedByRule int
 	Rejected       int
+	// Deferred counts mutations the server neither applied nor kept because
+	// the device has too many open conflict records (code
+	// too_many_conflicts). They stay queued and go again on the next Sync.
+	Deferred int
 	// Replayed counts answers to mutations the server had already settled
 	// (a resend after a lost answer); they are also counted by status.
 	Replayed int
@@ -383,8 +387,9 @@ func (c *Client) nextBatch(after, until uint64, size int) ([]Mutation, []json.Ra
 }
 
 // settle records the answers to a batch: each answered mutation moves from
-// the queue to the ledger. It returns how many mutations of the batch were
-// answered.
+// the queue to the ledger, except a deferred one, which stays queued to be
+// sent again, unchanged, on a later Sync. It returns how many mutations of
+// the batch were answered.
 func (c *Client) settle(batch []Mutation, ans pushAnswer, rep *Report) (int, error) {
 	bySeq := make(map[uint64]Mutation, len(batch))
 	for _, m := range batch {
@@ -402,6 +407,10 @@ func (c *Client) settle(batch []Mutation, ans pushAnswer, rep *Report) (int, err
 				continue
 			}
 			delete(bySeq, r.DeviceSeq)
+			got = append(got, r)
+			if r.Status == StatusDeferred {
+				continue // not taken: it stays queued
+			}
 			if err := putJSON(ledger, []byte(m.MutationID), Entry{Mutation: m, Result: r, AckedAt: now.UTC()}); err != nil {
 				return err
 			}
@@ -416,7 +425,6 @@ func (c *Client) settle(batch []Mutation, ans pushAnswer, rep *Report) (int, err
 					return err
 				}
 			}
-			got = append(got, r)
 		}
 		if err := c.pruneLedger(tx, now); err != nil {
 			return err
@@ -435,10 +443,14 @@ func (c *Client) settle(batch []Mutation, ans pushAnswer, rep *Report) (int, err
 	if err != nil {
 		return 0, fmt.Errorf("record push answers: %w", err)
 	}
+	deferred := 0
 	for _, r := range got {
 		rep.Pushed++
 		rep.Results = append(rep.Results, r)
 		switch r.Status {
+		case StatusDeferred:
+			rep.Deferred++
+			deferred++
 		case StatusApplied:
 			rep.Applied++
 		case StatusMerged:
@@ -455,6 +467,9 @@ func (c *Client) settle(batch []Mutation, ans pushAnswer, rep *Report) (int, err
 		if len(r.GapBefore) > 0 {
 			c.log.Warn("the server reports missing device sequences", "before", r.DeviceSeq, "missing", r.GapBefore)
 		}
+	}
+	if deferred > 0 {
+		c.log.Warn("the server deferred mutations: this device has too many conflicts waiting for dispatch; they stay queued", "deferred", deferred)
 	}
 	return len(got), nil
 }

@@ -19,11 +19,14 @@ addLabels({
     "review.rule.invalid": "تغییر نامعتبر", "review.rule.sequence_gap": "شکاف در ترتیب دستگاه", "review.rule.server_behind": "کار ازدست‌رفته در بازگردانی",
     "review.label.parallel_update": "تغییر موازی", "review.label.conflict": "تعارض", "review.label.rejected": "ردشده",
     "review.action.accept": "پذیرفته شد", "review.action.overrule": "نقض شد", "review.action.merged": "ادغام خودکار",
-    "review.hint.needs_review": "پذیرفتن: شکایت به وضعیت قبلی ({prev}) برمی‌گردد. نقض: نتیجه بازرس اعمال و شکایت بسته می‌شود.",
+    "review.hint.needs_review": "پذیرفتن: شکایت به وضعیت قبلی ({prev}) برمی‌گردد (تا وقتی نتیجه دیگری از آن در بازبینی است، در بازبینی می‌ماند). نقض: نتیجه بازرس اعمال و شکایت بسته می‌شود؛ اگر نتیجه دیگری باز است، نخست آن را بپذیرید.",
     "review.hint.last_writer_wins": "پذیرفتن: مقدار کنونی می‌ماند. نقض: مقدار بازنده نوشته می‌شود.",
     "review.hint.orphaned": "پذیرفتن: بازدید حذف‌شده می‌ماند. نقض: بازدید با ویرایش دستگاه بازگردانده می‌شود.",
     "review.hint.dispatch_wins": "پذیرفتن: مقدار مرکز پیام می‌ماند. نقض: مقدار دستگاه اعمال می‌شود.",
     "review.hint.none": "چیزی برای اعمال نیست؛ فقط می‌توان پذیرفت.",
+    "review.select": "انتخاب این تعارض", "review.selectAll": "انتخاب همه", "review.selected": "{n} انتخاب‌شده",
+    "review.acceptSelected": "پذیرفتن انتخاب‌شده‌ها", "review.overruleSelected": "نقض انتخاب‌شده‌ها",
+    "review.settled": "{ok} تعارض رسیدگی شد، {bad} رد شد", "review.refused": "{id}: {d}",
   },
   en: {
     "review.nav": "Review", "review.title": "Conflict review queue", "review.open": "Open", "review.resolved": "Resolved",
@@ -38,18 +41,22 @@ addLabels({
     "review.rule.invalid": "Invalid change", "review.rule.sequence_gap": "Device sequence gap", "review.rule.server_behind": "Lost in a server restore",
     "review.label.parallel_update": "Parallel update", "review.label.conflict": "Conflict", "review.label.rejected": "Rejected",
     "review.action.accept": "Accepted", "review.action.overrule": "Overruled", "review.action.merged": "Merged automatically",
-    "review.hint.needs_review": "Accept: the complaint goes back to {prev}. Overrule: the inspector's outcome is applied and the complaint closes.",
+    "review.hint.needs_review": "Accept: the complaint goes back to {prev} (it stays under review while another outcome of it is). Overrule: the inspector's outcome is applied and the complaint closes; if another outcome is open, accept that one first.",
     "review.hint.last_writer_wins": "Accept: the current value stays. Overrule: the losing value is written.",
     "review.hint.orphaned": "Accept: the visit stays deleted. Overrule: the visit comes back with the device's edits.",
     "review.hint.dispatch_wins": "Accept: dispatch's value stays. Overrule: the device's value is applied.",
     "review.hint.none": "Nothing to apply; it can only be accepted.",
+    "review.select": "Select this conflict", "review.selectAll": "Select all", "review.selected": "{n} selected",
+    "review.acceptSelected": "Accept selected", "review.overruleSelected": "Overrule selected",
+    "review.settled": "{ok} conflicts settled, {bad} refused", "review.refused": "{id}: {d}",
   },
 });
 
 /** canOverrule says whether overruling c has a value to apply (else the server answers 409). */
 export function canOverrule(c) {
   if (["needs_review", "last_writer_wins", "orphaned"].includes(c.rule)) return true;
-  return c.rule === "dispatch_wins" && ["category", "priority"].includes(c.field);
+  // A record may name several fields (comma-separated): overrule applies its category and priority.
+  return c.rule === "dispatch_wins" && (c.field || "").split(",").some((f) => ["category", "priority"].includes(f));
 }
 
 function pretty(v) {
@@ -145,6 +152,41 @@ route("#/review", {
     const empty = h("p", { class: "muted", hidden: true });
     const errors = h("div", { "aria-live": "assertive" });
     const more = h("button", { type: "button", class: "secondary", hidden: true, onclick: () => load(true) }, t("review.more"));
+    // Dispatch settles the selected open conflicts in one request (POST /v1/conflicts/settle).
+    const canSettle = session?.role === "dispatcher";
+    const selectedCount = h("span", { class: "muted", "aria-live": "polite" });
+    const boxes = () => [...list.querySelectorAll("input[data-select]")];
+    const chosen = () => boxes().filter((b) => b.checked).map((b) => b.dataset.select);
+    const settleButtons = [];
+    const refresh = () => {
+      const n = chosen().length;
+      selectedCount.textContent = n ? t("review.selected", { n: localDigits(n) }) : "";
+      for (const b of settleButtons) b.disabled = n === 0;
+      allBox.checked = n > 0 && n === boxes().length;
+    };
+    const allId = "review-select-all";
+    const allBox = h("input", { id: allId, type: "checkbox", onchange: () => { for (const b of boxes()) b.checked = allBox.checked; refresh(); } });
+    async function settle(action) {
+      const ids = chosen();
+      if (!ids.length) return;
+      for (const b of settleButtons) b.disabled = true;
+      errors.replaceChildren();
+      try {
+        const res = await api("POST", "/v1/conflicts/settle", { ids, action });
+        const bad = res.results.filter((r) => r.status !== 200);
+        toast(t("review.settled", { ok: localDigits(res.results.length - bad.length), bad: localDigits(bad.length) }));
+        for (const r of bad) errors.append(h("div", { class: "error", role: "alert" }, t("review.refused", { id: r.id, d: r.problem?.detail || r.status })));
+      } catch (err) {
+        errors.append(h("div", { class: "error", role: "alert" }, err.message));
+      }
+      await load(false, true);
+    }
+    for (const action of ["accept", "overrule"]) {
+      settleButtons.push(h("button", { type: "button", class: action === "overrule" ? "danger" : "", disabled: true, dataset: { settle: action },
+        onclick: () => settle(action) }, t("review." + action + "Selected")));
+    }
+    const bulk = h("div", { class: "actions bulk", hidden: true },
+      h("label", { for: allId }, allBox, " ", t("review.selectAll")), ...settleButtons, selectedCount);
     const tabs = h("div", { class: "tabs", role: "group", "aria-label": t("review.tabs") },
       ["open", "resolved"].map((s) => h("button", { type: "button", class: "tab", "aria-pressed": String(s === status), dataset: { tab: s }, onclick: (e) => {
         status = s;
@@ -152,9 +194,9 @@ route("#/review", {
         load(false);
       } }, t("review." + s))));
 
-    async function load(append) {
+    async function load(append, keepErrors) {
       const my = ++seq;
-      errors.replaceChildren();
+      if (!keepErrors) errors.replaceChildren();
       try {
         const p = new URLSearchParams({ status, limit: "25" });
         if (append && next) p.set("cursor", next);
@@ -162,7 +204,17 @@ route("#/review", {
         await complaintNumbers(page.items, complaints);
         if (my !== seq) return;
         if (!append) list.replaceChildren();
-        for (const cf of page.items) list.append(conflictCard(cf, { who, complaints }, () => load(false)));
+        for (const cf of page.items) {
+          const card = conflictCard(cf, { who, complaints }, () => load(false));
+          if (canSettle && cf.status === "open") {
+            const boxId = "cf-select-" + cf.id;
+            card.querySelector(".conflict-head").prepend(h("input", { id: boxId, type: "checkbox", dataset: { select: cf.id },
+              "aria-label": t("review.select") + " — " + t("review.rule." + cf.rule), onchange: refresh }));
+          }
+          list.append(card);
+        }
+        bulk.hidden = !(canSettle && status === "open" && list.children.length > 0);
+        refresh();
         next = page.next_cursor || "";
         more.hidden = !next;
         empty.hidden = list.children.length > 0;
@@ -173,15 +225,15 @@ route("#/review", {
       }
     }
 
-    main.append(h("div", { class: "board-head" }, h("h1", {}, t("review.title")), countEl), tabs, errors, list, empty, h("div", { class: "actions" }, more));
+    main.append(h("div", { class: "board-head" }, h("h1", {}, t("review.title")), countEl), tabs, bulk, errors, list, empty, h("div", { class: "actions" }, more));
     await load(false);
     let timer;
     const unsub = feedSubscribe((ev) => {
       if (ev.type === "reset" || ev.conflict || ev.type === "complaint.needs_review" || ev.type === "complaint.reviewed") {
-        // Not while the dispatcher is typing a note in this list.
+        // Not while the dispatcher is typing a note in this list or has conflicts selected.
         clearTimeout(timer);
         timer = setTimeout(function again() {
-          if (list.contains(document.activeElement) && document.activeElement.tagName === "INPUT" && document.activeElement.value) {
+          if (chosen().length > 0 || (list.contains(document.activeElement) && document.activeElement.tagName === "INPUT" && document.activeElement.value)) {
             timer = setTimeout(again, 3000);
             return;
           }
