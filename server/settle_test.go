@@ -135,7 +135,7 @@ func TestBulkSettleConflicts(t *testing.T) {
 	e.do(newCall("GET", "/v1/complaints/"+id, disp, nil)).json(t, &c)
 	var edits []string
 	for i := range 3 {
-		res := e.push(field, mutation(uint64(10+i), "complaint.edit", id, c.Version, map[string]any{"priority": "low", "description": "x"}, e.clock.Now()))
+		res := e.push(field, mutation(uint64(1+i), "complaint.edit", id, c.Version, map[string]any{"priority": "low", "description": "x"}, e.clock.Now()))
 		require.Len(t, res.Results[0].ConflictIDs, 1)
 		edits = append(edits, res.Results[0].ConflictIDs[0])
 	}
