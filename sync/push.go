@@ -18,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/internal/strictjson"
 )
 
 // Mutation kinds a device may push.
@@ -489,18 +490,33 @@ func (p *pushCtx) apply() (Result, error) {
 	return p.res, inspector.Errorf(inspector.CodeInvalid, "unknown mutation kind %q", p.m.Kind)
 }
 
-// decodeStrict reads the payload into v, refusing unknown fields.
+// decodeStrict reads the payload into v with the strict decoder (unknown
+// fields, keys given twice or in another letter case, invalid UTF-8 and
+// control characters are refused, naming the key under "payload.").
 func decodeStrict(raw json.RawMessage, v any) error {
 	if len(raw) == 0 {
 		raw = json.RawMessage("{}")
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return &inspector.Error{Code: inspector.CodeInvalid, Message: "the payload does not fit this kind of mutation",
-			Fields: []inspector.FieldError{{Field: "payload", Code: "malformed", Message: err.Error()}}}
+	return decodeField(raw, v, "payload")
+}
+
+// decodeField decodes raw, the value at path, into v with the strict decoder.
+func decodeField(raw json.RawMessage, v any, path string) error {
+	err := strictjson.Decode(raw, v)
+	if err == nil {
+		return nil
 	}
-	return nil
+	var se *strictjson.Error
+	if errors.As(err, &se) {
+		field := path
+		if se.Path != "" {
+			field += "." + se.Path
+		}
+		return &inspector.Error{Code: inspector.CodeInvalid, Message: "the payload does not fit this kind of mutation",
+			Fields: []inspector.FieldError{{Field: field, Code: string(se.Kind), Message: se.Message()}}}
+	}
+	return &inspector.Error{Code: inspector.CodeInvalid, Message: "the payload does not fit this kind of mutation",
+		Fields: []inspector.FieldError{{Field: path, Code: "malformed", Message: err.Error()}}}
 }
 
 // appendOnly stores an append-only record under its client id. An identical
@@ -718,7 +734,7 @@ func (p *pushCtx) complaintEscalate() (Result, error) {
 	}
 	in.Reason = strings.TrimSpace(in.Reason)
 	var pr inspector.Problems
-	if in.Reason == "" {
+	if inspector.IsBlank(in.Reason) {
 		pr.Add("payload.reason", "required", "say why the complaint needs a field visit")
 	} else if utf8.RuneCountInString(in.Reason) > inspector.MaxNote {
 		pr.Add("payload.reason", "too_long", "at most 2000 characters")
@@ -760,7 +776,7 @@ func (p *pushCtx) complaintOutcome() (Result, error) {
 	if !in.Outcome.Valid() {
 		pr.Add("payload.outcome", "invalid", "substantiated, not_substantiated, resolved_on_spot or referred_for_discipline")
 	}
-	if strings.TrimSpace(in.Statement) == "" {
+	if inspector.IsBlank(in.Statement) {
 		pr.Add("payload.statement", "required", "the inspector's statement is required")
 	} else if len([]rune(in.Statement)) > inspector.MaxDescription {
 		pr.Add("payload.statement", "too_long", "at most 4000 characters")
