@@ -193,7 +193,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
 	e.Pre(middleware.RemoveTrailingSlash())
-	e.Use(s.requestID, s.recoverPanics, s.observe)
+	e.Use(s.requestID, securityHeaders, s.recoverPanics, s.observe)
 	if len(s.cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: s.cfg.CORSOrigins,
