@@ -237,7 +237,7 @@ func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, la
 		applied = reject(p.res, appErr)
 		kept := &Conflict{Label: inspector.LabelRejected, Rule: inspector.RuleInvalid, RecordKind: recordKindOf(m.Kind), RecordID: m.RecordID,
 			ComplaintID: p.complaintID, Winner: "none", Code: string(appErr.Code), Message: appErr.Error(),
-			InspectorID: u.ID, DeviceID: deviceID, MutationID: m.ID, DeviceSeq: m.DeviceSeq, DeviceValue: m.Payload}
+			InspectorID: u.ID, DeviceID: deviceID, MutationID: m.ID, DeviceSeq: m.DeviceSeq, DeviceValue: keptPayload(m.Payload)}
 		if appErr.Code == inspector.CodeIdempotencyClash {
 			kept.Rule = inspector.RuleAppendOnly
 		}
@@ -302,7 +302,7 @@ func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation
 	}
 	kept := &Conflict{Label: inspector.LabelRejected, Rule: rule, RecordKind: recordKindOf(m.Kind), RecordID: m.RecordID,
 		ComplaintID: t.namedComplaint(m), Winner: "none", Code: string(out.Code), Message: out.Message, InspectorID: u.ID, DeviceID: deviceID,
-		MutationID: m.ID, DeviceSeq: m.DeviceSeq, DeviceValue: m.Payload}
+		MutationID: m.ID, DeviceSeq: m.DeviceSeq, DeviceValue: keptPayload(m.Payload)}
 	if err := t.recordConflict(kept, s.newID); err != nil {
 		return out, err
 	}
@@ -346,6 +346,17 @@ func (t *tx) namedComplaint(m Mutation) string {
 		return ""
 	}
 	return id
+}
+
+// keptPayload is a refused mutation's payload as its conflict record keeps
+// it: as sent, except that bytes that are not UTF-8 (the reason it may have
+// been refused) become U+FFFD, so that no answer carries them. In JSON that
+// parses they can only be inside strings, so the result still parses.
+func keptPayload(p json.RawMessage) json.RawMessage {
+	if utf8.Valid(p) {
+		return p
+	}
+	return bytes.ToValidUTF8(p, []byte("\uFFFD"))
 }
 
 // LastDeviceSeq is the highest device sequence the store holds for a device.
