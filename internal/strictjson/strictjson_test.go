@@ -58,6 +58,12 @@ func TestDecodeRefusesWhatEncodingJSONLetsThrough(t *testing.T) {
 		{"lone low surrogate", `{"note":"\udc00"}`, Error{Kind: InvalidUTF8, Path: "note"}},
 		{"high surrogate then not low", `{"note":"\ud800\u0041"}`, Error{Kind: InvalidUTF8, Path: "note"}},
 		{"high surrogate at end", `{"note":"\ud83d"}`, Error{Kind: InvalidUTF8, Path: "note"}},
+		{"escaped duplicate", `{"user\u006eame":"a","username":"b"}`, Error{Kind: DuplicateKey, Path: "username"}},
+		{"escaped other case", `{"\u0055SERNAME":"a"}`, Error{Kind: UnknownField, Path: "USERNAME", Want: "username"}},
+		{"C1 control", `{"note":"a` + "\u0085" + `b"}`, Error{Kind: ControlCharacter, Path: "note", Rune: 0x85}},
+		{"DEL", "{\"note\":\"a\x7fb\"}", Error{Kind: ControlCharacter, Path: "note", Rune: 0x7f}},
+		{"after a deferred value", ` { "later" : [ {"a":"}]\"{["} , 1 , "x" , null , [[]] ] , "note" : "\u0000" } `, Error{Kind: ControlCharacter, Path: "note", Rune: 0}},
+		{"deep path", `{"list":[{},{"when":"x","when":"y"}]}`, Error{Kind: DuplicateKey, Path: "list[1].when"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
