@@ -167,3 +167,30 @@ func TestPushNamesTheMutationAndKeyOfABadPayload(t *testing.T) {
 		assert.Equal(t, want.Code, got.Fields[0].Code, "mutation %d", i+1)
 	}
 }
+
+// TestOfficeImportRefusesBadText: a row with an extra cell, or a cell that
+// is not UTF-8 or holds a NUL, refuses the whole file, naming the line and
+// the column; no office of it is stored.
+func TestOfficeImportRefusesBadText(t *testing.T) {
+	e := newEnv(t)
+	admin := e.token("admin")
+	header := "office_code,agency_code,agency_name_fa,agency_name_en,office_name_fa,city_fa,city_en,latitude,longitude,phone,opens,closes,workdays\n"
+	row := func(code, name string) string {
+		return code + ",SSO,سازمان تامین اجتماعی,Social Security Organization," + name + ",قزوین,Qazvin,36.27,50.00,028-33000101,07:30,14:30,Sat-Wed"
+	}
+	for _, tc := range []struct {
+		name, csv, field, code string
+	}{
+		{"extra column", header + row("NEW-1", "شعبه نو") + "\n" + row("NEW-2", "شعبه دو") + ",surplus\n", "line 3: column 14", "extra_column"},
+		{"invalid UTF-8", header + row("NEW-1", "شعبه نو") + "\n" + row("NEW-2", "شعبه \xff") + "\n", "line 3: office_name_fa", "invalid_utf8"},
+		{"NUL", header + row("NEW-1", "شعبه\x00نو") + "\n", "line 2: office_name_fa", "control_character"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(call{method: "POST", path: "/v1/offices/import?province=%D9%82%D8%B2%D9%88%DB%8C%D9%86", token: admin,
+				raw: tc.csv, contentType: "text/csv", invalidRequest: true})
+			wantFieldProblem(t, r, http.StatusUnprocessableEntity, "invalid", tc.field, tc.code)
+			r = e.do(newCall("GET", "/v1/offices/NEW-1", admin, nil))
+			assert.Equal(t, http.StatusNotFound, r.status, "all or nothing")
+		})
+	}
+}
