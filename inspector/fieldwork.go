@@ -258,7 +258,7 @@ func (n *Note) Validate(p *Problems, prefix string) {
 	if n.ComplaintID == "" && n.VisitID == "" {
 		p.Add(prefix+"complaint_id", "required", "a note belongs to a complaint or a visit")
 	}
-	if strings.TrimSpace(n.Text) == "" {
+	if IsBlank(n.Text) {
 		p.Add(prefix+"text", "required", "the note is empty")
 	} else if utf8.RuneCountInString(n.Text) > MaxNote {
 		p.Add(prefix+"text", "too_long", "at most 2000 characters")

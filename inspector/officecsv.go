@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // OfficeRow is one office and its agency, as read from an import file.
@@ -41,11 +42,20 @@ func ParseOfficeCSV(r io.Reader, defaultProvince string) ([]OfficeRow, error) {
 	if err != nil {
 		return nil, (&Problems{{Field: "line 1", Code: "malformed", Message: err.Error()}}).Err()
 	}
+	var p Problems
+	names := make([]string, len(header)) // each column's name, for problems
 	col := map[string]int{}
 	for i, h := range header {
-		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
+		names[i] = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		col[names[i]] = i
+		if code, msg, bad := badText(h); bad {
+			p.Add(fmt.Sprintf("line 1: column %d", i+1), code, msg)
+			names[i] = fmt.Sprintf("column %d", i+1)
+		}
 	}
-	var p Problems
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
 	for _, name := range OfficeCSVColumns {
 		if _, ok := col[name]; !ok {
 			p.Add("line 1: "+name, "missing_column", "the header lacks this column")
@@ -59,14 +69,22 @@ func ParseOfficeCSV(r io.Reader, defaultProvince string) ([]OfficeRow, error) {
 		return nil, err
 	}
 	var rows []OfficeRow
-	for line := 2; ; line++ {
+	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
+			line := 0
+			if pe := (*csv.ParseError)(nil); errors.As(err, &pe) {
+				line = pe.StartLine
+			}
 			p.Add(fmt.Sprintf("line %d", line), "malformed", err.Error())
 			break
+		}
+		line, _ := cr.FieldPos(0) // the line the row starts on: a quoted cell may span lines
+		if checkCells(&p, line, rec, names) {
+			continue // the rest of the row is not worth reading
 		}
 		if len(rows) == MaxImportRows {
 			p.Add(fmt.Sprintf("line %d", line), "too_many_rows", fmt.Sprintf("at most %d offices in one import", MaxImportRows))
@@ -126,6 +144,37 @@ func ParseOfficeCSV(r io.Reader, defaultProvince string) ([]OfficeRow, error) {
 		return nil, err
 	}
 	return rows, nil
+}
+
+// checkCells adds a problem for each cell of the row at line that has no
+// column in the header or holds bad text (see badText); it reports whether
+// there was any.
+func checkCells(p *Problems, line int, rec, names []string) bool {
+	bad := false
+	for i, cell := range rec {
+		if i >= len(names) {
+			p.Add(fmt.Sprintf("line %d: column %d", line, i+1), "extra_column",
+				fmt.Sprintf("the header has %d columns; this row has %d", len(names), len(rec)))
+			return true
+		}
+		if code, msg, ok := badText(cell); ok {
+			p.Add(fmt.Sprintf("line %d: %s", line, names[i]), code, msg)
+			bad = true
+		}
+	}
+	return bad
+}
+
+// badText says what is wrong with text that is not valid UTF-8 or holds a
+// control character other than tab and line breaks.
+func badText(s string) (code, message string, bad bool) {
+	if !utf8.ValidString(s) {
+		return "invalid_utf8", "the text is not valid UTF-8; save the file as UTF-8", true
+	}
+	if r, ok := ControlRune(s); ok {
+		return "control_character", fmt.Sprintf("the text holds the control character %U; only tab and line breaks are allowed", r), true
+	}
+	return "", "", false
 }
 
 // agencyColumn names the import column behind an agency validation field.

@@ -221,3 +221,36 @@ func TestParseOfficeCSVQazvinDemo(t *testing.T) {
 	}
 	assert.Len(t, agencies, 12)
 }
+
+// TestParseOfficeCSVRefusesBadText: a row with more cells than the header,
+// bytes that are not UTF-8, a NUL or another control character was imported
+// (the extra cells dropped, the bytes stored); now the file is refused,
+// naming the line and the column, and nothing is imported.
+func TestParseOfficeCSVRefusesBadText(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []string // field=code
+	}{
+		{"extra column", csvHeader + csvLine(nil) + strings.TrimSuffix(csvLine(map[string]string{"office_code": "QZ-SSO-02"}), "\n") + ",surplus\n",
+			[]string{"line 3: column 14=extra_column"}},
+		{"invalid UTF-8", csvHeader + csvLine(map[string]string{"office_name_fa": "شعبه \xff\xfe"}), []string{"line 2: office_name_fa=invalid_utf8"}},
+		{"NUL", csvHeader + csvLine(map[string]string{"city_fa": "قزو\x00ین"}), []string{"line 2: city_fa=control_character"}},
+		{"escape in an unnamed column", "office_code,agency_code,agency_name_fa,agency_name_en,office_name_fa,city_fa,city_en,latitude,longitude,phone,opens,closes,workdays,remark\n" +
+			strings.TrimSuffix(csvLine(nil), "\n") + ",\x1b[2J\n", []string{"line 2: remark=control_character"}},
+		{"invalid UTF-8 in the header", strings.Replace(csvHeader, "city_en", "city_\xff", 1) + csvLine(nil), []string{"line 1: column 7=invalid_utf8"}},
+		{"line counted across a quoted line break", csvHeader + csvLine(map[string]string{"office_name_fa": "\"شعبه\nیک\""}) + csvLine(map[string]string{"office_code": "QZ-SSO-02", "city_en": "Qaz\x00vin"}),
+			[]string{"line 4: city_en=control_character"}},
+		{"invisible name is blank", csvHeader + csvLine(map[string]string{"office_name_fa": "\u200c\u200f"}), []string{"line 2: office_name_fa=required"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, err := inspector.ParseOfficeCSV(strings.NewReader(tt.in), "قزوین")
+			assert.Nil(t, rows, "a file with a problem yields no rows")
+			assert.Equal(t, tt.want, fieldCodes(t, err))
+		})
+	}
+	rows, err := inspector.ParseOfficeCSV(strings.NewReader(csvHeader+csvLine(map[string]string{"office_name_fa": "شعبه\u200cی\tیک"})), "قزوین")
+	require.NoError(t, err)
+	assert.Equal(t, "شعبه\u200cی\tیک", rows[0].Office.NameFa, "the zero-width non-joiner and a tab are kept")
+}

@@ -60,7 +60,7 @@ func (n *NewComplaint) Validate(now time.Time) error {
 		p.Add("category", "invalid", "one of absent_employee, non_work_activity, client_crowding, other")
 	}
 	switch {
-	case n.Description == "":
+	case IsBlank(n.Description):
 		p.Add("description", "required", "describe what the caller saw")
 	case utf8.RuneCountInString(n.Description) > MaxDescription:
 		p.Add("description", "too_long", "at most 4000 characters")
@@ -99,7 +99,7 @@ func (a *Agency) Validate() error {
 	if !codePattern.MatchString(a.Code) {
 		p.Add("code", "invalid", "1–40 of A–Z, 0–9 and -, starting with a letter or digit")
 	}
-	if a.NameFa == "" {
+	if IsBlank(a.NameFa) {
 		p.Add("name_fa", "required", "the Persian name is required")
 	} else if utf8.RuneCountInString(a.NameFa) > MaxName {
 		p.Add("name_fa", "too_long", "at most 200 characters")
@@ -139,15 +139,15 @@ func (o *Office) Validate() error {
 	if o.AgencyCode == "" {
 		p.Add("agency_code", "required", "the agency is required")
 	}
-	if o.NameFa == "" {
+	if IsBlank(o.NameFa) {
 		p.Add("name_fa", "required", "the Persian name is required")
 	} else if utf8.RuneCountInString(o.NameFa) > MaxName {
 		p.Add("name_fa", "too_long", "at most 200 characters")
 	}
-	if o.Province == "" {
+	if IsBlank(o.Province) {
 		p.Add("province", "required", "the province is required")
 	}
-	if o.City == "" {
+	if IsBlank(o.City) {
 		p.Add("city", "required", "the city is required")
 	}
 	if utf8.RuneCountInString(o.Address) > MaxAddress {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/internal/strictjson"
 )
 
 // decodeJSON reads the request body into v, strictly: the Content-Type must
@@ -25,16 +25,8 @@ func decodeJSON(c echo.Context, v any) error {
 		return inspector.Errorf(codeUnsupportedMedia, "send the body as application/json")
 	}
 	raw, err := io.ReadAll(c.Request().Body) // bounded by the route's body limit
-	var dec *json.Decoder
 	if err == nil {
-		dec = json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		err = dec.Decode(v)
-	}
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errors.New("trailing data") // one JSON value, and nothing after it
-		}
+		err = strictjson.Decode(raw, v)
 	}
 	if err == nil {
 		return nil
@@ -43,8 +35,13 @@ func decodeJSON(c echo.Context, v any) error {
 		maxErr    *http.MaxBytesError
 		typeErr   *json.UnmarshalTypeError
 		syntaxErr *json.SyntaxError
+		strictErr *strictjson.Error
 	)
 	switch {
+	case errors.As(err, &strictErr):
+		return problemOf(strictErr, "")
+	case errors.Is(err, strictjson.ErrTrailingData):
+		return inspector.Errorf(codeMalformed, "the body must hold one JSON value and nothing after it")
 	case errors.As(err, &maxErr):
 		return inspector.Errorf(codeTooLarge, "the request body is larger than %d bytes", maxErr.Limit)
 	case errors.As(err, &typeErr):
@@ -69,6 +66,22 @@ func decodeJSON(c echo.Context, v any) error {
 			Fields: []inspector.FieldError{{Field: fieldHolding(raw, timeErr.Value), Code: "wrong_type", Message: fmt.Sprintf("%q is not an RFC 3339 time", timeErr.Value)}}}
 	}
 	return inspector.Errorf(codeMalformed, "the body could not be read: %s", err)
+}
+
+// problemOf turns a fault the strict decoder found into a problem naming
+// the field, under prefix: a duplicate key or a field not taken (in any
+// letter case) is 400 malformed, like any body that is not the JSON the
+// route takes; text that is not valid UTF-8 or holds a control character is
+// 422 invalid.
+func problemOf(e *strictjson.Error, prefix string) *inspector.Error {
+	fe := []inspector.FieldError{{Field: prefix + e.Path, Code: string(e.Kind), Message: e.Message()}}
+	switch e.Kind {
+	case strictjson.InvalidUTF8, strictjson.ControlCharacter:
+		return &inspector.Error{Code: inspector.CodeInvalid, Message: "the request has invalid fields", Fields: fe}
+	case strictjson.DuplicateKey:
+		return &inspector.Error{Code: codeMalformed, Message: "the body gives a key more than once", Fields: fe}
+	}
+	return &inspector.Error{Code: codeMalformed, Message: "the body has a field this route does not take", Fields: fe}
 }
 
 // fieldHolding names the field whose string value is value, as a dotted

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -82,7 +83,20 @@ func (s *Server) evidenceContent(c echo.Context) error {
 		return err
 	}
 	defer f.Close()
-	return serveImmutable(c, e.SHA256, e.SniffedType, mod, f)
+	disposition := "inline" // a photo shows in the console
+	if !strings.HasPrefix(e.SniffedType, "image/") {
+		// A PDF (anything not an image) is downloaded, never opened at the API's origin.
+		disposition = `attachment; filename="evidence-` + e.ID + evidenceExtension(e.SniffedType) + `"`
+	}
+	return serveImmutable(c, e.SHA256, e.SniffedType, disposition, mod, f)
+}
+
+// evidenceExtension is the file name extension for an evidence type.
+func evidenceExtension(contentType string) string {
+	if contentType == "application/pdf" {
+		return ".pdf"
+	}
+	return ""
 }
 
 func (s *Server) evidenceThumbnail(c echo.Context) error {
@@ -102,10 +116,13 @@ func (s *Server) evidenceThumbnail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return serveImmutable(c, e.SHA256+"-thumb", "image/jpeg", st.ModTime(), f)
+	return serveImmutable(c, e.SHA256+"-thumb", "image/jpeg", "inline", st.ModTime(), f)
 }
 
-func serveImmutable(c echo.Context, etag, contentType string, mod time.Time, f interface {
+// serveImmutable serves bytes that never change. They came from a device,
+// so they are sandboxed (Content-Security-Policy: sandbox: whatever a file
+// holds runs in no origin, with no script) and not sniffed.
+func serveImmutable(c echo.Context, etag, contentType, disposition string, mod time.Time, f interface {
 	Read([]byte) (int, error)
 	Seek(int64, int) (int64, error)
 }) error {
@@ -114,7 +131,8 @@ func serveImmutable(c echo.Context, etag, contentType string, mod time.Time, f i
 	h.Set("ETag", `"`+etag+`"`)
 	h.Set("Cache-Control", "private, max-age=31536000, immutable")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Disposition", "inline")
+	h.Set("Content-Security-Policy", "sandbox")
+	h.Set("Content-Disposition", disposition)
 	http.ServeContent(c.Response(), c.Request(), "", mod, f)
 	return nil
 }

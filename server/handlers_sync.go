@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/internal/strictjson"
 	favsync "github.com/favad/favad/sync"
 )
 
@@ -123,20 +123,21 @@ type hlcWire struct {
 }
 
 type mutationWire struct {
-	MutationID  string          `json:"mutation_id"`
-	DeviceSeq   uint64          `json:"device_seq"`
-	Kind        string          `json:"kind"`
-	RecordID    string          `json:"record_id"`
-	BaseVersion uint64          `json:"base_version"`
-	DeviceTime  time.Time       `json:"device_time"`
-	HLC         hlcWire         `json:"hlc"`
-	Payload     json.RawMessage `json:"payload"`
+	MutationID  string    `json:"mutation_id"`
+	DeviceSeq   uint64    `json:"device_seq"`
+	Kind        string    `json:"kind"`
+	RecordID    string    `json:"record_id"`
+	BaseVersion uint64    `json:"base_version"`
+	DeviceTime  time.Time `json:"device_time"`
+	HLC         hlcWire   `json:"hlc"`
+	// Payload is decoded, strictly, by the store for the mutation's kind.
+	Payload strictjson.Deferred `json:"payload"`
 }
 
 // pushRequest keeps each mutation raw, so that one the server cannot read
 // is refused on its own while the rest of the push goes on.
 type pushRequest struct {
-	Mutations []json.RawMessage `json:"mutations"`
+	Mutations []strictjson.Deferred `json:"mutations"`
 	// AckedThrough is the highest device sequence the server acknowledged
 	// to the device, so that the server can tell its own loss (a restore)
 	// from a device's gap.
@@ -197,14 +198,13 @@ func countDeferred(results []favsync.Result) int {
 // Malformed, field by field, and the fields that can be read are kept, so
 // that the store refuses the mutation under its own id and sequence and
 // keeps it for dispatch.
-func decodeMutation(raw json.RawMessage) favsync.Mutation {
+func decodeMutation(raw []byte) favsync.Mutation {
 	var w mutationWire
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err == nil {
+	strictErr := strictjson.Decode(raw, &w)
+	if strictErr == nil {
 		return favsync.Mutation{ID: w.MutationID, DeviceSeq: w.DeviceSeq, Kind: w.Kind, RecordID: w.RecordID,
 			BaseVersion: w.BaseVersion, DeviceTime: w.DeviceTime, HLC: inspector.Stamp{WallMs: w.HLC.WallMs, Logical: w.HLC.Logical},
-			Payload: w.Payload}
+			Payload: json.RawMessage(w.Payload)}
 	}
 	var m favsync.Mutation
 	var fields map[string]json.RawMessage
@@ -231,6 +231,10 @@ func decodeMutation(raw json.RawMessage) favsync.Mutation {
 		}
 	}
 	m.HLC = inspector.Stamp{WallMs: hlc.WallMs, Logical: hlc.Logical}
+	var se *strictjson.Error // a duplicate key, a name in another letter case, bad text: what the reads above let through
+	if errors.As(strictErr, &se) && !slices.ContainsFunc(m.Malformed, func(f inspector.FieldError) bool { return f.Field == se.Path }) {
+		m.Malformed = append([]inspector.FieldError{{Field: se.Path, Code: string(se.Kind), Message: se.Message()}}, m.Malformed...)
+	}
 	if len(m.Malformed) == 0 { // a decoder error no field shows (it should not happen): say so
 		m.Malformed = []inspector.FieldError{{Field: "mutations[]", Code: "wrong_type", Message: "the mutation could not be read"}}
 	}

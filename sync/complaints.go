@@ -286,7 +286,7 @@ func (s *Store) Refer(actor Actor, id, note string) (inspector.Complaint, error)
 
 // Withdraw ends a complaint that needs no action (a duplicate, a mistaken call).
 func (s *Store) Withdraw(actor Actor, id, reason string) (inspector.Complaint, error) {
-	if strings.TrimSpace(reason) == "" {
+	if inspector.IsBlank(reason) {
 		return inspector.Complaint{}, (&inspector.Problems{{Field: "reason", Code: "required", Message: "say why the complaint is withdrawn"}}).Err()
 	}
 	return s.closeBy(actor, id, inspector.StatusWithdrawn, ActionWithdrawn, "reason", reason)

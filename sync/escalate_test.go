@@ -137,7 +137,7 @@ func TestEscalateRefused(t *testing.T) {
 		{name: "no reason", payload: map[string]any{}, code: inspector.CodeInvalid, field: "payload.reason", fieldCode: "required"},
 		{name: "blank reason", payload: escalation(" \n\t "), code: inspector.CodeInvalid, field: "payload.reason", fieldCode: "required"},
 		{name: "reason too long", payload: escalation(strings.Repeat("ب", 2001)), code: inspector.CodeInvalid, field: "payload.reason", fieldCode: "too_long"},
-		{name: "unknown field", payload: map[string]any{"reason": "x", "mode": "field"}, code: inspector.CodeInvalid, field: "payload", fieldCode: "malformed"},
+		{name: "unknown field", payload: map[string]any{"reason": "x", "mode": "field"}, code: inspector.CodeInvalid, field: "payload.mode", fieldCode: "unknown_field"},
 		{name: "another inspector's complaint", payload: escalation("بازدید لازم است"), code: inspector.CodeIllegalTransition,
 			setUp: func(t *testing.T, f *phoneFixture) (string, inspector.User) {
 				other := mustCreateUser(t, f.s, "nima", inspector.RoleInspector, inspector.ModePhone)

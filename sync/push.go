@@ -18,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/internal/strictjson"
 )
 
 // Mutation kinds a device may push.
@@ -358,7 +359,7 @@ func (s *Store) settleOne(t *tx, u inspector.User, deviceID string, m Mutation, 
 		applied = reject(p.res, appErr)
 		kept := &Conflict{Label: inspector.LabelRejected, Rule: inspector.RuleInvalid, RecordKind: recordKindOf(m.Kind), RecordID: m.RecordID,
 			ComplaintID: p.complaintID, Winner: "none", Code: string(appErr.Code), Message: appErr.Error(),
-			InspectorID: u.ID, DeviceID: deviceID, MutationID: m.ID, DeviceSeq: m.DeviceSeq, DeviceValue: m.Payload}
+			InspectorID: u.ID, DeviceID: deviceID, MutationID: m.ID, DeviceSeq: m.DeviceSeq, DeviceValue: keptPayload(m.Payload)}
 		if appErr.Code == inspector.CodeIdempotencyClash {
 			kept.Rule = inspector.RuleAppendOnly
 		}
@@ -427,7 +428,7 @@ func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation
 	}
 	kept := &Conflict{Label: inspector.LabelRejected, Rule: rule, RecordKind: recordKindOf(m.Kind), RecordID: m.RecordID,
 		ComplaintID: t.namedComplaint(m), Winner: "none", Code: string(out.Code), Message: out.Message, InspectorID: u.ID, DeviceID: deviceID,
-		MutationID: m.ID, DeviceSeq: m.DeviceSeq, DeviceValue: m.Payload}
+		MutationID: m.ID, DeviceSeq: m.DeviceSeq, DeviceValue: keptPayload(m.Payload)}
 	if err := t.recordConflict(kept, s.newID); err != nil {
 		return out, err
 	}
@@ -471,6 +472,17 @@ func (t *tx) namedComplaint(m Mutation) string {
 		return ""
 	}
 	return id
+}
+
+// keptPayload is a refused mutation's payload as its conflict record keeps
+// it: as sent, except that bytes that are not UTF-8 (the reason it may have
+// been refused) become U+FFFD, so that no answer carries them. In JSON that
+// parses they can only be inside strings, so the result still parses.
+func keptPayload(p json.RawMessage) json.RawMessage {
+	if utf8.Valid(p) {
+		return p
+	}
+	return bytes.ToValidUTF8(p, []byte("\uFFFD"))
 }
 
 // LastDeviceSeq is the highest device sequence the store holds for a
@@ -616,18 +628,33 @@ func (p *pushCtx) apply() (Result, error) {
 	return p.res, inspector.Errorf(inspector.CodeInvalid, "unknown mutation kind %q", p.m.Kind)
 }
 
-// decodeStrict reads the payload into v, refusing unknown fields.
+// decodeStrict reads the payload into v with the strict decoder (unknown
+// fields, keys given twice or in another letter case, invalid UTF-8 and
+// control characters are refused, naming the key under "payload.").
 func decodeStrict(raw json.RawMessage, v any) error {
 	if len(raw) == 0 {
 		raw = json.RawMessage("{}")
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return &inspector.Error{Code: inspector.CodeInvalid, Message: "the payload does not fit this kind of mutation",
-			Fields: []inspector.FieldError{{Field: "payload", Code: "malformed", Message: err.Error()}}}
+	return decodeField(raw, v, "payload")
+}
+
+// decodeField decodes raw, the value at path, into v with the strict decoder.
+func decodeField(raw json.RawMessage, v any, path string) error {
+	err := strictjson.Decode(raw, v)
+	if err == nil {
+		return nil
 	}
-	return nil
+	var se *strictjson.Error
+	if errors.As(err, &se) {
+		field := path
+		if se.Path != "" {
+			field += "." + se.Path
+		}
+		return &inspector.Error{Code: inspector.CodeInvalid, Message: "the payload does not fit this kind of mutation",
+			Fields: []inspector.FieldError{{Field: field, Code: string(se.Kind), Message: se.Message()}}}
+	}
+	return &inspector.Error{Code: inspector.CodeInvalid, Message: "the payload does not fit this kind of mutation",
+		Fields: []inspector.FieldError{{Field: path, Code: "malformed", Message: err.Error()}}}
 }
 
 // appendOnly stores an append-only record under its client id. An identical
@@ -845,7 +872,7 @@ func (p *pushCtx) complaintEscalate() (Result, error) {
 	}
 	in.Reason = strings.TrimSpace(in.Reason)
 	var pr inspector.Problems
-	if in.Reason == "" {
+	if inspector.IsBlank(in.Reason) {
 		pr.Add("payload.reason", "required", "say why the complaint needs a field visit")
 	} else if utf8.RuneCountInString(in.Reason) > inspector.MaxNote {
 		pr.Add("payload.reason", "too_long", "at most 2000 characters")
@@ -887,7 +914,7 @@ func (p *pushCtx) complaintOutcome() (Result, error) {
 	if !in.Outcome.Valid() {
 		pr.Add("payload.outcome", "invalid", "substantiated, not_substantiated, resolved_on_spot or referred_for_discipline")
 	}
-	if strings.TrimSpace(in.Statement) == "" {
+	if inspector.IsBlank(in.Statement) {
 		pr.Add("payload.statement", "required", "the inspector's statement is required")
 	} else if len([]rune(in.Statement)) > inspector.MaxDescription {
 		pr.Add("payload.statement", "too_long", "at most 4000 characters")

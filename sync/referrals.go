@@ -258,7 +258,7 @@ func (s *Store) AnswerReferral(actor Actor, u inspector.User, id string, in Refe
 	if !in.Action.Valid() {
 		p.Add("action", "invalid", "one of corrected, disciplinary, not_confirmed, other")
 	}
-	if in.Text == "" {
+	if inspector.IsBlank(in.Text) {
 		p.Add("text", "required", "say what the office found and did")
 	} else if utf8.RuneCountInString(in.Text) > inspector.MaxDescription {
 		p.Add("text", "too_long", "at most 4000 characters")

@@ -40,7 +40,7 @@ func (n *NewUser) validate() error {
 	if !usernamePattern.MatchString(n.Username) {
 		p.Add("username", "invalid", "3–40 of a–z, 0–9, '.', '_' and '-'")
 	}
-	if n.DisplayName == "" {
+	if inspector.IsBlank(n.DisplayName) {
 		p.Add("display_name", "required", "the person's name is required")
 	} else if utf8.RuneCountInString(n.DisplayName) > inspector.MaxName {
 		p.Add("display_name", "too_long", "at most 200 characters")
@@ -64,7 +64,7 @@ func (n *NewUser) validate() error {
 		if !n.Mode.Valid() {
 			p.Add("mode", "invalid", "an inspector works by field or phone")
 		}
-		if n.Region == nil || strings.TrimSpace(n.Region.Province) == "" {
+		if n.Region == nil || inspector.IsBlank(n.Region.Province) {
 			p.Add("region.province", "required", "an inspector needs a province")
 		}
 	} else if n.Mode != "" || n.Region != nil {

@@ -29,10 +29,8 @@ func setVisitField(v *inspector.Visit, f string, raw json.RawMessage) error {
 	default:
 		return (&inspector.Problems{{Field: "payload." + f, Code: "unknown", Message: "not a visit field"}}).Err()
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(target); err != nil {
-		return (&inspector.Problems{{Field: "payload." + f, Code: "malformed", Message: err.Error()}}).Err()
+	if err := decodeField(raw, target, "payload."+f); err != nil {
+		return err
 	}
 	switch f {
 	case "office_code":
