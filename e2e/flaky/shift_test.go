@@ -65,15 +65,16 @@ func (u usage) perVisit(n int64) float64 { return float64(n) / float64(u.visits)
 func TestShiftOnFlakyNetworks(t *testing.T) {
 	tus := findTusClient(t)
 	base := runShift(t, baseline, tus) // not a subtest: every -run of a profile needs it
+	var mu stdsync.Mutex
 	results := map[string]usage{}
 	t.Run("profiles", func(t *testing.T) {
 		for _, p := range []profile{edge, threeG, cuts} {
 			t.Run(p.name, func(t *testing.T) {
 				t.Parallel()
 				u := runShift(t, p, tus)
-				resultsMu.Lock() // read after the group ends
+				mu.Lock() // read after the group ends
 				results[p.name] = u
-				resultsMu.Unlock()
+				mu.Unlock()
 				if p.loseAnswers > 0 {
 					assert.Positive(t, u.replayed, "a lost push answer was answered again as a replay, not applied twice")
 				}
@@ -96,13 +97,15 @@ func TestShiftOnFlakyNetworks(t *testing.T) {
 		if !ok {
 			continue
 		}
-		t.Logf("%-8s per visit: device sent %5.1f KB and received %5.1f KB for %5.1f KB of payload: ×%.3f of the payload, ×%.3f of the baseline; cuts %d sync + %d upload, failed syncs %d, replayed answers %d, upload jams %d",
+		t.Logf("%-8s per visit: device sent %5.1f KB and received %5.1f KB for %5.1f KB of payload: ×%.3f of the payload, ×%.3f of the baseline "+
+			"(sync %.1f KB, ×%.2f of its mutations; uploads %.1f KB, ×%.3f of the photos); cuts %d sync + %d upload, failed syncs %d, replayed answers %d, upload jams %d",
 			name, u.perVisit(u.syncUp+u.tusUp)/1024, u.perVisit(u.syncDown+u.tusDown)/1024, u.perVisit(u.payload)/1024,
-			float64(u.device())/float64(u.payload), u.perVisit(u.device())/base.perVisit(base.device()), u.syncCuts, u.tusCuts, u.syncFailures, u.replayed, u.jams)
+			float64(u.device())/float64(u.payload), u.perVisit(u.device())/base.perVisit(base.device()),
+			u.perVisit(u.syncUp+u.syncDown)/1024, float64(u.syncUp+u.syncDown)/float64(u.payload-u.photos),
+			u.perVisit(u.tusUp+u.tusDown)/1024, float64(u.tusUp+u.tusDown)/float64(max(u.photos, 1)),
+			u.syncCuts, u.tusCuts, u.syncFailures, u.replayed, u.jams)
 	}
 }
-
-var resultsMu stdsync.Mutex
 
 // runShift runs one shift on profile p and checks that nothing was lost.
 func runShift(t *testing.T, p profile, tus *tusClient) usage {
