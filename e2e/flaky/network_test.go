@@ -46,8 +46,8 @@ var (
 	// baseline is the same shift through the same proxies without toxics:
 	// the bytes a perfect network would carry.
 	baseline = profile{name: "baseline", visits: 2, shortVisits: 2}
-	// edge is a 2G/EDGE link: 200±100 ms each way (a round trip of
-	// 400–600 ms) and 30 KB/s.
+	// edge is a 2G/EDGE link: 200±100 ms each way (round trips of
+	// 200–600 ms, 400 on average) and 30 KB/s.
 	edge = profile{name: "EDGE", latencyMs: 200, jitterMs: 100, rateKBs: 30, visits: 2, shortVisits: 1}
 	// threeG is a 3G link: 50 ms each way and 200 KB/s.
 	threeG = profile{name: "3G", latencyMs: 50, jitterMs: 10, rateKBs: 200, visits: 2, shortVisits: 2}
