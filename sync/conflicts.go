@@ -3,6 +3,7 @@ package sync
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -260,6 +261,7 @@ func (t *tx) overruleVisit(c *Conflict, value json.RawMessage) error {
 	if err := getRecord(b, "visit", c.RecordID, []byte(c.RecordID), &v); err != nil {
 		return err
 	}
+	named := slices.Clone(v.ComplaintIDs)
 	stamp := inspector.Stamp{WallMs: t.now.UnixMilli(), Device: "dispatch:" + t.actor.UserID}
 	present := map[string]bool{}
 	if c.Rule == inspector.RuleOrphaned {
@@ -288,6 +290,9 @@ func (t *tx) overruleVisit(c *Conflict, value json.RawMessage) error {
 	}
 	seq, err := t.log(KindVisit, v.ID, "overruled", map[string]string{"conflict": c.ID})
 	if err != nil {
+		return err
+	}
+	if err := t.indexUnder(KindComplaint, seq, named, v.ComplaintIDs); err != nil {
 		return err
 	}
 	v.Version = seq

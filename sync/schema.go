@@ -12,8 +12,10 @@ import (
 // 1: records and the change log. 2: sync scopes (scope_log, scope_members,
 // scope_floor), field work, conflicts and push idempotency. 3: evidence.
 // 4: push registrations and the user_devices index. 5: tracking codes, the
-// due index (SLA watch) and readers' cursors.
-const SchemaVersion = 5
+// due index (SLA watch) and readers' cursors. 6: a visit's changes are in
+// the history (record_log) of every complaint it names, and the findings and
+// notes recorded on a visit in the visit's history.
+const SchemaVersion = 6
 
 // Every bucket, and the layout of its keys and values, is declared here and
 // nowhere else. Sequences are 8-byte big-endian so that keys sort in order.

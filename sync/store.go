@@ -204,6 +204,11 @@ func (s *Store) init(readOnly bool) error {
 				return fmt.Errorf("open store: migrate to schema 5: %w", err)
 			}
 		}
+		if from >= 1 && from < 6 {
+			if err := migrateFieldWorkIndex(tx); err != nil {
+				return fmt.Errorf("open store: migrate to schema 6: %w", err)
+			}
+		}
 		return tx.Bucket(bucketMeta).Put(keySchemaVersion, itob(SchemaVersion))
 	})
 }
