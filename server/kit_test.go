@@ -62,6 +62,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		ts.Close()
+		checkHistoryActions(t, store)
 		store.Close()
 	})
 	e := &env{t: t, clock: clock, store: store, srv: srv, ts: ts, users: map[string]inspector.User{}}
