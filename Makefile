@@ -1,14 +1,16 @@
 # FAVAD — the 128 administrative-emergencies server.
 GO      ?= go
-DATA    ?= ./data
-ADDR    ?= 127.0.0.1:8128
 PKGS    := ./...
+# ADDR and DATA, given on make's command line (make run ADDR=:9000 DATA=/srv/favad),
+# become favad's --addr and --data. Otherwise favad reads FAVAD_ADDR and
+# FAVAD_DATA, and without those uses its defaults (127.0.0.1:8128, ./data).
+RUN_FLAGS := $(if $(filter command line,$(origin ADDR)),--addr $(ADDR)) $(if $(filter command line,$(origin DATA)),--data $(DATA))
 
 .PHONY: run build test check fmt vet speclint bench clean
 
-## run: start the server with its bbolt store in $(DATA) and the Qazvin demo data
+## run: start the server with the Qazvin demo data (ADDR=, DATA= or FAVAD_ADDR, FAVAD_DATA to move it)
 run:
-	$(GO) run ./cmd/favad serve --addr $(ADDR) --data $(DATA) --demo
+	$(GO) run ./cmd/favad serve $(strip $(RUN_FLAGS)) --demo
 
 ## build: compile the favad binary into bin/
 build:
