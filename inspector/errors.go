@@ -28,6 +28,7 @@ const (
 	CodeSignedOut         Code = "signed_out"         // the user signed out of this session
 	CodeAccountDisabled   Code = "account_disabled"   // the user account is disabled
 	CodeRateLimited       Code = "rate_limited"       // too many attempts; retry later
+	CodeStorageFull       Code = "storage_full"       // the server's disk is full or read-only: writes wait for an operator; reads work
 	CodeInternal          Code = "internal"           // anything unexpected; details are logged, not shown
 	// CodeServerBehind: the server holds fewer of a device's sequences than
 	// it acknowledged to the device (it was restored from a backup since);

@@ -53,3 +53,10 @@ func NormalizeDigits(s string) string {
 		return r
 	}, s)
 }
+
+// NormalizePhone is a phone number as stored: trimmed, digits folded to
+// ASCII, spaces and dashes dropped, so that "0912-123 4567" and
+// "۰۹۱۲۱۲۳۴۵۶۷" are the same number. A leading + is kept.
+func NormalizePhone(s string) string {
+	return strings.NewReplacer(" ", "", "-", "").Replace(NormalizeDigits(strings.TrimSpace(s)))
+}

@@ -19,8 +19,10 @@ const (
 var (
 	codePattern  = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{0,39}$`)
 	phonePattern = regexp.MustCompile(`^\+?[0-9][0-9 -]{3,20}$`)
-	hhmmPattern  = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
-	weekdays     = map[string]bool{"sat": true, "sun": true, "mon": true, "tue": true, "wed": true, "thu": true, "fri": true}
+	// callerPhonePattern is a caller's phone after NormalizePhone: digits only.
+	callerPhonePattern = regexp.MustCompile(`^\+?[0-9]{4,21}$`)
+	hhmmPattern        = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	weekdays           = map[string]bool{"sat": true, "sun": true, "mon": true, "tue": true, "wed": true, "thu": true, "fri": true}
 )
 
 // NewComplaint is what dispatch enters for a 128 call.
@@ -40,7 +42,7 @@ func (n *NewComplaint) Normalize() {
 	n.CallID = NormalizeDigits(strings.TrimSpace(n.CallID))
 	n.Description = strings.TrimSpace(n.Description)
 	n.Caller.Name = strings.TrimSpace(n.Caller.Name)
-	n.Caller.Phone = NormalizeDigits(strings.TrimSpace(n.Caller.Phone))
+	n.Caller.Phone = NormalizePhone(n.Caller.Phone)
 	n.OfficeCode = strings.ToUpper(strings.TrimSpace(n.OfficeCode))
 	if n.Priority == "" {
 		n.Priority = PriorityNormal
@@ -74,8 +76,8 @@ func (n *NewComplaint) Validate(now time.Time) error {
 	if utf8.RuneCountInString(n.Caller.Name) > MaxName {
 		p.Add("caller.name", "too_long", "at most 200 characters")
 	}
-	if n.Caller.Phone != "" && !phonePattern.MatchString(n.Caller.Phone) {
-		p.Add("caller.phone", "invalid", "digits, spaces, dashes and an optional leading +")
+	if n.Caller.Phone != "" && !callerPhonePattern.MatchString(n.Caller.Phone) {
+		p.Add("caller.phone", "invalid", "4 to 21 digits (spaces and dashes ignored) and an optional leading +")
 	}
 	if n.OfficeCode == "" {
 		p.Add("office_code", "required", "the office the complaint is about is required")

@@ -71,6 +71,7 @@ func TestNewComplaintValidate(t *testing.T) {
 		{"caller name too long", func(n *inspector.NewComplaint) { n.Caller.Name = persian(inspector.MaxName + 1) }, []string{"caller.name=too_long"}},
 		{"caller phone letters", func(n *inspector.NewComplaint) { n.Caller.Phone = "call me" }, []string{"caller.phone=invalid"}},
 		{"caller phone too short", func(n *inspector.NewComplaint) { n.Caller.Phone = "123" }, []string{"caller.phone=invalid"}},
+		{"caller phone of separators", func(n *inspector.NewComplaint) { n.Caller.Phone = "1---" }, []string{"caller.phone=invalid"}},
 		{"caller phone international", func(n *inspector.NewComplaint) { n.Caller.Phone = "+98 912-123-4567" }, nil},
 		{"caller phone in Persian digits", func(n *inspector.NewComplaint) { n.Caller.Phone = "۰۹۱۲۱۲۳۴۵۶۷" }, nil},
 		{"caller phone in Arabic-Indic digits", func(n *inspector.NewComplaint) { n.Caller.Phone = "٠٩١٢١٢٣٤٥٦٧" }, nil},
@@ -108,7 +109,7 @@ func TestNewComplaintNormalize(t *testing.T) {
 	assert.Equal(t, "CC-7", n.CallID)
 	assert.Equal(t, "کارمند نیست", n.Description)
 	assert.Equal(t, "مریم", n.Caller.Name)
-	assert.Equal(t, "0912 123 4567", n.Caller.Phone)
+	assert.Equal(t, "09121234567", n.Caller.Phone, "stored as digits: spaces and dashes dropped")
 	assert.Equal(t, "QZ-SSO-01", n.OfficeCode)
 	assert.Equal(t, inspector.PriorityNormal, n.Priority)
 

@@ -40,6 +40,7 @@ var statusOf = map[inspector.Code]int{
 	inspector.CodeAccountDisabled:   http.StatusForbidden,
 	inspector.CodeForbidden:         http.StatusForbidden,
 	inspector.CodeRateLimited:       http.StatusTooManyRequests,
+	inspector.CodeStorageFull:       http.StatusInsufficientStorage,
 	inspector.CodeInternal:          http.StatusInternalServerError,
 	codeMalformed:                   http.StatusBadRequest,
 	codeTooLarge:                    http.StatusRequestEntityTooLarge,

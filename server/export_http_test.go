@@ -113,7 +113,7 @@ func TestExportComplaintsCSV(t *testing.T) {
 	}, records[3], "every column of the assigned complaint; times in Iran time")
 	assert.Equal(t, `'=HYPERLINK("http://evil.example","click")`, records[2][indexOf(records[0], "Caller name")],
 		"a caller's formula is neutralised")
-	assert.Equal(t, "'+98 912 123 4567", records[2][indexOf(records[0], "Caller phone")])
+	assert.Equal(t, "'+989121234567", records[2][indexOf(records[0], "Caller phone")])
 
 	// Persian by default: Persian headers, and times in the Solar Hijri calendar.
 	fa := e.exportCSV(e.disp, "")

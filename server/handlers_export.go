@@ -134,7 +134,7 @@ func complaintColumns(role inspector.Role) []complaintColumn {
 		}
 		cols = append(cols,
 			text("caller_name", "نام تماس‌گیرنده", "Caller name", caller(func(cl *inspector.Caller) string { return cl.Name })),
-			text("caller_phone", "تلفن تماس‌گیرنده", "Caller phone", caller(func(cl *inspector.Caller) string { return cl.Phone })))
+			text("caller_phone", "تلفن تماس‌گیرنده", "Caller phone", caller(func(cl *inspector.Caller) string { return inspector.NormalizePhone(cl.Phone) })))
 	}
 	return cols
 }

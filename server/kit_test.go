@@ -48,11 +48,19 @@ type envOption func(*server.Config)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
+	return newEnvIn(t, t.TempDir(), favsync.Options{}, opts...)
+}
+
+// newEnvIn is newEnv with the store, the blobs and the uploads in dir, and
+// the store opened with storeOpts (its clock is the env's).
+func newEnvIn(t *testing.T, dir string, storeOpts favsync.Options, opts ...envOption) *env {
+	t.Helper()
 	clock := testkit.NewClock(time.Now().UTC().Truncate(time.Second))
-	store, err := favsync.Open(filepath.Join(t.TempDir(), "favad.db"), favsync.Options{Now: clock.Now})
+	storeOpts.Now = clock.Now
+	store, err := favsync.Open(filepath.Join(dir, "favad.db"), storeOpts)
 	require.NoError(t, err)
 	cfg := server.Config{Store: store, Keys: auth.NewKeySet(), Spec: apispec.YAML, Now: clock.Now,
-		Blobs: &blob.FS{Dir: filepath.Join(t.TempDir(), "blobs")}, UploadDir: filepath.Join(t.TempDir(), "uploads"),
+		Blobs: &blob.FS{Dir: filepath.Join(dir, "blobs")}, UploadDir: filepath.Join(dir, "uploads"),
 		Logger:          slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		LoginPerAccount: 1000, LoginPerAddress: 1000}
 	for _, o := range opts {
@@ -67,6 +75,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	ts.Start()
 	t.Cleanup(func() {
 		ts.Close()
+		checkHistoryActions(t, store)
 		store.Close()
 	})
 	e := &env{t: t, clock: clock, store: store, srv: srv, ts: ts, users: map[string]inspector.User{}}

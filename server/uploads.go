@@ -45,7 +45,7 @@ func (s *Server) newUploads() (http.Handler, error) {
 	files := filestore.New(s.cfg.UploadDir)
 	// Only the core: termination, concatenation and downloads are off, and a
 	// deferred length is refused in uploads.
-	composer.UseCore(largeReadStore{files})
+	composer.UseCore(spaceAwareStore{largeReadStore{files}})
 	s.tusFiles = files
 	memorylocker.New().UseIn(composer)
 	h, err := tusd.NewHandler(tusd.Config{
@@ -294,6 +294,9 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	if err != nil {
 		log.Error("hash upload", "error", err)
 		discard() // a retry must start over, not find the upload "complete" with nothing stored
+		if favsync.IsNoSpace(err) {
+			return tusd.HTTPResponse{}, tusFromApp(favsync.StorageFull(err))
+		}
 		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "the upload could not be read back; upload the file again")
 	}
 	if sum != declared {
@@ -323,6 +326,9 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	if err := s.cfg.Blobs.Adopt(sum, path); err != nil {
 		log.Error("store blob", "error", err)
 		discard()
+		if favsync.IsNoSpace(err) { // nothing recorded: the evidence stays awaiting its bytes
+			return tusd.HTTPResponse{}, tusFromApp(favsync.StorageFull(err))
+		}
 		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "the upload could not be stored; upload the file again")
 	}
 	os.Remove(path + ".info")

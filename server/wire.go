@@ -182,7 +182,8 @@ func toComplaintWire(c inspector.Complaint, role inspector.Role, now time.Time) 
 		}
 	}
 	if c.Caller != nil {
-		w.Caller = &callerWire{Name: c.Caller.Name, Phone: c.Caller.Phone}
+		// Stored as digits since issue 11; a record from before may hold dashes.
+		w.Caller = &callerWire{Name: c.Caller.Name, Phone: inspector.NormalizePhone(c.Caller.Phone)}
 	}
 	if a := c.Assignment; a != nil && role != inspector.RoleOffice { // the inspectors' work is not the office's to see
 		w.Assignment = &assignmentWire{InspectorID: a.InspectorID, Mode: string(a.Mode), AssignedBy: a.AssignedBy, AssignedAt: a.AssignedAt, Note: a.Note}

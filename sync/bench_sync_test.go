@@ -76,7 +76,7 @@ var benchRawWriters = []struct {
 	}},
 	{"group", func(b *testing.B) (benchRawWriter, *bolt.DB) {
 		db := benchOpenRawDB(b)
-		g := newGroupCommit(db)
+		g := newGroupCommit(db, nil)
 		return func(next *atomic.Uint64) error {
 			key := itob(next.Add(1))
 			return g.do(func(tx *bolt.Tx) error { return tx.Bucket([]byte("raw")).Put(key, benchValue) })

@@ -35,7 +35,7 @@ func TestCreateComplaint(t *testing.T) {
 	assert.Equal(t, inspector.StatusReceived, c.Status)
 	assert.Equal(t, inspector.PriorityUrgent, c.Priority)
 	assert.Equal(t, n.CallTime.Add(time.Hour), c.DueAt, "urgent: due an hour after the call")
-	assert.Equal(t, &inspector.Caller{Name: "مریم احمدی", Phone: "0912 123 4567"}, c.Caller)
+	assert.Equal(t, &inspector.Caller{Name: "مریم احمدی", Phone: "09121234567"}, c.Caller, "the phone is stored as digits")
 	assert.Equal(t, dispatcher.UserID, c.CreatedBy)
 	assert.Equal(t, t0, c.CreatedAt)
 	assert.Equal(t, t0, c.UpdatedAt)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -448,6 +449,7 @@ func (t *tx) overruleVisit(c *Conflict) error {
 	if err := getRecord(b, "visit", c.RecordID, []byte(c.RecordID), &v); err != nil {
 		return err
 	}
+	named := slices.Clone(v.ComplaintIDs)
 	stamp := inspector.Stamp{WallMs: t.now.UnixMilli(), Device: "dispatch:" + t.actor.UserID}
 	present := map[string]bool{}
 	if c.Rule == inspector.RuleOrphaned {
@@ -486,6 +488,9 @@ func (t *tx) overruleVisit(c *Conflict) error {
 	}
 	seq, err := t.log(KindVisit, v.ID, "overruled", map[string]string{"conflict": c.ID})
 	if err != nil {
+		return err
+	}
+	if err := t.indexUnder(KindComplaint, seq, named, v.ComplaintIDs); err != nil {
 		return err
 	}
 	v.Version = seq

@@ -27,6 +27,9 @@ const maxGroup = 256
 // is its own and never another writer's.
 type groupCommit struct {
 	db *bolt.DB
+	// fault runs last in every transaction (Options.WriteFault); its error
+	// fails the commit for every writer in it, as a failing disk would.
+	fault func() error
 
 	mu      stdsync.Mutex
 	queue   []groupCall
@@ -42,7 +45,12 @@ type groupCall struct {
 // must run again in a transaction of its own.
 var errTrySolo = errors.New("group commit: run again alone")
 
-func newGroupCommit(db *bolt.DB) *groupCommit { return &groupCommit{db: db} }
+func newGroupCommit(db *bolt.DB, fault func() error) *groupCommit {
+	if fault == nil {
+		fault = func() error { return nil }
+	}
+	return &groupCommit{db: db, fault: fault}
+}
 
 // do runs fn in a write transaction shared with concurrent callers and
 // returns once that transaction is durable (or has failed).
@@ -58,7 +66,12 @@ func (g *groupCommit) do(fn func(*bolt.Tx) error) error {
 	}
 	err := <-done
 	if err == errTrySolo {
-		err = g.db.Update(fn) // a panic surfaces here, in the caller's goroutine
+		err = g.db.Update(func(tx *bolt.Tx) error { // a panic surfaces here, in the caller's goroutine
+			if err := fn(tx); err != nil {
+				return err
+			}
+			return g.fault()
+		})
 	}
 	return err
 }
@@ -115,7 +128,7 @@ func (g *groupCommit) commit(calls []groupCall) {
 					return err
 				}
 			}
-			return nil
+			return g.fault()
 		})
 		if failed < 0 {
 			for _, c := range calls {

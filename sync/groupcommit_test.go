@@ -22,7 +22,7 @@ func openGroupDB(t *testing.T) *groupCommit {
 		_, err := tx.CreateBucket([]byte("b"))
 		return err
 	}))
-	return newGroupCommit(db)
+	return newGroupCommit(db, nil)
 }
 
 func putKey(key string) func(*bolt.Tx) error {

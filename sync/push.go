@@ -564,6 +564,11 @@ type pushCtx struct {
 	m           Mutation
 	res         Result
 	complaintID string
+	// visitID and visitComplaints are the visit a finding or note belongs
+	// to and, when the record names no complaint itself, every complaint
+	// that visit names: the record is in each one's field work.
+	visitID         string
+	visitComplaints []string
 }
 
 func (p *pushCtx) apply() (Result, error) {
@@ -578,7 +583,7 @@ func (p *pushCtx) apply() (Result, error) {
 	case MutFindingCreate:
 		var f inspector.Finding
 		return p.appendOnly(KindFinding, bucketFindings, &f, func(pr *inspector.Problems) {
-			f.ID, f.InspectorID, f.ObservedAt = p.m.RecordID, p.u.ID, f.ObservedAt.UTC()
+			f.ID, f.InspectorID = p.m.RecordID, p.u.ID // device times keep the device's offset
 			f.Validate(pr, "payload.")
 			p.complaintID = f.ComplaintID
 		}, func() error {
@@ -592,7 +597,7 @@ func (p *pushCtx) apply() (Result, error) {
 	case MutCallCreate:
 		var c inspector.CallRecord
 		return p.appendOnly(KindCall, bucketCalls, &c, func(pr *inspector.Problems) {
-			c.ID, c.InspectorID, c.StartedAt = p.m.RecordID, p.u.ID, c.StartedAt.UTC()
+			c.ID, c.InspectorID = p.m.RecordID, p.u.ID
 			c.Number = inspector.NormalizeDigits(c.Number)
 			c.Validate(pr, "payload.")
 			p.complaintID = c.ComplaintID
@@ -600,7 +605,7 @@ func (p *pushCtx) apply() (Result, error) {
 	case MutNoteCreate:
 		var n inspector.Note
 		return p.appendOnly(KindNote, bucketNotes, &n, func(pr *inspector.Problems) {
-			n.ID, n.InspectorID, n.WrittenAt = p.m.RecordID, p.u.ID, n.WrittenAt.UTC()
+			n.ID, n.InspectorID = p.m.RecordID, p.u.ID
 			n.Validate(pr, "payload.")
 			p.complaintID = n.ComplaintID
 		}, func() error {
@@ -711,10 +716,13 @@ func (p *pushCtx) appendOnly(kind string, bucket []byte, rec any, prepare func(*
 		return res, err
 	}
 	setVersion(seq)
-	if p.complaintID != "" {
-		if err := p.t.Bucket(bucketRecordLog).Put(recordLogKey(KindComplaint, p.complaintID, seq), nil); err != nil {
-			return res, err
-		}
+	if err := p.t.indexUnder(KindComplaint, seq, []string{p.complaintID}, p.visitComplaints); err != nil {
+		return res, err
+	}
+	// A visit's history lists what was recorded on it, so that a complaint
+	// the visit names later finds the records that name no complaint.
+	if err := p.t.indexUnder(KindVisit, seq, []string{p.visitID}); err != nil {
+		return res, err
 	}
 	if err := p.t.scoped(inspectorScope(p.u.ID), seq, kind, p.m.RecordID, OpUpsert, ""); err != nil {
 		return res, err
@@ -747,8 +755,9 @@ func (p *pushCtx) requireVisit(id string) error {
 	if v.Deleted {
 		return errOrphaned
 	}
+	p.visitID = id
 	if p.complaintID == "" && len(v.ComplaintIDs) > 0 {
-		p.complaintID = v.ComplaintIDs[0]
+		p.complaintID, p.visitComplaints = v.ComplaintIDs[0], v.ComplaintIDs
 	}
 	return nil
 }

@@ -471,7 +471,7 @@ func (s *Store) ReaderCursor(name string) (uint64, error) {
 
 // SaveReaderCursor durably records where the named reader stands.
 func (s *Store) SaveReaderCursor(name string, seq uint64) error {
-	return s.db.Update(func(btx *bolt.Tx) error {
+	return s.dbUpdate(func(btx *bolt.Tx) error {
 		return btx.Bucket(bucketCursors).Put([]byte(name), itob(seq))
 	})
 }

@@ -13,7 +13,9 @@ import (
 // scope_floor), field work, conflicts and push idempotency. 3: evidence.
 // 4: push registrations and the user_devices index. 5: tracking codes, the
 // due index (SLA watch) and readers' cursors. 6: device sequences belong to
-// (account, device): push idempotency is keyed by the pair (seq_*).
+// (account, device): push idempotency is keyed by the pair (seq_*); a visit's
+// changes are in the history (record_log) of every complaint it names, and
+// the findings and notes recorded on a visit in the visit's history.
 const SchemaVersion = 6
 
 // Every bucket, and the layout of its keys and values, is declared here and

@@ -49,6 +49,12 @@ type Options struct {
 	// ReferralSLA is how long an office has to answer a referred complaint;
 	// 0 means DefaultReferralSLA.
 	ReferralSLA time.Duration
+	// WriteFault, if set, runs at the end of every write transaction, and an
+	// error it returns fails the commit as a failing disk would (the
+	// transaction is rolled back). It is the seam through which tests make
+	// the disk full (return syscall.ENOSPC) or read-only (syscall.EROFS);
+	// nil in production.
+	WriteFault func() error
 }
 
 // DefaultReferralSLA is the time an office has to answer a referral.
@@ -91,6 +97,7 @@ type Store struct {
 	referralSLA time.Duration
 	rand        io.Reader
 	changed     changeSignal
+	fault       func() error // Options.WriteFault
 }
 
 // Open opens or creates the store at path. Every committed write is fsynced
@@ -116,7 +123,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, group: newGroupCommit(db), sla: opts.SLA, now: opts.Now, newID: opts.NewID, evidenceMax: opts.EvidenceMaxSize, evidenceLim: opts.EvidenceLimits}
+	s := &Store{db: db, sla: opts.SLA, now: opts.Now, newID: opts.NewID, evidenceMax: opts.EvidenceMaxSize, evidenceLim: opts.EvidenceLimits}
 	if s.evidenceMax <= 0 {
 		s.evidenceMax = DefaultEvidenceMaxSize
 	}
@@ -130,6 +137,8 @@ func Open(path string, opts Options) (*Store, error) {
 	if s.referralSLA <= 0 {
 		s.referralSLA = DefaultReferralSLA
 	}
+	s.fault = opts.WriteFault
+	s.group = newGroupCommit(db, s.writeFault)
 	s.changed.ch = make(chan struct{})
 	s.rand = opts.Rand
 	if s.rand == nil {
@@ -209,6 +218,9 @@ func (s *Store) init(readOnly bool) error {
 			if err := migrateSequenceSpaces(tx); err != nil {
 				return fmt.Errorf("open store: migrate to schema 6: %w", err)
 			}
+			if err := migrateFieldWorkIndex(tx); err != nil {
+				return fmt.Errorf("open store: migrate to schema 6: %w", err)
+			}
 		}
 		if indexOpen {
 			if err := indexOpenConflicts(tx); err != nil {
@@ -277,7 +289,7 @@ type tx struct {
 }
 
 func (s *Store) update(actor Actor, fn func(t *tx) error) error {
-	err := s.db.Update(func(btx *bolt.Tx) error {
+	err := s.dbUpdate(func(btx *bolt.Tx) error {
 		return fn(s.newTx(btx, actor))
 	})
 	if err == nil {
@@ -289,9 +301,9 @@ func (s *Store) update(actor Actor, fn func(t *tx) error) error {
 // batch is update through the group commit: concurrent callers share one
 // fsync. fn may run more than once, so it must not keep state between runs.
 func (s *Store) batch(actor Actor, fn func(t *tx) error) error {
-	err := s.group.do(func(btx *bolt.Tx) error {
+	err := classifyWrite(s.group.do(func(btx *bolt.Tx) error {
 		return fn(s.newTx(btx, actor))
-	})
+	}))
 	if err == nil {
 		s.changed.fire()
 	}

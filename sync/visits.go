@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -39,10 +40,24 @@ func setVisitField(v *inspector.Visit, f string, raw json.RawMessage) error {
 		if v.ComplaintIDs == nil {
 			v.ComplaintIDs = []string{}
 		}
-	case "check_in", "check_out":
-		for _, g := range []*inspector.GeoStamp{v.CheckIn, v.CheckOut} {
-			if g != nil {
-				g.DeviceTime = g.DeviceTime.UTC()
+	}
+	// Device times keep the offset the device sent (the spec promises it back).
+	return nil
+}
+
+// indexUnder records change seq in the history of each record of kind named
+// by ids (each once; empty ids skipped).
+func (t *tx) indexUnder(kind string, seq uint64, ids ...[]string) error {
+	seen := map[string]bool{}
+	b := t.Bucket(bucketRecordLog)
+	for _, list := range ids {
+		for _, id := range list {
+			if id == "" || seen[id] {
+				continue
+			}
+			seen[id] = true
+			if err := b.Put(recordLogKey(kind, id, seq), nil); err != nil {
+				return err
 			}
 		}
 	}
@@ -253,10 +268,10 @@ func (p *pushCtx) visitUpsert() (Result, error) {
 			out.DeviceFieldSeqs[p.device+"/"+f] = max(out.DeviceFieldSeqs[p.device+"/"+f], p.m.DeviceSeq)
 		}
 		out.Version = seq
-		if p.complaintID != "" {
-			if err := p.t.Bucket(bucketRecordLog).Put(recordLogKey(KindComplaint, p.complaintID, seq), nil); err != nil {
-				return res, err
-			}
+		// The change belongs to the history of every complaint the visit
+		// names, before and after it (one it stops naming sees it leave).
+		if err := p.t.indexUnder(KindComplaint, seq, v.ComplaintIDs, out.ComplaintIDs); err != nil {
+			return res, err
 		}
 		if err := p.t.scoped(inspectorScope(p.u.ID), seq, KindVisit, out.ID, OpUpsert, ""); err != nil {
 			return res, err
@@ -331,6 +346,9 @@ func (s *Store) DeleteVisit(actor Actor, id string) error {
 			return err
 		}
 		v.Version = seq
+		if err := t.indexUnder(KindComplaint, seq, v.ComplaintIDs); err != nil {
+			return err
+		}
 		if err := t.scoped(inspectorScope(v.InspectorID), seq, KindVisit, id, OpRemove, ReasonDeleted); err != nil {
 			return err
 		}
@@ -346,47 +364,129 @@ type FieldWork struct {
 	Notes    []inspector.Note
 }
 
-// ComplaintFieldWork gathers a complaint's visits, findings, calls and notes.
+// ComplaintFieldWork gathers a complaint's field work: the visits that name
+// it now (deleted ones left out); the findings, calls and notes recorded on
+// it; and the findings and notes that name no complaint but belong to one of
+// those visits. Each list is in the order its records were first recorded.
 func (s *Store) ComplaintFieldWork(complaintID string) (FieldWork, error) {
 	fw := FieldWork{Visits: []inspector.Visit{}, Findings: []inspector.Finding{}, Calls: []inspector.CallRecord{}, Notes: []inspector.Note{}}
 	err := s.view(func(btx *bolt.Tx) error {
 		if btx.Bucket(bucketComplaints).Get([]byte(complaintID)) == nil {
 			return notFound("complaint", complaintID)
 		}
+		seen := map[string]bool{}
+		// keep adds the field-work record a change is about, once.
+		keep := func(ch Change, visitOf string) error {
+			if seen[ch.Kind+ch.ID] {
+				return nil
+			}
+			if ch.Kind != KindVisit && ch.Kind != KindFinding && ch.Kind != KindCall && ch.Kind != KindNote {
+				return nil
+			}
+			rec, _, ok, err := loaders[ch.Kind](btx, ch.ID)
+			if err != nil || !ok {
+				return err
+			}
+			switch r := rec.(type) {
+			case *inspector.Visit:
+				if visitOf != "" {
+					return nil // a visit's history holds its own changes
+				}
+				seen[ch.Kind+ch.ID] = true
+				if !r.Deleted && slices.Contains(r.ComplaintIDs, complaintID) {
+					fw.Visits = append(fw.Visits, *r)
+				}
+			case *inspector.Finding:
+				if visitOf == "" || (r.ComplaintID == "" && r.VisitID == visitOf) {
+					seen[ch.Kind+ch.ID] = true
+					fw.Findings = append(fw.Findings, *r)
+				}
+			case *inspector.CallRecord:
+				seen[ch.Kind+ch.ID] = true
+				fw.Calls = append(fw.Calls, *r)
+			case *inspector.Note:
+				if visitOf == "" || (r.ComplaintID == "" && r.VisitID == visitOf) {
+					seen[ch.Kind+ch.ID] = true
+					fw.Notes = append(fw.Notes, *r)
+				}
+			}
+			return nil
+		}
 		h, err := history(btx, KindComplaint, complaintID)
 		if err != nil {
 			return err
 		}
-		seen := map[string]bool{}
 		for _, ch := range h {
-			if seen[ch.Kind+ch.ID] {
-				continue
+			if err := keep(ch, ""); err != nil {
+				return err
 			}
-			seen[ch.Kind+ch.ID] = true
-			if ch.Kind != KindVisit && ch.Kind != KindFinding && ch.Kind != KindCall && ch.Kind != KindNote {
-				continue
-			}
-			rec, _, ok, err := loaders[ch.Kind](btx, ch.ID)
+		}
+		for _, v := range fw.Visits {
+			vh, err := history(btx, KindVisit, v.ID)
 			if err != nil {
 				return err
 			}
-			if !ok {
-				continue
-			}
-			switch r := rec.(type) {
-			case *inspector.Visit:
-				if !r.Deleted {
-					fw.Visits = append(fw.Visits, *r)
+			for _, ch := range vh {
+				if err := keep(ch, v.ID); err != nil {
+					return err
 				}
-			case *inspector.Finding:
-				fw.Findings = append(fw.Findings, *r)
-			case *inspector.CallRecord:
-				fw.Calls = append(fw.Calls, *r)
-			case *inspector.Note:
-				fw.Notes = append(fw.Notes, *r)
 			}
 		}
+		// Append-only records keep the sequence they were created at.
+		slices.SortStableFunc(fw.Findings, func(a, b inspector.Finding) int { return cmp.Compare(a.Version, b.Version) })
+		slices.SortStableFunc(fw.Notes, func(a, b inspector.Note) int { return cmp.Compare(a.Version, b.Version) })
 		return nil
 	})
 	return fw, err
+}
+
+// migrateFieldWorkIndex gives a store from before schema 6 the field-work
+// index: each visit's last change in the history of every complaint it names,
+// and each finding and note on a visit in the visit's history (and, when it
+// names no complaint, in the history of every complaint the visit names).
+// Putting a key that is there already changes nothing, so it may run twice.
+func migrateFieldWorkIndex(btx *bolt.Tx) error {
+	t := &tx{Tx: btx}
+	visits := btx.Bucket(bucketVisits)
+	err := visits.ForEach(func(k, raw []byte) error {
+		var v inspector.Visit
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("decode visit %q: %w", k, err)
+		}
+		return t.indexUnder(KindComplaint, v.Version, v.ComplaintIDs)
+	})
+	if err != nil {
+		return err
+	}
+	onVisit := func(bucket []byte, read func([]byte) (visitID, complaintID string, version uint64, err error)) error {
+		return btx.Bucket(bucket).ForEach(func(k, raw []byte) error {
+			visitID, complaintID, version, err := read(raw)
+			if err != nil {
+				return fmt.Errorf("decode %s %q: %w", bucket, k, err)
+			}
+			if visitID == "" {
+				return nil
+			}
+			if err := t.indexUnder(KindVisit, version, []string{visitID}); err != nil {
+				return err
+			}
+			var v inspector.Visit
+			if ok, err := getJSON(visits, []byte(visitID), &v); err != nil || !ok || complaintID != "" {
+				return err
+			}
+			return t.indexUnder(KindComplaint, version, v.ComplaintIDs)
+		})
+	}
+	if err := onVisit(bucketFindings, func(raw []byte) (string, string, uint64, error) {
+		var f inspector.Finding
+		err := json.Unmarshal(raw, &f)
+		return f.VisitID, f.ComplaintID, f.Version, err
+	}); err != nil {
+		return err
+	}
+	return onVisit(bucketNotes, func(raw []byte) (string, string, uint64, error) {
+		var n inspector.Note
+		err := json.Unmarshal(raw, &n)
+		return n.VisitID, n.ComplaintID, n.Version, err
+	})
 }
