@@ -1,6 +1,11 @@
 # FAVAD — the 128 administrative-emergencies server.
 GO      ?= go
 PKGS    := ./...
+# go.mod's toolchain line (a Go with the standard library's security fixes)
+# is the Go that builds FAVAD: an older local Go fetches it from the module
+# proxy once, a newer one is used as it is. GOTOOLCHAIN=local set in the
+# environment would keep an unpatched Go, so the Makefile says auto.
+export GOTOOLCHAIN := auto
 # ADDR and DATA, given on make's command line (make run ADDR=:9000 DATA=/srv/favad),
 # become favad's --addr and --data. Otherwise favad reads FAVAD_ADDR and
 # FAVAD_DATA, and without those uses its defaults (127.0.0.1:8128, ./data).

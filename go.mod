@@ -2,6 +2,8 @@ module github.com/favad/favad
 
 go 1.26.8
 
+toolchain go1.26.10
+
 require (
 	firebase.google.com/go/v4 v4.19.0
 	github.com/Shopify/toxiproxy/v2 v2.12.0
