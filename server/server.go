@@ -7,7 +7,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"github.com/tus/tusd/v2/pkg/filestore"
 
 	"github.com/favad/favad/feed"
 	"github.com/favad/favad/inspector"
@@ -32,7 +31,7 @@ type Server struct {
 	draining     atomic.Bool
 	routes       []Route
 	tus          http.Handler
-	tusFiles     filestore.FileStore
+	tusFiles     *uploadStore
 	hub          *Hub
 	feed         *feed.Broker
 	shutdown     chan struct{} // closed by Drain: live streams end so that shutdown is not held up

@@ -42,11 +42,11 @@ func (s *Server) newUploads() (http.Handler, error) {
 		return nil, fmt.Errorf("upload directory: %w", err)
 	}
 	composer := tusd.NewStoreComposer()
-	files := filestore.New(s.cfg.UploadDir)
 	// Only the core: termination, concatenation and downloads are off, and a
 	// deferred length is refused in uploads.
-	composer.UseCore(largeReadStore{files})
-	s.tusFiles = files
+	store := newUploadStore(largeReadStore{filestore.New(s.cfg.UploadDir)}, s.cfg.UploadDir)
+	composer.UseCore(store)
+	s.tusFiles = store
 	memorylocker.New().UseIn(composer)
 	h, err := tusd.NewHandler(tusd.Config{
 		BasePath:      "/v1/uploads/",
@@ -87,6 +87,11 @@ func (s *Server) uploads(c echo.Context) error {
 			return &inspector.Error{Code: codeMalformed, Message: "upload the file whole: concatenation is not supported",
 				Fields: []inspector.FieldError{{Field: "Upload-Concat", Code: "unsupported", Message: "each part would be checked against the whole file's hash; send one upload"}}}
 		}
+		if req.Header.Get("Content-Type") == tusChunkType && s.bytesHeld(req) {
+			// creation-with-upload for bytes the server holds: the upload is
+			// created finished (beforeUpload) and the data is not read.
+			req.Header.Del("Content-Type")
+		}
 	}
 	if c.Param("id") != "" {
 		// The id exactly as tusd will read it, from the decoded path; anything
@@ -104,6 +109,9 @@ func (s *Server) uploads(c echo.Context) error {
 		if err != nil || info.MetaData[ownerKey] != principal(c).User.ID {
 			return notYours
 		}
+		if isHeld(info) {
+			c.Response().Header().Set(headerEvidenceStatus, string(s.heldStatus(info.MetaData["evidence_id"])))
+		}
 	}
 	// tusd's own log lines take the request id from the request; the hooks
 	// log through the request's logger, which carries it too.
@@ -113,6 +121,35 @@ func (s *Server) uploads(c echo.Context) error {
 	req = req.WithContext(context.WithValue(ctx, loggerKey{}, log))
 	s.tus.ServeHTTP(&hideInternal{ResponseWriter: c.Response(), log: log, requestID: requestID}, req)
 	return nil
+}
+
+// tusChunkType is the content type of tus chunks.
+const tusChunkType = "application/offset+octet-stream"
+
+// headerEvidenceStatus tells, on the answer that completes an upload (and on
+// HEAD of a finished one), what became of the evidence.
+const headerEvidenceStatus = "Favad-Evidence-Status"
+
+// bytesHeld reports whether a creation request names evidence whose declared
+// bytes the server already holds.
+func (s *Server) bytesHeld(req *http.Request) bool {
+	meta := tusd.ParseMetadataHeader(req.Header.Get("Upload-Metadata"))
+	size, err := strconv.ParseInt(req.Header.Get("Upload-Length"), 10, 64)
+	if err != nil || meta["evidence_id"] == "" {
+		return false
+	}
+	held, err := s.store.BytesHeld(meta["evidence_id"], strings.ToLower(meta["sha256"]), size)
+	return err == nil && held != ""
+}
+
+// heldStatus is the status of evidence whose bytes the server holds: its
+// record's, or awaiting_upload while the record has not come.
+func (s *Server) heldStatus(evidenceID string) inspector.EvidenceStatus {
+	e, err := s.store.Evidence(evidenceID)
+	if err != nil {
+		return inspector.EvidenceAwaitingUpload
+	}
+	return e.Status
 }
 
 // uploadDiscovery answers tus protocol discovery (OPTIONS): the version, the
@@ -252,12 +289,24 @@ func (s *Server) beforeUpload(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileIn
 		return tusd.HTTPResponse{}, none, tusError(http.StatusUnsupportedMediaType, codeUnsupportedMedia, "filetype",
 			"evidence is a JPEG, PNG, HEIC or WebP image, or a PDF")
 	}
-	if err := s.store.ClaimUpload(p.User, id, sha, ev.Upload.Size, ctype); err != nil {
+	held, err := s.store.ClaimUpload(p.User, id, sha, ev.Upload.Size, ctype)
+	if err != nil {
 		return tusd.HTTPResponse{}, none, tusFromApp(err)
 	}
 	owned := maps.Clone(meta)
 	owned[ownerKey] = p.User.ID // set by the server, whatever the client sent
-	return tusd.HTTPResponse{}, tusd.FileInfoChanges{MetaData: owned}, nil
+	if held == "" {
+		return tusd.HTTPResponse{}, tusd.FileInfoChanges{MetaData: owned}, nil
+	}
+	// The bytes are here already (a phone that lost the answer to its final
+	// PATCH, and its upload's URL): a finished upload, as tus tells it.
+	if ev.HTTPRequest.Header.Get("Content-Type") == tusChunkType {
+		// They were stored since uploads() looked: a retry is created finished.
+		return tusd.HTTPResponse{}, none, tusError(http.StatusConflict, inspector.CodeConflict, "",
+			"the bytes of this evidence were stored meanwhile; create the upload again")
+	}
+	return tusd.HTTPResponse{Header: tusd.HTTPHeader{"Upload-Offset": strconv.FormatInt(ev.Upload.Size, 10), headerEvidenceStatus: string(held)}},
+		tusd.FileInfoChanges{MetaData: owned, Storage: map[string]string{storageHeld: "true"}}, nil
 }
 
 // uploadIDPattern is the form of filestore's upload ids.
@@ -275,17 +324,31 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	if ev.Upload.MetaData[ownerKey] != p.User.ID {
 		return tusd.HTTPResponse{}, tusError(http.StatusNotFound, inspector.CodeNotFound, "", "no upload of yours with this id")
 	}
-	path := ev.Upload.Storage["Path"]
 	id, declared := ev.Upload.MetaData["evidence_id"], strings.ToLower(ev.Upload.MetaData["sha256"])
+	if isHeld(ev.Upload) {
+		return tusd.HTTPResponse{Header: tusd.HTTPHeader{headerEvidenceStatus: string(s.heldStatus(id))}}, nil
+	}
+	path := ev.Upload.Storage["Path"]
 	discard := func() {
 		os.Remove(path)
 		os.Remove(path + ".info")
+		os.Remove(path + hashStateSuffix)
 	}
-	// Flush the file to disk while it is hashed: the two together cost
-	// about what either costs alone.
+	// Flush the file to disk while its head is read (and, if its hash was
+	// not kept as the bytes came, while it is hashed): the two together
+	// cost about what either costs alone.
 	synced := make(chan error, 1)
 	go func() { synced <- blob.SyncFile(path) }()
-	sum, head, err := hashAndHead(path)
+	hashFrom := "arrival"
+	sum, ok := hashedSum(path, ev.Upload.Size, s.tusFiles.boot)
+	var head []byte
+	var err error
+	if ok {
+		head, err = readHead(path)
+	} else {
+		hashFrom = "file"
+		sum, head, err = hashAndHead(path)
+	}
 	if serr := <-synced; err == nil && serr != nil {
 		err = serr
 	}
@@ -324,12 +387,18 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "the upload could not be stored; upload the file again")
 	}
 	os.Remove(path + ".info")
+	os.Remove(path + hashStateSuffix)
 	e, err := s.store.AttachUpload(p.User, p.DeviceID, favsync.Upload{EvidenceID: id, SHA256: sum, Size: ev.Upload.Size, SniffedType: sniffed, Photo: photo})
 	if err != nil {
 		return tusd.HTTPResponse{}, tusFromApp(err)
 	}
-	log.Info("evidence bytes stored", "evidence", id, "sha256", sum, "status", e.Status)
-	return tusd.HTTPResponse{Header: tusd.HTTPHeader{"Favad-Evidence-Status": string(e.Status)}}, nil
+	// HEAD on this upload now shows it complete, for a phone that did not
+	// hear this answer.
+	if err := markHeld(ev.Upload); err != nil {
+		log.Error("mark the upload finished", "error", err)
+	}
+	log.Info("evidence bytes stored", "evidence", id, "sha256", sum, "status", e.Status, "hashed_from", hashFrom)
+	return tusd.HTTPResponse{Header: tusd.HTTPHeader{headerEvidenceStatus: string(e.Status)}}, nil
 }
 
 const codeChecksumMismatch inspector.Code = "checksum_mismatch"
@@ -337,6 +406,21 @@ const codeChecksumMismatch inspector.Code = "checksum_mismatch"
 func canonicalUUID(s string) bool {
 	u, err := uuid.Parse(s)
 	return err == nil && u.String() == s
+}
+
+// readHead reads the first bytes of a file, enough to sniff its type.
+func readHead(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return head[:n], nil
 }
 
 // hashAndHead streams the file through SHA-256 and keeps its first bytes.
@@ -395,11 +479,19 @@ func (s *Server) pruneAbandonedBytes() {
 
 func (s *Server) sweepUploads(maxAge time.Duration) {
 	s.pruneAbandonedBytes()
+	cutoff := time.Now().Add(-maxAge)
+	// Finished uploads stay visible to HEAD for as long as an unfinished one
+	// would wait for its phone.
+	held, _ := filepath.Glob(filepath.Join(s.cfg.UploadDir, "*"+heldSuffix))
+	for _, f := range held {
+		if st, err := os.Stat(f); err == nil && st.ModTime().Before(cutoff) {
+			os.Remove(f)
+		}
+	}
 	infos, err := filepath.Glob(filepath.Join(s.cfg.UploadDir, "*.info"))
 	if err != nil {
 		return
 	}
-	cutoff := time.Now().Add(-maxAge)
 	for _, info := range infos {
 		bin := strings.TrimSuffix(info, ".info")
 		newest := time.Time{}
@@ -411,6 +503,7 @@ func (s *Server) sweepUploads(maxAge time.Duration) {
 		if newest.Before(cutoff) {
 			os.Remove(bin)
 			os.Remove(info)
+			os.Remove(bin + hashStateSuffix)
 			s.cfg.Logger.Info("removed a stale incomplete upload", "upload", filepath.Base(bin), "idle_since", newest)
 		}
 	}

@@ -223,12 +223,17 @@ type Upload struct {
 // ClaimUpload checks, before any byte is stored, that u may upload bytes for
 // the evidence id with this declared hash, size and type: the record, if it
 // exists, is u's and declares the same; otherwise the id is claimed for u.
-func (s *Store) ClaimUpload(u inspector.User, evidenceID, sha string, size int64, contentType string) error {
+//
+// held is not empty when the server already holds these very bytes, so that
+// nothing needs uploading: EvidenceStored (the record has them) or
+// EvidenceAwaitingUpload (they came first and wait for their record).
+func (s *Store) ClaimUpload(u inspector.User, evidenceID, sha string, size int64, contentType string) (held inspector.EvidenceStatus, err error) {
 	if u.Role != inspector.RoleInspector && u.Role != inspector.RoleOffice {
-		return inspector.Errorf(inspector.CodeForbidden, "only inspectors and offices upload evidence")
+		return "", inspector.Errorf(inspector.CodeForbidden, "only inspectors and offices upload evidence")
 	}
 	// Group commit: many phones start uploads at once when coverage returns.
-	return s.batch(Actor{UserID: u.ID}, func(t *tx) error {
+	err = s.batch(Actor{UserID: u.ID}, func(t *tx) error {
+		held = "" // Batch may run this twice
 		var e inspector.Evidence
 		ok, err := getJSON(t.Bucket(bucketEvidence), []byte(evidenceID), &e)
 		if err != nil {
@@ -248,10 +253,13 @@ func (s *Store) ClaimUpload(u inspector.User, evidenceID, sha string, size int64
 			if e.ContentType != contentType {
 				p.Add("filetype", "mismatch", "the record declares "+e.ContentType)
 			}
-			if e.Status == inspector.EvidenceStored {
-				return inspector.Errorf(inspector.CodeConflict, "the bytes of this evidence are already stored")
+			if err := p.Err(); err != nil {
+				return err
 			}
-			return p.Err()
+			if e.Status == inspector.EvidenceStored {
+				held = inspector.EvidenceStored
+			}
+			return nil
 		}
 		if u.Role == inspector.RoleOffice {
 			// An office declares its files in its answer first; it has no
@@ -263,10 +271,43 @@ func (s *Store) ClaimUpload(u inspector.User, evidenceID, sha string, size int64
 			if string(owner) != u.ID {
 				return inspector.Errorf(inspector.CodeForbidden, "this evidence id belongs to another inspector")
 			}
+			up, ok, err := pendingUpload(t, evidenceID)
+			if err != nil {
+				return err
+			}
+			if ok && up.SHA256 == sha && up.Size == size && up.SniffedType != "" {
+				held = inspector.EvidenceAwaitingUpload
+			}
 			return nil
 		}
 		return claims.Put([]byte(evidenceID), []byte(u.ID))
 	})
+	return held, err
+}
+
+// BytesHeld reports whether the server holds the bytes sha (size bytes) of
+// evidence id: EvidenceStored if its record has them, EvidenceAwaitingUpload
+// if they came first and wait for their record, "" otherwise. It checks
+// nothing about who asks; ClaimUpload does.
+func (s *Store) BytesHeld(evidenceID, sha string, size int64) (inspector.EvidenceStatus, error) {
+	var held inspector.EvidenceStatus
+	err := s.view(func(btx *bolt.Tx) error {
+		var e inspector.Evidence
+		ok, err := getJSON(btx.Bucket(bucketEvidence), []byte(evidenceID), &e)
+		if err != nil || ok {
+			if ok && e.Status == inspector.EvidenceStored && e.SHA256 == sha && e.Size == size {
+				held = inspector.EvidenceStored
+			}
+			return err
+		}
+		var up uploadedBlob
+		ok, err = getJSON(btx.Bucket(bucketEvidenceUploads), []byte(evidenceID), &up)
+		if ok && up.SHA256 == sha && up.Size == size && up.SniffedType != "" {
+			held = inspector.EvidenceAwaitingUpload
+		}
+		return err
+	})
+	return held, err
 }
 
 // AttachUpload records verified bytes: their record becomes stored (or
