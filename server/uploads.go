@@ -8,12 +8,16 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	stdsync "sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -117,10 +121,81 @@ func (s *Server) uploads(c echo.Context) error {
 	// log through the request's logger, which carries it too.
 	requestID, log := c.Response().Header().Get(echo.HeaderXRequestID), s.log(c)
 	req.Header.Set(echo.HeaderXRequestID, requestID)
+	body := &watchedBody{ReadCloser: req.Body}
+	req.Body = body
 	ctx := context.WithValue(req.Context(), principalKey{}, principal(c))
+	ctx = context.WithValue(ctx, bodyKey{}, body)
 	req = req.WithContext(context.WithValue(ctx, loggerKey{}, log))
-	s.tus.ServeHTTP(&hideInternal{ResponseWriter: c.Response(), log: log, requestID: requestID}, req)
+	s.tus.ServeHTTP(&hideInternal{ResponseWriter: c.Response(), log: log, requestID: requestID, body: body}, req)
+	if how := body.clientGone(); how != "" {
+		// A phone losing its link mid-chunk is everyday on a field network:
+		// what arrived is kept for the resume, and nothing failed here.
+		log.Warn("upload interrupted: the client went away mid-PATCH", "how", how, "received", body.received(),
+			"upload", path.Base(req.URL.Path))
+		c.Response().Status = statusClientClosedRequest // for the request log and metrics
+	}
 	return nil
+}
+
+// statusClientClosedRequest is what the request log and metrics record for
+// a request whose client went away before sending all of its body (nginx's
+// 499): not a server error.
+const statusClientClosedRequest = 499
+
+type bodyKey struct{}
+
+// watchedBody is a request body that remembers how many bytes were read from
+// it and why reading it failed.
+type watchedBody struct {
+	io.ReadCloser
+	mu  stdsync.Mutex
+	n   int64
+	err error
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.mu.Lock()
+	b.n += int64(n)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	b.mu.Unlock()
+	return n, err
+}
+
+func (b *watchedBody) received() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.n
+}
+
+// clientGone says how the body stopped arriving before its end because of
+// the client ("reset", "closed", "stalled", "lost"), or "" when it did not
+// (read whole, or closed by the server itself: tusd stops a PATCH that
+// another request for the same upload interrupts).
+func (b *watchedBody) clientGone() string {
+	b.mu.Lock()
+	err := b.err
+	b.mu.Unlock()
+	var netErr net.Error
+	switch {
+	case err == nil || errors.Is(err, http.ErrBodyReadAfterClose):
+		return ""
+	case errors.Is(err, syscall.ECONNRESET):
+		return "reset"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "closed"
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return "stalled"
+	}
+	return "lost"
+}
+
+// requestBody is the watched body of the request a hook runs in, or nil.
+func requestBody(ev tusd.HookEvent) *watchedBody {
+	b, _ := ev.Context.Value(bodyKey{}).(*watchedBody)
+	return b
 }
 
 // tusChunkType is the content type of tus chunks.
@@ -167,6 +242,7 @@ type hideInternal struct {
 	http.ResponseWriter
 	log       *slog.Logger
 	requestID string
+	body      *watchedBody
 	hiding    bool // a tusd error is being rewritten
 	written   bool
 	status    int
@@ -204,7 +280,10 @@ func (h *hideInternal) Write(b []byte) (int, error) {
 	h.written = true
 	detail := strings.TrimSpace(string(b))
 	code, ok := tusCodes[h.status]
-	if h.status >= 500 || !ok {
+	if h.status >= 500 && h.body != nil && h.body.clientGone() != "" {
+		// tusd answers 500 so that clients retry; uploads() logs it.
+		code, detail = inspector.CodeInternal, "the request's body stopped arriving before its end; ask HEAD for the offset and resume"
+	} else if h.status >= 500 || !ok {
 		h.log.Error("tus upload failed", "status", h.status, "detail", detail)
 		code, detail = inspector.CodeInternal, "something went wrong on the server; the error is logged with this request's id"
 	} else if _, msg, found := strings.Cut(detail, ": "); found {
@@ -334,6 +413,15 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 		os.Remove(path + ".info")
 		os.Remove(path + hashStateSuffix)
 	}
+	if overran(ev) {
+		// A chunked body longer than the upload: tusd stored the bytes up to
+		// the length, and answers 413. The answer and what is kept agree
+		// only if nothing is.
+		log.Info("upload refused: the request carried more bytes than its Upload-Length", "evidence", id)
+		discard()
+		return tusd.HTTPResponse{}, tusError(http.StatusRequestEntityTooLarge, codeTooLarge, "Upload-Length",
+			"the request carried more bytes than the upload's length; nothing was kept: upload the file again")
+	}
 	// Flush the file to disk while its head is read (and, if its hash was
 	// not kept as the bytes came, while it is hashed): the two together
 	// cost about what either costs alone.
@@ -406,6 +494,23 @@ const codeChecksumMismatch inspector.Code = "checksum_mismatch"
 func canonicalUUID(s string) bool {
 	u, err := uuid.Parse(s)
 	return err == nil && u.String() == s
+}
+
+// overran reports whether the request that completed an upload carried more
+// bytes than the upload had left (tusd reads one byte past the end to know).
+func overran(ev tusd.HookEvent) bool {
+	body := requestBody(ev)
+	if body == nil {
+		return false
+	}
+	var start int64 // a POST with data starts the file
+	if ev.HTTPRequest.Method == http.MethodPatch {
+		var err error
+		if start, err = strconv.ParseInt(ev.HTTPRequest.Header.Get("Upload-Offset"), 10, 64); err != nil {
+			return false
+		}
+	}
+	return body.received() > ev.Upload.Size-start
 }
 
 // readHead reads the first bytes of a file, enough to sniff its type.
