@@ -124,7 +124,7 @@ func (s *Server) uploads(c echo.Context) error {
 	body := &watchedBody{ReadCloser: req.Body}
 	req.Body = body
 	ctx := context.WithValue(req.Context(), principalKey{}, principal(c))
-	ctx = context.WithValue(ctx, bodyKey{}, body)
+	ctx = context.WithValue(ctx, requestKey{}, &tusRequest{body: body})
 	req = req.WithContext(context.WithValue(ctx, loggerKey{}, log))
 	s.tus.ServeHTTP(&hideInternal{ResponseWriter: c.Response(), log: log, requestID: requestID, body: body}, req)
 	if how := body.clientGone(); how != "" {
@@ -142,7 +142,21 @@ func (s *Server) uploads(c echo.Context) error {
 // 499): not a server error.
 const statusClientClosedRequest = 499
 
-type bodyKey struct{}
+type requestKey struct{}
+
+// tusRequest is what the data store and the hooks of one request share.
+type tusRequest struct {
+	body *watchedBody
+	// sum is the SHA-256 of the upload's size bytes when this request's
+	// chunk completed them and the bytes before were hashed as they came.
+	sum  string
+	size int64
+}
+
+func requestOf(ctx context.Context) *tusRequest {
+	rq, _ := ctx.Value(requestKey{}).(*tusRequest)
+	return rq
+}
 
 // watchedBody is a request body that remembers how many bytes were read from
 // it and why reading it failed.
@@ -190,12 +204,6 @@ func (b *watchedBody) clientGone() string {
 		return "stalled"
 	}
 	return "lost"
-}
-
-// requestBody is the watched body of the request a hook runs in, or nil.
-func requestBody(ev tusd.HookEvent) *watchedBody {
-	b, _ := ev.Context.Value(bodyKey{}).(*watchedBody)
-	return b
 }
 
 // tusChunkType is the content type of tus chunks.
@@ -427,11 +435,13 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	// cost about what either costs alone.
 	synced := make(chan error, 1)
 	go func() { synced <- blob.SyncFile(path) }()
-	hashFrom := "arrival"
-	sum, ok := hashedSum(path, ev.Upload.Size, s.tusFiles.boot)
+	hashFrom, sum := "arrival", ""
+	if rq := requestOf(ev.Context); rq != nil && rq.size == ev.Upload.Size {
+		sum = rq.sum
+	}
 	var head []byte
 	var err error
-	if ok {
+	if sum != "" {
 		head, err = readHead(path)
 	} else {
 		hashFrom = "file"
@@ -474,16 +484,19 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 		discard()
 		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "the upload could not be stored; upload the file again")
 	}
-	os.Remove(path + ".info")
-	os.Remove(path + hashStateSuffix)
+	if hashFrom == "file" {
+		os.Remove(path + hashStateSuffix) // a stale state; the arriving bytes' own is gone already
+	}
 	e, err := s.store.AttachUpload(p.User, p.DeviceID, favsync.Upload{EvidenceID: id, SHA256: sum, Size: ev.Upload.Size, SniffedType: sniffed, Photo: photo})
 	if err != nil {
+		os.Remove(path + ".info")
 		return tusd.HTTPResponse{}, tusFromApp(err)
 	}
 	// HEAD on this upload now shows it complete, for a phone that did not
 	// hear this answer.
-	if err := markHeld(ev.Upload); err != nil {
+	if err := markHeld(path); err != nil {
 		log.Error("mark the upload finished", "error", err)
+		os.Remove(path + ".info")
 	}
 	log.Info("evidence bytes stored", "evidence", id, "sha256", sum, "status", e.Status, "hashed_from", hashFrom)
 	return tusd.HTTPResponse{Header: tusd.HTTPHeader{headerEvidenceStatus: string(e.Status)}}, nil
@@ -499,8 +512,8 @@ func canonicalUUID(s string) bool {
 // overran reports whether the request that completed an upload carried more
 // bytes than the upload had left (tusd reads one byte past the end to know).
 func overran(ev tusd.HookEvent) bool {
-	body := requestBody(ev)
-	if body == nil {
+	rq := requestOf(ev.Context)
+	if rq == nil {
 		return false
 	}
 	var start int64 // a POST with data starts the file
@@ -510,7 +523,7 @@ func overran(ev tusd.HookEvent) bool {
 			return false
 		}
 	}
-	return body.received() > ev.Upload.Size-start
+	return rq.body.received() > ev.Upload.Size-start
 }
 
 // readHead reads the first bytes of a file, enough to sniff its type.

@@ -22,13 +22,15 @@ import (
 // uploadStore is the tus data store the server uses: tusd's file store
 // (through largeReadStore) with two additions.
 //
-//   - It hashes the bytes as they arrive. Each upload's SHA-256 state is
-//     saved after every chunk in <id>.sha256, next to tusd's <id>.info, with
-//     the offset it covers, so a PATCH after a restart carries on from it and
-//     finishing an upload does not read the file back. A state that is
-//     missing, unreadable, from another boot of the machine (the page cache
-//     holding the file may have been lost with it) or for another offset is
-//     dropped, and the finish hook hashes the file instead.
+//   - It hashes the bytes as they arrive, so that finishing an upload does
+//     not read the file back: the chunk that completes the file hands its
+//     sum to the finish hook, which runs in the same request (tusRequest).
+//     Between chunks each upload's SHA-256 state is saved in <id>.sha256,
+//     next to tusd's <id>.info, with the offset it covers, so a PATCH after
+//     a restart carries on from it. A state that is missing, unreadable,
+//     from another boot of the machine (the page cache holding the file may
+//     have been lost with it) or for another offset is dropped, and the
+//     finish hook hashes the file instead.
 //   - It keeps finished uploads visible. When the finish hook has moved the
 //     bytes into the blob store it leaves <id>.done, the upload's info with
 //     Upload-Offset equal to Upload-Length, so that a phone whose answer to
@@ -101,13 +103,18 @@ func (s *uploadStore) newHeld(info tusd.FileInfo) (tusd.Upload, error) {
 		return nil, err
 	}
 	info.ID = hex.EncodeToString(id)
-	info.Storage = map[string]string{"Type": heldType, "Path": filepath.Join(s.dir, info.ID)}
-	if err := markHeld(info); err != nil {
+	info.Storage = nil
+	b, err := json.Marshal(info)
+	if err != nil {
 		return nil, err
 	}
-	return heldUpload{info}, nil
+	if err := os.WriteFile(filepath.Join(s.dir, info.ID+heldSuffix), b, 0o600); err != nil {
+		return nil, err
+	}
+	return s.getHeld(info.ID)
 }
 
+// getHeld opens a finished upload: its info as created, complete.
 func (s *uploadStore) getHeld(id string) (tusd.Upload, error) {
 	if !uploadIDPattern.MatchString(id) {
 		return nil, tusd.ErrNotFound
@@ -123,18 +130,15 @@ func (s *uploadStore) getHeld(id string) (tusd.Upload, error) {
 	if err := json.Unmarshal(b, &info); err != nil {
 		return nil, fmt.Errorf("finished upload %s: %w", id, err)
 	}
+	info.Offset, info.SizeIsDeferred = info.Size, false
+	info.Storage = map[string]string{"Type": heldType, "Path": filepath.Join(s.dir, id)}
 	return heldUpload{info}, nil
 }
 
-// markHeld records a finished upload: info, complete, in <path>.done.
-func markHeld(info tusd.FileInfo) error {
-	info.Offset, info.SizeIsDeferred = info.Size, false
-	info.Storage = map[string]string{"Type": heldType, "Path": info.Storage["Path"]}
-	b, err := json.Marshal(info)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(info.Storage["Path"]+heldSuffix, b, 0o600)
+// markHeld turns the upload whose bytes were at path (and are now in the
+// blob store) into a finished one: its .info becomes its .done.
+func markHeld(path string) error {
+	return os.Rename(path+".info", path+heldSuffix)
 }
 
 // isHeld reports whether info is a finished upload whose bytes are in the
@@ -180,9 +184,24 @@ func (u *hashingUpload) WriteChunk(ctx context.Context, offset int64, src io.Rea
 	}
 	r := &hashingReader{r: src, h: h}
 	n, err := u.Upload.WriteChunk(ctx, offset, r)
-	if r.n != n || u.save(offset+n, h) != nil {
+	if r.n != n {
 		// The state and the file disagree (a write failed part-way): the
 		// state is of no use any more.
+		_ = os.Remove(u.statePath)
+		return n, err
+	}
+	if info, ierr := u.Upload.GetInfo(ctx); ierr == nil && !info.SizeIsDeferred && offset+n == info.Size {
+		// The file is complete: the finish hook, in this same request,
+		// takes the sum from here; no state needs saving.
+		if rq := requestOf(ctx); rq != nil {
+			rq.sum, rq.size = hex.EncodeToString(h.Sum(nil)), info.Size
+			if offset > 0 {
+				_ = os.Remove(u.statePath)
+			}
+			return n, err
+		}
+	}
+	if u.save(offset+n, h) != nil {
 		_ = os.Remove(u.statePath)
 	}
 	return n, err
@@ -223,21 +242,6 @@ func loadHashState(path, boot string) (hashState, bool) {
 		return hashState{}, false
 	}
 	return st, true
-}
-
-// hashedSum returns the SHA-256 of the size bytes of the upload whose file is
-// at path, from the state saved as they arrived; ok is false when there is
-// no usable state for exactly those bytes.
-func hashedSum(path string, size int64, boot string) (sum string, ok bool) {
-	st, ok := loadHashState(path+hashStateSuffix, boot)
-	if !ok || st.Offset != size {
-		return "", false
-	}
-	h := sha256.New()
-	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.State); err != nil {
-		return "", false
-	}
-	return hex.EncodeToString(h.Sum(nil)), true
 }
 
 // hashingReader hashes what it reads.
