@@ -35,8 +35,9 @@ import (
 // as a library), mounted at /v1/uploads behind the same authentication. The
 // upload's metadata names the evidence id, the device's SHA-256 and the
 // content type; a pre-create hook refuses what is out of scope or over the
-// limits before a byte is stored, and a pre-finish hook hashes the bytes,
-// sniffs their type and moves them into the content-addressed blob store.
+// limits before a byte is stored; the data store (uploadStore) hashes the
+// bytes as they arrive, and a pre-finish hook checks that hash, sniffs their
+// type and moves them into the content-addressed blob store.
 
 type principalKey struct{}
 
@@ -402,9 +403,10 @@ var uploadIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // ownerKey is the upload metadata the server sets to the uploader's id.
 const ownerKey = "favad_owner"
 
-// finishUpload verifies the complete bytes and stores them: the server hashes
-// them (tus has no checksum the server can trust), sniffs their real type,
-// reads a photo's EXIF, and moves them into the blob store.
+// finishUpload verifies the complete bytes and stores them: it checks the
+// server's own hash of them (tus has no checksum the server can trust; the
+// data store hashed them as they came, else the file is hashed here), sniffs
+// their real type, reads a photo's EXIF, and moves them into the blob store.
 func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	p := hookPrincipal(ev)
 	log := s.hookLogger(ev).With("upload", ev.Upload.ID, "user", p.User.ID)

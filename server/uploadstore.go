@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 )
@@ -138,7 +139,11 @@ func (s *uploadStore) getHeld(id string) (tusd.Upload, error) {
 // markHeld turns the upload whose bytes were at path (and are now in the
 // blob store) into a finished one: its .info becomes its .done.
 func markHeld(path string) error {
-	return os.Rename(path+".info", path+heldSuffix)
+	if err := os.Rename(path+".info", path+heldSuffix); err != nil {
+		return err
+	}
+	now := time.Now() // its idle time, for the janitor, starts now
+	return os.Chtimes(path+heldSuffix, now, now)
 }
 
 // isHeld reports whether info is a finished upload whose bytes are in the
