@@ -9,6 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	stdsync "sync"
@@ -17,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/favad/favad/server"
 	favsync "github.com/favad/favad/sync"
 )
 
@@ -262,4 +267,46 @@ func TestTusNewUploadOfStoredEvidenceFinishes(t *testing.T) {
 	})
 
 	assert.Equal(t, 1, e.storedChanges(id), "the record is stored exactly once")
+}
+
+// TestUploadCompletedBeforeACrashIsFinishedOnResume: the server wrote an
+// upload's last bytes and died before its finish hook stored them. After the
+// restart HEAD must not show the upload complete (the phone would believe the
+// server holds its photo while the record waits for ever): it shows it one
+// byte short, and the phone's resume sends that byte, which finishes it.
+func TestUploadCompletedBeforeACrashIsFinishedOnResume(t *testing.T) {
+	t.Parallel()
+	client := needTusClient(t)
+	var cfg server.Config
+	e := newEvidenceEnv(t, func(c *server.Config) { cfg = *c })
+	complaint := e.assignedComplaint("CALL-TUS-CRASH-1")
+	field := e.login("field", "android-field-crash1").AccessToken
+	photo := noiseJPEG(t, 200, 150, 24)
+	sum, size, id := hexSHA256(photo), int64(len(photo)), v7()
+	e.pushEvidence(field, 1, id, complaint, size, sum, "image/jpeg")
+	r := e.tusCreate(field, size, evidenceMeta(id, sum, "image/jpeg"))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	loc := r.header.Get("Location")
+	half := size / 2
+	require.Equal(t, http.StatusNoContent, e.tusPatch(field, loc, 0, photo[:half]).status)
+	// The rest reaches the file; the process dies before the hook runs.
+	f, err := os.OpenFile(filepath.Join(e.uploadDir, path.Base(loc)), os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.Write(photo[half:])
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	restarted, err := server.New(cfg)
+	require.NoError(t, err)
+	ts := httptest.NewServer(restarted)
+	t.Cleanup(ts.Close)
+	loc = ts.URL + strings.TrimPrefix(loc, e.ts.URL)
+
+	out := client.upload(t, tusRun{UploadURL: loc, Endpoint: ts.URL + "/v1/uploads", File: writeTemp(t, "photo.jpg", photo), Token: field,
+		Metadata: evidenceMeta(id, sum, "image/jpeg")})
+	require.True(t, out.OK, "%+v", out)
+	assert.Equal(t, "stored", out.EvidenceStatus, "the resume finished the upload")
+	ev, _ := e.evidence(field, id)
+	assert.Equal(t, "stored", ev.Status)
+	assert.True(t, e.blobStored(sum))
 }

@@ -46,6 +46,7 @@ func (s *Server) newUploads() (http.Handler, error) {
 	if err := os.MkdirAll(s.cfg.UploadDir, 0o700); err != nil {
 		return nil, fmt.Errorf("upload directory: %w", err)
 	}
+	reopenCompleted(s.cfg.UploadDir, s.cfg.Logger)
 	composer := tusd.NewStoreComposer()
 	// Only the core: termination, concatenation and downloads are off, and a
 	// deferred length is refused in uploads.
@@ -560,6 +561,32 @@ func hashAndHead(path string) (string, []byte, error) {
 	}
 	sum, err := blob.HashReader(f)
 	return sum, head[:n], err
+}
+
+// reopenCompleted runs at start, before any request: an upload whose bytes
+// are all on disk but which is neither stored nor refused was cut off by the
+// end of the process, between its last chunk and its finish hook. HEAD would
+// show it complete and the phone would stop; shortened by its last byte, it
+// is resumed and finished like any other.
+func reopenCompleted(dir string, log *slog.Logger) {
+	infos, _ := filepath.Glob(filepath.Join(dir, "*.info"))
+	for _, p := range infos {
+		b, err := os.ReadFile(p)
+		var info tusd.FileInfo
+		if err != nil || json.Unmarshal(b, &info) != nil || info.SizeIsDeferred || info.Size <= 0 {
+			continue
+		}
+		bin := strings.TrimSuffix(p, ".info")
+		if st, err := os.Stat(bin); err != nil || st.Size() != info.Size {
+			continue
+		}
+		os.Remove(bin + hashStateSuffix) // it covers less than the file: the hook hashes the file
+		if err := os.Truncate(bin, info.Size-1); err != nil {
+			log.Error("reopen an upload cut off before its finish", "upload", info.ID, "error", err)
+			continue
+		}
+		log.Warn("reopened an upload cut off before its finish; its phone resends the last byte", "upload", info.ID)
+	}
 }
 
 // RunUploadJanitor removes incomplete uploads untouched for maxAge, every
