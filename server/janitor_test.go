@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,4 +118,40 @@ func TestUnclaimedUploadRetentionIsConfigurable(t *testing.T) {
 	e.clock.Advance(90 * time.Minute)
 	sweep()
 	assert.False(t, e.blobStored(hexSHA256(orphan)), "gone after the configured 2h")
+}
+
+// TestFinishedUploadsAnswerHEADUntilTheyExpire: a finished upload answers
+// HEAD with its whole length (a phone that lost the final answer finishes
+// from it) until it has been idle as long as an unfinished upload may be;
+// then it is gone like one.
+func TestFinishedUploadsAnswerHEADUntilTheyExpire(t *testing.T) {
+	e := newEvidenceEnv(t)
+	complaint := e.assignedComplaint("CALL-JAN-2")
+	field := e.login("field", "android-field-jan2").AccessToken
+	photo := noiseJPEG(t, 64, 64, 4)
+	id, sum, size := v7(), hexSHA256(photo), strconv.Itoa(len(photo))
+	e.pushEvidence(field, 1, id, complaint, int64(len(photo)), sum, "image/jpeg")
+	r := e.tusCreate(field, int64(len(photo)), evidenceMeta(id, sum, "image/jpeg"))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	loc := strings.TrimPrefix(r.header.Get("Location"), e.ts.URL)
+	require.Equal(t, http.StatusNoContent, e.tusPatch(field, loc, 0, photo).status)
+	head := func() reply {
+		return e.api(call{method: "HEAD", path: loc, token: field, header: http.Header{"Tus-Resumable": {"1.0.0"}}})
+	}
+
+	sweepOnce(e.srv, time.Hour)
+	h := head()
+	require.Equal(t, http.StatusOK, h.status)
+	assert.Equal(t, size, h.header.Get("Upload-Offset"))
+	assert.Equal(t, size, h.header.Get("Upload-Length"))
+	assert.Equal(t, "stored", h.header.Get("Favad-Evidence-Status"))
+
+	marks, _ := filepath.Glob(filepath.Join(e.uploadDir, "*.done"))
+	require.Len(t, marks, 1)
+	old := time.Now().Add(-3 * time.Hour)
+	require.NoError(t, os.Chtimes(marks[0], old, old))
+	sweepOnce(e.srv, time.Hour)
+	assert.Equal(t, http.StatusNotFound, head().status, "expired like an unfinished upload")
+	left, _ := os.ReadDir(e.uploadDir)
+	assert.Empty(t, left)
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"github.com/tus/tusd/v2/pkg/filestore"
 
 	"github.com/favad/favad/feed"
 	"github.com/favad/favad/inspector"
@@ -33,7 +32,7 @@ type Server struct {
 	routes       []Route
 	ownsBody     map[string]bool // "METHOD /path" of the routes that bound their bodies themselves (tus)
 	tus          http.Handler
-	tusFiles     filestore.FileStore
+	tusFiles     *uploadStore
 	hub          *Hub
 	feed         *feed.Broker
 	shutdown     chan struct{} // closed by Drain: live streams end so that shutdown is not held up

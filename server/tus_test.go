@@ -265,6 +265,19 @@ func (e *evidenceEnv) uploadFiles() []string {
 	return names
 }
 
+// unfinishedUploadFiles lists what the tus store holds but the marks of
+// finished uploads.
+func (e *evidenceEnv) unfinishedUploadFiles() []string {
+	e.t.Helper()
+	var names []string
+	for _, n := range e.uploadFiles() {
+		if !strings.HasSuffix(n, ".done") {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
 func problemCode(t *testing.T, r reply) string {
 	t.Helper()
 	return string(r.problem(t).Code)
@@ -308,6 +321,8 @@ type tusRun struct {
 	Metadata    map[string]string `json:"metadata"`
 	ChunkSize   int64             `json:"chunkSize,omitempty"`
 	RetryDelays []int             `json:"retryDelays,omitempty"`
+	// UploadDataDuringCreation sends the first chunk with the POST (creation-with-upload).
+	UploadDataDuringCreation bool `json:"uploadDataDuringCreation,omitempty"`
 }
 
 type tusOutcome struct {
@@ -590,7 +605,8 @@ func TestTusResumesAfterCutConnection(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.True(t, bytes.Equal(photo, r.body), "the stored bytes are the photo's (got %d bytes)", len(r.body))
 	assert.True(t, e.blobStored(sum))
-	assert.Empty(t, e.uploadFiles(), "the finished upload left nothing behind")
+	assert.Empty(t, e.unfinishedUploadFiles(), "the finished upload left nothing behind")
+	assert.Len(t, e.uploadFiles(), 1, "but the mark that lets HEAD show it complete")
 }
 
 // TestTusUploadEitherOrder: the bytes may come before their record (the
@@ -661,7 +677,8 @@ func TestTusUploadEitherOrder(t *testing.T) {
 		assert.False(t, e.blobStored(hexSHA256(photo)))
 		assert.False(t, e.blobStored(declared))
 	})
-	assert.Empty(t, e.uploadFiles(), "finished and refused uploads leave nothing behind")
+	assert.Empty(t, e.unfinishedUploadFiles(), "finished and refused uploads leave nothing behind")
+	assert.Len(t, e.uploadFiles(), 2, "but the marks of the two finished ones")
 }
 
 // TestUploadRefusals: what the server refuses, and that a refusal stores nothing.
@@ -806,16 +823,17 @@ func TestUploadRefusals(t *testing.T) {
 	})
 
 	t.Run("already stored", func(t *testing.T) {
+		// Not refused: created finished (TestTusNewUploadOfStoredEvidenceFinishes).
 		stored := noiseJPEG(t, 64, 48, 12) // its own bytes: the later cases check sum is not stored
 		storedSum, storedSize, id := hexSHA256(stored), int64(len(stored)), v7()
 		e.pushEvidence(field, next(), id, complaint, storedSize, storedSum, "image/jpeg")
 		r := e.tusUpload(field, stored, evidenceMeta(id, storedSum, "image/jpeg"))
 		require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
-		before := e.uploadFiles()
+		before := e.unfinishedUploadFiles()
 		r = e.tusCreate(field, storedSize, evidenceMeta(id, storedSum, "image/jpeg"))
-		require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
-		assert.Equal(t, "conflict", problemCode(t, r))
-		refusedAtCreate(t, before)
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		assert.Equal(t, strconv.FormatInt(storedSize, 10), r.header.Get("Upload-Offset"))
+		assert.Equal(t, before, e.unfinishedUploadFiles(), "no upload waits for bytes")
 	})
 
 	t.Run("deferred length", func(t *testing.T) {

@@ -29,7 +29,14 @@ func (b *tusBridge) Handle(ctx context.Context, r xslog.Record) error {
 		args = append(args, a.Key, a.Value.String())
 		return true
 	})
-	b.to.Log(ctx, slog.Level(r.Level), r.Message, args...)
+	level := slog.Level(r.Level)
+	if r.Message == "BodyReadError" {
+		// A body that stopped arriving (a dropped or stalled link, a body
+		// longer than the upload, a PATCH interrupted by the next one) is
+		// the client's doing; uploads() logs a dropped link as a warning.
+		level = slog.LevelInfo
+	}
+	b.to.Log(ctx, level, r.Message, args...)
 	return nil
 }
 

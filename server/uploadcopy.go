@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"io"
+	"os"
 	stdsync "sync"
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
@@ -64,6 +65,9 @@ type largeReader struct{ r io.Reader }
 func (l largeReader) Read(p []byte) (int, error) { return l.r.Read(p) }
 
 func (l largeReader) WriteTo(dst io.Writer) (int64, error) {
+	if f, ok := dst.(*os.File); ok {
+		dst = &writebackFile{f: f}
+	}
 	// Both sides wrapped so that CopyBuffer uses the buffer given: an
 	// *os.File's ReadFrom would copy through its own 32 KiB one.
 	dst, src := struct{ io.Writer }{dst}, struct{ io.Reader }{l.r}
@@ -76,4 +80,25 @@ func (l largeReader) WriteTo(dst io.Writer) (int64, error) {
 	bp := uploadCopyBuffers.Get().(*[]byte)
 	defer uploadCopyBuffers.Put(bp)
 	return io.CopyBuffer(dst, src, *bp)
+}
+
+// writebackEvery is how many bytes written to an upload's file start their
+// writeback to disk (startWriteback) while the rest still arrives.
+const writebackEvery = 1 << 20
+
+// writebackFile is an upload's file that starts writing its pages to disk
+// as the bytes come, so that the fsync which ends the upload finds little
+// left to write: the disk works while the network does.
+type writebackFile struct {
+	f       *os.File
+	pending int64
+}
+
+func (w *writebackFile) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if w.pending += int64(n); w.pending >= writebackEvery {
+		startWriteback(w.f)
+		w.pending = 0
+	}
+	return n, err
 }

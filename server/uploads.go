@@ -8,12 +8,16 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	stdsync "sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,8 +35,9 @@ import (
 // as a library), mounted at /v1/uploads behind the same authentication. The
 // upload's metadata names the evidence id, the device's SHA-256 and the
 // content type; a pre-create hook refuses what is out of scope or over the
-// limits before a byte is stored, and a pre-finish hook hashes the bytes,
-// sniffs their type and moves them into the content-addressed blob store.
+// limits before a byte is stored; the data store (uploadStore) hashes the
+// bytes as they arrive, and a pre-finish hook checks that hash, sniffs their
+// type and moves them into the content-addressed blob store.
 
 type principalKey struct{}
 
@@ -41,12 +46,13 @@ func (s *Server) newUploads() (http.Handler, error) {
 	if err := os.MkdirAll(s.cfg.UploadDir, 0o700); err != nil {
 		return nil, fmt.Errorf("upload directory: %w", err)
 	}
+	reopenCompleted(s.cfg.UploadDir, s.cfg.Logger)
 	composer := tusd.NewStoreComposer()
-	files := filestore.New(s.cfg.UploadDir)
 	// Only the core: termination, concatenation and downloads are off, and a
 	// deferred length is refused in uploads.
-	composer.UseCore(spaceAwareStore{largeReadStore{files}})
-	s.tusFiles = files
+	store := newUploadStore(largeReadStore{filestore.New(s.cfg.UploadDir)}, s.cfg.UploadDir)
+	composer.UseCore(spaceAwareStore{store})
+	s.tusFiles = store
 	memorylocker.New().UseIn(composer)
 	h, err := tusd.NewHandler(tusd.Config{
 		BasePath:      "/v1/uploads/",
@@ -89,6 +95,11 @@ func (s *Server) uploads(c echo.Context) error {
 			return &inspector.Error{Code: codeMalformed, Message: "upload the file whole: concatenation is not supported",
 				Fields: []inspector.FieldError{{Field: "Upload-Concat", Code: "unsupported", Message: "each part would be checked against the whole file's hash; send one upload"}}}
 		}
+		if req.Header.Get("Content-Type") == tusChunkType && s.bytesHeld(req) {
+			// creation-with-upload for bytes the server holds: the upload is
+			// created finished (beforeUpload) and the data is not read.
+			req.Header.Del("Content-Type")
+		}
 	}
 	if c.Param("id") != "" {
 		// The id exactly as tusd will read it, from the decoded path; anything
@@ -106,15 +117,126 @@ func (s *Server) uploads(c echo.Context) error {
 		if err != nil || info.MetaData[ownerKey] != principal(c).User.ID {
 			return notYours
 		}
+		if isHeld(info) {
+			c.Response().Header().Set(headerEvidenceStatus, string(s.heldStatus(info.MetaData["evidence_id"])))
+		}
 	}
 	// tusd's own log lines take the request id from the request; the hooks
 	// log through the request's logger, which carries it too.
 	requestID, log := c.Response().Header().Get(echo.HeaderXRequestID), s.log(c)
 	req.Header.Set(echo.HeaderXRequestID, requestID)
+	body := &watchedBody{ReadCloser: req.Body}
+	req.Body = body
 	ctx := context.WithValue(req.Context(), principalKey{}, principal(c))
+	ctx = context.WithValue(ctx, requestKey{}, &tusRequest{body: body})
 	req = req.WithContext(context.WithValue(ctx, loggerKey{}, log))
-	s.tus.ServeHTTP(&hideInternal{ResponseWriter: c.Response(), log: log, requestID: requestID}, req)
+	s.tus.ServeHTTP(&hideInternal{ResponseWriter: c.Response(), log: log, requestID: requestID, body: body}, req)
+	if how := body.clientGone(); how != "" {
+		// A phone losing its link mid-chunk is everyday on a field network:
+		// what arrived is kept for the resume, and nothing failed here.
+		log.Warn("upload interrupted: the client went away mid-PATCH", "how", how, "received", body.received(),
+			"upload", path.Base(req.URL.Path))
+		c.Response().Status = statusClientClosedRequest // for the request log and metrics
+	}
 	return nil
+}
+
+// statusClientClosedRequest is what the request log and metrics record for
+// a request whose client went away before sending all of its body (nginx's
+// 499): not a server error.
+const statusClientClosedRequest = 499
+
+type requestKey struct{}
+
+// tusRequest is what the data store and the hooks of one request share.
+type tusRequest struct {
+	body *watchedBody
+	// sum is the SHA-256 of the upload's size bytes when this request's
+	// chunk completed them and the bytes before were hashed as they came.
+	sum  string
+	size int64
+}
+
+func requestOf(ctx context.Context) *tusRequest {
+	rq, _ := ctx.Value(requestKey{}).(*tusRequest)
+	return rq
+}
+
+// watchedBody is a request body that remembers how many bytes were read from
+// it and why reading it failed.
+type watchedBody struct {
+	io.ReadCloser
+	mu  stdsync.Mutex
+	n   int64
+	err error
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.mu.Lock()
+	b.n += int64(n)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	b.mu.Unlock()
+	return n, err
+}
+
+func (b *watchedBody) received() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.n
+}
+
+// clientGone says how the body stopped arriving before its end because of
+// the client ("reset", "closed", "stalled", "lost"), or "" when it did not
+// (read whole, or closed by the server itself: tusd stops a PATCH that
+// another request for the same upload interrupts).
+func (b *watchedBody) clientGone() string {
+	b.mu.Lock()
+	err := b.err
+	b.mu.Unlock()
+	var netErr net.Error
+	switch {
+	case err == nil || errors.Is(err, http.ErrBodyReadAfterClose):
+		return ""
+	case errors.Is(err, syscall.ECONNRESET):
+		return "reset"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "closed"
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return "stalled"
+	}
+	return "lost"
+}
+
+// tusChunkType is the content type of tus chunks.
+const tusChunkType = "application/offset+octet-stream"
+
+// headerEvidenceStatus tells, on the answer that completes an upload (and on
+// HEAD of a finished one), what became of the evidence.
+const headerEvidenceStatus = "Favad-Evidence-Status"
+
+// bytesHeld reports whether a creation request names evidence whose declared
+// bytes the server already holds.
+func (s *Server) bytesHeld(req *http.Request) bool {
+	meta := tusd.ParseMetadataHeader(req.Header.Get("Upload-Metadata"))
+	size, err := strconv.ParseInt(req.Header.Get("Upload-Length"), 10, 64)
+	if err != nil || meta["evidence_id"] == "" {
+		return false
+	}
+	held, err := s.store.BytesHeld(meta["evidence_id"], strings.ToLower(meta["sha256"]), size)
+	return err == nil && held != ""
+}
+
+// heldStatus is the status of evidence whose bytes the server holds: its
+// record's, or awaiting_upload while the record has not come.
+func (s *Server) heldStatus(evidenceID string) inspector.EvidenceStatus {
+	e, err := s.store.Evidence(evidenceID)
+	if err != nil {
+		return inspector.EvidenceAwaitingUpload
+	}
+	return e.Status
 }
 
 // uploadDiscovery answers tus protocol discovery (OPTIONS): the version, the
@@ -132,6 +254,7 @@ type hideInternal struct {
 	http.ResponseWriter
 	log       *slog.Logger
 	requestID string
+	body      *watchedBody
 	hiding    bool // a tusd error is being rewritten
 	written   bool
 	status    int
@@ -169,7 +292,10 @@ func (h *hideInternal) Write(b []byte) (int, error) {
 	h.written = true
 	detail := strings.TrimSpace(string(b))
 	code, ok := tusCodes[h.status]
-	if h.status >= 500 || !ok {
+	if h.status >= 500 && h.body != nil && h.body.clientGone() != "" {
+		// tusd answers 500 so that clients retry; uploads() logs it.
+		code, detail = inspector.CodeInternal, "the request's body stopped arriving before its end; ask HEAD for the offset and resume"
+	} else if h.status >= 500 || !ok {
 		h.log.Error("tus upload failed", "status", h.status, "detail", detail)
 		code, detail = inspector.CodeInternal, "something went wrong on the server; the error is logged with this request's id"
 	} else if _, msg, found := strings.Cut(detail, ": "); found {
@@ -254,12 +380,24 @@ func (s *Server) beforeUpload(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileIn
 		return tusd.HTTPResponse{}, none, tusError(http.StatusUnsupportedMediaType, codeUnsupportedMedia, "filetype",
 			"evidence is a JPEG, PNG, HEIC or WebP image, or a PDF")
 	}
-	if err := s.store.ClaimUpload(p.User, id, sha, ev.Upload.Size, ctype); err != nil {
+	held, err := s.store.ClaimUpload(p.User, id, sha, ev.Upload.Size, ctype)
+	if err != nil {
 		return tusd.HTTPResponse{}, none, tusFromApp(err)
 	}
 	owned := maps.Clone(meta)
 	owned[ownerKey] = p.User.ID // set by the server, whatever the client sent
-	return tusd.HTTPResponse{}, tusd.FileInfoChanges{MetaData: owned}, nil
+	if held == "" {
+		return tusd.HTTPResponse{}, tusd.FileInfoChanges{MetaData: owned}, nil
+	}
+	// The bytes are here already (a phone that lost the answer to its final
+	// PATCH, and its upload's URL): a finished upload, as tus tells it.
+	if ev.HTTPRequest.Header.Get("Content-Type") == tusChunkType {
+		// They were stored since uploads() looked: a retry is created finished.
+		return tusd.HTTPResponse{}, none, tusError(http.StatusConflict, inspector.CodeConflict, "",
+			"the bytes of this evidence were stored meanwhile; create the upload again")
+	}
+	return tusd.HTTPResponse{Header: tusd.HTTPHeader{"Upload-Offset": strconv.FormatInt(ev.Upload.Size, 10), headerEvidenceStatus: string(held)}},
+		tusd.FileInfoChanges{MetaData: owned, Storage: map[string]string{storageHeld: "true"}}, nil
 }
 
 // uploadIDPattern is the form of filestore's upload ids.
@@ -268,26 +406,52 @@ var uploadIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // ownerKey is the upload metadata the server sets to the uploader's id.
 const ownerKey = "favad_owner"
 
-// finishUpload verifies the complete bytes and stores them: the server hashes
-// them (tus has no checksum the server can trust), sniffs their real type,
-// reads a photo's EXIF, and moves them into the blob store.
+// finishUpload verifies the complete bytes and stores them: it checks the
+// server's own hash of them (tus has no checksum the server can trust; the
+// data store hashed them as they came, else the file is hashed here), sniffs
+// their real type, reads a photo's EXIF, and moves them into the blob store.
 func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	p := hookPrincipal(ev)
 	log := s.hookLogger(ev).With("upload", ev.Upload.ID, "user", p.User.ID)
 	if ev.Upload.MetaData[ownerKey] != p.User.ID {
 		return tusd.HTTPResponse{}, tusError(http.StatusNotFound, inspector.CodeNotFound, "", "no upload of yours with this id")
 	}
-	path := ev.Upload.Storage["Path"]
 	id, declared := ev.Upload.MetaData["evidence_id"], strings.ToLower(ev.Upload.MetaData["sha256"])
+	if isHeld(ev.Upload) {
+		return tusd.HTTPResponse{Header: tusd.HTTPHeader{headerEvidenceStatus: string(s.heldStatus(id))}}, nil
+	}
+	path := ev.Upload.Storage["Path"]
 	discard := func() {
 		os.Remove(path)
 		os.Remove(path + ".info")
+		os.Remove(path + hashStateSuffix)
 	}
-	// Flush the file to disk while it is hashed: the two together cost
-	// about what either costs alone.
+	if overran(ev) {
+		// A chunked body longer than the upload: tusd stored the bytes up to
+		// the length, and answers 413. The answer and what is kept agree
+		// only if nothing is.
+		log.Info("upload refused: the request carried more bytes than its Upload-Length", "evidence", id)
+		discard()
+		return tusd.HTTPResponse{}, tusError(http.StatusRequestEntityTooLarge, codeTooLarge, "Upload-Length",
+			"the request carried more bytes than the upload's length; nothing was kept: upload the file again")
+	}
+	// Flush the file to disk while its head is read (and, if its hash was
+	// not kept as the bytes came, while it is hashed): the two together
+	// cost about what either costs alone.
 	synced := make(chan error, 1)
 	go func() { synced <- blob.SyncFile(path) }()
-	sum, head, err := hashAndHead(path)
+	hashFrom, sum := "arrival", ""
+	if rq := requestOf(ev.Context); rq != nil && rq.size == ev.Upload.Size {
+		sum = rq.sum
+	}
+	var head []byte
+	var err error
+	if sum != "" {
+		head, err = readHead(path)
+	} else {
+		hashFrom = "file"
+		sum, head, err = hashAndHead(path)
+	}
 	if serr := <-synced; err == nil && serr != nil {
 		err = serr
 	}
@@ -331,13 +495,22 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 		}
 		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "the upload could not be stored; upload the file again")
 	}
-	os.Remove(path + ".info")
+	if hashFrom == "file" {
+		os.Remove(path + hashStateSuffix) // a stale state; the arriving bytes' own is gone already
+	}
 	e, err := s.store.AttachUpload(p.User, p.DeviceID, favsync.Upload{EvidenceID: id, SHA256: sum, Size: ev.Upload.Size, SniffedType: sniffed, Photo: photo})
 	if err != nil {
+		os.Remove(path + ".info")
 		return tusd.HTTPResponse{}, tusFromApp(err)
 	}
-	log.Info("evidence bytes stored", "evidence", id, "sha256", sum, "status", e.Status)
-	return tusd.HTTPResponse{Header: tusd.HTTPHeader{"Favad-Evidence-Status": string(e.Status)}}, nil
+	// HEAD on this upload now shows it complete, for a phone that did not
+	// hear this answer.
+	if err := markHeld(path); err != nil {
+		log.Error("mark the upload finished", "error", err)
+		os.Remove(path + ".info")
+	}
+	log.Info("evidence bytes stored", "evidence", id, "sha256", sum, "status", e.Status, "hashed_from", hashFrom)
+	return tusd.HTTPResponse{Header: tusd.HTTPHeader{headerEvidenceStatus: string(e.Status)}}, nil
 }
 
 const codeChecksumMismatch inspector.Code = "checksum_mismatch"
@@ -345,6 +518,38 @@ const codeChecksumMismatch inspector.Code = "checksum_mismatch"
 func canonicalUUID(s string) bool {
 	u, err := uuid.Parse(s)
 	return err == nil && u.String() == s
+}
+
+// overran reports whether the request that completed an upload carried more
+// bytes than the upload had left (tusd reads one byte past the end to know).
+func overran(ev tusd.HookEvent) bool {
+	rq := requestOf(ev.Context)
+	if rq == nil {
+		return false
+	}
+	var start int64 // a POST with data starts the file
+	if ev.HTTPRequest.Method == http.MethodPatch {
+		var err error
+		if start, err = strconv.ParseInt(ev.HTTPRequest.Header.Get("Upload-Offset"), 10, 64); err != nil {
+			return false
+		}
+	}
+	return rq.body.received() > ev.Upload.Size-start
+}
+
+// readHead reads the first bytes of a file, enough to sniff its type.
+func readHead(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return head[:n], nil
 }
 
 // hashAndHead streams the file through SHA-256 and keeps its first bytes.
@@ -364,6 +569,32 @@ func hashAndHead(path string) (string, []byte, error) {
 	}
 	sum, err := blob.HashReader(f)
 	return sum, head[:n], err
+}
+
+// reopenCompleted runs at start, before any request: an upload whose bytes
+// are all on disk but which is neither stored nor refused was cut off by the
+// end of the process, between its last chunk and its finish hook. HEAD would
+// show it complete and the phone would stop; shortened by its last byte, it
+// is resumed and finished like any other.
+func reopenCompleted(dir string, log *slog.Logger) {
+	infos, _ := filepath.Glob(filepath.Join(dir, "*.info"))
+	for _, p := range infos {
+		b, err := os.ReadFile(p)
+		var info tusd.FileInfo
+		if err != nil || json.Unmarshal(b, &info) != nil || info.SizeIsDeferred || info.Size <= 0 {
+			continue
+		}
+		bin := strings.TrimSuffix(p, ".info")
+		if st, err := os.Stat(bin); err != nil || st.Size() != info.Size {
+			continue
+		}
+		os.Remove(bin + hashStateSuffix) // it covers less than the file: the hook hashes the file
+		if err := os.Truncate(bin, info.Size-1); err != nil {
+			log.Error("reopen an upload cut off before its finish", "upload", info.ID, "error", err)
+			continue
+		}
+		log.Warn("reopened an upload cut off before its finish; its phone resends the last byte", "upload", info.ID)
+	}
 }
 
 // RunUploadJanitor removes incomplete uploads untouched for maxAge, every
@@ -403,11 +634,19 @@ func (s *Server) pruneAbandonedBytes() {
 
 func (s *Server) sweepUploads(maxAge time.Duration) {
 	s.pruneAbandonedBytes()
+	cutoff := time.Now().Add(-maxAge)
+	// Finished uploads stay visible to HEAD for as long as an unfinished one
+	// would wait for its phone.
+	held, _ := filepath.Glob(filepath.Join(s.cfg.UploadDir, "*"+heldSuffix))
+	for _, f := range held {
+		if st, err := os.Stat(f); err == nil && st.ModTime().Before(cutoff) {
+			os.Remove(f)
+		}
+	}
 	infos, err := filepath.Glob(filepath.Join(s.cfg.UploadDir, "*.info"))
 	if err != nil {
 		return
 	}
-	cutoff := time.Now().Add(-maxAge)
 	for _, info := range infos {
 		bin := strings.TrimSuffix(info, ".info")
 		newest := time.Time{}
@@ -419,6 +658,7 @@ func (s *Server) sweepUploads(maxAge time.Duration) {
 		if newest.Before(cutoff) {
 			os.Remove(bin)
 			os.Remove(info)
+			os.Remove(bin + hashStateSuffix)
 			s.cfg.Logger.Info("removed a stale incomplete upload", "upload", filepath.Base(bin), "idle_since", newest)
 		}
 	}

@@ -223,50 +223,107 @@ type Upload struct {
 // ClaimUpload checks, before any byte is stored, that u may upload bytes for
 // the evidence id with this declared hash, size and type: the record, if it
 // exists, is u's and declares the same; otherwise the id is claimed for u.
-func (s *Store) ClaimUpload(u inspector.User, evidenceID, sha string, size int64, contentType string) error {
+//
+// held is not empty when the server already holds these very bytes, so that
+// nothing needs uploading: EvidenceStored (the record has them) or
+// EvidenceAwaitingUpload (they came first and wait for their record).
+func (s *Store) ClaimUpload(u inspector.User, evidenceID, sha string, size int64, contentType string) (held inspector.EvidenceStatus, err error) {
 	if u.Role != inspector.RoleInspector && u.Role != inspector.RoleOffice {
-		return inspector.Errorf(inspector.CodeForbidden, "only inspectors and offices upload evidence")
+		return "", inspector.Errorf(inspector.CodeForbidden, "only inspectors and offices upload evidence")
+	}
+	// Most claims only read (the record came first, or the id is claimed
+	// already): no commit, so the upload does not wait for a disk flush.
+	var claim bool
+	err = s.view(func(btx *bolt.Tx) error {
+		held, claim, err = checkClaim(btx, u, evidenceID, sha, size, contentType)
+		return err
+	})
+	if err != nil || !claim {
+		return held, err
 	}
 	// Group commit: many phones start uploads at once when coverage returns.
-	return s.batch(Actor{UserID: u.ID}, func(t *tx) error {
-		var e inspector.Evidence
-		ok, err := getJSON(t.Bucket(bucketEvidence), []byte(evidenceID), &e)
-		if err != nil {
+	err = s.batch(Actor{UserID: u.ID}, func(t *tx) error {
+		var err error // Batch may run this twice
+		if held, claim, err = checkClaim(t.Tx, u, evidenceID, sha, size, contentType); err != nil || !claim {
 			return err
 		}
-		if ok {
-			if e.InspectorID != u.ID {
-				return inspector.Errorf(inspector.CodeForbidden, "this evidence belongs to another inspector")
-			}
-			var p inspector.Problems
-			if e.SHA256 != sha {
-				p.Add("sha256", "mismatch", "the record declares another SHA-256")
-			}
-			if e.Size != size {
-				p.Add("size", "mismatch", fmt.Sprintf("the record declares %d bytes", e.Size))
-			}
-			if e.ContentType != contentType {
-				p.Add("filetype", "mismatch", "the record declares "+e.ContentType)
-			}
-			if e.Status == inspector.EvidenceStored {
-				return inspector.Errorf(inspector.CodeConflict, "the bytes of this evidence are already stored")
-			}
-			return p.Err()
-		}
-		if u.Role == inspector.RoleOffice {
-			// An office declares its files in its answer first; it has no
-			// offline queue that could send the record after the bytes.
-			return inspector.Errorf(inspector.CodeForbidden, "attach the file to the referral's answer before uploading it")
-		}
-		claims := t.Bucket(bucketUploadClaims)
-		if owner := claims.Get([]byte(evidenceID)); owner != nil {
-			if string(owner) != u.ID {
-				return inspector.Errorf(inspector.CodeForbidden, "this evidence id belongs to another inspector")
-			}
-			return nil
-		}
-		return claims.Put([]byte(evidenceID), []byte(u.ID))
+		return t.Bucket(bucketUploadClaims).Put([]byte(evidenceID), []byte(u.ID))
 	})
+	return held, err
+}
+
+// checkClaim is ClaimUpload's check; claim says the id is to be claimed for u.
+func checkClaim(btx *bolt.Tx, u inspector.User, evidenceID, sha string, size int64, contentType string) (held inspector.EvidenceStatus, claim bool, err error) {
+	var e inspector.Evidence
+	ok, err := getJSON(btx.Bucket(bucketEvidence), []byte(evidenceID), &e)
+	if err != nil {
+		return "", false, err
+	}
+	if ok {
+		if e.InspectorID != u.ID {
+			return "", false, inspector.Errorf(inspector.CodeForbidden, "this evidence belongs to another inspector")
+		}
+		var p inspector.Problems
+		if e.SHA256 != sha {
+			p.Add("sha256", "mismatch", "the record declares another SHA-256")
+		}
+		if e.Size != size {
+			p.Add("size", "mismatch", fmt.Sprintf("the record declares %d bytes", e.Size))
+		}
+		if e.ContentType != contentType {
+			p.Add("filetype", "mismatch", "the record declares "+e.ContentType)
+		}
+		if err := p.Err(); err != nil {
+			return "", false, err
+		}
+		if e.Status == inspector.EvidenceStored {
+			held = inspector.EvidenceStored
+		}
+		return held, false, nil
+	}
+	if u.Role == inspector.RoleOffice {
+		// An office declares its files in its answer first; it has no
+		// offline queue that could send the record after the bytes.
+		return "", false, inspector.Errorf(inspector.CodeForbidden, "attach the file to the referral's answer before uploading it")
+	}
+	owner := btx.Bucket(bucketUploadClaims).Get([]byte(evidenceID))
+	if owner == nil {
+		return "", true, nil
+	}
+	if string(owner) != u.ID {
+		return "", false, inspector.Errorf(inspector.CodeForbidden, "this evidence id belongs to another inspector")
+	}
+	var up uploadedBlob
+	ok, err = getJSON(btx.Bucket(bucketEvidenceUploads), []byte(evidenceID), &up)
+	if ok && up.SHA256 == sha && up.Size == size && up.SniffedType != "" {
+		held = inspector.EvidenceAwaitingUpload
+	}
+	return held, false, err
+}
+
+// BytesHeld reports whether the server holds the bytes sha (size bytes) of
+// evidence id: EvidenceStored if its record has them, EvidenceAwaitingUpload
+// if they came first and wait for their record, "" otherwise. It checks
+// nothing about who asks; ClaimUpload does.
+func (s *Store) BytesHeld(evidenceID, sha string, size int64) (inspector.EvidenceStatus, error) {
+	var held inspector.EvidenceStatus
+	err := s.view(func(btx *bolt.Tx) error {
+		var e inspector.Evidence
+		ok, err := getJSON(btx.Bucket(bucketEvidence), []byte(evidenceID), &e)
+		if err != nil || ok {
+			if ok && e.Status == inspector.EvidenceStored && e.SHA256 == sha && e.Size == size {
+				held = inspector.EvidenceStored
+			}
+			return err
+		}
+		var up uploadedBlob
+		ok, err = getJSON(btx.Bucket(bucketEvidenceUploads), []byte(evidenceID), &up)
+		if ok && up.SHA256 == sha && up.Size == size && up.SniffedType != "" {
+			held = inspector.EvidenceAwaitingUpload
+		}
+		return err
+	})
+	return held, err
 }
 
 // AttachUpload records verified bytes: their record becomes stored (or

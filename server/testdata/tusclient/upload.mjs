@@ -11,7 +11,8 @@
 //   "chunkSize": 1048576,                  // optional; default the whole file
 //   "retryDelays": [0, 200, 500],          // optional; default none (no retry)
 //   "uploadUrl": "http://…/v1/uploads/…",  // optional: resume this upload
-//   "source": "stream" | "buffer"          // optional; default "stream"
+//   "source": "stream" | "buffer",         // optional; default "stream"
+//   "uploadDataDuringCreation": true       // optional: the first chunk goes with the POST
 // }
 //
 // Prints one JSON line and exits 0 on success, 1 otherwise:
@@ -66,6 +67,7 @@ const upload = new tus.Upload(source, {
   uploadSize: size,
   chunkSize,
   retryDelays: cfg.retryDelays ?? null,
+  uploadDataDuringCreation: cfg.uploadDataDuringCreation ?? false,
   // The server hashes the bytes itself; nothing to gain from resuming by fingerprint here.
   storeFingerprintForResuming: false,
   removeFingerprintOnSuccess: true,
