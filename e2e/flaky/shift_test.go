@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	stdsync "sync"
 	"testing"
 	"time"
@@ -46,7 +45,6 @@ type usage struct {
 	syncCuts, tusCuts                int64 // connections the profile cut
 	syncFailures                     int   // Syncs that failed and were retried
 	replayed                         int   // answers to mutations the server already held (a resend after a lost answer)
-	jams                             int   // uploads the stock client gave up on after a lost final answer (issue 11, point 9)
 }
 
 func (u usage) device() int64 { return u.syncUp + u.syncDown + u.tusUp + u.tusDown }
@@ -98,12 +96,12 @@ func TestShiftOnFlakyNetworks(t *testing.T) {
 			continue
 		}
 		t.Logf("%-8s per visit: device sent %5.1f KB and received %5.1f KB for %5.1f KB of payload: ×%.3f of the payload, ×%.3f of the baseline "+
-			"(sync %.1f KB, ×%.2f of its mutations; uploads %.1f KB, ×%.3f of the photos); cuts %d sync + %d upload, failed syncs %d, replayed answers %d, upload jams %d",
+			"(sync %.1f KB, ×%.2f of its mutations; uploads %.1f KB, ×%.3f of the photos); cuts %d sync + %d upload, failed syncs %d, replayed answers %d",
 			name, u.perVisit(u.syncUp+u.tusUp)/1024, u.perVisit(u.syncDown+u.tusDown)/1024, u.perVisit(u.payload)/1024,
 			float64(u.device())/float64(u.payload), u.perVisit(u.device())/base.perVisit(base.device()),
 			u.perVisit(u.syncUp+u.syncDown)/1024, float64(u.syncUp+u.syncDown)/float64(u.payload-u.photos),
 			u.perVisit(u.tusUp+u.tusDown)/1024, float64(u.tusUp+u.tusDown)/float64(max(u.photos, 1)),
-			u.syncCuts, u.tusCuts, u.syncFailures, u.replayed, u.jams)
+			u.syncCuts, u.tusCuts, u.syncFailures, u.replayed)
 	}
 }
 
@@ -195,16 +193,7 @@ func runShift(t *testing.T, p profile, tus *tusClient) usage {
 				out := tus.upload(t, tusRun{Endpoint: tusLink.URL() + "/v1/uploads", File: file, Token: uploadToken, ChunkSize: chunkSize,
 					Metadata:    map[string]string{"evidence_id": id, "sha256": sha256Hex(photos[id]), "filetype": "image/jpeg"},
 					RetryDelays: []int{0, 100, 250, 500, 500, 500, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000}})
-				if !out.OK && jammedOnLostFinalAnswer(out) {
-					// Issue 11, point 9 (being fixed apart): the answer to the
-					// last PATCH was cut, and the stock client cannot find the
-					// finished upload again. The bytes must be stored all the
-					// same (checked below); the jam is counted and logged.
-					u.jams++
-					t.Logf("photo %s: the stock client gave up after the answer to its last PATCH was cut: %s", id, out.Error)
-				} else {
-					require.True(t, out.OK, "photo %s: %+v", id, out)
-				}
+				require.True(t, out.OK, "photo %s: %+v", id, out)
 				u.payload += int64(len(photos[id]))
 				u.photos += int64(len(photos[id]))
 			}
@@ -269,14 +258,6 @@ func runShift(t *testing.T, p profile, tus *tusClient) usage {
 	u.syncCuts = syncLink.up.cuts.Load() + syncLink.down.cuts.Load()
 	u.tusCuts = tusLink.up.cuts.Load() + tusLink.down.cuts.Load()
 	return u
-}
-
-// jammedOnLostFinalAnswer tells whether a failed upload is the known jam of
-// issue 11, point 9: the server holds the bytes, and the client's new POST
-// for the same evidence is refused with 409 "already stored". Once that
-// point is fixed, the client never gets there and this is dead code: drop it.
-func jammedOnLostFinalAnswer(out tusOutcome) bool {
-	return out.Status == http.StatusConflict && strings.Contains(out.Body, "already stored")
 }
 
 // syncUntilDone syncs until a Sync succeeds, as a phone retries on a bad
