@@ -8,6 +8,7 @@ package sync
 //	go test -run '^$' -bench 'PushDisk' -benchtime=1x -v ./sync/
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -104,4 +105,60 @@ func BenchmarkPushDisk(b *testing.B) {
 	b.Logf("%-18s %8s %10.1f %10.1f", "all buckets", "", inuse, alloc)
 	b.ReportMetric(inuse, "inuse_B/note")
 	b.ReportMetric(alloc, "alloc_B/note")
+}
+
+// BenchmarkPullOwnEcho measures what a delta pull sends a device back of
+// its own writes: one device pushes 100 notes (one push), then pulls from
+// the cursor it held before. own_records/op and own_B/op are the records
+// of that device's own mutations in the page and their JSON bytes, of
+// records/op and B_records/op in all (the push answer already gave the
+// device their versions).
+func BenchmarkPullOwnEcho(b *testing.B) {
+	s, devs := benchPushStore(b, 1)
+	dev := devs[0]
+	_, _, cursor, err := benchFullSync(s, dev.user, MaxPullLimit)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var own, all, ownBytes, allBytes int
+	for b.Loop() {
+		b.StopTimer()
+		muts := benchNotes(devs, []int{100})[0]
+		if _, _, err := s.Push(dev.user, dev.id, muts); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		page, err := s.Pull(dev.user, cursor, MaxPullLimit)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		own, all, ownBytes, allBytes = 0, len(page.Records), 0, 0
+		if err := s.db.View(func(btx *bolt.Tx) error {
+			for _, r := range page.Records {
+				raw, err := json.Marshal(r.Record)
+				if err != nil {
+					return err
+				}
+				allBytes += len(raw)
+				var c Change
+				if ok, err := getJSON(btx.Bucket(bucketLog), itob(r.Version), &c); err != nil || !ok {
+					return fmt.Errorf("change %d: %v", r.Version, err)
+				}
+				if c.Actor == dev.user.ID && c.Device == dev.id {
+					own++
+					ownBytes += len(raw)
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		cursor = page.Cursor
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(own), "own_records/op")
+	b.ReportMetric(float64(all), "records/op")
+	b.ReportMetric(float64(ownBytes), "own_B/op")
+	b.ReportMetric(float64(allBytes), "B_records/op")
 }
