@@ -72,7 +72,6 @@ func migrateSequenceSpaces(btx *bolt.Tx) error {
 // while a cursor walks it).
 func migrateStoredResults(btx *bolt.Tx) error {
 	muts := btx.Bucket(bucketDeviceMutations)
-	muts.FillPercent = 1.0 // rewritten in key order
 	type entry struct{ k, v []byte }
 	var after []byte
 	for {
