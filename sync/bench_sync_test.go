@@ -85,9 +85,11 @@ var benchRawWriters = []struct {
 }
 
 // benchRawRate has devices goroutines write with write for window on a new
-// raw file and returns the writes per second.
-func benchRawRate(b *testing.B, devices int, window time.Duration, write benchRawWriter) float64 {
+// raw file, db, and returns the writes per second and the pages each commit
+// wrote.
+func benchRawRate(b *testing.B, devices int, window time.Duration, write benchRawWriter, db *bolt.DB) (rate, pagesPerCommit float64) {
 	b.Helper()
+	mark := benchMarkCommits(b, db)
 	var (
 		next   atomic.Uint64
 		failed atomic.Value
@@ -111,7 +113,9 @@ func benchRawRate(b *testing.B, devices int, window time.Duration, write benchRa
 	if err, _ := failed.Load().(error); err != nil {
 		b.Fatal(err)
 	}
-	return float64(next.Load()) / time.Since(start).Seconds()
+	rate = float64(next.Load()) / time.Since(start).Seconds()
+	_, pagesPerCommit = mark.since(b, db)
+	return rate, pagesPerCommit
 }
 
 // BenchmarkRawBatch is the baseline: devices goroutines each writing one
@@ -189,6 +193,23 @@ func (d *benchDevice) noteMutation() Mutation {
 	}
 }
 
+// benchNotes builds counts[d] note.create mutations on each device d, in
+// turns (one on each device, then the next round), as devices writing at
+// the same time make them: their UUIDv7 ids interleave in time.
+func benchNotes(devs []*benchDevice, counts []int) [][]Mutation {
+	out := make([][]Mutation, len(devs))
+	for more := true; more; {
+		more = false
+		for d, dev := range devs {
+			if len(out[d]) < counts[d] {
+				out[d] = append(out[d], dev.noteMutation())
+				more = true
+			}
+		}
+	}
+	return out
+}
+
 // benchPushStore opens a store with a field inspector for each device, up
 // to 64 inspectors (512 devices are 8 phones each), each inspector with one
 // assigned complaint, and returns the devices. Setup skips fsync; the store
@@ -239,27 +260,24 @@ func benchWithoutSync(b *testing.B, s *Store, setup func()) {
 // with one mutation a push); group_ratio is mutations/s ÷ raw writes/s
 // through the store's own group commit.
 func BenchmarkPush(b *testing.B) {
-	raw, rawGroup := map[int]float64{}, map[int]float64{}
+	raw, rawGroup, rawGroupPages := map[int]float64{}, map[int]float64{}, map[int]float64{}
 	for _, devices := range benchDevices {
 		for _, perPush := range []int{1, 10} {
 			b.Run(fmt.Sprintf("devices=%d/per_push=%d", devices, perPush), func(b *testing.B) {
 				if _, ok := raw[devices]; !ok {
-					write, _ := benchRawWriters[0].open(b)
-					raw[devices] = benchRawRate(b, devices, benchRawWindow, write)
-					write, _ = benchRawWriters[1].open(b)
-					rawGroup[devices] = benchRawRate(b, devices, benchRawWindow, write)
+					write, db := benchRawWriters[0].open(b)
+					raw[devices], _ = benchRawRate(b, devices, benchRawWindow, write, db)
+					write, db = benchRawWriters[1].open(b)
+					rawGroup[devices], rawGroupPages[devices] = benchRawRate(b, devices, benchRawWindow, write, db)
 				}
 				s, devs := benchPushStore(b, devices)
 				// The mutations are built on the devices, before the clock starts.
 				pushes := make([][][]Mutation, devices)
-				for d, n := range benchSplit(b.N, devices) {
-					for n > 0 {
-						batch := make([]Mutation, min(n, perPush))
-						for i := range batch {
-							batch[i] = devs[d].noteMutation()
-						}
-						pushes[d] = append(pushes[d], batch)
-						n -= len(batch)
+				for d, muts := range benchNotes(devs, benchSplit(b.N, devices)) {
+					for len(muts) > 0 {
+						n := min(len(muts), perPush)
+						pushes[d] = append(pushes[d], muts[:n])
+						muts = muts[n:]
 					}
 				}
 				mark := benchMarkCommits(b, s.db)
@@ -288,6 +306,7 @@ func BenchmarkPush(b *testing.B) {
 				b.ReportMetric(rate/raw[devices], "ratio")
 				b.ReportMetric(rawGroup[devices], "raw_group_writes/s")
 				b.ReportMetric(rate/rawGroup[devices], "group_ratio")
+				b.ReportMetric(rawGroupPages[devices], "raw_group_pages/commit")
 				mark.report(b, s.db, b.N, "muts/commit")
 			})
 		}
@@ -316,13 +335,23 @@ func benchMarkCommits(b *testing.B, db *bolt.DB) benchCommitMark {
 // (as unit) and pages written, which is what the fsyncs wait for.
 func (m benchCommitMark) report(b *testing.B, db *bolt.DB, units int, unit string) {
 	b.Helper()
-	now := benchMarkCommits(b, db)
-	commits := float64(now.txid - m.txid)
+	commits, pages := m.since(b, db)
 	if commits == 0 {
 		return
 	}
 	b.ReportMetric(float64(units)/commits, unit)
-	b.ReportMetric(float64(now.pages-m.pages)/commits, "pages/commit")
+	b.ReportMetric(pages, "pages/commit")
+}
+
+// since returns the commits made since m and the pages each wrote.
+func (m benchCommitMark) since(b *testing.B, db *bolt.DB) (commits, pagesPerCommit float64) {
+	b.Helper()
+	now := benchMarkCommits(b, db)
+	commits = float64(now.txid - m.txid)
+	if commits == 0 {
+		return 0, 0
+	}
+	return commits, float64(now.pages-m.pages) / commits
 }
 
 // benchSplit shares total among n as evenly as it goes, the first ones

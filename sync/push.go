@@ -111,10 +111,75 @@ type Result struct {
 	Replayed     bool                   `json:"replayed,omitempty"`
 }
 
+// storedResult is what a replay of a mutation must be answered with: the
+// answer, and the mutation's id and content hash to tell a replay from a
+// clash. It is stored in seq_mutations in the compact form of schema 7
+// (storedForm); the form of schema 6 and before is still read.
 type storedResult struct {
-	MutationID string `json:"mutation_id"`
-	Hash       string `json:"hash"`
-	Result     Result `json:"result"`
+	MutationID string
+	Hash       string // hex SHA-256 (mutationHash)
+	Result     Result // its DeviceSeq is not kept: a replay answers for the sequence it was sent under
+}
+
+// storedForm is a storedResult as schema 7 stores it: the hash as its 32
+// bytes, and of the answer only what a replay cannot take from the
+// mutation it answers (its id and device sequence are the replay's own).
+type storedForm struct {
+	MutationID string       `json:"m"`
+	Hash       []byte       `json:"h"`
+	Result     storedAnswer `json:"r"`
+	// Schema 6 and before: the answer whole, the hash in hex.
+	OldMutationID string  `json:"mutation_id,omitempty"`
+	OldHash       string  `json:"hash,omitempty"`
+	OldResult     *Result `json:"result,omitempty"`
+}
+
+// storedAnswer is a Result without its mutation id, device sequence and
+// replay flag, under short names.
+type storedAnswer struct {
+	Status       string                 `json:"s"`
+	RecordKind   string                 `json:"k,omitempty"`
+	RecordID     string                 `json:"i,omitempty"`
+	Version      uint64                 `json:"v,omitempty"`
+	Rule         inspector.Rule         `json:"rule,omitempty"`
+	WinningValue json.RawMessage        `json:"win,omitempty"`
+	Code         inspector.Code         `json:"code,omitempty"`
+	Message      string                 `json:"msg,omitempty"`
+	Fields       []inspector.FieldError `json:"fields,omitempty"`
+	ConflictIDs  []string               `json:"conflicts,omitempty"`
+	ClockSkewS   int64                  `json:"skew,omitempty"`
+	GapBefore    []uint64               `json:"gap,omitempty"`
+}
+
+// MarshalJSON writes the compact form of schema 7.
+func (r storedResult) MarshalJSON() ([]byte, error) {
+	hash, err := hex.DecodeString(r.Hash)
+	if err != nil {
+		return nil, fmt.Errorf("stored result: hash: %w", err)
+	}
+	a := r.Result
+	return json.Marshal(storedForm{MutationID: r.MutationID, Hash: hash, Result: storedAnswer{
+		Status: a.Status, RecordKind: a.RecordKind, RecordID: a.RecordID, Version: a.Version, Rule: a.Rule,
+		WinningValue: a.WinningValue, Code: a.Code, Message: a.Message, Fields: a.Fields,
+		ConflictIDs: a.ConflictIDs, ClockSkewS: a.ClockSkewS, GapBefore: a.GapBefore}})
+}
+
+// UnmarshalJSON reads the compact form, or the form of schema 6 and before.
+func (r *storedResult) UnmarshalJSON(raw []byte) error {
+	var f storedForm
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return err
+	}
+	if f.OldResult != nil {
+		*r = storedResult{MutationID: f.OldMutationID, Hash: f.OldHash, Result: *f.OldResult}
+		return nil
+	}
+	a := f.Result
+	*r = storedResult{MutationID: f.MutationID, Hash: hex.EncodeToString(f.Hash), Result: Result{
+		MutationID: f.MutationID, Status: a.Status, RecordKind: a.RecordKind, RecordID: a.RecordID, Version: a.Version,
+		Rule: a.Rule, WinningValue: a.WinningValue, Code: a.Code, Message: a.Message, Fields: a.Fields,
+		ConflictIDs: a.ConflictIDs, ClockSkewS: a.ClockSkewS, GapBefore: a.GapBefore}}
+	return nil
 }
 
 // Push applies a device's mutations in device order, in one durable group
@@ -208,9 +273,11 @@ func (s *Store) PushAcked(u inspector.User, deviceID string, ackedThrough uint64
 		results = make([]Result, 0, len(ordered)) // Batch may run this twice
 		seqs := t.Bucket(bucketDeviceSeq)
 		lastSeq = 0
-		if v := seqs.Get([]byte(space)); v != nil {
-			lastSeq, _ = btoi(v)
+		held := seqs.Get([]byte(space))
+		if held != nil {
+			lastSeq, _ = btoi(held)
 		}
+		was := lastSeq
 		behind = ackedThrough > lastSeq
 		for _, m := range ordered {
 			r, err := s.pushOne(t, u, deviceID, m, ackedThrough, &lastSeq)
@@ -218,6 +285,9 @@ func (s *Store) PushAcked(u inspector.User, deviceID string, ackedThrough uint64
 				return err
 			}
 			results = append(results, r)
+		}
+		if held != nil && lastSeq == was {
+			return nil // a replay: an unchanged page is not written again
 		}
 		return seqs.Put([]byte(space), itob(lastSeq))
 	})

@@ -16,7 +16,9 @@ import (
 // (account, device): push idempotency is keyed by the pair (seq_*); a visit's
 // changes are in the history (record_log) of every complaint it names, and
 // the findings and notes recorded on a visit in the visit's history.
-const SchemaVersion = 6
+// 7: push answers in seq_mutations in a compact form (storedForm), about
+// half the bytes.
+const SchemaVersion = 7
 
 // Every bucket, and the layout of its keys and values, is declared here and
 // nowhere else. Sequences are 8-byte big-endian so that keys sort in order.
@@ -57,7 +59,7 @@ var (
 	// pair (account, device) (see seqSpace): a device id handed to another
 	// account starts a new space, and the previous account's stays.
 	//
-	// seq_mutations: user id 0x00 device id 0x00 device seq → storedResult (JSON).
+	// seq_mutations: user id 0x00 device id 0x00 device seq → storedResult (JSON, storedForm).
 	// Also user id 0x00 device id 0x00 "clash" 0x00 mutation id 0x00 content hash
 	// → storedResult: the answer to a mutation refused because its key was taken (see clashKey).
 	bucketDeviceMutations = []byte("seq_mutations")
@@ -118,6 +120,28 @@ var (
 		bucketEvidence, bucketEvidenceChain, bucketEvidenceUploads, bucketUploadClaims, bucketThumbQueue,
 		bucketUserDevices, bucketTracking, bucketDueIndex, bucketCursors, bucketEnrolments,
 		bucketOpenConflicts,
+	}
+
+	// appendFill is how full bbolt fills a page it splits, for the buckets
+	// whose keys arrive in order: the change log by sequence (strictly
+	// ascending: pages are filled whole); records and mutation ids by UUIDv7
+	// (time-ordered, but devices send them late and in parallel); and the
+	// per-record, per-scope and per-device logs, whose keys arrive in order
+	// within their prefix (kind id, scope, sequence space) and so land at the
+	// end of that prefix's range, in the middle of a page. At bbolt's default
+	// (0.5) every split of such a page leaves two half-empty pages, most of
+	// which are never filled again. Filling whole pages does not suit keys
+	// that land mid-page (the page split off holds the few keys after the
+	// insertion and stays small); 0.8 gave the smallest file for a push
+	// storm (BenchmarkPushDisk; docs/benchmarks.md, "Push write amplification").
+	appendFill = []struct {
+		bucket []byte
+		fill   float64
+	}{
+		{bucketLog, 1.0}, {bucketMutationIDs, 0.8},
+		{bucketNotes, 0.8}, {bucketFindings, 0.8}, {bucketCalls, 0.8}, {bucketEvidence, 0.8},
+		{bucketRecordLog, 0.8}, {bucketScopeLog, 0.8}, {bucketScopeMembers, 0.8},
+		{bucketDeviceMutations, 0.8}, {bucketEvidenceChain, 0.8},
 	}
 
 	keySchemaVersion  = []byte("schema_version")

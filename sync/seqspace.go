@@ -66,3 +66,42 @@ func migrateSequenceSpaces(btx *bolt.Tx) error {
 	}
 	return nil
 }
+
+// migrateStoredResults rewrites the push answers of seq_mutations in the
+// compact form of schema 7, a chunk at a time (a bucket is not changed
+// while a cursor walks it).
+func migrateStoredResults(btx *bolt.Tx) error {
+	muts := btx.Bucket(bucketDeviceMutations)
+	type entry struct{ k, v []byte }
+	var after []byte
+	for {
+		var chunk []entry
+		c := muts.Cursor()
+		k, v := c.First()
+		if after != nil {
+			if k, v = c.Seek(after); bytes.Equal(k, after) {
+				k, v = c.Next()
+			}
+		}
+		for ; k != nil && len(chunk) < 1000; k, v = c.Next() {
+			var r storedResult
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode push answer %q: %w", k, err)
+			}
+			nv, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			chunk = append(chunk, entry{bytes.Clone(k), nv})
+		}
+		if len(chunk) == 0 {
+			return nil
+		}
+		for _, e := range chunk {
+			if err := muts.Put(e.k, e.v); err != nil {
+				return err
+			}
+		}
+		after = chunk[len(chunk)-1].k
+	}
+}

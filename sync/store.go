@@ -222,6 +222,11 @@ func (s *Store) init(readOnly bool) error {
 				return fmt.Errorf("open store: migrate to schema 6: %w", err)
 			}
 		}
+		if from >= 1 && from < 7 {
+			if err := migrateStoredResults(tx); err != nil {
+				return fmt.Errorf("open store: migrate to schema 7: %w", err)
+			}
+		}
 		if indexOpen {
 			if err := indexOpenConflicts(tx); err != nil {
 				return fmt.Errorf("open store: index open conflicts: %w", err)
@@ -311,7 +316,21 @@ func (s *Store) batch(actor Actor, fn func(t *tx) error) error {
 }
 
 func (s *Store) newTx(btx *bolt.Tx, actor Actor) *tx {
+	if btx.Writable() {
+		fillAppendBuckets(btx)
+	}
 	return &tx{Tx: btx, now: s.now().UTC(), actor: actor, sla: s.sla, referralSLA: s.referralSLA, rand: s.rand}
+}
+
+// fillAppendBuckets sets the fill percent of the buckets whose keys arrive
+// in order (see appendFill) on this write transaction's handles, which
+// bbolt keeps for the rest of the transaction.
+func fillAppendBuckets(btx *bolt.Tx) {
+	for _, f := range appendFill {
+		if b := btx.Bucket(f.bucket); b != nil {
+			b.FillPercent = f.fill
+		}
+	}
 }
 
 // Changed returns a channel that is closed by the next committed write, so
