@@ -80,9 +80,12 @@ type StormReport struct {
 	ConnsPeak             int     // the server's open sockets, sampled every 100 ms
 	NotifierLagMax        float64 // favad_notifier_lag_seconds, largest sample
 	NotifierLagP50        float64
-	NotifierChangesMax    float64 // favad_notifier_lag_changes, largest sample
-	Errors                int     // failed syncs or uploads retried
-	PhotosStored          int     // evidence records stored with their hash, checked in the store after
+	NotifierChangesMax    float64       // favad_notifier_lag_changes, largest sample
+	ServerCPU             time.Duration // the server's user+system CPU time during the drain
+	Errors                int           // failed syncs or uploads retried during the storm
+	ErrorKinds            []string      // the commonest of them, with their counts
+	SetupErrors           int           // failed sign-ins and pulls retried before the storm
+	PhotosStored          int           // evidence records stored with their hash, checked in the store after
 	SetupTime             time.Duration
 
 	// Baselines, measured in the same run after the storm.
@@ -116,9 +119,13 @@ func (r StormReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "photo rate:            %.1f MB/s from the first upload; raw loopback copy %.1f MB/s; ratio %.3f\n", r.PhotoMBPerSec, r.RawCopyMBPerSec, r.PhotoRatio())
 	fmt.Fprintf(w, "drain vs baselines:    %.2f s at the raw rates; ratio %.3f\n", r.IdealDrain().Seconds(), r.IdealDrain().Seconds()/r.Drain.Seconds())
 	fmt.Fprintf(w, "server RSS:            %.0f MiB before, peak %.0f MiB (VmHWM), %.0f MiB at the end\n", r.RSSStartMiB, r.RSSPeakMiB, r.RSSEndMiB)
+	fmt.Fprintf(w, "server CPU:            %.1f s during the drain (%.2f cores of the machine's)\n", r.ServerCPU.Seconds(), r.ServerCPU.Seconds()/r.Drain.Seconds())
 	fmt.Fprintf(w, "open connections:      peak %d\n", r.ConnsPeak)
 	fmt.Fprintf(w, "notifier lag:          p50 %.2f s, max %.2f s; changes behind max %.0f\n", r.NotifierLagP50, r.NotifierLagMax, r.NotifierChangesMax)
-	fmt.Fprintf(w, "retried errors:        %d\n", r.Errors)
+	fmt.Fprintf(w, "retried errors:        %d (setup %d)\n", r.Errors, r.SetupErrors)
+	for _, k := range r.ErrorKinds {
+		fmt.Fprintf(w, "  %s\n", k)
+	}
 }
 
 func (c *StormConfig) defaults() error {
@@ -209,7 +216,7 @@ func Storm(ctx context.Context, cfg StormConfig) (StormReport, error) {
 		}
 	}
 	progress("seeding %d devices' accounts and assignments", cfg.Devices)
-	devs, office, password, err := stormSeed(filepath.Join(data, "favad.db"), cfg)
+	devs, office, password, err := stormSeed(filepath.Join(data, "favad.db"), devDir, cfg)
 	if err != nil {
 		return rep, err
 	}
@@ -230,8 +237,8 @@ func Storm(ctx context.Context, cfg StormConfig) (StormReport, error) {
 		d.http = &http.Client{Timeout: 5 * time.Minute, Transport: &stormTransport{
 			base: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}, addr: d.addr, lat: &lat}}
 	}
-	openDev := func(d *stormDevice) (*client.Client, error) {
-		return client.Open(d.path, client.Config{BaseURL: "http://placeholder", Username: d.username, Password: password,
+	openOffline := func(d *stormDevice) (*client.Client, error) { // the server is down: nothing is sent
+		return client.Open(d.path, client.Config{BaseURL: "http://127.0.0.1:1", Username: d.username, Password: password,
 			AppVersion: "favad-storm/1", HTTPClient: d.http, BatchSize: 100, PullLimit: 200, Logger: cfg.Logger})
 	}
 
@@ -242,7 +249,7 @@ func Storm(ctx context.Context, cfg StormConfig) (StormReport, error) {
 	}
 	defer srv.kill()
 	progress("server 1 (pid %d) at %s; %d devices sign in and pull, %d at a time", srv.pid(), srv.url, len(devs), cfg.SetupConcurrency)
-	var errs atomic.Int64
+	var errs errTally
 	err = forEach(ctx, devs, cfg.SetupConcurrency, func(d *stormDevice) error {
 		dev, err := client.Open(d.path, client.Config{BaseURL: srv.url, Username: d.username, Password: password,
 			AppVersion: "favad-storm/1", HTTPClient: d.http, Logger: cfg.Logger})
@@ -266,7 +273,7 @@ func Storm(ctx context.Context, cfg StormConfig) (StormReport, error) {
 	progress("server down; devices queue %d records and %d photos each", cfg.Mutations, cfg.Photos)
 	var tags atomic.Uint64
 	err = forEach(ctx, devs, cfg.SetupConcurrency, func(d *stormDevice) error {
-		dev, err := openDev(d)
+		dev, err := openOffline(d)
 		if err != nil {
 			return err
 		}
@@ -290,9 +297,10 @@ func Storm(ctx context.Context, cfg StormConfig) (StormReport, error) {
 	defer srv.kill()
 	rep.RSSStartMiB, _ = procStatusMiB(srv.pid(), "VmRSS")
 	progress("server 2 (pid %d) at %s, %.0f MiB; the storm begins", srv.pid(), srv.url, rep.RSSStartMiB)
+	cpu0 := procCPU(srv.pid())
 	samp := startSampler(srv)
 	lat.on.Store(true)
-	errs.Store(0)
+	rep.SetupErrors, _ = errs.take()
 	start := time.Now()
 	var lastPush, firstUpload atomic.Int64
 	firstUpload.Store(1 << 62)
@@ -311,6 +319,7 @@ func Storm(ctx context.Context, cfg StormConfig) (StormReport, error) {
 	}
 	wg.Wait()
 	rep.Drain = time.Since(start)
+	rep.ServerCPU = procCPU(srv.pid()) - cpu0
 	lat.on.Store(false)
 	close(failures)
 	for err := range failures {
@@ -330,7 +339,7 @@ func Storm(ctx context.Context, cfg StormConfig) (StormReport, error) {
 	rep.PushDrain = time.Duration(lastPush.Load())
 	rep.Mutations, rep.Applied, rep.Rejected = int(mutations.Load()), int(applied.Load()), int(rejected.Load())
 	rep.Photos = int(photos.Load())
-	rep.Errors = int(errs.Load())
+	rep.Errors, rep.ErrorKinds = errs.take()
 	rep.Pushes, rep.PushP50, rep.PushP99, rep.PushMax = lat.summary()
 	rep.MutationsPerSec = float64(rep.Mutations) / rep.PushDrain.Seconds()
 	rep.PhotoBytes = photoBytes.Load()
@@ -350,11 +359,12 @@ func Storm(ctx context.Context, cfg StormConfig) (StormReport, error) {
 	return rep, nil
 }
 
-// stormSeed writes the accounts, one assigned complaint per account, and the
-// demo's offices and dispatcher into a new store. Every account has the same
+// stormSeed writes, into a new store at path, the accounts, one assigned
+// complaint per account, and the demo's offices and dispatcher; the devices'
+// files go in devDir. Every account has the same
 // password, hashed once (a hash per account would be thousands of argon2id
 // runs before the storm).
-func stormSeed(path string, cfg StormConfig) (devs []*stormDevice, office domain.Office, password string, err error) {
+func stormSeed(path, devDir string, cfg StormConfig) (devs []*stormDevice, office domain.Office, password string, err error) {
 	store, err := favsync.Open(path, favsync.Options{})
 	if err != nil {
 		return nil, office, "", err
@@ -403,7 +413,7 @@ func stormSeed(path string, cfg StormConfig) (devs []*stormDevice, office domain
 	for i := range cfg.Devices {
 		a := i / cfg.DevicesPerAccount
 		devs = append(devs, &stormDevice{idx: i, username: names[a], complaint: complaints[a],
-			path: filepath.Join(filepath.Dir(path), "..", "devices", fmt.Sprintf("device-%05d.db", i)),
+			path: filepath.Join(devDir, fmt.Sprintf("device-%05d.db", i)),
 			addr: fmt.Sprintf("10.%d.%d.%d", 1+i>>16, (i>>8)&255, i&255)})
 	}
 	return devs, offices[0], password, nil
@@ -449,7 +459,7 @@ func stormQueue(dev *client.Client, d *stormDevice, office domain.Office, cfg St
 // its file, so the token comes from the refresh token), syncs until its
 // queue is empty, then uploads its photos over tus.
 func stormReconnect(ctx context.Context, d *stormDevice, url, password string, cfg StormConfig, body func(uint64) []byte,
-	errs, lastPush, firstUpload *atomic.Int64, start time.Time, mutations, applied, rejected, photos, photoBytes *atomic.Int64) error {
+	errs *errTally, lastPush, firstUpload *atomic.Int64, start time.Time, mutations, applied, rejected, photos, photoBytes *atomic.Int64) error {
 	dev, err := client.Open(d.path, client.Config{BaseURL: url, Username: d.username, Password: password,
 		AppVersion: "favad-storm/1", HTTPClient: d.http, BatchSize: 100, PullLimit: 200, Logger: cfg.Logger})
 	if err != nil {
@@ -476,12 +486,13 @@ func stormReconnect(ctx context.Context, d *stormDevice, url, password string, c
 	keep(lastPush, now, func(v, old int64) bool { return v > old })
 	keep(firstUpload, now, func(v, old int64) bool { return v < old })
 	for _, p := range d.photos {
+		up := &tusUpload{hc: d.http, base: url, p: p, data: body(p.tag)}
 		err := retry(ctx, errs, func() error {
 			token, err := dev.AccessToken(ctx)
 			if err != nil {
 				return err
 			}
-			return tusSend(ctx, d.http, url, token, p, body(p.tag))
+			return up.send(ctx, token)
 		})
 		if err != nil {
 			return err
@@ -492,40 +503,82 @@ func stormReconnect(ctx context.Context, d *stormDevice, url, password string, c
 	return nil
 }
 
-// tusSend uploads one photo as a tus client does: a POST that creates the
-// upload, then one PATCH with the bytes, whose answer says the evidence is
-// stored.
-func tusSend(ctx context.Context, hc *http.Client, base, token string, p stormPhoto, data []byte) error {
-	meta := fmt.Sprintf("evidence_id %s,filetype %s,sha256 %s", b64(p.id), b64("image/jpeg"), b64(p.sum))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/uploads", nil)
+// tusUpload is one photo's upload as a tus client makes it: a POST that
+// creates the upload, then a PATCH with the bytes, whose answer says the
+// evidence is stored. After a failure it resumes: HEAD on the upload for the
+// server's offset, then PATCH from there.
+type tusUpload struct {
+	hc        *http.Client
+	base, loc string
+	p         stormPhoto
+	data      []byte
+}
+
+// send makes one attempt; done reports the evidence stored.
+func (u *tusUpload) send(ctx context.Context, token string) error {
+	auth := http.Header{"Authorization": {"Bearer " + token}, "Tus-Resumable": {"1.0.0"}}
+	do := func(method, url string, h http.Header, body []byte) (*http.Response, error) {
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, url, rd)
+		if err != nil {
+			return nil, err
+		}
+		req.Header = h
+		resp, err := u.hc.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("tus %s: %w", method, err)
+		}
+		drain(resp)
+		return resp, nil
+	}
+	offset := 0
+	if u.loc != "" { // resume where the server is
+		resp, err := do(http.MethodHead, u.loc, auth.Clone(), nil)
+		if err != nil {
+			return err
+		}
+		switch resp.StatusCode {
+		case http.StatusOK:
+			offset, err = strconv.Atoi(resp.Header.Get("Upload-Offset"))
+			if err != nil {
+				return fmt.Errorf("tus HEAD: Upload-Offset %q", resp.Header.Get("Upload-Offset"))
+			}
+		case http.StatusNotFound, http.StatusGone:
+			u.loc = "" // finished and gone, or removed: a new POST says which
+		default:
+			return fmt.Errorf("tus HEAD: %s", resp.Status)
+		}
+	}
+	if u.loc == "" {
+		h := auth.Clone()
+		h.Set("Upload-Length", strconv.Itoa(len(u.data)))
+		h.Set("Upload-Metadata", fmt.Sprintf("evidence_id %s,filetype %s,sha256 %s", b64(u.p.id), b64("image/jpeg"), b64(u.p.sum)))
+		resp, err := do(http.MethodPost, u.base+"/v1/uploads", h, nil)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode == http.StatusConflict {
+			return nil // the bytes of this evidence are already stored (checked in the store after)
+		}
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusCreated || loc == "" {
+			return fmt.Errorf("tus POST: %s", resp.Status)
+		}
+		if strings.HasPrefix(loc, "/") {
+			loc = u.base + loc
+		}
+		u.loc, offset = loc, 0
+	}
+	h := auth.Clone()
+	h.Set("Upload-Offset", strconv.Itoa(offset))
+	h.Set("Content-Type", "application/offset+octet-stream")
+	resp, err := do(http.MethodPatch, u.loc, h, u.data[offset:])
 	if err != nil {
 		return err
 	}
-	req.Header = http.Header{"Authorization": {"Bearer " + token}, "Tus-Resumable": {"1.0.0"},
-		"Upload-Length": {strconv.Itoa(len(data))}, "Upload-Metadata": {meta}}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	drain(resp)
-	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusCreated || loc == "" {
-		return fmt.Errorf("tus POST: %s", resp.Status)
-	}
-	if strings.HasPrefix(loc, "/") {
-		loc = base + loc
-	}
-	req, err = http.NewRequestWithContext(ctx, http.MethodPatch, loc, bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	req.Header = http.Header{"Authorization": {"Bearer " + token}, "Tus-Resumable": {"1.0.0"},
-		"Upload-Offset": {"0"}, "Content-Type": {"application/offset+octet-stream"}}
-	resp, err = hc.Do(req)
-	if err != nil {
-		return err
-	}
-	drain(resp)
 	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Favad-Evidence-Status") != "stored" {
 		return fmt.Errorf("tus PATCH: %s, evidence %q", resp.Status, resp.Header.Get("Favad-Evidence-Status"))
 	}
@@ -668,13 +721,13 @@ func forEach(ctx context.Context, devs []*stormDevice, n int, fn func(*stormDevi
 // retry runs fn until it succeeds, at most 20 times, waiting a growing
 // while between tries; it counts the failures in errs. A refused sign-in is
 // not retried.
-func retry(ctx context.Context, errs *atomic.Int64, fn func() error) error {
+func retry(ctx context.Context, errs *errTally, fn func() error) error {
 	var err error
 	for i := range 20 {
 		if err = fn(); err == nil || errors.Is(err, client.ErrSignInRefused) {
 			return err
 		}
-		errs.Add(1)
+		errs.add(err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -682,6 +735,44 @@ func retry(ctx context.Context, errs *atomic.Int64, fn func() error) error {
 		}
 	}
 	return err
+}
+
+// errTally counts the errors retried, by message.
+type errTally struct {
+	mu stdsync.Mutex
+	n  map[string]int
+}
+
+func (t *errTally) add(err error) {
+	msg := err.Error()
+	if len(msg) > 160 {
+		msg = msg[:160] + "…"
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == nil {
+		t.n = map[string]int{}
+	}
+	t.n[msg]++
+}
+
+// take returns the count and the commonest messages, and resets the tally.
+func (t *errTally) take() (int, []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	total := 0
+	var msgs []string
+	for m, n := range t.n {
+		total += n
+		msgs = append(msgs, fmt.Sprintf("%d× %s", n, m))
+	}
+	slices.SortFunc(msgs, func(a, b string) int {
+		na, _ := strconv.Atoi(a[:strings.Index(a, "×")])
+		nb, _ := strconv.Atoi(b[:strings.Index(b, "×")])
+		return nb - na
+	})
+	t.n = nil
+	return total, msgs[:min(len(msgs), 5)]
 }
 
 // stormTransport is a phone's network: its own connections, its own
@@ -824,6 +915,24 @@ func procStatusMiB(pid int, field string) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// procCPU is a process's user and system CPU time so far, from
+// /proc/<pid>/stat (in clock ticks of 1/100 s, Linux's USER_HZ), or 0.
+func procCPU(pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces; the fields after it start at ") ".
+	_, rest, ok := strings.Cut(string(raw), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // sampler watches the server during the storm: its open sockets every
