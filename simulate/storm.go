@@ -69,7 +69,7 @@ type StormReport struct {
 	PhotoBytes            int64         // the photos' bytes
 	Applied, Rejected     int           // push results
 	Drain                 time.Duration // storm start to the last device synced with its photos stored
-	PushDrain             time.Duration // storm start to the last push answered
+	PushDrain             time.Duration // storm start to the last device's sync (push, then pull) done, before its uploads
 	Pushes                int
 	PushP50, PushP99      time.Duration // one POST /v1/sync/push
 	PushMax               time.Duration
