@@ -11,7 +11,7 @@ export GOTOOLCHAIN := auto
 # FAVAD_DATA, and without those uses its defaults (127.0.0.1:8128, ./data).
 RUN_FLAGS := $(if $(filter command line,$(origin ADDR)),--addr $(ADDR)) $(if $(filter command line,$(origin DATA)),--data $(DATA))
 
-.PHONY: run build test check fmt vet speclint vulncheck bench fuzz clean
+.PHONY: run build test check fmt vet speclint vulncheck bench storm fuzz clean
 
 ## run: start the server with the Qazvin demo data (ADDR=, DATA= or FAVAD_ADDR, FAVAD_DATA to move it)
 run:
@@ -63,6 +63,12 @@ vulncheck:
 ## bench: Go benchmarks (see docs/benchmarks.md)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+## storm: the reconnect storm (docs/benchmarks.md, "Reconnect storm"): STORM_DEVICES devices,
+## each with 50 queued records and 2 photos of 100 KiB, reconnect at once to a fresh child server
+STORM_DEVICES ?= 5000
+storm: build
+	./bin/favad storm --devices $(STORM_DEVICES)
 
 clean:
 	rm -rf bin

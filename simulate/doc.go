@@ -5,4 +5,9 @@
 // device queued is checked against the server: applied (its mutation id is
 // in the complaint's history) or kept on a conflict record. Anything else is
 // lost, and the count of lost work must be zero.
+//
+// Storm (favad storm) is the load program of a reconnect storm: thousands of
+// devices that queued work while their server was down reconnect at once to
+// a fresh server, a child process whose RSS and sockets it samples, and it
+// states what it measures against raw baselines of the same run.
 package simulate

@@ -236,3 +236,22 @@ func TestGroupCommitAPanicInBboltDoesNotWedgeTheQueue(t *testing.T) {
 	require.NoError(t, g.do(putKey("after")))
 	assert.Equal(t, []string{"after", "behind", "leader"}, keys(t, g.db))
 }
+
+// TestRawWriteRateWritesDurably checks the storm's raw baseline: it reports
+// a positive rate and every write it counted is in the file.
+func TestRawWriteRateWritesDurably(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "raw.db")
+	rate, err := RawWriteRate(path, 8, 200*time.Millisecond)
+	require.NoError(t, err)
+	require.Positive(t, rate)
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		n := tx.Bucket([]byte("raw")).Stats().KeyN
+		assert.Positive(t, n)
+		return nil
+	}))
+	_, err = RawWriteRate(path, 0, time.Second)
+	assert.Error(t, err)
+}

@@ -59,6 +59,7 @@ var commands = []command{
 	{"verify", "recheck every evidence blob's hash and every complaint's evidence chain", (*cli).verify},
 	{"demo", "load the Qazvin demo data and accounts into an empty store", (*cli).demo},
 	{"simulate", "run simulated offline inspectors and dispatch against a server; count lost work", (*cli).simulate},
+	{"storm", "measure a reconnect storm: N offline devices reconnect at once to a fresh server", (*cli).storm},
 	{"version", "print the version", (*cli).version},
 }
 

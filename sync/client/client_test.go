@@ -1151,3 +1151,34 @@ func TestTooLowServerLimitKeepsOrdinaryMutationsQueued(t *testing.T) {
 	assert.Equal(t, http.StatusRequestEntityTooLarge, apiErr.Status)
 	assert.Len(t, mustQueue(t, d), 3, "ordinary mutations stay queued")
 }
+
+// TestAccessTokenAfterReopenUsesRefreshToken pins the token an app uses for
+// uploads outside the sync protocol: after the app restarts, it comes from
+// the stored refresh token, not a new sign-in, and it authorizes requests.
+func TestAccessTokenAfterReopenUsesRefreshToken(t *testing.T) {
+	e := newEnv(t)
+	e.complaint("field")
+	path := filepath.Join(t.TempDir(), "device.db")
+	tp := newTap(e.ts.Client().Transport)
+	d := e.deviceAt(path, "field", tapped(tp))
+	_, err := d.Sync(ctx)
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+
+	d = e.deviceAt(path, "field", tapped(tp))
+	token, err := d.AccessToken(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, tp.count("/v1/auth/login"), "no second sign-in")
+	assert.Equal(t, 1, tp.count("/v1/auth/refresh"))
+	again, err := d.AccessToken(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, token, again, "kept in memory")
+
+	req, err := http.NewRequest(http.MethodGet, e.ts.URL+"/v1/me", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := e.ts.Client().Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}

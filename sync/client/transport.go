@@ -281,3 +281,13 @@ func (c *Client) SignOut(ctx context.Context) error {
 	c.authMu.Unlock()
 	return c.db.Update(resetScope)
 }
+
+// AccessToken returns a bearer token for the requests an app makes outside
+// the sync protocol, such as evidence uploads over tus: the one in memory,
+// else one got with the stored refresh token, else by signing in with the
+// configured credentials. It returns the errors of a sign-in (ErrWiped,
+// ErrSignInRefused, a transport error). A request the token does not
+// authorize any more (401) should ask again after Sync, which renews it.
+func (c *Client) AccessToken(ctx context.Context) (string, error) {
+	return c.accessToken(ctx)
+}
