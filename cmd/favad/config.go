@@ -168,6 +168,7 @@ type serveConfig struct {
 	Unclaimed      time.Duration // --unclaimed-upload-retention: bytes whose record never comes are removed after it
 	BodyIdle       time.Duration // --body-idle-timeout: a request body that sends no byte this long is cut off
 	ConnsPerAddr   int           // --max-conns-per-addr: connections one client address may hold; 0 means no bound
+	Blob           blobConfig    // --blob-store and --s3-*: where evidence bytes are kept
 
 	// Derived by validate.
 	level   slog.Level
@@ -186,6 +187,7 @@ const (
 func (s *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.Addr, "addr", defaultAddr, "address to listen on; port 0 picks a free port")
 	fs.StringVar(&s.Data, "data", defaultData, "data directory: the store favad.db, the signing keys and admin.sock")
+	s.Blob.register(fs)
 	fs.BoolVar(&s.Demo, "demo", false, "load the Qazvin demo data and accounts into an empty store, and print the logins")
 	fs.StringVar(&s.JWTKeyFile, "jwt-key-file", "", "token signing keys, created on first start (default <data>/jwt-keys.json)")
 	fs.StringVar(&s.LogLevel, "log-level", "info", "log level: debug, info, warn or error")

@@ -81,7 +81,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	blobs := blobStore(cfg.Data)
+	blobs, err := cfg.Blob.open(ctx, cfg.Data, c.getenv)
+	if err != nil {
+		return err
+	}
+	logger.Info("evidence blob store", "store", fmt.Sprint(blobs))
 	sender, err := pushSender(ctx, cfg.FCMCredentials, push.TTLs{Sync: cfg.SyncTTL, Assignment: cfg.AssignmentTTL}, logger)
 	if err != nil {
 		return err
