@@ -79,6 +79,24 @@ var (
 
 // New returns the Store for cfg. It makes no request: Check does.
 func New(cfg Config) (*Store, error) {
+	client, err := NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	prefix := strings.Trim(cfg.Prefix, "/")
+	if prefix != "" {
+		prefix += "/"
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	return &Store{client: client, bucket: cfg.Bucket, prefix: prefix, timeout: timeout}, nil
+}
+
+// NewClient returns a minio client for cfg's endpoint and credentials, for
+// other users of the same bucket (backups).
+func NewClient(cfg Config) (*minio.Client, error) {
 	if cfg.Endpoint == "" || strings.Contains(cfg.Endpoint, "://") {
 		return nil, fmt.Errorf("s3blob: endpoint %q: give host[:port], without a scheme", cfg.Endpoint)
 	}
@@ -98,15 +116,7 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3blob: %w", err)
 	}
-	prefix := strings.Trim(cfg.Prefix, "/")
-	if prefix != "" {
-		prefix += "/"
-	}
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	return &Store{client: client, bucket: cfg.Bucket, prefix: prefix, timeout: timeout}, nil
+	return client, nil
 }
 
 // Check makes sure the bucket exists and the credentials reach it.
