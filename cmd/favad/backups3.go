@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -103,4 +104,56 @@ func restoreSource(in, from string, m s3backup.Manifest) string {
 		return in
 	}
 	return fmt.Sprintf("%s/backups/%s (taken %s)", strings.TrimSuffix(from, "/"), m.Name, m.Taken.Format(time.RFC3339))
+}
+
+// runScheduledBackups takes a backup of store to bucket every interval and
+// keeps the newest keep, until ctx ends. Each is snapshotted to a file in
+// dataDir first, so that the store's read transaction lasts as long as the
+// disk takes, not the network (a long one holds back the writes that grow
+// the file), then streamed up.
+func runScheduledBackups(ctx context.Context, store *favsync.Store, dataDir string, bucket *s3backup.Bucket, every time.Duration, keep int, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		m, err := scheduledBackup(ctx, store, dataDir, bucket)
+		if err != nil {
+			logger.Error("scheduled backup failed", "to", bucket.String(), "error", err)
+			continue
+		}
+		logger.Info("scheduled backup", "to", bucket.String(), "name", m.Name, "seq", m.Seq, "bytes", m.Bytes, "duration", time.Since(start))
+		gone, err := bucket.Prune(ctx, keep)
+		if err != nil {
+			logger.Error("scheduled backup: removing old backups failed", "error", err)
+		}
+		if len(gone) > 0 {
+			logger.Info("old backups removed", "names", gone)
+		}
+	}
+}
+
+func scheduledBackup(ctx context.Context, store *favsync.Store, dataDir string, bucket *s3backup.Bucket) (s3backup.Manifest, error) {
+	snap, err := os.CreateTemp(dataDir, backupSnapshotPattern)
+	if err != nil {
+		return s3backup.Manifest{}, err
+	}
+	defer os.Remove(snap.Name())
+	defer snap.Close()
+	taken := time.Now()
+	_, seq, err := store.Snapshot(snap)
+	if err == nil {
+		_, err = snap.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		return s3backup.Manifest{}, err
+	}
+	return bucket.Put(ctx, taken, func(w io.Writer) (uint64, error) {
+		_, err := io.Copy(w, snap)
+		return seq, err
+	})
 }

@@ -95,3 +95,46 @@ func atoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+// TestScheduledBackupsToS3: `favad serve --backup-to s3://… --backup-every
+// --backup-keep` takes backups while it serves and deletes the oldest
+// beyond the number kept; the newest restores.
+func TestScheduledBackupsToS3(t *testing.T) {
+	tg := s3test.New(t)
+	env := []string{"FAVAD_S3_ACCESS_KEY=" + tg.AccessKey, "FAVAD_S3_SECRET_KEY=" + tg.SecretKey}
+	s3flags := []string{"--s3-endpoint", "http://" + tg.Endpoint, "--s3-region", tg.Region, "--s3-path-style"}
+	data := t.TempDir()
+	srv := startServerEnv(t, env, data, append([]string{"--demo", "--log-level", "info",
+		"--backup-to", tg.URL(), "--backup-every", "1s", "--backup-keep", "2"}, s3flags...)...)
+	removed := regexp.MustCompile(`"msg":"old backups removed"[^\n]*"names":\["(favad-[^"]+)"`)
+	var gone string
+	for deadline := time.Now().Add(90 * time.Second); gone == "" && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if m := removed.FindStringSubmatch(srv.stderr.String()); m != nil {
+			gone = m[1]
+		}
+	}
+	if gone == "" {
+		t.Fatalf("no scheduled backup was pruned; stderr:\n%s", srv.stderr)
+	}
+	srv.stop(t)
+	var manifests []string
+	for obj := range tg.Client(t).ListObjects(context.Background(), tg.Bucket, minio.ListObjectsOptions{Prefix: tg.Prefix + "/backups/"}) {
+		if obj.Err != nil {
+			t.Fatal(obj.Err)
+		}
+		if strings.Contains(obj.Key, gone) {
+			t.Errorf("%s is still there after it was pruned", obj.Key)
+		}
+		if strings.HasSuffix(obj.Key, ".json") {
+			manifests = append(manifests, obj.Key)
+		}
+	}
+	// Two kept, and perhaps one more taken as the server stopped, before its pruning.
+	if len(manifests) < 2 || len(manifests) > 3 {
+		t.Errorf("backups kept: %v; want the newest 2 (3 if one came at the stop)", manifests)
+	}
+	r := runFavad(t, env, "", append([]string{"restore", "--data", t.TempDir(), "--from", tg.URL()}, s3flags...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "restored ") {
+		t.Fatalf("restore of the newest scheduled backup (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

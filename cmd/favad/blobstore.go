@@ -41,17 +41,11 @@ func (b *blobConfig) registerS3(fs *flag.FlagSet) {
 func (b *blobConfig) open(ctx context.Context, data string, getenv func(string) string) (blob.Store, error) {
 	switch {
 	case b.Store == "":
-		if b.Endpoint != "" {
-			return nil, usagef("--s3-endpoint is for an s3:// --blob-store")
-		}
 		return &blob.FS{Dir: filepath.Join(data, "blobs")}, nil
 	case strings.HasPrefix(b.Store, "file://"):
 		dir := strings.TrimPrefix(b.Store, "file://")
 		if dir == "" {
 			return nil, usagef("--blob-store %q: give file://DIR", b.Store)
-		}
-		if b.Endpoint != "" {
-			return nil, usagef("--s3-endpoint is for an s3:// --blob-store")
 		}
 		return &blob.FS{Dir: dir}, nil
 	case strings.HasPrefix(b.Store, "s3://"):

@@ -27,6 +27,9 @@ import (
 	"github.com/favad/favad/sync/blob/s3blob"
 )
 
+// errUploadEnded is what the copy's writer gets once the upload has stopped reading.
+var errUploadEnded = errors.New("s3backup: the upload stopped")
+
 // ErrNoBackup is returned by Latest and Get when there is no such backup.
 var ErrNoBackup = errors.New("s3backup: no backup")
 
@@ -87,9 +90,9 @@ func (b *Bucket) Put(ctx context.Context, taken time.Time, write func(io.Writer)
 	defer cancel()
 	_, err := b.client.PutObject(ctx, b.bucket, b.dir+m.Name+".db", pr, -1, minio.PutObjectOptions{
 		ContentType: "application/octet-stream", PartSize: 16 << 20})
-	pr.CloseWithError(errors.New("s3backup: upload ended")) // unblocks the writer if the upload failed
+	pr.CloseWithError(errUploadEnded) // unblocks the writer if the upload failed
 	r := <-done
-	if r.err != nil {
+	if r.err != nil && (err == nil || !errors.Is(r.err, errUploadEnded)) {
 		return m, fmt.Errorf("s3backup: write the copy: %w", r.err)
 	}
 	if err != nil {
@@ -203,4 +206,26 @@ func (b *Bucket) Download(ctx context.Context, m Manifest, dst string) error {
 			m.Name, n, got, m.Bytes, m.SHA256)
 	}
 	return nil
+}
+
+// Prune deletes the oldest complete backups beyond the newest keep, each
+// manifest first (so that a half-deleted backup is never offered), and
+// returns their names.
+func (b *Bucket) Prune(ctx context.Context, keep int) ([]string, error) {
+	all, err := b.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var gone []string
+	for len(all) > keep {
+		m := all[0]
+		all = all[1:]
+		for _, ext := range []string{".json", ".db"} {
+			if err := b.client.RemoveObject(ctx, b.bucket, b.dir+m.Name+ext, minio.RemoveObjectOptions{}); err != nil {
+				return gone, fmt.Errorf("s3backup: remove %s%s: %w", m.Name, ext, err)
+			}
+		}
+		gone = append(gone, m.Name)
+	}
+	return gone, nil
 }
