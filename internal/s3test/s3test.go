@@ -131,12 +131,12 @@ func New(tb testing.TB) Target {
 		Bucket: Bucket, Prefix: prefixFor(tb)}
 }
 
-var unsafe = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
 func prefixFor(tb testing.TB) string {
 	var b [4]byte
 	rand.Read(b[:])
-	name := unsafe.ReplaceAllString(tb.Name(), "-")
+	name := unsafeChars.ReplaceAllString(tb.Name(), "-")
 	if len(name) > 60 {
 		name = name[:60]
 	}
