@@ -46,17 +46,28 @@ import (
 type evidenceEnv struct {
 	*env
 	blobDir, uploadDir string
+	blobs              blob.Store // nil: the blobs are files in blobDir
 }
 
 func newEvidenceEnv(t *testing.T, opts ...envOption) *evidenceEnv {
 	t.Helper()
 	blobDir := filepath.Join(t.TempDir(), "blobs")
+	return newEvidenceEnvOn(t, &blob.FS{Dir: blobDir}, opts...)
+}
+
+// newEvidenceEnvOn is newEvidenceEnv with the blobs in blobs (see blobStores).
+func newEvidenceEnvOn(t *testing.T, blobs blob.Store, opts ...envOption) *evidenceEnv {
+	t.Helper()
 	var uploadDir string
 	e := newEnv(t, append([]envOption{func(c *server.Config) {
-		c.Blobs = &blob.FS{Dir: blobDir}
+		c.Blobs = blobs
 		uploadDir = c.UploadDir
 	}}, opts...)...)
-	return &evidenceEnv{env: e, blobDir: blobDir, uploadDir: uploadDir}
+	ev := &evidenceEnv{env: e, uploadDir: uploadDir, blobs: blobs}
+	if fs, ok := blobs.(*blob.FS); ok {
+		ev.blobDir = fs.Dir
+	}
+	return ev
 }
 
 // assignedComplaint is a complaint dispatch assigned to the inspector "field".
@@ -241,8 +252,11 @@ func writeTemp(t *testing.T, name string, b []byte) string {
 	return p
 }
 
-// blobStored reports whether the blob directory holds a file named sum.
+// blobStored reports whether the blob store holds a blob named sum.
 func (e *evidenceEnv) blobStored(sum string) bool {
+	if e.blobs != nil {
+		return e.blobs.Exists(sum)
+	}
 	found := false
 	_ = filepath.WalkDir(e.blobDir, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), sum) {
@@ -567,9 +581,13 @@ func (p *cutProxy) relayBody(client *bufio.Reader, server net.Conn, n int64, cou
 // through a link that drops once, 40% in; tus-js-client asks the server for
 // its offset and sends only the rest.
 func TestTusResumesAfterCutConnection(t *testing.T) {
+	forEachBlobStore(t, testTusResumesAfterCutConnection)
+}
+
+func testTusResumesAfterCutConnection(t *testing.T, blobs blob.Store) {
 	t.Parallel()
 	client := needTusClient(t)
-	e := newEvidenceEnv(t)
+	e := newEvidenceEnvOn(t, blobs)
 	complaint := e.assignedComplaint("CALL-TUS-1")
 	field := e.login("field", "android-field-tus1").AccessToken
 
@@ -612,9 +630,13 @@ func TestTusResumesAfterCutConnection(t *testing.T) {
 // TestTusUploadEitherOrder: the bytes may come before their record (the
 // record is then stored on arrival) or after it.
 func TestTusUploadEitherOrder(t *testing.T) {
+	forEachBlobStore(t, testTusUploadEitherOrder)
+}
+
+func testTusUploadEitherOrder(t *testing.T, blobs blob.Store) {
 	t.Parallel()
 	client := needTusClient(t)
-	e := newEvidenceEnv(t)
+	e := newEvidenceEnvOn(t, blobs)
 	complaint := e.assignedComplaint("CALL-TUS-2")
 	field := e.login("field", "android-field-tus2").AccessToken
 	endpoint := e.ts.URL + "/v1/uploads"
@@ -889,8 +911,12 @@ func TestUploadRefusals(t *testing.T) {
 // TestEvidenceRangeDownload: stored bytes are served in ranges, with their
 // SHA-256 as the ETag.
 func TestEvidenceRangeDownload(t *testing.T) {
+	forEachBlobStore(t, testEvidenceRangeDownload)
+}
+
+func testEvidenceRangeDownload(t *testing.T, blobs blob.Store) {
 	t.Parallel()
-	e := newEvidenceEnv(t)
+	e := newEvidenceEnvOn(t, blobs)
 	complaint := e.assignedComplaint("CALL-TUS-4")
 	field := e.login("field", "android-field-tus4").AccessToken
 	photo := noiseJPEG(t, 120, 90, 6)

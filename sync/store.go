@@ -267,16 +267,23 @@ func (s *Store) Stats() (Stats, error) {
 
 // Backup writes a consistent copy of the whole store to w while writes go on.
 func (s *Store) Backup(w io.Writer) (int64, error) {
-	var n int64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	n, _, err := s.Snapshot(w)
+	return n, err
+}
+
+// Snapshot is Backup that also returns the last change-log sequence the
+// copy holds.
+func (s *Store) Snapshot(w io.Writer) (n int64, seq uint64, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		seq = tx.Bucket(bucketLog).Sequence()
 		var err error
 		n, err = tx.WriteTo(w)
 		return err
 	})
 	if err != nil {
-		return n, fmt.Errorf("backup: %w", err)
+		return n, seq, fmt.Errorf("backup: %w", err)
 	}
-	return n, nil
+	return n, seq, nil
 }
 
 // tx wraps a write transaction with change-log helpers.

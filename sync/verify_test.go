@@ -22,14 +22,20 @@ import (
 // bytes in a blob directory.
 type verifyFixture struct {
 	*fieldFixture
-	blobs *blob.FS
+	blobs blob.Store
 	ids   []string // the evidence ids, oldest first
 	shas  []string
 }
 
 func newVerifyFixture(t *testing.T) *verifyFixture {
 	t.Helper()
-	f := &verifyFixture{fieldFixture: newFieldFixture(t), blobs: &blob.FS{Dir: filepath.Join(t.TempDir(), "blobs")}}
+	return newVerifyFixtureOn(t, &blob.FS{Dir: filepath.Join(t.TempDir(), "blobs")})
+}
+
+// newVerifyFixtureOn is newVerifyFixture with the bytes in blobs.
+func newVerifyFixtureOn(t *testing.T, blobs blob.Store) *verifyFixture {
+	t.Helper()
+	f := &verifyFixture{fieldFixture: newFieldFixture(t), blobs: blobs}
 	cmp := f.complaint(t, "CALL-VERIFY-1", "QZ-SSO-01", &f.ali)
 	d := f.device("ali-phone", f.ali)
 	for i := range 2 {
@@ -65,7 +71,7 @@ func (f *verifyFixture) tamper(t *testing.T, fn func(tx *bolt.Tx) error) {
 
 func (f *verifyFixture) age(t *testing.T, sha string, by time.Duration) {
 	t.Helper()
-	p := filepath.Join(f.blobs.Dir, sha[:2], sha)
+	p := filepath.Join(f.blobs.(*blob.FS).Dir, sha[:2], sha)
 	old := time.Now().Add(-by)
 	require.NoError(t, os.Chtimes(p, old, old))
 }

@@ -18,6 +18,7 @@ import (
 
 	favsync "github.com/favad/favad/sync"
 	"github.com/favad/favad/sync/blob"
+	"github.com/favad/favad/sync/s3backup"
 )
 
 // The store's file is locked by the process that has it open for writing, so
@@ -76,7 +77,7 @@ func listenAdmin(path string, store *favsync.Store, blobs blob.Store, logger *sl
 		}
 		defer os.Remove(snap.Name())
 		defer snap.Close()
-		n, err := store.Backup(snap)
+		n, seq, err := store.Snapshot(snap)
 		if err == nil {
 			_, err = snap.Seek(0, io.SeekStart)
 		}
@@ -86,6 +87,7 @@ func listenAdmin(path string, store *favsync.Store, blobs blob.Store, logger *sl
 			return
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set(backupSeqHeader, strconv.FormatUint(seq, 10))
 		w.Header().Set("Trailer", backupTrailer)
 		rc := http.NewResponseController(w)
 		buf := make([]byte, 1<<20)
@@ -160,17 +162,23 @@ func (c *cli) backup(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("backup", "--out FILE [--data DIR]",
 		"Write a consistent copy of the store to FILE. Works while the server runs\n(through <data>/admin.sock) and while it is stopped. The token signing keys\n(<data>/jwt-keys.json) are not in the copy: keep them safe separately.")
 	data := fs.String("data", defaultData, "data directory")
-	out := fs.String("out", "", "backup file to write (required)")
-	c.commandLineOnly(fs, "out")
+	out := fs.String("out", "", "backup file to write (this or --to)")
+	to := fs.String("to", "", "s3://bucket/prefix: stream the backup to <prefix>/backups/ in object storage, with --s3-endpoint (this or --out)")
+	var s3 blobConfig
+	s3.registerS3(fs)
+	c.commandLineOnly(fs, "out", "to")
 	if err := c.parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *out == "" {
-		return usagef("backup needs --out FILE")
+	if (*out == "") == (*to == "") {
+		return usagef("backup needs --out FILE or --to s3://bucket/prefix")
 	}
 	path := storeFile(*data)
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("no store to back up: %w", err)
+	}
+	if *to != "" {
+		return c.backupToS3(ctx, *data, *to, &s3)
 	}
 	if samePath(*out, path) {
 		return usagef("--out is the store itself; write the backup elsewhere")
@@ -192,7 +200,8 @@ func (c *cli) backup(ctx context.Context, args []string) error {
 	case errors.Is(err, favsync.ErrLocked):
 		via = "streamed from the running server"
 		err = writeFileAtomic(*out, func(w io.Writer) error {
-			return fetchBackup(ctx, adminSocketFile(*data), w)
+			_, err := fetchBackup(ctx, adminSocketFile(*data), w)
+			return err
 		})
 	default:
 		return fmt.Errorf("open store %s: %w", path, err)
@@ -218,31 +227,39 @@ func adminClient(sock string) *http.Client {
 	}}
 }
 
-// fetchBackup streams GET /backup from the admin socket at sock into w.
-func fetchBackup(ctx context.Context, sock string, w io.Writer) error {
+// backupSeqHeader carries the change-log sequence a streamed backup holds.
+const backupSeqHeader = "Favad-Backup-Seq"
+
+// fetchBackup streams GET /backup from the admin socket at sock into w, and
+// returns the change-log sequence the copy holds.
+func fetchBackup(ctx context.Context, sock string, w io.Writer) (uint64, error) {
 	client := adminClient(sock)
 	defer client.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://favad/backup", nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("the store is in use, and the server's admin socket %s does not answer (is the server running? is another favad command holding the store?): %w", sock, err)
+		return 0, fmt.Errorf("the store is in use, and the server's admin socket %s does not answer (is the server running? is another favad command holding the store?): %w", sock, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("the server refused the backup: %s %s", resp.Status, msg)
+		return 0, fmt.Errorf("the server refused the backup: %s %s", resp.Status, msg)
+	}
+	seq, err := strconv.ParseUint(resp.Header.Get(backupSeqHeader), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("the server did not say which change-log sequence the backup holds (%s: %w)", backupSeqHeader, err)
 	}
 	n, err := io.Copy(w, resp.Body)
 	if err != nil {
-		return fmt.Errorf("the backup stream broke after %d bytes: %w", n, err)
+		return 0, fmt.Errorf("the backup stream broke after %d bytes: %w", n, err)
 	}
 	if want := resp.Trailer.Get(backupTrailer); want != strconv.FormatInt(n, 10) {
-		return fmt.Errorf("the backup stream is incomplete: got %d bytes, the server reported %q", n, want)
+		return 0, fmt.Errorf("the backup stream is incomplete: got %d bytes, the server reported %q", n, want)
 	}
-	return nil
+	return seq, nil
 }
 
 // verifyStoreFile opens path read-only as a FAVAD store and reads its figures.
@@ -258,17 +275,34 @@ func verifyStoreFile(path string) (favsync.Stats, error) {
 
 // restore replaces the store with a backup. The current file is kept beside
 // it as favad.db.before-restore-<UTC time>.
-func (c *cli) restore(_ context.Context, args []string) error {
-	fs := c.newFlagSet("restore", "--in FILE [--data DIR]",
-		"Replace the store with the backup FILE. The server must be stopped; the current\nstore is kept as <data>/favad.db.before-restore-<UTC time>.")
+func (c *cli) restore(ctx context.Context, args []string) error {
+	fs := c.newFlagSet("restore", "--in FILE | --from s3://bucket/prefix [--name NAME] [--data DIR]",
+		"Replace the store with the backup FILE, or with a backup in object storage (the newest,\nor --name). The server must be stopped; the current store is kept as\n<data>/favad.db.before-restore-<UTC time>.")
 	data := fs.String("data", defaultData, "data directory")
-	in := fs.String("in", "", "backup file to restore (required)")
-	c.commandLineOnly(fs, "in")
+	in := fs.String("in", "", "backup file to restore (this or --from)")
+	from := fs.String("from", "", "s3://bucket/prefix: restore a backup `favad backup --to` wrote there, with --s3-endpoint (this or --in)")
+	name := fs.String("name", "", "with --from: the backup to restore, e.g. favad-20261204T175000.000Z (default the newest)")
+	var s3 blobConfig
+	s3.registerS3(fs)
+	c.commandLineOnly(fs, "in", "from", "name")
 	if err := c.parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *in == "" {
-		return usagef("restore needs --in FILE")
+	if (*in == "") == (*from == "") {
+		return usagef("restore needs --in FILE or --from s3://bucket/prefix")
+	}
+	if *name != "" && *from == "" {
+		return usagef("--name is for --from")
+	}
+	var manifest s3backup.Manifest
+	if *from != "" {
+		// Downloaded beside the store, so that the rename below stays on one file system.
+		tmp, m, err := downloadBackup(ctx, *data, *from, *name, &s3, c.getenv)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp)
+		*in, manifest = tmp, m
 	}
 	st, err := verifyStoreFile(*in)
 	if err != nil {
@@ -332,7 +366,7 @@ func (c *cli) restore(_ context.Context, args []string) error {
 	if aside != "" {
 		fmt.Fprintf(c.stdout, "previous store kept as %s\n", aside)
 	}
-	fmt.Fprintf(c.stdout, "restored %s from %s: %d bytes, change log at sequence %d\n", path, *in, st.SizeBytes, st.Seq)
+	fmt.Fprintf(c.stdout, "restored %s from %s: %d bytes, change log at sequence %d\n", path, restoreSource(*in, *from, manifest), st.SizeBytes, st.Seq)
 	return nil
 }
 

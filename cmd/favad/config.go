@@ -168,6 +168,10 @@ type serveConfig struct {
 	Unclaimed      time.Duration // --unclaimed-upload-retention: bytes whose record never comes are removed after it
 	BodyIdle       time.Duration // --body-idle-timeout: a request body that sends no byte this long is cut off
 	ConnsPerAddr   int           // --max-conns-per-addr: connections one client address may hold; 0 means no bound
+	Blob           blobConfig    // --blob-store and --s3-*: where evidence bytes are kept
+	BackupTo       string        // --backup-to: s3://bucket/prefix for scheduled backups; "" means none
+	BackupEvery    time.Duration // --backup-every: how often a scheduled backup is taken
+	BackupKeep     int           // --backup-keep: how many scheduled backups are kept
 
 	// Derived by validate.
 	level   slog.Level
@@ -186,6 +190,10 @@ const (
 func (s *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.Addr, "addr", defaultAddr, "address to listen on; port 0 picks a free port")
 	fs.StringVar(&s.Data, "data", defaultData, "data directory: the store favad.db, the signing keys and admin.sock")
+	s.Blob.register(fs)
+	fs.StringVar(&s.BackupTo, "backup-to", "", "s3://bucket/prefix: take scheduled backups of the store there (on the --s3-endpoint server), every --backup-every")
+	fs.DurationVar(&s.BackupEvery, "backup-every", time.Hour, "with --backup-to: how often a backup is taken")
+	fs.IntVar(&s.BackupKeep, "backup-keep", 48, "with --backup-to: how many backups are kept; older ones are deleted")
 	fs.BoolVar(&s.Demo, "demo", false, "load the Qazvin demo data and accounts into an empty store, and print the logins")
 	fs.StringVar(&s.JWTKeyFile, "jwt-key-file", "", "token signing keys, created on first start (default <data>/jwt-keys.json)")
 	fs.StringVar(&s.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -257,6 +265,9 @@ func (s *serveConfig) validate() error {
 		s.conns = -1
 	default:
 		s.conns = s.ConnsPerAddr
+	}
+	if s.BackupTo != "" && (s.BackupEvery < time.Second || s.BackupKeep < 1) {
+		return usagef("--backup-every %s, --backup-keep %d: at least 1s and 1", s.BackupEvery, s.BackupKeep)
 	}
 	if err := s.level.UnmarshalText([]byte(s.LogLevel)); err != nil {
 		return usagef("--log-level %q: use debug, info, warn or error", s.LogLevel)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/sync/blob"
 )
 
 func testCLI(env map[string]string) *cli {
@@ -154,6 +156,51 @@ func TestServeConfigEvidenceSettings(t *testing.T) {
 		var ue usageError
 		if _, err := parse(nil, args...); !errors.As(err, &ue) {
 			t.Errorf("%v: %v; want a usage error", args, err)
+		}
+	}
+}
+
+// TestBlobStoreFlags: --blob-store's default is today's directory; file://
+// moves it; s3:// needs an endpoint and both halves of the credentials, and
+// a mistake is a usage error before any request is made.
+func TestBlobStoreFlags(t *testing.T) {
+	open := func(env map[string]string, args ...string) (blob.Store, error) {
+		t.Helper()
+		c := testCLI(env)
+		var cfg serveConfig
+		fs := c.newFlagSet("serve", "", "")
+		cfg.register(fs)
+		if err := c.parseFlags(fs, append([]string{"--data", "/srv/favad"}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.validate(); err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Blob.open(context.Background(), cfg.Data, c.getenv)
+	}
+	s, err := open(nil)
+	if fs, ok := s.(*blob.FS); err != nil || !ok || fs.Dir != filepath.Join("/srv/favad", "blobs") {
+		t.Errorf("default blob store = %v, %v; want <data>/blobs", s, err)
+	}
+	s, err = open(map[string]string{"FAVAD_BLOB_STORE": "file:///mnt/evidence"})
+	if fs, ok := s.(*blob.FS); err != nil || !ok || fs.Dir != "/mnt/evidence" {
+		t.Errorf("file:// blob store = %v, %v", s, err)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+	}{
+		{nil, []string{"--blob-store", "s3://favad-evidence/p"}}, // no endpoint
+		{nil, []string{"--blob-store", "gs://favad-evidence/p", "--s3-endpoint", "s3.example"}},
+		{nil, []string{"--blob-store", "s3:///p", "--s3-endpoint", "s3.example"}},
+		{nil, []string{"--blob-store", "file://"}},
+		{map[string]string{"FAVAD_S3_ACCESS_KEY": "only-half"}, []string{"--blob-store", "s3://b/p", "--s3-endpoint", "s3.example"}},
+		{map[string]string{"AWS_SECRET_ACCESS_KEY": "only-half"}, []string{"--blob-store", "s3://b/p", "--s3-endpoint", "s3.example"}},
+	} {
+		_, err := open(tc.env, tc.args...)
+		var ue usageError
+		if !errors.As(err, &ue) {
+			t.Errorf("%v %v: err = %v; want a usage error", tc.env, tc.args, err)
 		}
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/favad/favad/server"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
+	"github.com/favad/favad/sync/s3backup"
 )
 
 // shutdownTimeout bounds how long requests in flight may take to finish.
@@ -81,7 +82,17 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	blobs := blobStore(cfg.Data)
+	blobs, err := cfg.Blob.open(ctx, cfg.Data, c.getenv)
+	if err != nil {
+		return err
+	}
+	logger.Info("evidence blob store", "store", fmt.Sprint(blobs))
+	var backups *s3backup.Bucket
+	if cfg.BackupTo != "" {
+		if backups, err = s3Backups(cfg.BackupTo, "--backup-to", &cfg.Blob, c.getenv); err != nil {
+			return err
+		}
+	}
 	sender, err := pushSender(ctx, cfg.FCMCredentials, push.TTLs{Sync: cfg.SyncTTL, Assignment: cfg.AssignmentTTL}, logger)
 	if err != nil {
 		return err
@@ -196,6 +207,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { thumbs.Run(workers, media.DefaultThumbnailInterval) })
 	background.Go(func() { store.RunSLAWatch(workers, cfg.SLAWatchEvery, logger.With("component", "sla_watch")) })
 	background.Go(func() { callerNotices.Run(workers) })
+	if backups != nil {
+		background.Go(func() {
+			runScheduledBackups(workers, store, cfg.Data, backups, cfg.BackupEvery, cfg.BackupKeep, logger.With("component", "backups"))
+		})
+	}
 	// The feed broker ends the feeds left after the drain and waits for its reader.
 	background.Go(func() { feedBroker.Run(workers) })
 	background.Go(func() { // saves its snapshot when it stops, before the store closes

@@ -26,6 +26,8 @@ func (c *cli) verify(ctx context.Context, args []string) error {
 			"item's bytes exist, and recompute every complaint's evidence hash chain. Works while\n"+
 			"the server runs. Exits 1 and lists each break if anything was changed or removed.")
 	data := fs.String("data", defaultData, "data directory")
+	var blobCfg blobConfig
+	blobCfg.register(fs)
 	if err := c.parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -33,7 +35,10 @@ func (c *cli) verify(ctx context.Context, args []string) error {
 	store, err := favsync.Open(storeFile(*data), favsync.Options{ReadOnly: true, LockTimeout: 200 * time.Millisecond})
 	switch {
 	case err == nil:
-		rep, err = store.Verify(blobStore(*data))
+		var blobs blob.Store
+		if blobs, err = blobCfg.open(ctx, *data, c.getenv); err == nil {
+			rep, err = store.Verify(blobs)
+		}
 		store.Close()
 	case errors.Is(err, favsync.ErrLocked):
 		rep, err = verifyOverSocket(ctx, adminSocketFile(*data))

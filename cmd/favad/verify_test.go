@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -18,17 +19,52 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/minio/minio-go/v7"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/favad/favad/demo"
+	"github.com/favad/favad/internal/s3test"
 )
 
 // TestVerifyDetectsTampering uploads evidence to a real server, then checks
-// that `favad verify` passes while it runs, and finds a blob altered on disk
-// and an evidence record altered in the store.
+// that `favad verify` passes while it runs, and finds a blob altered in the
+// blob store and an evidence record altered in the store; with the blobs on
+// the local disk (the default) and in S3 (--blob-store s3://…, on the
+// SeaweedFS that internal/s3test starts).
 func TestVerifyDetectsTampering(t *testing.T) {
+	t.Run("file", func(t *testing.T) {
+		testVerifyDetectsTampering(t, nil, nil, func(t *testing.T, data, sha string) {
+			blob := filepath.Join(data, "blobs", sha[:2], sha)
+			if err := os.Chmod(blob, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(blob, []byte("not the photo"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+	t.Run("s3", func(t *testing.T) {
+		tg := s3test.New(t)
+		flags := []string{"--blob-store", tg.URL(), "--s3-endpoint", "http://" + tg.Endpoint, "--s3-region", tg.Region, "--s3-path-style"}
+		env := []string{"FAVAD_S3_ACCESS_KEY=" + tg.AccessKey, "FAVAD_S3_SECRET_KEY=" + tg.SecretKey}
+		testVerifyDetectsTampering(t, flags, env, func(t *testing.T, data, sha string) {
+			if entries, _ := os.ReadDir(filepath.Join(data, "blobs")); len(entries) > 0 {
+				t.Errorf("blobs on the local disk with an S3 blob store: %v", entries)
+			}
+			bad := []byte("not the photo")
+			_, err := tg.Client(t).PutObject(context.Background(), tg.Bucket, tg.Prefix+"/sha256/"+sha, bytes.NewReader(bad), int64(len(bad)), minio.PutObjectOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+}
+
+// testVerifyDetectsTampering runs the server and verify with blobFlags and
+// env; alterBlob changes the bytes of the blob sha behind their backs.
+func testVerifyDetectsTampering(t *testing.T, blobFlags, env []string, alterBlob func(t *testing.T, data, sha string)) {
 	data := t.TempDir()
-	srv := startServer(t, data, "--demo")
+	srv := startServerEnv(t, env, data, append([]string{"--demo"}, blobFlags...)...)
 	base := srv.url
 	dispatcher, admin := apiLogin(t, base, "dispatcher"), apiLogin(t, base, "admin")
 	var u struct{ ID string }
@@ -61,19 +97,19 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		t.Fatalf("verify of an intact store:\n%s", out)
 	}
 
-	// Alter one blob on disk.
-	blob := filepath.Join(data, "blobs", shas[0][:2], shas[0])
-	if err := os.Chmod(blob, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(blob, []byte("not the photo"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r := runFavad(t, nil, "", "verify", "--data", data)
+	// Alter one blob; verify through the server's admin socket finds it,
+	// and so does verify on its own once the server is stopped.
+	alterBlob(t, data, shas[0])
+	verifyArgs := append([]string{"verify", "--data", data}, blobFlags...)
+	r := runFavad(t, env, "", verifyArgs...)
 	if r.code != 1 || !strings.Contains(r.stdout, "BROKEN blob "+shas[0]) {
 		t.Fatalf("verify must find the altered blob (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	srv.stop(t)
+	r = runFavad(t, env, "", verifyArgs...)
+	if r.code != 1 || !strings.Contains(r.stdout, "BROKEN blob "+shas[0]) || !strings.Contains(r.stdout, "blobs rehashed: 2") {
+		t.Fatalf("verify without the server must find the altered blob (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
+	}
 
 	// Alter an evidence record in the store: its chain hash no longer covers it.
 	db, err := bolt.Open(filepath.Join(data, "favad.db"), 0o600, nil)
@@ -95,7 +131,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r = runFavad(t, nil, "", "verify", "--data", data)
+	r = runFavad(t, env, "", verifyArgs...)
 	if r.code != 1 || !strings.Contains(r.stdout, "its content no longer matches its hash") {
 		t.Fatalf("verify must find the altered record (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
 	}

@@ -1,10 +1,9 @@
 // Package blob stores evidence bytes content-addressed by SHA-256: the same
 // bytes are one blob, and a blob's name is its hash, so a changed file is
 // detectable. Store is the small interface the rest of FAVAD uses to keep and
-// serve blobs; FS keeps them on the local disk. Moving to S3-compatible
-// object storage means a Store over a bucket and, for the uploads in
-// progress, tusd's s3store; the README's "Evidence storage at scale" says
-// what else changes.
+// serve blobs; FS keeps them on the local disk, and package s3blob in an
+// S3-compatible bucket. Uploads in progress are not blobs: they stay with
+// the server's tus store until verified.
 package blob
 
 import (
@@ -233,3 +232,6 @@ func HashReader(r io.Reader) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// String names the store in logs: file://<dir>.
+func (s *FS) String() string { return "file://" + s.Dir }

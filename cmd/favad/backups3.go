@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	favsync "github.com/favad/favad/sync"
+	"github.com/favad/favad/sync/s3backup"
+)
+
+// backupToS3 streams a backup of the store in data to the bucket named by
+// to (s3://bucket/prefix): directly when the store is free, from the running
+// server through its admin socket otherwise.
+func (c *cli) backupToS3(ctx context.Context, data, to string, s3 *blobConfig) error {
+	bucket, err := s3Backups(to, "--to", s3, c.getenv)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	path := storeFile(data)
+	via := "read directly; the server is not running"
+	var write func(w io.Writer) (uint64, error)
+	store, err := favsync.Open(path, favsync.Options{ReadOnly: true, LockTimeout: 300 * time.Millisecond})
+	switch {
+	case err == nil:
+		defer store.Close()
+		write = func(w io.Writer) (uint64, error) {
+			_, seq, err := store.Snapshot(w)
+			return seq, err
+		}
+	case errors.Is(err, favsync.ErrLocked):
+		via = "streamed from the running server"
+		write = func(w io.Writer) (uint64, error) { return fetchBackup(ctx, adminSocketFile(data), w) }
+	default:
+		return fmt.Errorf("open store %s: %w", path, err)
+	}
+	m, err := bucket.Put(ctx, time.Now(), write)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	fmt.Fprintf(c.stdout, "backup %s written to %s (%s): %d bytes, change log at sequence %d, sha256 %s\n",
+		m.Name, bucket, via, m.Bytes, m.Seq, m.SHA256)
+	return nil
+}
+
+// s3Backups is the backup place named by raw (s3://bucket/prefix, given as
+// flag) and the --s3-* flags.
+func s3Backups(raw, flag string, s3 *blobConfig, getenv func(string) string) (*s3backup.Bucket, error) {
+	cfg, err := s3.s3Config(raw, flag, getenv)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s3backup.New(cfg)
+	if err != nil {
+		return nil, usagef("%s: %v", flag, err)
+	}
+	return b, nil
+}
+
+// downloadBackup fetches the backup name (the newest if name is "") from the
+// bucket named by from into a file in dir, checked against its manifest,
+// and returns the file's path and the backup's manifest.
+func downloadBackup(ctx context.Context, dir, from, name string, s3 *blobConfig, getenv func(string) string) (string, s3backup.Manifest, error) {
+	bucket, err := s3Backups(from, "--from", s3, getenv)
+	if err != nil {
+		return "", s3backup.Manifest{}, err
+	}
+	var m s3backup.Manifest
+	if name == "" {
+		m, err = bucket.Latest(ctx)
+	} else {
+		m, err = bucket.Get(ctx, name)
+	}
+	if err != nil {
+		return "", m, fmt.Errorf("restore from %s: %w", bucket, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", m, err
+	}
+	f, err := os.CreateTemp(dir, ".restore-download-*.tmp")
+	if err != nil {
+		return "", m, err
+	}
+	f.Close()
+	if err := bucket.Download(ctx, m, f.Name()); err != nil {
+		os.Remove(f.Name())
+		return "", m, err
+	}
+	return f.Name(), m, nil
+}
+
+// restoreSource names where a restore came from, for its report.
+func restoreSource(in, from string, m s3backup.Manifest) string {
+	if from == "" {
+		return in
+	}
+	return fmt.Sprintf("%s/backups/%s (taken %s)", strings.TrimSuffix(from, "/"), m.Name, m.Taken.Format(time.RFC3339))
+}
+
+// runScheduledBackups takes a backup of store to bucket every interval and
+// keeps the newest keep, until ctx ends. Each is snapshotted to a file in
+// dataDir first, so that the store's read transaction lasts as long as the
+// disk takes, not the network (a long one holds back the writes that grow
+// the file), then streamed up.
+func runScheduledBackups(ctx context.Context, store *favsync.Store, dataDir string, bucket *s3backup.Bucket, every time.Duration, keep int, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		m, err := scheduledBackup(ctx, store, dataDir, bucket)
+		if err != nil {
+			logger.Error("scheduled backup failed", "to", bucket.String(), "error", err)
+			continue
+		}
+		logger.Info("scheduled backup", "to", bucket.String(), "name", m.Name, "seq", m.Seq, "bytes", m.Bytes, "duration", time.Since(start))
+		gone, err := bucket.Prune(ctx, keep)
+		if err != nil {
+			logger.Error("scheduled backup: removing old backups failed", "error", err)
+		}
+		if len(gone) > 0 {
+			logger.Info("old backups removed", "names", gone)
+		}
+	}
+}
+
+func scheduledBackup(ctx context.Context, store *favsync.Store, dataDir string, bucket *s3backup.Bucket) (s3backup.Manifest, error) {
+	snap, err := os.CreateTemp(dataDir, backupSnapshotPattern)
+	if err != nil {
+		return s3backup.Manifest{}, err
+	}
+	defer os.Remove(snap.Name())
+	defer snap.Close()
+	taken := time.Now()
+	_, seq, err := store.Snapshot(snap)
+	if err == nil {
+		_, err = snap.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		return s3backup.Manifest{}, err
+	}
+	return bucket.Put(ctx, taken, func(w io.Writer) (uint64, error) {
+		_, err := io.Copy(w, snap)
+		return seq, err
+	})
+}
