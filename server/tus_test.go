@@ -8,7 +8,6 @@ package server_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -22,7 +21,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -34,6 +32,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/favad/favad/internal/tusjs"
 	"github.com/favad/favad/server"
 	favsync "github.com/favad/favad/sync"
 	"github.com/favad/favad/sync/blob"
@@ -285,76 +284,29 @@ func problemCode(t *testing.T, r reply) string {
 
 // --- the Node.js client --------------------------------------------------------
 
-// tusClient is how to run testdata/tusclient/upload.mjs.
-type tusClient struct {
-	node, script string
-}
+// tusClient runs testdata/tusclient/upload.mjs (see internal/tusjs).
+type tusClient struct{ *tusjs.Client }
+
+type tusRun = tusjs.Run
 
 // needTusClient finds node and the installed tus-js-client, or skips the test
 // (fails it when FAVAD_REQUIRE_NODE is set, as in CI).
 func needTusClient(t *testing.T) tusClient {
 	t.Helper()
-	missing := func(what string) {
-		msg := what + "; install Node.js and run `npm ci` in server/testdata/tusclient"
-		if os.Getenv("FAVAD_REQUIRE_NODE") != "" {
-			t.Fatal("FAVAD_REQUIRE_NODE is set but " + msg)
-		}
-		t.Skip("skipping the real-client tus test: " + msg)
-	}
-	node, err := exec.LookPath("node")
+	c, err := tusjs.Find(filepath.Join("testdata", "tusclient"))
 	if err != nil {
-		missing("node is not on PATH")
+		if os.Getenv("FAVAD_REQUIRE_NODE") != "" {
+			t.Fatal("FAVAD_REQUIRE_NODE is set but " + err.Error())
+		}
+		t.Skip("skipping the real-client tus test: " + err.Error())
 	}
-	dir, err := filepath.Abs(filepath.Join("testdata", "tusclient"))
-	require.NoError(t, err)
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "tus-js-client", "package.json")); err != nil {
-		missing("tus-js-client is not installed (server/testdata/tusclient/node_modules)")
-	}
-	return tusClient{node: node, script: filepath.Join(dir, "upload.mjs")}
+	return tusClient{c}
 }
 
-type tusRun struct {
-	Endpoint    string            `json:"endpoint,omitempty"`
-	UploadURL   string            `json:"uploadUrl,omitempty"`
-	File        string            `json:"file"`
-	Token       string            `json:"token,omitempty"`
-	Metadata    map[string]string `json:"metadata"`
-	ChunkSize   int64             `json:"chunkSize,omitempty"`
-	RetryDelays []int             `json:"retryDelays,omitempty"`
-	// UploadDataDuringCreation sends the first chunk with the POST (creation-with-upload).
-	UploadDataDuringCreation bool `json:"uploadDataDuringCreation,omitempty"`
-}
-
-type tusOutcome struct {
-	OK             bool   `json:"ok"`
-	URL            string `json:"url"`
-	Error          string `json:"error"`
-	Status         int    `json:"status"`
-	Body           string `json:"body"`
-	EvidenceStatus string `json:"evidenceStatus"`
-	BytesSent      int64  `json:"bytesSent"`
-}
-
-func (c tusClient) upload(t *testing.T, run tusRun) tusOutcome {
+func (c tusClient) upload(t *testing.T, run tusRun) tusjs.Outcome {
 	t.Helper()
-	cfg, err := json.Marshal(run)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.node, c.script, string(cfg))
-	cmd.Dir = filepath.Dir(c.script)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	require.NoError(t, ctx.Err(), "the tus client timed out; stderr: %s", stderr.String())
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		require.NoError(t, err, "running node; stderr: %s", stderr.String())
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	var out tusOutcome
-	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &out), "stdout: %s\nstderr: %s", stdout.String(), stderr.String())
-	assert.Equal(t, out.OK, err == nil, "exit status agrees with the outcome")
+	out := c.Upload(t, 20*time.Second, run)
+	assert.Equal(t, out.OK, out.ExitOK, "exit status agrees with the outcome")
 	return out
 }
 
