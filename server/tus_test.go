@@ -310,51 +310,48 @@ func (c tusClient) upload(t *testing.T, run tusRun) tusjs.Outcome {
 	return out
 }
 
-// --- a proxy that cuts the connection ---------------------------------------
+// --- proxies between the client and the server ------------------------------
 
-// cutProxy relays TCP between the client and the server, reading the HTTP/1.1
-// requests it carries just enough to count the bytes of PATCH bodies; once,
-// after cutAt of them, it kills the connection mid-body, like a mobile
-// network dropping.
-type cutProxy struct {
+// relayProxy listens on loopback and, for each connection it accepts, dials
+// the server and hands the pair to serve. It keeps what the proxies of these
+// tests share: the requests counted by method, and a close that cuts every
+// connection and waits for the relays.
+type relayProxy struct {
 	ln     net.Listener
 	target string
-	cutAt  int64
+	serve  func(client, upstream net.Conn)
 
-	mu      stdsync.Mutex
-	patched int64 // PATCH body bytes forwarded to the server
-	cuts    int
+	mu      stdsync.Mutex // guards methods and conns, and the proxy's own counts
 	methods map[string]int
 	conns   []net.Conn
 	wg      stdsync.WaitGroup
 }
 
-var errCut = errors.New("cut")
-
-func newCutProxy(t *testing.T, target string, cutAt int64) *cutProxy {
+// start listens and begins accepting; the test's end closes the proxy.
+func (p *relayProxy) start(t *testing.T, target string, serve func(client, upstream net.Conn)) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	p := &cutProxy{ln: ln, target: target, cutAt: cutAt, methods: map[string]int{}}
+	p.ln, p.target, p.serve, p.methods = ln, target, serve, map[string]int{}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(p.close)
-	return p
 }
 
-func (p *cutProxy) URL() string { return "http://" + p.ln.Addr().String() }
+func (p *relayProxy) URL() string { return "http://" + p.ln.Addr().String() }
 
-func (p *cutProxy) stats() (patched int64, cuts int, methods map[string]int) {
+// methodCounts returns how many requests of each method went through.
+func (p *relayProxy) methodCounts() map[string]int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	m := map[string]int{}
 	for k, v := range p.methods {
 		m[k] = v
 	}
-	return p.patched, p.cuts, m
+	return m
 }
 
-func (p *cutProxy) close() {
+func (p *relayProxy) close() {
 	p.ln.Close()
 	p.mu.Lock()
 	for _, c := range p.conns {
@@ -364,7 +361,7 @@ func (p *cutProxy) close() {
 	p.wg.Wait()
 }
 
-func (p *cutProxy) accept() {
+func (p *relayProxy) accept() {
 	defer p.wg.Done()
 	for {
 		client, err := p.ln.Accept()
@@ -379,27 +376,60 @@ func (p *cutProxy) accept() {
 		p.mu.Lock()
 		p.conns = append(p.conns, client, upstream)
 		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { // responses: relayed as they are
-			defer p.wg.Done()
-			_, _ = io.Copy(client, upstream)
-			client.Close()
-			upstream.Close()
-		}()
+		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			err := p.relayRequests(bufio.NewReaderSize(client, 64<<10), upstream)
-			if errors.Is(err, errCut) {
-				// The bytes already relayed reach the server, then the end of
-				// the stream; the client's side is reset under its feet.
-				_ = upstream.(*net.TCPConn).CloseWrite()
-				client.Close()
-				return
-			}
-			client.Close()
-			upstream.Close()
+			p.serve(client, upstream)
 		}()
 	}
+}
+
+// cutProxy relays TCP between the client and the server, reading the HTTP/1.1
+// requests it carries just enough to count the bytes of PATCH bodies; once,
+// after cutAt of them, it kills the connection mid-body, like a mobile
+// network dropping.
+type cutProxy struct {
+	relayProxy
+	cutAt int64
+
+	patched int64 // PATCH body bytes forwarded to the server
+	cuts    int
+}
+
+var errCut = errors.New("cut")
+
+func newCutProxy(t *testing.T, target string, cutAt int64) *cutProxy {
+	t.Helper()
+	p := &cutProxy{cutAt: cutAt}
+	p.start(t, target, p.relay)
+	return p
+}
+
+func (p *cutProxy) stats() (patched int64, cuts int, methods map[string]int) {
+	methods = p.methodCounts()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.patched, p.cuts, methods
+}
+
+func (p *cutProxy) relay(client, upstream net.Conn) {
+	p.wg.Add(1)
+	go func() { // responses: relayed as they are
+		defer p.wg.Done()
+		_, _ = io.Copy(client, upstream)
+		client.Close()
+		upstream.Close()
+	}()
+	err := p.relayRequests(bufio.NewReaderSize(client, 64<<10), upstream)
+	if errors.Is(err, errCut) {
+		// The bytes already relayed reach the server, then the end of
+		// the stream; the client's side is reset under its feet.
+		_ = upstream.(*net.TCPConn).CloseWrite()
+		client.Close()
+		return
+	}
+	client.Close()
+	upstream.Close()
 }
 
 // relayRequests copies requests from client to server one at a time.
