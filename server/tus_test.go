@@ -59,7 +59,7 @@ func newEvidenceEnv(t *testing.T, opts ...envOption) *evidenceEnv {
 }
 
 // assignedComplaint is a complaint dispatch assigned to the inspector "field".
-func (e *evidenceEnv) assignedComplaint(callID string) string {
+func (e *env) assignedComplaint(callID string) string {
 	e.t.Helper()
 	disp := e.token("dispatcher")
 	var c complaintJSON
