@@ -59,7 +59,11 @@ func newEvidenceEnv(t *testing.T, opts ...envOption) *evidenceEnv {
 }
 
 // assignedComplaint is a complaint dispatch assigned to the inspector "field".
-func (e *env) assignedComplaint(callID string) string {
+func (e *env) assignedComplaint(callID string) string { return e.assigned(callID).ID }
+
+// assigned is a complaint dispatch assigned to the inspector "field", as
+// the assignment answered it.
+func (e *env) assigned(callID string) complaintJSON {
 	e.t.Helper()
 	disp := e.token("dispatcher")
 	var c complaintJSON
@@ -68,7 +72,8 @@ func (e *env) assignedComplaint(callID string) string {
 	r.json(e.t, &c)
 	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field"}))
 	require.Equal(e.t, http.StatusOK, r.status, "%s", r.body)
-	return c.ID
+	r.json(e.t, &c)
+	return c
 }
 
 // pushEvidence syncs an evidence.create for bytes of size and hash sum.
