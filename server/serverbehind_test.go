@@ -17,13 +17,11 @@ import (
 func TestPushTellsTheDeviceTheServerIsBehind(t *testing.T) {
 	e := newEnv(t)
 	disp := e.token("dispatcher")
-	var c complaintJSON
-	e.do(newCall("POST", "/v1/complaints", disp, intake("CALL-SB1", e.clock.Now()))).json(t, &c)
-	e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field"}))
+	complaint := e.assignedComplaint("CALL-SB1")
 	field := e.login("field", "android-field-01").AccessToken
 	now := e.clock.Now()
 	note := func(seq uint64) map[string]any {
-		return mutation(seq, "note.create", v7(), 0, map[string]any{"complaint_id": c.ID, "text": "یادداشت", "written_at": now.Format("2006-01-02T15:04:05Z07:00")}, now)
+		return mutation(seq, "note.create", v7(), 0, map[string]any{"complaint_id": complaint, "text": "یادداشت", "written_at": now.Format("2006-01-02T15:04:05Z07:00")}, now)
 	}
 	e.push(field, note(1), note(2))
 

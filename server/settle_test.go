@@ -88,9 +88,7 @@ func TestAcceptingAReviewAfterRoutingIsANoOp(t *testing.T) {
 func TestPushPastTheConflictCapIsDeferred(t *testing.T) {
 	e := newEnv(t)
 	disp := e.token("dispatcher")
-	var c complaintJSON
-	e.do(newCall("POST", "/v1/complaints", disp, intake("CALL-ST3", e.clock.Now()))).json(t, &c)
-	e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field"})).json(t, &c)
+	c := e.assigned("CALL-ST3")
 	field := e.login("field", "android-field-st3").AccessToken
 	edit := map[string]any{"assignee": "me", "priority": "urgent", "category": "other", "office_code": "TK-SSO-01",
 		"due_at": e.clock.Now().Format(time.RFC3339), "status": "resolved", "description": "ویرایش"}

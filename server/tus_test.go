@@ -8,7 +8,6 @@ package server_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -22,7 +21,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -34,6 +32,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/favad/favad/internal/tusjs"
 	"github.com/favad/favad/server"
 	favsync "github.com/favad/favad/sync"
 	"github.com/favad/favad/sync/blob"
@@ -71,7 +70,11 @@ func newEvidenceEnvOn(t *testing.T, blobs blob.Store, opts ...envOption) *eviden
 }
 
 // assignedComplaint is a complaint dispatch assigned to the inspector "field".
-func (e *evidenceEnv) assignedComplaint(callID string) string {
+func (e *env) assignedComplaint(callID string) string { return e.assigned(callID).ID }
+
+// assigned is a complaint dispatch assigned to the inspector "field", as
+// the assignment answered it.
+func (e *env) assigned(callID string) complaintJSON {
 	e.t.Helper()
 	disp := e.token("dispatcher")
 	var c complaintJSON
@@ -80,7 +83,8 @@ func (e *evidenceEnv) assignedComplaint(callID string) string {
 	r.json(e.t, &c)
 	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field"}))
 	require.Equal(e.t, http.StatusOK, r.status, "%s", r.body)
-	return c.ID
+	r.json(e.t, &c)
+	return c
 }
 
 // pushEvidence syncs an evidence.create for bytes of size and hash sum.
@@ -299,124 +303,74 @@ func problemCode(t *testing.T, r reply) string {
 
 // --- the Node.js client --------------------------------------------------------
 
-// tusClient is how to run testdata/tusclient/upload.mjs.
-type tusClient struct {
-	node, script string
-}
+// tusClient runs testdata/tusclient/upload.mjs (see internal/tusjs).
+type tusClient struct{ *tusjs.Client }
+
+type tusRun = tusjs.Run
 
 // needTusClient finds node and the installed tus-js-client, or skips the test
 // (fails it when FAVAD_REQUIRE_NODE is set, as in CI).
 func needTusClient(t *testing.T) tusClient {
 	t.Helper()
-	missing := func(what string) {
-		msg := what + "; install Node.js and run `npm ci` in server/testdata/tusclient"
-		if os.Getenv("FAVAD_REQUIRE_NODE") != "" {
-			t.Fatal("FAVAD_REQUIRE_NODE is set but " + msg)
-		}
-		t.Skip("skipping the real-client tus test: " + msg)
-	}
-	node, err := exec.LookPath("node")
+	c, err := tusjs.Find(filepath.Join("testdata", "tusclient"))
 	if err != nil {
-		missing("node is not on PATH")
+		if os.Getenv("FAVAD_REQUIRE_NODE") != "" {
+			t.Fatal("FAVAD_REQUIRE_NODE is set but " + err.Error())
+		}
+		t.Skip("skipping the real-client tus test: " + err.Error())
 	}
-	dir, err := filepath.Abs(filepath.Join("testdata", "tusclient"))
-	require.NoError(t, err)
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "tus-js-client", "package.json")); err != nil {
-		missing("tus-js-client is not installed (server/testdata/tusclient/node_modules)")
-	}
-	return tusClient{node: node, script: filepath.Join(dir, "upload.mjs")}
+	return tusClient{c}
 }
 
-type tusRun struct {
-	Endpoint    string            `json:"endpoint,omitempty"`
-	UploadURL   string            `json:"uploadUrl,omitempty"`
-	File        string            `json:"file"`
-	Token       string            `json:"token,omitempty"`
-	Metadata    map[string]string `json:"metadata"`
-	ChunkSize   int64             `json:"chunkSize,omitempty"`
-	RetryDelays []int             `json:"retryDelays,omitempty"`
-	// UploadDataDuringCreation sends the first chunk with the POST (creation-with-upload).
-	UploadDataDuringCreation bool `json:"uploadDataDuringCreation,omitempty"`
-}
-
-type tusOutcome struct {
-	OK             bool   `json:"ok"`
-	URL            string `json:"url"`
-	Error          string `json:"error"`
-	Status         int    `json:"status"`
-	Body           string `json:"body"`
-	EvidenceStatus string `json:"evidenceStatus"`
-	BytesSent      int64  `json:"bytesSent"`
-}
-
-func (c tusClient) upload(t *testing.T, run tusRun) tusOutcome {
+func (c tusClient) upload(t *testing.T, run tusRun) tusjs.Outcome {
 	t.Helper()
-	cfg, err := json.Marshal(run)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.node, c.script, string(cfg))
-	cmd.Dir = filepath.Dir(c.script)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	require.NoError(t, ctx.Err(), "the tus client timed out; stderr: %s", stderr.String())
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		require.NoError(t, err, "running node; stderr: %s", stderr.String())
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	var out tusOutcome
-	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &out), "stdout: %s\nstderr: %s", stdout.String(), stderr.String())
-	assert.Equal(t, out.OK, err == nil, "exit status agrees with the outcome")
+	out := c.Upload(t, 20*time.Second, run)
+	assert.Equal(t, out.OK, out.ExitOK, "exit status agrees with the outcome")
 	return out
 }
 
-// --- a proxy that cuts the connection ---------------------------------------
+// --- proxies between the client and the server ------------------------------
 
-// cutProxy relays TCP between the client and the server, reading the HTTP/1.1
-// requests it carries just enough to count the bytes of PATCH bodies; once,
-// after cutAt of them, it kills the connection mid-body, like a mobile
-// network dropping.
-type cutProxy struct {
+// relayProxy listens on loopback and, for each connection it accepts, dials
+// the server and hands the pair to serve. It keeps what the proxies of these
+// tests share: the requests counted by method, and a close that cuts every
+// connection and waits for the relays.
+type relayProxy struct {
 	ln     net.Listener
 	target string
-	cutAt  int64
+	serve  func(client, upstream net.Conn)
 
-	mu      stdsync.Mutex
-	patched int64 // PATCH body bytes forwarded to the server
-	cuts    int
+	mu      stdsync.Mutex // guards methods and conns, and the proxy's own counts
 	methods map[string]int
 	conns   []net.Conn
 	wg      stdsync.WaitGroup
 }
 
-var errCut = errors.New("cut")
-
-func newCutProxy(t *testing.T, target string, cutAt int64) *cutProxy {
+// start listens and begins accepting; the test's end closes the proxy.
+func (p *relayProxy) start(t *testing.T, target string, serve func(client, upstream net.Conn)) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	p := &cutProxy{ln: ln, target: target, cutAt: cutAt, methods: map[string]int{}}
+	p.ln, p.target, p.serve, p.methods = ln, target, serve, map[string]int{}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(p.close)
-	return p
 }
 
-func (p *cutProxy) URL() string { return "http://" + p.ln.Addr().String() }
+func (p *relayProxy) URL() string { return "http://" + p.ln.Addr().String() }
 
-func (p *cutProxy) stats() (patched int64, cuts int, methods map[string]int) {
+// methodCounts returns how many requests of each method went through.
+func (p *relayProxy) methodCounts() map[string]int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	m := map[string]int{}
 	for k, v := range p.methods {
 		m[k] = v
 	}
-	return p.patched, p.cuts, m
+	return m
 }
 
-func (p *cutProxy) close() {
+func (p *relayProxy) close() {
 	p.ln.Close()
 	p.mu.Lock()
 	for _, c := range p.conns {
@@ -426,7 +380,7 @@ func (p *cutProxy) close() {
 	p.wg.Wait()
 }
 
-func (p *cutProxy) accept() {
+func (p *relayProxy) accept() {
 	defer p.wg.Done()
 	for {
 		client, err := p.ln.Accept()
@@ -441,27 +395,60 @@ func (p *cutProxy) accept() {
 		p.mu.Lock()
 		p.conns = append(p.conns, client, upstream)
 		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { // responses: relayed as they are
-			defer p.wg.Done()
-			_, _ = io.Copy(client, upstream)
-			client.Close()
-			upstream.Close()
-		}()
+		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			err := p.relayRequests(bufio.NewReaderSize(client, 64<<10), upstream)
-			if errors.Is(err, errCut) {
-				// The bytes already relayed reach the server, then the end of
-				// the stream; the client's side is reset under its feet.
-				_ = upstream.(*net.TCPConn).CloseWrite()
-				client.Close()
-				return
-			}
-			client.Close()
-			upstream.Close()
+			p.serve(client, upstream)
 		}()
 	}
+}
+
+// cutProxy relays TCP between the client and the server, reading the HTTP/1.1
+// requests it carries just enough to count the bytes of PATCH bodies; once,
+// after cutAt of them, it kills the connection mid-body, like a mobile
+// network dropping.
+type cutProxy struct {
+	relayProxy
+	cutAt int64
+
+	patched int64 // PATCH body bytes forwarded to the server
+	cuts    int
+}
+
+var errCut = errors.New("cut")
+
+func newCutProxy(t *testing.T, target string, cutAt int64) *cutProxy {
+	t.Helper()
+	p := &cutProxy{cutAt: cutAt}
+	p.start(t, target, p.relay)
+	return p
+}
+
+func (p *cutProxy) stats() (patched int64, cuts int, methods map[string]int) {
+	methods = p.methodCounts()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.patched, p.cuts, methods
+}
+
+func (p *cutProxy) relay(client, upstream net.Conn) {
+	p.wg.Add(1)
+	go func() { // responses: relayed as they are
+		defer p.wg.Done()
+		_, _ = io.Copy(client, upstream)
+		client.Close()
+		upstream.Close()
+	}()
+	err := p.relayRequests(bufio.NewReaderSize(client, 64<<10), upstream)
+	if errors.Is(err, errCut) {
+		// The bytes already relayed reach the server, then the end of
+		// the stream; the client's side is reset under its feet.
+		_ = upstream.(*net.TCPConn).CloseWrite()
+		client.Close()
+		return
+	}
+	client.Close()
+	upstream.Close()
 }
 
 // relayRequests copies requests from client to server one at a time.

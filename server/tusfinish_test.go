@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	stdsync "sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -30,73 +29,28 @@ import (
 // server answer in full and then cuts the client's connection instead of
 // relaying that answer: the server did the work, the client never hears.
 type answerDropProxy struct {
-	ln     net.Listener
-	target string
-	drop   func(*http.Request) bool
+	relayProxy
+	drop func(*http.Request) bool
 
-	mu      stdsync.Mutex
 	dropped int
-	methods map[string]int
-	conns   []net.Conn
-	wg      stdsync.WaitGroup
 }
 
 func newAnswerDropProxy(t *testing.T, target string, drop func(*http.Request) bool) *answerDropProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &answerDropProxy{ln: ln, target: target, drop: drop, methods: map[string]int{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(p.close)
+	p := &answerDropProxy{drop: drop}
+	p.start(t, target, func(client, upstream net.Conn) {
+		defer client.Close()
+		defer upstream.Close()
+		p.relay(client, upstream)
+	})
 	return p
 }
 
-func (p *answerDropProxy) URL() string { return "http://" + p.ln.Addr().String() }
-
 func (p *answerDropProxy) stats() (dropped int, methods map[string]int) {
+	methods = p.methodCounts()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m := map[string]int{}
-	for k, v := range p.methods {
-		m[k] = v
-	}
-	return p.dropped, m
-}
-
-func (p *answerDropProxy) close() {
-	p.ln.Close()
-	p.mu.Lock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
-func (p *answerDropProxy) accept() {
-	defer p.wg.Done()
-	for {
-		client, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		upstream, err := net.Dial("tcp", p.target)
-		if err != nil {
-			client.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, client, upstream)
-		p.mu.Unlock()
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			defer client.Close()
-			defer upstream.Close()
-			p.relay(client, upstream)
-		}()
-	}
+	return p.dropped, methods
 }
 
 // relay forwards requests and answers in lockstep (a tus client waits for

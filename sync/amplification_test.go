@@ -67,18 +67,11 @@ func TestStoredResultKeepsEveryAnswerField(t *testing.T) {
 // held, a refused clash) get the answers they got before.
 func TestSchema6PushAnswersMigrateToCompactForm(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "favad.db")
-	clock, ids, devIDs := newFakeClock(), newIDGen(1), newIDGen(2)
-	s, err := Open(path, Options{Now: clock.Now, NewID: ids.Next})
-	require.NoError(t, err)
-	f := &fieldFixture{s: s, clock: clock, ids: ids, devIDs: devIDs}
-	f.setUp(t)
+	f := newFieldFixtureAt(t, path)
+	s := f.s
 	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
 	ali := f.device("ali-phone", f.ali)
-	var sent []Mutation
-	for range 3 {
-		sent = append(sent, ali.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "یادداشت", t0)))
-	}
-	clash := ali.mut(MutNoteCreate, sent[0].RecordID, 0, notePayload(c.ID, "", "متن دیگر", t0))
+	sent, clash := notesAndAClash(f, ali, c.ID)
 	first := mustPush(t, s, ali, append(sent, clash)...)
 	held := sent[1]
 	held.DeviceSeq = 9 // a replay under a new sequence holds it too
@@ -87,7 +80,7 @@ func TestSchema6PushAnswersMigrateToCompactForm(t *testing.T) {
 	require.NoError(t, s.Close())
 	downgradeToSchema6(t, path)
 
-	s = mustOpenStoreAt(t, path, Options{Now: clock.Now, NewID: ids.Next})
+	s = mustOpenStoreAt(t, path, Options{Now: f.clock.Now, NewID: f.ids.Next})
 	require.NoError(t, s.db.View(func(btx *bolt.Tx) error {
 		return btx.Bucket(bucketDeviceMutations).ForEach(func(k, v []byte) error {
 			assert.NotContains(t, string(v), `"result":`, "rewritten")

@@ -77,6 +77,18 @@ func newFieldFixture(tb testing.TB) *fieldFixture {
 	return f
 }
 
+// newFieldFixtureAt is newFieldFixture on a store at path, which the test
+// closes itself (to reopen it, or to change the file between).
+func newFieldFixtureAt(tb testing.TB, path string) *fieldFixture {
+	tb.Helper()
+	f := &fieldFixture{clock: newFakeClock(), ids: newIDGen(1), devIDs: newIDGen(2)}
+	s, err := Open(path, Options{Now: f.clock.Now, NewID: f.ids.Next})
+	require.NoError(tb, err)
+	f.s = s
+	f.setUp(tb)
+	return f
+}
+
 // openFieldFixture is newFieldFixture for a *rapid.T: it opens a store at
 // path and closes it when cleanup runs its function.
 func openFieldFixture(tb kitT, path string, cleanup func(func())) *fieldFixture {

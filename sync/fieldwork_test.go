@@ -23,12 +23,9 @@ func TestMigrateToSchema6IndexesVisitsUnderEveryComplaint(t *testing.T) {
 	var a, b inspector.Complaint
 	var visit, finding, note string
 	func() {
-		f := &fieldFixture{clock: newFakeClock(), ids: newIDGen(1), devIDs: newIDGen(2)}
-		s, err := Open(path, Options{Now: f.clock.Now, NewID: f.ids.Next})
-		require.NoError(t, err)
+		f := newFieldFixtureAt(t, path)
+		s := f.s
 		defer s.Close()
-		f.s = s
-		f.setUp(t)
 		a = f.complaint(t, "CALL-M6-A", officeSSO1.Code, &f.ali)
 		b = f.complaint(t, "CALL-M6-B", officeSSO1.Code, &f.ali)
 		d := f.device("ali-phone", f.ali)

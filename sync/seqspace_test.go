@@ -74,25 +74,18 @@ func TestHandedOverDeviceStartsANewSequenceSpace(t *testing.T) {
 // stored answers.
 func TestSchema5SequencesMigrateToTheDevicesAccount(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "favad.db")
-	clock, ids, devIDs := newFakeClock(), newIDGen(1), newIDGen(2)
-	s, err := Open(path, Options{Now: clock.Now, NewID: ids.Next})
-	require.NoError(t, err)
-	f := &fieldFixture{s: s, clock: clock, ids: ids, devIDs: devIDs}
-	f.setUp(t)
+	f := newFieldFixtureAt(t, path)
+	s := f.s
 	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
-	_, err = s.StartSession(f.ali.ID, "ali-phone", []byte("r"), time.Hour)
+	_, err := s.StartSession(f.ali.ID, "ali-phone", []byte("r"), time.Hour)
 	require.NoError(t, err)
 	ali := f.device("ali-phone", f.ali)
-	var sent []Mutation
-	for range 3 {
-		sent = append(sent, ali.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "یادداشت", t0)))
-	}
-	clash := ali.mut(MutNoteCreate, sent[0].RecordID, 0, notePayload(c.ID, "", "متن دیگر", t0))
+	sent, clash := notesAndAClash(f, ali, c.ID)
 	mustPush(t, s, ali, append(sent, clash)...)
 	require.NoError(t, s.Close())
 	downgradeToSchema5(t, path)
 
-	s = mustOpenStoreAt(t, path, Options{Now: clock.Now, NewID: ids.Next})
+	s = mustOpenStoreAt(t, path, Options{Now: f.clock.Now, NewID: f.ids.Next})
 	f.s = s
 	last, err := s.LastDeviceSeq(f.ali.ID, "ali-phone")
 	require.NoError(t, err)
@@ -111,6 +104,17 @@ func TestSchema5SequencesMigrateToTheDevicesAccount(t *testing.T) {
 		}
 		return nil
 	}))
+}
+
+// notesAndAClash are three notes from d on complaintID, and a fourth
+// mutation that reuses the first one's record id with other content (an
+// idempotency clash), for the migration tests to push before and replay
+// after.
+func notesAndAClash(f *fieldFixture, d *fieldDevice, complaintID string) (sent []Mutation, clash Mutation) {
+	for range 3 {
+		sent = append(sent, d.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(complaintID, "", "یادداشت", t0)))
+	}
+	return sent, d.mut(MutNoteCreate, sent[0].RecordID, 0, notePayload(complaintID, "", "متن دیگر", t0))
 }
 
 // downgradeToSchema5 rewrites a store's push idempotency in schema 5's

@@ -2,14 +2,13 @@ package sync
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/internal/testkit"
 )
 
 // Regression: a push that skipped sequences made a sequence_gap conflict
@@ -44,18 +43,13 @@ func TestServerBehindAfterRestoreIsNotBlamedOnTheDevice(t *testing.T) {
 		sent = append(sent, d.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "یادداشت "+string(rune('a'+i)), t0)))
 	}
 	mustPush(t, f.s, d, sent[:5]...)
-	backup := filepath.Join(t.TempDir(), "backup.db")
-	out, err := os.Create(backup)
-	require.NoError(t, err)
-	_, err = f.s.Backup(out)
-	require.NoError(t, err)
-	require.NoError(t, out.Close())
+	backup := testkit.BackupFile(t, f.s.Backup)
 	mustPush(t, f.s, d, sent[5:]...) // acknowledged, then lost by the restore
 	restored := mustOpenStoreAt(t, backup, Options{Now: f.clock.Now, NewID: f.ids.Next})
 
 	// New work alone, beyond the hole: refused whole, nothing applied.
 	next := d.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "کار تازه", t0))
-	_, err = restored.PushAcked(f.ali, d.id, 8, []Mutation{next})
+	_, err := restored.PushAcked(f.ali, d.id, 8, []Mutation{next})
 	var behind *ServerBehindError
 	require.True(t, errors.As(err, &behind), "got %v", err)
 	assert.Equal(t, uint64(5), behind.LastDeviceSeq)

@@ -267,25 +267,10 @@ func (w *walker) object(sh *shape) error {
 	w.path = append(w.path, segment{})
 	defer func() { w.path = w.path[:depth] }()
 	for n := 0; ; n++ {
+		if done, err := w.member('}', n); done || err != nil {
+			return err
+		}
 		w.ws()
-		if w.i >= len(w.raw) {
-			return errSyntax
-		}
-		if w.raw[w.i] == '}' && n == 0 {
-			w.i++
-			return nil
-		}
-		if n > 0 {
-			if w.raw[w.i] == '}' {
-				w.i++
-				return nil
-			}
-			if w.raw[w.i] != ',' {
-				return errSyntax
-			}
-			w.i++
-			w.ws()
-		}
 		if w.i >= len(w.raw) || w.raw[w.i] != '"' {
 			return errSyntax
 		}
@@ -342,25 +327,35 @@ func (w *walker) array(sh *shape) error {
 	w.path = append(w.path, segment{})
 	defer func() { w.path = w.path[:depth] }()
 	for n := 0; ; n++ {
-		w.ws()
-		if w.i >= len(w.raw) {
-			return errSyntax
-		}
-		if w.raw[w.i] == ']' {
-			w.i++
-			return nil
-		}
-		if n > 0 {
-			if w.raw[w.i] != ',' {
-				return errSyntax
-			}
-			w.i++
+		if done, err := w.member(']', n); done || err != nil {
+			return err
 		}
 		w.path[depth] = segment{index: n}
 		if err := w.value(elem); err != nil {
 			return err
 		}
 	}
+}
+
+// member steps to the n-th member of an object or array: it passes the
+// white space and, before any member but the first, the comma. done reports
+// that the closing bracket came instead; it is passed too.
+func (w *walker) member(closing byte, n int) (done bool, err error) {
+	w.ws()
+	if w.i >= len(w.raw) {
+		return false, errSyntax
+	}
+	if w.raw[w.i] == closing {
+		w.i++
+		return true, nil
+	}
+	if n > 0 {
+		if w.raw[w.i] != ',' {
+			return false, errSyntax
+		}
+		w.i++
+	}
+	return false, nil
 }
 
 // skip passes over a value without looking into it.

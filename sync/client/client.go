@@ -380,10 +380,14 @@ func (c *Client) Cursor() (string, error) {
 // AckedThrough returns the highest device sequence the server acknowledged
 // to the current account on this device (sent with every push as
 // acked_through, so that a server restored from a backup is found out).
-func (c *Client) AckedThrough() (uint64, error) {
+func (c *Client) AckedThrough() (uint64, error) { return c.metaSeq(keyAcked) }
+
+// metaSeq reads the sequence number stored in the meta bucket under key
+// (zero when there is none).
+func (c *Client) metaSeq(key []byte) (uint64, error) {
 	var n uint64
 	err := c.db.View(func(tx *bolt.Tx) error {
-		n = btoi(tx.Bucket(bucketMeta).Get(keyAcked))
+		n = btoi(tx.Bucket(bucketMeta).Get(key))
 		return nil
 	})
 	return n, err
@@ -408,14 +412,7 @@ func switchAccount(tx *bolt.Tx, from, to string) error {
 
 // LastSeq returns the highest device sequence ever assigned to the current
 // account on this device (0 for a new device or account).
-func (c *Client) LastSeq() (uint64, error) {
-	var n uint64
-	err := c.db.View(func(tx *bolt.Tx) error {
-		n = btoi(tx.Bucket(bucketMeta).Get(keyLastSeq))
-		return nil
-	})
-	return n, err
-}
+func (c *Client) LastSeq() (uint64, error) { return c.metaSeq(keyLastSeq) }
 
 // Clock returns the hybrid logical clock's last reading.
 func (c *Client) Clock() (HLC, error) {

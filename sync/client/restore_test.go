@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/internal/testkit"
 	favsync "github.com/favad/favad/sync"
 	"github.com/favad/favad/sync/client"
 )
@@ -17,13 +17,7 @@ import (
 // backupStore writes a hot copy of the env's store to a new file.
 func (e *env) backupStore() string {
 	e.t.Helper()
-	path := filepath.Join(e.t.TempDir(), "backup.db")
-	f, err := os.Create(path)
-	require.NoError(e.t, err)
-	_, err = e.store.Backup(f)
-	require.NoError(e.t, err)
-	require.NoError(e.t, f.Close())
-	return path
+	return testkit.BackupFile(e.t, e.store.Backup)
 }
 
 // restoreStore stops the server, replaces its store with the backup at
