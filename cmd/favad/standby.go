@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	favsync "github.com/favad/favad/sync"
 	"github.com/favad/favad/sync/s3backup"
 )
 
@@ -224,6 +225,11 @@ func (s *standbyLoop) restore(ctx context.Context, m s3backup.Manifest) error {
 	defer os.Remove(tmp) // gone after the rename; removed on failure
 	if _, err := verifyStoreFile(tmp); err != nil {
 		return fmt.Errorf("%s is not a store this FAVAD can serve: %w", m.Name, err)
+	}
+	if cur, err := favsync.Open(storeFile(s.data), favsync.Options{ReadOnly: true, LockTimeout: 300 * time.Millisecond}); errors.Is(err, favsync.ErrLocked) {
+		return fmt.Errorf("the store %s is in use by another process (a server on the standby's directory?)", storeFile(s.data))
+	} else if err == nil {
+		cur.Close()
 	}
 	if err := os.Rename(tmp, storeFile(s.data)); err != nil {
 		return err

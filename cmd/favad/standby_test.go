@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
 
 	"github.com/favad/favad/demo"
 	"github.com/favad/favad/internal/s3test"
@@ -138,6 +141,7 @@ func TestStandbyTakesOverWhenThePrimaryIsKilled(t *testing.T) {
 	}
 
 	// The devices are pointed at the new address and sync, with new work too.
+	resent := 0
 	for i, d := range devs {
 		d.c.Close()
 		d.cfg.BaseURL = newBase
@@ -156,7 +160,12 @@ func TestStandbyTakesOverWhenThePrimaryIsKilled(t *testing.T) {
 		if q, _ := d.c.Queue(); len(q) != 0 {
 			t.Errorf("device %d: %d mutations still queued after syncing with the promoted standby", i, len(q))
 		}
+		resent += rep.Resent
 		t.Logf("device %d: made %d notes; re-sent %d to the promoted standby (server behind: %v)", i, len(d.made), rep.Resent, rep.ServerBehind)
+	}
+
+	if resent == 0 {
+		t.Error("no device re-sent anything: the primary was killed with no acknowledged work after its last backup, and the test proves nothing")
 	}
 
 	dispatcher = apiLogin(t, newBase, "dispatcher")
@@ -197,4 +206,89 @@ func TestStandbyTakesOverWhenThePrimaryIsKilled(t *testing.T) {
 		t.Errorf("favad verify after the failover: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	t.Logf("the standby was promoted on backup %s (seq %d); %d notes held by devices are on it exactly once", st.Backup, st.Seq, held)
+}
+
+// TestStandbyKeepsItsStoreWhenABackupIsBad: a newer backup whose bytes were
+// changed in the bucket is refused, and the standby keeps the store it
+// holds (no half-written store, no download left behind); promoted, it
+// serves that store, and once promoted a restarted standby serves at once
+// without restoring over the writes it has taken.
+func TestStandbyKeepsItsStoreWhenABackupIsBad(t *testing.T) {
+	tg := s3test.New(t)
+	env := []string{"FAVAD_S3_ACCESS_KEY=" + tg.AccessKey, "FAVAD_S3_SECRET_KEY=" + tg.SecretKey}
+	s3flags := []string{"--s3-endpoint", "http://" + tg.Endpoint, "--s3-region", tg.Region, "--s3-path-style"}
+	run := func(args ...string) result {
+		t.Helper()
+		r := runFavad(t, env, "", append(args, s3flags...)...)
+		if r.code != 0 {
+			t.Fatalf("favad %v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+		return r
+	}
+	report := regexp.MustCompile(`backup (favad-\S+) written to .*change log at sequence (\d+)`)
+	primaryData, standbyData := t.TempDir(), t.TempDir()
+	if r := runFavad(t, nil, "", "demo", "--data", primaryData); r.code != 0 {
+		t.Fatalf("favad demo: exit %d\n%s", r.code, r.stderr)
+	}
+	good := report.FindStringSubmatch(run("backup", "--data", primaryData, "--to", tg.URL()).stdout)
+	standbyArgs := append([]string{"standby", "--from", tg.URL(), "--every", "1s", "--data", standbyData,
+		"--addr", "127.0.0.1:0", "--log-level", "info"}, s3flags...)
+	standby, _ := launchFavad(t, env, standbyArgs...)
+	waitLog := func(p *serverProc, msg string) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if strings.Contains(p.stderr.String(), msg) {
+				return
+			}
+		}
+		t.Fatalf("no %s in the standby's log:\n%s", msg, p.stderr)
+	}
+	waitLog(standby, `"msg":"standby holds backup","component":"standby","backup":"`+good[1]+`","seq":`+good[2])
+	standby.stop(t)
+
+	// A newer backup, its bytes then changed in the bucket.
+	time.Sleep(10 * time.Millisecond) // a later name
+	bad := report.FindStringSubmatch(run("backup", "--data", primaryData, "--to", tg.URL()).stdout)
+	junk := []byte("not a store at all")
+	if _, err := tg.Client(t).PutObject(context.Background(), tg.Bucket, tg.Prefix+"/backups/"+bad[1]+".db",
+		bytes.NewReader(junk), int64(len(junk)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	standby, listening := launchFavad(t, env, standbyArgs...)
+	waitLog(standby, `"msg":"restoring a newer backup failed; the store held is unchanged","component":"standby","backup":"`+bad[1]+`"`)
+	if strays, _ := filepath.Glob(filepath.Join(standbyData, ".standby-download-*")); len(strays) > 0 {
+		t.Errorf("downloads left behind: %v", strays)
+	}
+	if r := runFavad(t, nil, "", "standby", "--promote", "--data", standbyData); r.code != 0 {
+		t.Fatalf("favad standby --promote: exit %d\n%s", r.code, r.stderr)
+	}
+	standby.waitListening(t, listening, 30*time.Second)
+	if !strings.Contains(standby.stderr.String(), `"msg":"standby promoted: serving","component":"standby","backup":"`+good[1]+`"`) {
+		t.Errorf("the standby did not serve the good backup %s:\n%s", good[1], standby.stderr)
+	}
+	// Work on the promoted standby, then a restart: it serves at once, that work kept.
+	token := apiLogin(t, standby.url, "dispatcher")
+	apiDo(t, standby.url, token, "POST", "/v1/complaints", map[string]any{"call_id": "AFTER-PROMOTION", "category": "absent_employee",
+		"description": "کارمند حاضر نیست", "call_time": time.Now().UTC().Format(time.RFC3339), "office_code": "QZ-SSO-01", "priority": "normal"}, nil)
+	standby.stop(t)
+	standby, listening = launchFavad(t, env, standbyArgs...)
+	standby.waitListening(t, listening, 10*time.Second)
+	if !strings.Contains(standby.stderr.String(), "this standby was promoted before: serving without restoring") {
+		t.Errorf("a promoted standby restarted:\n%s", standby.stderr)
+	}
+	token = apiLogin(t, standby.url, "dispatcher")
+	var page struct {
+		Items []struct {
+			CallID string `json:"call_id"`
+		} `json:"items"`
+	}
+	apiDo(t, standby.url, token, "GET", "/v1/complaints?q=AFTER-PROMOTION", nil, &page)
+	found := false
+	for _, c := range page.Items {
+		found = found || c.CallID == "AFTER-PROMOTION"
+	}
+	if !found {
+		t.Errorf("the complaint made on the promoted standby is gone after its restart: %+v", page)
+	}
+	standby.stop(t)
 }
