@@ -83,19 +83,27 @@ func downloadBackup(ctx context.Context, dir, from, name string, s3 *blobConfig,
 	if err != nil {
 		return "", m, fmt.Errorf("restore from %s: %w", bucket, err)
 	}
+	tmp, err := downloadBackupFile(ctx, bucket, m, dir, ".restore-download-*.tmp")
+	return tmp, m, err
+}
+
+// downloadBackupFile fetches the backup m into a new file in dir named after
+// pattern (os.CreateTemp), checked against its manifest (size and SHA-256),
+// and returns its path. On failure no file is left.
+func downloadBackupFile(ctx context.Context, bucket *s3backup.Bucket, m s3backup.Manifest, dir, pattern string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", m, err
+		return "", err
 	}
-	f, err := os.CreateTemp(dir, ".restore-download-*.tmp")
+	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
-		return "", m, err
+		return "", err
 	}
 	f.Close()
 	if err := bucket.Download(ctx, m, f.Name()); err != nil {
 		os.Remove(f.Name())
-		return "", m, err
+		return "", err
 	}
-	return f.Name(), m, nil
+	return f.Name(), nil
 }
 
 // restoreSource names where a restore came from, for its report.

@@ -6,6 +6,7 @@
 //	favad [serve] [flags]   run the API (the default command)
 //	favad backup            copy the store, also while the server runs
 //	favad restore           replace the store with a backup (server stopped)
+//	favad standby           follow the backups in object storage; serve once promoted
 //	favad users …           add, list, disable, enable, reset-password
 //	favad demo              load the demo data into an empty store
 //	favad version           print the version
@@ -55,6 +56,7 @@ var commands = []command{
 	{"serve", "run the API server (the default command)", (*cli).serve},
 	{"backup", "write a consistent copy of the store, also while the server runs", (*cli).backup},
 	{"restore", "replace the store with a backup; the server must be stopped", (*cli).restore},
+	{"standby", "follow the backups in object storage as a warm standby; serve once promoted", (*cli).standby},
 	{"users", "manage accounts: add, list, disable, enable, reset-password", (*cli).users},
 	{"verify", "recheck every evidence blob's hash and every complaint's evidence chain", (*cli).verify},
 	{"demo", "load the Qazvin demo data and accounts into an empty store", (*cli).demo},

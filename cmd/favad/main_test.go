@@ -152,6 +152,15 @@ func startServer(t *testing.T, dataDir string, extra ...string) *serverProc {
 func startServerEnv(t *testing.T, env []string, dataDir string, extra ...string) *serverProc {
 	t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--log-level", "warn"}, extra...)
+	p, urls := launchFavad(t, env, args...)
+	p.waitListening(t, urls, 10*time.Second)
+	return p
+}
+
+// launchFavad starts favad args; the channel gets the URL of its
+// "FAVAD listening on" line, if it prints one.
+func launchFavad(t *testing.T, env []string, args ...string) (*serverProc, <-chan string) {
+	t.Helper()
 	cmd := exec.Command(favadBin, args...)
 	cmd.Env = cleanEnv(env...)
 	stdout, err := cmd.StdoutPipe()
@@ -185,15 +194,21 @@ func startServerEnv(t *testing.T, env []string, dataDir string, extra ...string)
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
+	return p, urls
+}
+
+// waitListening waits for p's URL on urls, then half a second more for what
+// it prints after it.
+func (p *serverProc) waitListening(t *testing.T, urls <-chan string, timeout time.Duration) {
+	t.Helper()
 	select {
 	case p.url = <-urls:
 	case <-p.done:
-		t.Fatalf("favad serve exited (%v) before listening; stderr:\n%s", p.err, p.stderr)
-	case <-time.After(10 * time.Second):
-		t.Fatalf("favad serve did not print its URL within 10s; stderr:\n%s", p.stderr)
+		t.Fatalf("favad exited (%v) before listening; stderr:\n%s", p.err, p.stderr)
+	case <-time.After(timeout):
+		t.Fatalf("favad did not print its URL within %s; stderr:\n%s", timeout, p.stderr)
 	}
 	time.Sleep(500 * time.Millisecond)
-	return p
 }
 
 // stop sends SIGTERM and requires a clean exit within the shutdown timeout.

@@ -53,7 +53,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 
 	ctx, stopSignals := c.notifySignals(ctx)
 	defer stopSignals()
+	return c.runServer(ctx, &cfg, logger)
+}
 
+// runServer serves cfg until ctx ends (serve's and a promoted standby's
+// common path): cfg is validated, the logger and the signals are set up.
+func (c *cli) runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger) error {
 	var tlsConfig *tls.Config
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)

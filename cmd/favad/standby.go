@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	favsync "github.com/favad/favad/sync"
+	"github.com/favad/favad/sync/s3backup"
+)
+
+// A warm standby keeps restoring the newest backup from object storage into
+// its data directory until it is promoted, then serves like `favad serve`.
+//
+// Promotion is a file: `favad standby --promote --data DIR` writes
+// DIR/promote, which the running standby looks for every second (a file
+// works across users, containers and hosts sharing the directory, and needs
+// no process id). Once promoted, DIR/standby.json says so and a standby
+// restarted on DIR serves at once: it never restores over a store that has
+// taken writes of its own.
+
+const (
+	standbyDownloadPattern = ".standby-download-*.tmp"
+	promoteCheckEvery      = time.Second
+	finalPollTimeout       = 30 * time.Second
+)
+
+// promoteFile is the file that asks the standby on dataDir to serve.
+func promoteFile(dataDir string) string { return filepath.Join(dataDir, "promote") }
+
+// standbyStateFile records which backup the standby's store holds.
+func standbyStateFile(dataDir string) string { return filepath.Join(dataDir, "standby.json") }
+
+// standbyState is the content of standby.json.
+type standbyState struct {
+	Backup   string    `json:"backup,omitempty"` // the backup's name; names sort by age
+	Seq      uint64    `json:"seq"`              // the change-log sequence it holds
+	Taken    time.Time `json:"taken,omitzero"`
+	Restored time.Time `json:"restored,omitzero"`
+	Promoted time.Time `json:"promoted,omitzero"` // set once the standby serves
+}
+
+func readStandbyState(dataDir string) (standbyState, error) {
+	var st standbyState
+	raw, err := os.ReadFile(standbyStateFile(dataDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(raw, &st)
+	}
+	if err != nil {
+		return st, fmt.Errorf("standby: read %s: %w", standbyStateFile(dataDir), err)
+	}
+	return st, nil
+}
+
+func writeStandbyState(dataDir string, st standbyState) error {
+	raw, _ := json.MarshalIndent(st, "", "  ")
+	return writeFileAtomic(standbyStateFile(dataDir), func(w io.Writer) error {
+		_, err := w.Write(append(raw, '\n'))
+		return err
+	})
+}
+
+// standby runs `favad standby`.
+func (c *cli) standby(ctx context.Context, args []string) error {
+	var cfg serveConfig
+	fs := c.newFlagSet("standby", "--from s3://bucket/prefix --data DIR [--every 30s] [serve's flags] | --promote --data DIR",
+		"Keep restoring the newest complete backup in object storage into DIR (a warm standby),\n"+
+			"until promoted; then serve on DIR like 'favad serve' with the same flags.\n"+
+			"'favad standby --promote --data DIR' promotes the standby running on DIR (it writes\n"+
+			"DIR/promote, looked for every second). DIR/standby.json names the backup held.")
+	cfg.register(fs)
+	from := fs.String("from", "", "s3://bucket/prefix where 'favad serve --backup-to' writes its backups, with --s3-endpoint")
+	every := fs.Duration("every", 30*time.Second, "how often the bucket is looked at for a newer backup")
+	promote := fs.Bool("promote", false, "promote the standby running on --data: it stops restoring and serves")
+	c.commandLineOnly(fs, "from", "every", "promote")
+	if err := c.parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *promote {
+		if err := writeFileAtomic(promoteFile(cfg.Data), func(io.Writer) error { return nil }); err != nil {
+			return fmt.Errorf("promote: %w", err)
+		}
+		fmt.Fprintf(c.stdout, "asked the standby on %s to serve: it does within a second (see its log)\n", cfg.Data)
+		return nil
+	}
+	if *from == "" {
+		return usagef("standby needs --from s3://bucket/prefix (or --promote)")
+	}
+	if *every < time.Second {
+		return usagef("--every %s: at least 1s", *every)
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	if cfg.FCMCredentials == "" {
+		cfg.FCMCredentials = c.getenv("GOOGLE_APPLICATION_CREDENTIALS")
+	}
+	bucket, err := s3Backups(*from, "--from", &cfg.Blob, c.getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: cfg.level}))
+	slog.SetDefault(logger)
+	ctx, stopSignals := c.notifySignals(ctx)
+	defer stopSignals()
+
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return err
+	}
+	stray, _ := filepath.Glob(filepath.Join(cfg.Data, standbyDownloadPattern))
+	for _, f := range stray { // downloads cut short by a crash
+		os.Remove(f)
+	}
+	st, err := readStandbyState(cfg.Data)
+	if err != nil {
+		return err
+	}
+	sb := &standbyLoop{bucket: bucket, data: cfg.Data, held: st, logger: logger.With("component", "standby")}
+	if st.Promoted.IsZero() {
+		sb.logger.Info("standby following", "from", bucket.String(), "every", *every, "data", cfg.Data, "holds", st.Backup, "seq", st.Seq)
+		if err := sb.follow(ctx, *every); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			sb.logger.Info("standby stopped", "reason", context.Cause(ctx).Error())
+			return nil
+		}
+	} else {
+		sb.logger.Info("this standby was promoted before: serving without restoring", "promoted", st.Promoted, "backup", st.Backup, "seq", st.Seq)
+	}
+	return c.runServer(ctx, &cfg, logger)
+}
+
+// standbyLoop follows the backups in bucket into the store in data.
+type standbyLoop struct {
+	bucket *s3backup.Bucket
+	data   string
+	held   standbyState
+	logger *slog.Logger
+}
+
+// follow restores every newer backup as it appears, every interval, until
+// ctx ends (it returns nil) or the standby is promoted: then it takes a last
+// look for a newer backup, records the promotion and returns nil. It returns
+// an error if it is promoted with no backup restored.
+func (s *standbyLoop) follow(ctx context.Context, every time.Duration) error {
+	check := time.NewTicker(promoteCheckEvery)
+	defer check.Stop()
+	next := time.Now()
+	for {
+		if _, err := os.Stat(promoteFile(s.data)); err == nil {
+			return s.promote(ctx)
+		}
+		if !time.Now().Before(next) {
+			s.poll(ctx)
+			next = time.Now().Add(every)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-check.C:
+		}
+	}
+}
+
+func (s *standbyLoop) promote(ctx context.Context) error {
+	s.logger.Info("promotion asked: a last look for a newer backup", "file", promoteFile(s.data))
+	pctx, cancel := context.WithTimeout(ctx, finalPollTimeout)
+	s.poll(pctx)
+	cancel()
+	if s.held.Backup == "" {
+		if _, err := os.Stat(storeFile(s.data)); err != nil {
+			return fmt.Errorf("standby: promoted before any backup was restored into %s: nothing to serve (is there a backup in %s?)", s.data, s.bucket)
+		}
+	}
+	s.held.Promoted = time.Now().UTC()
+	if err := writeStandbyState(s.data, s.held); err != nil {
+		return fmt.Errorf("standby: record the promotion: %w", err)
+	}
+	s.logger.Info("standby promoted: serving", "backup", s.held.Backup, "seq", s.held.Seq, "taken", s.held.Taken)
+	return nil
+}
+
+// poll restores the newest complete backup if it is newer than the one held.
+// Failures are logged: the standby keeps what it holds and tries again.
+func (s *standbyLoop) poll(ctx context.Context) {
+	m, err := s.bucket.Latest(ctx)
+	switch {
+	case errors.Is(err, s3backup.ErrNoBackup):
+		s.logger.Warn("no complete backup yet", "from", s.bucket.String())
+		return
+	case err != nil:
+		s.logger.Error("looking for a newer backup failed", "from", s.bucket.String(), "error", err)
+		return
+	case m.Name <= s.held.Backup:
+		s.logger.Debug("no newer backup", "holds", s.held.Backup)
+		return
+	}
+	start := time.Now()
+	if err := s.restore(ctx, m); err != nil {
+		s.logger.Error("restoring a newer backup failed; the store held is unchanged", "backup", m.Name, "error", err)
+		return
+	}
+	s.logger.Info("standby holds backup", "backup", m.Name, "seq", m.Seq, "taken", m.Taken, "bytes", m.Bytes,
+		"lag", time.Since(m.Taken).Round(time.Millisecond), "duration", time.Since(start).Round(time.Millisecond))
+}
+
+// restore puts the backup m in place of the store: downloaded beside it,
+// checked against its manifest and opened as a store, then renamed over it
+// in one step, so that the data directory never holds a half-written store.
+func (s *standbyLoop) restore(ctx context.Context, m s3backup.Manifest) error {
+	tmp, err := downloadBackupFile(ctx, s.bucket, m, s.data, standbyDownloadPattern)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp) // gone after the rename; removed on failure
+	if _, err := verifyStoreFile(tmp); err != nil {
+		return fmt.Errorf("%s is not a store this FAVAD can serve: %w", m.Name, err)
+	}
+	if cur, err := favsync.Open(storeFile(s.data), favsync.Options{ReadOnly: true, LockTimeout: 300 * time.Millisecond}); errors.Is(err, favsync.ErrLocked) {
+		return fmt.Errorf("the store %s is in use by another process (a server on the standby's directory?)", storeFile(s.data))
+	} else if err == nil {
+		cur.Close()
+	}
+	if err := os.Rename(tmp, storeFile(s.data)); err != nil {
+		return err
+	}
+	if err := syncDir(s.data); err != nil {
+		return err
+	}
+	// The reports' aggregates are rebuilt from the restored log when it serves.
+	if err := os.Remove(reportsSnapshotFile(s.data)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	s.held = standbyState{Backup: m.Name, Seq: m.Seq, Taken: m.Taken, Restored: time.Now().UTC()}
+	return writeStandbyState(s.data, s.held)
+}

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	stdsync "sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/favad/favad/demo"
+	"github.com/favad/favad/internal/s3test"
+	"github.com/favad/favad/sync/client"
+)
+
+// TestStandbyTakesOverWhenThePrimaryIsKilled is the failover, end to end
+// with real processes: a primary serving with scheduled backups to object
+// storage (SeaweedFS) every second, under a push storm from several devices;
+// a standby following the backups; the primary killed (SIGKILL) mid-storm;
+// the standby promoted, serving on another address; the devices pointed at
+// it reconnect and sync. Everything any device holds is then on the promoted
+// server exactly once, and favad verify is clean.
+func TestStandbyTakesOverWhenThePrimaryIsKilled(t *testing.T) {
+	tg := s3test.New(t)
+	env := []string{"FAVAD_S3_ACCESS_KEY=" + tg.AccessKey, "FAVAD_S3_SECRET_KEY=" + tg.SecretKey}
+	s3flags := []string{"--s3-endpoint", "http://" + tg.Endpoint, "--s3-region", tg.Region, "--s3-path-style"}
+	primaryData, standbyData := t.TempDir(), t.TempDir()
+	primary := startServerEnv(t, env, primaryData, append([]string{"--demo", "--log-level", "info",
+		"--backup-to", tg.URL(), "--backup-every", "1s", "--backup-keep", "3"}, s3flags...)...)
+	base := primary.url
+
+	// The standby shares the signing keys (as the README asks), so that
+	// sessions survive the failover.
+	standby, listening := launchFavad(t, env, append([]string{"standby", "--from", tg.URL(), "--every", "1s",
+		"--data", standbyData, "--addr", "127.0.0.1:0", "--log-level", "info",
+		"--jwt-key-file", filepath.Join(primaryData, "jwt-keys.json")}, s3flags...)...)
+
+	dispatcher := apiLogin(t, base, "dispatcher")
+	admin := apiLogin(t, base, "admin")
+	const devices = 3
+	type device struct {
+		c         *client.Client
+		cfg       client.Config
+		path      string
+		complaint string
+		made      []string // every note id the device made
+	}
+	devs := make([]*device, devices)
+	for i := range devs {
+		user := fmt.Sprintf("standby.inspector%d", i)
+		var u struct{ ID string }
+		apiDo(t, base, admin, "POST", "/v1/users", map[string]any{"username": user, "display_name": "بازرس", "role": "inspector",
+			"mode": "field", "region": map[string]string{"province": demo.Province}, "password": demo.Password}, &u)
+		var c struct{ ID string }
+		apiDo(t, base, dispatcher, "POST", "/v1/complaints", map[string]any{"call_id": fmt.Sprintf("STANDBY-%d", i), "category": "absent_employee",
+			"description": "کارمند حاضر نیست", "call_time": time.Now().UTC().Format(time.RFC3339), "office_code": "QZ-SSO-01", "priority": "normal"}, &c)
+		apiDo(t, base, dispatcher, "POST", "/v1/complaints/"+c.ID+"/assign", map[string]string{"inspector_id": u.ID, "mode": "field"}, nil)
+		d := &device{path: filepath.Join(t.TempDir(), user+".db"), complaint: c.ID,
+			cfg: client.Config{BaseURL: base, Username: user, Password: demo.Password, HTTPClient: &http.Client{Timeout: 5 * time.Second}, BatchSize: 10}}
+		var err error
+		if d.c, err = client.Open(d.path, d.cfg); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.c.Close() })
+		devs[i] = d
+	}
+
+	// The standby must hold a backup with the devices' accounts before the
+	// storm ends: wait for one taken after they were made.
+	holds := regexp.MustCompile(`"msg":"standby holds backup"[^\n]*"seq":(\d+)`)
+	waitHolds := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if len(holds.FindAllString(standby.stderr.String(), -1)) >= n {
+				return
+			}
+		}
+		t.Fatalf("the standby restored fewer than %d backups; its stderr:\n%s\nthe primary's:\n%s", n, standby.stderr, primary.stderr)
+	}
+	before := len(holds.FindAllString(standby.stderr.String(), -1))
+
+	// The storm, until the primary is killed.
+	var killed atomic.Bool
+	storm, stop := context.WithCancel(context.Background())
+	var wg stdsync.WaitGroup
+	for i, d := range devs {
+		wg.Go(func() {
+			for n := 0; storm.Err() == nil; n++ {
+				id := client.NewID()
+				if _, _, err := d.c.AddNote(id, client.Note{ComplaintID: d.complaint, Text: fmt.Sprintf("یادداشت %d", n), WrittenAt: time.Now()}); err != nil {
+					t.Error(err)
+					return
+				}
+				d.made = append(d.made, id)
+				if n%2 == 0 {
+					if _, err := d.c.Sync(storm); err != nil && !killed.Load() && storm.Err() == nil {
+						t.Errorf("device %d: sync during the storm: %v", i, err)
+						return
+					}
+				}
+			}
+		})
+	}
+	waitHolds(before + 2) // the standby follows backups taken during the storm
+	time.Sleep(1500 * time.Millisecond)
+	killed.Store(true)
+	if err := primary.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-primary.done
+	time.Sleep(200 * time.Millisecond) // the devices keep writing while the server is gone
+	stop()
+	wg.Wait()
+
+	// Promoted: it serves on its own address.
+	if out := mustRun(t, "", "standby", "--promote", "--data", standbyData); !strings.Contains(out, "asked the standby") {
+		t.Errorf("standby --promote: %s", out)
+	}
+	standby.waitListening(t, listening, 40*time.Second)
+	var st standbyState
+	raw, err := os.ReadFile(filepath.Join(standbyData, "standby.json"))
+	if err == nil {
+		err = json.Unmarshal(raw, &st)
+	}
+	if err != nil || st.Backup == "" || st.Seq == 0 || st.Promoted.IsZero() {
+		t.Fatalf("standby.json after the promotion: %+v (%v)", st, err)
+	}
+	newBase := standby.url
+	if newBase == base {
+		t.Fatalf("the standby serves on the primary's address %s", base)
+	}
+
+	// The devices are pointed at the new address and sync, with new work too.
+	resent := 0
+	for i, d := range devs {
+		d.c.Close()
+		d.cfg.BaseURL = newBase
+		if d.c, err = client.Open(d.path, d.cfg); err != nil {
+			t.Fatal(err)
+		}
+		id := client.NewID()
+		if _, _, err := d.c.AddNote(id, client.Note{ComplaintID: d.complaint, Text: "پس از جابه‌جایی", WrittenAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		d.made = append(d.made, id)
+		rep, err := d.c.Sync(context.Background())
+		if err != nil {
+			t.Fatalf("device %d: sync with the promoted standby: %v", i, err)
+		}
+		if q, _ := d.c.Queue(); len(q) != 0 {
+			t.Errorf("device %d: %d mutations still queued after syncing with the promoted standby", i, len(q))
+		}
+		resent += rep.Resent
+		t.Logf("device %d: made %d notes; re-sent %d to the promoted standby (server behind: %v)", i, len(d.made), rep.Resent, rep.ServerBehind)
+	}
+
+	if resent == 0 {
+		t.Error("no device re-sent anything: the primary was killed with no acknowledged work after its last backup, and the test proves nothing")
+	}
+
+	dispatcher = apiLogin(t, newBase, "dispatcher")
+	held := 0
+	for i, d := range devs {
+		ledger, err := d.c.Ledger()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fw struct {
+			Notes []struct{ ID string } `json:"notes"`
+		}
+		apiDo(t, newBase, dispatcher, "GET", "/v1/complaints/"+d.complaint+"/fieldwork", nil, &fw)
+		onServer := map[string]int{}
+		for _, n := range fw.Notes {
+			onServer[n.ID]++
+		}
+		for _, e := range ledger {
+			if onServer[e.Mutation.RecordID] != 1 {
+				t.Errorf("device %d: note %s (seq %d), held by the device, is on the promoted server %d times", i, e.Mutation.RecordID, e.Mutation.DeviceSeq, onServer[e.Mutation.RecordID])
+			}
+			if e.Result.Status != client.StatusApplied {
+				t.Errorf("device %d: note %s was %s (%s)", i, e.Mutation.RecordID, e.Result.Status, e.Result.Message)
+			}
+		}
+		for _, id := range d.made { // nothing pruned from these ledgers: every note made is there
+			if onServer[id] != 1 {
+				t.Errorf("device %d: note %s, made by the device, is on the promoted server %d times", i, id, onServer[id])
+			}
+		}
+		if len(fw.Notes) != len(d.made) {
+			t.Errorf("device %d: made %d notes, the promoted server holds %d", i, len(d.made), len(fw.Notes))
+		}
+		held += len(ledger)
+	}
+	standby.stop(t)
+	if r := runFavad(t, nil, "", "verify", "--data", standbyData); r.code != 0 || !strings.Contains(r.stdout, "problems: 0") {
+		t.Errorf("favad verify after the failover: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("the standby was promoted on backup %s (seq %d); %d notes held by devices are on it exactly once", st.Backup, st.Seq, held)
+}
+
+// TestStandbyKeepsItsStoreWhenABackupIsBad: a newer backup whose bytes were
+// changed in the bucket is refused, and the standby keeps the store it
+// holds (no half-written store, no download left behind); promoted, it
+// serves that store, and once promoted a restarted standby serves at once
+// without restoring over the writes it has taken.
+func TestStandbyKeepsItsStoreWhenABackupIsBad(t *testing.T) {
+	tg := s3test.New(t)
+	env := []string{"FAVAD_S3_ACCESS_KEY=" + tg.AccessKey, "FAVAD_S3_SECRET_KEY=" + tg.SecretKey}
+	s3flags := []string{"--s3-endpoint", "http://" + tg.Endpoint, "--s3-region", tg.Region, "--s3-path-style"}
+	run := func(args ...string) result {
+		t.Helper()
+		r := runFavad(t, env, "", append(args, s3flags...)...)
+		if r.code != 0 {
+			t.Fatalf("favad %v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+		return r
+	}
+	report := regexp.MustCompile(`backup (favad-\S+) written to .*change log at sequence (\d+)`)
+	primaryData, standbyData := t.TempDir(), t.TempDir()
+	if r := runFavad(t, nil, "", "demo", "--data", primaryData); r.code != 0 {
+		t.Fatalf("favad demo: exit %d\n%s", r.code, r.stderr)
+	}
+	good := report.FindStringSubmatch(run("backup", "--data", primaryData, "--to", tg.URL()).stdout)
+	standbyArgs := append([]string{"standby", "--from", tg.URL(), "--every", "1s", "--data", standbyData,
+		"--addr", "127.0.0.1:0", "--log-level", "info"}, s3flags...)
+	standby, _ := launchFavad(t, env, standbyArgs...)
+	waitLog := func(p *serverProc, msg string) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if strings.Contains(p.stderr.String(), msg) {
+				return
+			}
+		}
+		t.Fatalf("no %s in the standby's log:\n%s", msg, p.stderr)
+	}
+	waitLog(standby, `"msg":"standby holds backup","component":"standby","backup":"`+good[1]+`","seq":`+good[2])
+	standby.stop(t)
+
+	// A newer backup, its bytes then changed in the bucket.
+	time.Sleep(10 * time.Millisecond) // a later name
+	bad := report.FindStringSubmatch(run("backup", "--data", primaryData, "--to", tg.URL()).stdout)
+	junk := []byte("not a store at all")
+	if _, err := tg.Client(t).PutObject(context.Background(), tg.Bucket, tg.Prefix+"/backups/"+bad[1]+".db",
+		bytes.NewReader(junk), int64(len(junk)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	standby, listening := launchFavad(t, env, standbyArgs...)
+	waitLog(standby, `"msg":"restoring a newer backup failed; the store held is unchanged","component":"standby","backup":"`+bad[1]+`"`)
+	if strays, _ := filepath.Glob(filepath.Join(standbyData, ".standby-download-*")); len(strays) > 0 {
+		t.Errorf("downloads left behind: %v", strays)
+	}
+	if r := runFavad(t, nil, "", "standby", "--promote", "--data", standbyData); r.code != 0 {
+		t.Fatalf("favad standby --promote: exit %d\n%s", r.code, r.stderr)
+	}
+	standby.waitListening(t, listening, 30*time.Second)
+	if !strings.Contains(standby.stderr.String(), `"msg":"standby promoted: serving","component":"standby","backup":"`+good[1]+`"`) {
+		t.Errorf("the standby did not serve the good backup %s:\n%s", good[1], standby.stderr)
+	}
+	// Work on the promoted standby, then a restart: it serves at once, that work kept.
+	token := apiLogin(t, standby.url, "dispatcher")
+	apiDo(t, standby.url, token, "POST", "/v1/complaints", map[string]any{"call_id": "AFTER-PROMOTION", "category": "absent_employee",
+		"description": "کارمند حاضر نیست", "call_time": time.Now().UTC().Format(time.RFC3339), "office_code": "QZ-SSO-01", "priority": "normal"}, nil)
+	standby.stop(t)
+	standby, listening = launchFavad(t, env, standbyArgs...)
+	standby.waitListening(t, listening, 10*time.Second)
+	if !strings.Contains(standby.stderr.String(), "this standby was promoted before: serving without restoring") {
+		t.Errorf("a promoted standby restarted:\n%s", standby.stderr)
+	}
+	token = apiLogin(t, standby.url, "dispatcher")
+	var page struct {
+		Items []struct {
+			CallID string `json:"call_id"`
+		} `json:"items"`
+	}
+	apiDo(t, standby.url, token, "GET", "/v1/complaints?q=AFTER-PROMOTION", nil, &page)
+	found := false
+	for _, c := range page.Items {
+		found = found || c.CallID == "AFTER-PROMOTION"
+	}
+	if !found {
+		t.Errorf("the complaint made on the promoted standby is gone after its restart: %+v", page)
+	}
+	standby.stop(t)
+}
