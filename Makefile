@@ -44,7 +44,7 @@ speclint:
 FUZZTIME    ?= 5s
 FUZZTARGETS := ./inspector:FuzzParseOfficeCSV ./inspector:FuzzNormalizeText ./sync:FuzzPullCursor ./sync:FuzzListCursor \
 	./server:FuzzPush ./server:FuzzDecodeJSON ./server:FuzzLastEventID ./server:FuzzUploadMetadata \
-	./sync/client:FuzzProblemOf ./media:FuzzReadPhotoMeta ./media:FuzzThumbnail
+	./sync/client:FuzzProblemOf ./media:FuzzReadPhotoMeta ./media:FuzzThumbnail ./internal/strictjson:FuzzDecode
 fuzz:
 	@out=$$(mktemp); trap 'rm -f $$out' EXIT; for t in $(FUZZTARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$fn in $$pkg for $(FUZZTIME)"; \

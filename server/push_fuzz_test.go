@@ -19,7 +19,9 @@ import (
 func FuzzPush(f *testing.F) {
 	fz := newFuzzStore(f)
 	store, field := fz.store, fz.users["field"]
-	statuses := []string{favsync.StatusApplied, favsync.StatusMerged, favsync.StatusResolvedByRule, favsync.StatusRejected}
+	// deferred: the fuzz device's open conflict records (one store for every
+	// input) reach the cap, and what would open another is deferred.
+	statuses := []string{favsync.StatusApplied, favsync.StatusMerged, favsync.StatusResolvedByRule, favsync.StatusRejected, favsync.StatusDeferred}
 
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var req pushRequest
@@ -53,6 +55,9 @@ func FuzzPush(f *testing.F) {
 			if r.Status == favsync.StatusRejected && r.Code == "" {
 				t.Fatalf("result %d is rejected without a code: %+v", i, r)
 			}
+			if r.Status == favsync.StatusDeferred && r.Code != "too_many_conflicts" {
+				t.Fatalf("result %d is deferred with code %q: %+v", i, r.Code, r)
+			}
 		}
 		if last > favsync.MaxDeviceSeq {
 			t.Fatalf("the device's last sequence %d is above %d", last, uint64(favsync.MaxDeviceSeq))
@@ -66,7 +71,7 @@ func FuzzPush(f *testing.F) {
 			if r.Status != first.Status || r.Code != first.Code {
 				t.Fatalf("mutation %d answered %s/%s, then %s/%s when sent again", i, first.Status, first.Code, r.Status, r.Code)
 			}
-			if first.Status != favsync.StatusRejected && !r.Replayed {
+			if first.Status != favsync.StatusRejected && first.Status != favsync.StatusDeferred && !r.Replayed {
 				t.Fatalf("mutation %d was settled, but sending it again is not a replay: %+v", i, r)
 			}
 		}
