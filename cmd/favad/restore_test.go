@@ -138,34 +138,10 @@ func TestRestoreGetsDevicesWorkBack(t *testing.T) {
 	dispatcher = apiLogin(t, base, "dispatcher")
 	held := 0
 	for i, d := range devs {
-		ledger, err := d.c.Ledger()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var fw struct {
-			Notes []struct{ ID string } `json:"notes"`
-		}
-		apiDo(t, base, dispatcher, "GET", "/v1/complaints/"+d.complaint+"/fieldwork", nil, &fw)
-		onServer := map[string]int{}
-		for _, n := range fw.Notes {
-			onServer[n.ID]++
-		}
-		for _, e := range ledger {
-			if onServer[e.Mutation.RecordID] != 1 {
-				t.Errorf("device %d: note %s (seq %d), held by the device, is on the server %d times", i, e.Mutation.RecordID, e.Mutation.DeviceSeq, onServer[e.Mutation.RecordID])
-			}
-			if e.Result.Status != client.StatusApplied {
-				t.Errorf("device %d: note %s was %s (%s)", i, e.Mutation.RecordID, e.Result.Status, e.Result.Message)
-			}
-		}
-		for id, n := range onServer {
-			if n != 1 {
-				t.Errorf("device %d: note %s is on the server %d times", i, id, n)
-			}
-		}
-		held += len(ledger)
-		if i < devices-1 && len(fw.Notes) != len(d.made) {
-			t.Errorf("device %d: made %d notes, the server holds %d", i, len(d.made), len(fw.Notes))
+		onServer, n := heldNotesOnServer(t, base, dispatcher, i, d.c, d.complaint)
+		held += n
+		if i < devices-1 && len(onServer) != len(d.made) {
+			t.Errorf("device %d: made %d notes, the server holds %d", i, len(d.made), len(onServer))
 		}
 	}
 	srv.stop(t)
@@ -195,4 +171,38 @@ func TestRestoreGetsDevicesWorkBack(t *testing.T) {
 		t.Errorf("favad verify after the restore: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	t.Logf("%d acknowledged notes held by devices are on the restored server exactly once; %d server_behind record(s)", held, lost)
+}
+
+// heldNotesOnServer checks that every note a device's ledger holds is on the
+// server exactly once, applied, and that no note is there twice; it returns
+// how many times each note of the complaint is on the server and the
+// ledger's length.
+func heldNotesOnServer(t *testing.T, base, token string, i int, dev *client.Client, complaint string) (onServer map[string]int, held int) {
+	t.Helper()
+	ledger, err := dev.Ledger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fw struct {
+		Notes []struct{ ID string } `json:"notes"`
+	}
+	apiDo(t, base, token, "GET", "/v1/complaints/"+complaint+"/fieldwork", nil, &fw)
+	onServer = map[string]int{}
+	for _, n := range fw.Notes {
+		onServer[n.ID]++
+	}
+	for _, e := range ledger {
+		if onServer[e.Mutation.RecordID] != 1 {
+			t.Errorf("device %d: note %s (seq %d), held by the device, is on the server %d times", i, e.Mutation.RecordID, e.Mutation.DeviceSeq, onServer[e.Mutation.RecordID])
+		}
+		if e.Result.Status != client.StatusApplied {
+			t.Errorf("device %d: note %s was %s (%s)", i, e.Mutation.RecordID, e.Result.Status, e.Result.Message)
+		}
+	}
+	for id, n := range onServer {
+		if n != 1 {
+			t.Errorf("device %d: note %s is on the server %d times", i, id, n)
+		}
+	}
+	return onServer, len(ledger)
 }

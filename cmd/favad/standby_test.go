@@ -171,35 +171,16 @@ func TestStandbyTakesOverWhenThePrimaryIsKilled(t *testing.T) {
 	dispatcher = apiLogin(t, newBase, "dispatcher")
 	held := 0
 	for i, d := range devs {
-		ledger, err := d.c.Ledger()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var fw struct {
-			Notes []struct{ ID string } `json:"notes"`
-		}
-		apiDo(t, newBase, dispatcher, "GET", "/v1/complaints/"+d.complaint+"/fieldwork", nil, &fw)
-		onServer := map[string]int{}
-		for _, n := range fw.Notes {
-			onServer[n.ID]++
-		}
-		for _, e := range ledger {
-			if onServer[e.Mutation.RecordID] != 1 {
-				t.Errorf("device %d: note %s (seq %d), held by the device, is on the promoted server %d times", i, e.Mutation.RecordID, e.Mutation.DeviceSeq, onServer[e.Mutation.RecordID])
-			}
-			if e.Result.Status != client.StatusApplied {
-				t.Errorf("device %d: note %s was %s (%s)", i, e.Mutation.RecordID, e.Result.Status, e.Result.Message)
-			}
-		}
+		onServer, n := heldNotesOnServer(t, newBase, dispatcher, i, d.c, d.complaint)
 		for _, id := range d.made { // nothing pruned from these ledgers: every note made is there
 			if onServer[id] != 1 {
 				t.Errorf("device %d: note %s, made by the device, is on the promoted server %d times", i, id, onServer[id])
 			}
 		}
-		if len(fw.Notes) != len(d.made) {
-			t.Errorf("device %d: made %d notes, the promoted server holds %d", i, len(d.made), len(fw.Notes))
+		if len(onServer) != len(d.made) {
+			t.Errorf("device %d: made %d notes, the promoted server holds %d", i, len(d.made), len(onServer))
 		}
-		held += len(ledger)
+		held += n
 	}
 	standby.stop(t)
 	if r := runFavad(t, nil, "", "verify", "--data", standbyData); r.code != 0 || !strings.Contains(r.stdout, "problems: 0") {
