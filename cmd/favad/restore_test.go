@@ -43,13 +43,7 @@ func TestRestoreGetsDevicesWorkBack(t *testing.T) {
 	devs := make([]*device, devices)
 	for i := range devs {
 		user := fmt.Sprintf("restore.inspector%d", i)
-		var u struct{ ID string }
-		apiDo(t, base, admin, "POST", "/v1/users", map[string]any{"username": user, "display_name": "بازرس", "role": "inspector",
-			"mode": "field", "region": map[string]string{"province": demo.Province}, "password": demo.Password}, &u)
-		var c struct{ ID string }
-		apiDo(t, base, dispatcher, "POST", "/v1/complaints", map[string]any{"call_id": fmt.Sprintf("RESTORE-%d", i), "category": "absent_employee",
-			"description": "کارمند حاضر نیست", "call_time": time.Now().UTC().Format(time.RFC3339), "office_code": "QZ-SSO-01", "priority": "normal"}, &c)
-		apiDo(t, base, dispatcher, "POST", "/v1/complaints/"+c.ID+"/assign", map[string]string{"inspector_id": u.ID, "mode": "field"}, nil)
+		complaint := assignedFieldInspector(t, base, admin, dispatcher, user, fmt.Sprintf("RESTORE-%d", i))
 		cfg := client.Config{BaseURL: base, Username: user, Password: demo.Password,
 			HTTPClient: &http.Client{Timeout: 5 * time.Second}, BatchSize: 10}
 		if i == devices-1 {
@@ -60,7 +54,7 @@ func TestRestoreGetsDevicesWorkBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { dev.Close() })
-		devs[i] = &device{c: dev, complaint: c.ID}
+		devs[i] = &device{c: dev, complaint: complaint}
 	}
 
 	// The storm: every device writes notes and syncs, until stopped.
@@ -205,4 +199,18 @@ func heldNotesOnServer(t *testing.T, base, token string, i int, dev *client.Clie
 		}
 	}
 	return onServer, len(ledger)
+}
+
+// assignedFieldInspector makes a field inspector of the demo province named
+// user and a complaint assigned to them, and returns the complaint's id.
+func assignedFieldInspector(t *testing.T, base, admin, dispatcher, user, callID string) string {
+	t.Helper()
+	var u struct{ ID string }
+	apiDo(t, base, admin, "POST", "/v1/users", map[string]any{"username": user, "display_name": "بازرس", "role": "inspector",
+		"mode": "field", "region": map[string]string{"province": demo.Province}, "password": demo.Password}, &u)
+	var c struct{ ID string }
+	apiDo(t, base, dispatcher, "POST", "/v1/complaints", map[string]any{"call_id": callID, "category": "absent_employee",
+		"description": "کارمند حاضر نیست", "call_time": time.Now().UTC().Format(time.RFC3339), "office_code": "QZ-SSO-01", "priority": "normal"}, &c)
+	apiDo(t, base, dispatcher, "POST", "/v1/complaints/"+c.ID+"/assign", map[string]string{"inspector_id": u.ID, "mode": "field"}, nil)
+	return c.ID
 }

@@ -58,14 +58,8 @@ func TestStandbyTakesOverWhenThePrimaryIsKilled(t *testing.T) {
 	devs := make([]*device, devices)
 	for i := range devs {
 		user := fmt.Sprintf("standby.inspector%d", i)
-		var u struct{ ID string }
-		apiDo(t, base, admin, "POST", "/v1/users", map[string]any{"username": user, "display_name": "بازرس", "role": "inspector",
-			"mode": "field", "region": map[string]string{"province": demo.Province}, "password": demo.Password}, &u)
-		var c struct{ ID string }
-		apiDo(t, base, dispatcher, "POST", "/v1/complaints", map[string]any{"call_id": fmt.Sprintf("STANDBY-%d", i), "category": "absent_employee",
-			"description": "کارمند حاضر نیست", "call_time": time.Now().UTC().Format(time.RFC3339), "office_code": "QZ-SSO-01", "priority": "normal"}, &c)
-		apiDo(t, base, dispatcher, "POST", "/v1/complaints/"+c.ID+"/assign", map[string]string{"inspector_id": u.ID, "mode": "field"}, nil)
-		d := &device{path: filepath.Join(t.TempDir(), user+".db"), complaint: c.ID,
+		complaint := assignedFieldInspector(t, base, admin, dispatcher, user, fmt.Sprintf("STANDBY-%d", i))
+		d := &device{path: filepath.Join(t.TempDir(), user+".db"), complaint: complaint,
 			cfg: client.Config{BaseURL: base, Username: user, Password: demo.Password, HTTPClient: &http.Client{Timeout: 5 * time.Second}, BatchSize: 10}}
 		var err error
 		if d.c, err = client.Open(d.path, d.cfg); err != nil {
