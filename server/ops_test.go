@@ -1,12 +1,16 @@
 package server_test
 
 import (
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/favad/favad/server"
+	"github.com/favad/favad/sync/blob/s3blob"
 )
 
 func TestHealthMetricsAndSpec(t *testing.T) {
@@ -49,4 +53,22 @@ func TestStorageFailureRevealsNothing(t *testing.T) {
 		assert.NotContains(t, body, leak)
 	}
 	assert.NotEmpty(t, p.RequestID, "the id lets an operator find the logged cause")
+}
+
+// TestReadinessChecksTheBucket: with evidence in object storage, a node that
+// cannot reach the bucket answers /readyz 503, so that a load balancer sends
+// requests to a node that can store and serve evidence. The store is the
+// real S3 client against an address where nothing listens.
+func TestReadinessChecksTheBucket(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	deadAddr := l.Addr().String()
+	require.NoError(t, l.Close())
+	unreachable, err := s3blob.New(s3blob.Config{Endpoint: deadAddr, Insecure: true, PathStyle: true, Bucket: "favad", Region: "us-east-1"})
+	require.NoError(t, err)
+	e := newEnv(t, func(c *server.Config) { c.Blobs = unreachable })
+	r := e.do(call{method: "GET", path: "/readyz"})
+	assert.Equal(t, http.StatusServiceUnavailable, r.status)
+	assert.JSONEq(t, `{"status":"blob store unavailable"}`, string(r.body))
+	assert.Equal(t, http.StatusOK, e.do(call{method: "GET", path: "/healthz"}).status, "alive all the same")
 }

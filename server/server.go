@@ -1,9 +1,11 @@
 package server
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -12,6 +14,7 @@ import (
 	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
+	"github.com/favad/favad/sync/blob"
 )
 
 // Server is the FAVAD HTTP API.
@@ -236,6 +239,10 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readinessBlobTimeout bounds the readiness probe's look at the blob store,
+// well inside a load balancer's usual probe timeout.
+const readinessBlobTimeout = 2 * time.Second
+
 func (s *Server) readyz(c echo.Context) error {
 	if s.draining.Load() {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "draining"})
@@ -243,6 +250,16 @@ func (s *Server) readyz(c echo.Context) error {
 	if _, err := s.store.Stats(); err != nil {
 		s.log(c).Error("readiness: store", "error", err)
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
+	}
+	// Evidence in object storage: a node that cannot reach the bucket can
+	// neither store nor serve evidence, so it should not take traffic.
+	if checker, ok := s.cfg.Blobs.(blob.Checker); ok {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), readinessBlobTimeout)
+		defer cancel()
+		if err := checker.Check(ctx); err != nil {
+			s.log(c).Error("readiness: blob store", "error", err)
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "blob store unavailable"})
+		}
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }

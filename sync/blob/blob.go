@@ -7,6 +7,7 @@
 package blob
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -49,6 +50,13 @@ type Remover interface {
 type Verifier interface {
 	// Verify calls bad for every blob whose bytes no longer hash to its name.
 	Verify(bad func(hash string, err error)) (checked int, err error)
+}
+
+// Checker is an optional capability of a store behind the network (object
+// storage): whether it can be reached now, for the server's readiness.
+type Checker interface {
+	// Check returns an error when the store cannot be reached or used.
+	Check(ctx context.Context) error
 }
 
 // Lister is an optional capability: naming every blob, so that a verifier can

@@ -75,6 +75,7 @@ var (
 	_ blob.Remover  = (*Store)(nil)
 	_ blob.Verifier = (*Store)(nil)
 	_ blob.Lister   = (*Store)(nil)
+	_ blob.Checker  = (*Store)(nil)
 )
 
 // New returns the Store for cfg. It makes no request: Check does.
