@@ -132,11 +132,11 @@ func (s *state) eachFinding(sel *selector, fn func(f *findingFact)) {
 
 // group accumulates one row's figures.
 type group struct {
-	key, agency, province  uint32
-	fig                    Figures
-	toRouting, toAction    []int64
-	toOutcome, waiting     []int64
-	substantiated, expired int
+	key, agency, province uint32
+	fig                   Figures
+	toRouting, toAction   []int64
+	toOutcome, waiting    []int64
+	substantiated         int
 }
 
 func (g *group) addComplaint(f *complaintFact, now int64) {

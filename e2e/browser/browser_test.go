@@ -364,11 +364,6 @@ func (b *tab) keys(s string) {
 	b.run("typing "+fmt.Sprintf("%q", s), chromedp.KeyEvent(s))
 }
 
-// tab presses Tab n times.
-func (b *tab) tabs(n int) {
-	b.t.Helper()
-	b.keys(strings.Repeat(kb.Tab, n))
-}
 
 // focused is the accessible name and tag of the focused element.
 func (b *tab) focused() string {
