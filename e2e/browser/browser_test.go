@@ -364,7 +364,6 @@ func (b *tab) keys(s string) {
 	b.run("typing "+fmt.Sprintf("%q", s), chromedp.KeyEvent(s))
 }
 
-
 // focused is the accessible name and tag of the focused element.
 func (b *tab) focused() string {
 	b.t.Helper()
