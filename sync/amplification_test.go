@@ -183,3 +183,42 @@ func TestReplayOnlyPushWritesNoPages(t *testing.T) {
 	replay := written(func() { assert.True(t, mustPush(t, f.s, ali, m)[0].Replayed) })
 	assert.Equal(t, empty, replay, "pages written by an empty commit and by a replay")
 }
+
+// A push checks that its complaint was once the inspector's from the
+// complaint_inspectors index instead of reading the complaint and its
+// history (a quarter of a note's time in the commit before). A file
+// written before the index existed has it built from the change log on
+// open: work on a complaint reassigned away is still taken, and work on
+// one never assigned still refused.
+func TestComplaintInspectorsIndexIsBuiltForOlderFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "favad.db")
+	f := newFieldFixtureAt(t, path)
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	_, err := f.s.Assign(dispatcher, c.ID, inspector.Routing{InspectorID: f.reza.ID, Mode: inspector.ModeField})
+	require.NoError(t, err)
+	other := f.complaint(t, "CALL-2", "QZ-SSO-01", &f.reza)
+	require.NoError(t, f.s.db.Update(func(btx *bolt.Tx) error {
+		return btx.DeleteBucket(bucketComplaintInspectors)
+	}))
+	require.NoError(t, f.s.Close())
+
+	s, err := Open(path, Options{Now: f.clock.Now, NewID: f.ids.Next})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	var keys []string
+	require.NoError(t, s.db.View(func(btx *bolt.Tx) error {
+		return btx.Bucket(bucketComplaintInspectors).ForEach(func(k, _ []byte) error {
+			keys = append(keys, string(k))
+			return nil
+		})
+	}))
+	assert.ElementsMatch(t, []string{string(joinKey(c.ID, f.ali.ID)), string(joinKey(c.ID, f.reza.ID)),
+		string(joinKey(other.ID, f.reza.ID))}, keys)
+
+	ali := f.device("ali-phone", f.ali)
+	late := ali.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "پیش از واگذاری", t0))
+	guess := ali.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(other.ID, "", "حدس", t0))
+	res := mustPush(t, s, ali, late, guess)
+	assert.Equal(t, StatusApplied, res[0].Status, "the complaint was once ali's")
+	assert.Equal(t, inspector.CodeForbidden, res[1].Code, "never ali's")
+}

@@ -69,6 +69,56 @@ type Mutation struct {
 	// time that is not RFC 3339, a number that is a string). Such a
 	// mutation is refused and kept, and the rest of its push goes on.
 	Malformed []inspector.FieldError
+
+	pre *prepared // set by PushAcked before the commit; see prepare
+}
+
+// prepared is the work on a mutation that needs no transaction: its content
+// hash and, for the append-only kinds, its payload decoded. The pushing
+// goroutine does it before it joins the group commit, so that the commit's
+// one goroutine only checks and writes (and the second core helps).
+type prepared struct {
+	hash    string
+	payload reflect.Value // a pointer to the decoded payload; invalid when not decoded
+	err     error         // the payload's decoding error
+}
+
+// appendOnlyPayloads are the payload types prepare decodes ahead.
+var appendOnlyPayloads = map[string]reflect.Type{
+	MutNoteCreate:    reflect.TypeFor[inspector.Note](),
+	MutFindingCreate: reflect.TypeFor[inspector.Finding](),
+	MutCallCreate:    reflect.TypeFor[inspector.CallRecord](),
+}
+
+// prepare does m's work that needs no transaction.
+func (m *Mutation) prepare() {
+	m.pre = &prepared{hash: mutationHash(*m)}
+	if t, ok := appendOnlyPayloads[m.Kind]; ok {
+		v := reflect.New(t)
+		m.pre.payload, m.pre.err = v, decodeStrict(m.Payload, v.Interface())
+	}
+}
+
+// contentHash is mutationHash(m), prepared or not.
+func (m Mutation) contentHash() string {
+	if m.pre != nil {
+		return m.pre.hash
+	}
+	return mutationHash(m)
+}
+
+// decodePayload decodes m's payload into v (a pointer), with the strict
+// decoder; a copy of the prepared value when there is one of v's type, so
+// that a batch function run twice starts from the same value.
+func (m Mutation) decodePayload(v any) error {
+	if m.pre != nil && m.pre.payload.IsValid() && m.pre.payload.Type() == reflect.TypeOf(v) {
+		if m.pre.err != nil {
+			return m.pre.err
+		}
+		reflect.ValueOf(v).Elem().Set(m.pre.payload.Elem())
+		return nil
+	}
+	return decodeStrict(m.Payload, v)
 }
 
 // Result statuses.
@@ -253,6 +303,9 @@ func (s *Store) PushAcked(u inspector.User, deviceID string, ackedThrough uint64
 		}
 	}
 	ordered := slices.Clone(muts)
+	for i := range ordered {
+		ordered[i].prepare()
+	}
 	slices.SortStableFunc(ordered, func(a, b Mutation) int {
 		switch {
 		case a.DeviceSeq < b.DeviceSeq:
@@ -342,7 +395,7 @@ func (s *Store) settleOne(t *tx, u inspector.User, deviceID string, m Mutation, 
 	if err := checkEnvelope(m); err != nil {
 		return s.refuseEnvelope(t, u, deviceID, m, res, err, lastSeq)
 	}
-	hash := mutationHash(m)
+	hash := m.contentHash()
 	space := seqSpace(u.ID, deviceID)
 	key := seqKey(space, m.DeviceSeq)
 	muts := t.Bucket(bucketDeviceMutations)
@@ -456,7 +509,7 @@ func (s *Store) refuseEnvelope(t *tx, u inspector.User, deviceID string, m Mutat
 		if err != nil {
 			return res, err
 		}
-		if ok && prior.MutationID == m.ID && prior.Hash == mutationHash(m) {
+		if ok && prior.MutationID == m.ID && prior.Hash == m.contentHash() {
 			// The answer stored under this sequence may be one given under
 			// another (a replay held it): answer for the sequence sent.
 			prior.Result.DeviceSeq, prior.Result.Replayed = m.DeviceSeq, true
@@ -477,7 +530,7 @@ func (s *Store) refuseClash(t *tx, u inspector.User, deviceID string, m Mutation
 // answer; it also holds the mutation's device sequence, if free, so that the
 // sequence is neither reported as a gap nor reused.
 func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation, out Result, rule inspector.Rule, lastSeq *uint64) (Result, error) {
-	hash := mutationHash(m)
+	hash := m.contentHash()
 	muts := t.Bucket(bucketDeviceMutations)
 	space := seqSpace(u.ID, deviceID)
 	where := clashKey(space, m.ID, hash)
@@ -738,7 +791,7 @@ func decodeField(raw json.RawMessage, v any, path string) error {
 func (p *pushCtx) appendOnly(kind string, bucket []byte, rec any, prepare func(*inspector.Problems), check func() error, setVersion func(uint64)) (Result, error) {
 	res := p.res
 	res.RecordKind, res.RecordID = kind, p.m.RecordID
-	if err := decodeStrict(p.m.Payload, rec); err != nil {
+	if err := p.m.decodePayload(rec); err != nil {
 		return res, err
 	}
 	given := reflect.ValueOf(rec).Elem()
@@ -853,26 +906,43 @@ func (p *pushCtx) requireAssignedOnce(complaintID string) error {
 	return nil
 }
 
-// wasAssigned reports whether the complaint's history routes it to inspector.
+// wasAssigned reports whether the complaint's history routes it to
+// inspector: its current assignment, or a change that named them
+// (complaint_inspectors).
 func wasAssigned(btx *bolt.Tx, complaintID, inspectorID string) (bool, error) {
+	if btx.Bucket(bucketComplaintInspectors).Get(joinKey(complaintID, inspectorID)) != nil {
+		return true, nil
+	}
+	// Not in the index: only the complaint's assignment as stored can
+	// still say yes (one made without a change naming the inspector).
 	var c inspector.Complaint
 	ok, err := getJSON(btx.Bucket(bucketComplaints), []byte(complaintID), &c)
 	if err != nil || !ok {
 		return false, err
 	}
-	if c.Assignment != nil && c.Assignment.InspectorID == inspectorID {
-		return true, nil
+	return c.Assignment != nil && c.Assignment.InspectorID == inspectorID, nil
+}
+
+// indexComplaintInspector keeps complaint_inspectors: a complaint change
+// that names an inspector routes the complaint to them.
+func indexComplaintInspector(btx *bolt.Tx, c Change) error {
+	who := c.Data["inspector"]
+	if c.Kind != KindComplaint || who == "" {
+		return nil
 	}
-	h, err := history(btx, KindComplaint, complaintID)
-	if err != nil {
-		return false, err
-	}
-	for _, ch := range h {
-		if ch.Kind == KindComplaint && ch.Data["inspector"] == inspectorID {
-			return true, nil
+	return btx.Bucket(bucketComplaintInspectors).Put(joinKey(c.ID, who), nil)
+}
+
+// indexComplaintInspectors builds complaint_inspectors from the change log,
+// for a file written before it existed.
+func indexComplaintInspectors(btx *bolt.Tx) error {
+	return btx.Bucket(bucketLog).ForEach(func(_, v []byte) error {
+		var c Change
+		if err := json.Unmarshal(v, &c); err != nil {
+			return fmt.Errorf("change log: %w", err)
 		}
-	}
-	return false, nil
+		return indexComplaintInspector(btx, c)
+	})
 }
 
 // loadComplaint reads the complaint the mutation names.

@@ -110,6 +110,14 @@ var (
 	// without it has it built from the conflicts bucket on open.
 	bucketOpenConflicts = []byte("open_conflicts")
 
+	// complaint_inspectors: complaint id 0x00 inspector id → empty. Every
+	// inspector a complaint's history routed it to (a complaint change whose
+	// data names an "inspector"), so that a push checks that its complaint
+	// was once theirs without reading the complaint and its history. Added
+	// without a schema version: a file without it has it built from the
+	// change log on open.
+	bucketComplaintInspectors = []byte("complaint_inspectors")
+
 	allBuckets = [][]byte{
 		bucketMeta, bucketLog, bucketRecordLog, bucketComplaints, bucketCallIDs,
 		bucketAgencies, bucketOffices, bucketUsers, bucketUsernames,
@@ -119,7 +127,7 @@ var (
 		bucketScopeLog, bucketScopeMembers, bucketScopeFloor,
 		bucketEvidence, bucketEvidenceChain, bucketEvidenceUploads, bucketUploadClaims, bucketThumbQueue,
 		bucketUserDevices, bucketTracking, bucketDueIndex, bucketCursors, bucketEnrolments,
-		bucketOpenConflicts,
+		bucketOpenConflicts, bucketComplaintInspectors,
 	}
 
 	// appendFill is how full bbolt fills a page it splits, for the buckets

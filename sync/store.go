@@ -194,6 +194,7 @@ func (s *Store) init(readOnly bool) error {
 			}
 		}
 		indexOpen := from >= 1 && tx.Bucket(bucketOpenConflicts) == nil
+		indexInspectors := from >= 1 && tx.Bucket(bucketComplaintInspectors) == nil
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("open store: create bucket %s: %w", b, err)
@@ -230,6 +231,11 @@ func (s *Store) init(readOnly bool) error {
 		if indexOpen {
 			if err := indexOpenConflicts(tx); err != nil {
 				return fmt.Errorf("open store: index open conflicts: %w", err)
+			}
+		}
+		if indexInspectors {
+			if err := indexComplaintInspectors(tx); err != nil {
+				return fmt.Errorf("open store: index complaint inspectors: %w", err)
 			}
 		}
 		return tx.Bucket(bucketMeta).Put(keySchemaVersion, itob(SchemaVersion))
@@ -388,6 +394,9 @@ func (t *tx) log(kind, id, action string, data map[string]string) (uint64, error
 		t.firstSeq = seq
 	}
 	if err := t.Bucket(bucketRecordLog).Put(recordLogKey(kind, id, seq), nil); err != nil {
+		return 0, err
+	}
+	if err := indexComplaintInspector(t.Tx, c); err != nil {
 		return 0, err
 	}
 	return seq, nil
