@@ -49,6 +49,12 @@ type Config struct {
 	// long a sign-in waits for a free check before 503 busy; default 2s.
 	LoginConcurrency int
 	LoginQueueWait   time.Duration
+	// PushInFlight bounds the mutations of the pushes the server works on
+	// at once; default DefaultPushInFlight. A push that cannot start within
+	// PushQueueWait (default DefaultPushQueueWait) is answered 503 busy with
+	// Retry-After, nothing applied (see pushGate).
+	PushInFlight  int
+	PushQueueWait time.Duration
 
 	// ReadHeaderTimeout bounds how long a client may take to send a
 	// request's headers; default 10s. BodyIdleTimeout bounds how long a
@@ -118,6 +124,13 @@ const (
 	// enough for an office of browsers or a carrier's NAT of phones behind
 	// one address, far below what the server holds.
 	DefaultMaxConnsPerAddr = 256
+
+	// DefaultPushInFlight and DefaultPushQueueWait are the defaults of
+	// Config.PushInFlight and PushQueueWait: eight full pushes, a few
+	// seconds' work for the group commit; and a wait that, with that work,
+	// keeps every answered push well inside a phone's 30 s HTTP timeout.
+	DefaultPushInFlight  = 8 * favsync.MaxPushBatch
+	DefaultPushQueueWait = 10 * time.Second
 )
 
 func (c *Config) validate() error {
@@ -192,6 +205,12 @@ func (c *Config) validate() error {
 	}
 	if c.LoginConcurrency <= 0 {
 		c.LoginConcurrency = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if c.PushInFlight <= 0 {
+		c.PushInFlight = DefaultPushInFlight
+	}
+	if c.PushQueueWait <= 0 {
+		c.PushQueueWait = DefaultPushQueueWait
 	}
 	if c.LoginQueueWait <= 0 {
 		c.LoginQueueWait = 2 * time.Second

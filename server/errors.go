@@ -20,7 +20,7 @@ const (
 	codeUnsupportedMedia inspector.Code = "unsupported_media_type" // wrong Content-Type
 	codeRouteNotFound    inspector.Code = "route_not_found"        // no such path
 	codeMethodNotAllowed inspector.Code = "method_not_allowed"     // path exists, method does not
-	codeBusy             inspector.Code = "busy"                   // too many sign-ins at once; retry after Retry-After
+	codeBusy             inspector.Code = "busy"                   // too many sign-ins or pushes at once; retry after Retry-After
 	codeUnavailable      inspector.Code = "unavailable"            // a part of the API this server does not run (reports without their aggregator)
 )
 

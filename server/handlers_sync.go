@@ -169,7 +169,12 @@ func (s *Server) push(c echo.Context) error {
 	for i, raw := range req.Mutations {
 		muts[i] = decodeMutation(raw)
 	}
+	release, err := s.pushes.enter(c.Request().Context(), len(muts))
+	if err != nil {
+		return err
+	}
 	ans, err := s.store.PushAcked(p.User, p.DeviceID, req.AckedThrough, muts)
+	release()
 	if err != nil {
 		return err
 	}

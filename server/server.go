@@ -31,6 +31,7 @@ type Server struct {
 	// enrolLimiter bounds device enrolments per address, as sign-ins are.
 	enrolLimiter *loginLimiter
 	passwords    *passwordGate // bounds argon2 checks at once
+	pushes       *pushGate     // bounds the mutations worked on at once
 	draining     atomic.Bool
 	routes       []Route
 	ownsBody     map[string]bool // "METHOD /path" of the routes that bound their bodies themselves (tus)
@@ -81,11 +82,13 @@ func New(cfg Config) (*Server, error) {
 		trackLimiter: newLoginLimiter(math.MaxInt32, cfg.TrackPerAddress, cfg.Now),
 		enrolLimiter: newLoginLimiter(math.MaxInt32, cfg.LoginPerAddress, cfg.Now),
 		passwords:    newPasswordGate(cfg.LoginConcurrency, cfg.LoginQueueWait),
+		pushes:       newPushGate(cfg.PushInFlight, cfg.PushQueueWait),
 		hub:          cfg.Hub,
 		feed:         cfg.Feed,
 		shutdown:     make(chan struct{}),
 	}
 	s.metrics.registry.MustRegister(s.hub.open)
+	s.metrics.registry.MustRegister(s.pushes.collectors()...)
 	s.metrics.registry.MustRegister(s.feed.Collectors()...)
 	s.metrics.registry.MustRegister(cfg.Collectors...)
 	s.routes = []Route{

@@ -15,6 +15,7 @@ import (
 	"image/jpeg"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -70,9 +71,11 @@ type StormReport struct {
 	Applied, Rejected     int           // push results
 	Drain                 time.Duration // storm start to the last device synced with its photos stored
 	PushDrain             time.Duration // storm start to the last device's sync (push, then pull) done, before its uploads
-	Pushes                int
-	PushP50, PushP99      time.Duration // one POST /v1/sync/push
+	Pushes                int           // POST /v1/sync/push answered, busy answers apart
+	PushP50, PushP99      time.Duration // one POST /v1/sync/push answered (not busy)
 	PushMax               time.Duration
+	PushesOver30s         int     // answered pushes that took longer than a phone's 30 s HTTP timeout
+	Busy                  int     // pushes answered 503 busy (the server's push gate), sent again after Retry-After
 	MutationsPerSec       float64 // Mutations ÷ PushDrain
 	PhotoMBPerSec         float64 // photo bytes ÷ (Drain − the first upload's start), in MB (10^6)
 	RSSPeakMiB, RSSEndMiB float64 // the server's VmHWM, and its VmRSS at the end
@@ -114,7 +117,8 @@ func (r StormReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "mutations:             %d (applied %d, rejected %d)\n", r.Mutations, r.Applied, r.Rejected)
 	fmt.Fprintf(w, "photos:                %d sent, %d stored\n", r.Photos, r.PhotosStored)
 	fmt.Fprintf(w, "drain:                 %.2f s (pushes answered by %.2f s)\n", r.Drain.Seconds(), r.PushDrain.Seconds())
-	fmt.Fprintf(w, "push latency:          p50 %s, p99 %s, max %s (%d pushes)\n", ms(r.PushP50), ms(r.PushP99), ms(r.PushMax), r.Pushes)
+	fmt.Fprintf(w, "push latency:          p50 %s, p99 %s, max %s (%d pushes; %d over 30 s)\n", ms(r.PushP50), ms(r.PushP99), ms(r.PushMax), r.Pushes, r.PushesOver30s)
+	fmt.Fprintf(w, "busy answers:          %d (503 busy, sent again after Retry-After)\n", r.Busy)
 	fmt.Fprintf(w, "push rate:             %.0f mutations/s; raw group commit %.0f writes/s; ratio %.3f\n", r.MutationsPerSec, r.RawWritesPerSec, r.PushRatio())
 	fmt.Fprintf(w, "photo rate:            %.1f MB/s from the first upload; raw loopback copy %.1f MB/s; ratio %.3f\n", r.PhotoMBPerSec, r.RawCopyMBPerSec, r.PhotoRatio())
 	fmt.Fprintf(w, "drain vs baselines:    %.2f s at the raw rates; ratio %.3f\n", r.IdealDrain().Seconds(), r.IdealDrain().Seconds()/r.Drain.Seconds())
@@ -341,6 +345,7 @@ func Storm(ctx context.Context, cfg StormConfig) (StormReport, error) {
 	rep.Photos = int(photos.Load())
 	rep.Errors, rep.ErrorKinds = errs.take()
 	rep.Pushes, rep.PushP50, rep.PushP99, rep.PushMax = lat.summary()
+	rep.PushesOver30s, rep.Busy = lat.over(30*time.Second), int(lat.busy.Load())
 	rep.MutationsPerSec = float64(rep.Mutations) / rep.PushDrain.Seconds()
 	rep.PhotoBytes = photoBytes.Load()
 	rep.PhotoMBPerSec = float64(rep.PhotoBytes) / 1e6 / (rep.Drain - time.Duration(firstUpload.Load())).Seconds()
@@ -718,20 +723,29 @@ func forEach(ctx context.Context, devs []*stormDevice, n int, fn func(*stormDevi
 	return ctx.Err()
 }
 
-// retry runs fn until it succeeds, at most 20 times, waiting a growing
+// retry runs fn until it succeeds, at most 20 failures, waiting a growing
 // while between tries; it counts the failures in errs. A refused sign-in is
-// not retried.
+// not retried. A busy answer (503 with Retry-After) is no failure: it is
+// tried again after Retry-After and a random part of it more, as a phone
+// app does, so that the phones told to wait do not all come back at once.
 func retry(ctx context.Context, errs *errTally, fn func() error) error {
 	var err error
-	for i := range 20 {
+	for failures := 0; failures < 20; {
 		if err = fn(); err == nil || errors.Is(err, client.ErrSignInRefused) {
 			return err
 		}
-		errs.add(err)
+		wait := time.Duration(100*(failures+1)) * time.Millisecond
+		var apiErr *client.APIError
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusServiceUnavailable && apiErr.RetryAfter > 0 {
+			wait = apiErr.RetryAfter + time.Duration(mrand.Int64N(int64(apiErr.RetryAfter)))
+		} else {
+			errs.add(err)
+			failures++
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Duration(100*(i+1)) * time.Millisecond):
+		case <-time.After(wait):
 		}
 	}
 	return err
@@ -789,18 +803,38 @@ func (t *stormTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	start := time.Now()
 	resp, err := t.base.RoundTrip(r)
 	if r.Method == http.MethodPost && r.URL.Path == "/v1/sync/push" && err == nil {
-		t.lat.add(time.Since(start))
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			if t.lat.on.Load() {
+				t.lat.busy.Add(1)
+			}
+		} else {
+			t.lat.add(time.Since(start))
+		}
 	}
 	return resp, err
 }
 
 func (t *stormTransport) CloseIdleConnections() { t.base.CloseIdleConnections() }
 
-// latencies collects push times while on.
+// latencies collects push times while on, and counts busy answers.
 type latencies struct {
-	on atomic.Bool
-	mu stdsync.Mutex
-	d  []time.Duration
+	on   atomic.Bool
+	busy atomic.Int64
+	mu   stdsync.Mutex
+	d    []time.Duration
+}
+
+// over counts the pushes that took longer than limit.
+func (l *latencies) over(limit time.Duration) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, d := range l.d {
+		if d > limit {
+			n++
+		}
+	}
+	return n
 }
 
 func (l *latencies) add(d time.Duration) {

@@ -168,6 +168,8 @@ type serveConfig struct {
 	Unclaimed      time.Duration // --unclaimed-upload-retention: bytes whose record never comes are removed after it
 	BodyIdle       time.Duration // --body-idle-timeout: a request body that sends no byte this long is cut off
 	ConnsPerAddr   int           // --max-conns-per-addr: connections one client address may hold; 0 means no bound
+	PushInFlight   int           // --push-in-flight: mutations of pushes worked on at once
+	PushQueueWait  time.Duration // --push-queue-wait: how long a push waits for room before 503 busy
 	Blob           blobConfig    // --blob-store and --s3-*: where evidence bytes are kept
 	BackupTo       string        // --backup-to: s3://bucket/prefix for scheduled backups; "" means none
 	BackupEvery    time.Duration // --backup-every: how often a scheduled backup is taken
@@ -216,6 +218,8 @@ func (s *serveConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.Unclaimed, "unclaimed-upload-retention", favsync.PendingUploadRetention, "uploaded bytes whose evidence record has not come this long are removed")
 	fs.DurationVar(&s.BodyIdle, "body-idle-timeout", 30*time.Second, "a request body (an upload too) that sends no byte this long is cut off; a body that keeps coming, however slowly, is not")
 	fs.IntVar(&s.ConnsPerAddr, "max-conns-per-addr", server.DefaultMaxConnsPerAddr, "connections one client address (IPv6: /64) may hold open at once, trusted proxies apart; 0 means no bound")
+	fs.IntVar(&s.PushInFlight, "push-in-flight", server.DefaultPushInFlight, "mutations of pushes the server works on at once; a push that finds no room waits --push-queue-wait, then is answered 503 busy")
+	fs.DurationVar(&s.PushQueueWait, "push-queue-wait", server.DefaultPushQueueWait, "how long a push waits for room before 503 busy with Retry-After (nothing applied); keep it well under the phones' HTTP timeout")
 	fs.DurationVar(&s.Retention, "tombstone-retention", favsync.DefaultTombstoneRetention, "how long sync removals are kept; devices offline longer get a full resync")
 	fs.StringVar(&s.SLA, "sla", "", "due times by priority, e.g. urgent=1h,high=4h,normal=24h,low=72h; missing ones keep these defaults")
 	fs.DurationVar(&s.SLAReferral, "sla-referral", favsync.DefaultReferralSLA, "how long an office has to answer a complaint referred to it")
@@ -257,6 +261,12 @@ func (s *serveConfig) validate() error {
 	}
 	if s.BodyIdle < time.Second || s.BodyIdle > 10*time.Minute {
 		return usagef("--body-idle-timeout %s: 1s to 10m", s.BodyIdle)
+	}
+	if s.PushInFlight < favsync.MaxPushBatch {
+		return usagef("--push-in-flight %d: at least %d, one full push", s.PushInFlight, favsync.MaxPushBatch)
+	}
+	if s.PushQueueWait < 100*time.Millisecond || s.PushQueueWait > time.Minute {
+		return usagef("--push-queue-wait %s: 100ms to 1m", s.PushQueueWait)
 	}
 	switch {
 	case s.ConnsPerAddr < 0:

@@ -13,8 +13,9 @@ import (
 	"time"
 )
 
-// TestServeConfigConnectionAndBodyLimits: --body-idle-timeout and
-// --max-conns-per-addr come from flags or their FAVAD_* variables; 0
+// TestServeConfigConnectionAndBodyLimits: --body-idle-timeout,
+// --max-conns-per-addr and the push gate's --push-in-flight and
+// --push-queue-wait come from flags or their FAVAD_* variables; 0
 // connections means no bound; nonsense is a usage error.
 func TestServeConfigConnectionAndBodyLimits(t *testing.T) {
 	parse := func(env map[string]string, args ...string) (serveConfig, error) {
@@ -45,7 +46,12 @@ func TestServeConfigConnectionAndBodyLimits(t *testing.T) {
 	if err != nil || cfg.conns != 32 {
 		t.Errorf("the flag wins: conns %d, err %v", cfg.conns, err)
 	}
-	for _, args := range [][]string{{"--max-conns-per-addr", "-1"}, {"--body-idle-timeout", "10ms"}, {"--body-idle-timeout", "1h"}} {
+	cfg, err = parse(map[string]string{"FAVAD_PUSH_IN_FLIGHT": "8000"}, "--push-queue-wait", "5s")
+	if err != nil || cfg.PushInFlight != 8000 || cfg.PushQueueWait != 5*time.Second {
+		t.Errorf("push gate: %d mutations, wait %s, err %v; want 8000 and 5s", cfg.PushInFlight, cfg.PushQueueWait, err)
+	}
+	for _, args := range [][]string{{"--max-conns-per-addr", "-1"}, {"--body-idle-timeout", "10ms"}, {"--body-idle-timeout", "1h"},
+		{"--push-in-flight", "10"}, {"--push-queue-wait", "0s"}, {"--push-queue-wait", "2m"}} {
 		var u usageError
 		if _, err := parse(nil, args...); !errors.As(err, &u) {
 			t.Errorf("%v: got %v, want a usage error", args, err)

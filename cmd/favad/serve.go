@@ -149,6 +149,8 @@ func (c *cli) runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logg
 
 		BodyIdleTimeout: cfg.BodyIdle,
 		MaxConnsPerAddr: cfg.conns,
+		PushInFlight:    cfg.PushInFlight,
+		PushQueueWait:   cfg.PushQueueWait,
 
 		Blobs:                    blobs,
 		UploadDir:                filepath.Join(cfg.Data, "uploads"),

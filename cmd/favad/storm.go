@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/favad/favad/server"
 	"github.com/favad/favad/simulate"
 )
 
@@ -35,8 +37,11 @@ func (c *cli) storm(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.SetupConcurrency, "setup-concurrency", 32, "devices signing in at once before the storm")
 	fs.DurationVar(&cfg.BaselineWindow, "baseline-window", 3*time.Second, "how long the raw write baseline runs")
 	fs.StringVar(&cfg.Dir, "dir", "", "work directory (default: a temporary one, removed after)")
+	inFlight := fs.Int("push-in-flight", server.DefaultPushInFlight, "the server's --push-in-flight (a large value turns its push gate off)")
+	queueWait := fs.Duration("push-queue-wait", server.DefaultPushQueueWait, "the server's --push-queue-wait")
 	verbose := fs.Bool("v", false, "log the devices' diagnostics to stderr")
-	c.commandLineOnly(fs, "devices", "devices-per-account", "mutations", "photos", "photo-size", "setup-concurrency", "baseline-window", "dir", "v")
+	c.commandLineOnly(fs, "devices", "devices-per-account", "mutations", "photos", "photo-size", "setup-concurrency", "baseline-window", "dir",
+		"push-in-flight", "push-queue-wait", "v")
 	if err := c.parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -53,7 +58,7 @@ func (c *cli) storm(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg.Serve = []string{exe, "serve"}
+	cfg.Serve = []string{exe, "serve", "--push-in-flight", strconv.Itoa(*inFlight), "--push-queue-wait", queueWait.String()}
 	cfg.Progress = c.stderr
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

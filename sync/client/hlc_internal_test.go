@@ -55,8 +55,16 @@ func TestBackoffIsCappedFullJitter(t *testing.T) {
 			}
 		}
 	}
-	if w := c.backoff(1, &APIError{Status: http.StatusTooManyRequests, RetryAfter: 3 * time.Second}); w != 3*time.Second {
-		t.Errorf("Retry-After is a floor: got %v", w)
+	spread := map[time.Duration]bool{}
+	for range 20 {
+		w := c.backoff(1, &APIError{Status: http.StatusServiceUnavailable, RetryAfter: 3 * time.Second})
+		if w < 3*time.Second || w > 3*time.Second+10*time.Millisecond {
+			t.Fatalf("Retry-After is a floor, the jitter on top: got %v, want 3s..3.01s", w)
+		}
+		spread[w] = true
+	}
+	if len(spread) < 2 {
+		t.Errorf("a crowd told the same Retry-After comes back at one instant: %v", spread)
 	}
 }
 

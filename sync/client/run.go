@@ -9,8 +9,8 @@ import (
 
 // Run syncs every interval until ctx ends, and returns ctx's error. After a
 // failed Sync it waits with exponential backoff and full jitter (a random
-// wait up to BackoffBase·2ⁿ, capped at BackoffCap, and at least the
-// server's Retry-After) instead of the interval. Kick wakes it early.
+// wait up to BackoffBase·2ⁿ, capped at BackoffCap, after the server's
+// Retry-After if it sent one) instead of the interval. Kick wakes it early.
 func (c *Client) Run(ctx context.Context, interval time.Duration) error {
 	failures := 0
 	timer := time.NewTimer(time.Hour)
@@ -61,8 +61,11 @@ func (c *Client) backoff(n int, err error) time.Duration {
 	}
 	wait := time.Duration(rand.Int64N(int64(ceiling) + 1))
 	var apiErr *APIError
-	if errors.As(err, &apiErr) && apiErr.RetryAfter > wait {
-		wait = apiErr.RetryAfter
+	if errors.As(err, &apiErr) && apiErr.RetryAfter > 0 {
+		// The server's Retry-After is a floor, and the jitter goes on top
+		// of it: a crowd of phones told the same wait (a busy server) must
+		// not all come back at the same instant.
+		wait += apiErr.RetryAfter
 	}
 	return wait
 }

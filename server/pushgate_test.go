@@ -1,0 +1,59 @@
+package server_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/favad/favad/server"
+)
+
+// TestPushWaitsForRoomThenAnswersBusy: with the push gate full (thousands
+// of phones reconnecting at once), a push waits PushQueueWait and is
+// answered 503 busy with Retry-After, nothing applied, instead of waiting
+// longer than the phone's HTTP timeout; the same push sent again once
+// there is room is applied once. A push larger than the whole gate is
+// still taken when the gate is free.
+func TestPushWaitsForRoomThenAnswersBusy(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.PushInFlight = 2; c.PushQueueWait = 300 * time.Millisecond })
+	disp := e.token("dispatcher")
+	var c complaintJSON
+	e.do(newCall("POST", "/v1/complaints", disp, intake("CALL-BUSY", e.clock.Now()))).json(t, &c)
+	e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field"}))
+	field := e.login("field", "android-field-busy").AccessToken
+	now := e.clock.Now()
+	note := mutation(1, "note.create", v7(), 0, map[string]any{"complaint_id": c.ID, "text": "صف شلوغ", "written_at": now.Format(time.RFC3339)}, now)
+	send := func(muts ...map[string]any) reply {
+		return e.do(call{method: "POST", path: "/v1/sync/push", token: field, header: syncHeaders, body: map[string]any{"mutations": muts}})
+	}
+
+	release := server.HoldPushes(e.srv)
+	r := send(note)
+	require.Equal(t, http.StatusServiceUnavailable, r.status, "%s", r.body)
+	assert.Equal(t, "busy", string(r.problem(t).Code))
+	assert.Equal(t, "1", r.header.Get("Retry-After"))
+	assert.Contains(t, string(e.do(call{method: "GET", path: "/metrics"}).body), "favad_push_busy_total 1")
+
+	// Room freed while a push waits lets it in.
+	done := make(chan reply, 1)
+	go func() { done <- send(note) }()
+	time.Sleep(50 * time.Millisecond)
+	release()
+	r = <-done
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var res pushJSON
+	r.json(t, &res)
+	require.Len(t, res.Results, 1)
+	assert.Equal(t, "applied", res.Results[0].Status)
+	assert.False(t, res.Results[0].Replayed, "the busy answer applied nothing")
+
+	var three []map[string]any
+	for seq := uint64(2); seq <= 4; seq++ {
+		three = append(three, mutation(seq, "note.create", v7(), 0, map[string]any{"complaint_id": c.ID, "text": "بیش از جای دروازه", "written_at": now.Format(time.RFC3339)}, now))
+	}
+	assert.Len(t, e.push(field, three...).Results, 3, "a push larger than the gate")
+	assert.Contains(t, string(e.do(call{method: "GET", path: "/metrics"}).body), "favad_push_mutations_in_flight 0")
+}
