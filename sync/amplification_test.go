@@ -27,7 +27,7 @@ func TestPushAnswerIsStoredCompactly(t *testing.T) {
 	require.Equal(t, StatusApplied, r.Status)
 	var raw []byte
 	require.NoError(t, f.s.db.View(func(btx *bolt.Tx) error {
-		raw = append(raw, btx.Bucket(bucketDeviceMutations).Get(seqKey(seqSpace(f.ali.ID, "ali-phone"), m.DeviceSeq))...)
+		raw = append(raw, btx.Bucket(bucketMutations).Get([]byte(m.ID))...)
 		return nil
 	}))
 	assert.Less(t, len(raw), 200, "stored answer: %s", raw)
@@ -106,6 +106,7 @@ func TestSchema6PushAnswersMigrateToCompactForm(t *testing.T) {
 // (the answer whole, the hash in hex) and marks the file schema 6.
 func downgradeToSchema6(t *testing.T, path string) {
 	t.Helper()
+	downgradeToSchema7(t, path)
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	defer db.Close()
@@ -153,7 +154,7 @@ func TestAppendOnlyBucketsFillTheirPages(t *testing.T) {
 		for _, f := range []struct {
 			bucket []byte
 			min    float64
-		}{{bucketLog, 0.9}, {bucketNotes, 0.7}, {bucketScopeLog, 0.7}, {bucketDeviceMutations, 0.7}} {
+		}{{bucketLog, 0.9}, {bucketNotes, 0.7}, {bucketScopeLog, 0.7}, {bucketMutations, 0.7}} {
 			st := btx.Bucket(f.bucket).Stats()
 			require.Greater(t, st.LeafPageN, 4, "%s spans pages", f.bucket)
 			fill := float64(st.LeafInuse) / float64(st.LeafAlloc)

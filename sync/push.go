@@ -169,15 +169,19 @@ type storedResult struct {
 	MutationID string
 	Hash       string // hex SHA-256 (mutationHash)
 	Result     Result // its DeviceSeq is not kept: a replay answers for the sequence it was sent under
+	// Account is the user whose mutation it is, in mutations (schema 8):
+	// another account's id is a clash, not a replay.
+	Account string
 }
 
 // storedForm is a storedResult as schema 7 stores it: the hash as its 32
 // bytes, and of the answer only what a replay cannot take from the
 // mutation it answers (its id and device sequence are the replay's own).
 type storedForm struct {
-	MutationID string       `json:"m"`
+	MutationID string       `json:"m,omitempty"` // not kept in mutations, whose key it is
 	Hash       []byte       `json:"h"`
 	Result     storedAnswer `json:"r"`
+	Account    string       `json:"a,omitempty"`
 	// Schema 6 and before: the answer whole, the hash in hex.
 	OldMutationID string  `json:"mutation_id,omitempty"`
 	OldHash       string  `json:"hash,omitempty"`
@@ -208,7 +212,7 @@ func (r storedResult) MarshalJSON() ([]byte, error) {
 		return nil, fmt.Errorf("stored result: hash: %w", err)
 	}
 	a := r.Result
-	return json.Marshal(storedForm{MutationID: r.MutationID, Hash: hash, Result: storedAnswer{
+	return json.Marshal(storedForm{MutationID: r.MutationID, Hash: hash, Account: r.Account, Result: storedAnswer{
 		Status: a.Status, RecordKind: a.RecordKind, RecordID: a.RecordID, Version: a.Version, Rule: a.Rule,
 		WinningValue: a.WinningValue, Code: a.Code, Message: a.Message, Fields: a.Fields,
 		ConflictIDs: a.ConflictIDs, ClockSkewS: a.ClockSkewS, GapBefore: a.GapBefore}})
@@ -225,11 +229,30 @@ func (r *storedResult) UnmarshalJSON(raw []byte) error {
 		return nil
 	}
 	a := f.Result
-	*r = storedResult{MutationID: f.MutationID, Hash: hex.EncodeToString(f.Hash), Result: Result{
+	*r = storedResult{MutationID: f.MutationID, Hash: hex.EncodeToString(f.Hash), Account: f.Account, Result: Result{
 		MutationID: f.MutationID, Status: a.Status, RecordKind: a.RecordKind, RecordID: a.RecordID, Version: a.Version,
 		Rule: a.Rule, WinningValue: a.WinningValue, Code: a.Code, Message: a.Message, Fields: a.Fields,
 		ConflictIDs: a.ConflictIDs, ClockSkewS: a.ClockSkewS, GapBefore: a.GapBefore}}
 	return nil
+}
+
+// getAnswer reads the stored answer to the mutation with id from
+// mutations, which keeps it without the id its key gives.
+func getAnswer(b *bolt.Bucket, id string) (storedResult, bool, error) {
+	var r storedResult
+	ok, err := getJSON(b, []byte(id), &r)
+	if err != nil {
+		return r, false, fmt.Errorf("push answer of %s: %w", id, err)
+	}
+	r.MutationID, r.Result.MutationID = id, id
+	return r, ok, nil
+}
+
+// putAnswer stores r under its mutation id in mutations.
+func putAnswer(b *bolt.Bucket, r storedResult) error {
+	id := r.MutationID
+	r.MutationID, r.Result.MutationID = "", ""
+	return putJSON(b, []byte(id), r)
 }
 
 // Push applies a device's mutations in device order, in one durable group
@@ -324,25 +347,23 @@ func (s *Store) PushAcked(u inspector.User, deviceID string, ackedThrough uint64
 	space := seqSpace(u.ID, deviceID)
 	err := s.batch(actor, func(t *tx) error {
 		results = make([]Result, 0, len(ordered)) // Batch may run this twice
-		seqs := t.Bucket(bucketDeviceSeq)
-		lastSeq = 0
-		held := seqs.Get([]byte(space))
-		if held != nil {
-			lastSeq, _ = btoi(held)
+		seqs, err := readSeqState(t.Tx, space)
+		if err != nil {
+			return err
 		}
-		was := lastSeq
-		behind = ackedThrough > lastSeq
+		behind = ackedThrough > seqs.last
 		for _, m := range ordered {
-			r, err := s.pushOne(t, u, deviceID, m, ackedThrough, &lastSeq)
+			r, err := s.pushOne(t, u, deviceID, m, ackedThrough, &seqs)
 			if err != nil {
 				return err
 			}
 			results = append(results, r)
 		}
-		if held != nil && lastSeq == was {
+		lastSeq = seqs.last
+		if !seqs.changed {
 			return nil // a replay: an unchanged page is not written again
 		}
-		return seqs.Put([]byte(space), itob(lastSeq))
+		return t.Bucket(bucketSeqHeld).Put([]byte(space), seqs.encode())
 	})
 	if err != nil {
 		return PushAnswer{}, fmt.Errorf("push: %w", err)
@@ -376,66 +397,57 @@ func resendsAcked(muts []Mutation, ackedThrough uint64) bool {
 // for failures of the store only; a bad mutation is a rejected Result, and
 // one that would open a conflict record past the device's cap is deferred:
 // nothing of it is written, and its id and sequence stay free for its retry.
-func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, ackedThrough uint64, lastSeq *uint64) (Result, error) {
+func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, ackedThrough uint64, seqs *seqState) (Result, error) {
 	defer t.capConflicts(deviceID)()
-	res, err := s.settleOne(t, u, deviceID, m, ackedThrough, lastSeq)
+	res, err := s.settleOne(t, u, deviceID, m, ackedThrough, seqs)
 	if !errors.Is(err, errConflictCap) {
 		return res, err
 	}
 	if m.DeviceSeq > 0 && m.DeviceSeq <= MaxDeviceSeq {
-		*lastSeq = max(*lastSeq, m.DeviceSeq) // seen, so that the work after it is no gap
+		seqs.see(m.DeviceSeq) // seen, so that the work after it is no gap
 	}
 	return Result{MutationID: m.ID, DeviceSeq: m.DeviceSeq, Status: StatusDeferred, Code: inspector.CodeTooManyConflicts,
 		Message: fmt.Sprintf("this device has %d conflict records waiting for dispatch; nothing was applied: keep the change and send it again later", MaxOpenConflictsPerDevice)}, nil
 }
 
 // settleOne is pushOne without the deferral.
-func (s *Store) settleOne(t *tx, u inspector.User, deviceID string, m Mutation, ackedThrough uint64, lastSeq *uint64) (Result, error) {
+func (s *Store) settleOne(t *tx, u inspector.User, deviceID string, m Mutation, ackedThrough uint64, seqs *seqState) (Result, error) {
 	res := Result{MutationID: m.ID, DeviceSeq: m.DeviceSeq}
 	if err := checkEnvelope(m); err != nil {
-		return s.refuseEnvelope(t, u, deviceID, m, res, err, lastSeq)
+		return s.refuseEnvelope(t, u, deviceID, m, res, err, seqs)
 	}
 	hash := m.contentHash()
-	space := seqSpace(u.ID, deviceID)
-	key := seqKey(space, m.DeviceSeq)
-	muts := t.Bucket(bucketDeviceMutations)
-	var prior storedResult
 	// A known mutation id is a replay, whatever sequence or device of the
 	// account it comes under now (a re-queued item, a restored backup): the
 	// stored answer. Another account's id is taken, not theirs to replay.
-	if where := t.Bucket(bucketMutationIDs).Get([]byte(m.ID)); where != nil {
-		if ok, err := getJSON(muts, where, &prior); err != nil || !ok {
-			return res, fmt.Errorf("mutation index points nowhere: %v", err)
-		}
-		if prior.Hash != hash || !bytes.HasPrefix(where, append([]byte(u.ID), 0)) {
+	if prior, ok, err := getAnswer(t.Bucket(bucketMutations), m.ID); err != nil {
+		return res, err
+	} else if ok {
+		if prior.Hash != hash || prior.Account != u.ID {
 			return s.refuseClash(t, u, deviceID, m, res, &inspector.Error{Code: inspector.CodeIdempotencyClash,
 				Message: "this mutation id was already used with different content",
-				Fields:  []inspector.FieldError{{Field: "mutation_id", Code: "reused", Message: "a new change needs a new id"}}}, lastSeq)
+				Fields:  []inspector.FieldError{{Field: "mutation_id", Code: "reused", Message: "a new change needs a new id"}}}, seqs)
 		}
 		out := prior.Result
 		out.DeviceSeq, out.Replayed = m.DeviceSeq, true
-		if !bytes.Equal(where, key) && muts.Get(key) == nil {
-			// Hold the new sequence too, so that it is neither a gap nor free for reuse.
-			if err := putJSON(muts, key, storedResult{MutationID: m.ID, Hash: hash, Result: prior.Result}); err != nil {
-				return res, err
-			}
-			*lastSeq = max(*lastSeq, m.DeviceSeq)
-		}
+		// Hold the sequence it comes under now too, so that it is neither a
+		// gap nor free for reuse.
+		seqs.hold(m.DeviceSeq)
 		return out, nil
 	}
-	if muts.Get(key) != nil {
+	if seqs.has(m.DeviceSeq) {
 		return s.refuseClash(t, u, deviceID, m, res, &inspector.Error{Code: inspector.CodeIdempotencyClash,
 			Message: fmt.Sprintf("device sequence %d was already used by another mutation", m.DeviceSeq),
-			Fields:  []inspector.FieldError{{Field: "device_seq", Code: "reused", Message: "each mutation needs its own sequence number"}}}, lastSeq)
+			Fields:  []inspector.FieldError{{Field: "device_seq", Code: "reused", Message: "each mutation needs its own sequence number"}}}, seqs)
 	}
 
 	// Sequences missing before this one: those the device was acknowledged
 	// are the server's loss (a restore), the others the device's gap.
 	var gapIDs []string
-	if m.DeviceSeq > *lastSeq+1 {
+	if m.DeviceSeq > seqs.last+1 {
 		var lost, skipped []uint64
-		for seq := *lastSeq + 1; seq < m.DeviceSeq && len(res.GapBefore) < 100; seq++ {
-			if muts.Get(seqKey(space, seq)) == nil {
+		for seq := seqs.last + 1; seq < m.DeviceSeq && len(res.GapBefore) < 100; seq++ {
+			if !seqs.has(seq) {
 				res.GapBefore = append(res.GapBefore, seq)
 				if seq <= ackedThrough {
 					lost = append(lost, seq)
@@ -465,7 +477,7 @@ func (s *Store) settleOne(t *tx, u inspector.User, deviceID string, m Mutation, 
 			gapIDs = append(gapIDs, gap.ID)
 		}
 	}
-	*lastSeq = max(*lastSeq, m.DeviceSeq)
+	seqs.see(m.DeviceSeq)
 
 	m.HLC.Device, m.HLC.DeviceSeq = deviceID, m.DeviceSeq
 	m.HLC = m.HLC.Bound(t.now)
@@ -494,42 +506,39 @@ func (s *Store) settleOne(t *tx, u inspector.User, deviceID string, m Mutation, 
 	if len(gapIDs) > 0 {
 		applied.ConflictIDs = append(gapIDs, applied.ConflictIDs...)
 	}
-	if err := putJSON(muts, key, storedResult{MutationID: m.ID, Hash: hash, Result: applied}); err != nil {
-		return res, err
-	}
-	return applied, t.Bucket(bucketMutationIDs).Put([]byte(m.ID), key)
+	seqs.hold(m.DeviceSeq)
+	return applied, putAnswer(t.Bucket(bucketMutations), storedResult{MutationID: m.ID, Hash: hash, Result: applied, Account: u.ID})
 }
 
 // refuseEnvelope answers a mutation whose envelope is malformed: a replay of
 // one already answered gets its stored answer; otherwise it is kept.
-func (s *Store) refuseEnvelope(t *tx, u inspector.User, deviceID string, m Mutation, res Result, cause error, lastSeq *uint64) (Result, error) {
-	if m.DeviceSeq > 0 && m.DeviceSeq <= MaxDeviceSeq {
-		var prior storedResult
-		ok, err := getJSON(t.Bucket(bucketDeviceMutations), seqKey(seqSpace(u.ID, deviceID), m.DeviceSeq), &prior)
+func (s *Store) refuseEnvelope(t *tx, u inspector.User, deviceID string, m Mutation, res Result, cause error, seqs *seqState) (Result, error) {
+	if m.DeviceSeq > 0 && m.DeviceSeq <= MaxDeviceSeq && m.ID != "" && seqs.has(m.DeviceSeq) {
+		prior, ok, err := getAnswer(t.Bucket(bucketMutations), m.ID)
 		if err != nil {
 			return res, err
 		}
-		if ok && prior.MutationID == m.ID && prior.Hash == m.contentHash() {
-			// The answer stored under this sequence may be one given under
-			// another (a replay held it): answer for the sequence sent.
+		if ok && prior.Account == u.ID && prior.Hash == m.contentHash() {
+			// The answer may be one given under another sequence (a
+			// replay held this one): answer for the sequence sent.
 			prior.Result.DeviceSeq, prior.Result.Replayed = m.DeviceSeq, true
 			return prior.Result, nil
 		}
 	}
-	return s.keepRefusal(t, u, deviceID, m, reject(res, cause), inspector.RuleInvalid, lastSeq)
+	return s.keepRefusal(t, u, deviceID, m, reject(res, cause), inspector.RuleInvalid, seqs)
 }
 
 // refuseClash answers a mutation whose idempotency key is taken by other
 // content: nothing is applied, and the mutation is kept.
-func (s *Store) refuseClash(t *tx, u inspector.User, deviceID string, m Mutation, res Result, e *inspector.Error, lastSeq *uint64) (Result, error) {
-	return s.keepRefusal(t, u, deviceID, m, reject(res, e), inspector.RuleAppendOnly, lastSeq)
+func (s *Store) refuseClash(t *tx, u inspector.User, deviceID string, m Mutation, res Result, e *inspector.Error, seqs *seqState) (Result, error) {
+	return s.keepRefusal(t, u, deviceID, m, reject(res, e), inspector.RuleAppendOnly, seqs)
 }
 
 // keepRefusal keeps a refused mutation on a conflict record, once, under a
 // key of its own (device, id and content) so that a retry gets the same
 // answer; it also holds the mutation's device sequence, if free, so that the
 // sequence is neither reported as a gap nor reused.
-func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation, out Result, rule inspector.Rule, lastSeq *uint64) (Result, error) {
+func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation, out Result, rule inspector.Rule, seqs *seqState) (Result, error) {
 	hash := m.contentHash()
 	muts := t.Bucket(bucketDeviceMutations)
 	space := seqSpace(u.ID, deviceID)
@@ -539,12 +548,7 @@ func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation
 		if err == nil && m.DeviceSeq > 0 && m.DeviceSeq <= MaxDeviceSeq {
 			// A refusal replayed under a new sequence holds that sequence
 			// too, so that it is neither a gap nor free for reuse.
-			if key := seqKey(space, m.DeviceSeq); muts.Get(key) == nil {
-				if err := putJSON(muts, key, prior); err != nil {
-					return out, err
-				}
-				*lastSeq = max(*lastSeq, m.DeviceSeq)
-			}
+			seqs.hold(m.DeviceSeq)
 		}
 		prior.Result.DeviceSeq, prior.Result.Replayed = m.DeviceSeq, true
 		return prior.Result, err
@@ -561,15 +565,11 @@ func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation
 		return out, err
 	}
 	if m.DeviceSeq > 0 && m.DeviceSeq <= MaxDeviceSeq {
-		if key := seqKey(space, m.DeviceSeq); muts.Get(key) == nil {
-			if err := putJSON(muts, key, stored); err != nil {
-				return out, err
-			}
-			*lastSeq = max(*lastSeq, m.DeviceSeq)
-		}
+		seqs.hold(m.DeviceSeq)
 	}
-	if m.ID != "" && t.Bucket(bucketMutationIDs).Get([]byte(m.ID)) == nil {
-		return out, t.Bucket(bucketMutationIDs).Put([]byte(m.ID), where)
+	if m.ID != "" && t.Bucket(bucketMutations).Get([]byte(m.ID)) == nil {
+		stored.Account = u.ID
+		return out, putAnswer(t.Bucket(bucketMutations), stored)
 	}
 	return out, nil
 }
@@ -611,16 +611,13 @@ func keptPayload(p json.RawMessage) json.RawMessage {
 // LastDeviceSeq is the highest device sequence the store holds for a
 // device under an account (sequences belong to the pair).
 func (s *Store) LastDeviceSeq(userID, deviceID string) (uint64, error) {
-	var last uint64
+	var st seqState
 	err := s.view(func(btx *bolt.Tx) error {
-		if v := btx.Bucket(bucketDeviceSeq).Get([]byte(seqSpace(userID, deviceID))); v != nil {
-			var err error
-			last, err = btoi(v)
-			return err
-		}
-		return nil
+		var err error
+		st, err = readSeqState(btx, seqSpace(userID, deviceID))
+		return err
 	})
-	return last, err
+	return st.last, err
 }
 
 func reject(r Result, err error) Result {

@@ -17,8 +17,10 @@ import (
 // changes are in the history (record_log) of every complaint it names, and
 // the findings and notes recorded on a visit in the visit's history.
 // 7: push answers in seq_mutations in a compact form (storedForm), about
-// half the bytes.
-const SchemaVersion = 7
+// half the bytes. 8: push answers keyed by mutation id (mutations), each
+// sequence space's held sequences as ranges (seq_held); seq_mutations keeps
+// only the answers to clashes.
+const SchemaVersion = 8
 
 // Every bucket, and the layout of its keys and values, is declared here and
 // nowhere else. Sequences are 8-byte big-endian so that keys sort in order.
@@ -59,17 +61,24 @@ var (
 	// pair (account, device) (see seqSpace): a device id handed to another
 	// account starts a new space, and the previous account's stays.
 	//
-	// seq_mutations: user id 0x00 device id 0x00 device seq → storedResult (JSON, storedForm).
-	// Also user id 0x00 device id 0x00 "clash" 0x00 mutation id 0x00 content hash
+	// mutations: mutation id → storedResult (JSON, storedForm, with the
+	// account it belongs to). The answer a replay of the mutation gets.
+	bucketMutations = []byte("mutations")
+	// seq_held: user id 0x00 device id → the space's highest sequence seen
+	// and the sequences it holds, as ranges (seqState.encode).
+	bucketSeqHeld = []byte("seq_held")
+	// seq_mutations: user id 0x00 device id 0x00 "clash" 0x00 mutation id 0x00 content hash
 	// → storedResult: the answer to a mutation refused because its key was taken (see clashKey).
+	// Up to schema 7 also user id 0x00 device id 0x00 device seq → storedResult, every answer.
 	bucketDeviceMutations = []byte("seq_mutations")
-	// seq_mutation_ids: mutation id → where its answer is in seq_mutations.
-	bucketMutationIDs = []byte("seq_mutation_ids")
-	// seq_last: user id 0x00 device id → highest device seq held (8 bytes).
-	bucketDeviceSeq = []byte("seq_last")
+	// Up to schema 7: seq_mutation_ids: mutation id → where its answer is in
+	// seq_mutations; seq_last: user id 0x00 device id → highest device seq held
+	// (8 bytes). Migrated into mutations and seq_held.
+	legacyMutationIDs = []byte("seq_mutation_ids")
+	legacyLastSeq     = []byte("seq_last")
 	// The same three keyed by device alone, up to schema 5; migrated into the above.
 	legacyDeviceMutations = []byte("device_mutations")
-	legacyMutationIDs     = []byte("mutation_ids")
+	legacyDeviceIDs       = []byte("mutation_ids")
 	legacyDeviceSeq       = []byte("device_seq")
 	// scope_log: scope 0x00 seq → scopeEntry (JSON). What changed in each scope, for pulls.
 	bucketScopeLog = []byte("scope_log")
@@ -123,7 +132,7 @@ var (
 		bucketAgencies, bucketOffices, bucketUsers, bucketUsernames,
 		bucketDevices, bucketSessions, bucketRefresh,
 		bucketVisits, bucketFindings, bucketCalls, bucketNotes, bucketConflicts,
-		bucketDeviceMutations, bucketMutationIDs, bucketDeviceSeq,
+		bucketDeviceMutations, bucketMutations, bucketSeqHeld,
 		bucketScopeLog, bucketScopeMembers, bucketScopeFloor,
 		bucketEvidence, bucketEvidenceChain, bucketEvidenceUploads, bucketUploadClaims, bucketThumbQueue,
 		bucketUserDevices, bucketTracking, bucketDueIndex, bucketCursors, bucketEnrolments,
@@ -146,7 +155,7 @@ var (
 		bucket []byte
 		fill   float64
 	}{
-		{bucketLog, 1.0}, {bucketMutationIDs, 0.8},
+		{bucketLog, 1.0}, {bucketMutations, 0.8},
 		{bucketNotes, 0.8}, {bucketFindings, 0.8}, {bucketCalls, 0.8}, {bucketEvidence, 0.8},
 		{bucketRecordLog, 0.8}, {bucketScopeLog, 0.8}, {bucketScopeMembers, 0.8},
 		{bucketDeviceMutations, 0.8}, {bucketEvidenceChain, 0.8},
@@ -197,7 +206,7 @@ func dueKey(due time.Time, id string) []byte {
 }
 
 // seqSpace is the sequence space of a device under an account: user id 0x00
-// device id. It prefixes the keys of seq_mutations and is the key of seq_last.
+// device id. It prefixes the keys of seq_mutations and is the key of seq_held.
 func seqSpace(userID, deviceID string) string { return string(joinKey(userID, deviceID)) }
 
 // clashKey is where the answer to a refused key clash is kept, in a

@@ -45,19 +45,26 @@ func migrateSequenceSpaces(btx *bolt.Tx) error {
 	if err := oldMuts.ForEach(func(k, v []byte) error { return muts.Put(respace(k), v) }); err != nil {
 		return err
 	}
-	if old := btx.Bucket(legacyMutationIDs); old != nil {
-		ids := btx.Bucket(bucketMutationIDs)
+	// Schema 6's buckets, which the migration to schema 8 empties in turn.
+	ids, err := btx.CreateBucketIfNotExists(legacyMutationIDs)
+	if err != nil {
+		return err
+	}
+	seqs, err := btx.CreateBucketIfNotExists(legacyLastSeq)
+	if err != nil {
+		return err
+	}
+	if old := btx.Bucket(legacyDeviceIDs); old != nil {
 		if err := old.ForEach(func(k, v []byte) error { return ids.Put(k, respace(v)) }); err != nil {
 			return err
 		}
 	}
 	if old := btx.Bucket(legacyDeviceSeq); old != nil {
-		seqs := btx.Bucket(bucketDeviceSeq)
 		if err := old.ForEach(func(k, v []byte) error { return seqs.Put(respace(k), v) }); err != nil {
 			return err
 		}
 	}
-	for _, name := range [][]byte{legacyDeviceMutations, legacyMutationIDs, legacyDeviceSeq} {
+	for _, name := range [][]byte{legacyDeviceMutations, legacyDeviceIDs, legacyDeviceSeq} {
 		if btx.Bucket(name) != nil {
 			if err := btx.DeleteBucket(name); err != nil {
 				return err

@@ -99,7 +99,7 @@ func TestSchema5SequencesMigrateToTheDevicesAccount(t *testing.T) {
 	assert.Equal(t, StatusApplied, r.Status, "%s", r.Message)
 	assert.Empty(t, r.GapBefore)
 	require.NoError(t, s.db.View(func(btx *bolt.Tx) error {
-		for _, name := range [][]byte{legacyDeviceMutations, legacyMutationIDs, legacyDeviceSeq} {
+		for _, name := range [][]byte{legacyDeviceMutations, legacyDeviceIDs, legacyDeviceSeq} {
 			assert.Nil(t, btx.Bucket(name), "legacy bucket %s dropped", name)
 		}
 		return nil
@@ -121,6 +121,7 @@ func notesAndAClash(f *fieldFixture, d *fieldDevice, complaintID string) (sent [
 // layout (keys without the account) and marks the file schema 5.
 func downgradeToSchema5(t *testing.T, path string) {
 	t.Helper()
+	downgradeToSchema7(t, path)
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	defer db.Close()
@@ -130,12 +131,12 @@ func downgradeToSchema5(t *testing.T, path string) {
 		return bytes.Clone(rest)
 	}
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		for _, p := range [][2][]byte{{bucketDeviceMutations, legacyDeviceMutations}, {bucketMutationIDs, legacyMutationIDs}, {bucketDeviceSeq, legacyDeviceSeq}} {
+		for _, p := range [][2][]byte{{bucketDeviceMutations, legacyDeviceMutations}, {legacyMutationIDs, legacyDeviceIDs}, {legacyLastSeq, legacyDeviceSeq}} {
 			from := tx.Bucket(p[0])
 			to, err := tx.CreateBucket(p[1])
 			require.NoError(t, err)
 			require.NoError(t, from.ForEach(func(k, v []byte) error {
-				if bytes.Equal(p[0], bucketMutationIDs) {
+				if bytes.Equal(p[0], legacyMutationIDs) {
 					return to.Put(k, strip(v))
 				}
 				return to.Put(strip(k), v)

@@ -228,6 +228,11 @@ func (s *Store) init(readOnly bool) error {
 				return fmt.Errorf("open store: migrate to schema 7: %w", err)
 			}
 		}
+		if from >= 1 && from < 8 {
+			if err := migrateIdempotencyByID(tx); err != nil {
+				return fmt.Errorf("open store: migrate to schema 8: %w", err)
+			}
+		}
 		if indexOpen {
 			if err := indexOpenConflicts(tx); err != nil {
 				return fmt.Errorf("open store: index open conflicts: %w", err)

@@ -1,0 +1,187 @@
+package sync
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// seqState is what a sequence space holds, as seq_held keeps it (schema 8):
+// the highest sequence seen (its high-water mark, which a deferred mutation
+// raises without holding its sequence), and the sequences held, as ranges.
+// A device numbers its mutations 1, 2, 3, ..., so its sequences are one
+// range, and the record costs 24 bytes however much the device sent; a key
+// per sequence (schema 7) put one more key a mutation in a place of its own
+// per device, which cost pages in every group commit.
+type seqState struct {
+	last    uint64     // the highest sequence seen
+	held    []seqRange // ascending, disjoint, not adjacent
+	changed bool
+}
+
+type seqRange struct{ first, last uint64 }
+
+// has reports whether seq is held.
+func (s *seqState) has(seq uint64) bool {
+	_, found := slices.BinarySearchFunc(s.held, seq, func(r seqRange, seq uint64) int {
+		switch {
+		case r.last < seq:
+			return -1
+		case r.first > seq:
+			return 1
+		}
+		return 0
+	})
+	return found
+}
+
+// hold marks seq held and seen.
+func (s *seqState) hold(seq uint64) {
+	s.see(seq)
+	if s.has(seq) {
+		return
+	}
+	s.changed = true
+	i, _ := slices.BinarySearchFunc(s.held, seq, func(r seqRange, seq uint64) int {
+		if r.last < seq {
+			return -1
+		}
+		return 1
+	})
+	// s.held[i] is the first range after seq (or none); s.held[i-1] the last before it.
+	joinsBefore := i > 0 && s.held[i-1].last+1 == seq
+	joinsAfter := i < len(s.held) && s.held[i].first == seq+1
+	switch {
+	case joinsBefore && joinsAfter:
+		s.held[i-1].last = s.held[i].last
+		s.held = slices.Delete(s.held, i, i+1)
+	case joinsBefore:
+		s.held[i-1].last = seq
+	case joinsAfter:
+		s.held[i].first = seq
+	default:
+		s.held = slices.Insert(s.held, i, seqRange{seq, seq})
+	}
+}
+
+// see raises the high-water mark to seq.
+func (s *seqState) see(seq uint64) {
+	if seq > s.last {
+		s.last, s.changed = seq, true
+	}
+}
+
+// encode is seq_held's value: the high-water mark, then each range's first
+// and last, 8 bytes big-endian each.
+func (s *seqState) encode() []byte {
+	b := make([]byte, 0, 8+16*len(s.held))
+	b = binary.BigEndian.AppendUint64(b, s.last)
+	for _, r := range s.held {
+		b = binary.BigEndian.AppendUint64(b, r.first)
+		b = binary.BigEndian.AppendUint64(b, r.last)
+	}
+	return b
+}
+
+func decodeSeqState(v []byte) (seqState, error) {
+	if len(v) < 8 || (len(v)-8)%16 != 0 {
+		return seqState{}, fmt.Errorf("held sequences: %d bytes", len(v))
+	}
+	s := seqState{last: binary.BigEndian.Uint64(v)}
+	for p := v[8:]; len(p) > 0; p = p[16:] {
+		s.held = append(s.held, seqRange{binary.BigEndian.Uint64(p), binary.BigEndian.Uint64(p[8:])})
+	}
+	return s, nil
+}
+
+// readSeqState reads a space's held sequences; none for a new space.
+func readSeqState(btx *bolt.Tx, space string) (seqState, error) {
+	v := btx.Bucket(bucketSeqHeld).Get([]byte(space))
+	if v == nil {
+		return seqState{}, nil
+	}
+	return decodeSeqState(v)
+}
+
+// migrateIdempotencyByID moves push idempotency from the layout of schema
+// 7 to schema 8: each answer from seq_mutations under its mutation id in
+// mutations, with the account it belongs to; each space's sequence keys and
+// seq_last into seq_held. The clash answers stay in seq_mutations; its
+// sequence keys, seq_mutation_ids and seq_last go. A chunk at a time, since
+// a bucket is not changed while a cursor walks it.
+func migrateIdempotencyByID(btx *bolt.Tx) error {
+	oldMuts, oldIDs, oldLast := btx.Bucket(bucketDeviceMutations), btx.Bucket(legacyMutationIDs), btx.Bucket(legacyLastSeq)
+	if oldIDs != nil {
+		byID := btx.Bucket(bucketMutations)
+		err := oldIDs.ForEach(func(id, where []byte) error {
+			var r storedResult
+			if ok, err := getJSON(oldMuts, where, &r); err != nil || !ok {
+				return fmt.Errorf("mutation %s: its answer at %q: %v", id, where, err)
+			}
+			account, _, _ := bytes.Cut(where, []byte{0})
+			r.Account, r.MutationID = string(account), string(id)
+			return putAnswer(byID, r)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	spaces := map[string]*seqState{}
+	state := func(space string) *seqState {
+		if spaces[space] == nil {
+			spaces[space] = &seqState{}
+		}
+		return spaces[space]
+	}
+	for {
+		var chunk [][]byte
+		c := oldMuts.Cursor()
+		for k, _ := c.First(); k != nil && len(chunk) < 1000; k, _ = c.Next() {
+			account, rest, _ := bytes.Cut(k, []byte{0})
+			device, seq, _ := bytes.Cut(rest, []byte{0})
+			if len(seq) != 8 {
+				continue // a clash answer (space 0x00 "clash" 0x00 ...): it stays
+			}
+			state(seqSpace(string(account), string(device))).hold(binary.BigEndian.Uint64(seq))
+			chunk = append(chunk, bytes.Clone(k))
+		}
+		if len(chunk) == 0 {
+			break
+		}
+		for _, k := range chunk {
+			if err := oldMuts.Delete(k); err != nil {
+				return err
+			}
+		}
+	}
+	if oldLast != nil {
+		err := oldLast.ForEach(func(space, v []byte) error {
+			last, err := btoi(v)
+			if err != nil {
+				return fmt.Errorf("last sequence of %q: %w", space, err)
+			}
+			state(string(space)).see(last)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	held := btx.Bucket(bucketSeqHeld)
+	for space, s := range spaces {
+		if err := held.Put([]byte(space), s.encode()); err != nil {
+			return err
+		}
+	}
+	for _, name := range [][]byte{legacyMutationIDs, legacyLastSeq} {
+		if btx.Bucket(name) != nil {
+			if err := btx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
