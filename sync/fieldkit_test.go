@@ -287,9 +287,7 @@ func (r *replica) answered(tb kitT, u inspector.User, muts []Mutation, results [
 			rec["number"] = inspector.NormalizeDigits(n) // as the push stores it
 		}
 		k := recKey{kind, m.RecordID}
-		if res.Version >= r.recs[k] {
-			r.recs[k], r.built[k] = res.Version, mustJSON(rec)
-		}
+		r.recs[k], r.built[k] = res.Version, mustJSON(rec)
 	}
 }
 

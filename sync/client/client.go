@@ -53,8 +53,9 @@ type Config struct {
 	LedgerKeep   int
 	LedgerMaxAge time.Duration
 	// PullOwnWrites makes the client pull its own notes, findings and call
-	// records back from the server, as apps did before own_writes=omit,
-	// instead of building them from the push answers.
+	// records back from the server, as apps did before own_writes=omit
+	// (it still builds them from the push answers, which the pull then
+	// overwrites with the server's copy).
 	PullOwnWrites bool
 	// OnSync, if set, is called by Run after each Sync with its outcome.
 	OnSync func(Report, error)

@@ -664,11 +664,12 @@ var ownRecordKinds = map[string]string{KindNoteCreate: RecordNote, KindFindingCr
 // buildOwn stores the device's copy of the note, finding or call record an
 // applied mutation m created, as the server stores it: the payload with id,
 // inspector_id (account) and version from the answer r, a call's number
-// with ASCII digits. A copy it cannot build comes from a full sync, which
-// it starts by dropping the cursor.
+// with ASCII digits. It does so with PullOwnWrites too, so that changing
+// the setting never leaves a record out. A copy it cannot build comes from
+// a full sync, which it starts by dropping the cursor.
 func (c *Client) buildOwn(tx *bolt.Tx, account string, m Mutation, r Result) error {
 	kind := ownRecordKinds[m.Kind]
-	if c.cfg.PullOwnWrites || kind == "" || r.Status != StatusApplied || r.RecordKind != kind || r.RecordID != m.RecordID {
+	if kind == "" || r.Status != StatusApplied || r.RecordKind != kind || r.RecordID != m.RecordID {
 		return nil
 	}
 	var rec map[string]any
@@ -686,12 +687,9 @@ func (c *Client) buildOwn(tx *bolt.Tx, account string, m Mutation, r Result) err
 	if err != nil {
 		return err
 	}
-	recs, key := tx.Bucket(bucketRecords), recordKey(kind, m.RecordID)
-	var have Record
-	if found, err := getJSON(recs, key, &have); err != nil || (found && have.Version > r.Version) {
-		return err
-	}
-	return putJSON(recs, key, Record{Kind: kind, ID: m.RecordID, Version: r.Version, Data: data})
+	// Append-only: the answer's version is the record's, in this server's
+	// history (one restored from a backup numbers it anew).
+	return putJSON(tx.Bucket(bucketRecords), recordKey(kind, m.RecordID), Record{Kind: kind, ID: m.RecordID, Version: r.Version, Data: data})
 }
 
 // forgetOwnWrites drops the pull cursor when pulls leave out the device's
