@@ -81,7 +81,16 @@ func (s *Server) pull(c echo.Context) error {
 		return err
 	}
 	u := principal(c).User
-	page, err := s.store.Pull(u, c.QueryParam("cursor"), limit)
+	var opts favsync.PullOptions
+	switch own := c.QueryParam("own_writes"); own {
+	case "", "send":
+	case "omit":
+		opts.OwnDevice = principal(c).DeviceID // the device builds its own records from the push answers
+	default:
+		return &inspector.Error{Code: inspector.CodeInvalid, Message: "the request has invalid fields",
+			Fields: []inspector.FieldError{{Field: "own_writes", Code: "invalid", Message: "send or omit"}}}
+	}
+	page, err := s.store.PullWith(u, c.QueryParam("cursor"), limit, opts)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -109,10 +110,13 @@ func BenchmarkPushDisk(b *testing.B) {
 
 // BenchmarkPullOwnEcho measures what a delta pull sends a device back of
 // its own writes: one device pushes 100 notes (one push), then pulls from
-// the cursor it held before. own_records/op and own_B/op are the records
-// of that device's own mutations in the page and their JSON bytes, of
-// records/op and B_records/op in all (the push answer already gave the
-// device their versions).
+// the cursor it held before, as an old app (off: PullOptions without the
+// device) and as an app that builds its own copies (on: OwnDevice set),
+// from the same cursor in the same iteration. own_records_off/op and
+// own_B_off/op are the records of that device's own mutations in the old
+// page and their JSON bytes, of records_off/op and B_off/op in all;
+// records_on/op and B_on/op are the page with the option. B_ratio is on ÷
+// off; ns_off/pull and ns_on/pull time the two pulls.
 func BenchmarkPullOwnEcho(b *testing.B) {
 	s, devs := benchPushStore(b, 1)
 	dev := devs[0]
@@ -120,7 +124,19 @@ func BenchmarkPullOwnEcho(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var own, all, ownBytes, allBytes int
+	var own, ownBytes int
+	var off, on [2]int // records, bytes
+	var offNs, onNs time.Duration
+	pageBytes := func(page PullPage) (n int, err error) {
+		for _, r := range page.Records {
+			raw, err := json.Marshal(r.Record)
+			if err != nil {
+				return 0, err
+			}
+			n += len(raw)
+		}
+		return n, nil
+	}
 	for b.Loop() {
 		b.StopTimer()
 		muts := benchNotes(devs, []int{100})[0]
@@ -128,21 +144,31 @@ func BenchmarkPullOwnEcho(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
+		start := time.Now()
 		page, err := s.Pull(dev.user, cursor, MaxPullLimit)
+		offNs += time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		mine, err := s.PullWith(dev.user, cursor, MaxPullLimit, PullOptions{OwnDevice: dev.id})
+		onNs += time.Since(start)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		own, all, ownBytes, allBytes = 0, len(page.Records), 0, 0
+		if mine.Cursor != page.Cursor {
+			b.Fatal("the two pulls end at different cursors")
+		}
+		own, ownBytes = 0, 0
 		if err := s.db.View(func(btx *bolt.Tx) error {
 			for _, r := range page.Records {
 				raw, err := json.Marshal(r.Record)
 				if err != nil {
 					return err
 				}
-				allBytes += len(raw)
-				var c Change
-				if ok, err := getJSON(btx.Bucket(bucketLog), itob(r.Version), &c); err != nil || !ok {
+				c, ok, err := changeAt(btx, r.Version)
+				if err != nil || !ok {
 					return fmt.Errorf("change %d: %v", r.Version, err)
 				}
 				if c.Actor == dev.user.ID && c.Device == dev.id {
@@ -154,11 +180,23 @@ func BenchmarkPullOwnEcho(b *testing.B) {
 		}); err != nil {
 			b.Fatal(err)
 		}
+		off[0], on[0] = len(page.Records), len(mine.Records)
+		if off[1], err = pageBytes(page); err != nil {
+			b.Fatal(err)
+		}
+		if on[1], err = pageBytes(mine); err != nil {
+			b.Fatal(err)
+		}
 		cursor = page.Cursor
 		b.StartTimer()
 	}
-	b.ReportMetric(float64(own), "own_records/op")
-	b.ReportMetric(float64(all), "records/op")
-	b.ReportMetric(float64(ownBytes), "own_B/op")
-	b.ReportMetric(float64(allBytes), "B_records/op")
+	b.ReportMetric(float64(own), "own_records_off/op")
+	b.ReportMetric(float64(off[0]), "records_off/op")
+	b.ReportMetric(float64(ownBytes), "own_B_off/op")
+	b.ReportMetric(float64(off[1]), "B_off/op")
+	b.ReportMetric(float64(on[0]), "records_on/op")
+	b.ReportMetric(float64(on[1]), "B_on/op")
+	b.ReportMetric(float64(on[1])/float64(max(off[1], 1)), "B_ratio")
+	b.ReportMetric(float64(offNs.Nanoseconds())/float64(b.N), "ns_off/pull")
+	b.ReportMetric(float64(onNs.Nanoseconds())/float64(b.N), "ns_on/pull")
 }

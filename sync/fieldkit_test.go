@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	mathrand "math/rand/v2"
+	"reflect"
 	"slices"
 	stdsync "sync"
 	"testing"
@@ -251,9 +252,61 @@ func (k recKey) String() string { return k.Kind + "/" + k.ID }
 type replica struct {
 	cursor string
 	recs   map[recKey]uint64
+	// own, when set, is the device the replica is: it pulls without its own
+	// creations (PullOptions.OwnDevice) and builds them from its push
+	// answers instead, keeping what it built in built.
+	own   string
+	built map[recKey]json.RawMessage
 }
 
 func newReplica() *replica { return &replica{recs: map[recKey]uint64{}} }
+
+// newOwnReplica is the replica of device, which builds its own records.
+func newOwnReplica(device string) *replica {
+	return &replica{recs: map[recKey]uint64{}, own: device, built: map[recKey]json.RawMessage{}}
+}
+
+// answered takes the push answers the device received: a note, finding or
+// call record it created is built as the server stores it, from the
+// mutation's payload and the answer (id, inspector, version).
+func (r *replica) answered(tb kitT, u inspector.User, muts []Mutation, results []Result) {
+	tb.Helper()
+	if r.own == "" {
+		return
+	}
+	for i, res := range results {
+		m := muts[i]
+		kind := map[string]string{MutNoteCreate: KindNote, MutFindingCreate: KindFinding, MutCallCreate: KindCall}[m.Kind]
+		if kind == "" || res.Status != StatusApplied || res.RecordKind != kind || res.RecordID != m.RecordID {
+			continue
+		}
+		var rec map[string]any
+		require.NoError(tb, json.Unmarshal(m.Payload, &rec))
+		rec["id"], rec["inspector_id"], rec["version"] = m.RecordID, u.ID, res.Version
+		if n, ok := rec["number"].(string); ok {
+			rec["number"] = inspector.NormalizeDigits(n) // as the push stores it
+		}
+		k := recKey{kind, m.RecordID}
+		r.recs[k], r.built[k] = res.Version, mustJSON(rec)
+	}
+}
+
+// requireBuiltAsStored checks that each record the replica built is, field
+// for field, the record the store holds.
+func (r *replica) requireBuiltAsStored(tb kitT, s *Store) {
+	tb.Helper()
+	require.NoError(tb, s.view(func(btx *bolt.Tx) error {
+		for k, raw := range r.built {
+			stored, _, ok, err := loaders[k.Kind](btx, k.ID)
+			require.NoError(tb, err)
+			require.True(tb, ok, "%s is stored", k)
+			mine := reflect.New(reflect.TypeOf(stored).Elem()).Interface()
+			require.NoError(tb, json.Unmarshal(raw, mine))
+			require.Equal(tb, stored, mine, "%s as the device built it", k)
+		}
+		return nil
+	}))
+}
 
 // apply applies one page as a device would: drop everything on reset, then
 // upsert and remove by record.
@@ -261,9 +314,11 @@ func (r *replica) apply(tb kitT, p PullPage) {
 	tb.Helper()
 	if p.Reset {
 		clear(r.recs)
+		clear(r.built)
 	}
 	for _, rec := range p.Records {
 		k := recKey{rec.Kind, rec.ID}
+		delete(r.built, k) // the server's copy from now on
 		switch rec.Op {
 		case OpRemove:
 			delete(r.recs, k)
@@ -282,7 +337,7 @@ func (r *replica) apply(tb kitT, p PullPage) {
 
 func (r *replica) pull(tb kitT, s *Store, u inspector.User, limit int) PullPage {
 	tb.Helper()
-	p, err := s.Pull(u, r.cursor, limit)
+	p, err := s.PullWith(u, r.cursor, limit, PullOptions{OwnDevice: r.own})
 	require.NoError(tb, err)
 	r.apply(tb, p)
 	return p

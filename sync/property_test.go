@@ -99,7 +99,9 @@ type propRun struct {
 
 var propOffices = []string{"QZ-SSO-01", "TK-SSO-01", "QZ-TAX-01", "AB-TAX-01"}
 
-func newPropRun(t *rapid.T, dir string) *propRun {
+// newPropRun starts a run; with own, the devices build their own notes,
+// findings and call records from their push answers and pull without them.
+func newPropRun(t *rapid.T, dir string, own bool) *propRun {
 	path, err := os.MkdirTemp(dir, "run")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(path) })
@@ -113,7 +115,11 @@ func newPropRun(t *rapid.T, dir string) *propRun {
 	}{{"ali-phone", f.ali, 0}, {"ali-tablet", f.ali, -1500 * time.Millisecond}, {"reza-phone", f.reza, 700 * time.Millisecond}} {
 		d := f.device(dv.id, dv.u)
 		d.skew = dv.skew
-		r.devs = append(r.devs, &propDevice{fieldDevice: d, acked: map[uint64]bool{}, rep: newReplica(), made: map[string]bool{}})
+		rep := newReplica()
+		if own {
+			rep = newOwnReplica(dv.id)
+		}
+		r.devs = append(r.devs, &propDevice{fieldDevice: d, acked: map[uint64]bool{}, rep: rep, made: map[string]bool{}})
 	}
 	for i := range 4 {
 		c, _, err := f.s.CreateComplaint(dispatcher, intake(fmt.Sprint("CALL-", i), propOffices[i]))
@@ -266,6 +272,7 @@ func (r *propRun) push(st propStep) {
 		for _, rr := range res {
 			d.acked[rr.DeviceSeq] = true
 		}
+		d.rep.answered(r.t, d.user, batch, res)
 	}
 }
 
@@ -296,13 +303,14 @@ func (r *propRun) replay(st propStep) {
 		return
 	}
 	b := r.batches[st.A%len(r.batches)]
-	r.requireReplay(b)
+	res := r.requireReplay(b)
 	for _, m := range b.muts {
 		b.dev.acked[m.DeviceSeq] = true
 	}
+	b.dev.rep.answered(r.t, b.dev.user, b.muts, res)
 }
 
-func (r *propRun) requireReplay(b propBatch) {
+func (r *propRun) requireReplay(b propBatch) []Result {
 	t := r.t
 	before, err := r.f.s.Stats()
 	require.NoError(t, err)
@@ -315,6 +323,7 @@ func (r *propRun) requireReplay(b propBatch) {
 	after, err := r.f.s.Stats()
 	require.NoError(t, err)
 	require.Equal(t, before.Seq, after.Seq, "a replay writes nothing to the change log")
+	return res
 }
 
 // finish sends every device's remaining queue, pulls everything, and checks
@@ -324,9 +333,12 @@ func (r *propRun) finish() map[string]string {
 	for _, d := range r.devs {
 		for round := 0; len(d.unacked()) > 0; round++ {
 			require.Less(t, round, 3, "the queue of %s drains", d.id)
-			for _, rr := range r.send(d, d.unacked()) {
+			batch := d.unacked()
+			res := r.send(d, batch)
+			for _, rr := range res {
 				d.acked[rr.DeviceSeq] = true
 			}
+			d.rep.answered(t, d.user, batch, res)
 		}
 	}
 	for _, d := range r.devs {
@@ -335,6 +347,7 @@ func (r *propRun) finish() map[string]string {
 	// (a) convergence.
 	for _, d := range r.devs {
 		requireSameRecords(t, expectedScope(t, s, d.user), d.rep.recs, "device %s", d.id)
+		d.rep.requireBuiltAsStored(t, s)
 	}
 	// (b) replays change nothing.
 	for _, b := range r.batches {
@@ -351,16 +364,23 @@ func (r *propRun) finish() map[string]string {
 	return dumpStore(t, s)
 }
 
-func TestSyncProperty(t *testing.T) {
+func TestSyncProperty(t *testing.T) { checkSyncProperty(t, false) }
+
+// TestSyncPropertyOmittingOwnWrites is the property with devices that build
+// their own notes, findings and call records from the push answers (as the
+// server stores them) and pull without them (PullOptions.OwnDevice).
+func TestSyncPropertyOmittingOwnWrites(t *testing.T) { checkSyncProperty(t, true) }
+
+func checkSyncProperty(t *testing.T, own bool) {
 	dir := t.TempDir()
 	rapid.Check(t, func(t *rapid.T) {
 		plan := drawPlan(t)
-		first := newPropRun(t, dir)
+		first := newPropRun(t, dir, own)
 		first.run(plan)
 		want := first.finish()
 
 		// (d) determinism: the same plan on a fresh store, same clock and ids.
-		second := newPropRun(t, dir)
+		second := newPropRun(t, dir, own)
 		second.run(plan)
 		got := second.finish()
 		requireSameDump(t, want, got)

@@ -128,7 +128,34 @@ type PullPage struct {
 	// narrowed (fewer open assignments, a smaller region).
 	OverCap bool
 	Held    int // records in scope, counted on the first page of a full sync
+	// Omitted counts the records a delta page left out because the pulling
+	// device created them itself (PullOptions.OwnDevice).
+	Omitted int
 }
+
+// PullOptions changes what a pull sends.
+type PullOptions struct {
+	// OwnDevice is the pulling device, which keeps its own copy of each
+	// append-only record it created (a note, finding or call record) as the
+	// server stores it: its payload with the id, the inspector and the
+	// version the push answer gave (a call's number with ASCII digits, as
+	// the push stored it). A delta page leaves such a record out when the
+	// change in the page's range is its creation by that device under the
+	// same account; the cursor still moves past it. A full sync sends
+	// everything. "" (old apps) sends every record.
+	OwnDevice string
+}
+
+// ownKinds are the records a device builds itself from its push answers:
+// append-only, written once by the push (appendOnly), the payload plus
+// server fields the answer gives. Evidence (status, chain) and everything
+// the server merges or changes are always sent.
+var ownKinds = map[string]bool{KindNote: true, KindFinding: true, KindCall: true}
+
+// maxOmittedFactor bounds the records a delta page may leave out to this
+// many times its limit, so that one page never walks a long run of a
+// device's own writes.
+const maxOmittedFactor = 10
 
 // ScopeCap is the documented bound on what one inspector's device holds:
 // open assignments, own field work, conflicts, the region's offices and the
@@ -183,6 +210,11 @@ func scopesOf(u inspector.User) []string {
 // ("" for a full sync). A page shows the state as of one change-log sequence,
 // never half of a transaction.
 func (s *Store) Pull(u inspector.User, cursor string, limit int) (PullPage, error) {
+	return s.PullWith(u, cursor, limit, PullOptions{})
+}
+
+// PullWith is Pull with options.
+func (s *Store) PullWith(u inspector.User, cursor string, limit int, opts PullOptions) (PullPage, error) {
 	if limit <= 0 || limit > MaxPullLimit {
 		limit = DefaultPullLimit
 	}
@@ -214,7 +246,7 @@ func (s *Store) Pull(u inspector.User, cursor string, limit int) (PullPage, erro
 		if cur.Full {
 			return s.pullFull(btx, u, scopes, cur, limit, &page)
 		}
-		return s.pullDelta(btx, u, scopes, cur, limit, &page)
+		return s.pullDelta(btx, u, scopes, cur, limit, opts, &page)
 	})
 	return page, err
 }
@@ -283,7 +315,7 @@ func (s *Store) pullFull(btx *bolt.Tx, u inspector.User, scopes []string, cur pu
 }
 
 // pullDelta merges the scopes' logs after the cursor in sequence order.
-func (s *Store) pullDelta(btx *bolt.Tx, u inspector.User, scopes []string, cur pullCursor, limit int, page *PullPage) error {
+func (s *Store) pullDelta(btx *bolt.Tx, u inspector.User, scopes []string, cur pullCursor, limit int, opts PullOptions, page *PullPage) error {
 	type stream struct {
 		c      *bolt.Cursor
 		prefix []byte
@@ -328,6 +360,16 @@ func (s *Store) pullDelta(btx *bolt.Tx, u inspector.User, scopes []string, cur p
 			if e.Tx != lastTx && !more(seq) {
 				return nil
 			}
+			own, err := ownCreation(btx, u, opts.OwnDevice, e, seq)
+			if err != nil {
+				return err
+			}
+			if own {
+				page.Omitted++
+				end, lastTx = seq, e.Tx
+				st.k, st.v = st.c.Next()
+				continue
+			}
 			k := key{e.Kind, e.ID}
 			if _, seen := latest[k]; !seen {
 				order = append(order, k)
@@ -337,7 +379,7 @@ func (s *Store) pullDelta(btx *bolt.Tx, u inspector.User, scopes []string, cur p
 			st.k, st.v = st.c.Next()
 		}
 	}
-	if err := consume(func(uint64) bool { return len(order) < limit }); err != nil {
+	if err := consume(func(uint64) bool { return len(order) < limit && page.Omitted < maxOmittedFactor*limit }); err != nil {
 		return err
 	}
 	// A page shows its records as of its end. A record changed since is
@@ -377,6 +419,25 @@ func (s *Store) pullDelta(btx *bolt.Tx, u inspector.User, scopes []string, cur p
 	page.HasMore = hasScopeEntriesAfter(btx, scopes, end)
 	page.Cursor = pullCursor{V: 1, Seq: end, At: changeMark(btx, end)}.encode()
 	return nil
+}
+
+// ownCreation reports whether scope entry e, at seq, is the creation of an
+// append-only record by device under u's account (see PullOptions).
+func ownCreation(btx *bolt.Tx, u inspector.User, device string, e scopeEntry, seq uint64) (bool, error) {
+	if device == "" || e.Op != OpUpsert || !ownKinds[e.Kind] {
+		return false, nil
+	}
+	ch, ok, err := changeAt(btx, seq)
+	if err != nil || !ok {
+		return false, err
+	}
+	return ch.Actor == u.ID && ch.Device == device && ch.Kind == e.Kind && ch.ID == e.ID && ch.Action == ActionCreated, nil
+}
+
+// changeAt reads change seq of the log; ok is false if the log does not hold it.
+func changeAt(btx *bolt.Tx, seq uint64) (ch Change, ok bool, err error) {
+	ok, err = getJSON(btx.Bucket(bucketLog), itob(seq), &ch)
+	return ch, ok, err
 }
 
 // changeMark is a fingerprint (FNV-64a of the stored entry) of change seq, 0

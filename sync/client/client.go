@@ -52,6 +52,11 @@ type Config struct {
 	// holds can be re-sent to a server restored from a backup.
 	LedgerKeep   int
 	LedgerMaxAge time.Duration
+	// PullOwnWrites makes the client pull its own notes, findings and call
+	// records back from the server, as apps did before own_writes=omit
+	// (it still builds them from the push answers, which the pull then
+	// overwrites with the server's copy).
+	PullOwnWrites bool
 	// OnSync, if set, is called by Run after each Sync with its outcome.
 	OnSync func(Report, error)
 	// Logger receives the client's diagnostics; nil discards them.
@@ -129,8 +134,9 @@ type Client struct {
 
 	syncMu stdsync.Mutex // one Sync at a time
 
-	authMu stdsync.Mutex
-	access string // the access token, in memory only
+	authMu  stdsync.Mutex
+	access  string // the access token, in memory only
+	account string // the signed-in account's id, from the token answer
 
 	kick chan struct{}
 }

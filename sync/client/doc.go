@@ -32,6 +32,16 @@
 //     drops the local records first; an upsert is kept when its version is at
 //     least the local one; a remove deletes the local copy. The cursor is
 //     stored in the same local transaction as the page's records.
+//   - The device's own notes, findings and call records are not pulled back
+//     (own_writes=omit): an applied answer to note.create, finding.create or
+//     call.create stores the record as the server does, in the transaction
+//     that takes the answer — the payload with id, inspector_id (the
+//     account, from the sign-in answer) and version, a call's number with
+//     ASCII digits. A file found restored from an older copy (the server
+//     holds later sequences of the device, or refuses one as reused) no
+//     longer holds what the device wrote since: its cursor is dropped, and
+//     the next pull is a full sync. Config.PullOwnWrites pulls them back
+//     as before.
 //
 // Authentication follows the action of the server's problem documents: the
 // client signs in on first use; "refresh" rotates the refresh token and

@@ -45,6 +45,9 @@ const (
 	CodeDeviceRevoked = "device_revoked"
 	CodeTokenExpired  = "token_expired"
 	CodeTooLarge      = "too_large"
+	// CodeIdempotencyClash refuses a mutation id or device sequence already
+	// used for other content.
+	CodeIdempotencyClash = "idempotency_clash"
 	// CodeServerBehind: the server lost work it acknowledged to this device
 	// (restored from a backup); the client re-sends its ledger.
 	CodeServerBehind = "server_behind"

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -299,6 +300,7 @@ func (c *Client) resettle(batch []Mutation, ans pushAnswer) (int, error) {
 		bySeq[m.DeviceSeq] = m
 	}
 	now := c.cfg.Now().UTC()
+	account := c.accountID()
 	n := 0
 	err := c.db.Update(func(tx *bolt.Tx) error {
 		n = 0
@@ -315,6 +317,9 @@ func (c *Client) resettle(batch []Mutation, ans pushAnswer) (int, error) {
 			}
 			e.Mutation, e.Result, e.ResentAt = m, r, &now
 			if err := putJSON(ledger, []byte(m.MutationID), e); err != nil {
+				return err
+			}
+			if err := c.buildOwn(tx, account, m, r); err != nil {
 				return err
 			}
 			if r.Status == StatusRejected {
@@ -396,10 +401,12 @@ func (c *Client) settle(batch []Mutation, ans pushAnswer, rep *Report) (int, err
 		bySeq[m.DeviceSeq] = m
 	}
 	now := c.cfg.Now()
+	account := c.accountID()
 	var got []Result
 	err := c.db.Update(func(tx *bolt.Tx) error {
 		got = got[:0] // Update does not retry, but keep the closure self-contained
 		queue, ledger, meta, index := tx.Bucket(bucketQueue), tx.Bucket(bucketLedger), tx.Bucket(bucketMeta), tx.Bucket(bucketLedgerSeq)
+		rolledBack := false
 		for _, r := range ans.Results {
 			m, ok := bySeq[r.DeviceSeq]
 			if !ok || m.MutationID != r.MutationID {
@@ -420,6 +427,10 @@ func (c *Client) settle(batch []Mutation, ans pushAnswer, rep *Report) (int, err
 			if err := queue.Delete(itob(m.DeviceSeq)); err != nil {
 				return err
 			}
+			if err := c.buildOwn(tx, account, m, r); err != nil {
+				return err
+			}
+			rolledBack = rolledBack || reusedSeq(r)
 			if !ans.local && m.DeviceSeq > btoi(meta.Get(keyAcked)) {
 				if err := meta.Put(keyAcked, itob(m.DeviceSeq)); err != nil {
 					return err
@@ -435,6 +446,12 @@ func (c *Client) settle(batch []Mutation, ans pushAnswer, rep *Report) (int, err
 		if last := btoi(meta.Get(keyLastSeq)); ans.LastDeviceSeq > last {
 			c.log.Warn("the server knows later device sequences than this file; skipping ahead", "local", last, "server", ans.LastDeviceSeq)
 			if err := meta.Put(keyLastSeq, itob(ans.LastDeviceSeq)); err != nil {
+				return err
+			}
+			rolledBack = true
+		}
+		if rolledBack {
+			if err := c.forgetOwnWrites(meta); err != nil {
 				return err
 			}
 		}
@@ -526,6 +543,9 @@ func (c *Client) pull(ctx context.Context, rep *Report) error {
 		if c.cfg.PullLimit > 0 {
 			q.Set("limit", strconv.Itoa(c.cfg.PullLimit))
 		}
+		if !c.cfg.PullOwnWrites {
+			q.Set("own_writes", "omit") // built from the push answers (buildOwn)
+		}
 		path := "/v1/sync/pull"
 		if len(q) > 0 {
 			path += "?" + q.Encode()
@@ -537,8 +557,13 @@ func (c *Client) pull(ctx context.Context, rep *Report) error {
 		if page.Cursor == "" {
 			return errors.New("the server sent a page without a cursor")
 		}
-		if err := c.applyPage(page, rep); err != nil {
+		resync, err := c.applyPage(page, rep)
+		if err != nil {
 			return err
+		}
+		if resync {
+			cursor = "" // a full sync, at once
+			continue
 		}
 		if !page.HasMore {
 			return nil
@@ -550,13 +575,16 @@ func (c *Client) pull(ctx context.Context, rep *Report) error {
 	}
 }
 
-func (c *Client) applyPage(page pullAnswer, rep *Report) error {
+// applyPage stores a page and its cursor. resync reports that the page
+// showed this file restored from an older copy while the pull left out the
+// device's own writes: the cursor is dropped, for a full sync.
+func (c *Client) applyPage(page pullAnswer, rep *Report) (resync bool, err error) {
 	now := c.cfg.Now()
 	var pulled, removed int
 	var removals []Removal
 	var behind *uint64
-	err := c.db.Update(func(tx *bolt.Tx) error {
-		pulled, removed, removals, behind = 0, 0, nil, nil
+	err = c.db.Update(func(tx *bolt.Tx) error {
+		pulled, removed, removals, behind, resync = 0, 0, nil, nil, false
 		if page.Reset {
 			if err := emptyBucket(tx, bucketRecords); err != nil {
 				return err
@@ -606,11 +634,17 @@ func (c *Client) applyPage(page pullAnswer, rep *Report) error {
 			if err := meta.Put(keyLastSeq, itob(page.LastDeviceSeq)); err != nil {
 				return err
 			}
+			if !c.cfg.PullOwnWrites && !page.Reset {
+				resync = true
+				if err := c.forgetOwnWrites(meta); err != nil {
+					return err
+				}
+			}
 		}
 		return c.observeServerTime(meta, page.ServerTime, now)
 	})
 	if err != nil {
-		return fmt.Errorf("store pulled page: %w", err)
+		return false, fmt.Errorf("store pulled page: %w", err)
 	}
 	rep.Pages++
 	rep.Reset = rep.Reset || page.Reset
@@ -620,5 +654,86 @@ func (c *Client) applyPage(page pullAnswer, rep *Report) error {
 	if behind != nil {
 		rep.resendFrom = behind
 	}
-	return nil
+	return resync, nil
+}
+
+// ownRecordKinds are the records a device builds from its own push answers
+// (pulls ask own_writes=omit): the append-only ones, by mutation kind.
+var ownRecordKinds = map[string]string{KindNoteCreate: RecordNote, KindFindingCreate: RecordFinding, KindCallCreate: RecordCall}
+
+// buildOwn stores the device's copy of the note, finding or call record an
+// applied mutation m created, as the server stores it: the payload with id,
+// inspector_id (account) and version from the answer r, a call's number
+// with ASCII digits. It does so with PullOwnWrites too, so that changing
+// the setting never leaves a record out. A copy it cannot build comes from
+// a full sync, which it starts by dropping the cursor.
+func (c *Client) buildOwn(tx *bolt.Tx, account string, m Mutation, r Result) error {
+	kind := ownRecordKinds[m.Kind]
+	if kind == "" || r.Status != StatusApplied || r.RecordKind != kind || r.RecordID != m.RecordID {
+		return nil
+	}
+	var rec map[string]any
+	dec := json.NewDecoder(bytes.NewReader(m.Payload))
+	dec.UseNumber()
+	if err := dec.Decode(&rec); err != nil || rec == nil || account == "" || r.Version == 0 {
+		c.log.Error("cannot build the device's copy of its own record; a full sync brings it", "kind", kind, "id", m.RecordID, "err", err)
+		return c.forgetOwnWrites(tx.Bucket(bucketMeta))
+	}
+	rec["id"], rec["inspector_id"], rec["version"] = m.RecordID, account, r.Version
+	if n, isString := rec["number"].(string); isString && kind == RecordCall {
+		rec["number"] = asciiDigits(n)
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	// Append-only: the answer's version is the record's, in this server's
+	// history (one restored from a backup numbers it anew).
+	return putJSON(tx.Bucket(bucketRecords), recordKey(kind, m.RecordID), Record{Kind: kind, ID: m.RecordID, Version: r.Version, Data: data})
+}
+
+// forgetOwnWrites drops the pull cursor when pulls leave out the device's
+// own writes, so that the next pull is a full sync: the file no longer
+// holds everything this device wrote (it was restored from an older copy).
+func (c *Client) forgetOwnWrites(meta *bolt.Bucket) error {
+	if c.cfg.PullOwnWrites {
+		return nil
+	}
+	c.log.Warn("this file does not hold all of this device's own writes (restored from an older copy?); a full sync follows")
+	return meta.Delete(keyCursor)
+}
+
+// reusedSeq reports an answer refusing a device sequence the server already
+// holds for another mutation: the file was restored from an older copy.
+func reusedSeq(r Result) bool {
+	if r.Status != StatusRejected || r.Code != CodeIdempotencyClash {
+		return false
+	}
+	for _, f := range r.Fields {
+		if f.Field == "device_seq" && f.Code == "reused" {
+			return true
+		}
+	}
+	return false
+}
+
+// asciiDigits folds Persian and Arabic-Indic digits to ASCII, as the server
+// stores a call's number.
+func asciiDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= '۰' && r <= '۹':
+			return '0' + (r - '۰')
+		case r >= '٠' && r <= '٩':
+			return '0' + (r - '٠')
+		}
+		return r
+	}, s)
+}
+
+// accountID is the signed-in account's id.
+func (c *Client) accountID() string {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	return c.account
 }

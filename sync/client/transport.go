@@ -148,6 +148,9 @@ type tokenAnswer struct {
 	AccessToken  string    `json:"access_token"`
 	ExpiresAt    time.Time `json:"expires_at"`
 	RefreshToken string    `json:"refresh_token"`
+	User         struct {
+		ID string `json:"id"`
+	} `json:"user"`
 }
 
 // accessToken returns the current access token, signing in (or refreshing
@@ -234,7 +237,7 @@ func (c *Client) authenticate(ctx context.Context, path string, body []byte) (st
 	if err != nil {
 		return "", fmt.Errorf("store refresh token: %w", err)
 	}
-	c.access = t.AccessToken
+	c.access, c.account = t.AccessToken, t.User.ID
 	c.log.Debug("authenticated", "via", path)
 	return t.AccessToken, nil
 }
