@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
+	stdsync "sync"
 	"time"
 	"unicode/utf8"
 
@@ -97,6 +99,27 @@ func (m *Mutation) prepare() {
 		v := reflect.New(t)
 		m.pre.payload, m.pre.err = v, decodeStrict(m.Payload, v.Interface())
 	}
+}
+
+// prepareAll prepares muts, a large push on every core: one device sending
+// its queue after a day offline waits for nobody else's work.
+func prepareAll(muts []Mutation) {
+	workers := min(runtime.GOMAXPROCS(0), len(muts)/16)
+	if workers < 2 {
+		for i := range muts {
+			muts[i].prepare()
+		}
+		return
+	}
+	var wg stdsync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(muts); i += workers {
+				muts[i].prepare()
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // contentHash is mutationHash(m), prepared or not.
@@ -326,9 +349,7 @@ func (s *Store) PushAcked(u inspector.User, deviceID string, ackedThrough uint64
 		}
 	}
 	ordered := slices.Clone(muts)
-	for i := range ordered {
-		ordered[i].prepare()
-	}
+	prepareAll(ordered)
 	slices.SortStableFunc(ordered, func(a, b Mutation) int {
 		switch {
 		case a.DeviceSeq < b.DeviceSeq:
