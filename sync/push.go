@@ -80,9 +80,10 @@ type Mutation struct {
 // goroutine does it before it joins the group commit, so that the commit's
 // one goroutine only checks and writes (and the second core helps).
 type prepared struct {
-	hash    string
-	payload reflect.Value // a pointer to the decoded payload; invalid when not decoded
-	err     error         // the payload's decoding error
+	envelope error // checkEnvelope's answer
+	hash     string
+	payload  reflect.Value // a pointer to the decoded payload; invalid when not decoded
+	err      error         // the payload's decoding error
 }
 
 // appendOnlyPayloads are the payload types prepare decodes ahead.
@@ -94,7 +95,7 @@ var appendOnlyPayloads = map[string]reflect.Type{
 
 // prepare does m's work that needs no transaction.
 func (m *Mutation) prepare() {
-	m.pre = &prepared{hash: mutationHash(*m)}
+	m.pre = &prepared{envelope: checkEnvelope(*m), hash: mutationHash(*m)}
 	if t, ok := appendOnlyPayloads[m.Kind]; ok {
 		v := reflect.New(t)
 		m.pre.payload, m.pre.err = v, decodeStrict(m.Payload, v.Interface())
@@ -120,6 +121,14 @@ func prepareAll(muts []Mutation) {
 		})
 	}
 	wg.Wait()
+}
+
+// envelopeErr is checkEnvelope(m), prepared or not.
+func (m Mutation) envelopeErr() error {
+	if m.pre != nil {
+		return m.pre.envelope
+	}
+	return checkEnvelope(m)
 }
 
 // contentHash is mutationHash(m), prepared or not.
@@ -434,7 +443,7 @@ func (s *Store) pushOne(t *tx, u inspector.User, deviceID string, m Mutation, ac
 // settleOne is pushOne without the deferral.
 func (s *Store) settleOne(t *tx, u inspector.User, deviceID string, m Mutation, ackedThrough uint64, seqs *seqState) (Result, error) {
 	res := Result{MutationID: m.ID, DeviceSeq: m.DeviceSeq}
-	if err := checkEnvelope(m); err != nil {
+	if err := m.envelopeErr(); err != nil {
 		return s.refuseEnvelope(t, u, deviceID, m, res, err, seqs)
 	}
 	hash := m.contentHash()
