@@ -271,14 +271,30 @@ func (e *evidenceEnv) blobStored(sum string) bool {
 	return found
 }
 
-// uploadFiles lists what the tus store holds (uploads in progress).
+// uploadFiles lists what the tus store holds (uploads in progress): the
+// files of the upload directory, and with the blobs in S3 the objects of
+// the bucket's uploads area, its multipart uploads in progress (as
+// "multipart:<id>") and any file left in the local directory (as
+// "local:<name>", where nothing should stay).
 func (e *evidenceEnv) uploadFiles() []string {
 	e.t.Helper()
 	entries, err := os.ReadDir(e.uploadDir)
 	require.NoError(e.t, err)
 	var names []string
+	tg, inBucket := s3TargetOf(e.blobs)
 	for _, d := range entries {
-		names = append(names, d.Name())
+		if inBucket {
+			names = append(names, "local:"+d.Name())
+		} else {
+			names = append(names, d.Name())
+		}
+	}
+	if inBucket {
+		objects, multipart := bucketUploads(e.t, tg)
+		names = append(names, objects...)
+		for _, m := range multipart {
+			names = append(names, "multipart:"+m)
+		}
 	}
 	return names
 }

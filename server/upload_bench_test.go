@@ -135,7 +135,7 @@ func newUploadBench(b *testing.B, size int64) *uploadBench {
 	}
 	srv, err := server.New(server.Config{Store: store, Keys: auth.NewKeySet(), Spec: apispec.YAML,
 		Blobs: &blob.FS{Dir: filepath.Join(dir, "blobs")}, UploadDir: filepath.Join(dir, "uploads"),
-		ReadPhotoMeta: media.ReadPhotoMeta, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		ReadPhotoMeta: media.ReadPhotoMetaAt, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		LoginPerAccount: 1000, LoginPerAddress: 1000})
 	if err != nil {
 		b.Fatal(err)
