@@ -362,3 +362,27 @@ func TestS3UploadCompletedBeforeACrashIsFinishedOnResume(t *testing.T) {
 	}
 	assert.Empty(t, e.unfinishedUploadFiles())
 }
+
+// TestS3UploadWhoseMultipartUploadTheBucketRemovedIsGone: the bucket itself
+// aborted an upload's multipart upload (a lifecycle rule, MinIO's stale
+// uploads): HEAD answers 404, so that the phone starts again, rather than
+// showing the upload complete or one byte short.
+func TestS3UploadWhoseMultipartUploadTheBucketRemovedIsGone(t *testing.T) {
+	t.Parallel()
+	e, _ := newS3Env(t, false)
+	complaint := e.assignedComplaint("CALL-S3-GONE-1")
+	field := e.login("field", "android-field-s3gone1").AccessToken
+	photo := bigJPEG(t, 6<<20, 59)
+	sum, id := hexSHA256(photo), v7()
+	e.pushEvidence(field, 1, id, complaint, int64(len(photo)), sum, "image/jpeg")
+	r := e.tusCreate(field, int64(len(photo)), evidenceMeta(id, sum, "image/jpeg"))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	loc := r.header.Get("Location")
+	require.Equal(t, http.StatusNoContent, e.tusPatch(field, loc, 0, photo[:1<<20]).status)
+	require.NoError(t, e.tg.Client(t).RemoveIncompleteUpload(context.Background(), e.tg.Bucket, e.tg.Prefix+"/uploads/"+path.Base(loc)))
+
+	assert.Equal(t, http.StatusNotFound, e.head(field, loc).status)
+	r = e.tusUpload(field, photo, evidenceMeta(id, sum, "image/jpeg"))
+	require.Equal(t, http.StatusNoContent, r.status, "started again, it is stored: %s", r.body)
+	assert.True(t, e.blobObject(sum))
+}

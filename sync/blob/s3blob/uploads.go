@@ -175,9 +175,37 @@ func (u *uploadStore) GetUpload(ctx context.Context, id string) (tusd.Upload, er
 		return nil, err
 	}
 	if !full.SizeIsDeferred && full.Size > 0 && full.Offset == full.Size {
+		// s3store reports as complete an upload whose multipart upload is
+		// gone: completed (its object is there), or aborted by the bucket
+		// (a lifecycle rule, MinIO's stale uploads), which is lost.
+		if lost, err := u.s.uploadLost(ctx, id, info.ID); err != nil {
+			return nil, err
+		} else if lost {
+			return nil, tusd.ErrNotFound
+		}
 		up.reopened = true
 	}
 	return up, nil
+}
+
+// uploadLost reports whether the upload id (s3store's fullID) has neither
+// its object nor its multipart upload.
+func (s *Store) uploadLost(ctx context.Context, id, fullID string) (bool, error) {
+	switch _, err := s.stat(s.uploadKey(id)); {
+	case err == nil:
+		return false, nil
+	case !errors.Is(err, blob.ErrNotFound):
+		return false, err
+	}
+	_, mp, _ := strings.Cut(fullID, "+")
+	_, err := minio.Core{Client: s.client}.ListObjectParts(ctx, s.bucket, s.uploadKey(id), mp, 0, 1)
+	switch {
+	case err == nil:
+		return false, nil
+	case noSuchUpload(err):
+		return true, nil
+	}
+	return false, fmt.Errorf("s3blob: upload %s: %w", id, err)
 }
 
 // upload is one of s3store's uploads, shown under its object id.
