@@ -208,3 +208,51 @@ func TestS3StoreRefusesBadConfig(t *testing.T) {
 		assert.Error(t, err, raw)
 	}
 }
+
+// TestS3AdoptObjectCopiesInsideTheBucket: a finished upload's object becomes
+// the blob by a server-side copy and is then deleted; the same bytes again
+// copy nothing; a key outside the store's uploads is refused.
+func TestS3AdoptObjectCopiesInsideTheBucket(t *testing.T) {
+	s, tg := newStore(t)
+	ctx := context.Background()
+	c := tg.Client(t)
+	put := func(key string, b []byte) {
+		t.Helper()
+		_, err := c.PutObject(ctx, tg.Bucket, key, bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{})
+		require.NoError(t, err)
+	}
+	exists := func(key string) bool {
+		_, err := c.StatObject(ctx, tg.Bucket, key, minio.StatObjectOptions{})
+		return err == nil
+	}
+	content := []byte("finished upload bytes")
+	_, sum := upload(t, content)
+	up := tg.Prefix + "/uploads/0123456789abcdef0123456789abcdef"
+	put(up, content)
+	require.NoError(t, s.AdoptObject(ctx, sum, up))
+	assert.False(t, exists(up), "the upload's object is removed")
+	f, _, _, err := s.Open(sum)
+	require.NoError(t, err)
+	got, err := io.ReadAll(f)
+	require.NoError(t, err)
+	f.Close()
+	assert.Equal(t, content, got)
+	info, err := c.StatObject(ctx, tg.Bucket, tg.Prefix+"/sha256/"+sum, minio.StatObjectOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, sum, info.UserMetadata["Favad-Sha256"])
+
+	// The same bytes again: nothing copied, the upload removed all the same.
+	put(up, content)
+	before := info.LastModified
+	time.Sleep(1100 * time.Millisecond) // S3 times are whole seconds
+	require.NoError(t, s.AdoptObject(ctx, sum, up))
+	assert.False(t, exists(up))
+	info, err = c.StatObject(ctx, tg.Bucket, tg.Prefix+"/sha256/"+sum, minio.StatObjectOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, before, info.LastModified, "the blob is not written again")
+
+	for _, key := range []string{tg.Prefix + "/sha256/" + sum, "elsewhere/uploads/x", tg.Prefix + "/uploads/../sha256/" + sum} {
+		assert.Error(t, s.AdoptObject(ctx, sum, key), key)
+	}
+	assert.True(t, s.Exists(sum))
+}
