@@ -113,11 +113,7 @@ func (s *Server) uploads(c echo.Context) error {
 		if req.URL.RawPath != "" || !uploadIDPattern.MatchString(id) {
 			return notYours
 		}
-		up, err := s.tusFiles.GetUpload(req.Context(), id)
-		if err != nil {
-			return notYours
-		}
-		info, err := up.GetInfo(req.Context())
+		info, err := s.tusFiles.peekInfo(req.Context(), id)
 		if err != nil || info.MetaData[ownerKey] != principal(c).User.ID {
 			return notYours
 		}

@@ -107,6 +107,32 @@ func (s *uploadStore) hashing(ctx context.Context, up tusd.Upload) (tusd.Upload,
 	return &hashingUpload{Upload: up, area: s.area, state: info.ID + hashStateSuffix, boot: s.boot, partial: s.partial}, nil
 }
 
+// peekInfo returns the upload's info as created (its metadata, and
+// whether it is finished), read from its .info alone: not its offset, and
+// without loading the upload (for an upload in a bucket, that takes a
+// listing of its parts).
+func (s *uploadStore) peekInfo(ctx context.Context, id string) (tusd.FileInfo, error) {
+	if !uploadIDPattern.MatchString(id) {
+		return tusd.FileInfo{}, tusd.ErrNotFound
+	}
+	b, err := s.area.read(ctx, id+".info")
+	if errors.Is(err, errNoObject) {
+		up, err := s.getHeld(ctx, id)
+		if err != nil {
+			return tusd.FileInfo{}, err
+		}
+		return up.GetInfo(ctx)
+	}
+	if err != nil {
+		return tusd.FileInfo{}, err
+	}
+	var info tusd.FileInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		return tusd.FileInfo{}, fmt.Errorf("upload %s: %w", id, err)
+	}
+	return info, nil
+}
+
 // newHeld creates a finished upload for bytes the server already holds.
 func (s *uploadStore) newHeld(ctx context.Context, info tusd.FileInfo) (tusd.Upload, error) {
 	id := make([]byte, 16)
