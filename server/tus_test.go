@@ -16,6 +16,7 @@ import (
 	"image"
 	"image/jpeg"
 	"io"
+	"log/slog"
 	"math/rand"
 	"net"
 	"net/http"
@@ -590,7 +591,8 @@ func TestTusResumesAfterCutConnection(t *testing.T) {
 func testTusResumesAfterCutConnection(t *testing.T, blobs blob.Store) {
 	t.Parallel()
 	client := needTusClient(t)
-	e := newEvidenceEnvOn(t, blobs)
+	logs := &lockedBuffer{}
+	e := newEvidenceEnvOn(t, blobs, func(c *server.Config) { c.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
 	complaint := e.assignedComplaint("CALL-TUS-1")
 	field := e.login("field", "android-field-tus1").AccessToken
 
@@ -626,6 +628,7 @@ func testTusResumesAfterCutConnection(t *testing.T, blobs blob.Store) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.True(t, bytes.Equal(photo, r.body), "the stored bytes are the photo's (got %d bytes)", len(r.body))
 	assert.True(t, e.blobStored(sum))
+	assert.Equal(t, "arrival", storedLine(t, logs.String(), id)["hashed_from"], "the hash state outlived the cut")
 	assert.Empty(t, e.unfinishedUploadFiles(), "the finished upload left nothing behind")
 	assert.Len(t, e.uploadFiles(), 1, "but the mark that lets HEAD show it complete")
 }

@@ -224,12 +224,14 @@ func (u *hashingUpload) WriteChunk(ctx context.Context, offset int64, src io.Rea
 	n, err := u.Upload.WriteChunk(ctx, offset, r)
 	if r.n != n {
 		// The store kept fewer bytes than were read (a write failed
-		// part-way, or a part cut off mid-way was dropped): the state
-		// saved at that point, if the hash passed it, still holds.
-		if st := r.stateAt(n); st != nil && n > 0 {
-			if u.saveState(ctx, offset+n, st) == nil {
-				return n, err
-			}
+		// part-way, or s3store dropped a part it could not finish): the
+		// state at that point, if a read ended there, still holds; with
+		// nothing kept, the state saved before this chunk does.
+		if n == 0 {
+			return n, err
+		}
+		if st := r.stateAt(n); st != nil && u.saveState(ctx, offset+n, st) == nil {
+			return n, err
 		}
 		u.area.remove(ctx, u.state)
 		return n, err
@@ -289,6 +291,10 @@ type hashingReader struct {
 	states []markedState
 }
 
+// maxMarkedStates bounds the states one chunk keeps (about 110 bytes each):
+// a state dropped only costs the finish hook a read of the object.
+const maxMarkedStates = 4096
+
 type markedState struct {
 	n     int64
 	state []byte
@@ -299,6 +305,10 @@ func (r *hashingReader) Read(p []byte) (int, error) {
 	r.h.Write(p[:n])
 	r.n += int64(n)
 	if r.marks && n > 0 {
+		if len(r.states) == maxMarkedStates {
+			// The oldest are the least likely to be a kept part's end.
+			r.states = append(r.states[:0], r.states[maxMarkedStates/2:]...)
+		}
 		if st, merr := r.h.(encoding.BinaryMarshaler).MarshalBinary(); merr == nil {
 			r.states = append(r.states, markedState{r.n, st})
 		}

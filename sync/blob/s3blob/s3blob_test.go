@@ -16,6 +16,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	tusd "github.com/tus/tusd/v2/pkg/handler"
 
 	"github.com/favad/favad/internal/s3test"
 	"github.com/favad/favad/sync/blob"
@@ -255,4 +256,36 @@ func TestS3AdoptObjectCopiesInsideTheBucket(t *testing.T) {
 		assert.Error(t, s.AdoptObject(ctx, sum, key), key)
 	}
 	assert.True(t, s.Exists(sum))
+}
+
+// TestS3UploadStoreWithoutARegion: with no region configured, Check learns
+// the bucket's, and tusd's s3store (the AWS SDK, which needs one to sign)
+// stores an upload in parts and completes it.
+func TestS3UploadStoreWithoutARegion(t *testing.T) {
+	tg := s3test.New(t)
+	s, err := s3blob.New(s3blob.Config{Endpoint: tg.Endpoint, Insecure: true, PathStyle: true,
+		Bucket: tg.Bucket, Prefix: tg.Prefix, AccessKey: tg.AccessKey, SecretKey: tg.SecretKey})
+	require.NoError(t, err)
+	require.NoError(t, s.Check(context.Background()))
+	ctx := context.Background()
+	content := make([]byte, 6<<20)
+	_, err = rand.Read(content)
+	require.NoError(t, err)
+	store := s.UploadStore(t.TempDir())
+	up, err := store.NewUpload(ctx, tusd.FileInfo{Size: int64(len(content))})
+	require.NoError(t, err)
+	info, err := up.GetInfo(ctx)
+	require.NoError(t, err)
+	assert.Regexp(t, `^[0-9a-f]{32}$`, info.ID)
+	n, err := up.WriteChunk(ctx, 0, bytes.NewReader(content))
+	require.NoError(t, err)
+	require.Equal(t, int64(len(content)), n)
+	require.NoError(t, up.FinishUpload(ctx))
+
+	body, err := s.OpenUpload(ctx, info.ID, 5<<20)
+	require.NoError(t, err)
+	got, err := io.ReadAll(body)
+	require.NoError(t, err)
+	body.Close()
+	assert.Equal(t, content[5<<20:], got, "a ranged read of the finished upload")
 }

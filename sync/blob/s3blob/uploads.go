@@ -89,20 +89,21 @@ func (a *awsState) get() *s3.Client {
 	return a.client
 }
 
-// learnRegion asks the bucket's region once, if the configuration did not say.
-func (s *Store) learnRegion(ctx context.Context) error {
+// learnRegion asks the bucket's region once, if the configuration did not
+// say. A server that does not tell keeps us-east-1 (S3-compatible servers
+// mostly take any region), and the next Check asks again.
+func (s *Store) learnRegion(ctx context.Context) {
 	a := s.aws
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.known {
-		return nil
+		return
 	}
 	region, err := s.client.GetBucketLocation(ctx, s.bucket)
-	if err != nil {
-		return fmt.Errorf("s3blob: bucket %s: region: %w", s.bucket, err)
+	if err != nil || region == "" {
+		return
 	}
 	a.client, a.known = newAWSClient(a.cfg, region), true
-	return nil
 }
 
 // uploadKey is the key of name in the uploads area.
@@ -113,7 +114,8 @@ func (s *Store) uploadKey(name string) string { return s.prefix + uploadsDir + n
 var uploadIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // UploadStore returns the tus data store of uploads in progress in the
-// bucket: tusd's s3store under <prefix>/uploads/, with 5 MiB parts whose
+// bucket (call it after Check, which learns the bucket's region when Config
+// does not give it): tusd's s3store under <prefix>/uploads/, with 5 MiB parts whose
 // temporary files are made in tempDir. Its upload ids are s3store's object
 // ids (32 hex digits); the multipart upload's id, which s3store joins to
 // them, is read from the upload's .info and never shown to clients.
