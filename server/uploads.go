@@ -400,7 +400,8 @@ func (s *Server) beforeUpload(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileIn
 		tusd.FileInfoChanges{MetaData: owned, Storage: map[string]string{storageHeld: "true"}}, nil
 }
 
-// uploadIDPattern is the form of filestore's upload ids.
+// uploadIDPattern is the form of upload ids: filestore's, and s3store's
+// object ids (s3blob's UploadStore shows no more of them).
 var uploadIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // ownerKey is the upload metadata the server sets to the uploader's id.
@@ -420,7 +421,12 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	if isHeld(ev.Upload) {
 		return tusd.HTTPResponse{Header: tusd.HTTPHeader{headerEvidenceStatus: string(s.heldStatus(id))}}, nil
 	}
-	up := s.tusFiles.area.finished(ev.Context, ev.Upload)
+	// Finishing outlives the phone's going away (tusd cancels the request's
+	// work 10 s after), so that the HEAD of a phone that lost this answer
+	// finds the upload finished; a store that stalls is given up on.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ev.Context), finishTimeout(ev.Upload.Size))
+	defer cancel()
+	up := s.tusFiles.area.finished(ctx, ev.Upload)
 	if overran(ev) {
 		// A chunked body longer than the upload: tusd stored the bytes up to
 		// the length, and answers 413. The answer and what is kept agree
@@ -505,6 +511,12 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	}
 	log.Info("evidence bytes stored", "evidence", id, "sha256", sum, "status", e.Status, "hashed_from", hashFrom)
 	return tusd.HTTPResponse{Header: tusd.HTTPHeader{headerEvidenceStatus: string(e.Status)}}, nil
+}
+
+// finishTimeout bounds the finish of an upload of size bytes: reading it
+// back from a bucket and copying it there take time in proportion.
+func finishTimeout(size int64) time.Duration {
+	return 2*time.Minute + time.Duration(size>>20)*time.Second
 }
 
 const codeChecksumMismatch inspector.Code = "checksum_mismatch"
