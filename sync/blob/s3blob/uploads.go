@@ -118,7 +118,8 @@ var uploadIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // does not give it): tusd's s3store under <prefix>/uploads/, with 5 MiB parts whose
 // temporary files are made in tempDir. Its upload ids are s3store's object
 // ids (32 hex digits); the multipart upload's id, which s3store joins to
-// them, is read from the upload's .info and never shown to clients.
+// them, is read from the upload's .info (then remembered) and never shown
+// to clients.
 //
 // An upload whose bytes are all in the bucket (its last part stored, or its
 // multipart upload completed) when it is loaded, but whose .info is still
@@ -131,12 +132,28 @@ func (s *Store) UploadStore(tempDir string) tusd.DataStore {
 	st.MinPartSize, st.PreferredPartSize = uploadPartSize, uploadPartSize
 	st.MaxBufferedParts = 2
 	st.TemporaryDirectory = tempDir
-	return &uploadStore{s: s, inner: st}
+	return &uploadStore{s: s, inner: st, fullIDs: map[string]string{}}
 }
 
 type uploadStore struct {
 	s     *Store
 	inner s3store.S3Store
+
+	mu      sync.Mutex
+	fullIDs map[string]string // object id → s3store's id, as read from .info
+}
+
+// maxFullIDs bounds the ids remembered; past it they are forgotten and read
+// again from the uploads' .info.
+const maxFullIDs = 10000
+
+func (u *uploadStore) remember(id, fullID string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.fullIDs) >= maxFullIDs {
+		clear(u.fullIDs)
+	}
+	u.fullIDs[id] = fullID
 }
 
 func (u *uploadStore) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Upload, error) {
@@ -144,7 +161,39 @@ func (u *uploadStore) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.U
 	if err != nil {
 		return nil, err
 	}
+	if full, err := up.GetInfo(ctx); err == nil {
+		id, _, _ := strings.Cut(full.ID, "+")
+		u.remember(id, full.ID)
+	}
 	return &upload{Upload: up, s: u.s}, nil
+}
+
+// fullID is s3store's id of the upload id (its object id and its multipart
+// upload's), from memory or from the upload's .info.
+func (u *uploadStore) fullID(ctx context.Context, id string) (string, error) {
+	u.mu.Lock()
+	full, ok := u.fullIDs[id]
+	u.mu.Unlock()
+	if ok {
+		return full, nil
+	}
+	b, err := u.s.GetUploadObject(ctx, id+".info")
+	if errors.Is(err, blob.ErrNotFound) {
+		return "", tusd.ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	var info tusd.FileInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		return "", fmt.Errorf("s3blob: upload %s: %w", id, err)
+	}
+	obj, _, ok := strings.Cut(info.ID, "+")
+	if !ok || obj != id {
+		return "", fmt.Errorf("s3blob: upload %s: its info names %q", id, info.ID)
+	}
+	u.remember(id, info.ID)
+	return info.ID, nil
 }
 
 // GetUpload opens the upload id, or returns tusd.ErrNotFound.
@@ -152,22 +201,11 @@ func (u *uploadStore) GetUpload(ctx context.Context, id string) (tusd.Upload, er
 	if !uploadIDPattern.MatchString(id) {
 		return nil, tusd.ErrNotFound
 	}
-	b, err := u.s.GetUploadObject(ctx, id+".info")
-	if errors.Is(err, blob.ErrNotFound) {
-		return nil, tusd.ErrNotFound
-	}
+	fullID, err := u.fullID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	var info tusd.FileInfo
-	if err := json.Unmarshal(b, &info); err != nil {
-		return nil, fmt.Errorf("s3blob: upload %s: %w", id, err)
-	}
-	obj, _, ok := strings.Cut(info.ID, "+")
-	if !ok || obj != id {
-		return nil, fmt.Errorf("s3blob: upload %s: its info names %q", id, info.ID)
-	}
-	inner, err := u.inner.GetUpload(ctx, info.ID)
+	inner, err := u.inner.GetUpload(ctx, fullID)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +218,7 @@ func (u *uploadStore) GetUpload(ctx context.Context, id string) (tusd.Upload, er
 		// s3store reports as complete an upload whose multipart upload is
 		// gone: completed (its object is there), or aborted by the bucket
 		// (a lifecycle rule, MinIO's stale uploads), which is lost.
-		if lost, err := u.s.uploadLost(ctx, id, info.ID); err != nil {
+		if lost, err := u.s.uploadLost(ctx, id, fullID); err != nil {
 			return nil, err
 		} else if lost {
 			return nil, tusd.ErrNotFound
