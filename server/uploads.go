@@ -621,5 +621,13 @@ func (s *Server) pruneAbandonedBytes() {
 
 func (s *Server) sweepUploads(maxAge time.Duration) {
 	s.pruneAbandonedBytes()
-	s.tusFiles.area.sweep(context.Background(), time.Now().Add(-maxAge), s.cfg.Logger)
+	// A sweep runs to its end (a bucket that stalls is given up on after
+	// sweepTimeout), so that one cut short by shutdown leaves no half-done
+	// upload behind.
+	ctx, cancel := context.WithTimeout(context.Background(), sweepTimeout)
+	defer cancel()
+	s.tusFiles.area.sweep(ctx, time.Now().Add(-maxAge), s.cfg.Logger)
 }
+
+// sweepTimeout bounds one sweep of the uploads in a bucket.
+const sweepTimeout = time.Minute
