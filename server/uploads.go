@@ -621,9 +621,8 @@ func (s *Server) pruneAbandonedBytes() {
 
 func (s *Server) sweepUploads(maxAge time.Duration) {
 	s.pruneAbandonedBytes()
-	// A sweep runs to its end (a bucket that stalls is given up on after
-	// sweepTimeout), so that one cut short by shutdown leaves no half-done
-	// upload behind.
+	// Shutdown does not stop a sweep half-way; a bucket that stalls is
+	// given up on after sweepTimeout.
 	ctx, cancel := context.WithTimeout(context.Background(), sweepTimeout)
 	defer cancel()
 	s.tusFiles.area.sweep(ctx, time.Now().Add(-maxAge), s.cfg.Logger)
