@@ -97,7 +97,14 @@ func ReadPhotoMeta(path string) (*inspector.PhotoMeta, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: read photo metadata: %w", err)
 	}
-	info, err := readExif(f, st.Size())
+	return ReadPhotoMetaAt(f, st.Size())
+}
+
+// ReadPhotoMetaAt is ReadPhotoMeta for an image of size bytes read through
+// r (a file, or an object in a bucket read by ranged GETs): it reads the
+// same few hundred KiB at most.
+func ReadPhotoMetaAt(r io.ReaderAt, size int64) (*inspector.PhotoMeta, error) {
+	info, err := readExif(r, size)
 	if err != nil || info == nil {
 		return nil, err
 	}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
+	stdsync "sync"
 	"testing"
 
+	"github.com/minio/minio-go/v7"
 	"github.com/stretchr/testify/require"
 
 	"github.com/favad/favad/internal/s3test"
@@ -32,12 +35,48 @@ var blobStores = []struct {
 // newS3Blobs is a blob store over a fresh prefix of the test S3 server.
 func newS3Blobs(t *testing.T) *s3blob.Store {
 	t.Helper()
-	tg := s3test.New(t)
+	return newS3BlobsAt(t, s3test.New(t))
+}
+
+// newS3BlobsAt is a blob store over the target's prefix (another server's
+// view of the same bucket, given the same target).
+func newS3BlobsAt(t *testing.T, tg s3test.Target) *s3blob.Store {
+	t.Helper()
 	s, err := s3blob.New(s3blob.Config{Endpoint: tg.Endpoint, Insecure: true, Region: tg.Region, PathStyle: true,
 		Bucket: tg.Bucket, Prefix: tg.Prefix, AccessKey: tg.AccessKey, SecretKey: tg.SecretKey})
 	require.NoError(t, err)
 	require.NoError(t, s.Check(context.Background()))
+	s3Targets.Store(s, tg)
 	return s
+}
+
+// s3Targets maps each S3 blob store of the tests to its target, so that a
+// test can look at the bucket itself.
+var s3Targets stdsync.Map
+
+// s3TargetOf is the target of blobs, if it is a test S3 store.
+func s3TargetOf(blobs blob.Store) (s3test.Target, bool) {
+	tg, ok := s3Targets.Load(blobs)
+	if !ok {
+		return s3test.Target{}, false
+	}
+	return tg.(s3test.Target), true
+}
+
+// bucketUploads lists the objects of the uploads area of tg's prefix (names
+// relative to it) and its multipart uploads not yet completed or aborted.
+func bucketUploads(t *testing.T, tg s3test.Target) (objects, multipart []string) {
+	t.Helper()
+	c, dir := tg.Client(t), tg.Prefix+"/uploads/"
+	for obj := range c.ListObjects(context.Background(), tg.Bucket, minio.ListObjectsOptions{Prefix: dir, Recursive: true}) {
+		require.NoError(t, obj.Err)
+		objects = append(objects, strings.TrimPrefix(obj.Key, dir))
+	}
+	for mu := range c.ListIncompleteUploads(context.Background(), tg.Bucket, dir, true) {
+		require.NoError(t, mu.Err)
+		multipart = append(multipart, strings.TrimPrefix(mu.Key, dir))
+	}
+	return objects, multipart
 }
 
 // forEachBlobStore runs test once per blob store, as subtests named after

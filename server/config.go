@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net/netip"
 	"runtime"
@@ -78,11 +79,14 @@ type Config struct {
 	// Now is the clock; nil means the store's.
 	Now func() time.Time
 
-	// Blobs holds evidence bytes; UploadDir holds uploads in progress. Both required.
+	// Blobs holds evidence bytes; UploadDir holds uploads in progress (or,
+	// when Blobs keeps them in its bucket, only the temporary parts of
+	// their chunks while they are sent). Both required.
 	Blobs     blob.Store
 	UploadDir string
-	// ReadPhotoMeta reads a photo's EXIF (package media); nil skips it.
-	ReadPhotoMeta func(path string) (*inspector.PhotoMeta, error)
+	// ReadPhotoMeta reads the EXIF of a photo of size bytes (package
+	// media's ReadPhotoMetaAt); nil skips it.
+	ReadPhotoMeta func(r io.ReaderAt, size int64) (*inspector.PhotoMeta, error)
 	// Thumbnails serves thumbnails made by the worker; nil means none.
 	Thumbnails ThumbnailSource
 	// Hub holds live sync streams; nil means a new one.

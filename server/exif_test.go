@@ -30,7 +30,7 @@ func TestPhotoEXIFIsReadAndFlagged(t *testing.T) {
 		}
 		t.Skip("exiftool not installed (Debian: libimage-exiftool-perl)")
 	}
-	e := newEvidenceEnv(t, func(c *server.Config) { c.ReadPhotoMeta = media.ReadPhotoMeta })
+	e := newEvidenceEnv(t, func(c *server.Config) { c.ReadPhotoMeta = media.ReadPhotoMetaAt })
 	complaint := e.assignedComplaint("CALL-EXIF-1")
 	field := e.login("field", "android-field-exif").AccessToken
 

@@ -16,6 +16,7 @@ import (
 	"image"
 	"image/jpeg"
 	"io"
+	"log/slog"
 	"math/rand"
 	"net"
 	"net/http"
@@ -271,14 +272,30 @@ func (e *evidenceEnv) blobStored(sum string) bool {
 	return found
 }
 
-// uploadFiles lists what the tus store holds (uploads in progress).
+// uploadFiles lists what the tus store holds (uploads in progress): the
+// files of the upload directory, and with the blobs in S3 the objects of
+// the bucket's uploads area, its multipart uploads in progress (as
+// "multipart:<id>") and any file left in the local directory (as
+// "local:<name>", where nothing should stay).
 func (e *evidenceEnv) uploadFiles() []string {
 	e.t.Helper()
 	entries, err := os.ReadDir(e.uploadDir)
 	require.NoError(e.t, err)
 	var names []string
+	tg, inBucket := s3TargetOf(e.blobs)
 	for _, d := range entries {
-		names = append(names, d.Name())
+		if inBucket {
+			names = append(names, "local:"+d.Name())
+		} else {
+			names = append(names, d.Name())
+		}
+	}
+	if inBucket {
+		objects, multipart := bucketUploads(e.t, tg)
+		names = append(names, objects...)
+		for _, m := range multipart {
+			names = append(names, "multipart:"+m)
+		}
 	}
 	return names
 }
@@ -574,7 +591,8 @@ func TestTusResumesAfterCutConnection(t *testing.T) {
 func testTusResumesAfterCutConnection(t *testing.T, blobs blob.Store) {
 	t.Parallel()
 	client := needTusClient(t)
-	e := newEvidenceEnvOn(t, blobs)
+	logs := &lockedBuffer{}
+	e := newEvidenceEnvOn(t, blobs, func(c *server.Config) { c.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
 	complaint := e.assignedComplaint("CALL-TUS-1")
 	field := e.login("field", "android-field-tus1").AccessToken
 
@@ -610,6 +628,7 @@ func testTusResumesAfterCutConnection(t *testing.T, blobs blob.Store) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.True(t, bytes.Equal(photo, r.body), "the stored bytes are the photo's (got %d bytes)", len(r.body))
 	assert.True(t, e.blobStored(sum))
+	assert.Equal(t, "arrival", storedLine(t, logs.String(), id)["hashed_from"], "the hash state outlived the cut")
 	assert.Empty(t, e.unfinishedUploadFiles(), "the finished upload left nothing behind")
 	assert.Len(t, e.uploadFiles(), 1, "but the mark that lets HEAD show it complete")
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/favad/favad/server"
 	favsync "github.com/favad/favad/sync"
+	"github.com/favad/favad/sync/blob"
 )
 
 // answerDropProxy relays HTTP/1.1 between a client and the server one
@@ -122,9 +123,13 @@ func (e *evidenceEnv) storedChanges(id string) int {
 // Upload-Length), so that the client finishes instead of starting over into
 // "409 already stored" for ever.
 func TestTusFinishesWhenFinalAnswerIsLost(t *testing.T) {
+	forEachBlobStore(t, testTusFinishesWhenFinalAnswerIsLost)
+}
+
+func testTusFinishesWhenFinalAnswerIsLost(t *testing.T, blobs blob.Store) {
 	t.Parallel()
 	client := needTusClient(t)
-	e := newEvidenceEnv(t)
+	e := newEvidenceEnvOn(t, blobs)
 	complaint := e.assignedComplaint("CALL-TUS-LOST-1")
 	field := e.login("field", "android-field-lost1").AccessToken
 
@@ -155,9 +160,13 @@ func TestTusFinishesWhenFinalAnswerIsLost(t *testing.T) {
 // and a stock client finishes — through HEAD after its PATCH at offset 0 is
 // refused as a mismatch, or at once when it sent data with the POST.
 func TestTusNewUploadOfStoredEvidenceFinishes(t *testing.T) {
+	forEachBlobStore(t, testTusNewUploadOfStoredEvidenceFinishes)
+}
+
+func testTusNewUploadOfStoredEvidenceFinishes(t *testing.T, blobs blob.Store) {
 	t.Parallel()
 	client := needTusClient(t)
-	e := newEvidenceEnv(t)
+	e := newEvidenceEnvOn(t, blobs)
 	complaint := e.assignedComplaint("CALL-TUS-LOST-2")
 	field := e.login("field", "android-field-lost2").AccessToken
 	endpoint := e.ts.URL + "/v1/uploads"

@@ -5,6 +5,9 @@ package server_test
 //
 //	go test -run '^$' -bench 'Upload' -benchtime=3x ./server/
 //
+// BenchmarkUploadS3 does the single upload with the evidence in object
+// storage (SeaweedFS, see internal/s3test), against a plain PutObject.
+//
 // BenchmarkUpload/single=64MiB sends one 64 MiB file the way a tus client
 // does: a POST, then PATCHes of 8 MiB. BenchmarkUpload/concurrent=50x4MiB
 // sends 50 files of 4 MiB at once, each its own evidence record and upload,
@@ -21,6 +24,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -42,13 +46,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	apispec "github.com/favad/favad/api-spec"
 	"github.com/favad/favad/inspector"
+	"github.com/favad/favad/internal/s3test"
 	"github.com/favad/favad/media"
 	"github.com/favad/favad/server"
 	"github.com/favad/favad/server/auth"
 	favsync "github.com/favad/favad/sync"
 	"github.com/favad/favad/sync/blob"
+	"github.com/favad/favad/sync/blob/s3blob"
 )
 
 const (
@@ -57,14 +65,53 @@ const (
 )
 
 func BenchmarkUpload(b *testing.B) {
-	b.Run("single=64MiB", func(b *testing.B) { benchUploads(b, 1, 64<<20) })
-	b.Run("concurrent=50x4MiB", func(b *testing.B) { benchUploads(b, 50, 4<<20) })
+	b.Run("single=64MiB", func(b *testing.B) { benchUploads(b, newUploadBench(b, 64<<20), 1, 64<<20) })
+	b.Run("concurrent=50x4MiB", func(b *testing.B) { benchUploads(b, newUploadBench(b, 4<<20), 50, 4<<20) })
+}
+
+// BenchmarkUploadS3 is BenchmarkUpload/single=64MiB with the evidence in
+// object storage (docs/benchmarks.md, "Uploads to object storage"): the
+// server keeps the upload in the bucket through tusd's s3store and adopts
+// it by a server-side copy; the baseline is a plain PutObject (minio-go's
+// defaults) of the same bytes, from this process, to the same SeaweedFS.
+func BenchmarkUploadS3(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		chunk int64
+	}{{"single=64MiB", benchChunk}, {"single=64MiB/one_patch", 64 << 20}} {
+		b.Run(c.name, func(b *testing.B) { benchUploadS3(b, c.chunk) })
+	}
+}
+
+// benchUploadS3 is one 64 MiB upload in PATCHes of chunk bytes, to a
+// server with its evidence in a bucket, against a plain PutObject.
+func benchUploadS3(b *testing.B, chunk int64) {
+	{
+		const size = 64 << 20
+		tg := s3test.New(b)
+		blobs, err := s3blob.New(s3blob.Config{Endpoint: tg.Endpoint, Insecure: true, Region: tg.Region, PathStyle: true,
+			Bucket: tg.Bucket, Prefix: tg.Prefix, AccessKey: tg.AccessKey, SecretKey: tg.SecretKey})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := blobs.Check(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		u := newUploadBenchOn(b, size, blobs)
+		u.chunk = chunk
+		client := tg.Client(b)
+		u.rawSend = func(f srcFile) error {
+			_, err := client.FPutObject(context.Background(), tg.Bucket, tg.Prefix+"/raw/"+filepath.Base(f.path), f.path,
+				minio.PutObjectOptions{ContentType: "application/octet-stream"})
+			return err
+		}
+		benchUploads(b, u, 1, size)
+	}
 }
 
 // benchUploads runs b.N rounds of n concurrent uploads of size bytes, each
 // round against the raw baseline and the real server, in alternating order.
-func benchUploads(b *testing.B, n int, size int64) {
-	u := newUploadBench(b, size)
+func benchUploads(b *testing.B, u *uploadBench, n int, size int64) {
 	var rawTime, srvTime time.Duration
 	var rawHeap, srvHeap float64
 	b.ResetTimer()
@@ -75,7 +122,7 @@ func benchUploads(b *testing.B, n int, size int64) {
 		var rawD, srvD time.Duration
 		raw := func() {
 			var heap float64
-			rawD, heap = u.round(files, u.rawUpload, false)
+			rawD, heap = u.round(files, u.rawSend, false)
 			rawTime += rawD
 			rawHeap = max(rawHeap, heap)
 			u.clearRaw()
@@ -120,13 +167,21 @@ type uploadBench struct {
 	client    *http.Client
 	token     string // the field inspector's, on one device
 	complaint string
-	seq       uint64 // the device's last push sequence
-	made      int    // files made so far, for unique bytes
-	head      []byte // a real JPEG the files start with
-	padding   []byte // random bytes after it
+	seq       uint64              // the device's last push sequence
+	made      int                 // files made so far, for unique bytes
+	head      []byte              // a real JPEG the files start with
+	padding   []byte              // random bytes after it
+	rawSend   func(srcFile) error // the baseline: rawUpload unless set
+	chunk     int64               // PATCH size: benchChunk unless set
 }
 
 func newUploadBench(b *testing.B, size int64) *uploadBench {
+	b.Helper()
+	return newUploadBenchOn(b, size, &blob.FS{Dir: filepath.Join(b.TempDir(), "blobs")})
+}
+
+// newUploadBenchOn is newUploadBench with the evidence in blobs.
+func newUploadBenchOn(b *testing.B, size int64, blobs blob.Store) *uploadBench {
 	b.Helper()
 	dir := b.TempDir()
 	store, err := favsync.Open(filepath.Join(dir, "favad.db"), favsync.Options{EvidenceMaxSize: benchMaxEvidence})
@@ -134,8 +189,8 @@ func newUploadBench(b *testing.B, size int64) *uploadBench {
 		b.Fatal(err)
 	}
 	srv, err := server.New(server.Config{Store: store, Keys: auth.NewKeySet(), Spec: apispec.YAML,
-		Blobs: &blob.FS{Dir: filepath.Join(dir, "blobs")}, UploadDir: filepath.Join(dir, "uploads"),
-		ReadPhotoMeta: media.ReadPhotoMeta, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Blobs: blobs, UploadDir: filepath.Join(dir, "uploads"),
+		ReadPhotoMeta: media.ReadPhotoMetaAt, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		LoginPerAccount: 1000, LoginPerAddress: 1000})
 	if err != nil {
 		b.Fatal(err)
@@ -148,6 +203,7 @@ func newUploadBench(b *testing.B, size int64) *uploadBench {
 		}
 	}
 	u.raw = httptest.NewServer(http.HandlerFunc(u.rawCopy))
+	u.rawSend, u.chunk = u.rawUpload, benchChunk
 	b.Cleanup(func() {
 		u.client.CloseIdleConnections()
 		u.ts.Close()
@@ -448,8 +504,8 @@ func (u *uploadBench) tusUpload(f srcFile) error {
 	if resp.StatusCode != http.StatusCreated || loc == "" {
 		return fmt.Errorf("tus POST: %s, Location %q", resp.Status, loc)
 	}
-	for off := int64(0); off < f.size; off += benchChunk {
-		n := min(benchChunk, f.size-off)
+	for off := int64(0); off < f.size; off += u.chunk {
+		n := min(u.chunk, f.size-off)
 		h := http.Header{"Authorization": {"Bearer " + u.token}, "Tus-Resumable": {"1.0.0"},
 			"Upload-Offset": {strconv.FormatInt(off, 10)}, "Content-Type": {"application/offset+octet-stream"}}
 		resp, err := u.send("PATCH", loc, h, f.path, off, n)

@@ -22,7 +22,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
-	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 	"github.com/tus/tusd/v2/pkg/memorylocker"
 
@@ -46,11 +45,16 @@ func (s *Server) newUploads() (http.Handler, error) {
 	if err := os.MkdirAll(s.cfg.UploadDir, 0o700); err != nil {
 		return nil, fmt.Errorf("upload directory: %w", err)
 	}
-	reopenCompleted(s.cfg.UploadDir, s.cfg.Logger)
+	area := newUploadArea(s.cfg.Blobs, s.cfg.UploadDir)
+	if _, onDisk := area.(*diskArea); onDisk {
+		// In a bucket, uploadStore's data store reopens such uploads as
+		// it loads them (s3blob's UploadStore).
+		reopenCompleted(s.cfg.UploadDir, s.cfg.Logger)
+	}
 	composer := tusd.NewStoreComposer()
 	// Only the core: termination, concatenation and downloads are off, and a
 	// deferred length is refused in uploads.
-	store := newUploadStore(largeReadStore{filestore.New(s.cfg.UploadDir)}, s.cfg.UploadDir)
+	store := newUploadStore(area)
 	composer.UseCore(spaceAwareStore{store})
 	s.tusFiles = store
 	memorylocker.New().UseIn(composer)
@@ -109,11 +113,7 @@ func (s *Server) uploads(c echo.Context) error {
 		if req.URL.RawPath != "" || !uploadIDPattern.MatchString(id) {
 			return notYours
 		}
-		up, err := s.tusFiles.GetUpload(req.Context(), id)
-		if err != nil {
-			return notYours
-		}
-		info, err := up.GetInfo(req.Context())
+		info, err := s.tusFiles.peekInfo(req.Context(), id)
 		if err != nil || info.MetaData[ownerKey] != principal(c).User.ID {
 			return notYours
 		}
@@ -400,7 +400,8 @@ func (s *Server) beforeUpload(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileIn
 		tusd.FileInfoChanges{MetaData: owned, Storage: map[string]string{storageHeld: "true"}}, nil
 }
 
-// uploadIDPattern is the form of filestore's upload ids.
+// uploadIDPattern is the form of upload ids: filestore's, and s3store's
+// object ids (s3blob's UploadStore shows no more of them).
 var uploadIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // ownerKey is the upload metadata the server sets to the uploader's id.
@@ -420,51 +421,53 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	if isHeld(ev.Upload) {
 		return tusd.HTTPResponse{Header: tusd.HTTPHeader{headerEvidenceStatus: string(s.heldStatus(id))}}, nil
 	}
-	path := ev.Upload.Storage["Path"]
-	discard := func() {
-		os.Remove(path)
-		os.Remove(path + ".info")
-		os.Remove(path + hashStateSuffix)
-	}
+	// Finishing outlives the phone's going away (tusd cancels the request's
+	// work 10 s after), so that the HEAD of a phone that lost this answer
+	// finds the upload finished; a store that stalls is given up on.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ev.Context), finishTimeout(ev.Upload.Size))
+	defer cancel()
+	up := s.tusFiles.area.finished(ctx, ev.Upload)
 	if overran(ev) {
 		// A chunked body longer than the upload: tusd stored the bytes up to
 		// the length, and answers 413. The answer and what is kept agree
 		// only if nothing is.
 		log.Info("upload refused: the request carried more bytes than its Upload-Length", "evidence", id)
-		discard()
+		up.discard()
 		return tusd.HTTPResponse{}, tusError(http.StatusRequestEntityTooLarge, codeTooLarge, "Upload-Length",
 			"the request carried more bytes than the upload's length; nothing was kept: upload the file again")
 	}
-	// Flush the file to disk while its head is read (and, if its hash was
-	// not kept as the bytes came, while it is hashed): the two together
+	// On the disk, flush the file while its head is read (and, if its hash
+	// was not kept as the bytes came, while it is hashed): the two together
 	// cost about what either costs alone.
-	synced := make(chan error, 1)
-	go func() { synced <- blob.SyncFile(path) }()
+	synced, storedAs := make(chan error, 1), "object" // streamed from the bucket
+	if d, ok := up.(*diskFinished); ok {
+		storedAs = "file"
+		go func() { synced <- blob.SyncFile(d.path) }()
+	} else {
+		synced <- nil
+	}
 	hashFrom, sum := "arrival", ""
 	if rq := requestOf(ev.Context); rq != nil && rq.size == ev.Upload.Size {
 		sum = rq.sum
 	}
-	var head []byte
-	var err error
-	if sum != "" {
-		head, err = readHead(path)
-	} else {
-		hashFrom = "file"
-		sum, head, err = hashAndHead(path)
+	head, err := up.head()
+	if err == nil && sum == "" {
+		hashFrom = storedAs
+		sum, err = up.hash()
 	}
 	if serr := <-synced; err == nil && serr != nil {
 		err = serr
 	}
 	if err != nil {
 		log.Error("hash upload", "error", err)
-		discard() // a retry must start over, not find the upload "complete" with nothing stored
+		up.discard() // a retry must start over, not find the upload "complete" with nothing stored
 		if favsync.IsNoSpace(err) {
 			return tusd.HTTPResponse{}, tusFromApp(favsync.StorageFull(err))
 		}
 		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "the upload could not be read back; upload the file again")
 	}
 	if sum != declared {
-		discard()
+		up.discard()
 		reason := fmt.Sprintf("the bytes hash to %s, not the declared %s", sum, declared)
 		if err := s.store.RejectUpload(p.User, p.DeviceID, id, reason); err != nil {
 			log.Error("reject upload", "error", err)
@@ -473,7 +476,7 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	}
 	sniffed := inspector.SniffType(head)
 	if sniffed == "" {
-		discard()
+		up.discard()
 		reason := "the file is not a JPEG, PNG, HEIC, WebP or PDF"
 		if err := s.store.RejectUpload(p.User, p.DeviceID, id, reason); err != nil {
 			log.Error("reject upload", "error", err)
@@ -482,35 +485,38 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	}
 	var photo *inspector.PhotoMeta
 	if s.cfg.ReadPhotoMeta != nil && strings.HasPrefix(sniffed, "image/") {
-		if photo, err = s.cfg.ReadPhotoMeta(path); err != nil {
+		if photo, err = up.photo(s.cfg.ReadPhotoMeta); err != nil {
 			log.Warn("unreadable EXIF; stored without it", "error", err)
 			photo = nil
 		}
 	}
-	if err := s.cfg.Blobs.Adopt(sum, path); err != nil {
+	if err := up.adopt(sum); err != nil {
 		log.Error("store blob", "error", err)
-		discard()
+		up.discard()
 		if favsync.IsNoSpace(err) { // nothing recorded: the evidence stays awaiting its bytes
 			return tusd.HTTPResponse{}, tusFromApp(favsync.StorageFull(err))
 		}
 		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "the upload could not be stored; upload the file again")
 	}
-	if hashFrom == "file" {
-		os.Remove(path + hashStateSuffix) // a stale state; the arriving bytes' own is gone already
-	}
 	e, err := s.store.AttachUpload(p.User, p.DeviceID, favsync.Upload{EvidenceID: id, SHA256: sum, Size: ev.Upload.Size, SniffedType: sniffed, Photo: photo})
 	if err != nil {
-		os.Remove(path + ".info")
+		up.forget()
 		return tusd.HTTPResponse{}, tusFromApp(err)
 	}
 	// HEAD on this upload now shows it complete, for a phone that did not
 	// hear this answer.
-	if err := markHeld(path); err != nil {
+	if err := up.markHeld(); err != nil {
 		log.Error("mark the upload finished", "error", err)
-		os.Remove(path + ".info")
+		up.forget()
 	}
 	log.Info("evidence bytes stored", "evidence", id, "sha256", sum, "status", e.Status, "hashed_from", hashFrom)
 	return tusd.HTTPResponse{Header: tusd.HTTPHeader{headerEvidenceStatus: string(e.Status)}}, nil
+}
+
+// finishTimeout bounds the finish of an upload of size bytes: reading it
+// back from a bucket and copying it there take time in proportion.
+func finishTimeout(size int64) time.Duration {
+	return 2*time.Minute + time.Duration(size>>20)*time.Second
 }
 
 const codeChecksumMismatch inspector.Code = "checksum_mismatch"
@@ -550,25 +556,6 @@ func readHead(path string) ([]byte, error) {
 		return nil, err
 	}
 	return head[:n], nil
-}
-
-// hashAndHead streams the file through SHA-256 and keeps its first bytes.
-func hashAndHead(path string) (string, []byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", nil, err
-	}
-	defer f.Close()
-	head := make([]byte, 512)
-	n, err := io.ReadFull(f, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return "", nil, err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return "", nil, err
-	}
-	sum, err := blob.HashReader(f)
-	return sum, head[:n], err
 }
 
 // reopenCompleted runs at start, before any request: an upload whose bytes
@@ -634,32 +621,12 @@ func (s *Server) pruneAbandonedBytes() {
 
 func (s *Server) sweepUploads(maxAge time.Duration) {
 	s.pruneAbandonedBytes()
-	cutoff := time.Now().Add(-maxAge)
-	// Finished uploads stay visible to HEAD for as long as an unfinished one
-	// would wait for its phone.
-	held, _ := filepath.Glob(filepath.Join(s.cfg.UploadDir, "*"+heldSuffix))
-	for _, f := range held {
-		if st, err := os.Stat(f); err == nil && st.ModTime().Before(cutoff) {
-			os.Remove(f)
-		}
-	}
-	infos, err := filepath.Glob(filepath.Join(s.cfg.UploadDir, "*.info"))
-	if err != nil {
-		return
-	}
-	for _, info := range infos {
-		bin := strings.TrimSuffix(info, ".info")
-		newest := time.Time{}
-		for _, f := range []string{info, bin} {
-			if st, err := os.Stat(f); err == nil && st.ModTime().After(newest) {
-				newest = st.ModTime()
-			}
-		}
-		if newest.Before(cutoff) {
-			os.Remove(bin)
-			os.Remove(info)
-			os.Remove(bin + hashStateSuffix)
-			s.cfg.Logger.Info("removed a stale incomplete upload", "upload", filepath.Base(bin), "idle_since", newest)
-		}
-	}
+	// Shutdown does not stop a sweep half-way; a bucket that stalls is
+	// given up on after sweepTimeout.
+	ctx, cancel := context.WithTimeout(context.Background(), sweepTimeout)
+	defer cancel()
+	s.tusFiles.area.sweep(ctx, time.Now().Add(-maxAge), s.cfg.Logger)
 }
+
+// sweepTimeout bounds one sweep of the uploads in a bucket.
+const sweepTimeout = time.Minute

@@ -11,27 +11,28 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 )
 
-// uploadStore is the tus data store the server uses: tusd's file store
-// (through largeReadStore) with two additions.
+// uploadStore is the tus data store the server uses: the upload area's
+// (tusd's file store through largeReadStore, or tusd's s3store in the blob
+// store's bucket) with two additions.
 //
 //   - It hashes the bytes as they arrive, so that finishing an upload does
-//     not read the file back: the chunk that completes the file hands its
+//     not read the bytes back: the chunk that completes the file hands its
 //     sum to the finish hook, which runs in the same request (tusRequest).
 //     Between chunks each upload's SHA-256 state is saved in <id>.sha256,
-//     next to tusd's <id>.info, with the offset it covers, so a PATCH after
-//     a restart carries on from it. A state that is missing, unreadable,
-//     from another boot of the machine (the page cache holding the file may
-//     have been lost with it) or for another offset is dropped, and the
-//     finish hook hashes the file instead.
+//     next to tusd's <id>.info (a file in the upload directory, or an object
+//     in the bucket, where another node can carry on from it), with the
+//     offset it covers, so a PATCH after a restart carries on from it. A
+//     state that is missing, unreadable, for another offset or (on the
+//     local disk only) from another boot of the machine (the page cache
+//     holding the file may have been lost with it) is dropped, and the
+//     finish hook hashes the bytes instead (streaming the object, in a
+//     bucket).
 //   - It keeps finished uploads visible. When the finish hook has moved the
 //     bytes into the blob store it leaves <id>.done, the upload's info with
 //     Upload-Offset equal to Upload-Length, so that a phone whose answer to
@@ -41,8 +42,12 @@ import (
 //     a finished upload directly (newHeld).
 type uploadStore struct {
 	tusd.DataStore
-	dir  string
+	area uploadArea
 	boot string // this boot of the machine; see readBootID
+	// partial says the data store may keep fewer bytes of a chunk than it
+	// read (s3store drops a part cut off mid-way), so the hash keeps its
+	// state at every read's end.
+	partial bool
 }
 
 const (
@@ -54,8 +59,13 @@ const (
 	heldType    = "favad-held"
 )
 
-func newUploadStore(inner tusd.DataStore, dir string) *uploadStore {
-	return &uploadStore{DataStore: inner, dir: dir, boot: readBootID()}
+func newUploadStore(area uploadArea) *uploadStore {
+	s := &uploadStore{DataStore: area.store(), area: area}
+	if area.bootBound() {
+		s.boot = readBootID()
+	}
+	_, s.partial = area.(*bucketArea)
+	return s
 }
 
 // readBootID names this boot of the machine (Linux), or "" where unknown.
@@ -69,7 +79,7 @@ func readBootID() string {
 
 func (s *uploadStore) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Upload, error) {
 	if info.Storage[storageHeld] != "" {
-		return s.newHeld(info)
+		return s.newHeld(ctx, info)
 	}
 	up, err := s.DataStore.NewUpload(ctx, info)
 	if err != nil {
@@ -81,7 +91,7 @@ func (s *uploadStore) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.U
 func (s *uploadStore) GetUpload(ctx context.Context, id string) (tusd.Upload, error) {
 	up, err := s.DataStore.GetUpload(ctx, id)
 	if errors.Is(err, tusd.ErrNotFound) {
-		return s.getHeld(id)
+		return s.getHeld(ctx, id)
 	}
 	if err != nil {
 		return nil, err
@@ -94,34 +104,65 @@ func (s *uploadStore) hashing(ctx context.Context, up tusd.Upload) (tusd.Upload,
 	if err != nil {
 		return nil, err
 	}
-	return &hashingUpload{Upload: up, statePath: info.Storage["Path"] + hashStateSuffix, boot: s.boot}, nil
+	return &hashingUpload{Upload: up, area: s.area, state: info.ID + hashStateSuffix, boot: s.boot, partial: s.partial}, nil
+}
+
+// peekInfo returns the upload's info as created (its metadata, and
+// whether it is finished), read from its .info alone: not its offset, and
+// without loading the upload (for an upload in a bucket, that takes a
+// listing of its parts).
+func (s *uploadStore) peekInfo(ctx context.Context, id string) (tusd.FileInfo, error) {
+	if !uploadIDPattern.MatchString(id) {
+		return tusd.FileInfo{}, tusd.ErrNotFound
+	}
+	b, err := s.area.read(ctx, id+".info")
+	if errors.Is(err, errNoObject) {
+		up, err := s.getHeld(ctx, id)
+		if err != nil {
+			return tusd.FileInfo{}, err
+		}
+		return up.GetInfo(ctx)
+	}
+	if err != nil {
+		return tusd.FileInfo{}, err
+	}
+	var info tusd.FileInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		return tusd.FileInfo{}, fmt.Errorf("upload %s: %w", id, err)
+	}
+	return info, nil
 }
 
 // newHeld creates a finished upload for bytes the server already holds.
-func (s *uploadStore) newHeld(info tusd.FileInfo) (tusd.Upload, error) {
+func (s *uploadStore) newHeld(ctx context.Context, info tusd.FileInfo) (tusd.Upload, error) {
 	id := make([]byte, 16)
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
 	}
 	info.ID = hex.EncodeToString(id)
-	info.Storage = nil
-	b, err := json.Marshal(info)
+	b, err := heldInfo(info)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(s.dir, info.ID+heldSuffix), b, 0o600); err != nil {
+	if err := s.area.write(ctx, info.ID+heldSuffix, b); err != nil {
 		return nil, err
 	}
-	return s.getHeld(info.ID)
+	return s.getHeld(ctx, info.ID)
+}
+
+// heldInfo is what a finished upload's <id>.done holds: its info.
+func heldInfo(info tusd.FileInfo) ([]byte, error) {
+	info.Storage = nil
+	return json.Marshal(info)
 }
 
 // getHeld opens a finished upload: its info as created, complete.
-func (s *uploadStore) getHeld(id string) (tusd.Upload, error) {
+func (s *uploadStore) getHeld(ctx context.Context, id string) (tusd.Upload, error) {
 	if !uploadIDPattern.MatchString(id) {
 		return nil, tusd.ErrNotFound
 	}
-	b, err := os.ReadFile(filepath.Join(s.dir, id+heldSuffix))
-	if errors.Is(err, fs.ErrNotExist) {
+	b, err := s.area.read(ctx, id+heldSuffix)
+	if errors.Is(err, errNoObject) {
 		return nil, tusd.ErrNotFound
 	}
 	if err != nil {
@@ -131,19 +172,9 @@ func (s *uploadStore) getHeld(id string) (tusd.Upload, error) {
 	if err := json.Unmarshal(b, &info); err != nil {
 		return nil, fmt.Errorf("finished upload %s: %w", id, err)
 	}
-	info.Offset, info.SizeIsDeferred = info.Size, false
-	info.Storage = map[string]string{"Type": heldType, "Path": filepath.Join(s.dir, id)}
+	info.ID, info.Offset, info.SizeIsDeferred = id, info.Size, false
+	info.Storage = map[string]string{"Type": heldType}
 	return heldUpload{info}, nil
-}
-
-// markHeld turns the upload whose bytes were at path (and are now in the
-// blob store) into a finished one: its .info becomes its .done.
-func markHeld(path string) error {
-	if err := os.Rename(path+".info", path+heldSuffix); err != nil {
-		return err
-	}
-	now := time.Now() // its idle time, for the janitor, starts now
-	return os.Chtimes(path+heldSuffix, now, now)
 }
 
 // isHeld reports whether info is a finished upload whose bytes are in the
@@ -168,31 +199,41 @@ func (u heldUpload) FinishUpload(context.Context) error { return nil }
 // as they are written, and saves the state after the chunk.
 type hashingUpload struct {
 	tusd.Upload
-	statePath string
-	boot      string
+	area    uploadArea
+	state   string // the name of its hash state in the area
+	boot    string
+	partial bool // see uploadStore
 }
 
 // hashState is what <id>.sha256 holds.
 type hashState struct {
-	Offset int64  `json:"offset"` // the bytes the state covers
-	Boot   string `json:"boot"`
-	State  []byte `json:"state"` // crypto/sha256's MarshalBinary
+	Offset int64  `json:"offset"`         // the bytes the state covers
+	Boot   string `json:"boot,omitempty"` // the boot it holds in; "" in a bucket
+	State  []byte `json:"state"`          // crypto/sha256's MarshalBinary
 }
 
 func (u *hashingUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
-	h := u.resume(offset)
+	h := u.resume(ctx, offset)
 	if h == nil {
 		// No state to extend: drop any stale one, and let the finish hook
-		// hash the file.
-		_ = os.Remove(u.statePath)
+		// hash the bytes.
+		u.area.remove(ctx, u.state)
 		return u.Upload.WriteChunk(ctx, offset, src)
 	}
-	r := &hashingReader{r: src, h: h}
+	r := &hashingReader{r: src, h: h, marks: u.partial}
 	n, err := u.Upload.WriteChunk(ctx, offset, r)
 	if r.n != n {
-		// The state and the file disagree (a write failed part-way): the
-		// state is of no use any more.
-		_ = os.Remove(u.statePath)
+		// The store kept fewer bytes than were read (a write failed
+		// part-way, or s3store dropped a part it could not finish): the
+		// state at that point, if a read ended there, still holds; with
+		// nothing kept, the state saved before this chunk does.
+		if n == 0 {
+			return n, err
+		}
+		if st := r.stateAt(n); st != nil && u.saveState(ctx, offset+n, st) == nil {
+			return n, err
+		}
+		u.area.remove(ctx, u.state)
 		return n, err
 	}
 	if info, ierr := u.Upload.GetInfo(ctx); ierr == nil && !info.SizeIsDeferred && offset+n == info.Size {
@@ -201,25 +242,27 @@ func (u *hashingUpload) WriteChunk(ctx context.Context, offset int64, src io.Rea
 		if rq := requestOf(ctx); rq != nil {
 			rq.sum, rq.size = hex.EncodeToString(h.Sum(nil)), info.Size
 			if offset > 0 {
-				_ = os.Remove(u.statePath)
+				u.area.remove(ctx, u.state)
 			}
 			return n, err
 		}
 	}
-	if u.save(offset+n, h) != nil {
-		_ = os.Remove(u.statePath)
+	state, serr := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if serr != nil || u.saveState(ctx, offset+n, state) != nil {
+		u.area.remove(ctx, u.state)
 	}
 	return n, err
 }
 
 // resume returns the hash state for bytes up to offset, or nil.
-func (u *hashingUpload) resume(offset int64) hash.Hash {
+func (u *hashingUpload) resume(ctx context.Context, offset int64) hash.Hash {
 	h := sha256.New()
 	if offset == 0 {
 		return h
 	}
-	st, ok := loadHashState(u.statePath, u.boot)
-	if !ok || st.Offset != offset {
+	b, err := u.area.read(ctx, u.state)
+	var st hashState
+	if err != nil || json.Unmarshal(b, &st) != nil || st.Boot != u.boot || st.Offset != offset {
 		return nil
 	}
 	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.State); err != nil {
@@ -228,37 +271,57 @@ func (u *hashingUpload) resume(offset int64) hash.Hash {
 	return h
 }
 
-func (u *hashingUpload) save(offset int64, h hash.Hash) error {
-	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
-	if err != nil {
-		return err
-	}
+func (u *hashingUpload) saveState(ctx context.Context, offset int64, state []byte) error {
 	b, err := json.Marshal(hashState{Offset: offset, Boot: u.boot, State: state})
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(u.statePath, b, 0o600)
+	return u.area.write(ctx, u.state, b)
 }
 
-func loadHashState(path, boot string) (hashState, bool) {
-	var st hashState
-	b, err := os.ReadFile(path)
-	if err != nil || json.Unmarshal(b, &st) != nil || st.Boot != boot {
-		return hashState{}, false
-	}
-	return st, true
-}
-
-// hashingReader hashes what it reads.
+// hashingReader hashes what it reads. With marks, it keeps the hash's
+// state at the end of every read, for a store that keeps only the bytes up
+// to some read's end (s3store reads each part through a LimitReader, so a
+// part's end is a read's end).
 type hashingReader struct {
-	r io.Reader
-	h hash.Hash
-	n int64
+	r      io.Reader
+	h      hash.Hash
+	n      int64
+	marks  bool
+	states []markedState
+}
+
+// maxMarkedStates bounds the states one chunk keeps (about 110 bytes each):
+// a state dropped only costs the finish hook a read of the object.
+const maxMarkedStates = 4096
+
+type markedState struct {
+	n     int64
+	state []byte
 }
 
 func (r *hashingReader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	r.h.Write(p[:n])
 	r.n += int64(n)
+	if r.marks && n > 0 {
+		if len(r.states) == maxMarkedStates {
+			// The oldest are the least likely to be a kept part's end.
+			r.states = append(r.states[:0], r.states[maxMarkedStates/2:]...)
+		}
+		if st, merr := r.h.(encoding.BinaryMarshaler).MarshalBinary(); merr == nil {
+			r.states = append(r.states, markedState{r.n, st})
+		}
+	}
 	return n, err
+}
+
+// stateAt is the hash's state after n bytes, if a read ended there.
+func (r *hashingReader) stateAt(n int64) []byte {
+	for i := len(r.states) - 1; i >= 0; i-- {
+		if r.states[i].n == n {
+			return r.states[i].state
+		}
+	}
+	return nil
 }

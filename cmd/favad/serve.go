@@ -158,7 +158,7 @@ func (c *cli) runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logg
 		UnclaimedUploadRetention: cfg.Unclaimed,
 		Hub:                      hub,
 		Feed:                     feedBroker,
-		ReadPhotoMeta:            media.ReadPhotoMeta,
+		ReadPhotoMeta:            media.ReadPhotoMetaAt,
 		Thumbnails:               thumbs,
 		Collectors:               notifier.Metrics.Collectors(),
 		Reports:                  aggregates,

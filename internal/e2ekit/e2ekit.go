@@ -70,7 +70,7 @@ func Start(tb testing.TB, opts Options) *Server {
 	thumbs := &media.Thumbnailer{Store: store, Blobs: blobs, Dir: filepath.Join(dir, "thumbs"), Logger: logger}
 	require.NoError(tb, thumbs.Validate())
 	srv, err := server.New(server.Config{Store: store, Keys: auth.NewKeySet(), Spec: apispec.YAML, Logger: logger, Now: opts.Now,
-		Blobs: blobs, UploadDir: filepath.Join(dir, "uploads"), ReadPhotoMeta: media.ReadPhotoMeta, Thumbnails: thumbs,
+		Blobs: blobs, UploadDir: filepath.Join(dir, "uploads"), ReadPhotoMeta: media.ReadPhotoMetaAt, Thumbnails: thumbs,
 		LoginPerAccount: 1000, LoginPerAddress: 1000, Feed: broker, Reports: agg, FeedHeartbeat: 300 * time.Millisecond,
 		AccessTTL: opts.AccessTTL, RefreshTTL: max(opts.AccessTTL*2, 0)})
 	require.NoError(tb, err)

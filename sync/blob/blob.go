@@ -3,7 +3,8 @@
 // detectable. Store is the small interface the rest of FAVAD uses to keep and
 // serve blobs; FS keeps them on the local disk, and package s3blob in an
 // S3-compatible bucket. Uploads in progress are not blobs: they stay with
-// the server's tus store until verified.
+// the server's tus store until verified (in the bucket, for a store that is
+// an ObjectAdopter).
 package blob
 
 import (
@@ -38,6 +39,18 @@ type Store interface {
 	Open(hash string) (File, int64, time.Time, error)
 	// Exists reports whether a blob with hash is stored.
 	Exists(hash string) bool
+}
+
+// ObjectAdopter is an optional capability of a store in object storage
+// whose uploads in progress are kept in the same bucket: a finished upload
+// becomes a blob by a server-side copy, its bytes never passing through the
+// server.
+type ObjectAdopter interface {
+	// AdoptObject makes the object key of the store's bucket the blob hash,
+	// which the caller has verified, then deletes key. If the blob exists
+	// already nothing is copied (same bytes, one blob). It refuses a key
+	// outside the store's uploads.
+	AdoptObject(ctx context.Context, hash, key string) error
 }
 
 // Remover is an optional capability: deleting a blob no record refers to.

@@ -3,9 +3,11 @@
 // object <prefix>/sha256/<hash>: content-addressed, so the same bytes are
 // one object, and a changed object is detectable by rehashing it.
 //
-// Uploads in progress are not here: they stay in the server's local upload
-// directory until they are complete and verified, and only then Adopt puts
-// them into the bucket.
+// Uploads in progress (tus) are kept in the same bucket, under
+// <prefix>/uploads/, through tusd's s3store (UploadStore): a multipart
+// upload per file, so nothing of it but a few temporary parts touches the
+// server's disk, and a verified upload becomes a blob by a server-side copy
+// (AdoptObject). Adopt, for a file on the local disk, uploads it.
 package s3blob
 
 import (
@@ -68,6 +70,7 @@ type Store struct {
 	bucket  string
 	prefix  string // "" or ends with "/"
 	timeout time.Duration
+	aws     *awsState // tusd's s3store talks through the AWS SDK
 }
 
 var (
@@ -92,7 +95,8 @@ func New(cfg Config) (*Store, error) {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	return &Store{client: client, bucket: cfg.Bucket, prefix: prefix, timeout: timeout}, nil
+	aws := &awsState{cfg: cfg, client: newAWSClient(cfg, cfg.Region), known: cfg.Region != ""}
+	return &Store{client: client, bucket: cfg.Bucket, prefix: prefix, timeout: timeout, aws: aws}, nil
 }
 
 // NewClient returns a minio client for cfg's endpoint and credentials, for
@@ -120,7 +124,8 @@ func NewClient(cfg Config) (*minio.Client, error) {
 	return client, nil
 }
 
-// Check makes sure the bucket exists and the credentials reach it.
+// Check makes sure the bucket exists and the credentials reach it. The
+// first that succeeds learns the bucket's region if Config did not give it.
 func (s *Store) Check(ctx context.Context) error {
 	ok, err := s.client.BucketExists(ctx, s.bucket)
 	if err != nil {
@@ -129,6 +134,7 @@ func (s *Store) Check(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("s3blob: bucket %s does not exist", s.bucket)
 	}
+	s.learnRegion(ctx)
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	tusd "github.com/tus/tusd/v2/pkg/handler"
 
 	"github.com/favad/favad/internal/s3test"
 	"github.com/favad/favad/sync/blob"
@@ -207,4 +208,84 @@ func TestS3StoreRefusesBadConfig(t *testing.T) {
 		_, _, err := s3blob.ParseURL(raw)
 		assert.Error(t, err, raw)
 	}
+}
+
+// TestS3AdoptObjectCopiesInsideTheBucket: a finished upload's object becomes
+// the blob by a server-side copy and is then deleted; the same bytes again
+// copy nothing; a key outside the store's uploads is refused.
+func TestS3AdoptObjectCopiesInsideTheBucket(t *testing.T) {
+	s, tg := newStore(t)
+	ctx := context.Background()
+	c := tg.Client(t)
+	put := func(key string, b []byte) {
+		t.Helper()
+		_, err := c.PutObject(ctx, tg.Bucket, key, bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{})
+		require.NoError(t, err)
+	}
+	exists := func(key string) bool {
+		_, err := c.StatObject(ctx, tg.Bucket, key, minio.StatObjectOptions{})
+		return err == nil
+	}
+	content := []byte("finished upload bytes")
+	_, sum := upload(t, content)
+	up := tg.Prefix + "/uploads/0123456789abcdef0123456789abcdef"
+	put(up, content)
+	require.NoError(t, s.AdoptObject(ctx, sum, up))
+	assert.False(t, exists(up), "the upload's object is removed")
+	f, _, _, err := s.Open(sum)
+	require.NoError(t, err)
+	got, err := io.ReadAll(f)
+	require.NoError(t, err)
+	f.Close()
+	assert.Equal(t, content, got)
+	info, err := c.StatObject(ctx, tg.Bucket, tg.Prefix+"/sha256/"+sum, minio.StatObjectOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, sum, info.UserMetadata["Favad-Sha256"])
+
+	// The same bytes again: nothing copied, the upload removed all the same.
+	put(up, content)
+	before := info.LastModified
+	time.Sleep(1100 * time.Millisecond) // S3 times are whole seconds
+	require.NoError(t, s.AdoptObject(ctx, sum, up))
+	assert.False(t, exists(up))
+	info, err = c.StatObject(ctx, tg.Bucket, tg.Prefix+"/sha256/"+sum, minio.StatObjectOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, before, info.LastModified, "the blob is not written again")
+
+	for _, key := range []string{tg.Prefix + "/sha256/" + sum, "elsewhere/uploads/x", tg.Prefix + "/uploads/../sha256/" + sum} {
+		assert.Error(t, s.AdoptObject(ctx, sum, key), key)
+	}
+	assert.True(t, s.Exists(sum))
+}
+
+// TestS3UploadStoreWithoutARegion: with no region configured, Check learns
+// the bucket's, and tusd's s3store (the AWS SDK, which needs one to sign)
+// stores an upload in parts and completes it.
+func TestS3UploadStoreWithoutARegion(t *testing.T) {
+	tg := s3test.New(t)
+	s, err := s3blob.New(s3blob.Config{Endpoint: tg.Endpoint, Insecure: true, PathStyle: true,
+		Bucket: tg.Bucket, Prefix: tg.Prefix, AccessKey: tg.AccessKey, SecretKey: tg.SecretKey})
+	require.NoError(t, err)
+	require.NoError(t, s.Check(context.Background()))
+	ctx := context.Background()
+	content := make([]byte, 6<<20)
+	_, err = rand.Read(content)
+	require.NoError(t, err)
+	store := s.UploadStore(t.TempDir())
+	up, err := store.NewUpload(ctx, tusd.FileInfo{Size: int64(len(content))})
+	require.NoError(t, err)
+	info, err := up.GetInfo(ctx)
+	require.NoError(t, err)
+	assert.Regexp(t, `^[0-9a-f]{32}$`, info.ID)
+	n, err := up.WriteChunk(ctx, 0, bytes.NewReader(content))
+	require.NoError(t, err)
+	require.Equal(t, int64(len(content)), n)
+	require.NoError(t, up.FinishUpload(ctx))
+
+	body, err := s.OpenUpload(ctx, info.ID, 5<<20)
+	require.NoError(t, err)
+	got, err := io.ReadAll(body)
+	require.NoError(t, err)
+	body.Close()
+	assert.Equal(t, content[5<<20:], got, "a ranged read of the finished upload")
 }
