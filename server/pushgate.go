@@ -34,10 +34,10 @@ func newPushGate(capacity int, wait time.Duration) *pushGate {
 	return &pushGate{
 		slots: semaphore.NewWeighted(int64(capacity)), capacity: int64(capacity), wait: wait,
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "favad_push_mutations_in_flight", Help: "Mutations of admitted pushes not yet answered.",
+			Name: "favad_sync_push_mutations_in_flight", Help: "Mutations of admitted pushes not yet answered.",
 		}),
 		busy: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "favad_push_busy_total", Help: "Pushes answered 503 busy: they could not start within the push queue wait.",
+			Name: "favad_sync_push_busy_total", Help: "Pushes answered 503 busy: they could not start within the push queue wait.",
 		}),
 	}
 }

@@ -35,7 +35,7 @@ func TestPushWaitsForRoomThenAnswersBusy(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, r.status, "%s", r.body)
 	assert.Equal(t, "busy", string(r.problem(t).Code))
 	assert.Equal(t, "1", r.header.Get("Retry-After"))
-	assert.Contains(t, string(e.do(call{method: "GET", path: "/metrics"}).body), "favad_push_busy_total 1")
+	assert.Contains(t, string(e.do(call{method: "GET", path: "/metrics"}).body), "favad_sync_push_busy_total 1")
 
 	// Room freed while a push waits lets it in.
 	done := make(chan reply, 1)
@@ -55,5 +55,5 @@ func TestPushWaitsForRoomThenAnswersBusy(t *testing.T) {
 		three = append(three, mutation(seq, "note.create", v7(), 0, map[string]any{"complaint_id": c.ID, "text": "بیش از جای دروازه", "written_at": now.Format(time.RFC3339)}, now))
 	}
 	assert.Len(t, e.push(field, three...).Results, 3, "a push larger than the gate")
-	assert.Contains(t, string(e.do(call{method: "GET", path: "/metrics"}).body), "favad_push_mutations_in_flight 0")
+	assert.Contains(t, string(e.do(call{method: "GET", path: "/metrics"}).body), "favad_sync_push_mutations_in_flight 0")
 }
