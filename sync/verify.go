@@ -2,8 +2,10 @@ package sync
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -44,6 +46,11 @@ func (s *Store) Verify(blobs blob.Store) (VerifyReport, error) {
 		return r, fmt.Errorf("verify change log: %w", err)
 	}
 	r.Problems = append(r.Problems, logProblems...)
+	indexProblems, err := s.verifyIndexes()
+	if err != nil {
+		return r, fmt.Errorf("verify indexes: %w", err)
+	}
+	r.Problems = append(r.Problems, indexProblems...)
 	err = s.StoredBlobs(func(id, sha string) {
 		f, _, _, err := blobs.Open(sha)
 		switch {
@@ -122,6 +129,74 @@ func (s *Store) verifyChangeLog() ([]string, error) {
 				problems = append(problems, fmt.Sprintf("evidence %s: the change log records it, but its record is gone", id))
 			}
 		}
+		return nil
+	})
+	return problems, err
+}
+
+// verifyIndexes rebuilds the indexes the store keeps beside its records,
+// and that decide pushes, and reports where the stored ones differ:
+// complaint_inspectors from the change log (a missing entry refuses an
+// inspector's work on a complaint that was theirs; an extra one lets work
+// in on one that never was), open_conflicts from the conflict records (the
+// per-device cap counts it).
+func (s *Store) verifyIndexes() ([]string, error) {
+	var problems []string
+	compare := func(name string, stored *bolt.Bucket, want map[string]bool, describe func(key string) string) {
+		if stored == nil {
+			return // a file from before the index, opened read-only: it is built when opened for writing
+		}
+		_ = stored.ForEach(func(k, _ []byte) error {
+			if !want[string(k)] {
+				problems = append(problems, fmt.Sprintf("%s: %s is indexed, but nothing the index is built from says so", name, describe(string(k))))
+			}
+			delete(want, string(k))
+			return nil
+		})
+		for k := range want {
+			problems = append(problems, fmt.Sprintf("%s: %s is missing from the index", name, describe(k)))
+		}
+	}
+	pair := func(what1, what2 string) func(string) string {
+		return func(k string) string {
+			a, b, _ := strings.Cut(k, "\x00")
+			return fmt.Sprintf("%s %s, %s %s", what1, a, what2, b)
+		}
+	}
+	err := s.view(func(btx *bolt.Tx) error {
+		routed := map[string]bool{}
+		err := btx.Bucket(bucketLog).ForEach(func(_, v []byte) error {
+			var c Change
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("change log: %w", err)
+			}
+			if who := c.Data["inspector"]; c.Kind == KindComplaint && who != "" {
+				routed[string(joinKey(c.ID, who))] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		compare("complaint_inspectors", btx.Bucket(bucketComplaintInspectors), routed, pair("complaint", "inspector"))
+
+		open := map[string]bool{}
+		if conflicts := btx.Bucket(bucketConflicts); conflicts != nil {
+			err = conflicts.ForEach(func(_, v []byte) error {
+				var c Conflict
+				if err := json.Unmarshal(v, &c); err != nil {
+					return fmt.Errorf("conflict: %w", err)
+				}
+				if c.Status == ConflictOpen && c.DeviceID != "" {
+					open[string(joinKey(c.DeviceID, c.ID))] = true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		compare("open_conflicts", btx.Bucket(bucketOpenConflicts), open, pair("device", "conflict"))
 		return nil
 	})
 	return problems, err
