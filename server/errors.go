@@ -126,7 +126,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	if status >= 500 {
+	switch {
+	case appErr.Code == codeBusy:
+		// Load shedding (a crowd of sign-ins or pushes) is the server doing
+		// its job: the rate shows in the metrics, and a storm must not flood
+		// the error log.
+		s.log(c).Debug("busy", slog.String("error", err.Error()))
+	case status >= 500:
 		s.log(c).Error("request failed", slog.String("error", err.Error()))
 	}
 	if errors.As(err, &rl) {

@@ -173,6 +173,10 @@ func (s *Server) push(c echo.Context) error {
 	if len(req.Mutations) == 0 {
 		return (&inspector.Problems{{Field: "mutations", Code: "required", Message: "send at least one mutation"}}).Err()
 	}
+	if len(req.Mutations) > favsync.MaxPushBatch {
+		// Refused before the push gate, so that it holds up nobody's push.
+		return (&inspector.Problems{{Field: "mutations", Code: "too_many", Message: fmt.Sprintf("at most %d mutations in one push", favsync.MaxPushBatch)}}).Err()
+	}
 	p := principal(c)
 	muts := make([]favsync.Mutation, len(req.Mutations))
 	for i, raw := range req.Mutations {
@@ -182,8 +186,10 @@ func (s *Server) push(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ans, err := s.store.PushAcked(p.User, p.DeviceID, req.AckedThrough, muts)
-	release()
+	ans, err := func() (favsync.PushAnswer, error) {
+		defer release() // a panic in the commit (answered 500) gives its room back too
+		return s.store.PushAcked(p.User, p.DeviceID, req.AckedThrough, muts)
+	}()
 	if err != nil {
 		return err
 	}

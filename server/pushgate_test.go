@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/favad/favad/server"
+	favsync "github.com/favad/favad/sync"
 )
 
 // TestPushWaitsForRoomThenAnswersBusy: with the push gate full (thousands
@@ -56,4 +57,25 @@ func TestPushWaitsForRoomThenAnswersBusy(t *testing.T) {
 	}
 	assert.Len(t, e.push(field, three...).Results, 3, "a push larger than the gate")
 	assert.Contains(t, string(e.do(call{method: "GET", path: "/metrics"}).body), "favad_sync_push_mutations_in_flight 0")
+}
+
+// TestOversizePushIsRefusedBeforeTheGate: a push of more than 500
+// mutations, which the store refuses without work, is answered 422
+// too_many at once, even with the gate full: it never waits for room, nor
+// holds up the pushes behind it (the gate admits in arrival order).
+func TestOversizePushIsRefusedBeforeTheGate(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.PushQueueWait = 5 * time.Second })
+	field := e.login("field", "android-field-oversize").AccessToken
+	now := e.clock.Now()
+	muts := make([]map[string]any, favsync.MaxPushBatch+1)
+	for i := range muts {
+		muts[i] = mutation(uint64(i+1), "note.create", v7(), 0, map[string]any{"complaint_id": v7(), "text": "x", "written_at": now.Format(time.RFC3339)}, now)
+	}
+	release := server.HoldPushes(e.srv)
+	defer release()
+	r := e.do(call{method: "POST", path: "/v1/sync/push", token: field, header: syncHeaders, body: map[string]any{"mutations": muts}, invalidRequest: true})
+	require.Equal(t, http.StatusUnprocessableEntity, r.status, "%s", r.body)
+	p := r.problem(t)
+	require.NotEmpty(t, p.Errors)
+	assert.Equal(t, "too_many", p.Errors[0].Code)
 }

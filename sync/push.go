@@ -112,15 +112,28 @@ func prepareAll(muts []Mutation) {
 		}
 		return
 	}
-	var wg stdsync.WaitGroup
+	var (
+		wg     stdsync.WaitGroup
+		panics = make(chan any, workers)
+	)
 	for w := range workers {
 		wg.Go(func() {
+			defer func() {
+				if p := recover(); p != nil {
+					panics <- p
+				}
+			}()
 			for i := w; i < len(muts); i += workers {
 				muts[i].prepare()
 			}
 		})
 	}
 	wg.Wait()
+	select {
+	case p := <-panics:
+		panic(p) // in the request's goroutine, where the server answers it with a 500
+	default:
+	}
 }
 
 // envelopeErr is checkEnvelope(m), prepared or not.
@@ -204,7 +217,19 @@ type storedResult struct {
 	// Account is the user whose mutation it is, in mutations (schema 8):
 	// another account's id is a clash, not a replay.
 	Account string
+	// Seq is the device sequence the answer was first given under (0 when
+	// unknown), and Also those a replay of it held since (the first
+	// maxAlsoHeld), so that a resend with an envelope the server cannot read
+	// is a replay only under one of them, whatever else holds the sequence
+	// it comes with.
+	Seq  uint64
+	Also []uint64
 }
+
+// maxAlsoHeld bounds storedResult.Also: a device replaying one mutation
+// under ever new sequences does not grow its answer without end (past it,
+// an unreadable resend under such a sequence is a new refusal, kept).
+const maxAlsoHeld = 16
 
 // storedForm is a storedResult as schema 7 stores it: the hash as its 32
 // bytes, and of the answer only what a replay cannot take from the
@@ -214,6 +239,8 @@ type storedForm struct {
 	Hash       []byte       `json:"h"`
 	Result     storedAnswer `json:"r"`
 	Account    string       `json:"a,omitempty"`
+	Seq        uint64       `json:"q,omitempty"`
+	Also       []uint64     `json:"qs,omitempty"`
 	// Schema 6 and before: the answer whole, the hash in hex.
 	OldMutationID string  `json:"mutation_id,omitempty"`
 	OldHash       string  `json:"hash,omitempty"`
@@ -244,7 +271,7 @@ func (r storedResult) MarshalJSON() ([]byte, error) {
 		return nil, fmt.Errorf("stored result: hash: %w", err)
 	}
 	a := r.Result
-	return json.Marshal(storedForm{MutationID: r.MutationID, Hash: hash, Account: r.Account, Result: storedAnswer{
+	return json.Marshal(storedForm{MutationID: r.MutationID, Hash: hash, Account: r.Account, Seq: r.Seq, Also: r.Also, Result: storedAnswer{
 		Status: a.Status, RecordKind: a.RecordKind, RecordID: a.RecordID, Version: a.Version, Rule: a.Rule,
 		WinningValue: a.WinningValue, Code: a.Code, Message: a.Message, Fields: a.Fields,
 		ConflictIDs: a.ConflictIDs, ClockSkewS: a.ClockSkewS, GapBefore: a.GapBefore}})
@@ -261,7 +288,7 @@ func (r *storedResult) UnmarshalJSON(raw []byte) error {
 		return nil
 	}
 	a := f.Result
-	*r = storedResult{MutationID: f.MutationID, Hash: hex.EncodeToString(f.Hash), Account: f.Account, Result: Result{
+	*r = storedResult{MutationID: f.MutationID, Hash: hex.EncodeToString(f.Hash), Account: f.Account, Seq: f.Seq, Also: f.Also, Result: Result{
 		MutationID: f.MutationID, Status: a.Status, RecordKind: a.RecordKind, RecordID: a.RecordID, Version: a.Version,
 		Rule: a.Rule, WinningValue: a.WinningValue, Code: a.Code, Message: a.Message, Fields: a.Fields,
 		ConflictIDs: a.ConflictIDs, ClockSkewS: a.ClockSkewS, GapBefore: a.GapBefore}}
@@ -462,8 +489,7 @@ func (s *Store) settleOne(t *tx, u inspector.User, deviceID string, m Mutation, 
 		out.DeviceSeq, out.Replayed = m.DeviceSeq, true
 		// Hold the sequence it comes under now too, so that it is neither a
 		// gap nor free for reuse.
-		seqs.hold(m.DeviceSeq)
-		return out, nil
+		return out, t.holdReplay(seqs, prior, m.DeviceSeq)
 	}
 	if seqs.has(m.DeviceSeq) {
 		return s.refuseClash(t, u, deviceID, m, res, &inspector.Error{Code: inspector.CodeIdempotencyClash,
@@ -537,20 +563,34 @@ func (s *Store) settleOne(t *tx, u inspector.User, deviceID string, m Mutation, 
 		applied.ConflictIDs = append(gapIDs, applied.ConflictIDs...)
 	}
 	seqs.hold(m.DeviceSeq)
-	return applied, putAnswer(t.Bucket(bucketMutations), storedResult{MutationID: m.ID, Hash: hash, Result: applied, Account: u.ID})
+	return applied, putAnswer(t.Bucket(bucketMutations), storedResult{MutationID: m.ID, Hash: hash, Result: applied, Account: u.ID, Seq: m.DeviceSeq})
+}
+
+// holdReplay holds seq for a replay of the mutation answered by prior (as
+// kept under its id in mutations), and notes it in the answer (Also).
+func (t *tx) holdReplay(seqs *seqState, prior storedResult, seq uint64) error {
+	if seqs.has(seq) {
+		return nil
+	}
+	seqs.hold(seq)
+	if prior.Seq == seq || len(prior.Also) >= maxAlsoHeld {
+		return nil
+	}
+	prior.Also = append(prior.Also, seq)
+	return putAnswer(t.Bucket(bucketMutations), prior)
 }
 
 // refuseEnvelope answers a mutation whose envelope is malformed: a replay of
 // one already answered gets its stored answer; otherwise it is kept.
 func (s *Store) refuseEnvelope(t *tx, u inspector.User, deviceID string, m Mutation, res Result, cause error, seqs *seqState) (Result, error) {
-	if m.DeviceSeq > 0 && m.DeviceSeq <= MaxDeviceSeq && m.ID != "" && seqs.has(m.DeviceSeq) {
+	if m.DeviceSeq > 0 && m.DeviceSeq <= MaxDeviceSeq && m.ID != "" {
 		prior, ok, err := getAnswer(t.Bucket(bucketMutations), m.ID)
 		if err != nil {
 			return res, err
 		}
-		if ok && prior.Account == u.ID && prior.Hash == m.contentHash() {
-			// The answer may be one given under another sequence (a
-			// replay held this one): answer for the sequence sent.
+		if ok && prior.Account == u.ID && prior.Hash == m.contentHash() && (prior.Seq == m.DeviceSeq || slices.Contains(prior.Also, m.DeviceSeq)) {
+			// The same mutation, resent under the sequence it was
+			// answered under: its answer.
 			prior.Result.DeviceSeq, prior.Result.Replayed = m.DeviceSeq, true
 			return prior.Result, nil
 		}
@@ -578,7 +618,15 @@ func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation
 		if err == nil && m.DeviceSeq > 0 && m.DeviceSeq <= MaxDeviceSeq {
 			// A refusal replayed under a new sequence holds that sequence
 			// too, so that it is neither a gap nor free for reuse.
-			seqs.hold(m.DeviceSeq)
+			mine, ok, gerr := getAnswer(t.Bucket(bucketMutations), m.ID)
+			switch {
+			case gerr != nil:
+				err = gerr
+			case ok && mine.Account == u.ID && mine.Hash == hash:
+				err = t.holdReplay(seqs, mine, m.DeviceSeq)
+			default:
+				seqs.hold(m.DeviceSeq)
+			}
 		}
 		prior.Result.DeviceSeq, prior.Result.Replayed = m.DeviceSeq, true
 		return prior.Result, err
@@ -599,6 +647,9 @@ func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation
 	}
 	if m.ID != "" && t.Bucket(bucketMutations).Get([]byte(m.ID)) == nil {
 		stored.Account = u.ID
+		if m.DeviceSeq <= MaxDeviceSeq {
+			stored.Seq = m.DeviceSeq
+		}
 		return out, putAnswer(t.Bucket(bucketMutations), stored)
 	}
 	return out, nil

@@ -3,6 +3,7 @@ package sync
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -97,6 +98,28 @@ func decodeSeqState(v []byte) (seqState, error) {
 	return s, nil
 }
 
+// noteReplayHeld keeps, in the answer under a mutation's id, a sequence
+// that a replay of it held in schema 7 (a copy of its answer under another
+// sequence key than the one its id pointed at): storedResult.Also.
+func noteReplayHeld(oldIDs, byID *bolt.Bucket, key, value []byte, account string, seq uint64) error {
+	if oldIDs == nil {
+		return nil
+	}
+	var r storedResult
+	if err := json.Unmarshal(value, &r); err != nil {
+		return fmt.Errorf("push answer %q: %w", key, err)
+	}
+	if r.MutationID == "" || bytes.Equal(oldIDs.Get([]byte(r.MutationID)), key) {
+		return nil // the answer's own sequence
+	}
+	mine, ok, err := getAnswer(byID, r.MutationID)
+	if err != nil || !ok || mine.Account != account || mine.Seq == seq || slices.Contains(mine.Also, seq) || len(mine.Also) >= maxAlsoHeld {
+		return err
+	}
+	mine.Also = append(mine.Also, seq)
+	return putAnswer(byID, mine)
+}
+
 // readSeqState reads a space's held sequences; none for a new space.
 func readSeqState(btx *bolt.Tx, space string) (seqState, error) {
 	v := btx.Bucket(bucketSeqHeld).Get([]byte(space))
@@ -121,8 +144,11 @@ func migrateIdempotencyByID(btx *bolt.Tx) error {
 			if ok, err := getJSON(oldMuts, where, &r); err != nil || !ok {
 				return fmt.Errorf("mutation %s: its answer at %q: %v", id, where, err)
 			}
-			account, _, _ := bytes.Cut(where, []byte{0})
+			account, rest, _ := bytes.Cut(where, []byte{0})
 			r.Account, r.MutationID = string(account), string(id)
+			if _, seq, _ := bytes.Cut(rest, []byte{0}); len(seq) == 8 {
+				r.Seq = binary.BigEndian.Uint64(seq) // a sequence key, not a clash key
+			}
 			return putAnswer(byID, r)
 		})
 		if err != nil {
@@ -136,21 +162,31 @@ func migrateIdempotencyByID(btx *bolt.Tx) error {
 		}
 		return spaces[space]
 	}
+	var after []byte // the last key of the previous chunk: what is before it is done
 	for {
 		var chunk [][]byte
 		c := oldMuts.Cursor()
-		for k, _ := c.First(); k != nil && len(chunk) < 1000; k, _ = c.Next() {
+		k, v := c.First()
+		if after != nil {
+			k, v = c.Seek(after)
+		}
+		for ; k != nil && len(chunk) < 1000; k, v = c.Next() {
 			account, rest, _ := bytes.Cut(k, []byte{0})
-			device, seq, _ := bytes.Cut(rest, []byte{0})
-			if len(seq) != 8 {
+			device, tail, _ := bytes.Cut(rest, []byte{0})
+			if len(tail) != 8 {
 				continue // a clash answer (space 0x00 "clash" 0x00 ...): it stays
 			}
-			state(seqSpace(string(account), string(device))).hold(binary.BigEndian.Uint64(seq))
+			seq := binary.BigEndian.Uint64(tail)
+			state(seqSpace(string(account), string(device))).hold(seq)
+			if err := noteReplayHeld(oldIDs, btx.Bucket(bucketMutations), k, v, string(account), seq); err != nil {
+				return err
+			}
 			chunk = append(chunk, bytes.Clone(k))
 		}
 		if len(chunk) == 0 {
 			break
 		}
+		after = chunk[len(chunk)-1]
 		for _, k := range chunk {
 			if err := oldMuts.Delete(k); err != nil {
 				return err

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"encoding/json"
 	"path/filepath"
 	"strconv"
@@ -10,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 	"pgregory.net/rapid"
+
+	"github.com/favad/favad/inspector"
 )
 
 // seqState holds what it was told, as the fewest ranges, and reads back
@@ -133,8 +136,13 @@ func downgradeToSchema7(t *testing.T, path string) {
 			require.NoError(t, err)
 			key, ok := where[string(id)]
 			require.True(t, ok, "mutation %s: its sequence", id)
-			r.Account = ""
+			also := r.Also
+			r.Account, r.Seq, r.Also = "", 0, nil
 			require.NoError(t, putJSON(muts, key, r))
+			for _, seq := range also { // schema 7 kept a copy under each sequence a replay held
+				held := append(bytes.Clone(key[:len(key)-8]), itob(seq)...)
+				require.NoError(t, putJSON(muts, held, r))
+			}
 			return ids.Put(id, key)
 		}))
 		last, err := tx.CreateBucket(legacyLastSeq)
@@ -148,4 +156,37 @@ func downgradeToSchema7(t *testing.T, path string) {
 		require.NoError(t, tx.DeleteBucket(bucketSeqHeld))
 		return tx.Bucket(bucketMeta).Put(keySchemaVersion, itob(7))
 	}))
+}
+
+// A schema-7 store kept a copy of an answer under each sequence a replay of
+// its mutation held; after the migration a resend under such a sequence
+// that the server cannot read still gets the answer, and one under a
+// sequence another mutation holds is a new refusal.
+func TestSchema7ReplayHeldSequencesStillAnswer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "favad.db")
+	f := newFieldFixtureAt(t, path)
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	d := f.device("ali-phone", f.ali)
+	x := d.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "یادداشت", t0))
+	y := d.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "دیگری", t0))
+	mustPush(t, f.s, d, x, y)
+	again := x
+	again.DeviceSeq = 3
+	require.True(t, mustPush(t, f.s, d, again)[0].Replayed)
+	require.NoError(t, f.s.Close())
+	downgradeToSchema7(t, path)
+
+	s := mustOpenStoreAt(t, path, Options{Now: f.clock.Now, NewID: f.ids.Next})
+	unreadable := func(m Mutation) Mutation {
+		m.Malformed = []inspector.FieldError{{Field: "device_time", Code: "wrong_type", Message: "not RFC 3339"}}
+		return m
+	}
+	underY := x
+	underY.DeviceSeq = 2
+	res := mustPush(t, s, d, unreadable(again), unreadable(underY))
+	assert.True(t, res[0].Replayed, "sequence 3 was held by x's replay")
+	assert.Equal(t, uint64(3), res[0].DeviceSeq)
+	assert.Equal(t, StatusApplied, res[0].Status)
+	assert.False(t, res[1].Replayed, "sequence 2 is y's")
+	assert.Equal(t, StatusRejected, res[1].Status)
 }
