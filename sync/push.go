@@ -217,13 +217,14 @@ type storedResult struct {
 	// Account is the user whose mutation it is, in mutations (schema 8):
 	// another account's id is a clash, not a replay.
 	Account string
-	// Seq is the device sequence the answer was first given under (0 when
-	// unknown), and Also those a replay of it held since (the first
-	// maxAlsoHeld), so that a resend with an envelope the server cannot read
-	// is a replay only under one of them, whatever else holds the sequence
-	// it comes with.
-	Seq  uint64
-	Also []uint64
+	// Device and Seq are the device and sequence the answer was first
+	// given under (Seq 0 when unknown), and Also the sequences of that
+	// device a replay of it held since (the first maxAlsoHeld), so that a
+	// resend with an envelope the server cannot read is a replay only under
+	// one of them, whatever else holds the sequence it comes with.
+	Device string
+	Seq    uint64
+	Also   []uint64
 }
 
 // maxAlsoHeld bounds storedResult.Also: a device replaying one mutation
@@ -239,6 +240,7 @@ type storedForm struct {
 	Hash       []byte       `json:"h"`
 	Result     storedAnswer `json:"r"`
 	Account    string       `json:"a,omitempty"`
+	Device     string       `json:"d,omitempty"`
 	Seq        uint64       `json:"q,omitempty"`
 	Also       []uint64     `json:"qs,omitempty"`
 	// Schema 6 and before: the answer whole, the hash in hex.
@@ -271,7 +273,7 @@ func (r storedResult) MarshalJSON() ([]byte, error) {
 		return nil, fmt.Errorf("stored result: hash: %w", err)
 	}
 	a := r.Result
-	return json.Marshal(storedForm{MutationID: r.MutationID, Hash: hash, Account: r.Account, Seq: r.Seq, Also: r.Also, Result: storedAnswer{
+	return json.Marshal(storedForm{MutationID: r.MutationID, Hash: hash, Account: r.Account, Device: r.Device, Seq: r.Seq, Also: r.Also, Result: storedAnswer{
 		Status: a.Status, RecordKind: a.RecordKind, RecordID: a.RecordID, Version: a.Version, Rule: a.Rule,
 		WinningValue: a.WinningValue, Code: a.Code, Message: a.Message, Fields: a.Fields,
 		ConflictIDs: a.ConflictIDs, ClockSkewS: a.ClockSkewS, GapBefore: a.GapBefore}})
@@ -288,7 +290,7 @@ func (r *storedResult) UnmarshalJSON(raw []byte) error {
 		return nil
 	}
 	a := f.Result
-	*r = storedResult{MutationID: f.MutationID, Hash: hex.EncodeToString(f.Hash), Account: f.Account, Seq: f.Seq, Also: f.Also, Result: Result{
+	*r = storedResult{MutationID: f.MutationID, Hash: hex.EncodeToString(f.Hash), Account: f.Account, Device: f.Device, Seq: f.Seq, Also: f.Also, Result: Result{
 		MutationID: f.MutationID, Status: a.Status, RecordKind: a.RecordKind, RecordID: a.RecordID, Version: a.Version,
 		Rule: a.Rule, WinningValue: a.WinningValue, Code: a.Code, Message: a.Message, Fields: a.Fields,
 		ConflictIDs: a.ConflictIDs, ClockSkewS: a.ClockSkewS, GapBefore: a.GapBefore}}
@@ -489,7 +491,7 @@ func (s *Store) settleOne(t *tx, u inspector.User, deviceID string, m Mutation, 
 		out.DeviceSeq, out.Replayed = m.DeviceSeq, true
 		// Hold the sequence it comes under now too, so that it is neither a
 		// gap nor free for reuse.
-		return out, t.holdReplay(seqs, prior, m.DeviceSeq)
+		return out, t.holdReplay(seqs, prior, deviceID, m.DeviceSeq)
 	}
 	if seqs.has(m.DeviceSeq) {
 		return s.refuseClash(t, u, deviceID, m, res, &inspector.Error{Code: inspector.CodeIdempotencyClash,
@@ -563,18 +565,19 @@ func (s *Store) settleOne(t *tx, u inspector.User, deviceID string, m Mutation, 
 		applied.ConflictIDs = append(gapIDs, applied.ConflictIDs...)
 	}
 	seqs.hold(m.DeviceSeq)
-	return applied, putAnswer(t.Bucket(bucketMutations), storedResult{MutationID: m.ID, Hash: hash, Result: applied, Account: u.ID, Seq: m.DeviceSeq})
+	return applied, putAnswer(t.Bucket(bucketMutations), storedResult{MutationID: m.ID, Hash: hash, Result: applied,
+		Account: u.ID, Device: deviceID, Seq: m.DeviceSeq})
 }
 
 // holdReplay holds seq for a replay of the mutation answered by prior (as
 // kept under its id in mutations), and notes it in the answer (Also).
-func (t *tx) holdReplay(seqs *seqState, prior storedResult, seq uint64) error {
+func (t *tx) holdReplay(seqs *seqState, prior storedResult, deviceID string, seq uint64) error {
 	if seqs.has(seq) {
 		return nil
 	}
 	seqs.hold(seq)
-	if prior.Seq == seq || len(prior.Also) >= maxAlsoHeld {
-		return nil
+	if prior.Device != deviceID || prior.Seq == seq || len(prior.Also) >= maxAlsoHeld {
+		return nil // another device's sequence: its own space
 	}
 	prior.Also = append(prior.Also, seq)
 	return putAnswer(t.Bucket(bucketMutations), prior)
@@ -588,7 +591,8 @@ func (s *Store) refuseEnvelope(t *tx, u inspector.User, deviceID string, m Mutat
 		if err != nil {
 			return res, err
 		}
-		if ok && prior.Account == u.ID && prior.Hash == m.contentHash() && (prior.Seq == m.DeviceSeq || slices.Contains(prior.Also, m.DeviceSeq)) {
+		if ok && prior.Account == u.ID && prior.Device == deviceID && prior.Hash == m.contentHash() &&
+			(prior.Seq == m.DeviceSeq || slices.Contains(prior.Also, m.DeviceSeq)) {
 			// The same mutation, resent under the sequence it was
 			// answered under: its answer.
 			prior.Result.DeviceSeq, prior.Result.Replayed = m.DeviceSeq, true
@@ -622,8 +626,11 @@ func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation
 			switch {
 			case gerr != nil:
 				err = gerr
-			case ok && mine.Account == u.ID && mine.Hash == hash:
-				err = t.holdReplay(seqs, mine, m.DeviceSeq)
+			case ok && mine.Account == u.ID && mine.Hash == hash && mine.Result.Status == prior.Result.Status &&
+				slices.Equal(mine.Result.ConflictIDs, prior.Result.ConflictIDs):
+				// The answer under its id is this refusal (not, say, the
+				// same content applied under a readable envelope).
+				err = t.holdReplay(seqs, mine, deviceID, m.DeviceSeq)
 			default:
 				seqs.hold(m.DeviceSeq)
 			}
@@ -646,7 +653,7 @@ func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation
 		seqs.hold(m.DeviceSeq)
 	}
 	if m.ID != "" && t.Bucket(bucketMutations).Get([]byte(m.ID)) == nil {
-		stored.Account = u.ID
+		stored.Account, stored.Device = u.ID, deviceID
 		if m.DeviceSeq <= MaxDeviceSeq {
 			stored.Seq = m.DeviceSeq
 		}

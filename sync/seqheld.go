@@ -101,7 +101,7 @@ func decodeSeqState(v []byte) (seqState, error) {
 // noteReplayHeld keeps, in the answer under a mutation's id, a sequence
 // that a replay of it held in schema 7 (a copy of its answer under another
 // sequence key than the one its id pointed at): storedResult.Also.
-func noteReplayHeld(oldIDs, byID *bolt.Bucket, key, value []byte, account string, seq uint64) error {
+func noteReplayHeld(oldIDs, byID *bolt.Bucket, key, value []byte, account, device string, seq uint64) error {
 	if oldIDs == nil {
 		return nil
 	}
@@ -113,7 +113,7 @@ func noteReplayHeld(oldIDs, byID *bolt.Bucket, key, value []byte, account string
 		return nil // the answer's own sequence
 	}
 	mine, ok, err := getAnswer(byID, r.MutationID)
-	if err != nil || !ok || mine.Account != account || mine.Seq == seq || slices.Contains(mine.Also, seq) || len(mine.Also) >= maxAlsoHeld {
+	if err != nil || !ok || mine.Account != account || mine.Device != device || mine.Seq == seq || slices.Contains(mine.Also, seq) || len(mine.Also) >= maxAlsoHeld {
 		return err
 	}
 	mine.Also = append(mine.Also, seq)
@@ -145,9 +145,10 @@ func migrateIdempotencyByID(btx *bolt.Tx) error {
 				return fmt.Errorf("mutation %s: its answer at %q: %v", id, where, err)
 			}
 			account, rest, _ := bytes.Cut(where, []byte{0})
-			r.Account, r.MutationID = string(account), string(id)
-			if _, seq, _ := bytes.Cut(rest, []byte{0}); len(seq) == 8 {
-				r.Seq = binary.BigEndian.Uint64(seq) // a sequence key, not a clash key
+			device, tail, _ := bytes.Cut(rest, []byte{0})
+			r.Account, r.Device, r.MutationID = string(account), string(device), string(id)
+			if len(tail) == 8 {
+				r.Seq = binary.BigEndian.Uint64(tail) // a sequence key, not a clash key
 			}
 			return putAnswer(byID, r)
 		})
@@ -178,7 +179,7 @@ func migrateIdempotencyByID(btx *bolt.Tx) error {
 			}
 			seq := binary.BigEndian.Uint64(tail)
 			state(seqSpace(string(account), string(device))).hold(seq)
-			if err := noteReplayHeld(oldIDs, btx.Bucket(bucketMutations), k, v, string(account), seq); err != nil {
+			if err := noteReplayHeld(oldIDs, btx.Bucket(bucketMutations), k, v, string(account), string(device), seq); err != nil {
 				return err
 			}
 			chunk = append(chunk, bytes.Clone(k))

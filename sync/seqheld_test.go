@@ -137,7 +137,7 @@ func downgradeToSchema7(t *testing.T, path string) {
 			key, ok := where[string(id)]
 			require.True(t, ok, "mutation %s: its sequence", id)
 			also := r.Also
-			r.Account, r.Seq, r.Also = "", 0, nil
+			r.Account, r.Device, r.Seq, r.Also = "", "", 0, nil
 			require.NoError(t, putJSON(muts, key, r))
 			for _, seq := range also { // schema 7 kept a copy under each sequence a replay held
 				held := append(bytes.Clone(key[:len(key)-8]), itob(seq)...)
