@@ -223,3 +223,27 @@ func TestComplaintInspectorsIndexIsBuiltForOlderFiles(t *testing.T) {
 	assert.Equal(t, StatusApplied, res[0].Status, "the complaint was once ali's")
 	assert.Equal(t, inspector.CodeForbidden, res[1].Code, "never ali's")
 }
+
+// A schema-7 file may have been written by a build older than the
+// complaint_inspectors index after a newer one made it: opening it with
+// schema 8 rebuilds the index from the change log.
+func TestComplaintInspectorsIndexIsRebuiltFromSchema7(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "favad.db")
+	f := newFieldFixtureAt(t, path)
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	_, err := f.s.Assign(dispatcher, c.ID, inspector.Routing{InspectorID: f.reza.ID, Mode: inspector.ModeField})
+	require.NoError(t, err)
+	require.NoError(t, f.s.Close())
+	downgradeToSchema7(t, path)
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error { // the older build's assignment, not indexed
+		return tx.Bucket(bucketComplaintInspectors).Delete(joinKey(c.ID, f.ali.ID))
+	}))
+	require.NoError(t, db.Close())
+
+	s := mustOpenStoreAt(t, path, Options{Now: f.clock.Now, NewID: f.ids.Next})
+	ali := f.device("ali-phone", f.ali)
+	r := mustPush(t, s, ali, ali.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "پیش از واگذاری", t0)))[0]
+	assert.Equal(t, StatusApplied, r.Status, "the complaint was once ali's: %s", r.Message)
+}

@@ -194,7 +194,9 @@ func (s *Store) init(readOnly bool) error {
 			}
 		}
 		indexOpen := from >= 1 && tx.Bucket(bucketOpenConflicts) == nil
-		indexInspectors := from >= 1 && tx.Bucket(bucketComplaintInspectors) == nil
+		// Built when missing, and rebuilt once with schema 8: a schema-7
+		// build older than the index may have written the file since.
+		indexInspectors := from >= 1 && (tx.Bucket(bucketComplaintInspectors) == nil || from < 8)
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("open store: create bucket %s: %w", b, err)
@@ -239,6 +241,12 @@ func (s *Store) init(readOnly bool) error {
 			}
 		}
 		if indexInspectors {
+			if err := tx.DeleteBucket(bucketComplaintInspectors); err != nil {
+				return fmt.Errorf("open store: index complaint inspectors: %w", err)
+			}
+			if _, err := tx.CreateBucket(bucketComplaintInspectors); err != nil {
+				return fmt.Errorf("open store: index complaint inspectors: %w", err)
+			}
 			if err := indexComplaintInspectors(tx); err != nil {
 				return fmt.Errorf("open store: index complaint inspectors: %w", err)
 			}
