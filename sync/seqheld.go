@@ -25,6 +25,15 @@ type seqState struct {
 
 type seqRange struct{ first, last uint64 }
 
+// maxHeldRanges bounds the ranges a space keeps, so that its record (read
+// and rewritten by every push of the device) stays small: a device that
+// leaves more holes in its numbering than this has its oldest holes counted
+// as used. A mutation sent later under one of those is refused as reusing
+// its sequence, and kept on a conflict record for dispatch, as any refusal;
+// an app numbers its work 1, 2, 3, … and never comes back to a hole (the
+// ledger it re-sends after a restore continues above what the server holds).
+const maxHeldRanges = 256
+
 // has reports whether seq is held.
 func (s *seqState) has(seq uint64) bool {
 	_, found := slices.BinarySearchFunc(s.held, seq, func(r seqRange, seq uint64) int {
@@ -65,6 +74,10 @@ func (s *seqState) hold(seq uint64) {
 		s.held[i].first = seq
 	default:
 		s.held = slices.Insert(s.held, i, seqRange{seq, seq})
+	}
+	for len(s.held) > maxHeldRanges {
+		s.held[1].first = s.held[0].first // the oldest hole counts as used
+		s.held = s.held[1:]
 	}
 }
 

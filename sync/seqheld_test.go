@@ -190,3 +190,19 @@ func TestSchema7ReplayHeldSequencesStillAnswer(t *testing.T) {
 	assert.False(t, res[1].Replayed, "sequence 2 is y's")
 	assert.Equal(t, StatusRejected, res[1].Status)
 }
+
+// A device that leaves hole after hole in its numbering keeps at most
+// maxHeldRanges ranges (its record is rewritten by every push): its oldest
+// holes count as used (a mutation sent under one is refused as a reused
+// sequence, and kept, as any clash); the newest holes are still free.
+func TestSeqStateBoundsItsRanges(t *testing.T) {
+	var s seqState
+	for seq := uint64(1); seq <= 2*maxHeldRanges+101; seq += 2 {
+		s.hold(seq)
+	}
+	assert.Len(t, s.held, maxHeldRanges)
+	assert.LessOrEqual(t, len(s.encode()), 8+16*maxHeldRanges)
+	assert.True(t, s.has(2), "the oldest hole counts as used")
+	assert.False(t, s.has(2*maxHeldRanges+100), "the newest holes are free")
+	assert.True(t, s.has(2*maxHeldRanges+101))
+}
