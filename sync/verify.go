@@ -139,7 +139,8 @@ func (s *Store) verifyChangeLog() ([]string, error) {
 // complaint_inspectors from the change log (a missing entry refuses an
 // inspector's work on a complaint that was theirs; an extra one lets work
 // in on one that never was), open_conflicts from the conflict records (the
-// per-device cap counts it).
+// per-device cap counts it); and that every push answer's sequence is held
+// in seq_held (a sequence not held could be reused).
 func (s *Store) verifyIndexes() ([]string, error) {
 	var problems []string
 	compare := func(name string, stored *bolt.Bucket, want map[string]bool, describe func(key string) string) {
@@ -197,7 +198,39 @@ func (s *Store) verifyIndexes() ([]string, error) {
 			}
 		}
 		compare("open_conflicts", btx.Bucket(bucketOpenConflicts), open, pair("device", "conflict"))
-		return nil
+
+		// Every push answer's sequence is held in its device's space: a
+		// sequence not held could be taken by another mutation.
+		answers, held := btx.Bucket(bucketMutations), btx.Bucket(bucketSeqHeld)
+		if answers == nil || held == nil {
+			return nil // a file from before schema 8, opened read-only
+		}
+		spaces := map[string]*seqState{}
+		return answers.ForEach(func(id, _ []byte) error {
+			r, _, err := getAnswer(answers, string(id))
+			if err != nil {
+				return err
+			}
+			if r.Device == "" || r.Seq == 0 {
+				return nil // migrated from a clash key: no sequence of its own
+			}
+			space := seqSpace(r.Account, r.Device)
+			st := spaces[space]
+			if st == nil {
+				v, err := readSeqState(btx, space)
+				if err != nil {
+					return fmt.Errorf("held sequences of %s on %s: %w", r.Account, r.Device, err)
+				}
+				st = &v
+				spaces[space] = st
+			}
+			for _, seq := range append([]uint64{r.Seq}, r.Also...) {
+				if !st.has(seq) {
+					problems = append(problems, fmt.Sprintf("seq_held: mutation %s was answered under sequence %d of account %s on device %s, which is not held", id, seq, r.Account, r.Device))
+				}
+			}
+			return nil
+		})
 	})
 	return problems, err
 }

@@ -177,7 +177,8 @@ func TestBytesARecordDoesNotClaimArePrunedNotOrphaned(t *testing.T) {
 // TestVerifyChecksTheIndexesPushesRelyOn: complaint_inspectors (which
 // decides whether an inspector's work on a complaint is taken) and
 // open_conflicts (the per-device cap) are rebuilt from the change log and
-// the conflict records and compared: an entry missing or added shows.
+// the conflict records and compared, and every push answer's sequence must
+// be held: an entry missing or added shows.
 func TestVerifyChecksTheIndexesPushesRelyOn(t *testing.T) {
 	f := newVerifyFixture(t)
 	c := f.complaint(t, "CALL-VERIFY-2", "QZ-SSO-01", &f.reza)
@@ -185,7 +186,8 @@ func TestVerifyChecksTheIndexesPushesRelyOn(t *testing.T) {
 	visit := f.devIDs.Next()
 	mustPush(t, f.s, d, d.mut(MutVisitUpsert, visit, 0, map[string]any{"office_code": "QZ-SSO-01", "complaint_ids": []string{c.ID}}))
 	require.NoError(t, f.s.DeleteVisit(dispatcher, visit))
-	orphan := mustPush(t, f.s, d, d.mut(MutFindingCreate, f.devIDs.Next(), 0, findingPayload(visit, c.ID, 3, t0)))[0]
+	orphanMut := d.mut(MutFindingCreate, f.devIDs.Next(), 0, findingPayload(visit, c.ID, 3, t0))
+	orphan := mustPush(t, f.s, d, orphanMut)[0]
 	require.Len(t, orphan.ConflictIDs, 1, "an open conflict record of reza's device")
 	require.Empty(t, f.verify(t).Problems)
 
@@ -197,11 +199,15 @@ func TestVerifyChecksTheIndexesPushesRelyOn(t *testing.T) {
 		if err := idx.Put(joinKey(c.ID, f.ali.ID), nil); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketOpenConflicts).Delete(joinKey("reza-phone", orphan.ConflictIDs[0]))
+		if err := tx.Bucket(bucketOpenConflicts).Delete(joinKey("reza-phone", orphan.ConflictIDs[0])); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketSeqHeld).Put([]byte(seqSpace(f.reza.ID, "reza-phone")), (&seqState{last: 2, held: []seqRange{{1, 1}}}).encode())
 	})
 	assert.ElementsMatch(t, []string{
 		"complaint_inspectors: complaint " + c.ID + ", inspector " + f.reza.ID + " is missing from the index",
 		"complaint_inspectors: complaint " + c.ID + ", inspector " + f.ali.ID + " is indexed, but nothing the index is built from says so",
 		"open_conflicts: device reza-phone, conflict " + orphan.ConflictIDs[0] + " is missing from the index",
+		"seq_held: mutation " + orphanMut.ID + " was answered under sequence 2 of account " + f.reza.ID + " on device reza-phone, which is not held",
 	}, f.verify(t).Problems)
 }
