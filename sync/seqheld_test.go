@@ -1,10 +1,7 @@
 package sync
 
 import (
-	"bytes"
-	"encoding/json"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -98,50 +95,31 @@ func TestSchema7IdempotencyMigratesToMutationIDs(t *testing.T) {
 }
 
 // downgradeToSchema7 rewrites a store's push idempotency in schema 7's
-// layout (an answer under each device sequence, seq_mutation_ids pointing
-// at it, seq_last) and marks the file schema 7. Schema 8 keeps no
-// mutation's sequence with its answer, so each is found where the store
-// wrote it down: an applied mutation's change (its data's "mutation" and
-// "device_seq"), a refused one's conflict record.
+// layout (an answer under each device sequence it was given or
+// replay-held under, seq_mutation_ids pointing at it, seq_last) and marks
+// the file schema 7.
 func downgradeToSchema7(t *testing.T, path string) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	defer db.Close()
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		where := map[string][]byte{} // mutation id → its sequence key
-		require.NoError(t, tx.Bucket(bucketLog).ForEach(func(_, v []byte) error {
-			var ch Change
-			require.NoError(t, json.Unmarshal(v, &ch))
-			if id := ch.Data["mutation"]; id != "" {
-				seq, err := strconv.ParseUint(ch.Data["device_seq"], 10, 64)
-				require.NoError(t, err)
-				where[id] = seqKey(seqSpace(ch.Actor, ch.Device), seq)
-			}
-			return nil
-		}))
-		require.NoError(t, tx.Bucket(bucketConflicts).ForEach(func(_, v []byte) error {
-			var c Conflict
-			require.NoError(t, json.Unmarshal(v, &c))
-			if _, ok := where[c.MutationID]; !ok && c.MutationID != "" {
-				where[c.MutationID] = seqKey(seqSpace(c.InspectorID, c.DeviceID), c.DeviceSeq)
-			}
-			return nil
-		}))
 		muts := tx.Bucket(bucketDeviceMutations)
 		ids, err := tx.CreateBucket(legacyMutationIDs)
 		require.NoError(t, err)
 		require.NoError(t, tx.Bucket(bucketMutations).ForEach(func(id, _ []byte) error {
 			r, _, err := getAnswer(tx.Bucket(bucketMutations), string(id))
 			require.NoError(t, err)
-			key, ok := where[string(id)]
-			require.True(t, ok, "mutation %s: its sequence", id)
+			space := seqSpace(r.Account, r.Device)
+			key := clashKey(space, r.MutationID, r.Hash) // a refusal without a sequence: only its clash key
+			if r.Seq > 0 {
+				key = seqKey(space, r.Seq)
+			}
 			also := r.Also
 			r.Account, r.Device, r.Seq, r.Also = "", "", 0, nil
 			require.NoError(t, putJSON(muts, key, r))
 			for _, seq := range also { // schema 7 kept a copy under each sequence a replay held
-				held := append(bytes.Clone(key[:len(key)-8]), itob(seq)...)
-				require.NoError(t, putJSON(muts, held, r))
+				require.NoError(t, putJSON(muts, seqKey(space, seq), r))
 			}
 			return ids.Put(id, key)
 		}))
