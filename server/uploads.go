@@ -137,6 +137,13 @@ func (s *Server) uploads(c echo.Context) error {
 		log.Warn("upload interrupted: the client went away mid-PATCH", "how", how, "received", body.received(),
 			"upload", path.Base(req.URL.Path))
 		c.Response().Status = statusClientClosedRequest // for the request log and metrics
+	} else if req.Context().Err() != nil {
+		// The body arrived whole and was kept (a last chunk is finished
+		// even so), but the client left before the answer: a phone on a
+		// bad network learns the offset, or that the upload is complete,
+		// from HEAD when it comes back.
+		log.Info("upload answered after the client went away", "received", body.received(), "upload", path.Base(req.URL.Path))
+		c.Response().Status = statusClientClosedRequest
 	}
 	return nil
 }
