@@ -153,14 +153,23 @@ func (t *tx) saveConflict(c *Conflict, action string) error {
 // indexOpenConflict keeps c's entry in the open_conflicts index in step
 // with its status.
 func indexOpenConflict(b *bolt.Bucket, c *Conflict) error {
-	if c.DeviceID == "" {
+	key, open := openConflictKey(c)
+	switch {
+	case key == nil:
 		return nil
-	}
-	key := joinKey(c.DeviceID, c.ID)
-	if c.Status == ConflictOpen {
+	case open:
 		return b.Put(key, nil)
 	}
 	return b.Delete(key)
+}
+
+// openConflictKey is c's key in open_conflicts, nil for a conflict of no
+// device, and whether c belongs in the index (it is open).
+func openConflictKey(c *Conflict) (key []byte, open bool) {
+	if c.DeviceID == "" {
+		return nil, false
+	}
+	return joinKey(c.DeviceID, c.ID), c.Status == ConflictOpen
 }
 
 // indexOpenConflicts builds the open_conflicts index of a store written

@@ -232,9 +232,11 @@ type storedResult struct {
 // an unreadable resend under such a sequence is a new refusal, kept).
 const maxAlsoHeld = 16
 
-// storedForm is a storedResult as schema 7 stores it: the hash as its 32
-// bytes, and of the answer only what a replay cannot take from the
-// mutation it answers (its id and device sequence are the replay's own).
+// storedForm is a storedResult as stored since schema 7: the hash as its
+// 32 bytes, and of the answer only what a replay cannot take from the
+// mutation it answers (its id and device sequence are the replay's own);
+// in mutations (schema 8) without the id, which is its key, and with the
+// account, device and sequences it belongs to.
 type storedForm struct {
 	MutationID string       `json:"m,omitempty"` // not kept in mutations, whose key it is
 	Hash       []byte       `json:"h"`
@@ -300,13 +302,22 @@ func (r *storedResult) UnmarshalJSON(raw []byte) error {
 // getAnswer reads the stored answer to the mutation with id from
 // mutations, which keeps it without the id its key gives.
 func getAnswer(b *bolt.Bucket, id string) (storedResult, bool, error) {
+	v := b.Get([]byte(id))
+	if v == nil {
+		return storedResult{}, false, nil
+	}
+	r, err := decodeAnswer(id, v)
+	return r, err == nil, err
+}
+
+// decodeAnswer reads the answer v stored under id in mutations.
+func decodeAnswer(id string, v []byte) (storedResult, error) {
 	var r storedResult
-	ok, err := getJSON(b, []byte(id), &r)
-	if err != nil {
-		return r, false, fmt.Errorf("push answer of %s: %w", id, err)
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, fmt.Errorf("push answer of %s: %w", id, err)
 	}
 	r.MutationID, r.Result.MutationID = id, id
-	return r, ok, nil
+	return r, nil
 }
 
 // putAnswer stores r under its mutation id in mutations.
@@ -577,7 +588,7 @@ func (t *tx) holdReplay(seqs *seqState, prior storedResult, deviceID string, seq
 	}
 	seqs.hold(seq)
 	if prior.Device != deviceID || prior.Seq == seq || len(prior.Also) >= maxAlsoHeld {
-		return nil // another device's sequence: its own space
+		return nil // answered on another device (Also is of one device's sequences), or nothing to note
 	}
 	prior.Also = append(prior.Also, seq)
 	return putAnswer(t.Bucket(bucketMutations), prior)
@@ -626,10 +637,10 @@ func (s *Store) keepRefusal(t *tx, u inspector.User, deviceID string, m Mutation
 			switch {
 			case gerr != nil:
 				err = gerr
-			case ok && mine.Account == u.ID && mine.Hash == hash && mine.Result.Status == prior.Result.Status &&
-				slices.Equal(mine.Result.ConflictIDs, prior.Result.ConflictIDs):
-				// The answer under its id is this refusal (not, say, the
-				// same content applied under a readable envelope).
+			case ok && slices.Equal(mine.Result.ConflictIDs, prior.Result.ConflictIDs):
+				// The answer under its id is this refusal (its conflict
+				// record is its own), not, say, the same content applied
+				// under a readable envelope.
 				err = t.holdReplay(seqs, mine, deviceID, m.DeviceSeq)
 			default:
 				seqs.hold(m.DeviceSeq)
@@ -1008,25 +1019,44 @@ func wasAssigned(btx *bolt.Tx, complaintID, inspectorID string) (bool, error) {
 	return c.Assignment != nil && c.Assignment.InspectorID == inspectorID, nil
 }
 
-// indexComplaintInspector keeps complaint_inspectors: a complaint change
-// that names an inspector routes the complaint to them.
-func indexComplaintInspector(btx *bolt.Tx, c Change) error {
+// complaintInspectorKey is c's key in complaint_inspectors, or nil: a
+// complaint change that names an inspector routes the complaint to them.
+func complaintInspectorKey(c Change) []byte {
 	who := c.Data["inspector"]
 	if c.Kind != KindComplaint || who == "" {
 		return nil
 	}
-	return btx.Bucket(bucketComplaintInspectors).Put(joinKey(c.ID, who), nil)
+	return joinKey(c.ID, who)
+}
+
+// indexComplaintInspector keeps complaint_inspectors as c is logged.
+func indexComplaintInspector(btx *bolt.Tx, c Change) error {
+	if key := complaintInspectorKey(c); key != nil {
+		return btx.Bucket(bucketComplaintInspectors).Put(key, nil)
+	}
+	return nil
 }
 
 // indexComplaintInspectors builds complaint_inspectors from the change log,
 // for a file written before it existed.
 func indexComplaintInspectors(btx *bolt.Tx) error {
+	return complaintInspectorsInLog(btx, func(key []byte) error {
+		return btx.Bucket(bucketComplaintInspectors).Put(key, nil)
+	})
+}
+
+// complaintInspectorsInLog calls fn with the complaint_inspectors key of
+// every change in the log that has one.
+func complaintInspectorsInLog(btx *bolt.Tx, fn func(key []byte) error) error {
 	return btx.Bucket(bucketLog).ForEach(func(_, v []byte) error {
 		var c Change
 		if err := json.Unmarshal(v, &c); err != nil {
 			return fmt.Errorf("change log: %w", err)
 		}
-		return indexComplaintInspector(btx, c)
+		if key := complaintInspectorKey(c); key != nil {
+			return fn(key)
+		}
+		return nil
 	})
 }
 

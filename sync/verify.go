@@ -166,14 +166,8 @@ func (s *Store) verifyIndexes() ([]string, error) {
 	}
 	err := s.view(func(btx *bolt.Tx) error {
 		routed := map[string]bool{}
-		err := btx.Bucket(bucketLog).ForEach(func(_, v []byte) error {
-			var c Change
-			if err := json.Unmarshal(v, &c); err != nil {
-				return fmt.Errorf("change log: %w", err)
-			}
-			if who := c.Data["inspector"]; c.Kind == KindComplaint && who != "" {
-				routed[string(joinKey(c.ID, who))] = true
-			}
+		err := complaintInspectorsInLog(btx, func(key []byte) error {
+			routed[string(key)] = true
 			return nil
 		})
 		if err != nil {
@@ -188,8 +182,8 @@ func (s *Store) verifyIndexes() ([]string, error) {
 				if err := json.Unmarshal(v, &c); err != nil {
 					return fmt.Errorf("conflict: %w", err)
 				}
-				if c.Status == ConflictOpen && c.DeviceID != "" {
-					open[string(joinKey(c.DeviceID, c.ID))] = true
+				if key, isOpen := openConflictKey(&c); isOpen {
+					open[string(key)] = true
 				}
 				return nil
 			})
@@ -206,8 +200,8 @@ func (s *Store) verifyIndexes() ([]string, error) {
 			return nil // a file from before schema 8, opened read-only
 		}
 		spaces := map[string]*seqState{}
-		return answers.ForEach(func(id, _ []byte) error {
-			r, _, err := getAnswer(answers, string(id))
+		return answers.ForEach(func(id, v []byte) error {
+			r, err := decodeAnswer(string(id), v)
 			if err != nil {
 				return err
 			}
