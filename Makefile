@@ -21,9 +21,12 @@ run:
 build:
 	$(GO) build -o bin/favad ./cmd/favad
 
-## test: every test with the race detector (unit, store, HTTP with spec validation, real processes)
+## test: every test with the race detector (unit, store, HTTP with spec validation, real processes);
+## then the store's tests again with every index entry written behind kept waiting, so that every
+## read goes through the merge of what waits (sync/indexbehind.go)
 test:
 	$(GO) test -race -count=1 -timeout 8m $(PKGS)
+	FAVAD_TEST_INDEX_BEHIND=keep $(GO) test -race -count=1 -timeout 4m ./sync/
 
 ## check: gofmt, go vet, the OpenAPI lint and govulncheck
 check: fmt vet speclint vulncheck

@@ -85,6 +85,7 @@ func newFieldFixtureAt(tb testing.TB, path string) *fieldFixture {
 	f := &fieldFixture{clock: newFakeClock(), ids: newIDGen(1), devIDs: newIDGen(2)}
 	s, err := Open(path, Options{Now: f.clock.Now, NewID: f.ids.Next})
 	require.NoError(tb, err)
+	keepIndexBehind(s)
 	f.s = s
 	f.setUp(tb)
 	return f
@@ -97,6 +98,9 @@ func openFieldFixture(tb kitT, path string, cleanup func(func())) *fieldFixture 
 	f := &fieldFixture{clock: newFakeClock(), ids: newIDGen(1), devIDs: newIDGen(2)}
 	// Tracking codes from a seeded source: two runs of one plan must give the same store.
 	s, err := Open(path, Options{Now: f.clock.Now, NewID: f.ids.Next, Rand: mathrand.NewChaCha8([32]byte{1})})
+	if err == nil {
+		keepIndexBehind(s)
+	}
 	require.NoError(tb, err)
 	cleanup(func() { _ = s.Close() })
 	f.s = s

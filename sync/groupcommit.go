@@ -30,6 +30,10 @@ type groupCommit struct {
 	// fault runs last in every transaction (Options.WriteFault); its error
 	// fails the commit for every writer in it, as a failing disk would.
 	fault func() error
+	// settle, when set, runs after the writers' functions in every
+	// transaction; busy says that more writers wait for the next one
+	// (Store.settleBehind).
+	settle func(tx *bolt.Tx, busy bool) error
 
 	mu      stdsync.Mutex
 	queue   []groupCall
@@ -68,6 +72,9 @@ func (g *groupCommit) do(fn func(*bolt.Tx) error) error {
 	if err == errTrySolo {
 		err = g.db.Update(func(tx *bolt.Tx) error { // a panic surfaces here, in the caller's goroutine
 			if err := fn(tx); err != nil {
+				return err
+			}
+			if err := g.runSettle(tx); err != nil {
 				return err
 			}
 			return g.fault()
@@ -128,6 +135,9 @@ func (g *groupCommit) commit(calls []groupCall) {
 					return err
 				}
 			}
+			if err := g.runSettle(tx); err != nil {
+				return err
+			}
 			return g.fault()
 		})
 		if failed < 0 {
@@ -139,6 +149,16 @@ func (g *groupCommit) commit(calls []groupCall) {
 		calls[failed].done <- errTrySolo
 		calls = append(calls[:failed:failed], calls[failed+1:]...)
 	}
+}
+
+func (g *groupCommit) runSettle(tx *bolt.Tx) error {
+	if g.settle == nil {
+		return nil
+	}
+	g.mu.Lock()
+	busy := len(g.queue) > 0
+	g.mu.Unlock()
+	return g.settle(tx, busy)
 }
 
 // callSafely turns a panic in fn into an error, so that one writer's panic

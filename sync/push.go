@@ -15,6 +15,7 @@ import (
 	stdsync "sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
@@ -80,10 +81,30 @@ type Mutation struct {
 // goroutine does it before it joins the group commit, so that the commit's
 // one goroutine only checks and writes (and the second core helps).
 type prepared struct {
-	envelope error // checkEnvelope's answer
+	of       preparedOf // what it was worked out from
+	envelope error      // checkEnvelope's answer
 	hash     string
 	payload  reflect.Value // a pointer to the decoded payload; invalid when not decoded
 	err      error         // the payload's decoding error
+}
+
+// preparedOf is what prepare read of a mutation: its envelope, and its
+// payload by identity (the same bytes, not a copy). A mutation changed
+// after PrepareEach handed it out is prepared again, never answered from
+// another content's hash.
+type preparedOf struct {
+	id, kind, record string
+	seq, base        uint64
+	deviceTime       time.Time
+	hlc              inspector.Stamp
+	malformed        int
+	payload          *byte
+	payloadLen       int
+}
+
+func preparedOfMutation(m *Mutation) preparedOf {
+	return preparedOf{id: m.ID, kind: m.Kind, record: m.RecordID, seq: m.DeviceSeq, base: m.BaseVersion,
+		deviceTime: m.DeviceTime, hlc: m.HLC, malformed: len(m.Malformed), payload: unsafe.SliceData(m.Payload), payloadLen: len(m.Payload)}
 }
 
 // appendOnlyPayloads are the payload types prepare decodes ahead.
@@ -93,22 +114,50 @@ var appendOnlyPayloads = map[string]reflect.Type{
 	MutCallCreate:    reflect.TypeFor[inspector.CallRecord](),
 }
 
-// prepare does m's work that needs no transaction.
+// prepare does m's work that needs no transaction, unless it is done.
 func (m *Mutation) prepare() {
-	m.pre = &prepared{envelope: checkEnvelope(*m), hash: mutationHash(*m)}
+	of := preparedOfMutation(m)
+	if m.pre != nil && m.pre.of == of {
+		return
+	}
+	m.pre = &prepared{of: of, envelope: checkEnvelope(*m), hash: mutationHash(*m)}
 	if t, ok := appendOnlyPayloads[m.Kind]; ok {
 		v := reflect.New(t)
 		m.pre.payload, m.pre.err = v, decodeStrict(m.Payload, v.Interface())
 	}
 }
 
+// PrepareEach builds a push's n mutations with build(i) and does each
+// one's work that needs no transaction (the content hash, the payload's
+// decoding), all on every core for a large push: a server hands its
+// decoding of a push's body to the same workers. PushAcked prepares what
+// it is given anyway; a mutation changed after PrepareEach is prepared
+// again. A panic in build or in the work is raised again in the caller's
+// goroutine.
+func PrepareEach(n int, build func(i int) Mutation) []Mutation {
+	muts := make([]Mutation, n)
+	eachOnCores(n, func(i int) {
+		muts[i] = build(i)
+		muts[i].prepare()
+	})
+	return muts
+}
+
 // prepareAll prepares muts, a large push on every core: one device sending
 // its queue after a day offline waits for nobody else's work.
 func prepareAll(muts []Mutation) {
-	workers := min(runtime.GOMAXPROCS(0), len(muts)/16)
+	eachOnCores(len(muts), func(i int) { muts[i].prepare() })
+}
+
+// eachOnCores runs work(i) for i in [0, n), on every core when n is large
+// enough to be worth the goroutines (16 items a worker), and raises a
+// worker's panic again in the caller's goroutine (where the server answers
+// it with a 500).
+func eachOnCores(n int, work func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/16)
 	if workers < 2 {
-		for i := range muts {
-			muts[i].prepare()
+		for i := range n {
+			work(i)
 		}
 		return
 	}
@@ -123,15 +172,15 @@ func prepareAll(muts []Mutation) {
 					panics <- p
 				}
 			}()
-			for i := w; i < len(muts); i += workers {
-				muts[i].prepare()
+			for i := w; i < n; i += workers {
+				work(i)
 			}
 		})
 	}
 	wg.Wait()
 	select {
 	case p := <-panics:
-		panic(p) // in the request's goroutine, where the server answers it with a 500
+		panic(p)
 	default:
 	}
 }

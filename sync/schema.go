@@ -19,8 +19,10 @@ import (
 // 7: push answers in seq_mutations in a compact form (storedForm), about
 // half the bytes. 8: push answers keyed by mutation id (mutations), each
 // sequence space's held sequences as ranges (seq_held); seq_mutations keeps
-// only the answers to clashes.
-const SchemaVersion = 8
+// only the answers to clashes. 9: the index entries a group commit writes
+// (record_log, scope_log and scope_members puts) wait in index_behind, in
+// order, and go to their places in large batches (indexbehind.go).
+const SchemaVersion = 9
 
 // Every bucket, and the layout of its keys and values, is declared here and
 // nowhere else. Sequences are 8-byte big-endian so that keys sort in order.
@@ -127,6 +129,14 @@ var (
 	// change log on open.
 	bucketComplaintInspectors = []byte("complaint_inspectors")
 
+	// index_behind: sequence (8 bytes, the bucket's own) → an index put
+	// not yet at its place: one byte naming record_log, scope_log or
+	// scope_members, the key's length (uvarint), the key, the value. The
+	// group commit appends here instead of scattering a key per inspector
+	// and complaint in every commit; readers see these entries merged with
+	// the indexes (indexCursor), and they move in batches (flushBehind).
+	bucketIndexBehind = []byte("index_behind")
+
 	allBuckets = [][]byte{
 		bucketMeta, bucketLog, bucketRecordLog, bucketComplaints, bucketCallIDs,
 		bucketAgencies, bucketOffices, bucketUsers, bucketUsernames,
@@ -136,7 +146,7 @@ var (
 		bucketScopeLog, bucketScopeMembers, bucketScopeFloor,
 		bucketEvidence, bucketEvidenceChain, bucketEvidenceUploads, bucketUploadClaims, bucketThumbQueue,
 		bucketUserDevices, bucketTracking, bucketDueIndex, bucketCursors, bucketEnrolments,
-		bucketOpenConflicts, bucketComplaintInspectors,
+		bucketOpenConflicts, bucketComplaintInspectors, bucketIndexBehind,
 	}
 
 	// appendFill is how full bbolt fills a page it splits, for the buckets
@@ -155,7 +165,7 @@ var (
 		bucket []byte
 		fill   float64
 	}{
-		{bucketLog, 1.0}, {bucketMutations, 0.8},
+		{bucketLog, 1.0}, {bucketIndexBehind, 1.0}, {bucketMutations, 0.8},
 		{bucketNotes, 0.8}, {bucketFindings, 0.8}, {bucketCalls, 0.8}, {bucketEvidence, 0.8},
 		{bucketRecordLog, 0.8}, {bucketScopeLog, 0.8}, {bucketScopeMembers, 0.8},
 		{bucketDeviceMutations, 0.8}, {bucketEvidenceChain, 0.8},

@@ -58,14 +58,18 @@ func (t *tx) scoped(scope string, seq uint64, kind, id, op, reason string) error
 		t.firstSeq = seq
 	}
 	e := scopeEntry{Kind: kind, ID: id, Op: op, Reason: reason, Tx: t.firstSeq, At: t.now}
-	if err := putJSON(t.Bucket(bucketScopeLog), seqKey(scope, seq), e); err != nil {
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := t.putIndex(bucketScopeLog, seqKey(scope, seq), raw); err != nil {
 		return err
 	}
 	member := joinKey(scope, kind, id)
 	if op == OpRemove {
-		return t.Bucket(bucketScopeMembers).Delete(member)
+		return t.deleteIndex(bucketScopeMembers, member)
 	}
-	return t.Bucket(bucketScopeMembers).Put(member, nil)
+	return t.putIndex(bucketScopeMembers, member, nil)
 }
 
 // complaintScopes records a complaint's change at seq in the scopes of its
@@ -263,7 +267,10 @@ func (s *Store) pullFull(btx *bolt.Tx, u inspector.User, scopes []string, cur pu
 		cur.Base = btx.Bucket(bucketLog).Sequence()
 		cur.At = changeMark(btx, cur.Base)
 		page.Reset = true
-		c := btx.Bucket(bucketScopeMembers).Cursor()
+		c, err := newIndexCursor(btx, bucketScopeMembers)
+		if err != nil {
+			return err
+		}
 		for _, sc := range scopes {
 			prefix := append([]byte(sc), 0)
 			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
@@ -273,7 +280,10 @@ func (s *Store) pullFull(btx *bolt.Tx, u inspector.User, scopes []string, cur pu
 		page.OverCap = page.Held > ScopeCap
 	}
 	after, _ := base64.RawURLEncoding.DecodeString(cur.Snap)
-	members := btx.Bucket(bucketScopeMembers).Cursor()
+	members, err := newIndexCursor(btx, bucketScopeMembers)
+	if err != nil {
+		return err
+	}
 	for _, sc := range scopes {
 		prefix := append([]byte(sc), 0)
 		if len(after) > 0 && bytes.Compare(prefix, after) < 0 && !bytes.HasPrefix(after, prefix) {
@@ -310,20 +320,24 @@ func (s *Store) pullFull(btx *bolt.Tx, u inspector.User, scopes []string, cur pu
 		}
 	}
 	page.Cursor = pullCursor{V: 1, Seq: cur.Base, At: changeMark(btx, cur.Base)}.encode()
-	page.HasMore = hasScopeEntriesAfter(btx, scopes, cur.Base)
-	return nil
+	page.HasMore, err = hasScopeEntriesAfter(btx, scopes, cur.Base)
+	return err
 }
 
 // pullDelta merges the scopes' logs after the cursor in sequence order.
 func (s *Store) pullDelta(btx *bolt.Tx, u inspector.User, scopes []string, cur pullCursor, limit int, opts PullOptions, page *PullPage) error {
 	type stream struct {
-		c      *bolt.Cursor
+		c      *indexCursor
 		prefix []byte
 		k, v   []byte
 	}
 	streams := make([]*stream, 0, len(scopes))
 	for _, sc := range scopes {
-		st := &stream{c: btx.Bucket(bucketScopeLog).Cursor(), prefix: append([]byte(sc), 0)}
+		c, err := newIndexCursor(btx, bucketScopeLog)
+		if err != nil {
+			return err
+		}
+		st := &stream{c: c, prefix: append([]byte(sc), 0)}
 		st.k, st.v = st.c.Seek(seqKey(sc, cur.Seq+1))
 		streams = append(streams, st)
 	}
@@ -416,9 +430,10 @@ func (s *Store) pullDelta(btx *bolt.Tx, u inspector.User, scopes []string, cur p
 		}
 	}
 	page.Records = records
-	page.HasMore = hasScopeEntriesAfter(btx, scopes, end)
 	page.Cursor = pullCursor{V: 1, Seq: end, At: changeMark(btx, end)}.encode()
-	return nil
+	var err error
+	page.HasMore, err = hasScopeEntriesAfter(btx, scopes, end)
+	return err
 }
 
 // ownCreation reports whether scope entry e, at seq, is the creation of an
@@ -465,14 +480,17 @@ func sameHistory(btx *bolt.Tx, seq uint64, at uint64) bool {
 	return seq <= btx.Bucket(bucketLog).Sequence() && changeMark(btx, seq) == at
 }
 
-func hasScopeEntriesAfter(btx *bolt.Tx, scopes []string, seq uint64) bool {
-	c := btx.Bucket(bucketScopeLog).Cursor()
+func hasScopeEntriesAfter(btx *bolt.Tx, scopes []string, seq uint64) (bool, error) {
+	c, err := newIndexCursor(btx, bucketScopeLog)
+	if err != nil {
+		return false, err
+	}
 	for _, sc := range scopes {
 		if k, _ := c.Seek(seqKey(sc, seq+1)); k != nil && bytes.HasPrefix(k, append([]byte(sc), 0)) {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // loaders read each kind of record a device holds, with its version.
@@ -523,6 +541,9 @@ func loadRecord(btx *bolt.Tx, u inspector.User, kind, id string) (PullRecord, bo
 // cursor predates what was pruned gets a full resync instead of a gap.
 func (s *Store) CompactScopes(before time.Time) (pruned int, err error) {
 	err = s.update(System, func(t *tx) error {
+		if _, err := flushBehind(t.Tx); err != nil { // what waits is pruned like the rest
+			return err
+		}
 		logb, floors := t.Bucket(bucketScopeLog), t.Bucket(bucketScopeFloor)
 		c := logb.Cursor()
 		var doomed [][]byte
@@ -606,6 +627,10 @@ func (s *Store) ScopeChangedSince(u inspector.User, seq uint64) (latest uint64, 
 			latest, changed = head, true // an id from another history (a restored store): sync
 			return nil
 		}
+		waiting, err := waitingFor(btx, bucketScopeLog)
+		if err != nil {
+			return err
+		}
 		c := btx.Bucket(bucketScopeLog).Cursor()
 		for _, sc := range scopesOf(u) {
 			prefix := append([]byte(sc), 0)
@@ -615,9 +640,17 @@ func (s *Store) ScopeChangedSince(u inspector.User, seq uint64) (latest uint64, 
 			} else {
 				k, _ = c.Prev()
 			}
-			if k != nil && bytes.HasPrefix(k, prefix) {
-				if last, _ := btoi(k[len(prefix):]); last > seq {
-					changed, latest = true, max(latest, last)
+			lastKeys := [][]byte{k}
+			for _, w := range waiting { // in key order: the last of the scope's is its newest waiting
+				if bytes.HasPrefix(w.key, prefix) {
+					lastKeys = append(lastKeys[:1], w.key)
+				}
+			}
+			for _, k := range lastKeys {
+				if k != nil && bytes.HasPrefix(k, prefix) {
+					if last, _ := btoi(k[len(prefix):]); last > seq {
+						changed, latest = true, max(latest, last)
+					}
 				}
 			}
 		}

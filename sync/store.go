@@ -98,6 +98,11 @@ type Store struct {
 	rand        io.Reader
 	changed     changeSignal
 	fault       func() error // Options.WriteFault
+	// behindFlushAt is how many index entries written behind make a
+	// commit move them to their places (settleBehind); behindKeep, for
+	// tests, keeps them waiting when the server is idle too.
+	behindFlushAt int
+	behindKeep    bool
 }
 
 // Open opens or creates the store at path. Every committed write is fsynced
@@ -139,6 +144,8 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s.fault = opts.WriteFault
 	s.group = newGroupCommit(db, s.writeFault)
+	s.group.settle = s.settleBehind
+	s.behindFlushAt = defaultBehindFlushAt
 	s.changed.ch = make(chan struct{})
 	s.rand = opts.Rand
 	if s.rand == nil {
@@ -251,6 +258,10 @@ func (s *Store) init(readOnly bool) error {
 				return fmt.Errorf("open store: index complaint inspectors: %w", err)
 			}
 		}
+		// What waited behind when the server stopped goes to its place.
+		if _, err := flushBehind(tx); err != nil {
+			return fmt.Errorf("open store: index entries written behind: %w", err)
+		}
 		return tx.Bucket(bucketMeta).Put(keySchemaVersion, itob(SchemaVersion))
 	})
 }
@@ -317,6 +328,9 @@ type tx struct {
 	// capped is set while a device's mutation is applied: the conflict
 	// records it may open are held to the device's cap.
 	capped *conflictCap
+	// behind is set in the group commit: index puts wait in index_behind
+	// (putIndex).
+	behind bool
 }
 
 func (s *Store) update(actor Actor, fn func(t *tx) error) error {
@@ -333,7 +347,9 @@ func (s *Store) update(actor Actor, fn func(t *tx) error) error {
 // fsync. fn may run more than once, so it must not keep state between runs.
 func (s *Store) batch(actor Actor, fn func(t *tx) error) error {
 	err := classifyWrite(s.group.do(func(btx *bolt.Tx) error {
-		return fn(s.newTx(btx, actor))
+		t := s.newTx(btx, actor)
+		t.behind = true
+		return fn(t)
 	}))
 	if err == nil {
 		s.changed.fire()
@@ -450,7 +466,10 @@ func history(btx *bolt.Tx, kind, id string) ([]Change, error) {
 	prefix := recordLogPrefix(kind, id)
 	logb := btx.Bucket(bucketLog)
 	var out []Change
-	c := btx.Bucket(bucketRecordLog).Cursor()
+	c, err := newIndexCursor(btx, bucketRecordLog)
+	if err != nil {
+		return nil, err
+	}
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		var ch Change
 		if _, err := getJSON(logb, k[len(prefix):], &ch); err != nil {

@@ -6,6 +6,8 @@ package sync
 import (
 	"errors"
 	"fmt"
+	"math"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -29,6 +31,17 @@ func newFakeClock() *fakeClock { return testkit.NewClock(t0) }
 // mustOpenStore opens a store on a new file in tb's temporary directory. With
 // no options it uses a fresh fake clock. The store is closed, and the file's
 // consistency checked, when the test ends.
+// keepIndexBehind makes s keep every index entry written behind waiting
+// (never moved by a commit, only by a delete, a compaction or an open)
+// when FAVAD_TEST_INDEX_BEHIND=keep: `make test` runs this package so a
+// second time, and every read then goes through the merge of what waits
+// (indexCursor).
+func keepIndexBehind(s *Store) {
+	if os.Getenv("FAVAD_TEST_INDEX_BEHIND") == "keep" {
+		s.behindFlushAt, s.behindKeep = math.MaxInt, true
+	}
+}
+
 func mustOpenStore(tb testing.TB, opts ...Options) *Store {
 	tb.Helper()
 	return mustOpenStoreAt(tb, filepath.Join(tb.TempDir(), "favad.db"), opts...)
@@ -47,6 +60,7 @@ func mustOpenStoreAt(tb testing.TB, path string, opts ...Options) *Store {
 	}
 	s, err := Open(path, o)
 	require.NoError(tb, err)
+	keepIndexBehind(s)
 	tb.Cleanup(func() {
 		require.NoError(tb, s.Close()) // a second Close is a no-op
 		if !o.ReadOnly {

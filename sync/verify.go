@@ -113,7 +113,10 @@ func (s *Store) verifyChangeLog() ([]string, error) {
 		}
 		prefix := append([]byte(KindEvidence), 0)
 		seen := map[string]bool{}
-		rc := btx.Bucket(bucketRecordLog).Cursor()
+		rc, err := newIndexCursor(btx, bucketRecordLog)
+		if err != nil {
+			return err
+		}
 		for k, _ := rc.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = rc.Next() {
 			rest := k[len(prefix):]
 			i := bytes.IndexByte(rest, 0)

@@ -49,14 +49,13 @@ func setVisitField(v *inspector.Visit, f string, raw json.RawMessage) error {
 // by ids (each once; empty ids skipped).
 func (t *tx) indexUnder(kind string, seq uint64, ids ...[]string) error {
 	seen := map[string]bool{}
-	b := t.Bucket(bucketRecordLog)
 	for _, list := range ids {
 		for _, id := range list {
 			if id == "" || seen[id] {
 				continue
 			}
 			seen[id] = true
-			if err := b.Put(recordLogKey(kind, id, seq), nil); err != nil {
+			if err := t.putIndex(bucketRecordLog, recordLogKey(kind, id, seq), nil); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,249 @@
+package sync
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Index entries written behind.
+//
+// A note pushed from a phone puts a key in three places that belong to its
+// inspector or its complaint: the complaint's history (record_log), the
+// inspector's scope log and scope membership. A commit of 32 phones'
+// notes, each phone its inspector's, dirties about a hundred pages for
+// those keys alone, a page a key, where the change log and the notes
+// append to a few. So the group commit appends these puts, in order, to
+// index_behind, and moves them to their places in one batch once
+// behindFlushAt of them wait (tens of keys to a page), or as soon as no
+// writer waits for the next commit (a quiet server keeps nothing waiting).
+//
+// Nothing else changes for a reader: every reader of the three indexes
+// reads them through indexCursor, which merges the entries still waiting
+// with the index, in the same transaction, so what a read sees is exactly
+// what it would have seen with the keys in place. Only puts wait: a
+// delete first moves what waits (deleteIndex), so that a key removed is
+// never put back by a later batch. A crash loses nothing: the entries
+// wait in the same file, committed with the change that made them.
+
+// behindBuckets are the indexes whose puts may wait, by the byte naming
+// them in index_behind.
+var behindBuckets = [...][]byte{1: bucketRecordLog, 2: bucketScopeLog, 3: bucketScopeMembers}
+
+// Defaults for when the entries waiting move to their places.
+const (
+	// defaultBehindFlushAt: entries waiting that make a commit move them.
+	// At 2,048 (about 700 notes), a commit moving them writes about 20
+	// keys to each inspector's page, and a reader merges at most that
+	// many entries.
+	defaultBehindFlushAt = 2048
+)
+
+func behindBucketID(bucket []byte) byte {
+	for id, b := range behindBuckets {
+		if b != nil && bytes.Equal(b, bucket) {
+			return byte(id)
+		}
+	}
+	return 0
+}
+
+// putIndex puts key in one of the behind indexes: in a group commit it
+// waits in index_behind, elsewhere it goes to its place, unless entries
+// wait already: then it waits behind them, so that puts of one key keep
+// their order.
+func (t *tx) putIndex(bucket, key, value []byte) error {
+	id := behindBucketID(bucket)
+	pending := t.Bucket(bucketIndexBehind)
+	if id == 0 || !t.behind && pending.Sequence() == 0 {
+		return t.Bucket(bucket).Put(key, value)
+	}
+	n, err := pending.NextSequence()
+	if err != nil {
+		return err
+	}
+	entry := make([]byte, 0, 1+binary.MaxVarintLen32+len(key)+len(value))
+	entry = append(entry, id)
+	entry = binary.AppendUvarint(entry, uint64(len(key)))
+	entry = append(entry, key...)
+	entry = append(entry, value...)
+	return pending.Put(itob(n), entry)
+}
+
+// deleteIndex deletes key from one of the behind indexes, after moving
+// what waits, so that a put of it waiting is not applied after the delete.
+func (t *tx) deleteIndex(bucket, key []byte) error {
+	if _, err := flushBehind(t.Tx); err != nil {
+		return err
+	}
+	return t.Bucket(bucket).Delete(key)
+}
+
+// behindEntry is an index put waiting in index_behind.
+type behindEntry struct {
+	bucket     byte
+	key, value []byte
+}
+
+func decodeBehind(k, v []byte) (behindEntry, error) {
+	if len(v) < 2 || int(v[0]) >= len(behindBuckets) || behindBuckets[v[0]] == nil {
+		return behindEntry{}, fmt.Errorf("index_behind %x: unknown index", k)
+	}
+	n, w := binary.Uvarint(v[1:])
+	if w <= 0 || uint64(len(v)-1-w) < n {
+		return behindEntry{}, fmt.Errorf("index_behind %x: bad key length", k)
+	}
+	rest := v[1+w:]
+	return behindEntry{bucket: v[0], key: rest[:n], value: rest[n:]}, nil
+}
+
+// waitingFor returns the entries waiting for bucket, in key order. They
+// are valid for the transaction's life.
+func waitingFor(btx *bolt.Tx, bucket []byte) ([]behindEntry, error) {
+	pending := btx.Bucket(bucketIndexBehind)
+	if pending == nil { // a file from before schema 9, opened read-only
+		return nil, nil
+	}
+	id := behindBucketID(bucket)
+	var out []behindEntry
+	c := pending.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		e, err := decodeBehind(k, v)
+		if err != nil {
+			return nil, err
+		}
+		if e.bucket == id {
+			out = append(out, e)
+		}
+	}
+	// A key put twice (a visit's membership, each time it changes) is one
+	// key, with the last value put.
+	slices.SortStableFunc(out, func(a, b behindEntry) int { return bytes.Compare(a.key, b.key) })
+	kept := out[:0]
+	for i, e := range out {
+		if i+1 < len(out) && bytes.Equal(out[i+1].key, e.key) {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept, nil
+}
+
+// flushBehind moves every entry waiting to its place and empties
+// index_behind, in btx. The puts go in key order, each index's keys
+// together. It returns how many moved.
+func flushBehind(btx *bolt.Tx) (int, error) {
+	pending := btx.Bucket(bucketIndexBehind)
+	if pending == nil || pending.Sequence() == 0 {
+		return 0, nil
+	}
+	var all []behindEntry
+	c := pending.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		e, err := decodeBehind(k, v)
+		if err != nil {
+			return 0, err
+		}
+		all = append(all, e)
+	}
+	slices.SortStableFunc(all, func(a, b behindEntry) int {
+		if a.bucket != b.bucket {
+			return int(a.bucket) - int(b.bucket)
+		}
+		return bytes.Compare(a.key, b.key)
+	})
+	for _, e := range all {
+		// Put copies neither key nor value until commit; both point into
+		// index_behind's pages, which the delete below frees, so copy them.
+		key := append([]byte(nil), e.key...)
+		value := append([]byte(nil), e.value...)
+		if err := btx.Bucket(behindBuckets[e.bucket]).Put(key, value); err != nil {
+			return 0, err
+		}
+	}
+	// A new empty bucket is cheaper than deleting key by key, and starts
+	// its sequence again.
+	if err := btx.DeleteBucket(bucketIndexBehind); err != nil {
+		return 0, err
+	}
+	b, err := btx.CreateBucket(bucketIndexBehind)
+	if err != nil {
+		return 0, err
+	}
+	b.FillPercent = 1.0
+	return len(all), nil
+}
+
+// settleBehind ends each group commit's transaction: what waits moves
+// when enough waits, or when no writer waits for the next commit.
+func (s *Store) settleBehind(btx *bolt.Tx, busy bool) error {
+	pending := btx.Bucket(bucketIndexBehind)
+	if pending == nil {
+		return nil
+	}
+	if n := pending.Sequence(); n == 0 || (n < uint64(s.behindFlushAt) && (busy || s.behindKeep)) {
+		return nil
+	}
+	_, err := flushBehind(btx)
+	return err
+}
+
+// indexCursor walks one of the behind indexes with the entries waiting for
+// it merged in, as if they were in place. Only Seek and Next: the readers
+// walk forwards.
+type indexCursor struct {
+	c       *bolt.Cursor
+	waiting []behindEntry
+	i       int    // the next waiting entry
+	k, v    []byte // the bolt cursor's position
+	fromW   bool   // the position returned last came from waiting
+}
+
+// newIndexCursor opens an indexCursor on bucket in btx.
+func newIndexCursor(btx *bolt.Tx, bucket []byte) (*indexCursor, error) {
+	if behindBucketID(bucket) == 0 {
+		return nil, errors.New("indexCursor: not an index written behind")
+	}
+	waiting, err := waitingFor(btx, bucket)
+	if err != nil {
+		return nil, err
+	}
+	return &indexCursor{c: btx.Bucket(bucket).Cursor(), waiting: waiting}, nil
+}
+
+// Seek moves to the first key at or after seek.
+func (ic *indexCursor) Seek(seek []byte) (k, v []byte) {
+	ic.k, ic.v = ic.c.Seek(seek)
+	ic.i, _ = slices.BinarySearchFunc(ic.waiting, seek, func(e behindEntry, t []byte) int { return bytes.Compare(e.key, t) })
+	return ic.current()
+}
+
+// Next moves to the key after the last one returned.
+func (ic *indexCursor) Next() (k, v []byte) {
+	if ic.fromW {
+		w := ic.waiting[ic.i]
+		ic.i++
+		if ic.k != nil && bytes.Equal(ic.k, w.key) { // the same key in both: one entry
+			ic.k, ic.v = ic.c.Next()
+		}
+	} else if ic.k != nil {
+		ic.k, ic.v = ic.c.Next()
+	}
+	return ic.current()
+}
+
+func (ic *indexCursor) current() (k, v []byte) {
+	if ic.i < len(ic.waiting) {
+		w := ic.waiting[ic.i]
+		if ic.k == nil || bytes.Compare(w.key, ic.k) <= 0 {
+			ic.fromW = true
+			return w.key, w.value
+		}
+	}
+	ic.fromW = false
+	return ic.k, ic.v
+}

@@ -1,0 +1,212 @@
+package sync
+
+import (
+	"bytes"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+	"pgregory.net/rapid"
+)
+
+// waitingCount is how many index entries wait in index_behind.
+func waitingCount(tb testing.TB, s *Store) int {
+	tb.Helper()
+	n := 0
+	require.NoError(tb, s.db.View(func(btx *bolt.Tx) error {
+		n = btx.Bucket(bucketIndexBehind).Stats().KeyN
+		return nil
+	}))
+	return n
+}
+
+// An index read through indexCursor is the index with what waits put in
+// place: the same keys, in order, with the last value put, from any Seek.
+// After flushBehind the index in place is that same set.
+func TestIndexCursorMergesWhatWaits(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		s := mustOpenStore(t)
+		key := rapid.SampledFrom([]string{"a", "b", "b\x00", "c", "d", "e", "f", "g", "h"})
+		want := map[string]string{}
+		put := func(behind bool, k, v string) {
+			require.NoError(rt, s.update(System, func(t *tx) error {
+				t.behind = behind
+				return t.putIndex(bucketScopeMembers, []byte(k), []byte(v))
+			}))
+			want[k] = v
+		}
+		for i, n := 0, rapid.IntRange(0, 12).Draw(rt, "steps"); i < n; i++ {
+			k, v := key.Draw(rt, "key"), rapid.StringMatching(`[xyz]{0,2}`).Draw(rt, "value")
+			switch rapid.IntRange(0, 2).Draw(rt, "how") {
+			case 0:
+				put(false, k, v) // in place
+			case 1:
+				put(true, k, v) // waiting
+			case 2:
+				require.NoError(rt, s.update(System, func(t *tx) error { return t.deleteIndex(bucketScopeMembers, []byte(k)) }))
+				delete(want, k)
+			}
+		}
+		keys := make([]string, 0, len(want))
+		for k := range want {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		walk := func(from string) (got []string) {
+			require.NoError(rt, s.db.View(func(btx *bolt.Tx) error {
+				c, err := newIndexCursor(btx, bucketScopeMembers)
+				if err != nil {
+					return err
+				}
+				for k, v := c.Seek([]byte(from)); k != nil; k, v = c.Next() {
+					got = append(got, string(k)+"="+string(v))
+				}
+				return nil
+			}))
+			return got
+		}
+		for _, from := range []string{"", "b", "b\x00", "c\x01", "z"} {
+			var exp []string
+			for _, k := range keys {
+				if k >= from {
+					exp = append(exp, k+"="+want[k])
+				}
+			}
+			require.Equal(rt, exp, walk(from), "from %q", from)
+		}
+		require.NoError(rt, s.update(System, func(t *tx) error { _, err := flushBehind(t.Tx); return err }))
+		var inPlace []string
+		require.NoError(rt, s.db.View(func(btx *bolt.Tx) error {
+			require.Zero(rt, btx.Bucket(bucketIndexBehind).Stats().KeyN)
+			return btx.Bucket(bucketScopeMembers).ForEach(func(k, v []byte) error {
+				inPlace = append(inPlace, string(k)+"="+string(v))
+				return nil
+			})
+		}))
+		var exp []string
+		for _, k := range keys {
+			exp = append(exp, k+"="+want[k])
+		}
+		require.Equal(rt, exp, inPlace)
+	})
+}
+
+// A busy group commit leaves a push's index entries waiting until enough
+// wait; a commit with nobody behind it moves them.
+func TestIndexEntriesMoveWhenEnoughWaitOrNobodyWaits(t *testing.T) {
+	f := newFieldFixture(t)
+	f.s.behindKeep = false
+	f.s.behindFlushAt = 10
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	ali := f.device("ali-phone", f.ali)
+	note := func() Mutation { return ali.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "یادداشت", t0)) }
+	settle := func(busy bool) {
+		require.NoError(t, f.s.db.Update(func(btx *bolt.Tx) error { return f.s.settleBehind(btx, busy) }))
+	}
+
+	// A push through the group commit, alone: moved at once.
+	mustPush(t, f.s, ali, note())
+	assert.Zero(t, waitingCount(t, f.s), "a quiet server keeps nothing waiting")
+
+	// Entries written behind while others wait for the next commit.
+	require.NoError(t, f.s.batch(Actor{UserID: f.ali.ID, DeviceID: "ali-phone"}, func(t *tx) error {
+		return t.putIndex(bucketRecordLog, recordLogKey(KindComplaint, c.ID, 1<<40), nil)
+	}))
+	assert.Zero(t, waitingCount(t, f.s))
+	require.NoError(t, f.s.update(System, func(t *tx) error {
+		t.behind = true
+		for i := range 9 {
+			if err := t.putIndex(bucketRecordLog, recordLogKey(KindComplaint, c.ID, 1<<41+uint64(i)), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	settle(true)
+	assert.Equal(t, 9, waitingCount(t, f.s), "fewer than behindFlushAt wait while the server is busy")
+	require.NoError(t, f.s.update(System, func(t *tx) error {
+		t.behind = true
+		return t.putIndex(bucketRecordLog, recordLogKey(KindComplaint, c.ID, 1<<42), nil)
+	}))
+	settle(true)
+	assert.Zero(t, waitingCount(t, f.s), "behindFlushAt entries move even while busy")
+
+	require.NoError(t, f.s.update(System, func(t *tx) error {
+		t.behind = true
+		return t.putIndex(bucketRecordLog, recordLogKey(KindComplaint, c.ID, 1<<43), nil)
+	}))
+	settle(false)
+	assert.Zero(t, waitingCount(t, f.s), "nobody waits: moved")
+}
+
+// Everything a device, dispatch and verify read sees a note whose index
+// entries still wait, and reopening the file puts them in place.
+func TestWaitingIndexEntriesAreReadAndSurviveAReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "favad.db")
+	f := newFieldFixtureAt(t, path)
+	f.s.behindKeep, f.s.behindFlushAt = true, 1<<30
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	phone := f.device("ali-phone", f.ali)
+	held := newReplica()
+	held.sync(t, f.s, f.ali, 50)
+	n := phone.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "یادداشت", t0))
+	require.Equal(t, StatusApplied, mustPush(t, f.s, phone, n)[0].Status)
+	require.NotZero(t, waitingCount(t, f.s), "the note's index entries wait")
+
+	h, err := f.s.ComplaintHistory(c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, n.RecordID, h[len(h)-1].ID, "the complaint's history has the note")
+
+	held.sync(t, f.s, f.ali, 50) // a delta pull on another device
+	assert.Contains(t, held.recs, recKey{KindNote, n.RecordID})
+	fresh := newReplica()
+	fresh.sync(t, f.s, f.ali, 2) // a full sync, in pages
+	assert.Contains(t, fresh.recs, recKey{KindNote, n.RecordID})
+	latest, changed, err := f.s.ScopeChangedSince(f.ali, 0)
+	require.NoError(t, err)
+	assert.True(t, changed)
+	assert.Equal(t, h[len(h)-1].Seq, latest, "the scope's latest change is the waiting note")
+
+	require.NoError(t, f.s.Close())
+	s, err := Open(path, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	assert.Zero(t, waitingCount(t, s), "opening the file moves what waited")
+	var inPlace bool
+	require.NoError(t, s.db.View(func(btx *bolt.Tx) error {
+		prefix := recordLogPrefix(KindComplaint, c.ID)
+		cur := btx.Bucket(bucketRecordLog).Cursor()
+		for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
+			var ch Change
+			if ok, err := getJSON(btx.Bucket(bucketLog), k[len(prefix):], &ch); err != nil || !ok {
+				return err
+			}
+			inPlace = inPlace || ch.ID == n.RecordID
+		}
+		return nil
+	}))
+	assert.True(t, inPlace, "the note is in the complaint's history in place")
+	after, err := s.ComplaintHistory(c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, h, after)
+}
+
+// A mutation changed after PrepareEach is prepared again: its answer never
+// comes from another content's hash.
+func TestPreparedMutationChangedIsPreparedAgain(t *testing.T) {
+	m := PrepareEach(1, func(int) Mutation {
+		return Mutation{ID: "m1", DeviceSeq: 1, Kind: MutNoteCreate, RecordID: "r1", Payload: []byte(`{"text":"a"}`)}
+	})[0]
+	first := m.contentHash()
+	assert.Equal(t, mutationHash(m), first)
+	m.Payload = []byte(`{"text":"b"}`)
+	m.prepare()
+	assert.NotEqual(t, first, m.contentHash())
+	assert.Equal(t, mutationHash(m), m.contentHash())
+	m.RecordID = "r2"
+	m.prepare()
+	assert.Equal(t, mutationHash(m), m.contentHash())
+}
