@@ -178,15 +178,16 @@ func (s *Server) push(c echo.Context) error {
 		return (&inspector.Problems{{Field: "mutations", Code: "too_many", Message: fmt.Sprintf("at most %d mutations in one push", favsync.MaxPushBatch)}}).Err()
 	}
 	p := principal(c)
-	// Decoding a large push is spread over the cores with the store's own
-	// work before the commit.
-	muts := favsync.PrepareEach(len(req.Mutations), func(i int) favsync.Mutation { return decodeMutation(req.Mutations[i]) })
-	release, err := s.pushes.enter(c.Request().Context(), len(muts))
+	release, err := s.pushes.enter(c.Request().Context(), len(req.Mutations))
 	if err != nil {
 		return err
 	}
 	ans, err := func() (favsync.PushAnswer, error) {
 		defer release() // a panic in the commit (answered 500) gives its room back too
+		// Decoded inside the gate (a push turned away costs no decoding),
+		// a large push on every core with the store's own work before
+		// the commit.
+		muts := favsync.PrepareEach(len(req.Mutations), func(i int) favsync.Mutation { return decodeMutation(req.Mutations[i]) })
 		return s.store.PushAcked(p.User, p.DeviceID, req.AckedThrough, muts)
 	}()
 	if err != nil {

@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 
@@ -43,8 +42,8 @@ func (s *Store) ReadChanges(after uint64, limit int) ([]ChangeView, error) {
 			agencies: map[string]*inspector.Agency{}, complaints: map[string]*inspector.Complaint{}}
 		c := btx.Bucket(bucketLog).Cursor()
 		for k, v := c.Seek(itob(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-			var ch Change
-			if err := json.Unmarshal(v, &ch); err != nil {
+			ch, err := decodeChange(v)
+			if err != nil {
 				return fmt.Errorf("decode change %x: %w", k, err)
 			}
 			view, err := r.view(ch)

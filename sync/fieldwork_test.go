@@ -2,7 +2,6 @@ package sync
 
 import (
 	"bytes"
-	"encoding/json"
 	"path/filepath"
 	"testing"
 
@@ -52,8 +51,8 @@ func TestMigrateToSchema6IndexesVisitsUnderEveryComplaint(t *testing.T) {
 		for _, prefix := range [][]byte{recordLogPrefix(KindComplaint, b.ID), recordLogPrefix(KindVisit, visit)} {
 			c := rl.Cursor()
 			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-				var ch Change
-				require.NoError(t, json.Unmarshal(logb.Get(k[len(prefix):]), &ch))
+				ch, err := decodeChange(logb.Get(k[len(prefix):]))
+				require.NoError(t, err)
 				if ch.Kind != KindComplaint && !(bytes.HasPrefix(prefix, []byte(KindVisit)) && ch.Kind == KindVisit) {
 					drop = append(drop, bytes.Clone(k))
 				}

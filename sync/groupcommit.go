@@ -155,10 +155,14 @@ func (g *groupCommit) runSettle(tx *bolt.Tx) error {
 	if g.settle == nil {
 		return nil
 	}
+	return g.settle(tx, g.busy())
+}
+
+// busy reports whether writers wait for the next group transaction.
+func (g *groupCommit) busy() bool {
 	g.mu.Lock()
-	busy := len(g.queue) > 0
-	g.mu.Unlock()
-	return g.settle(tx, busy)
+	defer g.mu.Unlock()
+	return len(g.queue) > 0
 }
 
 // callSafely turns a panic in fn into an error, so that one writer's panic

@@ -89,9 +89,10 @@ type prepared struct {
 }
 
 // preparedOf is what prepare read of a mutation: its envelope, and its
-// payload by identity (the same bytes, not a copy). A mutation changed
-// after PrepareEach handed it out is prepared again, never answered from
-// another content's hash.
+// payload by identity (the same bytes, not a copy). A mutation given new
+// fields or a new payload after PrepareEach handed it out is prepared
+// again, never answered from another content's hash; a payload's bytes
+// must not be changed in place.
 type preparedOf struct {
 	id, kind, record string
 	seq, base        uint64
@@ -362,17 +363,27 @@ func getAnswer(b *bolt.Bucket, id string) (storedResult, bool, error) {
 // decodeAnswer reads the answer v stored under id in mutations.
 func decodeAnswer(id string, v []byte) (storedResult, error) {
 	var r storedResult
-	if err := json.Unmarshal(v, &r); err != nil {
+	var err error
+	if isJSONValue(v) {
+		err = json.Unmarshal(v, &r)
+	} else {
+		r, err = decodeBinaryAnswer(v)
+	}
+	if err != nil {
 		return r, fmt.Errorf("push answer of %s: %w", id, err)
 	}
 	r.MutationID, r.Result.MutationID = id, id
 	return r, nil
 }
 
-// putAnswer stores r under its mutation id in mutations.
+// putAnswer stores r under its mutation id in mutations: in the binary
+// form when it has one (encodeAnswer), else as JSON.
 func putAnswer(b *bolt.Bucket, r storedResult) error {
 	id := r.MutationID
 	r.MutationID, r.Result.MutationID = "", ""
+	if v, ok := encodeAnswer(r); ok {
+		return b.Put([]byte(id), v)
+	}
 	return putJSON(b, []byte(id), r)
 }
 
@@ -1098,8 +1109,8 @@ func indexComplaintInspectors(btx *bolt.Tx) error {
 // every change in the log that has one.
 func complaintInspectorsInLog(btx *bolt.Tx, fn func(key []byte) error) error {
 	return btx.Bucket(bucketLog).ForEach(func(_, v []byte) error {
-		var c Change
-		if err := json.Unmarshal(v, &c); err != nil {
+		c, err := decodeChange(v)
+		if err != nil {
 			return fmt.Errorf("change log: %w", err)
 		}
 		if key := complaintInspectorKey(c); key != nil {

@@ -58,11 +58,7 @@ func (t *tx) scoped(scope string, seq uint64, kind, id, op, reason string) error
 		t.firstSeq = seq
 	}
 	e := scopeEntry{Kind: kind, ID: id, Op: op, Reason: reason, Tx: t.firstSeq, At: t.now}
-	raw, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	if err := t.putIndex(bucketScopeLog, seqKey(scope, seq), raw); err != nil {
+	if err := t.putIndex(bucketScopeLog, seqKey(scope, seq), encodeScopeEntry(e)); err != nil {
 		return err
 	}
 	member := joinKey(scope, kind, id)
@@ -367,8 +363,8 @@ func (s *Store) pullDelta(btx *bolt.Tx, u inspector.User, scopes []string, cur p
 			if st == nil {
 				return nil
 			}
-			var e scopeEntry
-			if err := json.Unmarshal(st.v, &e); err != nil {
+			e, err := decodeScopeEntry(st.v)
+			if err != nil {
 				return fmt.Errorf("decode scope entry: %w", err)
 			}
 			if e.Tx != lastTx && !more(seq) {
@@ -451,8 +447,12 @@ func ownCreation(btx *bolt.Tx, u inspector.User, device string, e scopeEntry, se
 
 // changeAt reads change seq of the log; ok is false if the log does not hold it.
 func changeAt(btx *bolt.Tx, seq uint64) (ch Change, ok bool, err error) {
-	ok, err = getJSON(btx.Bucket(bucketLog), itob(seq), &ch)
-	return ch, ok, err
+	raw := btx.Bucket(bucketLog).Get(itob(seq))
+	if raw == nil {
+		return ch, false, nil
+	}
+	ch, err = decodeChange(raw)
+	return ch, err == nil, err
 }
 
 // changeMark is a fingerprint (FNV-64a of the stored entry) of change seq, 0
@@ -548,8 +548,8 @@ func (s *Store) CompactScopes(before time.Time) (pruned int, err error) {
 		c := logb.Cursor()
 		var doomed [][]byte
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var e scopeEntry
-			if err := json.Unmarshal(v, &e); err != nil {
+			e, err := decodeScopeEntry(v)
+			if err != nil {
 				return fmt.Errorf("decode scope entry: %w", err)
 			}
 			if !e.At.Before(before) {

@@ -57,6 +57,12 @@ func (s *Store) dbUpdate(fn func(*bolt.Tx) error) error {
 		if err := fn(btx); err != nil {
 			return err
 		}
+		// Index puts made here wait behind what waits already; settle as
+		// a group commit does, so that what waits is bounded even while
+		// no group commit succeeds.
+		if err := s.settleBehind(btx, s.group.busy()); err != nil {
+			return err
+		}
 		return s.writeFault()
 	})
 	return classifyWrite(err)

@@ -412,11 +412,7 @@ func (t *tx) log(kind, id, action string, data map[string]string) (uint64, error
 		return 0, err
 	}
 	c := Change{Seq: seq, Kind: kind, ID: id, Action: action, Actor: t.actor.UserID, Device: t.actor.DeviceID, At: t.now, Data: data}
-	v, err := json.Marshal(c)
-	if err != nil {
-		return 0, err
-	}
-	if err := b.Put(itob(seq), v); err != nil {
+	if err := b.Put(itob(seq), encodeChange(c)); err != nil {
 		return 0, err
 	}
 	if t.firstSeq == 0 {
@@ -471,9 +467,13 @@ func history(btx *bolt.Tx, kind, id string) ([]Change, error) {
 		return nil, err
 	}
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		var ch Change
-		if _, err := getJSON(logb, k[len(prefix):], &ch); err != nil {
-			return nil, err
+		raw := logb.Get(k[len(prefix):])
+		if raw == nil {
+			continue // as before: an index entry whose change is not in the log reads as nothing
+		}
+		ch, err := decodeChange(raw)
+		if err != nil {
+			return nil, fmt.Errorf("decode change %x: %w", k[len(prefix):], err)
 		}
 		out = append(out, ch)
 	}
@@ -489,8 +489,8 @@ func (s *Store) Changes(after uint64, limit int) ([]Change, error) {
 	err := s.view(func(btx *bolt.Tx) error {
 		c := btx.Bucket(bucketLog).Cursor()
 		for k, v := c.Seek(itob(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-			var ch Change
-			if err := json.Unmarshal(v, &ch); err != nil {
+			ch, err := decodeChange(v)
+			if err != nil {
 				return fmt.Errorf("decode change: %w", err)
 			}
 			out = append(out, ch)

@@ -1,0 +1,382 @@
+package sync
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Binary forms (schema 9) of what every push writes besides its record:
+// the change-log entry, the scope entry and the stored push answer. Their
+// JSON repeated field names, spelled ids out in 36 characters and times
+// in 30, and took a reflection walk to write inside the commit. A binary
+// value starts with binFormV1; JSON starts with '{', so values written
+// before schema 9 are read as they are and never rewritten (a pull
+// cursor's fingerprint of a change stays valid).
+//
+// Strings are a length (uvarint) and their bytes. An id that is a UUID in
+// its canonical lower-case text is 16 bytes after a marker; any other id
+// is a string after another marker, so every id comes back as it went in.
+
+const binFormV1 = 0x01
+
+// Markers of an id.
+const (
+	idText = 0x00
+	idUUID = 0x10
+)
+
+// binWriter appends a binary form.
+type binWriter struct{ b []byte }
+
+func (w *binWriter) uvarint(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
+func (w *binWriter) varint(v int64)   { w.b = binary.AppendVarint(w.b, v) }
+
+func (w *binWriter) str(s string) {
+	w.uvarint(uint64(len(s)))
+	w.b = append(w.b, s...)
+}
+
+func (w *binWriter) id(s string) {
+	if u, ok := uuidBytes(s); ok {
+		w.b = append(w.b, idUUID)
+		w.b = append(w.b, u[:]...)
+		return
+	}
+	w.b = append(w.b, idText)
+	w.str(s)
+}
+
+// time writes t to the nanosecond, in UTC (a zero time as no time).
+func (w *binWriter) time(t time.Time) {
+	if t.IsZero() {
+		w.b = append(w.b, 0)
+		return
+	}
+	w.b = append(w.b, 1)
+	w.varint(t.Unix())
+	w.uvarint(uint64(t.Nanosecond()))
+}
+
+func (w *binWriter) uints(vs []uint64) {
+	w.uvarint(uint64(len(vs)))
+	for _, v := range vs {
+		w.uvarint(v)
+	}
+}
+
+// binReader reads a binary form; the first error sticks.
+type binReader struct {
+	b   []byte
+	err error
+}
+
+var errBinForm = errors.New("truncated or malformed binary value")
+
+func (r *binReader) fail() { r.err, r.b = errBinForm, nil }
+
+func (r *binReader) byte() byte {
+	if r.err != nil || len(r.b) == 0 {
+		r.fail()
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *binReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *binReader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *binReader) bytes(n uint64) []byte {
+	if r.err != nil || uint64(len(r.b)) < n {
+		r.fail()
+		return nil
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *binReader) str() string { return string(r.bytes(r.uvarint())) }
+
+func (r *binReader) id() string {
+	switch r.byte() {
+	case idUUID:
+		return uuidText(r.bytes(16))
+	case idText:
+		return r.str()
+	}
+	r.fail()
+	return ""
+}
+
+func (r *binReader) time() time.Time {
+	switch r.byte() {
+	case 0:
+		return time.Time{}
+	case 1:
+		sec := r.varint()
+		nsec := r.uvarint()
+		if nsec >= 1e9 {
+			r.fail()
+			return time.Time{}
+		}
+		return time.Unix(sec, int64(nsec)).UTC()
+	}
+	r.fail()
+	return time.Time{}
+}
+
+func (r *binReader) uints() []uint64 {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) { // each takes a byte at least
+		r.fail()
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = r.uvarint()
+	}
+	return out
+}
+
+// end reports the first error, or bytes left over.
+func (r *binReader) end() error {
+	if r.err == nil && len(r.b) > 0 {
+		r.err = fmt.Errorf("%d bytes after the value", len(r.b))
+	}
+	return r.err
+}
+
+// uuidBytes returns the 16 bytes of s if s is a UUID in canonical
+// lower-case text (8-4-4-4-12 hex digits); uuidText turns them back.
+func uuidBytes(s string) (u [16]byte, ok bool) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
+	}
+	n := 0 // hex digits read
+	for i := 0; i < 36; i++ {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			continue
+		}
+		d, ok := lowerHex(s[i])
+		if !ok {
+			return u, false
+		}
+		u[n/2] |= d << (4 * (1 - n%2))
+		n++
+	}
+	return u, true
+}
+
+func lowerHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+func uuidText(b []byte) string {
+	if len(b) != 16 {
+		return ""
+	}
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+// isJSONValue reports whether a stored value is in the JSON form of
+// schema 8 and before.
+func isJSONValue(v []byte) bool { return len(v) > 0 && v[0] == '{' }
+
+// encodeChange is c's binary form: seq, kind, id, action, actor, device,
+// time, then the data's pairs in key order.
+func encodeChange(c Change) []byte {
+	w := binWriter{b: make([]byte, 0, 160)}
+	w.b = append(w.b, binFormV1)
+	w.uvarint(c.Seq)
+	w.str(c.Kind)
+	w.id(c.ID)
+	w.str(c.Action)
+	w.id(c.Actor)
+	w.id(c.Device)
+	w.time(c.At)
+	keys := make([]string, 0, len(c.Data))
+	for k := range c.Data {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	w.uvarint(uint64(len(keys)))
+	for _, k := range keys {
+		w.str(k)
+		w.id(c.Data[k])
+	}
+	return w.b
+}
+
+// decodeChange reads a change-log entry in either form.
+func decodeChange(v []byte) (Change, error) {
+	var c Change
+	if isJSONValue(v) {
+		err := json.Unmarshal(v, &c)
+		return c, err
+	}
+	if len(v) == 0 || v[0] != binFormV1 {
+		return c, errors.New("decode change: unknown form")
+	}
+	r := binReader{b: v[1:]}
+	c.Seq = r.uvarint()
+	c.Kind = r.str()
+	c.ID = r.id()
+	c.Action = r.str()
+	c.Actor = r.id()
+	c.Device = r.id()
+	c.At = r.time()
+	if n := r.uvarint(); n > 0 && n <= uint64(len(r.b)) {
+		c.Data = make(map[string]string, n)
+		for range n {
+			k := r.str()
+			c.Data[k] = r.id()
+		}
+	} else if n > 0 {
+		r.fail()
+	}
+	if err := r.end(); err != nil {
+		return Change{}, fmt.Errorf("decode change: %w", err)
+	}
+	return c, nil
+}
+
+// encodeScopeEntry is e's binary form: kind, id, op, reason, the
+// transaction's first sequence, the time.
+func encodeScopeEntry(e scopeEntry) []byte {
+	w := binWriter{b: make([]byte, 0, 48)}
+	w.b = append(w.b, binFormV1)
+	w.str(e.Kind)
+	w.id(e.ID)
+	w.str(e.Op)
+	w.str(e.Reason)
+	w.uvarint(e.Tx)
+	w.time(e.At)
+	return w.b
+}
+
+// decodeScopeEntry reads a scope-log entry in either form.
+func decodeScopeEntry(v []byte) (scopeEntry, error) {
+	var e scopeEntry
+	if isJSONValue(v) {
+		err := json.Unmarshal(v, &e)
+		return e, err
+	}
+	if len(v) == 0 || v[0] != binFormV1 {
+		return e, errors.New("decode scope entry: unknown form")
+	}
+	r := binReader{b: v[1:]}
+	e.Kind = r.str()
+	e.ID = r.id()
+	e.Op = r.str()
+	e.Reason = r.str()
+	e.Tx = r.uvarint()
+	e.At = r.time()
+	if err := r.end(); err != nil {
+		return scopeEntry{}, fmt.Errorf("decode scope entry: %w", err)
+	}
+	return e, nil
+}
+
+// encodeAnswer is the binary form of a push answer kept in mutations
+// (without its mutation id, the key), for the answers that hold no more
+// than an applied or refused mutation's usual fields: hash, status,
+// record, version, clock skew, gaps, account, device, sequences. ok is
+// false for the others (rules, conflicts, messages, field errors, a
+// winning value), which keep the JSON form.
+func encodeAnswer(r storedResult) (out []byte, ok bool) {
+	a := r.Result
+	if a.Rule != "" || a.WinningValue != nil || a.Code != "" || a.Message != "" || a.Fields != nil || a.ConflictIDs != nil {
+		return nil, false
+	}
+	hash, err := hex.DecodeString(r.Hash)
+	if err != nil || len(hash) != 32 {
+		return nil, false
+	}
+	w := binWriter{b: make([]byte, 0, 112)}
+	w.b = append(w.b, binFormV1)
+	w.b = append(w.b, hash...)
+	w.str(a.Status)
+	w.str(a.RecordKind)
+	w.id(a.RecordID)
+	w.uvarint(a.Version)
+	w.varint(a.ClockSkewS)
+	w.uints(a.GapBefore)
+	w.id(r.Account)
+	w.id(r.Device)
+	w.uvarint(r.Seq)
+	w.uints(r.Also)
+	return w.b, true
+}
+
+// decodeBinaryAnswer reads encodeAnswer's form.
+func decodeBinaryAnswer(v []byte) (storedResult, error) {
+	if len(v) == 0 || v[0] != binFormV1 {
+		return storedResult{}, errors.New("unknown form")
+	}
+	rd := binReader{b: v[1:]}
+	var r storedResult
+	r.Hash = hex.EncodeToString(rd.bytes(32))
+	r.Result.Status = rd.str()
+	r.Result.RecordKind = rd.str()
+	r.Result.RecordID = rd.id()
+	r.Result.Version = rd.uvarint()
+	r.Result.ClockSkewS = rd.varint()
+	r.Result.GapBefore = rd.uints()
+	r.Account = rd.id()
+	r.Device = rd.id()
+	r.Seq = rd.uvarint()
+	r.Also = rd.uints()
+	if err := rd.end(); err != nil {
+		return storedResult{}, err
+	}
+	return r, nil
+}
