@@ -105,7 +105,9 @@ func TestIndexEntriesMoveWhenEnoughWaitOrNobodyWaits(t *testing.T) {
 	f.s.behindFlushAt = 10
 	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
 	ali := f.device("ali-phone", f.ali)
-	note := func() Mutation { return ali.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "یادداشت", t0)) }
+	note := func() Mutation {
+		return ali.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, "", "یادداشت", t0))
+	}
 	settle := func(busy bool) {
 		require.NoError(t, f.s.db.Update(func(btx *bolt.Tx) error { return f.s.settleBehind(btx, busy) }))
 	}
