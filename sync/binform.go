@@ -8,6 +8,10 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/favad/favad/inspector"
 )
 
 // Binary forms (schema 9) of what every push writes besides its record:
@@ -18,7 +22,8 @@ import (
 // before schema 9 are read as they are and never rewritten (a pull
 // cursor's fingerprint of a change stays valid).
 //
-// Strings are a length (uvarint) and their bytes. An id that is a UUID in
+// Strings are a length (uvarint) and their bytes; the common words
+// (binWords) are one byte. An id that is a UUID in
 // its canonical lower-case text is 16 bytes after a marker; any other id
 // is a string after another marker, so every id comes back as it went in.
 
@@ -30,6 +35,25 @@ const (
 	idUUID = 0x10
 )
 
+// binWords are the words the binary forms write as one byte (their index
+// plus one): record kinds, actions, scope operations and change-data keys
+// that nearly every entry holds. Append only: a word's place is its code
+// in every file written.
+var binWords = []string{
+	KindNote, KindFinding, KindCall, KindVisit, KindComplaint, KindEvidence, KindConflict,
+	ActionCreated, "updated", OpUpsert, OpRemove,
+	"mutation", "device_seq", "device_time", "clock_skew_s",
+	"from", "to", "inspector", "outcome", "reason", "user", "office", "mode", "due_at", "previous_inspector", "device",
+}
+
+var binWordCodes = func() map[string]byte {
+	m := make(map[string]byte, len(binWords))
+	for i, w := range binWords {
+		m[w] = byte(i + 1)
+	}
+	return m
+}()
+
 // binWriter appends a binary form.
 type binWriter struct{ b []byte }
 
@@ -39,6 +63,16 @@ func (w *binWriter) varint(v int64)   { w.b = binary.AppendVarint(w.b, v) }
 func (w *binWriter) str(s string) {
 	w.uvarint(uint64(len(s)))
 	w.b = append(w.b, s...)
+}
+
+// word writes s as its one-byte code, or a zero byte and s.
+func (w *binWriter) word(s string) {
+	if c, ok := binWordCodes[s]; ok {
+		w.b = append(w.b, c)
+		return
+	}
+	w.b = append(w.b, 0)
+	w.str(s)
 }
 
 func (w *binWriter) id(s string) {
@@ -126,6 +160,20 @@ func (r *binReader) bytes(n uint64) []byte {
 }
 
 func (r *binReader) str() string { return string(r.bytes(r.uvarint())) }
+
+func (r *binReader) word() string {
+	c := r.byte()
+	switch {
+	case r.err != nil:
+		return ""
+	case c == 0:
+		return r.str()
+	case int(c) <= len(binWords):
+		return binWords[c-1]
+	}
+	r.fail()
+	return ""
+}
 
 func (r *binReader) id() string {
 	switch r.byte() {
@@ -237,9 +285,9 @@ func encodeChange(c Change) []byte {
 	w := binWriter{b: make([]byte, 0, 160)}
 	w.b = append(w.b, binFormV1)
 	w.uvarint(c.Seq)
-	w.str(c.Kind)
+	w.word(c.Kind)
 	w.id(c.ID)
-	w.str(c.Action)
+	w.word(c.Action)
 	w.id(c.Actor)
 	w.id(c.Device)
 	w.time(c.At)
@@ -250,7 +298,7 @@ func encodeChange(c Change) []byte {
 	slices.Sort(keys)
 	w.uvarint(uint64(len(keys)))
 	for _, k := range keys {
-		w.str(k)
+		w.word(k)
 		w.id(c.Data[k])
 	}
 	return w.b
@@ -268,16 +316,16 @@ func decodeChange(v []byte) (Change, error) {
 	}
 	r := binReader{b: v[1:]}
 	c.Seq = r.uvarint()
-	c.Kind = r.str()
+	c.Kind = r.word()
 	c.ID = r.id()
-	c.Action = r.str()
+	c.Action = r.word()
 	c.Actor = r.id()
 	c.Device = r.id()
 	c.At = r.time()
 	if n := r.uvarint(); n > 0 && n <= uint64(len(r.b)) {
 		c.Data = make(map[string]string, n)
 		for range n {
-			k := r.str()
+			k := r.word()
 			c.Data[k] = r.id()
 		}
 	} else if n > 0 {
@@ -294,9 +342,9 @@ func decodeChange(v []byte) (Change, error) {
 func encodeScopeEntry(e scopeEntry) []byte {
 	w := binWriter{b: make([]byte, 0, 48)}
 	w.b = append(w.b, binFormV1)
-	w.str(e.Kind)
+	w.word(e.Kind)
 	w.id(e.ID)
-	w.str(e.Op)
+	w.word(e.Op)
 	w.str(e.Reason)
 	w.uvarint(e.Tx)
 	w.time(e.At)
@@ -314,9 +362,9 @@ func decodeScopeEntry(v []byte) (scopeEntry, error) {
 		return e, errors.New("decode scope entry: unknown form")
 	}
 	r := binReader{b: v[1:]}
-	e.Kind = r.str()
+	e.Kind = r.word()
 	e.ID = r.id()
-	e.Op = r.str()
+	e.Op = r.word()
 	e.Reason = r.str()
 	e.Tx = r.uvarint()
 	e.At = r.time()
@@ -345,7 +393,7 @@ func encodeAnswer(r storedResult) (out []byte, ok bool) {
 	w.b = append(w.b, binFormV1)
 	w.b = append(w.b, hash...)
 	w.str(a.Status)
-	w.str(a.RecordKind)
+	w.word(a.RecordKind)
 	w.id(a.RecordID)
 	w.uvarint(a.Version)
 	w.varint(a.ClockSkewS)
@@ -366,7 +414,7 @@ func decodeBinaryAnswer(v []byte) (storedResult, error) {
 	var r storedResult
 	r.Hash = hex.EncodeToString(rd.bytes(32))
 	r.Result.Status = rd.str()
-	r.Result.RecordKind = rd.str()
+	r.Result.RecordKind = rd.word()
 	r.Result.RecordID = rd.id()
 	r.Result.Version = rd.uvarint()
 	r.Result.ClockSkewS = rd.varint()
@@ -379,4 +427,84 @@ func decodeBinaryAnswer(v []byte) (storedResult, error) {
 		return storedResult{}, err
 	}
 	return r, nil
+}
+
+// encodeNote is a note's binary form, without its id (the key): complaint,
+// visit, inspector, text, the device's time as the device wrote it (RFC
+// 3339 text, read back as JSON reads it: the offset kept), version.
+func encodeNote(n inspector.Note) ([]byte, error) {
+	at, err := n.WrittenAt.MarshalText()
+	if err != nil {
+		return nil, fmt.Errorf("note %s: %w", n.ID, err)
+	}
+	w := binWriter{b: make([]byte, 0, 64+len(n.Text))}
+	w.b = append(w.b, binFormV1)
+	w.id(n.ComplaintID)
+	w.id(n.VisitID)
+	w.id(n.InspectorID)
+	w.str(n.Text)
+	w.str(string(at))
+	w.uvarint(n.Version)
+	return w.b, nil
+}
+
+// decodeNote reads the note stored under id in either form.
+func decodeNote(id string, v []byte) (inspector.Note, error) {
+	var n inspector.Note
+	if isJSONValue(v) {
+		err := json.Unmarshal(v, &n)
+		return n, err
+	}
+	if len(v) == 0 || v[0] != binFormV1 {
+		return n, errors.New("decode note: unknown form")
+	}
+	r := binReader{b: v[1:]}
+	n.ID = id
+	n.ComplaintID = r.id()
+	n.VisitID = r.id()
+	n.InspectorID = r.id()
+	n.Text = r.str()
+	at := r.bytes(r.uvarint())
+	n.Version = r.uvarint()
+	if err := r.end(); err != nil {
+		return inspector.Note{}, fmt.Errorf("decode note %s: %w", id, err)
+	}
+	if err := n.WrittenAt.UnmarshalText(at); err != nil {
+		return inspector.Note{}, fmt.Errorf("decode note %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// getStored reads the record at key into v (a pointer to a record type),
+// in its binary form for the kinds that have one, else JSON; it reports
+// false if key is absent.
+func getStored(b *bolt.Bucket, key []byte, v any) (bool, error) {
+	n, isNote := v.(*inspector.Note)
+	if !isNote {
+		return getJSON(b, key, v)
+	}
+	raw := b.Get(key)
+	if raw == nil {
+		return false, nil
+	}
+	got, err := decodeNote(string(key), raw)
+	if err != nil {
+		return true, err
+	}
+	*n = got
+	return true, nil
+}
+
+// putStored writes record v at key: a note in its binary form, the rest
+// as JSON.
+func putStored(b *bolt.Bucket, key []byte, v any) error {
+	n, isNote := v.(*inspector.Note)
+	if !isNote {
+		return putJSON(b, key, v)
+	}
+	raw, err := encodeNote(*n)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, raw)
 }

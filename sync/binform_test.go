@@ -153,3 +153,38 @@ func TestUUIDBytesRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+// A note reads back from its binary form as from its JSON, the device's
+// offset included (the spec promises device times back as sent).
+func TestNoteBinaryFormReadsAsItsJSON(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		at := time.Unix(rapid.Int64Range(0, 4102444800).Draw(t, "sec"), rapid.Int64Range(0, 999999999).Draw(t, "nsec"))
+		switch rapid.IntRange(0, 2).Draw(t, "zone") {
+		case 0:
+			at = at.UTC()
+		case 1:
+			at = at.In(time.FixedZone("", rapid.IntRange(-12*3600, 14*3600).Draw(t, "offset")/60*60))
+		case 2:
+			at = at.In(time.FixedZone("", 12600)) // Tehran, +03:30
+		}
+		n := inspector.Note{ID: anID().Draw(t, "id"), ComplaintID: anID().Draw(t, "complaint"), VisitID: anID().Draw(t, "visit"),
+			InspectorID: anID().Draw(t, "inspector"), Text: rapid.String().Draw(t, "text"), WrittenAt: at, Version: rapid.Uint64().Draw(t, "version")}
+		raw, err := json.Marshal(n)
+		require.NoError(t, err)
+		fromJSON, err := decodeNote(n.ID, raw)
+		require.NoError(t, err)
+		bin, err := encodeNote(n)
+		require.NoError(t, err)
+		fromBinary, err := decodeNote(n.ID, bin)
+		require.NoError(t, err)
+		require.Equal(t, fromJSON, fromBinary)
+		again, err := json.Marshal(fromBinary)
+		require.NoError(t, err)
+		require.JSONEq(t, string(raw), string(again), "the API's JSON of the note is unchanged")
+	})
+}
+
+func TestBinWordsAreDistinct(t *testing.T) {
+	assert.Len(t, binWordCodes, len(binWords))
+	assert.Less(t, len(binWords), 256)
+}

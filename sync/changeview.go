@@ -71,7 +71,7 @@ func load[T any](btx *bolt.Tx, bucket []byte, key string) (*T, error) {
 		return nil, nil
 	}
 	var v T
-	ok, err := getJSON(btx.Bucket(bucket), []byte(key), &v)
+	ok, err := getStored(btx.Bucket(bucket), []byte(key), &v)
 	if err != nil || !ok {
 		return nil, err
 	}

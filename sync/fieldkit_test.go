@@ -368,8 +368,8 @@ func expectedScope(tb kitT, s *Store, u inspector.User) map[recKey]uint64 {
 	out := map[recKey]uint64{}
 	require.NoError(tb, s.view(func(btx *bolt.Tx) error {
 		each := func(bucket []byte, kind string, v any, keep func() (string, uint64, bool)) error {
-			return btx.Bucket(bucket).ForEach(func(_, raw []byte) error {
-				if err := json.Unmarshal(raw, v); err != nil {
+			return btx.Bucket(bucket).ForEach(func(k, _ []byte) error {
+				if _, err := getStored(btx.Bucket(bucket), k, v); err != nil {
 					return err
 				}
 				if id, version, ok := keep(); ok {
@@ -566,9 +566,12 @@ func storedRecord(tb kitT, s *Store, m Mutation) (map[string]any, bool) {
 	var stored map[string]any
 	var found bool
 	require.NoError(tb, s.view(func(btx *bolt.Tx) error {
-		var err error
-		found, err = getJSON(btx.Bucket(bucket), []byte(m.RecordID), &stored)
-		return err
+		raw, err := storedJSON(btx.Bucket(bucket), []byte(m.RecordID))
+		if raw == nil || err != nil {
+			return err
+		}
+		found = true
+		return json.Unmarshal(raw, &stored)
 	}))
 	return stored, found
 }

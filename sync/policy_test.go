@@ -152,9 +152,12 @@ func storedVersion(bucket []byte) func(tb testing.TB, s *Store, id string) uint6
 			Version uint64 `json:"version"`
 		}
 		require.NoError(tb, s.view(func(btx *bolt.Tx) error {
-			ok, err := getJSON(btx.Bucket(bucket), []byte(id), &rec)
-			require.True(tb, ok, "record %s is stored", id)
-			return err
+			raw, err := storedJSON(btx.Bucket(bucket), []byte(id))
+			require.NotNil(tb, raw, "record %s is stored", id)
+			if err != nil {
+				return err
+			}
+			return json.Unmarshal(raw, &rec)
 		}))
 		return rec.Version
 	}

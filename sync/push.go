@@ -963,7 +963,7 @@ func (p *pushCtx) appendOnly(kind string, bucket []byte, rec any, prepare func(*
 	}
 	b := p.t.Bucket(bucket)
 	existing := reflect.New(reflect.TypeOf(rec).Elem()).Interface()
-	ok, err := getJSON(b, []byte(p.m.RecordID), existing)
+	ok, err := getStored(b, []byte(p.m.RecordID), existing)
 	if err != nil {
 		return res, err
 	}
@@ -1007,7 +1007,7 @@ func (p *pushCtx) appendOnly(kind string, bucket []byte, rec any, prepare func(*
 		return res, err
 	}
 	res.Status, res.Version = StatusApplied, seq
-	return res, putJSON(b, []byte(p.m.RecordID), rec)
+	return res, putStored(b, []byte(p.m.RecordID), rec)
 }
 
 func (p *pushCtx) logData() map[string]string {

@@ -31,7 +31,9 @@ var (
 	bucketMeta = []byte("meta")
 	// log: seq → Change (JSON). The change log; append-only.
 	bucketLog = []byte("log")
-	// record_log: kind 0x00 id 0x00 seq → empty. Index of a record's changes, for history.
+	// record_log: kind 0x00 id 0x00 seq → empty. Index of a record's changes,
+	// for history. Since schema 9 an append-only record (note, finding,
+	// call) has no key of its own: its one change is its creation.
 	bucketRecordLog = []byte("record_log")
 	// complaints: id (UUIDv7, sorts by creation) → inspector.Complaint (JSON).
 	bucketComplaints = []byte("complaints")
@@ -52,7 +54,8 @@ var (
 	// refresh_tokens: SHA-256 of the token → refreshToken (JSON).
 	bucketRefresh = []byte("refresh_tokens")
 
-	// visits, findings, calls, notes: client id → inspector.Visit, Finding, CallRecord, Note (JSON).
+	// visits, findings, calls, notes: client id → inspector.Visit, Finding, CallRecord, Note (JSON;
+	// since schema 9 a note in its binary form, encodeNote).
 	bucketVisits   = []byte("visits")
 	bucketFindings = []byte("findings")
 	bucketCalls    = []byte("calls")

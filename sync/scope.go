@@ -509,7 +509,7 @@ var loaders = map[string]func(*bolt.Tx, string) (any, uint64, bool, error){
 func loader[T any](bucket []byte, version func(*T) uint64) func(*bolt.Tx, string) (any, uint64, bool, error) {
 	return func(btx *bolt.Tx, id string) (any, uint64, bool, error) {
 		var v T
-		ok, err := getJSON(btx.Bucket(bucket), []byte(id), &v)
+		ok, err := getStored(btx.Bucket(bucket), []byte(id), &v)
 		return &v, version(&v), ok, err
 	}
 }

@@ -418,8 +418,14 @@ func (t *tx) log(kind, id, action string, data map[string]string) (uint64, error
 	if t.firstSeq == 0 {
 		t.firstSeq = seq
 	}
-	if err := t.Bucket(bucketRecordLog).Put(recordLogKey(kind, id, seq), nil); err != nil {
-		return 0, err
+	// An append-only record (a note, finding or call) changes once, when
+	// it is created, at its version: nothing reads its own history, so it
+	// keeps no key of its own in record_log (since schema 9). It is in the
+	// history of its complaint and its visit (indexUnder).
+	if !(action == ActionCreated && ownKinds[kind]) {
+		if err := t.Bucket(bucketRecordLog).Put(recordLogKey(kind, id, seq), nil); err != nil {
+			return 0, err
+		}
 	}
 	if err := indexComplaintInspector(t.Tx, c); err != nil {
 		return 0, err

@@ -4,6 +4,7 @@ package sync
 // temporary directory, reference-data fixtures and error assertions.
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -40,6 +41,20 @@ func keepIndexBehind(s *Store) {
 	if os.Getenv("FAVAD_TEST_INDEX_BEHIND") == "keep" {
 		s.behindFlushAt, s.behindKeep = math.MaxInt, true
 	}
+}
+
+// storedJSON returns the record at key in b as JSON, whatever its stored
+// form (a note is binary since schema 9); nil if absent.
+func storedJSON(b *bolt.Bucket, key []byte) ([]byte, error) {
+	raw := b.Get(key)
+	if raw == nil || isJSONValue(raw) {
+		return raw, nil
+	}
+	n, err := decodeNote(string(key), raw)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(n)
 }
 
 func mustOpenStore(tb testing.TB, opts ...Options) *Store {

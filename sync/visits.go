@@ -484,8 +484,7 @@ func migrateFieldWorkIndex(btx *bolt.Tx) error {
 		return err
 	}
 	return onVisit(bucketNotes, func(raw []byte) (string, string, uint64, error) {
-		var n inspector.Note
-		err := json.Unmarshal(raw, &n)
+		n, err := decodeNote("", raw)
 		return n.VisitID, n.ComplaintID, n.Version, err
 	})
 }
