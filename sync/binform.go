@@ -279,11 +279,37 @@ func uuidText(b []byte) string {
 // schema 8 and before.
 func isJSONValue(v []byte) bool { return len(v) > 0 && v[0] == '{' }
 
+// newBinWriter starts a binary form of about size bytes.
+func newBinWriter(size int) *binWriter {
+	w := &binWriter{b: make([]byte, 0, size)}
+	w.b = append(w.b, binFormV1)
+	return w
+}
+
+// decodeForm reads a stored value of what in either form: JSON as written
+// before schema 9, or the binary form, through read.
+func decodeForm[T any](what string, v []byte, read func(r *binReader) T) (T, error) {
+	var out T
+	if isJSONValue(v) {
+		err := json.Unmarshal(v, &out)
+		return out, err
+	}
+	if len(v) == 0 || v[0] != binFormV1 {
+		return out, fmt.Errorf("decode %s: unknown form", what)
+	}
+	r := binReader{b: v[1:]}
+	out = read(&r)
+	if err := r.end(); err != nil {
+		var zero T
+		return zero, fmt.Errorf("decode %s: %w", what, err)
+	}
+	return out, nil
+}
+
 // encodeChange is c's binary form: seq, kind, id, action, actor, device,
 // time, then the data's pairs in key order.
 func encodeChange(c Change) []byte {
-	w := binWriter{b: make([]byte, 0, 160)}
-	w.b = append(w.b, binFormV1)
+	w := newBinWriter(160)
 	w.uvarint(c.Seq)
 	w.word(c.Kind)
 	w.id(c.ID)
@@ -306,42 +332,31 @@ func encodeChange(c Change) []byte {
 
 // decodeChange reads a change-log entry in either form.
 func decodeChange(v []byte) (Change, error) {
-	var c Change
-	if isJSONValue(v) {
-		err := json.Unmarshal(v, &c)
-		return c, err
-	}
-	if len(v) == 0 || v[0] != binFormV1 {
-		return c, errors.New("decode change: unknown form")
-	}
-	r := binReader{b: v[1:]}
-	c.Seq = r.uvarint()
-	c.Kind = r.word()
-	c.ID = r.id()
-	c.Action = r.word()
-	c.Actor = r.id()
-	c.Device = r.id()
-	c.At = r.time()
-	if n := r.uvarint(); n > 0 && n <= uint64(len(r.b)) {
-		c.Data = make(map[string]string, n)
-		for range n {
-			k := r.word()
-			c.Data[k] = r.id()
+	return decodeForm("change", v, func(r *binReader) (c Change) {
+		c.Seq = r.uvarint()
+		c.Kind = r.word()
+		c.ID = r.id()
+		c.Action = r.word()
+		c.Actor = r.id()
+		c.Device = r.id()
+		c.At = r.time()
+		if n := r.uvarint(); n > 0 && n <= uint64(len(r.b)) {
+			c.Data = make(map[string]string, n)
+			for range n {
+				k := r.word()
+				c.Data[k] = r.id()
+			}
+		} else if n > 0 {
+			r.fail()
 		}
-	} else if n > 0 {
-		r.fail()
-	}
-	if err := r.end(); err != nil {
-		return Change{}, fmt.Errorf("decode change: %w", err)
-	}
-	return c, nil
+		return c
+	})
 }
 
 // encodeScopeEntry is e's binary form: kind, id, op, reason, the
 // transaction's first sequence, the time.
 func encodeScopeEntry(e scopeEntry) []byte {
-	w := binWriter{b: make([]byte, 0, 48)}
-	w.b = append(w.b, binFormV1)
+	w := newBinWriter(48)
 	w.word(e.Kind)
 	w.id(e.ID)
 	w.word(e.Op)
@@ -353,25 +368,15 @@ func encodeScopeEntry(e scopeEntry) []byte {
 
 // decodeScopeEntry reads a scope-log entry in either form.
 func decodeScopeEntry(v []byte) (scopeEntry, error) {
-	var e scopeEntry
-	if isJSONValue(v) {
-		err := json.Unmarshal(v, &e)
-		return e, err
-	}
-	if len(v) == 0 || v[0] != binFormV1 {
-		return e, errors.New("decode scope entry: unknown form")
-	}
-	r := binReader{b: v[1:]}
-	e.Kind = r.word()
-	e.ID = r.id()
-	e.Op = r.word()
-	e.Reason = r.str()
-	e.Tx = r.uvarint()
-	e.At = r.time()
-	if err := r.end(); err != nil {
-		return scopeEntry{}, fmt.Errorf("decode scope entry: %w", err)
-	}
-	return e, nil
+	return decodeForm("scope entry", v, func(r *binReader) (e scopeEntry) {
+		e.Kind = r.word()
+		e.ID = r.id()
+		e.Op = r.word()
+		e.Reason = r.str()
+		e.Tx = r.uvarint()
+		e.At = r.time()
+		return e
+	})
 }
 
 // encodeAnswer is the binary form of a push answer kept in mutations
@@ -389,8 +394,7 @@ func encodeAnswer(r storedResult) (out []byte, ok bool) {
 	if err != nil || len(hash) != 32 {
 		return nil, false
 	}
-	w := binWriter{b: make([]byte, 0, 112)}
-	w.b = append(w.b, binFormV1)
+	w := newBinWriter(112)
 	w.b = append(w.b, hash...)
 	w.str(a.Status)
 	w.word(a.RecordKind)
@@ -437,8 +441,7 @@ func encodeNote(n inspector.Note) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("note %s: %w", n.ID, err)
 	}
-	w := binWriter{b: make([]byte, 0, 64+len(n.Text))}
-	w.b = append(w.b, binFormV1)
+	w := newBinWriter(64 + len(n.Text))
 	w.id(n.ComplaintID)
 	w.id(n.VisitID)
 	w.id(n.InspectorID)
@@ -450,29 +453,21 @@ func encodeNote(n inspector.Note) ([]byte, error) {
 
 // decodeNote reads the note stored under id in either form.
 func decodeNote(id string, v []byte) (inspector.Note, error) {
-	var n inspector.Note
-	if isJSONValue(v) {
-		err := json.Unmarshal(v, &n)
-		return n, err
-	}
-	if len(v) == 0 || v[0] != binFormV1 {
-		return n, errors.New("decode note: unknown form")
-	}
-	r := binReader{b: v[1:]}
-	n.ID = id
-	n.ComplaintID = r.id()
-	n.VisitID = r.id()
-	n.InspectorID = r.id()
-	n.Text = r.str()
-	at := r.bytes(r.uvarint())
-	n.Version = r.uvarint()
-	if err := r.end(); err != nil {
-		return inspector.Note{}, fmt.Errorf("decode note %s: %w", id, err)
-	}
-	if err := n.WrittenAt.UnmarshalText(at); err != nil {
-		return inspector.Note{}, fmt.Errorf("decode note %s: %w", id, err)
-	}
-	return n, nil
+	return decodeForm("note "+id, v, func(r *binReader) (n inspector.Note) {
+		n.ID = id
+		n.ComplaintID = r.id()
+		n.VisitID = r.id()
+		n.InspectorID = r.id()
+		n.Text = r.str()
+		at := r.bytes(r.uvarint())
+		n.Version = r.uvarint()
+		if r.err == nil {
+			if err := n.WrittenAt.UnmarshalText(at); err != nil {
+				r.err, r.b = err, nil
+			}
+		}
+		return n
+	})
 }
 
 // getStored reads the record at key into v (a pointer to a record type),
