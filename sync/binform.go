@@ -123,24 +123,15 @@ func (r *binReader) byte() byte {
 	return c
 }
 
-func (r *binReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *binReader) uvarint() uint64 { return readNumber(r, binary.Uvarint) }
+func (r *binReader) varint() int64   { return readNumber(r, binary.Varint) }
 
-func (r *binReader) varint() int64 {
+// readNumber reads one varint with decode (binary.Uvarint or Varint).
+func readNumber[T uint64 | int64](r *binReader, decode func([]byte) (T, int)) T {
 	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(r.b)
+	v, n := decode(r.b)
 	if n <= 0 {
 		r.fail()
 		return 0
