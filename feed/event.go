@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -98,17 +99,23 @@ type Routing struct {
 
 // VisitMark is a check-in or check-out, at the device's time.
 type VisitMark struct {
-	VisitID     string     `json:"visit_id"`
-	InspectorID string     `json:"inspector_id"`
-	CheckInAt   *time.Time `json:"check_in_at,omitempty"`
-	CheckOutAt  *time.Time `json:"check_out_at,omitempty"`
+	VisitID     string `json:"visit_id"`
+	InspectorID string `json:"inspector_id"`
+	// ComplaintIDs are every complaint the visit covers; the event's
+	// complaint_id is the first of them.
+	ComplaintIDs []string   `json:"complaint_ids,omitempty"`
+	CheckInAt    *time.Time `json:"check_in_at,omitempty"`
+	CheckOutAt   *time.Time `json:"check_out_at,omitempty"`
 }
 
 // Attendance is what a finding counted. Absentees are counted by reason;
 // their names stay in the finding.
 type Attendance struct {
-	FindingID      string        `json:"finding_id"`
-	VisitID        string        `json:"visit_id"`
+	FindingID string `json:"finding_id"`
+	VisitID   string `json:"visit_id"`
+	// ComplaintIDs are the complaints the finding is about: its own, or
+	// when it names none, every complaint its visit covers.
+	ComplaintIDs   []string      `json:"complaint_ids,omitempty"`
 	StaffExpected  int           `json:"staff_expected"`
 	StaffPresent   int           `json:"staff_present"`
 	Absentees      AbsenceCounts `json:"absentees"`
@@ -197,7 +204,7 @@ func detail(e *Event, v favsync.ChangeView) bool {
 		default:
 			return false
 		}
-		m := &VisitMark{VisitID: v.Visit.ID, InspectorID: v.Visit.InspectorID}
+		m := &VisitMark{VisitID: v.Visit.ID, InspectorID: v.Visit.InspectorID, ComplaintIDs: slices.Clone(v.Visit.ComplaintIDs)}
 		if s := v.Visit.CheckIn; s != nil {
 			m.CheckInAt = utc(s.DeviceTime)
 		}
@@ -213,6 +220,12 @@ func detail(e *Event, v favsync.ChangeView) bool {
 		}
 		a := &Attendance{FindingID: f.ID, VisitID: f.VisitID, StaffExpected: f.StaffExpected, StaffPresent: f.StaffPresent,
 			NonWork: len(f.NonWork), ClientsWaiting: f.ClientsWaiting, DesksOpen: f.DesksOpen}
+		switch {
+		case f.ComplaintID != "":
+			a.ComplaintIDs = []string{f.ComplaintID}
+		case v.Visit != nil:
+			a.ComplaintIDs = slices.Clone(v.Visit.ComplaintIDs)
+		}
 		for _, ab := range f.Absentees {
 			switch ab.Reason {
 			case inspector.AbsenceLeave:

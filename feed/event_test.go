@@ -55,7 +55,7 @@ func ptr[T any](v T) *T { return &v }
 // TestFromChange covers every action of the change-log contract: the type
 // it becomes (or none) and its detail.
 func TestFromChange(t *testing.T) {
-	visit := &inspector.Visit{ID: "v1", InspectorID: "u-field", OfficeCode: "QZ-SSO-01", ComplaintIDs: []string{"c1"},
+	visit := &inspector.Visit{ID: "v1", InspectorID: "u-field", OfficeCode: "QZ-SSO-01", ComplaintIDs: []string{"c1", "c2"},
 		CheckIn: &inspector.GeoStamp{DeviceTime: t0.Add(-time.Minute)}, CheckOut: &inspector.GeoStamp{DeviceTime: t0}}
 	evidence := func(status inspector.EvidenceStatus, storedAt *time.Time, version uint64, flags ...string) *inspector.Evidence {
 		return &inspector.Evidence{ID: "e1", ComplaintID: "c1", Kind: inspector.EvidencePhoto, ContentType: "image/jpeg",
@@ -125,6 +125,7 @@ func TestFromChange(t *testing.T) {
 			func(v *favsync.ChangeView) { v.Visit = visit }), feed.TypeVisitCheckIn, func(t *testing.T, e feed.Event) {
 			assert.Equal(t, "v1", e.Visit.VisitID)
 			assert.Equal(t, t0.Add(-time.Minute), *e.Visit.CheckInAt)
+			assert.Equal(t, []string{"c1", "c2"}, e.Visit.ComplaintIDs, "a visit names every complaint it covers")
 		}},
 		{"visit check-out", with(view(1, favsync.KindVisit, "updated", map[string]string{"fields": "check_out"}),
 			func(v *favsync.ChangeView) { v.Visit = visit }), feed.TypeVisitCheckOut, func(t *testing.T, e feed.Event) {
@@ -138,9 +139,16 @@ func TestFromChange(t *testing.T) {
 			v.Finding = &inspector.Finding{ID: "f1", VisitID: "v1", StaffExpected: 6, StaffPresent: 3, ClientsWaiting: 14, DesksOpen: 2,
 				NonWork: []string{"phone", "tea"}, Absentees: []inspector.Absentee{
 					{Name: absentee, Reason: inspector.AbsenceUnexcused}, {Name: absentee, Reason: inspector.AbsenceLeave}, {Name: absentee, Reason: inspector.AbsenceUnexcused}}}
+			v.Visit = visit
 		}), feed.TypeFindingRecorded, func(t *testing.T, e feed.Event) {
-			assert.Equal(t, &feed.Attendance{FindingID: "f1", VisitID: "v1", StaffExpected: 6, StaffPresent: 3, NonWork: 2, ClientsWaiting: 14, DesksOpen: 2,
-				Absentees: feed.AbsenceCounts{Leave: 1, Unexcused: 2}}, e.Finding)
+			assert.Equal(t, &feed.Attendance{FindingID: "f1", VisitID: "v1", ComplaintIDs: []string{"c1", "c2"}, StaffExpected: 6, StaffPresent: 3, NonWork: 2, ClientsWaiting: 14, DesksOpen: 2,
+				Absentees: feed.AbsenceCounts{Leave: 1, Unexcused: 2}}, e.Finding, "a finding that names no complaint is about every one its visit covers")
+		}},
+		{"finding about one complaint of its visit", with(view(1, favsync.KindFinding, "created", nil), func(v *favsync.ChangeView) {
+			v.Finding = &inspector.Finding{ID: "f2", VisitID: "v1", ComplaintID: "c2", StaffExpected: 6, StaffPresent: 6}
+			v.Visit = visit
+		}), feed.TypeFindingRecorded, func(t *testing.T, e feed.Event) {
+			assert.Equal(t, []string{"c2"}, e.Finding.ComplaintIDs)
 		}},
 		{"call", with(view(1, favsync.KindCall, "created", nil), func(v *favsync.ChangeView) {
 			v.Call = &inspector.CallRecord{ID: "k1", CalleeName: absentee, Number: callerPhone, Outcome: inspector.CallReached, DurationS: 95}

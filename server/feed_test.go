@@ -255,7 +255,8 @@ func TestFeedDispatchDay(t *testing.T) {
 	assert.Equal(t, inspector.RoleInspector, got[2].Actor.Role)
 	assert.Equal(t, "android-field-01", got[2].Device)
 	assert.Equal(t, visit, got[2].Visit.VisitID)
-	assert.Equal(t, &feed.Attendance{FindingID: finding, VisitID: visit, StaffExpected: 6, StaffPresent: 3,
+	assert.Equal(t, []string{c.ID}, got[2].Visit.ComplaintIDs)
+	assert.Equal(t, &feed.Attendance{FindingID: finding, VisitID: visit, ComplaintIDs: []string{c.ID}, StaffExpected: 6, StaffPresent: 3,
 		Absentees: feed.AbsenceCounts{Leave: 1, Unexcused: 2}, NonWork: 1, ClientsWaiting: 14, DesksOpen: 2}, got[3].Finding)
 	assert.Equal(t, inspector.OutcomeSubstantiated, got[4].Outcome)
 	f.none(100 * time.Millisecond)
@@ -267,6 +268,45 @@ func TestFeedDispatchDay(t *testing.T) {
 		assert.Equal(t, inspector.StatusResolved, ev.Status, "the summary is the complaint as it stands when read")
 	}
 	assert.NotContains(t, f.raw.String(), "کارمند باجه ۳", "absentees are counted, never named")
+}
+
+// TestFeedVisitNamesEveryComplaint: one visit to an office covers two
+// complaints; dispatch's feed says so on the check-in and on a finding that
+// names no complaint of its own (before, only the first was named, and the
+// board re-read only its row).
+func TestFeedVisitNamesEveryComplaint(t *testing.T) {
+	e := newEnv(t)
+	disp := e.token("dispatcher")
+	f := e.openFeed(disp, "", "")
+	var ids []string
+	for _, call := range []string{"CALL-FV1", "CALL-FV2"} {
+		c := e.createComplaint(disp, intakeCaller(call, "QZ-SSO-01", e.clock.Now().Add(-10*time.Minute)))
+		r := e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field"}))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		ids = append(ids, c.ID)
+	}
+	f.messages(4) // created and routed, twice
+
+	field := e.login("field", "android-field-01").AccessToken
+	now := e.clock.Now()
+	visit := v7()
+	res := e.push(field,
+		mutation(1, "visit.upsert", visit, 0, map[string]any{"office_code": "QZ-SSO-01", "complaint_ids": ids,
+			"check_in": map[string]any{"device_time": now.Format(time.RFC3339), "lat": 36.279, "lng": 50.004, "accuracy_m": 12}}, now),
+		mutation(2, "finding.create", v7(), 0, map[string]any{"visit_id": visit, "staff_expected": 6, "staff_present": 6,
+			"clients_waiting": 0, "desks_open": 4, "observed_at": now.Format(time.RFC3339)}, now),
+	)
+	for _, r := range res.Results {
+		require.Equal(t, "applied", r.Status, "%+v", r)
+	}
+	got := f.messages(2)
+	require.Equal(t, []string{feed.TypeVisitCheckIn, feed.TypeFindingRecorded}, eventTypes(got))
+	assert.Equal(t, ids[0], got[0].ComplaintID)
+	assert.Equal(t, ids, got[0].Visit.ComplaintIDs)
+	assert.Equal(t, ids, got[1].Finding.ComplaintIDs)
+	page := e.allEvents(disp, "") // the JSON pages, checked against the spec
+	require.Len(t, page, 6)
+	assert.Equal(t, ids, page[4].Visit.ComplaintIDs)
 }
 
 // TestFeedReferralLoopAndBreaches: dispatch watches a referral acknowledged,

@@ -196,6 +196,33 @@ new MutationObserver(() => { const s = ["live", "catching", "down"].find((c) => 
 	b.wait("a new complaint on the board, live", `return window.__sameDocument && document.getElementById("main").innerText.includes("اداره کل امور مالیاتی قزوین");`)
 }
 
+// TestLiveVisitOfTwoComplaints: an inspector's one visit to an office
+// covers two complaints; the dispatcher watching the second one's detail
+// sees the check-in arrive live (the feed names the first complaint as the
+// event's, and the visit's every complaint).
+func TestLiveVisitOfTwoComplaints(t *testing.T) {
+	e := newEnv(t)
+	first := e.complaint("QZ-SSO-01", inspector.CategoryAbsentEmployee, inspector.PriorityUrgent, "کارمند باجه سه از ساعت نه در محل نیست")
+	second := e.complaint("QZ-SSO-01", inspector.CategoryClientCrowding, inspector.PriorityHigh, "صف طولانی جلوی باجه دو")
+	e.assign(first.ID, "field")
+	e.assign(second.ID, "field")
+	dev := e.device("field")
+	e.sync(dev)
+
+	b := newTab(t, e.ts.URL)
+	b.login("dispatcher", testseed.Password)
+	b.goTo("#/complaint/" + second.ID)
+	b.wait("the live feed", `return document.getElementById("feed-state").classList.contains("live");`)
+	eval[bool](b, `window.__sameDocument = true; return true;`)
+	noVisits := b.label("complaint.noVisits")
+	b.waitText(noVisits)
+
+	_, _, err := dev.CheckIn(client.NewID(), "QZ-SSO-01", []string{first.ID, second.ID}, near("QZ-SSO-01"))
+	require.NoError(t, err)
+	e.sync(dev)
+	b.wait("the check-in on the second complaint, live", `const m = document.getElementById("main").innerText; return window.__sameDocument && !m.includes(`+jsq(noVisits)+`);`)
+}
+
 // asciiDigits folds Persian and Arabic-Indic digits to ASCII.
 func asciiDigits(s string) string {
 	return strings.Map(func(r rune) rune {

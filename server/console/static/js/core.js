@@ -347,6 +347,15 @@ function setFeedState(s) {
   for (const l of feedListeners) l.onState?.(s);
 }
 
+/**
+ * eventComplaints lists every complaint a feed event concerns: its
+ * complaint_id, and each complaint a visit covers or a finding is about
+ * (a visit to an office may cover several).
+ */
+export function eventComplaints(ev) {
+  return [...new Set([ev.complaint_id, ...(ev.visit?.complaint_ids || []), ...(ev.finding?.complaint_ids || [])].filter(Boolean))];
+}
+
 /** feedSubscribe calls onEvent for each feed event, and onState("live"|"catching"|"down"); returns an unsubscribe function. */
 export function feedSubscribe(onEvent, onState) {
   const l = { onEvent, onState };

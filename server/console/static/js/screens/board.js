@@ -2,7 +2,7 @@
 // the routing actions, and live updates from the feed (a row is re-read when
 // an event names it; the list is reloaded when the feed was reset or came
 // back without being able to resume).
-import { addLabels, api, feedStatus, feedSubscribe, fmtDate, h, onLeave, route, session, t } from "../core.js";
+import { addLabels, api, eventComplaints, feedStatus, feedSubscribe, fmtDate, h, onLeave, route, session, t } from "../core.js";
 import {
   CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES, activeDue, agencyName, sep, dueState, localDigits, people, personName, reference,
   routingButtons, statusBadge,
@@ -259,8 +259,11 @@ class Board {
 
   onEvent(ev) {
     if (ev.type === "reset") { this.load(false); return; }
-    if (!ev.complaint_id) return;
-    this.pending.add(ev.complaint_id);
+    // A visit or finding covers every complaint it names, not only the
+    // event's first: each of their rows is re-read.
+    const ids = eventComplaints(ev);
+    if (ids.length === 0) return;
+    for (const id of ids) this.pending.add(id);
     clearTimeout(this.flushTimer);
     this.flushTimer = setTimeout(() => this.flush(), 200);
   }

@@ -3,7 +3,7 @@
 // to the office, attendance findings, calls, notes), the evidence with its
 // EXIF, flags and hash chain, and the timeline of every change. Refreshed
 // live when a feed event names it.
-import { addLabels, api, blobURL, distanceM, download, feedSubscribe, fmtDate, fmtDuration, fmtNumber, h, onLeave, route, session, t } from "../core.js";
+import { addLabels, api, blobURL, distanceM, download, eventComplaints, feedSubscribe, fmtDate, fmtDuration, fmtNumber, h, onLeave, route, session, t } from "../core.js";
 import {
   activeDue, agencyName, assignDialog, closeDialog, dueState, fmtDistance, groupCode, localDigits, people, personName, reference,
   routingButtons, sep, statusBadge,
@@ -167,7 +167,7 @@ class Detail {
     await this.load();
     let timer;
     const unsub = feedSubscribe((ev) => {
-      if (ev.type === "reset" || ev.complaint_id === this.id) {
+      if (ev.type === "reset" || eventComplaints(ev).includes(this.id)) {
         clearTimeout(timer);
         timer = setTimeout(() => this.load(), 250);
       }
