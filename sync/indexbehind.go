@@ -203,16 +203,37 @@ type indexCursor struct {
 	fromW   bool   // the position returned last came from waiting
 }
 
-// newIndexCursor opens an indexCursor on bucket in btx.
-func newIndexCursor(btx *bolt.Tx, bucket []byte) (*indexCursor, error) {
+// indexView is one transaction's view of an index written behind: the
+// entries waiting for it, read once for every cursor a reader opens (a
+// delta pull walks three scopes at once).
+type indexView struct {
+	b       *bolt.Bucket
+	waiting []behindEntry
+}
+
+func newIndexView(btx *bolt.Tx, bucket []byte) (*indexView, error) {
 	if behindBucketID(bucket) == 0 {
-		return nil, errors.New("indexCursor: not an index written behind")
+		return nil, errors.New("indexView: not an index written behind")
 	}
 	waiting, err := waitingFor(btx, bucket)
 	if err != nil {
 		return nil, err
 	}
-	return &indexCursor{c: btx.Bucket(bucket).Cursor(), waiting: waiting}, nil
+	return &indexView{b: btx.Bucket(bucket), waiting: waiting}, nil
+}
+
+// cursor opens a cursor of its own on the view.
+func (v *indexView) cursor() *indexCursor {
+	return &indexCursor{c: v.b.Cursor(), waiting: v.waiting}
+}
+
+// newIndexCursor opens an indexCursor on bucket in btx.
+func newIndexCursor(btx *bolt.Tx, bucket []byte) (*indexCursor, error) {
+	v, err := newIndexView(btx, bucket)
+	if err != nil {
+		return nil, err
+	}
+	return v.cursor(), nil
 }
 
 // Seek moves to the first key at or after seek.

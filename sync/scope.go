@@ -255,6 +255,10 @@ func (s *Store) PullWith(u inspector.User, cursor string, limit int, opts PullOp
 // start is kept in the cursor; the delta pulls that follow deliver whatever
 // changed during the full sync.
 func (s *Store) pullFull(btx *bolt.Tx, u inspector.User, scopes []string, cur pullCursor, limit int, page *PullPage) error {
+	members, err := newIndexView(btx, bucketScopeMembers)
+	if err != nil {
+		return err
+	}
 	if cur.Base != 0 && (cur.Base > btx.Bucket(bucketLog).Sequence() || changeMark(btx, cur.Base) != cur.At) {
 		cur = pullCursor{V: 1, Full: true} // a full sync begun in another history starts over
 	}
@@ -263,10 +267,7 @@ func (s *Store) pullFull(btx *bolt.Tx, u inspector.User, scopes []string, cur pu
 		cur.Base = btx.Bucket(bucketLog).Sequence()
 		cur.At = changeMark(btx, cur.Base)
 		page.Reset = true
-		c, err := newIndexCursor(btx, bucketScopeMembers)
-		if err != nil {
-			return err
-		}
+		c := members.cursor()
 		for _, sc := range scopes {
 			prefix := append([]byte(sc), 0)
 			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
@@ -276,23 +277,20 @@ func (s *Store) pullFull(btx *bolt.Tx, u inspector.User, scopes []string, cur pu
 		page.OverCap = page.Held > ScopeCap
 	}
 	after, _ := base64.RawURLEncoding.DecodeString(cur.Snap)
-	members, err := newIndexCursor(btx, bucketScopeMembers)
-	if err != nil {
-		return err
-	}
+	walk := members.cursor()
 	for _, sc := range scopes {
 		prefix := append([]byte(sc), 0)
 		if len(after) > 0 && bytes.Compare(prefix, after) < 0 && !bytes.HasPrefix(after, prefix) {
 			continue // this scope was finished on an earlier page
 		}
-		k, _ := members.Seek(prefix)
+		k, _ := walk.Seek(prefix)
 		if bytes.HasPrefix(after, prefix) {
-			k, _ = members.Seek(after)
+			k, _ = walk.Seek(after)
 			if bytes.Equal(k, after) {
-				k, _ = members.Next()
+				k, _ = walk.Next()
 			}
 		}
-		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = members.Next() {
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = walk.Next() {
 			if len(page.Records) == limit {
 				cur.Snap = base64.RawURLEncoding.EncodeToString(after)
 				page.Cursor, page.HasMore = cur.encode(), true
@@ -316,8 +314,12 @@ func (s *Store) pullFull(btx *bolt.Tx, u inspector.User, scopes []string, cur pu
 		}
 	}
 	page.Cursor = pullCursor{V: 1, Seq: cur.Base, At: changeMark(btx, cur.Base)}.encode()
-	page.HasMore, err = hasScopeEntriesAfter(btx, scopes, cur.Base)
-	return err
+	logView, err := newIndexView(btx, bucketScopeLog)
+	if err != nil {
+		return err
+	}
+	page.HasMore = hasScopeEntriesAfter(logView, scopes, cur.Base)
+	return nil
 }
 
 // pullDelta merges the scopes' logs after the cursor in sequence order.
@@ -327,13 +329,13 @@ func (s *Store) pullDelta(btx *bolt.Tx, u inspector.User, scopes []string, cur p
 		prefix []byte
 		k, v   []byte
 	}
+	logView, err := newIndexView(btx, bucketScopeLog)
+	if err != nil {
+		return err
+	}
 	streams := make([]*stream, 0, len(scopes))
 	for _, sc := range scopes {
-		c, err := newIndexCursor(btx, bucketScopeLog)
-		if err != nil {
-			return err
-		}
-		st := &stream{c: c, prefix: append([]byte(sc), 0)}
+		st := &stream{c: logView.cursor(), prefix: append([]byte(sc), 0)}
 		st.k, st.v = st.c.Seek(seqKey(sc, cur.Seq+1))
 		streams = append(streams, st)
 	}
@@ -427,9 +429,8 @@ func (s *Store) pullDelta(btx *bolt.Tx, u inspector.User, scopes []string, cur p
 	}
 	page.Records = records
 	page.Cursor = pullCursor{V: 1, Seq: end, At: changeMark(btx, end)}.encode()
-	var err error
-	page.HasMore, err = hasScopeEntriesAfter(btx, scopes, end)
-	return err
+	page.HasMore = hasScopeEntriesAfter(logView, scopes, end)
+	return nil
 }
 
 // ownCreation reports whether scope entry e, at seq, is the creation of an
@@ -480,17 +481,16 @@ func sameHistory(btx *bolt.Tx, seq uint64, at uint64) bool {
 	return seq <= btx.Bucket(bucketLog).Sequence() && changeMark(btx, seq) == at
 }
 
-func hasScopeEntriesAfter(btx *bolt.Tx, scopes []string, seq uint64) (bool, error) {
-	c, err := newIndexCursor(btx, bucketScopeLog)
-	if err != nil {
-		return false, err
-	}
+// hasScopeEntriesAfter reports whether the scope log (logView) holds an
+// entry of scopes after seq.
+func hasScopeEntriesAfter(logView *indexView, scopes []string, seq uint64) bool {
+	c := logView.cursor()
 	for _, sc := range scopes {
 		if k, _ := c.Seek(seqKey(sc, seq+1)); k != nil && bytes.HasPrefix(k, append([]byte(sc), 0)) {
-			return true, nil
+			return true
 		}
 	}
-	return false, nil
+	return false
 }
 
 // loaders read each kind of record a device holds, with its version.
