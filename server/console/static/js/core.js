@@ -150,6 +150,7 @@ export class ApiError extends Error {
   constructor(status, problem) {
     super(problem?.detail || problem?.title || "HTTP " + status);
     this.status = status;
+    this.problem = problem || {}; // the whole problem, with its extension members
     this.code = problem?.code || "";
     this.fields = problem?.errors || [];
   }

@@ -19,6 +19,17 @@
 // that new id — never reusing the old device's numbers — but work queued
 // and not yet acknowledged when the storage was cleared is gone (the console
 // pushes at once, so that is at most the action in flight).
+//
+// The ledger. What the server acknowledged stays in a ledger beside the
+// outbox (favad.ledger.<user>.<device>: the newest LEDGER_KEEP mutations of
+// the last LEDGER_DAYS days, the newest always), with the highest
+// acknowledged sequence (favad.acked.<user>.<device>). Every push says it
+// (acked_through). A server restored from a backup that lost some of them
+// answers 409 server_behind with the sequence it holds, and the console
+// sends the ledger's mutations above it again, with their ids and
+// sequences, before its new work — as the phone app does — so a failover
+// loses nothing this browser still holds. A pull that shows the server
+// holding less than was acknowledged sends them again at once.
 import { addLabels, api, ApiError, fmtDate, fmtDuration, h, lang, rawFetch, route, session, showError, t, toast, digitsToASCII, onLeave } from "../core.js";
 import { uuidv7 } from "./ids.js";
 import { localDigits } from "./routing.js";
@@ -101,6 +112,56 @@ function setOutbox(list) {
   else localStorage.removeItem(key("outbox"));
 }
 
+const LEDGER_KEEP = 500;
+const LEDGER_DAYS = 30;
+
+function ledger() {
+  try { return JSON.parse(localStorage.getItem(key("ledger")) || "[]"); } catch (_) { return []; }
+}
+const ackedThrough = () => Number(localStorage.getItem(key("acked")) || 0);
+
+/** remember puts answered mutations in the ledger and raises acked_through. */
+function remember(muts) {
+  if (!muts.length) return;
+  const now = Date.now();
+  const ids = new Set(muts.map((m) => m.mutation_id));
+  let list = ledger().filter((e) => !ids.has(e.m.mutation_id)).concat(muts.map((m) => ({ m, at: now })));
+  list.sort((a, b) => a.m.device_seq - b.m.device_seq);
+  const cutoff = now - LEDGER_DAYS * 86400000;
+  list = list.filter((e, i) => i === list.length - 1 || e.at >= cutoff).slice(-LEDGER_KEEP);
+  localStorage.setItem(key("ledger"), JSON.stringify(list));
+  localStorage.setItem(key("acked"), String(muts.reduce((m, x) => Math.max(m, x.device_seq), ackedThrough())));
+}
+
+/**
+ * sendPush posts mutations with acked_through. When the server lost some
+ * of what it acknowledged (server_behind, or held, the sequence a pull
+ * showed, below acked_through), the ledger's mutations above what it holds
+ * go first, with the same ids and sequences, in pushes of at most 400. It
+ * returns the last answer and every mutation answered.
+ */
+async function sendPush(muts, held) {
+  const acked = ackedThrough();
+  if (held === undefined && muts.length) {
+    try {
+      return { res: await syncFetch("POST", "/v1/sync/push", { mutations: muts, acked_through: acked }), sent: muts };
+    } catch (err) {
+      if (err.status !== 409 || err.code !== "server_behind") throw err;
+      held = Number(err.problem.last_device_seq || 0);
+    }
+  }
+  const ids = new Set(muts.map((m) => m.mutation_id));
+  const again = ledger().map((e) => e.m).filter((m) => m.device_seq > (held || 0) && !ids.has(m.mutation_id));
+  const all = again.concat(muts);
+  let res = null;
+  const results = [];
+  for (let i = 0; i < all.length; i += 400) {
+    res = await syncFetch("POST", "/v1/sync/push", { mutations: all.slice(i, i + 400), acked_through: again.length ? acked : held || 0 });
+    results.push(...res.results);
+  }
+  return { res: res && { ...res, results }, sent: all };
+}
+
 /** mutation makes the next mutation of this console device. */
 function mutation(kind, recordID, baseVersion, payload) {
   const now = new Date();
@@ -136,9 +197,9 @@ function push(makeMuts) {
     const muts = makeMuts();
     const all = outbox().concat(muts);
     setOutbox(all);
-    let res;
+    let res, sent;
     try {
-      res = await syncFetch("POST", "/v1/sync/push", { mutations: all });
+      ({ res, sent } = await sendPush(all));
     } catch (err) {
       // A batch refused whole (malformed, too large) was not applied and
       // would be refused again: drop it. Anything else (offline, a 5xx, an
@@ -147,9 +208,21 @@ function push(makeMuts) {
       throw err;
     }
     serverLastSeq = Math.max(serverLastSeq, res.last_device_seq || 0);
+    remember(sent);
     setOutbox([]);
     const mine = new Set(muts.map((m) => m.mutation_id));
     return res.results.filter((r) => mine.has(r.mutation_id));
+  });
+}
+
+/** resend sends the ledger's mutations the server no longer holds (a pull showed it behind). */
+function resend() {
+  return withLock(async () => {
+    const held = serverLastSeq;
+    if (held >= ackedThrough()) return;
+    const { res, sent } = await sendPush([], held);
+    if (res) serverLastSeq = Math.max(serverLastSeq, res.last_device_seq || 0);
+    remember(sent);
   });
 }
 
@@ -420,6 +493,7 @@ route("#/phone", {
     };
     store.cursor = ""; // a full sync on every visit of the screen: the scope is small
     await pull().catch((err) => showError(errors, err));
+    if (store.at && serverLastSeq < ackedThrough()) await resend().catch((err) => showError(errors, err));
     if (outbox().length) await flush();
     else await draw();
     const timer = setInterval(() => refresh(false), 60000);
