@@ -32,6 +32,7 @@ type Server struct {
 	enrolLimiter *loginLimiter
 	passwords    *passwordGate // bounds argon2 checks at once
 	pushes       *pushGate     // bounds the mutations worked on at once
+	patches      patchGate     // orders a request for an upload after a PATCH of it starts reading (tusd's race)
 	draining     atomic.Bool
 	routes       []Route
 	ownsBody     map[string]bool // "METHOD /path" of the routes that bound their bodies themselves (tus)

@@ -105,10 +105,11 @@ func (s *Server) uploads(c echo.Context) error {
 			req.Header.Del("Content-Type")
 		}
 	}
+	id := ""
 	if c.Param("id") != "" {
 		// The id exactly as tusd will read it, from the decoded path; anything
 		// but a plain upload id, or an upload that is not the caller's, does not exist.
-		id := strings.Trim(strings.TrimPrefix(req.URL.Path, "/v1/uploads"), "/")
+		id = strings.Trim(strings.TrimPrefix(req.URL.Path, "/v1/uploads"), "/")
 		notYours := inspector.Errorf(inspector.CodeNotFound, "no upload %q of yours", id)
 		if req.URL.RawPath != "" || !uploadIDPattern.MatchString(id) {
 			return notYours
@@ -125,7 +126,13 @@ func (s *Server) uploads(c echo.Context) error {
 	// log through the request's logger, which carries it too.
 	requestID, log := c.Response().Header().Get(echo.HeaderXRequestID), s.log(c)
 	req.Header.Set(echo.HeaderXRequestID, requestID)
-	body := &watchedBody{ReadCloser: req.Body}
+	patchStarted := func() {}
+	if id != "" {
+		var patchDone func()
+		patchStarted, patchDone = s.patches.enter(req.Context(), id, req.Method == http.MethodPatch)
+		defer patchDone()
+	}
+	body := &watchedBody{ReadCloser: req.Body, onRead: patchStarted}
 	req.Body = body
 	ctx := context.WithValue(req.Context(), principalKey{}, principal(c))
 	ctx = context.WithValue(ctx, requestKey{}, &tusRequest{body: body})
@@ -173,12 +180,14 @@ func requestOf(ctx context.Context) *tusRequest {
 // it and why reading it failed.
 type watchedBody struct {
 	io.ReadCloser
-	mu  stdsync.Mutex
-	n   int64
-	err error
+	onRead func() // called at every read: the PATCH has started reading (patchGate)
+	mu     stdsync.Mutex
+	n      int64
+	err    error
 }
 
 func (b *watchedBody) Read(p []byte) (int, error) {
+	b.onRead()
 	n, err := b.ReadCloser.Read(p)
 	b.mu.Lock()
 	b.n += int64(n)
