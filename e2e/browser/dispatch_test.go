@@ -158,10 +158,7 @@ func TestLiveFindingAndReconnect(t *testing.T) {
 	dev := e.device("field")
 	e.sync(dev)
 
-	b := newTab(t, e.ts.URL)
-	b.login("dispatcher", testseed.Password)
-	b.goTo("#/complaint/" + c.ID)
-	b.wait("the live feed", `return document.getElementById("feed-state").classList.contains("live");`)
+	b := watchComplaint(t, e, c.ID)
 	// A mark that a reload would lose, and a record of the indicator's states.
 	eval[bool](b, `window.__sameDocument = true; window.__feedStates = [];
 const el = document.getElementById("feed-state");
@@ -209,10 +206,7 @@ func TestLiveVisitOfTwoComplaints(t *testing.T) {
 	dev := e.device("field")
 	e.sync(dev)
 
-	b := newTab(t, e.ts.URL)
-	b.login("dispatcher", testseed.Password)
-	b.goTo("#/complaint/" + second.ID)
-	b.wait("the live feed", `return document.getElementById("feed-state").classList.contains("live");`)
+	b := watchComplaint(t, e, second.ID)
 	eval[bool](b, `window.__sameDocument = true; return true;`)
 	noVisits := b.label("complaint.noVisits")
 	b.waitText(noVisits)
@@ -221,6 +215,17 @@ func TestLiveVisitOfTwoComplaints(t *testing.T) {
 	require.NoError(t, err)
 	e.sync(dev)
 	b.wait("the check-in on the second complaint, live", `const m = document.getElementById("main").innerText; return window.__sameDocument && !m.includes(`+jsq(noVisits)+`);`)
+}
+
+// watchComplaint signs a dispatcher in and opens complaint id's detail,
+// once its live feed is up.
+func watchComplaint(t *testing.T, e *env, id string) *tab {
+	t.Helper()
+	b := newTab(t, e.ts.URL)
+	b.login("dispatcher", testseed.Password)
+	b.goTo("#/complaint/" + id)
+	b.wait("the live feed", `return document.getElementById("feed-state").classList.contains("live");`)
+	return b
 }
 
 // asciiDigits folds Persian and Arabic-Indic digits to ASCII.
