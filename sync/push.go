@@ -15,7 +15,6 @@ import (
 	stdsync "sync"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
@@ -105,7 +104,15 @@ type preparedOf struct {
 
 func preparedOfMutation(m *Mutation) preparedOf {
 	return preparedOf{id: m.ID, kind: m.Kind, record: m.RecordID, seq: m.DeviceSeq, base: m.BaseVersion,
-		deviceTime: m.DeviceTime, hlc: m.HLC, malformed: len(m.Malformed), payload: unsafe.SliceData(m.Payload), payloadLen: len(m.Payload)}
+		deviceTime: m.DeviceTime, hlc: m.HLC, malformed: len(m.Malformed), payload: firstByte(m.Payload), payloadLen: len(m.Payload)}
+}
+
+// firstByte is where b's bytes are: the same slice has the same first byte.
+func firstByte(b []byte) *byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return &b[0]
 }
 
 // appendOnlyPayloads are the payload types prepare decodes ahead.
