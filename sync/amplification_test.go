@@ -152,7 +152,7 @@ func TestAppendOnlyBucketsFillTheirPages(t *testing.T) {
 	}
 	// Entries still written behind go to their places first (they wait
 	// when FAVAD_TEST_INDEX_BEHIND=keep).
-	require.NoError(t, f.s.update(System, func(t *tx) error { _, err := flushBehind(t.Tx); return err }))
+	require.NoError(t, f.s.update(System, func(t *tx) error { return flushBehind(t.Tx) }))
 	require.NoError(t, f.s.db.View(func(btx *bolt.Tx) error {
 		for _, f := range []struct {
 			bucket []byte

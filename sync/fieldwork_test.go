@@ -43,7 +43,7 @@ func TestMigrateToSchema6IndexesVisitsUnderEveryComplaint(t *testing.T) {
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(btx *bolt.Tx) error {
-		if _, err := flushBehind(btx); err != nil { // schema 5 wrote every key in place
+		if err := flushBehind(btx); err != nil { // schema 5 wrote every key in place
 			return err
 		}
 		logb, rl := btx.Bucket(bucketLog), btx.Bucket(bucketRecordLog)

@@ -34,14 +34,10 @@ import (
 // them in index_behind.
 var behindBuckets = [...][]byte{1: bucketRecordLog, 2: bucketScopeLog, 3: bucketScopeMembers}
 
-// Defaults for when the entries waiting move to their places.
-const (
-	// defaultBehindFlushAt: entries waiting that make a commit move them.
-	// At 2,048 (about 700 notes), a commit moving them writes about 20
-	// keys to each inspector's page, and a reader merges at most that
-	// many entries.
-	defaultBehindFlushAt = 2048
-)
+// defaultBehindFlushAt is how many entries waiting make a commit move
+// them. At 2,048 (about 700 notes), a commit moving them writes about 20
+// keys to each inspector's page, and a reader merges at most that many.
+const defaultBehindFlushAt = 2048
 
 func behindBucketID(bucket []byte) byte {
 	for id, b := range behindBuckets {
@@ -77,7 +73,7 @@ func (t *tx) putIndex(bucket, key, value []byte) error {
 // deleteIndex deletes key from one of the behind indexes, after moving
 // what waits, so that a put of it waiting is not applied after the delete.
 func (t *tx) deleteIndex(bucket, key []byte) error {
-	if _, err := flushBehind(t.Tx); err != nil {
+	if err := flushBehind(t.Tx); err != nil {
 		return err
 	}
 	return t.Bucket(bucket).Delete(key)
@@ -135,18 +131,18 @@ func waitingFor(btx *bolt.Tx, bucket []byte) ([]behindEntry, error) {
 
 // flushBehind moves every entry waiting to its place and empties
 // index_behind, in btx. The puts go in key order, each index's keys
-// together. It returns how many moved.
-func flushBehind(btx *bolt.Tx) (int, error) {
+// together.
+func flushBehind(btx *bolt.Tx) error {
 	pending := btx.Bucket(bucketIndexBehind)
 	if pending == nil || pending.Sequence() == 0 {
-		return 0, nil
+		return nil
 	}
 	var all []behindEntry
 	c := pending.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		e, err := decodeBehind(k, v)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		all = append(all, e)
 	}
@@ -162,20 +158,20 @@ func flushBehind(btx *bolt.Tx) (int, error) {
 		key := append([]byte(nil), e.key...)
 		value := append([]byte(nil), e.value...)
 		if err := btx.Bucket(behindBuckets[e.bucket]).Put(key, value); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	// A new empty bucket is cheaper than deleting key by key, and starts
 	// its sequence again.
 	if err := btx.DeleteBucket(bucketIndexBehind); err != nil {
-		return 0, err
+		return err
 	}
 	b, err := btx.CreateBucket(bucketIndexBehind)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	b.FillPercent = 1.0
-	return len(all), nil
+	return nil
 }
 
 // settleBehind ends each group commit's transaction: what waits moves
@@ -188,8 +184,7 @@ func (s *Store) settleBehind(btx *bolt.Tx, busy bool) error {
 	if n := pending.Sequence(); n == 0 || (n < uint64(s.behindFlushAt) && (busy || s.behindKeep)) {
 		return nil
 	}
-	_, err := flushBehind(btx)
-	return err
+	return flushBehind(btx)
 }
 
 // indexCursor walks one of the behind indexes with the entries waiting for

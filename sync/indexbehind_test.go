@@ -80,7 +80,7 @@ func TestIndexCursorMergesWhatWaits(t *testing.T) {
 			}
 			require.Equal(rt, exp, walk(from), "from %q", from)
 		}
-		require.NoError(rt, s.update(System, func(t *tx) error { _, err := flushBehind(t.Tx); return err }))
+		require.NoError(rt, s.update(System, func(t *tx) error { return flushBehind(t.Tx) }))
 		var inPlace []string
 		require.NoError(rt, s.db.View(func(btx *bolt.Tx) error {
 			require.Zero(rt, btx.Bucket(bucketIndexBehind).Stats().KeyN)

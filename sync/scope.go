@@ -541,7 +541,7 @@ func loadRecord(btx *bolt.Tx, u inspector.User, kind, id string) (PullRecord, bo
 // cursor predates what was pruned gets a full resync instead of a gap.
 func (s *Store) CompactScopes(before time.Time) (pruned int, err error) {
 	err = s.update(System, func(t *tx) error {
-		if _, err := flushBehind(t.Tx); err != nil { // what waits is pruned like the rest
+		if err := flushBehind(t.Tx); err != nil { // what waits is pruned like the rest
 			return err
 		}
 		logb, floors := t.Bucket(bucketScopeLog), t.Bucket(bucketScopeFloor)

@@ -259,7 +259,7 @@ func (s *Store) init(readOnly bool) error {
 			}
 		}
 		// What waited behind when the server stopped goes to its place.
-		if _, err := flushBehind(tx); err != nil {
+		if err := flushBehind(tx); err != nil {
 			return fmt.Errorf("open store: index entries written behind: %w", err)
 		}
 		return tx.Bucket(bucketMeta).Put(keySchemaVersion, itob(SchemaVersion))
