@@ -51,6 +51,9 @@ func newMetrics(store *favsync.Store) *metrics {
 			stat(func(s favsync.Stats) float64 { return float64(s.SizeBytes) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "favad_changelog_sequence", Help: "Last change-log sequence number."},
 			stat(func(s favsync.Stats) float64 { return float64(s.Seq) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "favad_store_index_entries_behind",
+			Help: "Index entries of pushes waiting to be moved to their places (about 2,048 at most; 0 when quiet)."},
+			stat(func(s favsync.Stats) float64 { return float64(s.IndexBehind) })),
 	)
 	return m
 }

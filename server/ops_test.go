@@ -30,6 +30,7 @@ func TestHealthMetricsAndSpec(t *testing.T) {
 		"favad_http_request_duration_seconds_bucket",
 		"favad_store_size_bytes",
 		"favad_changelog_sequence",
+		"favad_store_index_entries_behind 0",
 	} {
 		assert.Contains(t, string(r.body), want)
 	}

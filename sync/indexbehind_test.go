@@ -132,6 +132,9 @@ func TestIndexEntriesMoveWhenEnoughWaitOrNobodyWaits(t *testing.T) {
 	}
 	putBehind(1<<41, 1<<41+1, 1<<41+2, 1<<41+3, 1<<41+4, 1<<41+5, 1<<41+6, 1<<41+7, 1<<41+8)
 	assert.Equal(t, 9, waitingCount(t, f.s), "fewer than behindFlushAt wait while the server is busy")
+	st, err := f.s.Stats()
+	require.NoError(t, err)
+	assert.Equal(t, 9, st.IndexBehind, "Stats (and /metrics) count them")
 	putBehind(1 << 42)
 	assert.Zero(t, waitingCount(t, f.s), "behindFlushAt entries move even while busy")
 
