@@ -97,14 +97,14 @@ func decodeBehind(k, v []byte) (behindEntry, error) {
 	return behindEntry{bucket: v[0], key: rest[:n], value: rest[n:]}, nil
 }
 
-// waitingFor returns the entries waiting for bucket, in key order. They
-// are valid for the transaction's life.
-func waitingFor(btx *bolt.Tx, bucket []byte) ([]behindEntry, error) {
+// allWaiting returns every entry waiting in index_behind, in the order
+// they were put (nil for a file from before schema 9, opened read-only).
+// They are valid for the transaction's life.
+func allWaiting(btx *bolt.Tx) ([]behindEntry, error) {
 	pending := btx.Bucket(bucketIndexBehind)
-	if pending == nil { // a file from before schema 9, opened read-only
+	if pending == nil || pending.Sequence() == 0 {
 		return nil, nil
 	}
-	id := behindBucketID(bucket)
 	var out []behindEntry
 	c := pending.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -112,10 +112,19 @@ func waitingFor(btx *bolt.Tx, bucket []byte) ([]behindEntry, error) {
 		if err != nil {
 			return nil, err
 		}
-		if e.bucket == id {
-			out = append(out, e)
-		}
+		out = append(out, e)
 	}
+	return out, nil
+}
+
+// waitingFor returns the entries waiting for bucket, in key order.
+func waitingFor(btx *bolt.Tx, bucket []byte) ([]behindEntry, error) {
+	all, err := allWaiting(btx)
+	if err != nil {
+		return nil, err
+	}
+	id := behindBucketID(bucket)
+	out := slices.DeleteFunc(all, func(e behindEntry) bool { return e.bucket != id })
 	// A key put twice (a visit's membership, each time it changes) is one
 	// key, with the last value put.
 	slices.SortStableFunc(out, func(a, b behindEntry) int { return bytes.Compare(a.key, b.key) })
@@ -133,18 +142,9 @@ func waitingFor(btx *bolt.Tx, bucket []byte) ([]behindEntry, error) {
 // index_behind, in btx. The puts go in key order, each index's keys
 // together.
 func flushBehind(btx *bolt.Tx) error {
-	pending := btx.Bucket(bucketIndexBehind)
-	if pending == nil || pending.Sequence() == 0 {
-		return nil
-	}
-	var all []behindEntry
-	c := pending.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		e, err := decodeBehind(k, v)
-		if err != nil {
-			return err
-		}
-		all = append(all, e)
+	all, err := allWaiting(btx)
+	if err != nil || all == nil {
+		return err
 	}
 	slices.SortStableFunc(all, func(a, b behindEntry) int {
 		if a.bucket != b.bucket {

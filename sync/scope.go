@@ -640,18 +640,17 @@ func (s *Store) ScopeChangedSince(u inspector.User, seq uint64) (latest uint64, 
 			} else {
 				k, _ = c.Prev()
 			}
-			lastKeys := [][]byte{k}
-			for _, w := range waiting { // in key order: the last of the scope's is its newest waiting
-				if bytes.HasPrefix(w.key, prefix) {
-					lastKeys = append(lastKeys[:1], w.key)
-				}
-			}
-			for _, k := range lastKeys {
+			// The scope's newest entry in place, and every one waiting.
+			note := func(k []byte) {
 				if k != nil && bytes.HasPrefix(k, prefix) {
 					if last, _ := btoi(k[len(prefix):]); last > seq {
 						changed, latest = true, max(latest, last)
 					}
 				}
+			}
+			note(k)
+			for _, w := range waiting {
+				note(w.key)
 			}
 		}
 		return nil
