@@ -2,7 +2,6 @@ package sync
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -128,7 +127,8 @@ func (m *Mutation) prepare() {
 	if m.pre != nil && m.pre.of == of {
 		return
 	}
-	m.pre = &prepared{of: of, envelope: checkEnvelope(*m), hash: mutationHash(*m)}
+	hash, payloadRead := hashContent(*m)
+	m.pre = &prepared{of: of, envelope: checkEnvelopeOf(*m, payloadRead), hash: hash}
 	if t, ok := appendOnlyPayloads[m.Kind]; ok {
 		v := reflect.New(t)
 		m.pre.payload, m.pre.err = v, decodeStrict(m.Payload, v.Interface())
@@ -796,6 +796,12 @@ func reject(r Result, err error) Result {
 }
 
 func checkEnvelope(m Mutation) error {
+	return checkEnvelopeOf(m, false)
+}
+
+// checkEnvelopeOf is checkEnvelope, told whether the payload is known to
+// be valid JSON already (the content hash read it whole).
+func checkEnvelopeOf(m Mutation, payloadValid bool) error {
 	p := inspector.Problems(slices.Clone(m.Malformed))
 	if id, err := uuid.Parse(m.ID); err != nil || id.Version() != 7 {
 		p.Add("mutation_id", "invalid", "a UUIDv7 made on the device")
@@ -811,24 +817,10 @@ func checkEnvelope(m Mutation) error {
 	if _, err := uuid.Parse(m.RecordID); err != nil {
 		p.Add("record_id", "invalid", "the record's UUID")
 	}
-	if len(m.Payload) > 0 && !json.Valid(m.Payload) {
+	if len(m.Payload) > 0 && !payloadValid && !json.Valid(m.Payload) {
 		p.Add("payload", "invalid", "a JSON object")
 	}
 	return p.Err()
-}
-
-// mutationHash identifies a mutation's content, so that a replay can be told
-// from a different mutation reusing a key. Keys in the payload are sorted.
-func mutationHash(m Mutation) string {
-	var payload any
-	_ = json.Unmarshal(m.Payload, &payload)
-	canon, _ := json.Marshal(struct {
-		Kind, Record string
-		Base         uint64
-		Payload      any
-	}{m.Kind, m.RecordID, m.BaseVersion, payload})
-	h := sha256.Sum256(canon)
-	return hex.EncodeToString(h[:])
 }
 
 // recordKindOf names the record a mutation kind writes; "unknown" for a kind
