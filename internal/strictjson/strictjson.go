@@ -98,6 +98,14 @@ func (d Deferred) MarshalJSON() ([]byte, error) {
 // package comment). It returns an *Error for a fault it names,
 // ErrTrailingData, or encoding/json's error.
 func Decode(raw []byte, v any) error {
+	if decodeFast(raw, v) {
+		return nil
+	}
+	return decodeCareful(raw, v)
+}
+
+// decodeCareful is Decode without the fast path.
+func decodeCareful(raw []byte, v any) error {
 	if err := Check(raw, reflect.TypeOf(v)); err != nil {
 		return err
 	}
