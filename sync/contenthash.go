@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -284,50 +285,51 @@ func (c *canonWriter) object(depth int) bool {
 // plainString reports whether encoding/json writes s between quotes as it
 // is (plainBytes).
 func plainString(s string) bool {
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if !plainByte(b) {
-				return false
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if !plainRune(r, n) {
+	for i := 0; i < len(s); i++ {
+		if !plainByte(s[i]) {
 			return false
 		}
-		i += n
 	}
-	return true
+	return utf8.ValidString(s) && !hasLineSeparators(s)
 }
 
 // plainBytes reports whether s, a JSON string's text between its quotes, is
 // what json.Marshal writes for the string it stands for: no escape, no
 // character Marshal escapes (<, >, &, U+2028, U+2029), valid UTF-8.
 func plainBytes(s []byte) bool {
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if !plainByte(b) {
-				return false
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRune(s[i:])
-		if !plainRune(r, n) {
+	for _, b := range s {
+		if !plainByte(b) {
 			return false
 		}
-		i += n
 	}
-	return true
+	return utf8.Valid(s) && !hasLineSeparators(string(s))
 }
 
-func plainByte(b byte) bool {
-	return b >= 0x20 && b != '\\' && b != '"' && b != '<' && b != '>' && b != '&'
-}
+func plainByte(b byte) bool { return !marshalEscapes[b] }
 
-// plainRune reports a rune of n bytes that Marshal copies: valid UTF-8, and
-// not U+2028 or U+2029, which it escapes for JavaScript's sake.
-func plainRune(r rune, n int) bool {
-	return !(r == utf8.RuneError && n == 1) && r != '\u2028' && r != '\u2029'
+// marshalEscapes marks the bytes a plain string may not hold: control
+// characters, the quote and backslash, and what Marshal escapes for HTML.
+var marshalEscapes = func() (t [256]bool) {
+	for b := range 0x20 {
+		t[b] = true
+	}
+	for _, b := range []byte{'\\', '"', '<', '>', '&'} {
+		t[b] = true
+	}
+	return t
+}()
+
+// hasLineSeparators reports U+2028 or U+2029 (E2 80 A8, E2 80 A9), which
+// Marshal escapes for JavaScript's sake.
+func hasLineSeparators(s string) bool {
+	for {
+		i := strings.IndexByte(s, 0xE2)
+		if i < 0 || i+2 >= len(s) {
+			return false
+		}
+		if s[i+1] == 0x80 && (s[i+2] == 0xA8 || s[i+2] == 0xA9) {
+			return true
+		}
+		s = s[i+1:]
+	}
 }
