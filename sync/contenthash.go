@@ -26,7 +26,7 @@ func mutationHash(m Mutation) string {
 // hashContent is mutationHash(m), and whether the one pass read m's
 // payload as JSON whole (then it is valid JSON).
 func hashContent(m Mutation) (hash string, payloadRead bool) {
-	buf := make([]byte, 0, 64+len(m.Payload))
+	buf := make([]byte, 0, 96+len(m.Kind)+len(m.RecordID)+len(m.Payload))
 	canon, ok, read := canonicalContent(buf, m)
 	if !ok {
 		return mutationHashSlow(m), false
@@ -221,30 +221,33 @@ func (c *canonWriter) array(depth int) bool {
 }
 
 // object writes an object's members ordered by key, as Marshal writes a
-// map: each member's encoding goes to the end of out first, then the
-// members are copied back in order.
+// map. They are written as they come; when their keys were not in order
+// (phones' JSON mostly has them in order), they are put in order after.
 func (c *canonWriter) object(depth int) bool {
 	c.pos++ // {
+	c.out = append(c.out, '{')
 	c.skipSpace()
 	if c.pos < len(c.src) && c.src[c.pos] == '}' {
 		c.pos++
-		c.out = append(c.out, "{}"...)
+		c.out = append(c.out, '}')
 		return true
 	}
 	type member struct {
 		key        []byte
 		start, end int // the member's encoding in out
 	}
-	var members []member
+	var stack [8]member
+	members, inOrder := stack[:0], true
 	base := len(c.out)
 	for {
 		c.skipSpace()
 		key, ok := c.str()
-		if !ok {
+		if !ok || c.next() != ':' {
 			return false
 		}
-		if c.next() != ':' {
-			return false
+		if n := len(members); n > 0 {
+			c.out = append(c.out, ',')
+			inOrder = inOrder && bytes.Compare(members[n-1].key, key) < 0
 		}
 		start := len(c.out)
 		c.out = append(c.out, '"')
@@ -262,23 +265,23 @@ func (c *canonWriter) object(depth int) bool {
 			return false
 		}
 	}
-	slices.SortFunc(members, func(a, b member) int { return bytes.Compare(a.key, b.key) })
-	for i := 1; i < len(members); i++ {
-		if bytes.Equal(members[i-1].key, members[i].key) {
-			return false // a map keeps the last of two equal keys: leave it to encoding/json
+	if !inOrder {
+		slices.SortFunc(members, func(a, b member) int { return bytes.Compare(a.key, b.key) })
+		for i := 1; i < len(members); i++ {
+			if bytes.Equal(members[i-1].key, members[i].key) {
+				return false // a map keeps the last of two equal keys: leave it to encoding/json
+			}
 		}
-	}
-	encoded := c.out[base:]
-	sorted := make([]byte, 0, len(encoded)+len(members)+1)
-	sorted = append(sorted, '{')
-	for i, m := range members {
-		if i > 0 {
-			sorted = append(sorted, ',')
+		sorted := make([]byte, 0, len(c.out)-base)
+		for i, m := range members {
+			if i > 0 {
+				sorted = append(sorted, ',')
+			}
+			sorted = append(sorted, c.out[m.start:m.end]...)
 		}
-		sorted = append(sorted, c.out[m.start:m.end]...)
+		c.out = append(c.out[:base], sorted...)
 	}
-	sorted = append(sorted, '}')
-	c.out = append(c.out[:base], sorted...)
+	c.out = append(c.out, '}')
 	return true
 }
 
