@@ -4,10 +4,13 @@
 // alone matches "USERNAME" to "username" and keeps the last of two equal
 // keys), and text that is valid UTF-8 without control characters.
 //
-// Decode first scans the bytes, guided by the target's type, and reports
-// the first such fault as an *Error naming where it is; then it decodes with
-// encoding/json, whose own errors (syntax, wrong type) it returns unchanged.
-// The scan adds about a third to encoding/json's own reading of a push
+// Decode reads a plain body (known keys once, strings without escapes,
+// whole numbers) in one pass straight into the target (fast.go). Anything
+// else takes the careful path: it scans the bytes, guided by the target's
+// type, and reports the first fault as an *Error naming where it is; then
+// it decodes with encoding/json, whose own errors (syntax, wrong type) it
+// returns unchanged. Both paths read a body to the same value. A push of
+// plain notes reads in about a quarter of encoding/json's own time
 // (BenchmarkPushDecodeStrict against BenchmarkPushDecodeStdlib).
 package strictjson
 
