@@ -224,30 +224,33 @@ func uuidBytes(s string) (u [16]byte, ok bool) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return u, false
 	}
-	n := 0 // hex digits read
-	for i := 0; i < 36; i++ {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			continue
-		}
-		d, ok := lowerHex(s[i])
-		if !ok {
-			return u, false
-		}
-		u[n/2] |= d << (4 * (1 - n%2))
-		n++
+	var bad byte // a digit's value with its high bit set marks a byte that is no lower-case hex digit
+	for i, at := range uuidDigitPairs {
+		hi, lo := lowerHexValue[s[at]], lowerHexValue[s[at+1]]
+		bad |= hi | lo
+		u[i] = hi<<4 | lo
 	}
-	return u, true
+	return u, bad&0x80 == 0
 }
 
-func lowerHex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
+// uuidDigitPairs are where each byte's two hex digits start in a UUID's text.
+var uuidDigitPairs = [16]int{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
+// lowerHexValue is each byte's value as a lower-case hex digit, 0xff for a
+// byte that is none.
+var lowerHexValue = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case '0' <= c && c <= '9':
+			t[c] = byte(c - '0')
+		case 'a' <= c && c <= 'f':
+			t[c] = byte(c - 'a' + 10)
+		default:
+			t[c] = 0xff
+		}
 	}
-	return 0, false
-}
+	return t
+}()
 
 func uuidText(b []byte) string {
 	if len(b) != 16 {

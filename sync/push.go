@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	stdsync "sync"
 	"time"
@@ -950,8 +951,8 @@ func (p *pushCtx) appendOnly(kind string, bucket []byte, rec any, prepare func(*
 		return res, err
 	}
 	given := reflect.ValueOf(rec).Elem()
-	for _, owned := range []string{"ID", "InspectorID", "Version"} {
-		if !given.FieldByName(owned).IsZero() {
+	for _, owned := range serverOwnedFields(given.Type()) {
+		if !given.Field(owned).IsZero() {
 			return res, (&inspector.Problems{{Field: "payload", Code: "server_owned", Message: "id, inspector_id and version are set by the server, not sent"}}).Err()
 		}
 	}
@@ -1009,8 +1010,26 @@ func (p *pushCtx) appendOnly(kind string, bucket []byte, rec any, prepare func(*
 	return res, putStored(b, []byte(p.m.RecordID), rec)
 }
 
+// serverOwnedFields are the indexes of an append-only record's fields that
+// the server sets (ID, InspectorID, Version), by record type.
+func serverOwnedFields(t reflect.Type) []int {
+	if f, ok := ownedFieldsOf.Load(t); ok {
+		return f.([]int)
+	}
+	var out []int
+	for _, name := range []string{"ID", "InspectorID", "Version"} {
+		if f, ok := t.FieldByName(name); ok {
+			out = append(out, f.Index[0])
+		}
+	}
+	ownedFieldsOf.Store(t, out)
+	return out
+}
+
+var ownedFieldsOf stdsync.Map // reflect.Type → []int
+
 func (p *pushCtx) logData() map[string]string {
-	d := map[string]string{"mutation": p.m.ID, "device_seq": fmt.Sprint(p.m.DeviceSeq)}
+	d := map[string]string{"mutation": p.m.ID, "device_seq": strconv.FormatUint(p.m.DeviceSeq, 10)}
 	if !p.m.DeviceTime.IsZero() {
 		d["device_time"] = p.m.DeviceTime.UTC().Format(time.RFC3339)
 	}
