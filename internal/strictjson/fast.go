@@ -2,6 +2,7 @@ package strictjson
 
 import (
 	"encoding"
+	"encoding/json"
 	"reflect"
 	"slices"
 	"strconv"
@@ -84,6 +85,7 @@ var (
 	fastPlans           stdsync.Map // reflect.Type → *fastPlan, nil when the fast path does not read it
 	fastPlansMu         stdsync.Mutex
 	timeType            = reflect.TypeFor[time.Time]()
+	numberType          = reflect.TypeFor[json.Number]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
@@ -110,6 +112,8 @@ func buildFastPlan(t reflect.Type, building map[reflect.Type]bool) *fastPlan {
 		return &fastPlan{kind: fastTime}
 	case t == deferredType:
 		return &fastPlan{kind: fastDeferred}
+	case t == numberType:
+		return nil // a string that must be a number
 	case reflect.PointerTo(t).Implements(unmarshalerType), reflect.PointerTo(t).Implements(textUnmarshalerType):
 		return nil // its own reading
 	}
@@ -150,7 +154,7 @@ func buildStructPlan(t reflect.Type, building map[reflect.Type]bool) *fastPlan {
 		if tag == "-" || !f.IsExported() {
 			continue
 		}
-		name, opts, _ := strings.Cut(tag, ",")
+		name, opts := tagName(tag)
 		for opt := range strings.SplitSeq(opts, ",") {
 			if opt != "" && opt != "omitempty" && opt != "omitzero" {
 				return nil // ",string" and the like

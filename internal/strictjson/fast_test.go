@@ -173,3 +173,39 @@ func TestFastPathLeavesWhatItDoesNotRead(t *testing.T) {
 	}]()))
 	assert.NotNil(t, fastPlanOf(reflect.TypeFor[fastTarget]()))
 }
+
+// What the careful path refuses, the fast path leaves to it: a json.Number
+// that is no number, and tag names encoding/json does not take (it reads
+// such a field by its Go name). Found by review.
+func TestFastPathRefusesWhatCarefulPathRefuses(t *testing.T) {
+	type number struct {
+		N json.Number `json:"n"`
+	}
+	type badTag struct {
+		A string `json:"a'b"` // not a valid tag name to encoding/json: it reads the field as "A"
+		B string `json:"€"`
+	}
+	for _, c := range []struct {
+		raw string
+		v   func() any
+	}{
+		{`{"n":"abc"}`, func() any { return new(number) }},
+		{`{"n":""}`, func() any { return new(number) }},
+		{`"abc"`, func() any { return new(json.Number) }},
+		{`{"a'b":"x"}`, func() any { return new(badTag) }},
+		{`{"€":"x"}`, func() any { return new(badTag) }},
+		{`{"A":"x","B":"y"}`, func() any { return new(badTag) }},
+	} {
+		got, want := c.v(), c.v()
+		fast := decodeFast([]byte(c.raw), got)
+		err := decodeCareful([]byte(c.raw), want)
+		stdErr := stdDecode([]byte(c.raw), c.v()) // encoding/json, unknown fields refused
+		assert.Equal(t, stdErr == nil, err == nil, "%T %s: careful path %v, encoding/json %v", got, c.raw, err, stdErr)
+		if !fast {
+			continue
+		}
+		if assert.NoError(t, err, "%T %s: the fast path read %+v", got, c.raw, got) {
+			assert.Equal(t, want, got, "%T %s", got, c.raw)
+		}
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	stdsync "sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/favad/favad/inspector"
@@ -509,7 +510,7 @@ func addFields(into map[string]reflect.Type, t reflect.Type) {
 		if tag == "-" {
 			continue
 		}
-		name, _, _ := strings.Cut(tag, ",")
+		name, _ := tagName(tag)
 		ft := f.Type
 		if f.Anonymous && name == "" {
 			for ft.Kind() == reflect.Pointer {
@@ -528,4 +529,32 @@ func addFields(into map[string]reflect.Type, t reflect.Type) {
 		}
 		into[name] = f.Type
 	}
+}
+
+// tagName splits a json struct tag into its name and options; a name that
+// encoding/json does not take as one (see isValidTag) is "", so that the
+// field goes by its Go name, as it does there.
+func tagName(tag string) (name, opts string) {
+	name, opts, _ = strings.Cut(tag, ",")
+	if !isValidTag(name) {
+		name = ""
+	}
+	return name, opts
+}
+
+// isValidTag is encoding/json's rule for a tag's name: letters, digits and
+// the punctuation below, not empty.
+func isValidTag(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
+			// Backslash and quote are reserved; other punctuation is allowed.
+		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
+			return false
+		}
+	}
+	return true
 }
