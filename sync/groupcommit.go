@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	stdsync "sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -38,6 +39,10 @@ type groupCommit struct {
 	mu      stdsync.Mutex
 	queue   []groupCall
 	leading bool // a goroutine is committing; when false, queue is empty
+
+	// lone is the transaction of a group of one writer with nobody queued
+	// behind it when it began (alone).
+	lone atomic.Pointer[bolt.Tx]
 }
 
 type groupCall struct {
@@ -128,7 +133,12 @@ func (g *groupCommit) commit(calls []groupCall) {
 	}()
 	for len(calls) > 0 {
 		failed := -1
+		lone := len(calls) == 1 && !g.busy()
 		err := g.db.Update(func(tx *bolt.Tx) error {
+			if lone {
+				g.lone.Store(tx)
+				defer g.lone.Store(nil)
+			}
 			for i, c := range calls {
 				if err := callSafely(c.fn, tx); err != nil {
 					failed = i
@@ -156,6 +166,12 @@ func (g *groupCommit) runSettle(tx *bolt.Tx) error {
 		return nil
 	}
 	return g.settle(tx, g.busy())
+}
+
+// alone reports whether tx, a group commit's, carries one writer's function
+// and nobody waited for the next commit when it began.
+func (g *groupCommit) alone(tx *bolt.Tx) bool {
+	return tx != nil && g.lone.Load() == tx
 }
 
 // busy reports whether writers wait for the next group transaction.

@@ -91,6 +91,36 @@ func TestGroupCommitALoneWriterCommitsAtOnce(t *testing.T) {
 	assert.False(t, g.leading, "nobody leads once the queue is empty")
 }
 
+// A writer alone in its transaction is told so (it then puts its index
+// entries in place); writers that queued together are not.
+func TestGroupCommitTellsAWriterItIsAlone(t *testing.T) {
+	g := openGroupDB(t)
+	noting := func(alone *bool) func(*bolt.Tx) error {
+		return func(tx *bolt.Tx) error { *alone = g.alone(tx); return nil }
+	}
+	var lone bool
+	require.NoError(t, g.do(noting(&lone)))
+	assert.True(t, lone)
+
+	release := holdWriteLock(t, g.db)
+	first := run(g, putKey("first"))
+	waitLeading(t, g)
+	together := make([]bool, 3)
+	var rest []<-chan error
+	for i := range together {
+		together[i] = true
+		rest = append(rest, run(g, noting(&together[i])))
+	}
+	waitQueued(t, g, len(together))
+	release()
+	require.NoError(t, <-first)
+	for _, r := range rest {
+		require.NoError(t, <-r)
+	}
+	assert.Equal(t, []bool{false, false, false}, together)
+	assert.False(t, g.alone(nil))
+}
+
 func TestGroupCommitWritersThatQueueShareOneTransaction(t *testing.T) {
 	g := openGroupDB(t)
 	release := holdWriteLock(t, g.db)

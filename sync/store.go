@@ -356,7 +356,9 @@ func (s *Store) update(actor Actor, fn func(t *tx) error) error {
 func (s *Store) batch(actor Actor, fn func(t *tx) error) error {
 	err := classifyWrite(s.group.do(func(btx *bolt.Tx) error {
 		t := s.newTx(btx, actor)
-		t.behind = true
+		// A writer alone puts its index entries in place: nobody shares
+		// the pages they would dirty.
+		t.behind = s.behindKeep || !s.group.alone(btx)
 		return fn(t)
 	}))
 	if err == nil {
