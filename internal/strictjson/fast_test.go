@@ -35,7 +35,8 @@ type fastTarget struct {
 	Outcome  fastOutcome `json:"outcome,omitempty"`
 	Payload  Deferred    `json:"payload"`
 	Untagged string
-	hidden   string
+	//lint:ignore U1000 an unexported field, which both paths leave alone
+	hidden string
 }
 
 // drawFastJSON draws JSON text for a value of type t: mostly what the fast
