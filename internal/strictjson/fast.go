@@ -83,7 +83,6 @@ const maxFastFields = 64
 
 var (
 	fastPlans           stdsync.Map // reflect.Type → *fastPlan, nil when the fast path does not read it
-	fastPlansMu         stdsync.Mutex
 	timeType            = reflect.TypeFor[time.Time]()
 	numberType          = reflect.TypeFor[json.Number]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
@@ -94,8 +93,6 @@ func fastPlanOf(t reflect.Type) *fastPlan {
 	if p, ok := fastPlans.Load(t); ok {
 		return p.(*fastPlan)
 	}
-	fastPlansMu.Lock()
-	defer fastPlansMu.Unlock()
 	p := buildFastPlan(t, map[reflect.Type]bool{})
 	fastPlans.Store(t, p)
 	return p
@@ -181,16 +178,7 @@ type fastDecoder struct {
 	i   int
 }
 
-func (d *fastDecoder) ws() {
-	for d.i < len(d.raw) {
-		switch d.raw[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
+func (d *fastDecoder) ws() { d.i = skipSpace(d.raw, d.i) }
 
 // next returns the byte after any space and moves past it; 0 at the end.
 func (d *fastDecoder) next() byte {

@@ -190,15 +190,20 @@ func keyString(lit []byte, escaped bool) string {
 	return k
 }
 
-func (w *walker) ws() {
-	for w.i < len(w.raw) {
-		switch w.raw[w.i] {
+func (w *walker) ws() { w.i = skipSpace(w.raw, w.i) }
+
+// skipSpace returns the index of the first byte at or after i in raw that
+// is not JSON white space.
+func skipSpace(raw []byte, i int) int {
+	for i < len(raw) {
+		switch raw[i] {
 		case ' ', '\t', '\n', '\r':
-			w.i++
+			i++
 		default:
-			return
+			return i
 		}
 	}
+	return i
 }
 
 func (w *walker) value(sh *shape) error {
