@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -101,4 +102,54 @@ func TestRefreshTokensAreRandomAndHashed(t *testing.T) {
 	assert.Equal(t, ha, HashRefreshToken(a))
 	assert.NotEqual(t, ha, hb)
 	assert.Len(t, ha, 32)
+}
+
+// A token verified once is not verified again, and its times still hold on
+// every use: the verdict at each moment is what a fresh verification gives.
+func TestAVerifiedTokenKeepsItsTimes(t *testing.T) {
+	start := time.Now()
+	now := start
+	clock := func() time.Time { return now }
+	is := &Issuer{Keys: NewKeySet(), AccessTTL: time.Minute, Now: clock}
+	tok, exp, err := is.Issue(inspector.User{ID: "u1", Role: inspector.RoleInspector}, "dev-1", "s1")
+	require.NoError(t, err)
+	_, err = is.Verify(tok)
+	require.NoError(t, err)
+	require.Len(t, is.verified.m, 1)
+
+	for _, at := range []time.Time{
+		start.Add(30 * time.Second), exp.Add(4 * time.Second), exp.Add(5 * time.Second), exp.Add(time.Hour),
+		start.Add(-time.Minute), start.Add(-66 * time.Second), start.Add(-2 * time.Minute),
+	} {
+		now = at
+		fresh := &Issuer{Keys: is.Keys, AccessTTL: time.Minute, Now: clock}
+		_, want := fresh.Verify(tok)
+		_, got := is.Verify(tok)
+		assert.Equal(t, inspector.ErrorCode(want), inspector.ErrorCode(got), "at %v after issue", at.Sub(start))
+	}
+	now = exp.Add(6 * time.Second)
+	_, err = is.Verify(tok)
+	assert.Equal(t, inspector.CodeTokenExpired, inspector.ErrorCode(err))
+
+	// Another text is verified on its own: a token changed by one byte fails.
+	now = start
+	tampered := tok[:len(tok)-2] + map[bool]string{true: "A", false: "B"}[tok[len(tok)-2] != 'A'] + tok[len(tok)-1:]
+	_, err = is.Verify(tampered)
+	assert.Equal(t, inspector.CodeUnauthorized, inspector.ErrorCode(err))
+	// A token verified with other keys is not taken on their word.
+	other := &Issuer{Keys: NewKeySet(), AccessTTL: time.Minute, Now: clock}
+	other.verified.m = is.verified.m
+	_, err = other.Verify(tok)
+	assert.Equal(t, inspector.CodeUnauthorized, inspector.ErrorCode(err))
+}
+
+func TestVerifiedTokensAreBounded(t *testing.T) {
+	var v verifiedTokens
+	keys := NewKeySet()
+	for i := range maxVerifiedTokens + 10 {
+		v.put(fmt.Sprint("token-", i), keys, Claims{})
+	}
+	assert.LessOrEqual(t, len(v.m), maxVerifiedTokens)
+	_, ok := v.get(fmt.Sprint("token-", maxVerifiedTokens+9), keys)
+	assert.True(t, ok, "the newest stays")
 }
