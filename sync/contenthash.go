@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/favad/favad/internal/strictjson"
 )
 
 // mutationHash identifies a mutation's content, so that a replay can be told
@@ -92,16 +94,7 @@ type canonWriter struct {
 	out []byte
 }
 
-func (c *canonWriter) skipSpace() {
-	for c.pos < len(c.src) {
-		switch c.src[c.pos] {
-		case ' ', '\t', '\n', '\r':
-			c.pos++
-		default:
-			return
-		}
-	}
-}
+func (c *canonWriter) skipSpace() { c.pos = strictjson.SkipSpace(c.src, c.pos) }
 
 // value copies the value at pos; it declines anything that is not JSON.
 func (c *canonWriter) value(depth int) bool {

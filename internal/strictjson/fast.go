@@ -178,7 +178,7 @@ type fastDecoder struct {
 	i   int
 }
 
-func (d *fastDecoder) ws() { d.i = skipSpace(d.raw, d.i) }
+func (d *fastDecoder) ws() { d.i = SkipSpace(d.raw, d.i) }
 
 // next returns the byte after any space and moves past it; 0 at the end.
 func (d *fastDecoder) next() byte {
@@ -219,28 +219,9 @@ func (d *fastDecoder) value(p *fastPlan, v reflect.Value, depth int) bool {
 			return false
 		}
 		return true
-	case fastInt:
+	case fastInt, fastUint:
 		lit, ok := d.integer()
-		if !ok {
-			return false
-		}
-		n, err := strconv.ParseInt(string(lit), 10, 64)
-		if err != nil || v.OverflowInt(n) {
-			return false
-		}
-		v.SetInt(n)
-		return true
-	case fastUint:
-		lit, ok := d.integer()
-		if !ok || lit[0] == '-' {
-			return false
-		}
-		n, err := strconv.ParseUint(string(lit), 10, 64)
-		if err != nil || v.OverflowUint(n) {
-			return false
-		}
-		v.SetUint(n)
-		return true
+		return ok && setInteger(v, lit, p.kind == fastUint)
 	case fastTime:
 		d.ws()
 		start := d.i
@@ -340,6 +321,26 @@ func (d *fastDecoder) array(p *fastPlan, v reflect.Value, depth int) bool {
 			return false
 		}
 	}
+}
+
+// setInteger sets v to the whole number lit, as encoding/json does: what
+// does not fit v's kind (or a negative number for an unsigned one) is left
+// to the careful path.
+func setInteger(v reflect.Value, lit []byte, unsigned bool) bool {
+	if unsigned {
+		n, err := strconv.ParseUint(string(lit), 10, 64)
+		if err != nil || v.OverflowUint(n) {
+			return false // "-0" too: ParseUint refuses a sign
+		}
+		v.SetUint(n)
+		return true
+	}
+	n, err := strconv.ParseInt(string(lit), 10, 64)
+	if err != nil || v.OverflowInt(n) {
+		return false
+	}
+	v.SetInt(n)
+	return true
 }
 
 func (d *fastDecoder) literal(word string) bool {

@@ -190,11 +190,11 @@ func keyString(lit []byte, escaped bool) string {
 	return k
 }
 
-func (w *walker) ws() { w.i = skipSpace(w.raw, w.i) }
+func (w *walker) ws() { w.i = SkipSpace(w.raw, w.i) }
 
-// skipSpace returns the index of the first byte at or after i in raw that
+// SkipSpace returns the index of the first byte at or after i in raw that
 // is not JSON white space.
-func skipSpace(raw []byte, i int) int {
+func SkipSpace(raw []byte, i int) int {
 	for i < len(raw) {
 		switch raw[i] {
 		case ' ', '\t', '\n', '\r':

@@ -68,9 +68,9 @@ func (is *Issuer) Verify(token string) (*Claims, error) {
 		now := is.Now()
 		switch {
 		case !now.Before(c.ExpiresAt.Add(tokenLeeway)):
-			return nil, inspector.Errorf(inspector.CodeTokenExpired, "the access token has expired; refresh it")
+			return nil, errTokenExpired()
 		case c.NotBefore != nil && now.Before(c.NotBefore.Add(-tokenLeeway)):
-			return nil, inspector.Errorf(inspector.CodeUnauthorized, "the access token is not valid")
+			return nil, errTokenInvalid()
 		}
 		return &c, nil
 	}
@@ -86,14 +86,20 @@ func (is *Issuer) Verify(token string) (*Claims, error) {
 		jwt.WithExpirationRequired(), jwt.WithTimeFunc(is.Now), jwt.WithLeeway(tokenLeeway))
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return nil, inspector.Errorf(inspector.CodeTokenExpired, "the access token has expired; refresh it")
-	case err != nil:
-		return nil, inspector.Errorf(inspector.CodeUnauthorized, "the access token is not valid")
-	case c.Subject == "" || c.SessionID == "" || !c.Role.Valid():
-		return nil, inspector.Errorf(inspector.CodeUnauthorized, "the access token is not valid")
+		return nil, errTokenExpired()
+	case err != nil, c.Subject == "" || c.SessionID == "" || !c.Role.Valid():
+		return nil, errTokenInvalid()
 	}
 	is.verified.put(token, is.Keys, c)
 	return &c, nil
+}
+
+func errTokenExpired() error {
+	return inspector.Errorf(inspector.CodeTokenExpired, "the access token has expired; refresh it")
+}
+
+func errTokenInvalid() error {
+	return inspector.Errorf(inspector.CodeUnauthorized, "the access token is not valid")
 }
 
 // maxVerifiedTokens bounds verifiedTokens: at about half a kilobyte a
