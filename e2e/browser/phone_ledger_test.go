@@ -110,3 +110,75 @@ return true;`, jsq(form+"-duration"), form))
 	assert.Equal(t, []int{1, 2, 3, 4}, seqs)
 	assert.Empty(t, stored("outbox"))
 }
+
+// TestPhoneScreenKeepsItsOwnCalls: the phone screen keeps the call records
+// it created from its push's answers and pulls with own_writes=omit, so a
+// delta pull never sends them back; a call the same inspector recorded on
+// another device still arrives, and after a full sync (a reload) the card
+// reads the same as it did from the console's own copies.
+func TestPhoneScreenKeepsItsOwnCalls(t *testing.T) {
+	e := newEnv(t)
+	c := e.complaint("QZ-TAX-01", inspector.CategoryNonWork, inspector.PriorityNormal, "کارمند با تلفن همراه مشغول است")
+	e.assign(c.ID, "phone")
+	b := newTab(t, e.ts.URL)
+	b.login("phone", testseed.Password)
+	form := fmt.Sprintf("call-%s", c.ID)
+	b.wait("the call form", `return document.getElementById(`+jsq(form+"-duration")+`) !== null;`)
+	// Every pull the page makes from here on, with the call records it was sent.
+	eval[bool](b, `window.__pulls = [];
+const real = window.fetch;
+window.fetch = async (url, opts) => {
+  const r = await real(url, opts);
+  if (String(url).includes("/v1/sync/pull")) {
+    const page = await r.clone().json();
+    window.__pulls.push({ url: String(url), calls: page.changes.filter((c) => c.kind === "call").map((c) => c.id) });
+  }
+  return r;
+};
+return true;`)
+	type pulled struct {
+		URL   string   `json:"url"`
+		Calls []string `json:"calls"`
+	}
+	pulls := func() []pulled { return eval[[]pulled](b, `return window.__pulls;`) }
+
+	eval[bool](b, fmt.Sprintf(`const f = document.getElementById(%s).closest("form");
+document.getElementById(%s).value = "مدیر شعبه";
+document.getElementById(%s).value = "۴:۳۰";
+document.querySelector('input[name="%s-outcome"][value="reached"]').checked = true;
+f.requestSubmit();
+return true;`, jsq(form+"-duration"), jsq(form+"-callee"), jsq(form+"-duration"), form))
+	b.wait("the console's call on the card", `return document.querySelectorAll("article.card li").length === 1;`)
+	var own string
+	changes, err := e.store.Changes(0, 100000)
+	require.NoError(t, err)
+	for _, ch := range changes {
+		if ch.Kind == favsync.KindCall {
+			own = ch.ID
+		}
+	}
+	require.NotEmpty(t, own, "the call is on the server")
+
+	other, otherCall := e.device("phone"), client.NewID() // the same inspector's phone
+	e.sync(other)
+	_, _, err = other.RecordCall(otherCall, client.Call{ComplaintID: c.ID, CalleeName: "معاون", Number: "028-33220000",
+		StartedAt: time.Now().Add(-time.Hour), DurationS: 60, Outcome: "busy"})
+	require.NoError(t, err)
+	e.sync(other)
+	b.clickButton(b.label("phone.refresh"))
+	b.wait("the other device's call too", `return document.querySelectorAll("article.card li").length === 2;`)
+
+	var delivered []string
+	for _, p := range pulls() {
+		assert.Contains(t, p.URL, "own_writes=omit")
+		assert.NotContains(t, p.Calls, own, "a delta pull sent the console its own call back: %s", p.URL)
+		delivered = append(delivered, p.Calls...)
+	}
+	assert.Contains(t, delivered, otherCall, "the other device's call came with a pull")
+
+	items := `return [...document.querySelectorAll("article.card li")].map((li) => li.innerText);`
+	before := eval[[]string](b, items)
+	b.open("?reload#/phone") // a full sync: every record from the server
+	b.wait("the calls after a full sync", `return document.querySelectorAll("article.card li").length === 2;`)
+	assert.Equal(t, before, eval[[]string](b, items), "the console's own copy reads as the server's")
+}

@@ -30,6 +30,11 @@
 // sequences, before its new work — as the phone app does — so a failover
 // loses nothing this browser still holds. A pull that shows the server
 // holding less than was acknowledged sends them again at once.
+//
+// Its own call records. The console keeps each call record it created from
+// its push's answer (keepOwn) and pulls with own_writes=omit, so a delta
+// pull does not send them back; a full sync (every visit of the screen)
+// still sends everything.
 import { addLabels, api, ApiError, fmtDate, fmtDuration, h, lang, rawFetch, route, session, showError, t, toast, digitsToASCII, onLeave } from "../core.js";
 import { uuidv7 } from "./ids.js";
 import { localDigits } from "./routing.js";
@@ -209,6 +214,7 @@ function push(makeMuts) {
     }
     serverLastSeq = Math.max(serverLastSeq, res.last_device_seq || 0);
     remember(sent);
+    keepOwn(sent, res.results);
     setOutbox([]);
     const mine = new Set(muts.map((m) => m.mutation_id));
     return res.results.filter((r) => mine.has(r.mutation_id));
@@ -223,6 +229,7 @@ function resend() {
     const { res, sent } = await sendPush([], held);
     if (res) serverLastSeq = Math.max(serverLastSeq, res.last_device_seq || 0);
     remember(sent);
+    if (res) keepOwn(sent, res.results);
   });
 }
 
@@ -241,11 +248,27 @@ function applyPage(page) {
   serverLastSeq = Math.max(serverLastSeq, page.last_device_seq || 0);
 }
 
-/** pull reads the inspector's scope: a full sync the first time, then what changed. */
+/**
+ * keepOwn stores the call records this console created, as the server
+ * stores them, from the answers to their push (applied, replays too): the
+ * payload with the record's id, the account's id and the answer's version,
+ * the number in ASCII digits. A delta pull with own_writes=omit leaves them out.
+ */
+function keepOwn(sent, results) {
+  const byID = new Map(sent.map((m) => [m.mutation_id, m]));
+  for (const r of results) {
+    const m = byID.get(r.mutation_id);
+    if (!m || m.kind !== "call.create" || r.status !== "applied") continue;
+    store.calls.set(m.record_id, { callee_name: "", ...m.payload, number: digitsToASCII(m.payload.number || ""),
+      id: m.record_id, inspector_id: session.id, version: r.version });
+  }
+}
+
+/** pull reads the inspector's scope: a full sync the first time, then what changed (less this console's own call records). */
 async function pull() {
   let changed = false;
   for (let i = 0; i < 100; i++) {
-    const q = new URLSearchParams({ limit: "1000" });
+    const q = new URLSearchParams({ limit: "1000", own_writes: "omit" });
     if (store.cursor) q.set("cursor", store.cursor);
     const page = await syncFetch("GET", "/v1/sync/pull?" + q);
     changed = changed || page.changes.length > 0 || page.reset;
