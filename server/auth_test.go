@@ -117,6 +117,24 @@ func TestLoginRefreshLogout(t *testing.T) {
 	assert.Equal(t, "wipe", p.Action, "a signed-out device drops what it pulled")
 }
 
+// TestSignOutAfterSigningInTwice: a device that signed in twice and then
+// signs out keeps no working token of either sign-in, and another account
+// can sign in on it.
+func TestSignOutAfterSigningInTwice(t *testing.T) {
+	e := newEnv(t)
+	first := e.login("field", "android-twice")
+	second := e.login("field", "android-twice")
+	require.Equal(t, http.StatusNoContent, e.do(newCall("POST", "/v1/auth/logout", second.AccessToken, nil)).status)
+	for name, tk := range map[string]tokens{"first": first, "second": second} {
+		r := e.do(newCall("GET", "/v1/me", tk.AccessToken, nil))
+		require.Equal(t, http.StatusUnauthorized, r.status, name)
+		assert.Equal(t, "signed_out", string(r.problem(t).Code), name)
+		r = e.do(call{method: "POST", path: "/v1/auth/refresh", body: map[string]string{"refresh_token": tk.RefreshToken}})
+		assert.Equal(t, http.StatusUnauthorized, r.status, "%s refresh token: %s", name, r.body)
+	}
+	e.login("phone", "android-twice") // handed over
+}
+
 func TestAccessTokenExpires(t *testing.T) {
 	e := newEnv(t)
 	tk := e.login("dispatcher", "browser-0001")

@@ -593,7 +593,7 @@ func TestFeedEndsOnSignOut(t *testing.T) {
 	t.Run("before a write", func(t *testing.T) {
 		e := newEnv(t, func(c *server.Config) { c.FeedHeartbeat = time.Hour })
 		disp := e.token("dispatcher")
-		other := e.token("dispatcher") // another session, which stays
+		other := e.login("dispatcher", "browser-other").AccessToken // a session on another browser, which stays
 		f := e.openFeed(disp, "", "")
 		r := e.do(call{method: "POST", path: "/v1/auth/logout", token: disp})
 		require.Equal(t, http.StatusNoContent, r.status)

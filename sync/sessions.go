@@ -247,17 +247,18 @@ func (t *tx) checkSession(ss *Session, u *userRecord) error {
 	return nil
 }
 
-// EndSession revokes one session (logout).
+// EndSession signs the session's account out of the session's device
+// (logout): the session ends, and so does any other session the account
+// still holds there (it signed in again without signing out), so that no
+// token of the account outlives the sign-out and the device can be handed
+// over.
 func (s *Store) EndSession(actor Actor, sessionID, reason string) error {
 	return s.update(actor, func(t *tx) error {
 		var ss Session
 		if err := getRecord(t.Bucket(bucketSessions), "session", sessionID, []byte(sessionID), &ss); err != nil {
 			return err
 		}
-		if ss.RevokedAt != nil {
-			return nil
-		}
-		return t.revokeSession(&ss, reason)
+		return t.revokeSessions(func(o *Session) bool { return o.UserID == ss.UserID && o.DeviceID == ss.DeviceID }, reason)
 	})
 }
 

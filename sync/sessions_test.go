@@ -340,6 +340,32 @@ func TestEndSession(t *testing.T) {
 	requireCode(t, err, inspector.CodeSessionRevoked)
 }
 
+// Signing out of a device ends every session the account holds there: a
+// device that signed in twice without signing out keeps no live token, and
+// is free for another account. The account's other devices stay signed in.
+func TestEndSessionSignsTheAccountOutOfTheDevice(t *testing.T) {
+	f := newSessionFixture(t)
+	first := f.start(t, "phone-1", "r1")
+	second := f.start(t, "phone-1", "r2") // signed in again, never signed out
+	tablet := f.start(t, "tablet-1", "t1")
+
+	seq := lastSeq(t, f.s)
+	require.NoError(t, f.s.EndSession(Actor{UserID: f.ali.ID, DeviceID: "phone-1"}, second.ID, "logout"))
+	assert.Equal(t, seq+2, lastSeq(t, f.s), "both sessions on the phone ended")
+	for _, id := range []string{first.ID, second.ID} {
+		_, err := f.s.CheckSession(id)
+		requireCode(t, err, inspector.CodeSignedOut)
+	}
+	_, _, err := f.s.RotateRefresh(hash("r1"), hash("r1b"), ttl)
+	requireCode(t, err, inspector.CodeSignedOut)
+	_, err = f.s.CheckSession(tablet.ID)
+	require.NoError(t, err, "the tablet stays signed in")
+
+	sara := mustCreateUser(t, f.s, "sara", inspector.RoleInspector, inspector.ModePhone)
+	_, err = f.s.StartSession(sara.ID, "phone-1", hash("s1"), ttl)
+	require.NoError(t, err, "signed out there, the phone is handed over")
+}
+
 // TestRefreshRetryAfterLostAnswer: within RefreshReuseGrace, the spent token
 // may be presented again while its successor is unused (the answer was lost):
 // a new successor is issued and the unused one retired, so presenting the
