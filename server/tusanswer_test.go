@@ -86,6 +86,38 @@ func TestChunkedPatchOverLengthKeepsNothing(t *testing.T) {
 	assert.Equal(t, "stored", ev.Status)
 }
 
+// TestPatchOverLengthWithContentLengthKeepsTheUpload: a PATCH whose
+// Content-Length goes past the upload's length is refused (413) before any
+// of its bytes is read, so what the upload held before stays at its offset
+// and the right bytes finish it. (A chunked body shows its length only at
+// its end: TestChunkedPatchOverLengthKeepsNothing.)
+func TestPatchOverLengthWithContentLengthKeepsTheUpload(t *testing.T) {
+	t.Parallel()
+	e := newEvidenceEnv(t)
+	complaint := e.assignedComplaint("CALL-TUS-OVER-2")
+	field := e.login("field", "android-field-over2").AccessToken
+	photo := noiseJPEG(t, 96, 64, 33)
+	sum, size, id := hexSHA256(photo), int64(len(photo)), v7()
+	e.pushEvidence(field, 1, id, complaint, size, sum, "image/jpeg")
+	r := e.tusCreate(field, size, evidenceMeta(id, sum, "image/jpeg"))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	loc := r.header.Get("Location")
+	require.Equal(t, http.StatusNoContent, e.tusPatch(field, loc, 0, photo[:100]).status)
+
+	r = e.tusPatch(field, loc, 100, append(append([]byte(nil), photo[100:]...), "trailing bytes"...))
+	require.Equal(t, http.StatusRequestEntityTooLarge, r.status, "%s", r.body)
+	assert.Equal(t, "too_large", string(r.problem(t).Code))
+	h := e.unchecked(call{method: "HEAD", path: strings.TrimPrefix(loc, e.ts.URL), token: field, header: http.Header{"Tus-Resumable": {"1.0.0"}}})
+	require.Equal(t, http.StatusOK, h.status)
+	assert.Equal(t, "100", h.header.Get("Upload-Offset"), "nothing of the refused request was kept, and nothing before it lost")
+	ev, _ := e.evidence(field, id)
+	assert.Equal(t, "awaiting_upload", ev.Status)
+
+	require.Equal(t, http.StatusNoContent, e.tusPatch(field, loc, 100, photo[100:]).status, "the right bytes finish it")
+	ev, _ = e.evidence(field, id)
+	assert.Equal(t, "stored", ev.Status)
+}
+
 // TestPatchCutMidBodyIsAClientDisconnect: a phone that loses its link in
 // the middle of a PATCH is normal on a field network. The server logs it as
 // a client disconnect (a warning, no error), counts it with status 499
