@@ -88,6 +88,11 @@ func TestConsoleSessionUsesAnHttpOnlyCookie(t *testing.T) {
 	r = e.do(newCall("POST", "/v1/auth/logout", tk.AccessToken, map[string]bool{"everywhere": true}))
 	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
 	assert.True(t, strings.Contains(r.header.Get("Set-Cookie"), "favad_refresh=;") || strings.Contains(r.header.Get("Set-Cookie"), "Max-Age=0"), r.header.Get("Set-Cookie"))
-	r = e.do(newCall("GET", "/v1/me", other.AccessToken, nil))
-	assert.Equal(t, http.StatusUnauthorized, r.status, "the other device's session ended too")
+	for name, token := range map[string]string{"the other device's session": other.AccessToken, "the console's own": tk.AccessToken} {
+		r = e.do(newCall("GET", "/v1/me", token, nil))
+		require.Equal(t, http.StatusUnauthorized, r.status, "%s ended too", name)
+		p := r.problem(t)
+		assert.Equal(t, "signed_out", string(p.Code), name)
+		assert.Equal(t, "wipe", p.Action, "%s: a device signed out everywhere drops what it pulled", name)
+	}
 }

@@ -224,8 +224,16 @@ func (t *tx) checkSession(ss *Session, u *userRecord) error {
 		case "device_revoked":
 			return inspector.Errorf(inspector.CodeDeviceRevoked, "this device was revoked; ask an administrator")
 		case "account_disabled":
-			return inspector.Errorf(inspector.CodeAccountDisabled, "this account is disabled")
-		case "logout":
+			// Enabled again since, the account may sign in: this session
+			// stays ended, and says so.
+			if ok, err := getJSON(t.Bucket(bucketUsers), []byte(ss.UserID), u); err != nil {
+				return err
+			} else if !ok || u.Disabled {
+				return inspector.Errorf(inspector.CodeAccountDisabled, "this account is disabled")
+			}
+			return inspector.Errorf(inspector.CodeSessionRevoked, "the session ended when the account was disabled; sign in again")
+		case "logout", "logout_everywhere":
+			// Signed out, here or everywhere: the device drops what it pulled.
 			return inspector.Errorf(inspector.CodeSignedOut, "this session was signed out; sign in again")
 		}
 		return inspector.Errorf(inspector.CodeSessionRevoked, "the session has ended (%s); sign in again", ss.RevokeReason)

@@ -270,7 +270,9 @@ func TestSetUserDisabled(t *testing.T) {
 	assert.False(t, u.Disabled)
 	assert.Equal(t, "user/enabled", func() string { c := allChanges(t, f.s); l := c[len(c)-1]; return l.Kind + "/" + l.Action }())
 	_, err = f.s.CheckSession(ss.ID)
-	requireCode(t, err, inspector.CodeAccountDisabled)
+	requireCode(t, err, inspector.CodeSessionRevoked) // no longer "disabled": sign in again
+	_, _, err = f.s.RotateRefresh(hash("r1"), hash("r3"), ttl)
+	requireCode(t, err, inspector.CodeSessionRevoked)
 	ss2 := f.start(t, "phone-1", "r4")
 	_, err = f.s.CheckSession(ss2.ID)
 	require.NoError(t, err)
