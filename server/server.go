@@ -201,7 +201,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
 	e.Pre(middleware.RemoveTrailingSlash())
-	e.Use(s.requestID, securityHeaders, s.recoverPanics, s.observe, s.bodyDeadline)
+	e.Use(s.requestID, securityHeaders, s.recoverPanics, s.observe, s.bodyDeadline, checkQuery)
 	if len(s.cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: s.cfg.CORSOrigins,
