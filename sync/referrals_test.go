@@ -41,6 +41,11 @@ func TestOfficeAccountsAreBoundToAnOfficeOrAnAgency(t *testing.T) {
 	assertField(t, err, "office_code")
 	u := mustCreateOfficeUser(t, s, "liaison", "QZ-SSO-01", "")
 	assert.Equal(t, "QZ-SSO-01", u.OfficeCode)
+	// Codes are case-insensitive, as everywhere, and kept in upper case.
+	u = mustCreateOfficeUser(t, s, "liaison.lower", " qz-sso-01 ", "")
+	assert.Equal(t, "QZ-SSO-01", u.OfficeCode)
+	u = mustCreateOfficeUser(t, s, "liaison.agency", "", "sso")
+	assert.Equal(t, "SSO", u.AgencyCode)
 }
 
 func assertField(t *testing.T, err error, field string) {

@@ -80,6 +80,9 @@ func (n *NewUser) validate() error {
 func (s *Store) CreateUser(actor Actor, n NewUser) (inspector.User, error) {
 	n.Username = strings.ToLower(strings.TrimSpace(n.Username))
 	n.DisplayName = strings.TrimSpace(n.DisplayName)
+	// Codes are case-insensitive and kept in upper case, as everywhere.
+	n.OfficeCode = strings.ToUpper(strings.TrimSpace(n.OfficeCode))
+	n.AgencyCode = strings.ToUpper(strings.TrimSpace(n.AgencyCode))
 	if err := n.validate(); err != nil {
 		return inspector.User{}, err
 	}
