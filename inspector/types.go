@@ -265,6 +265,21 @@ func (c *Complaint) ReferralOpenToOffice() bool {
 	return c.Referral != nil && (c.Assignment == nil || !c.Assignment.AssignedAt.After(c.Referral.ReferredAt))
 }
 
+// AssignedTo reports whether c is with inspector inspectorID now: assigned
+// to them, in progress, or their outcome held for review, and not referred
+// to the workplace since. The assignment stays on a complaint referred or
+// closed later, as its history; it does not make it theirs.
+func (c *Complaint) AssignedTo(inspectorID string) bool {
+	if c.Assignment == nil || c.Assignment.InspectorID != inspectorID || c.ReferralOpenToOffice() {
+		return false
+	}
+	switch c.Status {
+	case StatusAssigned, StatusInProgress, StatusNeedsReview:
+		return true
+	}
+	return false
+}
+
 // Overdue reports whether c is still open after its active due time.
 func (c *Complaint) Overdue(now time.Time) bool {
 	return !c.Status.Terminal() && now.After(c.ActiveDue())

@@ -197,7 +197,7 @@ func (f *ComplaintFilter) matches(c *inspector.Complaint, now time.Time, query s
 		f.OfficeCode != "" && !strings.EqualFold(c.OfficeCode, f.OfficeCode),
 		f.AgencyCode != "" && !strings.EqualFold(c.AgencyCode, f.AgencyCode),
 		f.Category != "" && c.Category != f.Category,
-		f.InspectorID != "" && (c.Assignment == nil || c.Assignment.InspectorID != f.InspectorID),
+		f.InspectorID != "" && !c.AssignedTo(f.InspectorID),
 		f.Overdue && !c.Overdue(now):
 		return false
 	}

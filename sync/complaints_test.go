@@ -551,6 +551,31 @@ func numbers(cs []inspector.Complaint) []uint64 {
 	return out
 }
 
+// The inspector filter lists what is with the inspector now: a complaint
+// assigned to them and then referred to the workplace or withdrawn keeps
+// its assignment as history, and is not listed.
+func TestInspectorFilterIsWhatTheInspectorHoldsNow(t *testing.T) {
+	f := newListFixture(t)
+	ali := func() []uint64 {
+		t.Helper()
+		items, _, err := f.s.ListComplaints(ComplaintFilter{InspectorID: f.ali.ID})
+		require.NoError(t, err)
+		return numbers(items)
+	}
+	require.Equal(t, []uint64{8, 3, 1}, ali())
+	_, err := f.s.Refer(dispatcher, f.byNum[8].ID, "")
+	require.NoError(t, err)
+	_, err = f.s.Withdraw(dispatcher, f.byNum[3].ID, "تکراری")
+	require.NoError(t, err)
+	_, err = f.s.Assign(dispatcher, f.byNum[5].ID, inspector.Routing{InspectorID: f.ali.ID, Mode: inspector.ModeField})
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{5, 1}, ali())
+	f.clock.Advance(time.Minute)
+	_, err = f.s.Assign(dispatcher, f.byNum[8].ID, inspector.Routing{InspectorID: f.ali.ID, Mode: inspector.ModeField})
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{8, 5, 1}, ali(), "routed back from the workplace to ali")
+}
+
 func TestListComplaintsFilters(t *testing.T) {
 	f := newListFixture(t)
 	// Urgent complaints are due 50 minutes after t0; two hours on, the open
