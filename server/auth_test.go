@@ -135,6 +135,22 @@ func TestSignOutAfterSigningInTwice(t *testing.T) {
 	e.login("phone", "android-twice") // handed over
 }
 
+// TestBearerSchemeIsCaseInsensitive: the scheme's name is
+// case-insensitive (RFC 9110, 11.1); another scheme or no token is 401.
+func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
+	e := newEnv(t)
+	tk := e.login("dispatcher", "browser-bearer").AccessToken
+	for _, h := range []string{"bearer " + tk, "BEARER " + tk, "Bearer  " + tk} {
+		r := e.do(call{method: "GET", path: "/v1/me", header: http.Header{"Authorization": {h}}})
+		assert.Equal(t, http.StatusOK, r.status, "%.12s…: %s", h, r.body)
+	}
+	for _, h := range []string{"Basic " + tk, "Bearer", "Bearer ", tk} {
+		r := e.do(call{method: "GET", path: "/v1/me", header: http.Header{"Authorization": {h}}})
+		require.Equal(t, http.StatusUnauthorized, r.status, "%.12s…", h)
+		assert.Equal(t, "unauthorized", string(r.problem(t).Code))
+	}
+}
+
 func TestAccessTokenExpires(t *testing.T) {
 	e := newEnv(t)
 	tk := e.login("dispatcher", "browser-0001")
