@@ -185,6 +185,7 @@ func (s *Server) reportTimeSeries(c echo.Context) error {
 // repeat-offenders report, whose window runs back from to), from is not read.
 func reportFilter(c echo.Context, now time.Time, withFrom bool) (reports.Filter, error) {
 	var p inspector.Problems
+	bad := map[string]bool{} // fields whose value did not parse
 	f := reports.Filter{To: now, Province: strings.TrimSpace(c.QueryParam("province")),
 		AgencyCode: strings.TrimSpace(c.QueryParam("agency")), OfficeCode: strings.TrimSpace(c.QueryParam("office")),
 		Category: inspector.Category(c.QueryParam("category"))}
@@ -192,6 +193,7 @@ func reportFilter(c echo.Context, now time.Time, withFrom bool) (reports.Filter,
 		t, err := parseReportTime(raw, true)
 		if err != nil {
 			p.Add("to", "invalid", "an RFC 3339 time or a date YYYY-MM-DD")
+			bad["to"] = true
 		} else {
 			f.To = t
 		}
@@ -201,16 +203,26 @@ func reportFilter(c echo.Context, now time.Time, withFrom bool) (reports.Filter,
 		t, err := parseReportTime(raw, false)
 		if err != nil {
 			p.Add("from", "invalid", "an RFC 3339 time or a date YYYY-MM-DD")
+			bad["from"] = true
 		} else {
 			f.From = t
 		}
 	}
+	// Each field that parsed is checked on its own, so that every field at
+	// fault is named.
 	for _, b := range []struct {
 		field string
 		t     time.Time
-	}{{"to", f.To}, {"from", f.From}} {
-		if len(p) == 0 && (b.field == "to" || withFrom) && (b.t.Year() < minReportYear || b.t.Year() > maxReportYear) {
-			p.Add(b.field, "out_of_range", fmt.Sprintf("a time from the year %d to %d", minReportYear, maxReportYear))
+	}{{"from", f.From}, {"to", f.To}} {
+		if bad[b.field] || !(b.field == "to" || withFrom) {
+			continue
+		}
+		if y := b.t.Year(); y < minReportYear || y > maxReportYear {
+			msg := fmt.Sprintf("a time from the year %d to %d", minReportYear, maxReportYear)
+			if y >= 1300 && y < 1500 {
+				msg += fmt.Sprintf(" (%d looks like a Solar Hijri year: send the Gregorian date)", y)
+			}
+			p.Add(b.field, "out_of_range", msg)
 		}
 	}
 	if len(p) == 0 && withFrom {

@@ -442,7 +442,7 @@ func TestReportsRefuseBadParameters(t *testing.T) {
 		{"/v1/reports/inspectors?from=2023-01-01&to=2026-01-01", "to", "range_too_long"},
 		{"/v1/reports/agencies?category=bribery", "category", "invalid"},
 		{"/v1/reports/timeseries?from=0001-01-01", "from", "out_of_range"},
-		{"/v1/reports/timeseries?from=0001-01-01&to=0001-06-01", "to", "out_of_range"},
+		{"/v1/reports/timeseries?from=0001-01-01&to=0001-06-01", "from", "out_of_range"},
 		{"/v1/reports/repeat-offenders?to=9999-01-01", "to", "out_of_range"},
 		{"/v1/reports/timeseries?by=week", "by", "invalid"},
 		{"/v1/reports/repeat-offenders?window=ninety", "window", "invalid"},
@@ -468,6 +468,33 @@ func TestReportsRefuseBadParameters(t *testing.T) {
 	} {
 		r := e.do(newCall("GET", path, sup, nil))
 		assert.Equal(t, http.StatusOK, r.status, "%s: %s", path, r.body)
+	}
+}
+
+// TestReportDatesNameEveryFieldAtFault: from and to are checked each on its
+// own, so a supervisor who sends two Solar Hijri dates as if Gregorian is
+// told of both, with a hint; a bad to does not hide a bad from.
+func TestReportDatesNameEveryFieldAtFault(t *testing.T) {
+	e := newEnv(t)
+	sup := e.token("supervisor")
+	for _, tc := range []struct {
+		path  string
+		codes map[string]string
+	}{
+		{"/v1/reports/agencies?from=1405-09-01&to=1405-09-14", map[string]string{"from": "out_of_range", "to": "out_of_range"}},
+		{"/v1/reports/agencies?from=1405-09-01&to=garbage", map[string]string{"from": "out_of_range", "to": "invalid"}},
+		{"/v1/reports/agencies?from=garbage&to=1405-09-14", map[string]string{"from": "invalid", "to": "out_of_range"}},
+	} {
+		r := e.do(call{method: "GET", path: tc.path, token: sup, invalidRequest: true})
+		require.Equal(t, http.StatusUnprocessableEntity, r.status, "%s: %s", tc.path, r.body)
+		got := map[string]string{}
+		for _, fe := range r.problem(t).Errors {
+			got[fe.Field] = fe.Code
+			if fe.Code == "out_of_range" {
+				assert.Contains(t, fe.Message, "Solar Hijri", tc.path)
+			}
+		}
+		assert.Equal(t, tc.codes, got, tc.path)
 	}
 }
 
