@@ -113,8 +113,8 @@ func (e *Evidence) Validate(p *Problems, prefix string, maxSize int64) {
 	if e.CapturedAt.IsZero() {
 		p.Add(prefix+"captured_at", "required", "when the device captured it")
 	}
-	if l := e.Location; l != nil && !(l.Lat >= -90 && l.Lat <= 90 && l.Lng >= -180 && l.Lng <= 180) { // also refuses NaN
-		p.Add(prefix+"location", "out_of_range", "latitude -90..90 and longitude -180..180")
+	if l := e.Location; l != nil {
+		checkCoordinates(p, prefix+"location.", l.Lat, l.Lng)
 	}
 	if len([]rune(e.Note)) > MaxNote {
 		p.Add(prefix+"note", "too_long", "at most 2000 characters")

@@ -188,13 +188,22 @@ func (v *Visit) Validate(p *Problems, prefix string, present map[string]bool) {
 	}
 }
 
+// checkCoordinates names the coordinate out of range, each under its own
+// field (prefix+"lat", prefix+"lng"); NaN is out of range too.
+func checkCoordinates(p *Problems, prefix string, lat, lng float64) {
+	if !(lat >= -90 && lat <= 90) {
+		p.Add(prefix+"lat", "out_of_range", "between -90 and 90")
+	}
+	if !(lng >= -180 && lng <= 180) {
+		p.Add(prefix+"lng", "out_of_range", "between -180 and 180")
+	}
+}
+
 func validateGeo(p *Problems, field string, g GeoStamp) {
 	if g.DeviceTime.IsZero() {
 		p.Add(field+".device_time", "required", "the device's time is required")
 	}
-	if !(g.Lat >= -90 && g.Lat <= 90 && g.Lng >= -180 && g.Lng <= 180) { // also refuses NaN
-		p.Add(field, "out_of_range", "latitude -90..90 and longitude -180..180")
-	}
+	checkCoordinates(p, field+".", g.Lat, g.Lng)
 	if !(g.AccuracyM >= 0) {
 		p.Add(field+".accuracy_m", "out_of_range", "accuracy cannot be negative")
 	}
@@ -205,10 +214,15 @@ func (f *Finding) Validate(p *Problems, prefix string) {
 	if f.VisitID == "" {
 		p.Add(prefix+"visit_id", "required", "a finding belongs to a visit")
 	}
-	if f.StaffExpected < 0 || f.StaffPresent < 0 || f.ClientsWaiting < 0 || f.DesksOpen < 0 {
-		p.Add(prefix+"staff_expected", "out_of_range", "counts cannot be negative")
+	for _, count := range []struct {
+		field string
+		n     int
+	}{{"staff_expected", f.StaffExpected}, {"staff_present", f.StaffPresent}, {"clients_waiting", f.ClientsWaiting}, {"desks_open", f.DesksOpen}} {
+		if count.n < 0 {
+			p.Add(prefix+count.field, "out_of_range", "counts cannot be negative")
+		}
 	}
-	if f.StaffPresent > f.StaffExpected {
+	if f.StaffExpected >= 0 && f.StaffPresent > f.StaffExpected {
 		p.Add(prefix+"staff_present", "more_than_expected", "more staff present than expected")
 	}
 	if len(f.Absentees) > 200 {

@@ -159,12 +159,7 @@ func (o *Office) Validate() error {
 		p.Add("phone", "invalid", "digits, spaces, dashes and an optional leading +")
 	}
 	if l := o.Location; l != nil {
-		if !(l.Lat >= -90 && l.Lat <= 90) { // also refuses NaN
-			p.Add("location.lat", "out_of_range", "between -90 and 90")
-		}
-		if !(l.Lng >= -180 && l.Lng <= 180) {
-			p.Add("location.lng", "out_of_range", "between -180 and 180")
-		}
+		checkCoordinates(&p, "location.", l.Lat, l.Lng)
 	}
 	if !hhmmPattern.MatchString(o.Hours.Opens) {
 		p.Add("hours.opens", "invalid", "a time of day as HH:MM")

@@ -7,8 +7,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -49,8 +51,11 @@ func decodeJSON(c echo.Context, v any) error {
 		if field == "" {
 			field = "(body)"
 		}
-		return &inspector.Error{Code: codeMalformed, Message: "a field has the wrong type",
-			Fields: []inspector.FieldError{{Field: field, Code: "wrong_type", Message: fmt.Sprintf("expected %s", jsonType(typeErr.Type.Kind().String()))}}}
+		fe := typeFault(field, typeErr)
+		if fe.Code != "wrong_type" { // a number, out of the field's range: the value is at fault, not the body's shape
+			return &inspector.Error{Code: inspector.CodeInvalid, Message: "the request has invalid fields", Fields: []inspector.FieldError{fe}}
+		}
+		return &inspector.Error{Code: codeMalformed, Message: "a field has the wrong type", Fields: []inspector.FieldError{fe}}
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
 		return inspector.Errorf(codeMalformed, "the body is not valid JSON")
 	case errors.Is(err, io.EOF):
@@ -136,11 +141,42 @@ func unknownField(err error) (string, bool) {
 	return "", false
 }
 
+// typeFault names what encoding/json could not put in field, in the API's
+// words: a number that is not whole, or outside the field's range, is
+// out_of_range or not_an_integer with the range; anything else is
+// wrong_type with the JSON type the field takes. (encoding/json's own
+// message names Go types and struct fields.)
+func typeFault(field string, e *json.UnmarshalTypeError) inspector.FieldError {
+	kind := e.Type.Kind()
+	var lo, hi string
+	switch kind {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		bits := e.Type.Bits()
+		lo, hi = strconv.FormatInt(-1<<(bits-1), 10), strconv.FormatInt(1<<(bits-1)-1, 10)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		lo, hi = "0", strconv.FormatUint(1<<e.Type.Bits()-1, 10)
+	}
+	if lit, ok := strings.CutPrefix(e.Value, "number "); ok && hi != "" {
+		if strings.ContainsAny(lit, ".eE") {
+			return inspector.FieldError{Field: field, Code: "not_an_integer", Message: "a whole number, written without a decimal point or exponent"}
+		}
+		msg := fmt.Sprintf("a whole number from %s to %s", lo, hi)
+		if lo == "0" { // unsigned: the API's own bound, if lower, is checked later
+			msg = "a whole number, at least 0"
+			if !strings.HasPrefix(lit, "-") {
+				msg = "a whole number, at most " + hi
+			}
+		}
+		return inspector.FieldError{Field: field, Code: "out_of_range", Message: msg}
+	}
+	return inspector.FieldError{Field: field, Code: "wrong_type", Message: "expected " + jsonType(kind.String())}
+}
+
 func jsonType(kind string) string {
 	switch kind {
 	case "string":
 		return "a string"
-	case "int", "int64", "uint64", "float64":
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
 		return "a number"
 	case "bool":
 		return "true or false"

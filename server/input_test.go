@@ -194,3 +194,55 @@ func TestOfficeImportRefusesBadText(t *testing.T) {
 		})
 	}
 }
+
+// TestPushFaultsAreNamedInTheAPIsWords: a number outside a field's range
+// or not whole is out_of_range or not_an_integer on that field (it was
+// wrong_type "expected a number", or encoding/json's message naming Go
+// types); a coordinate or a count out of range is named by its own field.
+func TestPushFaultsAreNamedInTheAPIsWords(t *testing.T) {
+	e := newEnv(t)
+	field := e.login("field", "android-words-01").AccessToken
+	now := e.clock.Now()
+	note := mutation(1, "note.create", v7(), 0, map[string]any{"visit_id": v7(), "text": "x", "written_at": now.Format(time.RFC3339)}, now)
+	for _, c := range []struct {
+		acked    string
+		code     string
+		contains string
+	}{{"-1", "out_of_range", "at least 0"}, {"1.5", "not_an_integer", "whole number"}} {
+		raw := rawBody(t, map[string]any{"acked_through": 7, "mutations": []any{note}}, `"acked_through":7`, `"acked_through":`+c.acked)
+		r := e.do(call{method: "POST", path: "/v1/sync/push", token: field, header: syncHeaders, raw: raw, invalidRequest: true})
+		require.Equal(t, http.StatusUnprocessableEntity, r.status, "%s: %s", c.acked, r.body)
+		p := r.problem(t)
+		require.Len(t, p.Errors, 1)
+		assert.Equal(t, inspector.FieldError{Field: "acked_through", Code: c.code, Message: p.Errors[0].Message}, p.Errors[0])
+		assert.Contains(t, p.Errors[0].Message, c.contains)
+	}
+
+	visit := v7()
+	hlc := mutation(2, "note.create", v7(), 0, map[string]any{"visit_id": visit, "text": "x", "written_at": now.Format(time.RFC3339)}, now)
+	seq := mutation(3, "note.create", v7(), 0, map[string]any{"visit_id": visit, "text": "y", "written_at": now.Format(time.RFC3339)}, now)
+	lat := mutation(4, "visit.upsert", visit, 0, map[string]any{"office_code": "QZ-SSO-01",
+		"check_in": map[string]any{"device_time": now.Format(time.RFC3339), "lat": 91, "lng": 50.004, "accuracy_m": 12}}, now)
+	count := mutation(5, "finding.create", v7(), 0, map[string]any{"visit_id": visit, "staff_expected": -1, "observed_at": now.Format(time.RFC3339)}, now)
+	hlc["hlc"] = map[string]any{"wall_ms": now.UnixMilli(), "logical": "@LOGICAL@"}
+	seq["device_seq"] = "@SEQ@"
+	raw := rawBody(t, map[string]any{"mutations": []any{hlc, seq, lat, count}}, `"@LOGICAL@"`, `-1`, `"@SEQ@"`, `"19"`)
+	r := e.do(call{method: "POST", path: "/v1/sync/push", token: field, header: syncHeaders, raw: raw, invalidRequest: true})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var res struct {
+		Results []struct {
+			Status string                 `json:"status"`
+			Fields []inspector.FieldError `json:"fields"`
+		} `json:"results"`
+	}
+	r.json(t, &res)
+	require.Len(t, res.Results, 4)
+	for i, want := range [][2]string{{"hlc.logical", "out_of_range"}, {"device_seq", "wrong_type"}, {"payload.check_in.lat", "out_of_range"}, {"payload.staff_expected", "out_of_range"}} {
+		got := res.Results[i]
+		assert.Equal(t, "rejected", got.Status, want[0])
+		require.Len(t, got.Fields, 1, "%s: one field, named once: %+v", want[0], got.Fields)
+		assert.Equal(t, want[0], got.Fields[0].Field)
+		assert.Equal(t, want[1], got.Fields[0].Code, want[0])
+		assert.NotContains(t, got.Fields[0].Message, "Go ", "no Go types in an answer: %s", got.Fields[0].Message)
+	}
+}

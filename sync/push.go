@@ -804,22 +804,28 @@ func checkEnvelope(m Mutation) error {
 // be valid JSON already (the content hash read it whole).
 func checkEnvelopeOf(m Mutation, payloadValid bool) error {
 	p := inspector.Problems(slices.Clone(m.Malformed))
+	// A field that could not be read is named once, for that.
+	add := func(field, code, message string) {
+		if !slices.ContainsFunc(m.Malformed, func(f inspector.FieldError) bool { return f.Field == field }) {
+			p.Add(field, code, message)
+		}
+	}
 	if id, err := uuid.Parse(m.ID); err != nil || id.Version() != 7 {
-		p.Add("mutation_id", "invalid", "a UUIDv7 made on the device")
+		add("mutation_id", "invalid", "a UUIDv7 made on the device")
 	}
 	if m.DeviceSeq == 0 {
-		p.Add("device_seq", "invalid", "the device's counter, from 1")
+		add("device_seq", "invalid", "the device's counter, from 1")
 	} else if m.DeviceSeq > MaxDeviceSeq {
-		p.Add("device_seq", "out_of_range", "at most 2^53 (9007199254740992)")
+		add("device_seq", "out_of_range", "at most 2^53 (9007199254740992)")
 	}
 	if !slices.Contains(MutationKinds, m.Kind) {
-		p.Add("kind", "invalid", "one of "+strings.Join(MutationKinds, ", "))
+		add("kind", "invalid", "one of "+strings.Join(MutationKinds, ", "))
 	}
 	if _, err := uuid.Parse(m.RecordID); err != nil {
-		p.Add("record_id", "invalid", "the record's UUID")
+		add("record_id", "invalid", "the record's UUID")
 	}
 	if len(m.Payload) > 0 && !payloadValid && !json.Valid(m.Payload) {
-		p.Add("payload", "invalid", "a JSON object")
+		add("payload", "invalid", "a JSON object")
 	}
 	return p.Err()
 }
