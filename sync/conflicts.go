@@ -238,7 +238,7 @@ func (s *Store) ResolveConflict(actor Actor, id, action, note string) (Conflict,
 		if c.Status != ConflictOpen {
 			return inspector.Errorf(inspector.CodeConflict, "this conflict is already resolved")
 		}
-		if err := t.applyResolution(&c, action); err != nil {
+		if err := t.applyResolution(s, &c, action); err != nil {
 			return err
 		}
 		c.Status = ConflictResolved
@@ -302,7 +302,7 @@ func (s *Store) SettleConflicts(actor Actor, ids []string, action, note string) 
 	return out, nil
 }
 
-func (t *tx) applyResolution(c *Conflict, action string) error {
+func (t *tx) applyResolution(s *Store, c *Conflict, action string) error {
 	switch c.Rule {
 	case inspector.RuleNeedsReview:
 		return t.resolveReview(c, action)
@@ -310,10 +310,13 @@ func (t *tx) applyResolution(c *Conflict, action string) error {
 		if action == ResolveAccept {
 			return nil
 		}
-		if c.RecordKind != KindVisit {
-			return inspector.Errorf(inspector.CodeConflict, "this %s belongs to a deleted visit; overrule the visit's own orphaned edits to restore it, then ask the inspector to resend", c.RecordKind)
+		switch {
+		case c.RecordKind == KindVisit:
+			return t.overruleVisit(c)
+		case c.Rule == inspector.RuleOrphaned && (c.RecordKind == KindFinding || c.RecordKind == KindNote):
+			return t.overruleOrphanedRecord(s, c)
 		}
-		return t.overruleVisit(c)
+		return inspector.Errorf(inspector.CodeConflict, "a %s record of a %s has no value to apply; accept it", c.Rule, c.RecordKind)
 	case inspector.RuleDispatchWins:
 		if action == ResolveAccept {
 			return nil
@@ -322,6 +325,45 @@ func (t *tx) applyResolution(c *Conflict, action string) error {
 	}
 	if action == ResolveOverrule {
 		return inspector.Errorf(inspector.CodeConflict, "a %s record has no value to apply; accept it, and ask the inspector to resend", c.Rule)
+	}
+	return nil
+}
+
+// overruleOrphanedRecord records a finding or note that came for a deleted
+// visit, once the visit is restored (by overruling the visit's own orphaned
+// edits): the device's record as it was sent, under its id and the
+// inspector's, applied as its push would be now, so dispatch need not ask
+// the inspector to send it again.
+func (t *tx) overruleOrphanedRecord(s *Store, c *Conflict) error {
+	var ref struct {
+		VisitID string `json:"visit_id"`
+	}
+	if err := json.Unmarshal(c.DeviceValue, &ref); err != nil {
+		return fmt.Errorf("decode orphaned %s: %w", c.RecordKind, err)
+	}
+	var v inspector.Visit
+	if ok, err := getJSON(t.Bucket(bucketVisits), []byte(ref.VisitID), &v); err != nil {
+		return err
+	} else if !ok || v.Deleted {
+		return inspector.Errorf(inspector.CodeConflict, "this %s belongs to a deleted visit; overrule the visit's own orphaned edits to restore it first", c.RecordKind)
+	}
+	var u userRecord
+	if err := getRecord(t.Bucket(bucketUsers), "user", c.InspectorID, []byte(c.InspectorID), &u); err != nil {
+		return err
+	}
+	kind := map[string]string{KindFinding: MutFindingCreate, KindNote: MutNoteCreate}[c.RecordKind]
+	p := &pushCtx{s: s, t: t, u: u.User, device: c.DeviceID,
+		m:   Mutation{ID: c.MutationID, DeviceSeq: c.DeviceSeq, Kind: kind, RecordID: c.RecordID, Payload: c.DeviceValue},
+		res: Result{MutationID: c.MutationID, DeviceSeq: c.DeviceSeq}}
+	res, err := p.apply()
+	var appErr *inspector.Error
+	switch {
+	case errors.As(err, &appErr):
+		return inspector.Errorf(inspector.CodeConflict, "the kept %s cannot be applied now: %v", c.RecordKind, appErr)
+	case err != nil:
+		return err
+	case res.Status != StatusApplied:
+		return inspector.Errorf(inspector.CodeConflict, "the kept %s cannot be applied now: %s", c.RecordKind, res.Message)
 	}
 	return nil
 }

@@ -580,6 +580,53 @@ func TestPolicyEditDeletedVisitIsOrphaned(t *testing.T) {
 	requireSameRecords(t, expectedScope(t, f.s, f.ali), rep.recs)
 }
 
+// A finding and a note that came for a deleted visit are kept as orphaned
+// work. Overruling them while the visit is deleted is refused; once dispatch
+// restores the visit (overruling its orphaned edit), overruling them records
+// them as the device sent them, and the device receives them.
+func TestPolicyOrphanedFindingAndNoteApplyOnceTheVisitIsRestored(t *testing.T) {
+	f := newFieldFixture(t)
+	c := f.complaint(t, "CALL-1", "QZ-SSO-01", &f.ali)
+	d := f.device("ali-phone", f.ali)
+	visit, base := f.visit(t, d, c.ID)
+	require.NoError(t, f.s.DeleteVisit(dispatcher, visit))
+
+	f.clock.Advance(time.Minute)
+	edit := d.mut(MutVisitUpsert, visit, base, map[string]any{"summary": "بعد از حذف"})
+	finding := d.mut(MutFindingCreate, f.devIDs.Next(), 0, findingPayload(visit, c.ID, 3, f.clock.Now()))
+	note := d.mut(MutNoteCreate, f.devIDs.Next(), 0, notePayload(c.ID, visit, "یادداشت بازدید", f.clock.Now()))
+	res := mustPush(t, f.s, d, edit, finding, note)
+	conflictOf := map[string]string{}
+	for i, m := range []Mutation{edit, finding, note} {
+		require.Equal(t, StatusResolvedByRule, res[i].Status, "%s: %s", m.Kind, res[i].Message)
+		require.Equal(t, inspector.RuleOrphaned, res[i].Rule)
+		conflictOf[m.Kind] = res[i].ConflictIDs[0]
+	}
+
+	_, err := f.s.ResolveConflict(dispatcher, conflictOf[MutFindingCreate], ResolveOverrule, "")
+	e := requireCode(t, err, inspector.CodeConflict)
+	assert.Contains(t, e.Message, "restore it first")
+
+	_, err = f.s.ResolveConflict(dispatcher, conflictOf[MutVisitUpsert], ResolveOverrule, "حذف اشتباه بود")
+	require.NoError(t, err)
+	for _, kind := range []string{MutFindingCreate, MutNoteCreate} {
+		cf, err := f.s.ResolveConflict(dispatcher, conflictOf[kind], ResolveOverrule, "")
+		require.NoError(t, err, kind)
+		assert.Equal(t, ConflictResolved, cf.Status)
+	}
+	rep := newReplica()
+	rep.sync(t, f.s, f.ali, 10)
+	assert.Contains(t, rep.recs, recKey{KindFinding, finding.RecordID}, "the finding reaches the device")
+	assert.Contains(t, rep.recs, recKey{KindNote, note.RecordID})
+	requireSameRecords(t, expectedScope(t, f.s, f.ali), rep.recs)
+
+	// The device sending them again later changes nothing: they are its records, as sent.
+	again := d.mut(MutFindingCreate, finding.RecordID, 0, findingPayload(visit, c.ID, 3, f.clock.Now()))
+	again.Payload = finding.Payload
+	r := mustPush(t, f.s, d, again)[0]
+	assert.Equal(t, StatusApplied, r.Status, "%s: %s", r.Code, r.Message)
+}
+
 // Sequence numbers: a jump ahead is applied and reported; the missing
 // number is applied when it comes; a number reused for other content is
 // rejected.
