@@ -9,6 +9,7 @@ import (
 
 	"github.com/favad/favad/inspector"
 	"github.com/favad/favad/internal/testseed"
+	"github.com/favad/favad/sync/client"
 )
 
 // TestReviewOverrule: dispatch reassigns a complaint while the first
@@ -85,4 +86,51 @@ func TestReviewSettleSelected(t *testing.T) {
 	b.wait("the review queue emptied", `return $all("#main input[data-select]").length === 0 && !document.getElementById("main").innerText.includes("همه کارکنان حاضر بودند");`)
 	got := e.getComplaint(c.ID)
 	assert.Equal(t, "assigned", got.Status, "every held outcome accepted: dispatch's routing stands")
+}
+
+// TestReviewRestoresADeletedVisitAndItsFinding: dispatch deleted a visit
+// that the inspector, offline, went on with: a check-out and a finding. Both
+// wait in #/review, the finding labelled as a record for a deleted visit;
+// the dispatcher overrules the visit's edit (the visit comes back), then the
+// finding's record (the finding is recorded as the phone sent it).
+func TestReviewRestoresADeletedVisitAndItsFinding(t *testing.T) {
+	e := newEnv(t)
+	c := e.complaint("QZ-SSO-02", inspector.CategoryAbsentEmployee, inspector.PriorityHigh, "باجه دو از صبح بسته است")
+	e.assign(c.ID, "field")
+	dev := e.device("field")
+	e.sync(dev)
+	visit := client.NewID()
+	_, _, err := dev.CheckIn(visit, "QZ-SSO-02", []string{c.ID}, near("QZ-SSO-02"))
+	require.NoError(t, err)
+	e.sync(dev)
+	r := e.do("DELETE", "/v1/visits/"+visit, e.token("dispatcher"), nil)
+	require.Equal(t, 204, r.Status, "%s", r.Body)
+
+	// Offline, the inspector goes on with the visit.
+	finding := client.NewID()
+	_, _, err = dev.RecordFinding(finding, client.Finding{VisitID: visit, ComplaintID: c.ID, StaffExpected: 5, StaffPresent: 3,
+		ClientsWaiting: 12, DesksOpen: 1, ObservedAt: time.Now().Add(-time.Minute)})
+	require.NoError(t, err)
+	_, _, err = dev.CheckOut(visit, near("QZ-SSO-02"), "دو باجه بسته بود")
+	require.NoError(t, err)
+	e.sync(dev)
+
+	b := newTab(t, e.ts.URL)
+	b.login("dispatcher", testseed.Password)
+	b.goTo("#/review")
+	b.waitText(b.label("review.rule.orphaned_record"))
+	b.waitText(b.label("review.rule.orphaned"))
+	overrule := func(rule string) {
+		t.Helper()
+		b.click("overrule on the "+rule+" card", `const card = [...document.querySelectorAll("#main article")].find((a) => a.querySelector("h3")?.innerText === `+jsq(b.label("review.rule."+rule))+`);
+return card && [...card.querySelectorAll("button")].find((x) => x.innerText.trim() === `+jsq(b.label("review.overrule"))+`);`)
+		b.wait("the "+rule+" card settled", `return ![...document.querySelectorAll("#main article h3")].some((h) => h.innerText === `+jsq(b.label("review.rule."+rule))+`);`)
+	}
+	overrule("orphaned")
+	overrule("orphaned_record")
+	fw, err := e.store.ComplaintFieldWork(c.ID)
+	require.NoError(t, err)
+	require.Len(t, fw.Findings, 1, "the finding is recorded")
+	assert.Equal(t, finding, fw.Findings[0].ID)
+	assert.Equal(t, 3, fw.Findings[0].StaffPresent)
 }

@@ -15,13 +15,14 @@ addLabels({
     "review.accept": "پذیرفتن", "review.overrule": "نقض و اعمال مقدار دستگاه", "review.done": "تعارض {r}: {a}",
     "review.resolution": "{a} توسط {by} در {at}", "review.count": "{n} تعارض",
     "review.rule.last_writer_wins": "آخرین نوشتن برنده است", "review.rule.merge": "ادغام", "review.rule.dispatch_wins": "تصمیم مرکز پیام برنده است",
-    "review.rule.needs_review": "نتیجه پس از تغییر ارجاع", "review.rule.orphaned": "ویرایش بازدید حذف‌شده", "review.rule.append_only": "رکورد تکراری با محتوای متفاوت",
+    "review.rule.needs_review": "نتیجه پس از تغییر ارجاع", "review.rule.orphaned": "ویرایش بازدید حذف‌شده", "review.rule.orphaned_record": "ثبت برای بازدید حذف‌شده", "review.rule.append_only": "رکورد تکراری با محتوای متفاوت",
     "review.rule.invalid": "تغییر نامعتبر", "review.rule.sequence_gap": "شکاف در ترتیب دستگاه", "review.rule.server_behind": "کار ازدست‌رفته در بازگردانی",
     "review.label.parallel_update": "تغییر موازی", "review.label.conflict": "تعارض", "review.label.rejected": "ردشده",
     "review.action.accept": "پذیرفته شد", "review.action.overrule": "نقض شد", "review.action.merged": "ادغام خودکار",
     "review.hint.needs_review": "پذیرفتن: شکایت به وضعیت قبلی ({prev}) برمی‌گردد (تا وقتی نتیجه دیگری از آن در بازبینی است، در بازبینی می‌ماند). نقض: نتیجه بازرس اعمال و شکایت بسته می‌شود؛ اگر نتیجه دیگری باز است، نخست آن را بپذیرید.",
     "review.hint.last_writer_wins": "پذیرفتن: مقدار کنونی می‌ماند. نقض: مقدار بازنده نوشته می‌شود.",
     "review.hint.orphaned": "پذیرفتن: بازدید حذف‌شده می‌ماند. نقض: بازدید با ویرایش دستگاه بازگردانده می‌شود.",
+    "review.hint.orphaned_record": "پذیرفتن: ثبت نمی‌شود. نقض (پس از بازگرداندن بازدید): همان‌گونه که دستگاه فرستاده ثبت می‌شود.",
     "review.hint.dispatch_wins": "پذیرفتن: مقدار مرکز پیام می‌ماند. نقض: مقدار دستگاه اعمال می‌شود.",
     "review.hint.none": "چیزی برای اعمال نیست؛ فقط می‌توان پذیرفت.",
     "review.select": "انتخاب این تعارض", "review.selectAll": "انتخاب همه", "review.selected": "{n} انتخاب‌شده",
@@ -37,13 +38,14 @@ addLabels({
     "review.accept": "Accept", "review.overrule": "Overrule: apply the device's value", "review.done": "Conflict {r}: {a}",
     "review.resolution": "{a} by {by} at {at}", "review.count": "{n} conflicts",
     "review.rule.last_writer_wins": "Last writer wins", "review.rule.merge": "Merged", "review.rule.dispatch_wins": "Dispatch wins",
-    "review.rule.needs_review": "Outcome after rerouting", "review.rule.orphaned": "Edit to a deleted visit", "review.rule.append_only": "Same record, other content",
+    "review.rule.needs_review": "Outcome after rerouting", "review.rule.orphaned": "Edit to a deleted visit", "review.rule.orphaned_record": "Record for a deleted visit", "review.rule.append_only": "Same record, other content",
     "review.rule.invalid": "Invalid change", "review.rule.sequence_gap": "Device sequence gap", "review.rule.server_behind": "Lost in a server restore",
     "review.label.parallel_update": "Parallel update", "review.label.conflict": "Conflict", "review.label.rejected": "Rejected",
     "review.action.accept": "Accepted", "review.action.overrule": "Overruled", "review.action.merged": "Merged automatically",
     "review.hint.needs_review": "Accept: the complaint goes back to {prev} (it stays under review while another outcome of it is). Overrule: the inspector's outcome is applied and the complaint closes; if another outcome is open, accept that one first.",
     "review.hint.last_writer_wins": "Accept: the current value stays. Overrule: the losing value is written.",
     "review.hint.orphaned": "Accept: the visit stays deleted. Overrule: the visit comes back with the device's edits.",
+    "review.hint.orphaned_record": "Accept: it is not recorded. Overrule (once the visit is restored): it is recorded as the device sent it.",
     "review.hint.dispatch_wins": "Accept: dispatch's value stays. Overrule: the device's value is applied.",
     "review.hint.none": "Nothing to apply; it can only be accepted.",
     "review.select": "Select this conflict", "review.selectAll": "Select all", "review.selected": "{n} selected",
@@ -51,6 +53,11 @@ addLabels({
     "review.settled": "{ok} conflicts settled, {bad} refused", "review.refused": "{id}: {d}",
   },
 });
+
+/** ruleKey names a record's rule for its label and hint: a finding or note for a deleted visit is not an edit of it. */
+function ruleKey(c) {
+  return c.rule === "orphaned" && c.record_kind && c.record_kind !== "visit" ? "orphaned_record" : c.rule;
+}
 
 /** canOverrule says whether overruling c has a value to apply (else the server answers 409). */
 export function canOverrule(c) {
@@ -83,7 +90,7 @@ export function conflictCard(cf, ctx, onResolved) {
   const meta = (k, ...v) => h("div", {}, h("dt", {}, t("review." + k)), h("dd", {}, ...v));
   const card = h("article", { class: "card conflict", dataset: { id: cf.id, rule: cf.rule }, "aria-labelledby": "cf-" + cf.id },
     h("div", { class: "conflict-head" },
-      h("h3", { id: "cf-" + cf.id }, t("review.rule." + cf.rule)),
+      h("h3", { id: "cf-" + cf.id }, t("review.rule." + ruleKey(cf))),
       h("span", { class: "badge " + (cf.label === "rejected" ? "danger" : cf.label === "conflict" ? "warn" : "") }, t("review.label." + cf.label)),
       cf.complaint_id ? h("a", { href: "#/complaint/" + cf.complaint_id }, cnum ? t("review.complaint", { n: "#" + localDigits(cnum) }) : t("review.complaint", { n: "" })) : null),
     h("dl", { class: "meta" },
@@ -104,7 +111,7 @@ export function conflictCard(cf, ctx, onResolved) {
     const noteId = "cf-note-" + cf.id;
     const note = h("input", { id: noteId, type: "text", maxlength: 2000, "data-field": "note" });
     const errors = h("div", { "aria-live": "assertive" });
-    const hint = over ? t("review.hint." + cf.rule, { prev: cf.previous_status ? t("status." + cf.previous_status) : "–" }) : t("review.hint.none");
+    const hint = over ? t("review.hint." + ruleKey(cf), { prev: cf.previous_status ? t("status." + cf.previous_status) : "–" }) : t("review.hint.none");
     const form = h("form", { class: "resolve" },
       h("p", { class: "muted" }, hint),
       h("div", { class: "field" }, h("label", { for: noteId }, t("review.note")), note),
@@ -118,7 +125,7 @@ export function conflictCard(cf, ctx, onResolved) {
       for (const b of form.querySelectorAll("button")) b.disabled = true;
       try {
         const res = await api("POST", `/v1/conflicts/${cf.id}/resolve`, { action, note: note.value.trim() || undefined });
-        toast(t("review.done", { r: t("review.rule." + cf.rule), a: t("review.action." + action) }));
+        toast(t("review.done", { r: t("review.rule." + ruleKey(cf)), a: t("review.action." + action) }));
         onResolved?.(res);
       } catch (err) {
         showFieldErrors(form, errors, err);
@@ -209,7 +216,7 @@ route("#/review", {
           if (canSettle && cf.status === "open") {
             const boxId = "cf-select-" + cf.id;
             card.querySelector(".conflict-head").prepend(h("input", { id: boxId, type: "checkbox", dataset: { select: cf.id },
-              "aria-label": t("review.select") + " — " + t("review.rule." + cf.rule), onchange: refresh }));
+              "aria-label": t("review.select") + " — " + t("review.rule." + ruleKey(cf)), onchange: refresh }));
           }
           list.append(card);
         }
