@@ -316,3 +316,51 @@ func TestBugOfficeReadsDispatchsNoteToTheInspector(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.NotContains(t, string(r.body), "بازدید سرزده ساعت ده")
 }
+
+// TestOfficeSeesTheResultNotTheInspection: a complaint assigned to an
+// inspector and then referred to the office; the inspector's outcome,
+// recorded offline, arrives late and goes to review, and dispatch applies
+// it. The office sees the complaint's result, but not who inspected it nor
+// the inspector's statement; dispatch sees both.
+func TestOfficeSeesTheResultNotTheInspection(t *testing.T) {
+	e := newEnv(t)
+	disp, office := e.token("dispatcher"), e.token("office")
+	c := e.createComplaint(disp, intake("CALL-REF-LATE", e.clock.Now().Add(-5*time.Minute)))
+	e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field"})).json(t, &c)
+	field := e.login("field", "android-field-late").AccessToken
+	version := c.Version
+	e.clock.Advance(time.Minute)
+	r := e.do(newCall("POST", "/v1/complaints/"+c.ID+"/refer", disp, map[string]string{}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	const statement = "آقای الف بدون مرخصی غایب بود"
+	res := e.push(field, mutation(1, "complaint.outcome", c.ID, version, map[string]any{"outcome": "substantiated", "statement": statement}, e.clock.Now()))
+	require.Equal(t, "needs_review", res.Results[0].Rule)
+	r = e.do(newCall("POST", "/v1/conflicts/"+res.Results[0].ConflictIDs[0]+"/resolve", disp, map[string]string{"action": "overrule"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	type outcome struct {
+		Value       string `json:"value"`
+		Statement   string `json:"statement"`
+		InspectorID string `json:"inspector_id"`
+	}
+	var got struct {
+		Status  string   `json:"status"`
+		Outcome *outcome `json:"outcome"`
+	}
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, disp, nil))
+	require.Equal(t, http.StatusOK, r.status)
+	r.json(t, &got)
+	require.NotNil(t, got.Outcome)
+	assert.Equal(t, outcome{"substantiated", statement, e.users["field"].ID}, *got.Outcome, "dispatch sees the inspector's outcome")
+
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, office, nil))
+	require.Equal(t, http.StatusOK, r.status, "the office still sees the complaint referred to it: %s", r.body)
+	got.Outcome = nil
+	r.json(t, &got)
+	assert.Equal(t, "resolved", got.Status)
+	require.NotNil(t, got.Outcome)
+	assert.Equal(t, outcome{Value: "substantiated"}, *got.Outcome, "the result, not the inspection")
+	assert.NotContains(t, string(r.body), statement)
+	assert.NotContains(t, string(e.do(newCall("GET", "/v1/referrals", office, nil)).body), statement)
+}

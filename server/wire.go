@@ -190,6 +190,12 @@ func toComplaintWire(c inspector.Complaint, role inspector.Role, now time.Time) 
 	}
 	if o := c.Outcome; o != nil {
 		w.Outcome = &outcomeWire{Value: string(o.Value), Statement: o.Statement, InspectorID: o.InspectorID, RecordedAt: o.RecordedAt, ClosedBy: o.ClosedBy}
+		if role == inspector.RoleOffice && o.InspectorID != "" {
+			// An inspector's conclusion (a complaint referred after it was
+			// assigned, whose late outcome dispatch applied): the office
+			// learns the result, not who inspected it or what they reported.
+			w.Outcome.Statement, w.Outcome.InspectorID = "", ""
+		}
 	}
 	return w
 }
