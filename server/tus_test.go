@@ -846,6 +846,7 @@ func TestUploadRefusals(t *testing.T) {
 			assert.Equal(t, "invalid", string(p.Code))
 			require.NotEmpty(t, p.Errors)
 			assert.Equal(t, c.field, p.Errors[0].Field)
+			assert.NotEqual(t, p.Detail, p.Errors[0].Message, "the field says what is wrong with it, not the whole answer again")
 			refusedAtCreate(t, before)
 		}
 	})

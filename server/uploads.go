@@ -351,6 +351,11 @@ func tusError(status int, code inspector.Code, field, message string) error {
 	if field != "" {
 		fields = []inspector.FieldError{{Field: field, Code: "invalid", Message: message}}
 	}
+	return tusProblem(status, code, message, fields)
+}
+
+// tusProblem is a problem+json answer to a tus request, as tusd sends it.
+func tusProblem(status int, code inspector.Code, message string, fields []inspector.FieldError) error {
 	body, _ := json.Marshal(newProblem(status, code, message, fields, ""))
 	return tusd.Error{ErrorCode: string(code), Message: message, HTTPResponse: tusd.HTTPResponse{
 		StatusCode: status, Body: string(body), Header: tusd.HTTPHeader{"Content-Type": "application/problem+json"}}}
@@ -365,11 +370,7 @@ func tusFromApp(err error) error {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	field := ""
-	if len(e.Fields) > 0 {
-		field = e.Fields[0].Field
-	}
-	return tusError(status, e.Code, field, e.Message)
+	return tusProblem(status, e.Code, e.Message, e.Fields) // each field with its own code and message
 }
 
 // beforeUpload refuses, before any byte is stored: missing metadata, an
