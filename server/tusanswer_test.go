@@ -25,6 +25,22 @@ import (
 	"github.com/favad/favad/server"
 )
 
+// photoAwaitingUpload has the field inspector record a photo's evidence on
+// a new complaint (callID) from device, and create its upload: it returns
+// the inspector's token, the photo, the evidence id and the upload's URL.
+func (e *evidenceEnv) photoAwaitingUpload(callID, device string, seed int64) (field string, photo []byte, id, loc string) {
+	e.t.Helper()
+	complaint := e.assignedComplaint(callID)
+	field = e.login("field", device).AccessToken
+	photo = noiseJPEG(e.t, 96, 64, seed)
+	sum, size := hexSHA256(photo), int64(len(photo))
+	id = v7()
+	e.pushEvidence(field, 1, id, complaint, size, sum, "image/jpeg")
+	r := e.tusCreate(field, size, evidenceMeta(id, sum, "image/jpeg"))
+	require.Equal(e.t, http.StatusCreated, r.status, "%s", r.body)
+	return field, photo, id, r.header.Get("Location")
+}
+
 // TestChunkedPatchOverLengthKeepsNothing: a chunked PATCH (no
 // Content-Length) that carries more bytes than the upload's length is
 // refused with 413, and then nothing of it is kept: the record still awaits
@@ -33,14 +49,8 @@ import (
 func TestChunkedPatchOverLengthKeepsNothing(t *testing.T) {
 	t.Parallel()
 	e := newEvidenceEnv(t)
-	complaint := e.assignedComplaint("CALL-TUS-OVER-1")
-	field := e.login("field", "android-field-over1").AccessToken
-	photo := noiseJPEG(t, 96, 64, 31)
-	sum, size, id := hexSHA256(photo), int64(len(photo)), v7()
-	e.pushEvidence(field, 1, id, complaint, size, sum, "image/jpeg")
-	r := e.tusCreate(field, size, evidenceMeta(id, sum, "image/jpeg"))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	loc := r.header.Get("Location")
+	field, photo, id, loc := e.photoAwaitingUpload("CALL-TUS-OVER-1", "android-field-over1", 31)
+	sum, size := hexSHA256(photo), int64(len(photo))
 
 	for _, c := range []struct {
 		name   string
@@ -80,7 +90,7 @@ func TestChunkedPatchOverLengthKeepsNothing(t *testing.T) {
 	}
 
 	// The right bytes still go in.
-	r = e.tusUpload(field, photo, evidenceMeta(id, sum, "image/jpeg"))
+	r := e.tusUpload(field, photo, evidenceMeta(id, sum, "image/jpeg"))
 	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
 	ev, _ := e.evidence(field, id)
 	assert.Equal(t, "stored", ev.Status)
@@ -94,17 +104,10 @@ func TestChunkedPatchOverLengthKeepsNothing(t *testing.T) {
 func TestPatchOverLengthWithContentLengthKeepsTheUpload(t *testing.T) {
 	t.Parallel()
 	e := newEvidenceEnv(t)
-	complaint := e.assignedComplaint("CALL-TUS-OVER-2")
-	field := e.login("field", "android-field-over2").AccessToken
-	photo := noiseJPEG(t, 96, 64, 33)
-	sum, size, id := hexSHA256(photo), int64(len(photo)), v7()
-	e.pushEvidence(field, 1, id, complaint, size, sum, "image/jpeg")
-	r := e.tusCreate(field, size, evidenceMeta(id, sum, "image/jpeg"))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	loc := r.header.Get("Location")
+	field, photo, id, loc := e.photoAwaitingUpload("CALL-TUS-OVER-2", "android-field-over2", 33)
 	require.Equal(t, http.StatusNoContent, e.tusPatch(field, loc, 0, photo[:100]).status)
 
-	r = e.tusPatch(field, loc, 100, append(append([]byte(nil), photo[100:]...), "trailing bytes"...))
+	r := e.tusPatch(field, loc, 100, append(append([]byte(nil), photo[100:]...), "trailing bytes"...))
 	require.Equal(t, http.StatusRequestEntityTooLarge, r.status, "%s", r.body)
 	assert.Equal(t, "too_large", string(r.problem(t).Code))
 	h := e.unchecked(call{method: "HEAD", path: strings.TrimPrefix(loc, e.ts.URL), token: field, header: http.Header{"Tus-Resumable": {"1.0.0"}}})
