@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	favsync "github.com/favad/favad/sync"
 	"github.com/favad/favad/sync/s3backup"
 )
@@ -119,22 +121,41 @@ func restoreSource(in, from string, m s3backup.Manifest) string {
 // dataDir first, so that the store's read transaction lasts as long as the
 // disk takes, not the network (a long one holds back the writes that grow
 // the file), then streamed up.
-func runScheduledBackups(ctx context.Context, store *favsync.Store, dataDir string, bucket *s3backup.Bucket, every time.Duration, keep int, logger *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
+//
+// The schedule runs from the newest backup in the bucket (last, the zero
+// Manifest if none), not from the start: a server restarted more often
+// than every still backs up, and one with no backup (or one older than
+// every) takes one at once — a standby just promoted, say. A failed backup
+// is tried again after a tenth of the interval (at least a second, at most
+// a minute), not a whole interval later. The metrics count each outcome.
+func runScheduledBackups(ctx context.Context, store *favsync.Store, dataDir string, bucket *s3backup.Bucket, every time.Duration, keep int, last s3backup.Manifest, m *backupMetrics, logger *slog.Logger) {
+	if !last.Taken.IsZero() {
+		m.lastSuccess.Set(float64(last.Taken.Unix()))
+	}
+	retry := min(max(every/10, time.Second), time.Minute)
+	due := last.Taken.Add(every) // the zero time, or in the past: at once
 	for {
+		wait := time.NewTimer(time.Until(due))
 		select {
 		case <-ctx.Done():
+			wait.Stop()
 			return
-		case <-t.C:
+		case <-wait.C:
 		}
 		start := time.Now()
-		m, err := scheduledBackup(ctx, store, dataDir, bucket)
+		mf, err := scheduledBackup(ctx, store, dataDir, bucket)
 		if err != nil {
-			logger.Error("scheduled backup failed", "to", bucket.String(), "error", err)
+			if ctx.Err() != nil {
+				return
+			}
+			m.failures.Inc()
+			logger.Error("scheduled backup failed; trying again", "to", bucket.String(), "error", err, "retry_in", retry)
+			due = time.Now().Add(retry)
 			continue
 		}
-		logger.Info("scheduled backup", "to", bucket.String(), "name", m.Name, "seq", m.Seq, "bytes", m.Bytes, "duration", time.Since(start))
+		m.lastSuccess.Set(float64(mf.Taken.Unix()))
+		due = start.Add(every)
+		logger.Info("scheduled backup", "to", bucket.String(), "name", mf.Name, "seq", mf.Seq, "bytes", mf.Bytes, "duration", time.Since(start))
 		gone, err := bucket.Prune(ctx, keep)
 		if err != nil {
 			logger.Error("scheduled backup: removing old backups failed", "error", err)
@@ -143,6 +164,48 @@ func runScheduledBackups(ctx context.Context, store *favsync.Store, dataDir stri
 			logger.Info("old backups removed", "names", gone)
 		}
 	}
+}
+
+// backupMetrics are the scheduled backups' metrics, for alerting on a
+// backup that stopped working.
+type backupMetrics struct {
+	lastSuccess prometheus.Gauge
+	failures    prometheus.Counter
+}
+
+func newBackupMetrics() *backupMetrics {
+	return &backupMetrics{
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "favad_backup_last_success_timestamp_seconds",
+			Help: "When the newest backup in --backup-to was taken (Unix time); 0 until there is one."}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "favad_backup_failures_total",
+			Help: "Scheduled backups that failed (each is tried again after a tenth of --backup-every)."}),
+	}
+}
+
+// collectors are the metrics to serve: none when backups are not scheduled,
+// so that no alert reads a backup that was never asked for as stale.
+func (m *backupMetrics) collectors(scheduled bool) []prometheus.Collector {
+	if !scheduled {
+		return nil
+	}
+	return []prometheus.Collector{m.lastSuccess, m.failures}
+}
+
+// checkBackupPlace looks at the backups in bucket before the server starts,
+// so that a wrong bucket, endpoint or credentials stop it at once rather
+// than an interval later; it returns the newest backup (the zero Manifest
+// if there is none).
+func checkBackupPlace(ctx context.Context, bucket *s3backup.Bucket) (s3backup.Manifest, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	last, err := bucket.Latest(ctx)
+	if errors.Is(err, s3backup.ErrNoBackup) {
+		return s3backup.Manifest{}, nil
+	}
+	if err != nil {
+		return last, fmt.Errorf("--backup-to %s: %w", bucket, err)
+	}
+	return last, nil
 }
 
 func scheduledBackup(ctx context.Context, store *favsync.Store, dataDir string, bucket *s3backup.Bucket) (s3backup.Manifest, error) {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -137,4 +139,78 @@ func TestScheduledBackupsToS3(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "restored ") {
 		t.Fatalf("restore of the newest scheduled backup (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// TestScheduledBackupsRunFromTheNewestNotFromTheStart: a server with no
+// backup in --backup-to takes one at once; one restarted before
+// --backup-every has passed since the newest takes none at start (the
+// schedule runs from the newest backup, so a server restarted more often
+// than the interval still backs up). /metrics says when the newest was taken.
+func TestScheduledBackupsRunFromTheNewestNotFromTheStart(t *testing.T) {
+	tg := s3test.New(t)
+	env := []string{"FAVAD_S3_ACCESS_KEY=" + tg.AccessKey, "FAVAD_S3_SECRET_KEY=" + tg.SecretKey}
+	s3flags := []string{"--s3-endpoint", "http://" + tg.Endpoint, "--s3-region", tg.Region, "--s3-path-style"}
+	data := t.TempDir()
+	args := append([]string{"--demo", "--log-level", "info", "--backup-to", tg.URL(), "--backup-every", "1h"}, s3flags...)
+	taken := `"msg":"scheduled backup"`
+	srv := startServerEnv(t, env, data, args...)
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(srv.stderr.String(), taken) && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	}
+	if !strings.Contains(srv.stderr.String(), taken) {
+		t.Fatalf("no backup taken at start with none in the bucket; stderr:\n%s", srv.stderr)
+	}
+	srv.stop(t)
+
+	srv = startServerEnv(t, env, data, args...)
+	metrics := httpGet(t, srv.url+"/metrics")
+	m := regexp.MustCompile(`(?m)^favad_backup_last_success_timestamp_seconds (\S+)$`).FindStringSubmatch(metrics)
+	if m == nil {
+		t.Fatalf("no favad_backup_last_success_timestamp_seconds in /metrics:\n%s", metrics)
+	}
+	if at, _ := strconv.ParseFloat(m[1], 64); time.Since(time.Unix(int64(at), 0)) > time.Minute {
+		t.Errorf("newest backup at %s, want the one just taken", m[1])
+	}
+	if !strings.Contains(metrics, "favad_backup_failures_total 0") {
+		t.Errorf("want no failed backup counted:\n%s", metrics)
+	}
+	time.Sleep(time.Second)
+	if strings.Contains(srv.stderr.String(), taken) {
+		t.Errorf("a backup at the second start, though the newest is younger than --backup-every; stderr:\n%s", srv.stderr)
+	}
+	srv.stop(t)
+}
+
+// TestServeRefusesABackupPlaceItCannotReach: a wrong bucket or secret in
+// --backup-to stops the server at start, naming the flag, instead of
+// showing first in a log line an interval later.
+func TestServeRefusesABackupPlaceItCannotReach(t *testing.T) {
+	tg := s3test.New(t)
+	s3flags := []string{"--s3-endpoint", "http://" + tg.Endpoint, "--s3-region", tg.Region, "--s3-path-style"}
+	for name, c := range map[string]struct {
+		env []string
+		to  string
+	}{
+		"no such bucket": {[]string{"FAVAD_S3_ACCESS_KEY=" + tg.AccessKey, "FAVAD_S3_SECRET_KEY=" + tg.SecretKey}, "s3://no-such-bucket-favad/x"},
+		"wrong secret":   {[]string{"FAVAD_S3_ACCESS_KEY=" + tg.AccessKey, "FAVAD_S3_SECRET_KEY=wrong-" + tg.SecretKey}, tg.URL()},
+	} {
+		r := runFavad(t, c.env, "", append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--backup-to", c.to}, s3flags...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, "--backup-to") {
+			t.Errorf("%s: exit %d, want a refusal naming --backup-to:\n%s%s", name, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+// httpGet returns the body of a GET of url.
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -92,11 +92,20 @@ func (c *cli) runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logg
 		return err
 	}
 	logger.Info("evidence blob store", "store", fmt.Sprint(blobs))
-	var backups *s3backup.Bucket
+	var (
+		backups       *s3backup.Bucket
+		lastBackup    s3backup.Manifest
+		backupMetrics = newBackupMetrics()
+	)
 	if cfg.BackupTo != "" {
 		if backups, err = s3Backups(cfg.BackupTo, "--backup-to", &cfg.Blob, c.getenv); err != nil {
 			return err
 		}
+		if lastBackup, err = checkBackupPlace(ctx, backups); err != nil {
+			return err
+		}
+		logger.Info("scheduled backups", "to", backups.String(), "every", cfg.BackupEvery, "keep", cfg.BackupKeep,
+			"newest", lastBackup.Name, "newest_taken", lastBackup.Taken)
 	}
 	sender, err := pushSender(ctx, cfg.FCMCredentials, push.TTLs{Sync: cfg.SyncTTL, Assignment: cfg.AssignmentTTL}, logger)
 	if err != nil {
@@ -160,7 +169,7 @@ func (c *cli) runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logg
 		Feed:                     feedBroker,
 		ReadPhotoMeta:            media.ReadPhotoMetaAt,
 		Thumbnails:               thumbs,
-		Collectors:               notifier.Metrics.Collectors(),
+		Collectors:               append(notifier.Metrics.Collectors(), backupMetrics.collectors(backups != nil)...),
 		Reports:                  aggregates,
 	})
 	if err != nil {
@@ -216,7 +225,7 @@ func (c *cli) runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logg
 	background.Go(func() { callerNotices.Run(workers) })
 	if backups != nil {
 		background.Go(func() {
-			runScheduledBackups(workers, store, cfg.Data, backups, cfg.BackupEvery, cfg.BackupKeep, logger.With("component", "backups"))
+			runScheduledBackups(workers, store, cfg.Data, backups, cfg.BackupEvery, cfg.BackupKeep, lastBackup, backupMetrics, logger.With("component", "backups"))
 		})
 	}
 	// The feed broker ends the feeds left after the drain and waits for its reader.
