@@ -273,11 +273,23 @@ func verifyStoreFile(path string) (favsync.Stats, error) {
 	return s.Stats()
 }
 
+// freeName is name, or name-2, name-3… the first that does not exist: two
+// restores within a second never keep their stores under one name.
+func freeName(name string) string {
+	free := name
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(free); errors.Is(err, os.ErrNotExist) {
+			return free
+		}
+		free = fmt.Sprintf("%s-%d", name, i)
+	}
+}
+
 // restore replaces the store with a backup. The current file is kept beside
 // it as favad.db.before-restore-<UTC time>.
 func (c *cli) restore(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("restore", "--in FILE | --from s3://bucket/prefix [--name NAME] [--data DIR]",
-		"Replace the store with the backup FILE, or with a backup in object storage (the newest,\nor --name). The server must be stopped; the current store is kept as\n<data>/favad.db.before-restore-<UTC time>.")
+		"Replace the store with the backup FILE, or with a backup in object storage (the newest,\nor --name). The server must be stopped; the current store is kept as\n<data>/favad.db.before-restore-<UTC time> (-2, -3… if that name is taken).")
 	data := fs.String("data", defaultData, "data directory")
 	in := fs.String("in", "", "backup file to restore (this or --from)")
 	from := fs.String("from", "", "s3://bucket/prefix: restore a backup `favad backup --to` wrote there, with --s3-endpoint (this or --in)")
@@ -339,10 +351,14 @@ func (c *cli) restore(ctx context.Context, args []string) error {
 	}
 	aside := ""
 	if exists {
-		aside = path + ".before-restore-" + time.Now().UTC().Format("20060102T150405Z")
+		aside = freeName(path + ".before-restore-" + time.Now().UTC().Format("20060102T150405Z"))
 		// A hard link keeps the old file under its new name while the rename
 		// below replaces favad.db in one step; without hard links, move it.
 		if err := os.Link(path, aside); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				os.Remove(tmp)
+				return fmt.Errorf("restore: keep the current store: %s appeared meanwhile; try again", aside)
+			}
 			if err := os.Rename(path, aside); err != nil {
 				os.Remove(tmp)
 				return fmt.Errorf("restore: keep the current store: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	stdsync "sync"
@@ -213,4 +214,39 @@ func assignedFieldInspector(t *testing.T, base, admin, dispatcher, user, callID 
 		"description": "کارمند حاضر نیست", "call_time": time.Now().UTC().Format(time.RFC3339), "office_code": "QZ-SSO-01", "priority": "normal"}, &c)
 	apiDo(t, base, dispatcher, "POST", "/v1/complaints/"+c.ID+"/assign", map[string]string{"inspector_id": u.ID, "mode": "field"}, nil)
 	return c.ID
+}
+
+// TestTwoRestoresInOneSecondKeepBothStores: the store a restore replaces is
+// kept as favad.db.before-restore-<UTC second>; a second restore within the
+// same second used to overwrite the first one kept — the original store.
+// Each is kept now, under its own name.
+func TestTwoRestoresInOneSecondKeepBothStores(t *testing.T) {
+	data := t.TempDir()
+	if r := runFavad(t, nil, "", "demo", "--data", data); r.code != 0 {
+		t.Fatalf("favad demo: exit %d\n%s", r.code, r.stderr)
+	}
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	mustRun(t, "", "backup", "--data", data, "--out", backup)
+	mustRun(t, "late-account-password\n", "users", "add", "--data", data, "--username", "late.user", "--role", "supervisor", "--password-stdin")
+	changed, err := os.ReadFile(filepath.Join(data, "favad.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "", "restore", "--data", data, "--in", backup)
+	mustRun(t, "", "restore", "--data", data, "--in", backup)
+	aside, _ := filepath.Glob(filepath.Join(data, "favad.db.before-restore-*"))
+	if len(aside) != 2 {
+		t.Fatalf("stores kept: %v, want two", aside)
+	}
+	kept := map[string]bool{}
+	for _, f := range aside {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept[string(b)] = true
+	}
+	if !kept[string(changed)] {
+		t.Error("the store the first restore replaced is gone")
+	}
 }

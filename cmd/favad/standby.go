@@ -86,10 +86,22 @@ func (c *cli) standby(ctx context.Context, args []string) error {
 		return err
 	}
 	if *promote {
+		st, err := readStandbyState(cfg.Data)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !st.Promoted.IsZero():
+			return fmt.Errorf("promote: the standby on %s was promoted already (%s): it serves", cfg.Data, st.Promoted.Format(time.RFC3339))
+		case st.Backup == "":
+			if _, err := os.Stat(standbyStateFile(cfg.Data)); err != nil {
+				return fmt.Errorf("promote: %s is not a standby's directory (no %s)", cfg.Data, filepath.Base(standbyStateFile(cfg.Data)))
+			}
+		}
 		if err := writeFileAtomic(promoteFile(cfg.Data), func(io.Writer) error { return nil }); err != nil {
 			return fmt.Errorf("promote: %w", err)
 		}
-		fmt.Fprintf(c.stdout, "asked the standby on %s to serve: it does within a second (see its log)\n", cfg.Data)
+		fmt.Fprintf(c.stdout, "asked the standby on %s to serve: it takes a last look for a newer backup (at most %s), then serves (see its log)\n", cfg.Data, finalPollTimeout)
 		return nil
 	}
 	if *from == "" {
@@ -126,6 +138,12 @@ func (c *cli) standby(ctx context.Context, args []string) error {
 	}
 	sb := &standbyLoop{bucket: bucket, data: cfg.Data, held: st, logger: logger.With("component", "standby")}
 	if st.Promoted.IsZero() {
+		if err := sb.checkHeld(); err != nil {
+			return err
+		}
+		if err := writeStandbyState(cfg.Data, st); err != nil { // marks the directory a standby's
+			return err
+		}
 		sb.logger.Info("standby following", "from", bucket.String(), "every", *every, "data", cfg.Data, "holds", st.Backup, "seq", st.Seq)
 		if err := sb.follow(ctx, *every); err != nil {
 			return err
@@ -161,7 +179,9 @@ func (s *standbyLoop) follow(ctx context.Context, every time.Duration) error {
 			return s.promote(ctx)
 		}
 		if !time.Now().Before(next) {
-			s.poll(ctx)
+			if err := s.poll(ctx); err != nil {
+				return err
+			}
 			next = time.Now().Add(every)
 		}
 		select {
@@ -175,8 +195,11 @@ func (s *standbyLoop) follow(ctx context.Context, every time.Duration) error {
 func (s *standbyLoop) promote(ctx context.Context) error {
 	s.logger.Info("promotion asked: a last look for a newer backup", "file", promoteFile(s.data))
 	pctx, cancel := context.WithTimeout(ctx, finalPollTimeout)
-	s.poll(pctx)
+	err := s.poll(pctx)
 	cancel()
+	if err != nil {
+		return err
+	}
 	if s.held.Backup == "" {
 		if _, err := os.Stat(storeFile(s.data)); err != nil {
 			return fmt.Errorf("standby: promoted before any backup was restored into %s: nothing to serve (is there a backup in %s?)", s.data, s.bucket)
@@ -186,32 +209,85 @@ func (s *standbyLoop) promote(ctx context.Context) error {
 	if err := writeStandbyState(s.data, s.held); err != nil {
 		return fmt.Errorf("standby: record the promotion: %w", err)
 	}
+	// Done with: a standby started later on a copy of this directory must
+	// not promote itself at once.
+	if err := os.Remove(promoteFile(s.data)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("standby: remove %s: %w", promoteFile(s.data), err)
+	}
 	s.logger.Info("standby promoted: serving", "backup", s.held.Backup, "seq", s.held.Seq, "taken", s.held.Taken)
 	return nil
 }
 
 // poll restores the newest complete backup if it is newer than the one held.
-// Failures are logged: the standby keeps what it holds and tries again.
-func (s *standbyLoop) poll(ctx context.Context) {
+// Failures are logged: the standby keeps what it holds and tries again. It
+// returns an error, and the standby stops, only when the store in its
+// directory is not the one it restored (errStoreNotTheStandbys).
+func (s *standbyLoop) poll(ctx context.Context) error {
+	if err := s.checkHeld(); err != nil {
+		return err
+	}
 	m, err := s.bucket.Latest(ctx)
 	switch {
 	case errors.Is(err, s3backup.ErrNoBackup):
 		s.logger.Warn("no complete backup yet", "from", s.bucket.String())
-		return
+		return nil
 	case err != nil:
 		s.logger.Error("looking for a newer backup failed", "from", s.bucket.String(), "error", err)
-		return
+		return nil
 	case m.Name <= s.held.Backup:
 		s.logger.Debug("no newer backup", "holds", s.held.Backup)
-		return
+		return nil
 	}
 	start := time.Now()
-	if err := s.restore(ctx, m); err != nil {
+	if err := s.restore(ctx, m); errors.Is(err, errStoreNotTheStandbys) {
+		return err
+	} else if err != nil {
 		s.logger.Error("restoring a newer backup failed; the store held is unchanged", "backup", m.Name, "error", err)
-		return
+		return nil
 	}
 	s.logger.Info("standby holds backup", "backup", m.Name, "seq", m.Seq, "taken", m.Taken, "bytes", m.Bytes,
 		"lag", time.Since(m.Taken).Round(time.Millisecond), "duration", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// errStoreNotTheStandbys: the store in the standby's directory is not the
+// backup it restored last — a server ran on it and took writes (a promotion
+// by hand, without --promote), or the directory held a store before.
+// Restoring over it would lose them, so the standby stops instead.
+var errStoreNotTheStandbys = errors.New("not the store this standby restored")
+
+// checkHeld returns an error wrapping errStoreNotTheStandbys if the store in
+// the directory is not what the standby restored last: its change log is
+// elsewhere than the backup's sequence, or there is a store and the standby
+// restored none. A store in use by another process is that too: a server.
+func (s *standbyLoop) checkHeld() error {
+	path := storeFile(s.data)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	cur, err := favsync.Open(path, favsync.Options{ReadOnly: true, LockTimeout: 300 * time.Millisecond})
+	if errors.Is(err, favsync.ErrLocked) {
+		return fmt.Errorf("standby: %s is in use by another process (a server on the standby's directory?): %w", path, errStoreNotTheStandbys)
+	}
+	if err != nil {
+		return fmt.Errorf("standby: open %s: %w", path, err)
+	}
+	defer cur.Close()
+	return s.sameAsHeld(cur)
+}
+
+// sameAsHeld checks the open store cur against the backup held.
+func (s *standbyLoop) sameAsHeld(cur *favsync.Store) error {
+	st, err := cur.Stats()
+	if err != nil {
+		return err
+	}
+	if s.held.Backup == "" || st.Seq != s.held.Seq {
+		return fmt.Errorf("standby: %s holds change-log sequence %d, but the standby restored %q (sequence %d): a server took writes on it, or it was there before. "+
+			"Restoring over it would lose them, so the standby stops. If it was promoted by hand, serve it with 'favad serve'; "+
+			"to follow the backups again, move it aside first: %w", storeFile(s.data), st.Seq, s.held.Backup, s.held.Seq, errStoreNotTheStandbys)
+	}
+	return nil
 }
 
 // restore puts the backup m in place of the store: downloaded beside it,
@@ -223,15 +299,28 @@ func (s *standbyLoop) restore(ctx context.Context, m s3backup.Manifest) error {
 		return err
 	}
 	defer os.Remove(tmp) // gone after the rename; removed on failure
-	if _, err := verifyStoreFile(tmp); err != nil {
+	stats, err := verifyStoreFile(tmp)
+	if err != nil {
 		return fmt.Errorf("%s is not a store this FAVAD can serve: %w", m.Name, err)
 	}
-	if cur, err := favsync.Open(storeFile(s.data), favsync.Options{ReadOnly: true, LockTimeout: 300 * time.Millisecond}); errors.Is(err, favsync.ErrLocked) {
-		return fmt.Errorf("the store %s is in use by another process (a server on the standby's directory?)", storeFile(s.data))
-	} else if err == nil {
-		cur.Close()
+	// The store held stays open (a shared lock) until the new one is in its
+	// place: a server starting meanwhile finds it locked and stops, rather
+	// than writing into a file about to be replaced.
+	path := storeFile(s.data)
+	if _, err := os.Stat(path); err == nil {
+		cur, err := favsync.Open(path, favsync.Options{ReadOnly: true, LockTimeout: 300 * time.Millisecond})
+		if errors.Is(err, favsync.ErrLocked) {
+			return fmt.Errorf("standby: %s is in use by another process (a server on the standby's directory?): %w", path, errStoreNotTheStandbys)
+		}
+		if err != nil {
+			return fmt.Errorf("open %s: %w", path, err)
+		}
+		defer cur.Close()
+		if err := s.sameAsHeld(cur); err != nil {
+			return err
+		}
 	}
-	if err := os.Rename(tmp, storeFile(s.data)); err != nil {
+	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
 	if err := syncDir(s.data); err != nil {
@@ -241,6 +330,6 @@ func (s *standbyLoop) restore(ctx context.Context, m s3backup.Manifest) error {
 	if err := os.Remove(reportsSnapshotFile(s.data)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	s.held = standbyState{Backup: m.Name, Seq: m.Seq, Taken: m.Taken, Restored: time.Now().UTC()}
+	s.held = standbyState{Backup: m.Name, Seq: stats.Seq, Taken: m.Taken, Restored: time.Now().UTC()}
 	return writeStandbyState(s.data, s.held)
 }

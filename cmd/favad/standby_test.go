@@ -267,3 +267,91 @@ func TestStandbyKeepsItsStoreWhenABackupIsBad(t *testing.T) {
 	}
 	standby.stop(t)
 }
+
+// TestStandbyNeverRestoresOverAStoreThatTookWrites: an operator "promotes"
+// by hand — stops the standby and runs favad serve on its directory, which
+// takes writes — and the standby is started again later (a reboot). It used
+// to restore the next backup over those writes; now it refuses and stops,
+// saying why, and the writes are there. A standby pointed at a directory
+// that holds a store it did not restore refuses too. `standby --promote`
+// refuses a directory that is no standby's and a standby promoted already,
+// and a promotion removes its promote file.
+func TestStandbyNeverRestoresOverAStoreThatTookWrites(t *testing.T) {
+	tg := s3test.New(t)
+	env := []string{"FAVAD_S3_ACCESS_KEY=" + tg.AccessKey, "FAVAD_S3_SECRET_KEY=" + tg.SecretKey}
+	s3flags := []string{"--s3-endpoint", "http://" + tg.Endpoint, "--s3-region", tg.Region, "--s3-path-style"}
+	primaryData, standbyData := t.TempDir(), t.TempDir()
+	if r := runFavad(t, nil, "", "demo", "--data", primaryData); r.code != 0 {
+		t.Fatalf("favad demo: exit %d\n%s", r.code, r.stderr)
+	}
+	backup := func() {
+		t.Helper()
+		if r := runFavad(t, env, "", append([]string{"backup", "--data", primaryData, "--to", tg.URL()}, s3flags...)...); r.code != 0 {
+			t.Fatalf("favad backup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	}
+	backup()
+	standbyArgs := append([]string{"standby", "--from", tg.URL(), "--every", "1s", "--data", standbyData,
+		"--addr", "127.0.0.1:0", "--log-level", "info"}, s3flags...)
+	standby, _ := launchFavad(t, env, standbyArgs...)
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(standby.stderr.String(), "standby holds backup"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the standby restored nothing:\n%s", standby.stderr)
+		}
+	}
+	standby.stop(t)
+
+	// Served by hand on the standby's directory: a complaint is taken.
+	srv := startServer(t, standbyData)
+	token := apiLogin(t, srv.url, "dispatcher")
+	apiDo(t, srv.url, token, "POST", "/v1/complaints", map[string]any{"call_id": "SERVED-BY-HAND", "category": "absent_employee",
+		"description": "کارمند حاضر نیست", "call_time": time.Now().UTC().Format(time.RFC3339), "office_code": "QZ-SSO-01", "priority": "normal"}, nil)
+	srv.stop(t)
+	time.Sleep(10 * time.Millisecond) // a later name
+	backup()                          // a newer backup the standby would take
+
+	r := runFavad(t, env, "", standbyArgs...)
+	if r.code == 0 || !strings.Contains(r.stderr, "a server took writes on it") {
+		t.Fatalf("a standby on a store that took writes: exit %d, want a refusal:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	srv = startServer(t, standbyData)
+	token = apiLogin(t, srv.url, "dispatcher")
+	var page struct {
+		Items []struct {
+			CallID string `json:"call_id"`
+		} `json:"items"`
+	}
+	apiDo(t, srv.url, token, "GET", "/v1/complaints?q=SERVED-BY-HAND", nil, &page)
+	if len(page.Items) != 1 {
+		t.Errorf("the complaint taken on the standby's directory: %+v, want it kept", page)
+	}
+	srv.stop(t)
+
+	// A directory with a store the standby never restored.
+	r = runFavad(t, env, "", append([]string{"standby", "--from", tg.URL(), "--data", primaryData, "--addr", "127.0.0.1:0"}, s3flags...)...)
+	if r.code == 0 || !strings.Contains(r.stderr, "or it was there before") {
+		t.Errorf("a standby on the primary's directory: exit %d, want a refusal:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// --promote: not a standby's directory; then a real promotion, twice.
+	if r := runFavad(t, nil, "", "standby", "--promote", "--data", t.TempDir()); r.code == 0 || !strings.Contains(r.stderr, "not a standby's directory") {
+		t.Errorf("--promote on an empty directory: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	fresh := t.TempDir()
+	standby, listening := launchFavad(t, env, append([]string{"standby", "--from", tg.URL(), "--every", "1s", "--data", fresh,
+		"--addr", "127.0.0.1:0", "--log-level", "info"}, s3flags...)...)
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(standby.stderr.String(), "standby holds backup"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the fresh standby restored nothing:\n%s", standby.stderr)
+		}
+	}
+	mustRun(t, "", "standby", "--promote", "--data", fresh)
+	standby.waitListening(t, listening, 40*time.Second)
+	if _, err := os.Stat(filepath.Join(fresh, "promote")); !os.IsNotExist(err) {
+		t.Errorf("the promote file is left after the promotion (%v)", err)
+	}
+	if r := runFavad(t, nil, "", "standby", "--promote", "--data", fresh); r.code == 0 || !strings.Contains(r.stderr, "promoted already") {
+		t.Errorf("--promote a second time: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	standby.stop(t)
+}
