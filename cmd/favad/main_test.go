@@ -587,3 +587,21 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 		t.Fatal("favad did not exit within 5s of a second SIGTERM")
 	}
 }
+
+// TestServeSaysHowToMakeTheFirstAdmin: a store with no enabled admin
+// account (a first start without --demo) says how to make one, in the log;
+// once there is one, nothing is said.
+func TestServeSaysHowToMakeTheFirstAdmin(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data)
+	srv.stop(t)
+	if !strings.Contains(srv.stderr.String(), "no enabled admin account") || !strings.Contains(srv.stderr.String(), "--role admin") {
+		t.Errorf("a first start says nothing of the first admin:\n%s", srv.stderr)
+	}
+	mustRun(t, "a-long-admin-password\n", "users", "add", "--data", data, "--username", "first.admin", "--role", "admin", "--password-stdin")
+	srv = startServer(t, data)
+	srv.stop(t)
+	if strings.Contains(srv.stderr.String(), "no enabled admin account") {
+		t.Errorf("warned with an admin account:\n%s", srv.stderr)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -86,6 +87,9 @@ func (c *cli) runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logg
 		if loaded, err = demo.Load(store, demo.Province); err != nil {
 			return err
 		}
+	}
+	if err := warnWithoutAdmin(store, cfg.Data, c.stdout, logger); err != nil {
+		return err
 	}
 	blobs, err := cfg.Blob.open(ctx, cfg.Data, c.getenv)
 	if err != nil {
@@ -344,4 +348,23 @@ func (c *cli) printDemo(r demo.Result) {
 	}
 	tw.Flush()
 	fmt.Fprintln(c.stdout)
+}
+
+// warnWithoutAdmin says, on the console and in the log, how to make the
+// first admin when the store has no enabled admin account: nobody could
+// sign in to make one, and an empty store says nothing otherwise.
+func warnWithoutAdmin(store *favsync.Store, data string, out io.Writer, logger *slog.Logger) error {
+	admins, err := store.Users(inspector.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	for _, a := range admins {
+		if !a.Disabled {
+			return nil
+		}
+	}
+	how := fmt.Sprintf("favad users add --data %s --username NAME --role admin --password-stdin", data)
+	logger.Warn("no enabled admin account: nobody can sign in to manage accounts; stop the server and make one", "command", how)
+	fmt.Fprintf(out, "No admin account yet. Stop the server and make the first one:\n  %s\n", how)
+	return nil
 }
