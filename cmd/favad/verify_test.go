@@ -96,6 +96,9 @@ func testVerifyDetectsTampering(t *testing.T, blobFlags, env []string, alterBlob
 	if !strings.Contains(out, "evidence chain entries checked: 2") || !strings.Contains(out, "problems: 0") {
 		t.Fatalf("verify of an intact store:\n%s", out)
 	}
+	if !strings.Contains(out, "evidence blob store: the running server's") {
+		t.Errorf("verify does not say which bytes it checked:\n%s", out)
+	}
 
 	// Alter one blob; verify through the server's admin socket finds it,
 	// and so does verify on its own once the server is stopped.
