@@ -1,8 +1,6 @@
 package main
 
 import (
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -25,18 +23,7 @@ func TestServeExportsTheNotifierMetrics(t *testing.T) {
 		"description": "کارمند حاضر نیست", "call_time": time.Now().UTC().Format(time.RFC3339), "office_code": "QZ-SSO-01", "priority": "normal"}, &c)
 	apiDo(t, base, dispatcher, "POST", "/v1/complaints/"+c.ID+"/assign", map[string]string{"inspector_id": me.ID, "mode": "field"}, nil)
 
-	scrape := func() string {
-		resp, err := http.Get(base + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
+	scrape := func() string { return httpGet(t, base+"/metrics") }
 	deadline := time.Now().Add(10 * time.Second)
 	var body string
 	for {

@@ -257,23 +257,37 @@ func (s *standbyLoop) poll(ctx context.Context) error {
 var errStoreNotTheStandbys = errors.New("not the store this standby restored")
 
 // checkHeld returns an error wrapping errStoreNotTheStandbys if the store in
-// the directory is not what the standby restored last: its change log is
-// elsewhere than the backup's sequence, or there is a store and the standby
-// restored none. A store in use by another process is that too: a server.
+// the directory is not what the standby restored last (see openHeld).
 func (s *standbyLoop) checkHeld() error {
+	cur, err := s.openHeld()
+	if cur != nil {
+		cur.Close()
+	}
+	return err
+}
+
+// openHeld opens the store in the directory read-only (a shared lock: no
+// server can start on it while it is open) and checks it is what the
+// standby restored last: its change log at the backup's sequence, and a
+// backup restored at all. A store in use by another process is not: a
+// server runs on it. It returns nil and no error when there is no store.
+func (s *standbyLoop) openHeld() (*favsync.Store, error) {
 	path := storeFile(s.data)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	cur, err := favsync.Open(path, favsync.Options{ReadOnly: true, LockTimeout: 300 * time.Millisecond})
 	if errors.Is(err, favsync.ErrLocked) {
-		return fmt.Errorf("standby: %s is in use by another process (a server on the standby's directory?): %w", path, errStoreNotTheStandbys)
+		return nil, fmt.Errorf("standby: %s is in use by another process (a server on the standby's directory?): %w", path, errStoreNotTheStandbys)
 	}
 	if err != nil {
-		return fmt.Errorf("standby: open %s: %w", path, err)
+		return nil, fmt.Errorf("standby: open %s: %w", path, err)
 	}
-	defer cur.Close()
-	return s.sameAsHeld(cur)
+	if err := s.sameAsHeld(cur); err != nil {
+		cur.Close()
+		return nil, err
+	}
+	return cur, nil
 }
 
 // sameAsHeld checks the open store cur against the backup held.
@@ -306,21 +320,14 @@ func (s *standbyLoop) restore(ctx context.Context, m s3backup.Manifest) error {
 	// The store held stays open (a shared lock) until the new one is in its
 	// place: a server starting meanwhile finds it locked and stops, rather
 	// than writing into a file about to be replaced.
-	path := storeFile(s.data)
-	if _, err := os.Stat(path); err == nil {
-		cur, err := favsync.Open(path, favsync.Options{ReadOnly: true, LockTimeout: 300 * time.Millisecond})
-		if errors.Is(err, favsync.ErrLocked) {
-			return fmt.Errorf("standby: %s is in use by another process (a server on the standby's directory?): %w", path, errStoreNotTheStandbys)
-		}
-		if err != nil {
-			return fmt.Errorf("open %s: %w", path, err)
-		}
-		defer cur.Close()
-		if err := s.sameAsHeld(cur); err != nil {
-			return err
-		}
+	cur, err := s.openHeld()
+	if err != nil {
+		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if cur != nil {
+		defer cur.Close()
+	}
+	if err := os.Rename(tmp, storeFile(s.data)); err != nil {
 		return err
 	}
 	if err := syncDir(s.data); err != nil {
