@@ -38,7 +38,8 @@ type adminSocket struct {
 	done chan struct{}
 }
 
-// listenAdmin serves GET /backup on the unix socket at path (mode 0600). The
+// listenAdmin serves GET /backup, GET /verify and the account routes of
+// `favad users` (serveAccounts) on the unix socket at path (mode 0600). The
 // caller holds the store open for writing, so no other server owns the data
 // directory and a socket file left there is stale: it is removed.
 func listenAdmin(path string, store *favsync.Store, blobs blob.Store, logger *slog.Logger) (*adminSocket, error) {
@@ -121,6 +122,7 @@ func listenAdmin(path string, store *favsync.Store, blobs blob.Store, logger *sl
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(rep)
 	})
+	serveAccounts(mux, store)
 	a := &adminSocket{
 		path: path,
 		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,

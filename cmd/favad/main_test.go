@@ -307,7 +307,6 @@ func TestServeBackupRestoreUsers(t *testing.T) {
 	// Commands that need the store refuse while the server holds it.
 	for _, args := range [][]string{
 		{"restore", "--data", data, "--in", backup},
-		{"users", "list", "--data", data},
 	} {
 		r := runFavad(t, nil, "", args...)
 		if r.code != 1 || !strings.Contains(r.stderr, "stop the server first") {
@@ -604,4 +603,67 @@ func TestServeSaysHowToMakeTheFirstAdmin(t *testing.T) {
 	if strings.Contains(srv.stderr.String(), "no enabled admin account") {
 		t.Errorf("warned with an admin account:\n%s", srv.stderr)
 	}
+}
+
+// TestUsersWhileServing: `favad users` works while the server runs, through
+// its admin socket: an operator lets a locked-out admin back in without
+// stopping the 128 line. Each change takes effect on the running server at
+// once, and a refusal (a name taken, an unknown account) reads as it does
+// on a stopped store.
+func TestUsersWhileServing(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data, "--demo")
+	dispatcher := apiLogin(t, srv.url, "dispatcher")
+
+	mustRun(t, "a-new-admin-password\n", "users", "add", "--data", data, "--username", "second.admin", "--role", "admin", "--password-stdin")
+	if out := mustRun(t, "", "users", "list", "--data", data); !strings.Contains(out, "second.admin") {
+		t.Errorf("users list while serving:\n%s", out)
+	}
+	loginAs := func(username, password string) int {
+		t.Helper()
+		body := strings.NewReader(`{"username":"` + username + `","password":"` + password + `","device_id":"cli-test-` + username + `"}`)
+		resp, err := http.Post(srv.url+"/v1/auth/login", "application/json", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := loginAs("second.admin", "a-new-admin-password"); code != http.StatusOK {
+		t.Errorf("the admin made while serving signs in: %d", code)
+	}
+
+	mustRun(t, "reset-admin-password\n", "users", "reset-password", "--data", data, "--username", "admin", "--password-stdin")
+	if code := loginAs("admin", demo.Password); code != http.StatusUnauthorized {
+		t.Errorf("the old password after a reset while serving: %d", code)
+	}
+	if code := loginAs("admin", "reset-admin-password"); code != http.StatusOK {
+		t.Errorf("the new password: %d", code)
+	}
+
+	mustRun(t, "", "users", "disable", "--data", data, "--username", "dispatcher")
+	req, _ := http.NewRequest(http.MethodGet, srv.url+"/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+dispatcher)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a disabled account's token while serving: %d, want 403", resp.StatusCode)
+	}
+
+	for _, c := range []struct {
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"another-password-1\n", []string{"users", "add", "--data", data, "--username", "second.admin", "--role", "admin", "--password-stdin"}, "taken"},
+		{"", []string{"users", "enable", "--data", data, "--username", "nobody"}, `no user with id "nobody"`},
+	} {
+		if r := runFavad(t, nil, c.stdin, c.args...); r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("favad %v while serving: exit %d, want a refusal saying %q:\n%s%s", c.args, r.code, c.want, r.stdout, r.stderr)
+		}
+	}
+	srv.stop(t)
 }

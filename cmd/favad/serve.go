@@ -364,7 +364,7 @@ func warnWithoutAdmin(store *favsync.Store, data string, out io.Writer, logger *
 		}
 	}
 	how := fmt.Sprintf("favad users add --data %s --username NAME --role admin --password-stdin", data)
-	logger.Warn("no enabled admin account: nobody can sign in to manage accounts; stop the server and make one", "command", how)
-	fmt.Fprintf(out, "No admin account yet. Stop the server and make the first one:\n  %s\n", how)
+	logger.Warn("no enabled admin account: nobody can sign in to manage accounts; make one", "command", how)
+	fmt.Fprintf(out, "No admin account yet. Make the first one (also while the server runs):\n  %s\n", how)
 	return nil
 }

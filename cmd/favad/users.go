@@ -16,8 +16,8 @@ import (
 	favsync "github.com/favad/favad/sync"
 )
 
-// users runs `favad users <action>`. Each action opens the store directly, so
-// the server must be stopped; while it runs, manage accounts through the API.
+// users runs `favad users <action>`: on the store directly when no server
+// holds it, through the running server's admin socket otherwise.
 func (c *cli) users(ctx context.Context, args []string) error {
 	actions := []struct {
 		name, summary string
@@ -31,7 +31,7 @@ func (c *cli) users(ctx context.Context, args []string) error {
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		w := c.stdout
-		fmt.Fprintf(w, "Usage: favad users <action> [flags]\n\nManage accounts in the store directly; the server must be stopped.\n\nActions:\n")
+		fmt.Fprintf(w, "Usage: favad users <action> [flags]\n\nManage accounts: in the store directly, or through the running server\n(<data>/admin.sock) while it serves.\n\nActions:\n")
 		for _, a := range actions {
 			fmt.Fprintf(w, "  %-15s %s\n", a.name, a.summary)
 		}
@@ -79,15 +79,15 @@ func (c *cli) usersAdd(args []string) error {
 	if *province != "" || *cities != "" {
 		n.Region = &inspector.Region{Province: *province, Cities: splitList(*cities)}
 	}
-	store, err := openStore(*data, favsync.Options{})
+	accts, err := openAccounts(*data, true)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer accts.Close()
 	if n.PasswordHash, err = c.newPasswordHash(*pwStdin); err != nil {
 		return err
 	}
-	u, err := store.CreateUser(favsync.System, n)
+	u, err := accts.Create(n)
 	if err != nil {
 		return err
 	}
@@ -103,12 +103,12 @@ func (c *cli) usersList(args []string) error {
 	if err := c.parseFlags(fs, args); err != nil {
 		return err
 	}
-	store, err := openExistingStore(*data)
+	accts, err := openAccounts(*data, false)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	users, err := store.Users("")
+	defer accts.Close()
+	users, err := accts.List()
 	if err != nil {
 		return err
 	}
@@ -150,12 +150,12 @@ func (c *cli) usersSetDisabled(action string, args []string, disabled bool) erro
 	if *username == "" {
 		return usagef("users %s needs --username", action)
 	}
-	store, err := openExistingStore(*data)
+	accts, err := openAccounts(*data, false)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	u, err := store.SetUserDisabled(favsync.System, *username, disabled)
+	defer accts.Close()
+	u, err := accts.SetDisabled(*username, disabled)
 	if err != nil {
 		return err
 	}
@@ -180,32 +180,24 @@ func (c *cli) usersResetPassword(args []string) error {
 	if *username == "" {
 		return usagef("users reset-password needs --username")
 	}
-	store, err := openExistingStore(*data)
+	accts, err := openAccounts(*data, false)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	if _, _, err := store.Credentials(*username); err != nil {
+	defer accts.Close()
+	if err := accts.Known(*username); err != nil {
 		return err
 	}
 	hash, err := c.newPasswordHash(*pwStdin)
 	if err != nil {
 		return err
 	}
-	u, err := store.SetPasswordHash(favsync.System, *username, hash)
+	u, err := accts.SetPassword(*username, hash)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "new password set for %s; their sessions are ended\n", u.Username)
 	return nil
-}
-
-// openExistingStore opens the store in dataDir, which must exist.
-func openExistingStore(dataDir string) (*favsync.Store, error) {
-	if _, err := os.Stat(storeFile(dataDir)); err != nil {
-		return nil, fmt.Errorf("no store in %s (wrong --data?): %w", dataDir, err)
-	}
-	return openStore(dataDir, favsync.Options{})
 }
 
 // newPasswordHash reads a new password, from standard input (one line) or
