@@ -192,7 +192,7 @@ func reportFilter(c echo.Context, now time.Time, withFrom bool) (reports.Filter,
 	if raw := c.QueryParam("to"); raw != "" {
 		t, err := parseReportTime(raw, true)
 		if err != nil {
-			p.Add("to", "invalid", "an RFC 3339 time or a date YYYY-MM-DD")
+			p.Add("to", "invalid", "an RFC 3339 time or a date YYYY-MM-DD, Gregorian or Solar Hijri")
 			bad["to"] = true
 		} else {
 			f.To = t
@@ -202,7 +202,7 @@ func reportFilter(c echo.Context, now time.Time, withFrom bool) (reports.Filter,
 	if raw := c.QueryParam("from"); withFrom && raw != "" {
 		t, err := parseReportTime(raw, false)
 		if err != nil {
-			p.Add("from", "invalid", "an RFC 3339 time or a date YYYY-MM-DD")
+			p.Add("from", "invalid", "an RFC 3339 time or a date YYYY-MM-DD, Gregorian or Solar Hijri")
 			bad["from"] = true
 		} else {
 			f.From = t
@@ -220,7 +220,7 @@ func reportFilter(c echo.Context, now time.Time, withFrom bool) (reports.Filter,
 		if y := b.t.Year(); y < minReportYear || y > maxReportYear {
 			msg := fmt.Sprintf("a time from the year %d to %d", minReportYear, maxReportYear)
 			if y >= 1300 && y < 1500 {
-				msg += fmt.Sprintf(" (%d looks like a Solar Hijri year: send the Gregorian date)", y)
+				msg += fmt.Sprintf(" (%d looks like a Solar Hijri year: a Solar Hijri date is taken as a date, YYYY-MM-DD, not as a time)", y)
 			}
 			p.Add(b.field, "out_of_range", msg)
 		}
@@ -239,16 +239,28 @@ func reportFilter(c echo.Context, now time.Time, withFrom bool) (reports.Filter,
 	return f, p.Err()
 }
 
-// parseReportTime reads an RFC 3339 time or an Iran-local date; a date as
-// the end of a period stands for the end of that day.
+// parseReportTime reads an RFC 3339 time or an Iran-local date, Gregorian
+// or Solar Hijri (a year from 1300 to 1499 is Solar Hijri: no report
+// reaches back to those Gregorian years), with - or / between its parts;
+// a date as the end of a period stands for the end of that day.
 func parseReportTime(raw string, end bool) (time.Time, error) {
 	raw = inspector.NormalizeDigits(strings.TrimSpace(raw))
 	if t, err := time.Parse(time.RFC3339, raw); err == nil {
 		return t, nil
 	}
-	d, err := time.ParseInLocation(time.DateOnly, raw, inspector.IranTime)
-	if err != nil {
-		return time.Time{}, err
+	date := strings.ReplaceAll(raw, "/", "-")
+	var d time.Time
+	var y, m, day int
+	if n, err := fmt.Sscanf(date, "%4d-%2d-%2d", &y, &m, &day); err == nil && n == 3 && len(date) == len("1405-09-01") && y >= 1300 && y < 1500 {
+		if m < 1 || m > 12 || day < 1 || day > inspector.JalaliMonthDays(y, m) {
+			return time.Time{}, fmt.Errorf("%s is not a Solar Hijri date", raw)
+		}
+		d = inspector.FromJalali(y, m, day)
+	} else {
+		var err error
+		if d, err = time.ParseInLocation(time.DateOnly, date, inspector.IranTime); err != nil {
+			return time.Time{}, err
+		}
 	}
 	if end {
 		d = d.AddDate(0, 0, 1)

@@ -472,8 +472,9 @@ func TestReportsRefuseBadParameters(t *testing.T) {
 }
 
 // TestReportDatesNameEveryFieldAtFault: from and to are checked each on its
-// own, so a supervisor who sends two Solar Hijri dates as if Gregorian is
-// told of both, with a hint; a bad to does not hide a bad from.
+// own, so a supervisor who sends two Solar Hijri years as times is told of
+// both, with a hint; a bad to does not hide a bad from; a Solar Hijri date
+// that does not exist (month 13, Azar 31) is invalid.
 func TestReportDatesNameEveryFieldAtFault(t *testing.T) {
 	e := newEnv(t)
 	sup := e.token("supervisor")
@@ -481,9 +482,10 @@ func TestReportDatesNameEveryFieldAtFault(t *testing.T) {
 		path  string
 		codes map[string]string
 	}{
-		{"/v1/reports/agencies?from=1405-09-01&to=1405-09-14", map[string]string{"from": "out_of_range", "to": "out_of_range"}},
-		{"/v1/reports/agencies?from=1405-09-01&to=garbage", map[string]string{"from": "out_of_range", "to": "invalid"}},
-		{"/v1/reports/agencies?from=garbage&to=1405-09-14", map[string]string{"from": "invalid", "to": "out_of_range"}},
+		{"/v1/reports/agencies?from=1405-09-01T00:00:00Z&to=1405-09-14T00:00:00Z", map[string]string{"from": "out_of_range", "to": "out_of_range"}},
+		{"/v1/reports/agencies?from=1405-09-01T00:00:00Z&to=garbage", map[string]string{"from": "out_of_range", "to": "invalid"}},
+		{"/v1/reports/agencies?from=garbage&to=1405-09-14T00:00:00Z", map[string]string{"from": "invalid", "to": "out_of_range"}},
+		{"/v1/reports/agencies?from=1405/13/01&to=1405/09/31", map[string]string{"from": "invalid", "to": "invalid"}},
 	} {
 		r := e.do(call{method: "GET", path: tc.path, token: sup, invalidRequest: true})
 		require.Equal(t, http.StatusUnprocessableEntity, r.status, "%s: %s", tc.path, r.body)
@@ -546,4 +548,29 @@ func TestReportsSayWhenCatchingUp(t *testing.T) {
 	assert.Equal(t, 3, ag.Items[0].Complaints)
 	assert.True(t, ag.To.Equal(e.clock.Now()), "the default period ends now")
 	assert.True(t, ag.From.Equal(e.clock.Now().Add(-30*24*time.Hour)), "and starts 30 days before")
+}
+
+// TestReportsTakeSolarHijriDates: a date whose year is from 1300 to 1499 is
+// Solar Hijri, with - or / and Persian digits: the same period as its
+// Gregorian dates.
+func TestReportsTakeSolarHijriDates(t *testing.T) {
+	e, _ := newReportsEnv(t)
+	sup := e.token("supervisor")
+	period := func(query string) (from, to time.Time) {
+		t.Helper()
+		r := e.do(call{method: "GET", path: "/v1/reports/agencies?" + query, token: sup})
+		require.Equal(t, http.StatusOK, r.status, "%s: %s", query, r.body)
+		var ans struct {
+			From time.Time `json:"from"`
+			To   time.Time `json:"to"`
+		}
+		r.json(t, &ans)
+		return ans.From, ans.To
+	}
+	wantFrom, wantTo := period("from=2026-11-22&to=2026-12-05")
+	for _, q := range []string{"from=1405-09-01&to=1405-09-14", "from=1405/09/01&to=1405/09/14",
+		"from=" + url.QueryEscape("۱۴۰۵/۰۹/۰۱") + "&to=" + url.QueryEscape("۱۴۰۵/۰۹/۱۴")} {
+		from, to := period(q)
+		assert.True(t, from.Equal(wantFrom) && to.Equal(wantTo), "%s: %s to %s, want %s to %s", q, from, to, wantFrom, wantTo)
+	}
 }
