@@ -44,6 +44,10 @@ type standbyState struct {
 	Taken    time.Time `json:"taken,omitzero"`
 	Restored time.Time `json:"restored,omitzero"`
 	Promoted time.Time `json:"promoted,omitzero"` // set once the standby serves
+	// Restoring is the backup being put in place, recorded before the
+	// rename: a standby stopped between the rename and the record finds
+	// this one in its directory, and takes it as its own.
+	Restoring *standbyState `json:"restoring,omitempty"`
 }
 
 func readStandbyState(dataDir string) (standbyState, error) {
@@ -141,7 +145,7 @@ func (c *cli) standby(ctx context.Context, args []string) error {
 		if err := sb.checkHeld(); err != nil {
 			return err
 		}
-		if err := writeStandbyState(cfg.Data, st); err != nil { // marks the directory a standby's
+		if err := writeStandbyState(cfg.Data, sb.held); err != nil { // marks the directory a standby's
 			return err
 		}
 		sb.logger.Info("standby following", "from", bucket.String(), "every", *every, "data", cfg.Data, "holds", st.Backup, "seq", st.Seq)
@@ -204,6 +208,11 @@ func (s *standbyLoop) promote(ctx context.Context) error {
 		if _, err := os.Stat(storeFile(s.data)); err != nil {
 			return fmt.Errorf("standby: promoted before any backup was restored into %s: nothing to serve (is there a backup in %s?)", s.data, s.bucket)
 		}
+	}
+	// Nothing served from this directory before: a reports' snapshot here is
+	// of a replaced store (its removal after a restore failed).
+	if err := os.Remove(reportsSnapshotFile(s.data)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("standby: remove the reports' snapshot of a replaced store: %w", err)
 	}
 	s.held.Promoted = time.Now().UTC()
 	if err := writeStandbyState(s.data, s.held); err != nil {
@@ -290,11 +299,23 @@ func (s *standbyLoop) openHeld() (*favsync.Store, error) {
 	return cur, nil
 }
 
-// sameAsHeld checks the open store cur against the backup held.
+// sameAsHeld checks the open store cur against the backup held, or the one
+// being put in place when the standby stopped (it is then held).
 func (s *standbyLoop) sameAsHeld(cur *favsync.Store) error {
 	st, err := cur.Stats()
 	if err != nil {
 		return err
+	}
+	if r := s.held.Restoring; r != nil {
+		if st.Seq == r.Seq {
+			s.held = *r
+			s.held.Restored = time.Now().UTC()
+			s.logger.Info("the backup being restored when the standby stopped is in place: held", "backup", r.Backup, "seq", r.Seq)
+		}
+		s.held.Restoring = nil
+		if err := writeStandbyState(s.data, s.held); err != nil {
+			return err
+		}
 	}
 	if s.held.Backup == "" || st.Seq != s.held.Seq {
 		return fmt.Errorf("standby: %s holds change-log sequence %d, but the standby restored %q (sequence %d): a server took writes on it, or it was there before. "+
@@ -327,16 +348,27 @@ func (s *standbyLoop) restore(ctx context.Context, m s3backup.Manifest) error {
 	if cur != nil {
 		defer cur.Close()
 	}
+	next := standbyState{Backup: m.Name, Seq: stats.Seq, Taken: m.Taken}
+	restoring := s.held
+	restoring.Restoring = &next
+	if err := writeStandbyState(s.data, restoring); err != nil {
+		return err
+	}
 	if err := os.Rename(tmp, storeFile(s.data)); err != nil {
 		return err
 	}
+	// In place: from here on the store is next's, whatever fails after.
+	next.Restored = time.Now().UTC()
+	s.held = next
 	if err := syncDir(s.data); err != nil {
-		return err
+		s.logger.Warn("the backup is in place, but syncing the directory failed", "error", err)
+	}
+	if err := writeStandbyState(s.data, s.held); err != nil {
+		s.logger.Error("the backup is in place, but recording it failed; it is taken as held at the next start", "error", err)
 	}
 	// The reports' aggregates are rebuilt from the restored log when it serves.
 	if err := os.Remove(reportsSnapshotFile(s.data)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+		s.logger.Warn("the reports' snapshot of the replaced store could not be removed; remove it before serving", "file", reportsSnapshotFile(s.data), "error", err)
 	}
-	s.held = standbyState{Backup: m.Name, Seq: stats.Seq, Taken: m.Taken, Restored: time.Now().UTC()}
-	return writeStandbyState(s.data, s.held)
+	return nil
 }

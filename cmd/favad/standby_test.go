@@ -355,3 +355,66 @@ func TestStandbyNeverRestoresOverAStoreThatTookWrites(t *testing.T) {
 	}
 	standby.stop(t)
 }
+
+// TestStandbyStoppedMidRestoreTakesTheBackupInPlace: a standby stopped
+// (killed) after renaming a newer backup into place but before recording
+// it finds that backup in its directory at the next start and holds it,
+// instead of taking it for writes of a server and stopping.
+func TestStandbyStoppedMidRestoreTakesTheBackupInPlace(t *testing.T) {
+	tg := s3test.New(t)
+	env := []string{"FAVAD_S3_ACCESS_KEY=" + tg.AccessKey, "FAVAD_S3_SECRET_KEY=" + tg.SecretKey}
+	s3flags := []string{"--s3-endpoint", "http://" + tg.Endpoint, "--s3-region", tg.Region, "--s3-path-style"}
+	primaryData, standbyData := t.TempDir(), t.TempDir()
+	if r := runFavad(t, nil, "", "demo", "--data", primaryData); r.code != 0 {
+		t.Fatalf("favad demo: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := runFavad(t, env, "", append([]string{"backup", "--data", primaryData, "--to", tg.URL()}, s3flags...)...); r.code != 0 {
+		t.Fatalf("favad backup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	standbyArgs := append([]string{"standby", "--from", tg.URL(), "--every", "1s", "--data", standbyData,
+		"--addr", "127.0.0.1:0", "--log-level", "info"}, s3flags...)
+	standby, _ := launchFavad(t, env, standbyArgs...)
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(standby.stderr.String(), "standby holds backup"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the standby restored nothing:\n%s", standby.stderr)
+		}
+	}
+	standby.stop(t)
+
+	// What a kill between the rename and its record leaves: a newer store in
+	// place, and standby.json naming it only as being restored.
+	mustRun(t, "a-late-account-pw\n", "users", "add", "--data", primaryData, "--username", "late.user", "--role", "supervisor", "--password-stdin")
+	newer := filepath.Join(t.TempDir(), "newer.db")
+	out := mustRun(t, "", "backup", "--data", primaryData, "--out", newer)
+	seq := regexp.MustCompile(`sequence (\d+)`).FindStringSubmatch(out)
+	st, err := readStandbyState(standbyData)
+	if err != nil || seq == nil {
+		t.Fatalf("state %v, backup output %q", err, out)
+	}
+	var n uint64
+	fmt.Sscan(seq[1], &n)
+	st.Restoring = &standbyState{Backup: "favad-29991231T000000.000Z", Seq: n}
+	if err := writeStandbyState(standbyData, st); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(newer, filepath.Join(standbyData, "favad.db")); err != nil {
+		t.Fatal(err)
+	}
+
+	standby, _ = launchFavad(t, env, standbyArgs...)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(standby.stderr.String(), "is in place: held"); time.Sleep(100 * time.Millisecond) {
+		exited := false
+		select {
+		case <-standby.done:
+			exited = true
+		default:
+		}
+		if time.Now().After(deadline) || exited {
+			t.Fatalf("the standby did not take the backup in place as its own:\n%s", standby.stderr)
+		}
+	}
+	standby.stop(t)
+	if st, err := readStandbyState(standbyData); err != nil || st.Seq != n || st.Restoring != nil {
+		t.Errorf("standby.json after the restart: %+v (%v), want sequence %d held", st, err, n)
+	}
+}
