@@ -126,13 +126,16 @@ func restoreSource(in, from string, m s3backup.Manifest) string {
 // Manifest if none), not from the start: a server restarted more often
 // than every still backs up, and one with no backup (or one older than
 // every) takes one at once — a standby just promoted, say. A failed backup
-// is tried again after a tenth of the interval (at least a second, at most
-// a minute), not a whole interval later. The metrics count each outcome.
+// is tried again sooner than a whole interval later: after a tenth of it
+// (at least a second, at most a minute), doubling with each failure up to
+// the interval; the bucket is asked first, so that an unreachable one costs
+// no copy of the store. The metrics count each outcome.
 func runScheduledBackups(ctx context.Context, store *favsync.Store, dataDir string, bucket *s3backup.Bucket, every time.Duration, keep int, last s3backup.Manifest, m *backupMetrics, logger *slog.Logger) {
 	if !last.Taken.IsZero() {
 		m.lastSuccess.Set(float64(last.Taken.Unix()))
 	}
-	retry := min(max(every/10, time.Second), time.Minute)
+	firstRetry := min(max(every/10, time.Second), time.Minute)
+	retry := firstRetry
 	due := last.Taken.Add(every) // the zero time, or in the past: at once
 	for {
 		wait := time.NewTimer(time.Until(due))
@@ -143,7 +146,11 @@ func runScheduledBackups(ctx context.Context, store *favsync.Store, dataDir stri
 		case <-wait.C:
 		}
 		start := time.Now()
-		mf, err := scheduledBackup(ctx, store, dataDir, bucket)
+		err := bucket.Reachable(ctx)
+		var mf s3backup.Manifest
+		if err == nil {
+			mf, err = scheduledBackup(ctx, store, dataDir, bucket)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -151,8 +158,10 @@ func runScheduledBackups(ctx context.Context, store *favsync.Store, dataDir stri
 			m.failures.Inc()
 			logger.Error("scheduled backup failed; trying again", "to", bucket.String(), "error", err, "retry_in", retry)
 			due = time.Now().Add(retry)
+			retry = min(retry*2, max(every, firstRetry))
 			continue
 		}
+		retry = firstRetry
 		m.lastSuccess.Set(float64(mf.Taken.Unix()))
 		due = start.Add(every)
 		logger.Info("scheduled backup", "to", bucket.String(), "name", mf.Name, "seq", mf.Seq, "bytes", mf.Bytes, "duration", time.Since(start))
@@ -192,18 +201,24 @@ func (m *backupMetrics) collectors(scheduled bool) []prometheus.Collector {
 }
 
 // checkBackupPlace looks at the backups in bucket before the server starts,
-// so that a wrong bucket, endpoint or credentials stop it at once rather
-// than an interval later; it returns the newest backup (the zero Manifest
-// if there is none).
-func checkBackupPlace(ctx context.Context, bucket *s3backup.Bucket) (s3backup.Manifest, error) {
+// so that a wrong bucket or credentials stop it at once rather than an
+// interval later; it returns the newest backup (the zero Manifest if there
+// is none, or if the bucket cannot be asked now). Object storage that does
+// not answer does not keep the 128 line down: that is logged, and the
+// scheduled backups try again on their own.
+func checkBackupPlace(ctx context.Context, bucket *s3backup.Bucket, logger *slog.Logger) (s3backup.Manifest, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	last, err := bucket.Latest(ctx)
-	if errors.Is(err, s3backup.ErrNoBackup) {
+	switch {
+	case errors.Is(err, s3backup.ErrNoBackup):
 		return s3backup.Manifest{}, nil
-	}
-	if err != nil {
+	case s3backup.IsConfigError(err):
 		return last, fmt.Errorf("--backup-to %s: %w", bucket, err)
+	case err != nil:
+		logger.Error("the backups' object storage does not answer now; serving anyway, the scheduled backups will try again",
+			"to", bucket.String(), "error", err)
+		return s3backup.Manifest{}, nil
 	}
 	return last, nil
 }

@@ -214,3 +214,26 @@ func httpGet(t *testing.T, url string) string {
 	}
 	return string(b)
 }
+
+// TestServeStartsWhenTheBackupPlaceDoesNotAnswer: object storage that does
+// not answer (down, unreachable) does not keep the server from starting —
+// only a wrong bucket or credentials do; the failed backups are logged and
+// counted, and tried again with a growing pause.
+func TestServeStartsWhenTheBackupPlaceDoesNotAnswer(t *testing.T) {
+	env := []string{"FAVAD_S3_ACCESS_KEY=key", "FAVAD_S3_SECRET_KEY=secret-key"}
+	srv := startServerEnv(t, env, t.TempDir(), "--log-level", "info", "--backup-to", "s3://favad-backups/qazvin", "--backup-every", "10s",
+		"--s3-endpoint", "http://127.0.0.1:1", "--s3-region", "us-east-1", "--s3-path-style")
+	failures := regexp.MustCompile(`(?m)^favad_backup_failures_total (\d+)$`)
+	for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if m := failures.FindStringSubmatch(httpGet(t, srv.url+"/metrics")); m != nil && m[1] != "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed backup counted; stderr:\n%s", srv.stderr)
+		}
+	}
+	if !strings.Contains(srv.stderr.String(), "does not answer now; serving anyway") {
+		t.Errorf("the start does not say the backups' storage is not answering:\n%s", srv.stderr)
+	}
+	srv.stop(t)
+}

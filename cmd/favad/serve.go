@@ -105,7 +105,7 @@ func (c *cli) runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logg
 		if backups, err = s3Backups(cfg.BackupTo, "--backup-to", &cfg.Blob, c.getenv); err != nil {
 			return err
 		}
-		if lastBackup, err = checkBackupPlace(ctx, backups); err != nil {
+		if lastBackup, err = checkBackupPlace(ctx, backups, logger); err != nil {
 			return err
 		}
 		logger.Info("scheduled backups", "to", backups.String(), "every", cfg.BackupEvery, "keep", cfg.BackupKeep,

@@ -102,9 +102,43 @@ func (b *Bucket) Put(ctx context.Context, taken time.Time, write func(io.Writer)
 	raw, _ := json.MarshalIndent(m, "", "  ")
 	if _, err := b.client.PutObject(ctx, b.bucket, b.dir+m.Name+".json", strings.NewReader(string(raw)), int64(len(raw)),
 		minio.PutObjectOptions{ContentType: "application/json"}); err != nil {
+		// Without its manifest the copy is never listed, so never pruned:
+		// remove it now, as far as the server lets us.
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer rcancel()
+		_ = b.client.RemoveObject(rctx, b.bucket, b.dir+m.Name+".db", minio.RemoveObjectOptions{})
 		return m, fmt.Errorf("s3backup: upload %s.json: %w", m.Name, err)
 	}
 	return m, nil
+}
+
+// Reachable checks, cheaply, that the bucket answers and exists: a
+// scheduled backup asks before it copies the store.
+func (b *Bucket) Reachable(ctx context.Context) error {
+	ok, err := b.client.BucketExists(ctx, b.bucket)
+	if err != nil {
+		return fmt.Errorf("s3backup: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("s3backup: %w", minio.ErrorResponse{Code: minio.NoSuchBucket, Message: "no bucket " + b.bucket, BucketName: b.bucket})
+	}
+	return nil
+}
+
+// IsConfigError reports whether err is the object storage refusing the
+// configuration itself — no such bucket, credentials it does not take —
+// rather than a failure that may pass (the network, the server busy).
+func IsConfigError(err error) bool {
+	var resp minio.ErrorResponse
+	if !errors.As(err, &resp) {
+		return false
+	}
+	switch resp.Code {
+	case minio.NoSuchBucket, "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidBucketName",
+		"AuthorizationHeaderMalformed", "PermanentRedirect", "InvalidArgument":
+		return true
+	}
+	return false
 }
 
 type countingWriter struct {
