@@ -7,10 +7,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"reflect"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -142,50 +140,10 @@ func unknownField(err error) (string, bool) {
 }
 
 // typeFault names what encoding/json could not put in field, in the API's
-// words: a number that is not whole, or outside the field's range, is
-// out_of_range or not_an_integer with the range; anything else is
-// wrong_type with the JSON type the field takes. (encoding/json's own
-// message names Go types and struct fields.)
+// words (strictjson.TypeFault).
 func typeFault(field string, e *json.UnmarshalTypeError) inspector.FieldError {
-	kind := e.Type.Kind()
-	var lo, hi string
-	switch kind {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		bits := e.Type.Bits()
-		lo, hi = strconv.FormatInt(-1<<(bits-1), 10), strconv.FormatInt(1<<(bits-1)-1, 10)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		lo, hi = "0", strconv.FormatUint(1<<e.Type.Bits()-1, 10)
-	}
-	if lit, ok := strings.CutPrefix(e.Value, "number "); ok && hi != "" {
-		if strings.ContainsAny(lit, ".eE") {
-			return inspector.FieldError{Field: field, Code: "not_an_integer", Message: "a whole number, written without a decimal point or exponent"}
-		}
-		msg := fmt.Sprintf("a whole number from %s to %s", lo, hi)
-		if lo == "0" { // unsigned: the API's own bound, if lower, is checked later
-			msg = "a whole number, at least 0"
-			if !strings.HasPrefix(lit, "-") {
-				msg = "a whole number, at most " + hi
-			}
-		}
-		return inspector.FieldError{Field: field, Code: "out_of_range", Message: msg}
-	}
-	return inspector.FieldError{Field: field, Code: "wrong_type", Message: "expected " + jsonType(kind.String())}
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "a string"
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
-		return "a number"
-	case "bool":
-		return "true or false"
-	case "slice":
-		return "an array"
-	case "struct", "map", "ptr":
-		return "an object"
-	}
-	return kind
+	code, message := strictjson.TypeFault(e)
+	return inspector.FieldError{Field: field, Code: code, Message: message}
 }
 
 // queryInt reads an integer query parameter within [min, max], or def if absent.

@@ -224,9 +224,12 @@ func TestPushFaultsAreNamedInTheAPIsWords(t *testing.T) {
 	lat := mutation(4, "visit.upsert", visit, 0, map[string]any{"office_code": "QZ-SSO-01",
 		"check_in": map[string]any{"device_time": now.Format(time.RFC3339), "lat": 91, "lng": 50.004, "accuracy_m": 12}}, now)
 	count := mutation(5, "finding.create", v7(), 0, map[string]any{"visit_id": visit, "staff_expected": -1, "observed_at": now.Format(time.RFC3339)}, now)
+	word := mutation(6, "finding.create", v7(), 0, map[string]any{"visit_id": visit, "staff_expected": "six", "observed_at": now.Format(time.RFC3339)}, now)
+	huge := mutation(7, "visit.upsert", v7(), 0, map[string]any{"office_code": "QZ-SSO-01",
+		"check_in": map[string]any{"device_time": now.Format(time.RFC3339), "lat": "@HUGE@", "lng": 50.004, "accuracy_m": 12}}, now)
 	hlc["hlc"] = map[string]any{"wall_ms": now.UnixMilli(), "logical": "@LOGICAL@"}
 	seq["device_seq"] = "@SEQ@"
-	raw := rawBody(t, map[string]any{"mutations": []any{hlc, seq, lat, count}}, `"@LOGICAL@"`, `-1`, `"@SEQ@"`, `"19"`)
+	raw := rawBody(t, map[string]any{"mutations": []any{hlc, seq, lat, count, word, huge}}, `"@LOGICAL@"`, `-1`, `"@SEQ@"`, `"19"`, `"@HUGE@"`, `1e400`)
 	r := e.do(call{method: "POST", path: "/v1/sync/push", token: field, header: syncHeaders, raw: raw, invalidRequest: true})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	var res struct {
@@ -236,8 +239,9 @@ func TestPushFaultsAreNamedInTheAPIsWords(t *testing.T) {
 		} `json:"results"`
 	}
 	r.json(t, &res)
-	require.Len(t, res.Results, 4)
-	for i, want := range [][2]string{{"hlc.logical", "out_of_range"}, {"device_seq", "wrong_type"}, {"payload.check_in.lat", "out_of_range"}, {"payload.staff_expected", "out_of_range"}} {
+	require.Len(t, res.Results, 6)
+	for i, want := range [][2]string{{"hlc.logical", "out_of_range"}, {"device_seq", "wrong_type"}, {"payload.check_in.lat", "out_of_range"},
+		{"payload.staff_expected", "out_of_range"}, {"payload.staff_expected", "wrong_type"}, {"payload.check_in.lat", "out_of_range"}} {
 		got := res.Results[i]
 		assert.Equal(t, "rejected", got.Status, want[0])
 		require.Len(t, got.Fields, 1, "%s: one field, named once: %+v", want[0], got.Fields)

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/favad/favad/server"
 )
 
 // TestAQueryThatDoesNotDecodeIsRefused: a query pair with a bad percent
@@ -40,4 +42,16 @@ func TestAQueryThatDoesNotDecodeIsRefused(t *testing.T) {
 	assert.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	r = e.do(call{method: "GET", path: "/v1/sync/pull?limit=5", token: phone, header: syncHeaders})
 	assert.Equal(t, http.StatusOK, r.status, "%s", r.body)
+}
+
+// TestAQueryRefusalCarriesCORS: a console served from another allowed
+// origin reads the refusal of a query that does not decode (the check runs
+// after CORS), not a network error.
+func TestAQueryRefusalCarriesCORS(t *testing.T) {
+	const origin = "https://console.example.ir"
+	e := newEnv(t, func(c *server.Config) { c.CORSOrigins = []string{origin} })
+	r := e.do(call{method: "GET", path: "/v1/complaints?cursor=%zz", token: e.token("dispatcher"), invalidRequest: true,
+		header: http.Header{"Origin": {origin}}})
+	require.Equal(t, http.StatusUnprocessableEntity, r.status, "%s", r.body)
+	assert.Equal(t, origin, r.header.Get("Access-Control-Allow-Origin"))
 }

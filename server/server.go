@@ -201,7 +201,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
 	e.Pre(middleware.RemoveTrailingSlash())
-	e.Use(s.requestID, securityHeaders, s.recoverPanics, s.observe, s.bodyDeadline, checkQuery)
+	e.Use(s.requestID, securityHeaders, s.recoverPanics, s.observe, s.bodyDeadline)
 	if len(s.cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: s.cfg.CORSOrigins,
@@ -212,6 +212,7 @@ func (s *Server) newEcho() *echo.Echo {
 				"Tus-Resumable", "Upload-Offset", "Upload-Length", "Favad-Evidence-Status"},
 		}))
 	}
+	e.Use(checkQuery) // after CORS, so that a browser of another allowed origin reads the refusal
 	s.ownsBody = map[string]bool{}
 	for _, r := range s.routes {
 		limit := r.limit

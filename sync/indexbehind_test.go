@@ -43,7 +43,9 @@ func TestIndexCursorMergesWhatWaits(t *testing.T) {
 			}))
 			want[k] = v
 		}
-		for i, n := 0, rapid.IntRange(0, 12).Draw(rt, "steps"); i < n; i++ {
+		// Up to 40 steps: above 12 waiting entries Go's sort is no longer
+		// stable by accident, so a lost put order shows.
+		for i, n := 0, rapid.IntRange(0, 40).Draw(rt, "steps"); i < n; i++ {
 			k, v := key.Draw(rt, "key"), rapid.StringMatching(`[xyz]{0,2}`).Draw(rt, "value")
 			switch rapid.IntRange(0, 2).Draw(rt, "how") {
 			case 0:

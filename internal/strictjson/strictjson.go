@@ -563,3 +563,54 @@ func isValidTag(s string) bool {
 	}
 	return true
 }
+
+// TypeFault says what encoding/json could not put in a field, in an API's
+// words rather than its message (which names Go types and struct fields):
+// a number that is not whole, or outside the field's range, is
+// "not_an_integer" or "out_of_range" with the range; anything else is
+// "wrong_type" with the JSON type the field takes.
+func TypeFault(e *json.UnmarshalTypeError) (code, message string) {
+	kind := e.Type.Kind()
+	var lo, hi string
+	switch kind {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		bits := e.Type.Bits()
+		lo, hi = strconv.FormatInt(-1<<(bits-1), 10), strconv.FormatInt(1<<(bits-1)-1, 10)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		lo, hi = "0", strconv.FormatUint(1<<e.Type.Bits()-1, 10)
+	case reflect.Float32, reflect.Float64:
+		if strings.HasPrefix(e.Value, "number ") { // a number too large for any float
+			return "out_of_range", "a number within the field's range"
+		}
+	}
+	if lit, ok := strings.CutPrefix(e.Value, "number "); ok && hi != "" {
+		if strings.ContainsAny(lit, ".eE") {
+			return "not_an_integer", "a whole number, written without a decimal point or exponent"
+		}
+		if lo != "0" {
+			return "out_of_range", fmt.Sprintf("a whole number from %s to %s", lo, hi)
+		}
+		if strings.HasPrefix(lit, "-") { // unsigned: the API's own bound, if lower, is checked later
+			return "out_of_range", "a whole number, at least 0"
+		}
+		return "out_of_range", "a whole number, at most " + hi
+	}
+	return "wrong_type", "expected " + jsonType(kind)
+}
+
+func jsonType(kind reflect.Kind) string {
+	switch kind {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "an object"
+	}
+	return kind.String()
+}
