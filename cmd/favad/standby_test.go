@@ -268,6 +268,50 @@ func TestStandbyKeepsItsStoreWhenABackupIsBad(t *testing.T) {
 	standby.stop(t)
 }
 
+// standbyFixture is a demo primary whose backups go to a SeaweedFS bucket,
+// and the flags a standby following them takes.
+type standbyFixture struct {
+	env, s3flags             []string
+	url, primary, standbyDir string
+}
+
+func newStandbyFixture(t *testing.T) *standbyFixture {
+	t.Helper()
+	tg := s3test.New(t)
+	f := &standbyFixture{env: []string{"FAVAD_S3_ACCESS_KEY=" + tg.AccessKey, "FAVAD_S3_SECRET_KEY=" + tg.SecretKey},
+		s3flags: []string{"--s3-endpoint", "http://" + tg.Endpoint, "--s3-region", tg.Region, "--s3-path-style"},
+		url:     tg.URL(), primary: t.TempDir(), standbyDir: t.TempDir()}
+	if r := runFavad(t, nil, "", "demo", "--data", f.primary); r.code != 0 {
+		t.Fatalf("favad demo: exit %d\n%s", r.code, r.stderr)
+	}
+	return f
+}
+
+// backup takes a backup of the primary into the bucket.
+func (f *standbyFixture) backup(t *testing.T) {
+	t.Helper()
+	if r := runFavad(t, f.env, "", append([]string{"backup", "--data", f.primary, "--to", f.url}, f.s3flags...)...); r.code != 0 {
+		t.Fatalf("favad backup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// standbyArgs are the arguments of a standby on dir.
+func (f *standbyFixture) standbyArgs(dir string) []string {
+	return append([]string{"standby", "--from", f.url, "--every", "1s", "--data", dir, "--addr", "127.0.0.1:0", "--log-level", "info"}, f.s3flags...)
+}
+
+// follow starts a standby on dir and waits until it holds a backup.
+func (f *standbyFixture) follow(t *testing.T, dir string) (*serverProc, <-chan string) {
+	t.Helper()
+	standby, listening := launchFavad(t, f.env, f.standbyArgs(dir)...)
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(standby.stderr.String(), "standby holds backup"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the standby restored nothing:\n%s", standby.stderr)
+		}
+	}
+	return standby, listening
+}
+
 // TestStandbyNeverRestoresOverAStoreThatTookWrites: an operator "promotes"
 // by hand — stops the standby and runs favad serve on its directory, which
 // takes writes — and the standby is started again later (a reboot). It used
@@ -277,28 +321,10 @@ func TestStandbyKeepsItsStoreWhenABackupIsBad(t *testing.T) {
 // refuses a directory that is no standby's and a standby promoted already,
 // and a promotion removes its promote file.
 func TestStandbyNeverRestoresOverAStoreThatTookWrites(t *testing.T) {
-	tg := s3test.New(t)
-	env := []string{"FAVAD_S3_ACCESS_KEY=" + tg.AccessKey, "FAVAD_S3_SECRET_KEY=" + tg.SecretKey}
-	s3flags := []string{"--s3-endpoint", "http://" + tg.Endpoint, "--s3-region", tg.Region, "--s3-path-style"}
-	primaryData, standbyData := t.TempDir(), t.TempDir()
-	if r := runFavad(t, nil, "", "demo", "--data", primaryData); r.code != 0 {
-		t.Fatalf("favad demo: exit %d\n%s", r.code, r.stderr)
-	}
-	backup := func() {
-		t.Helper()
-		if r := runFavad(t, env, "", append([]string{"backup", "--data", primaryData, "--to", tg.URL()}, s3flags...)...); r.code != 0 {
-			t.Fatalf("favad backup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-		}
-	}
-	backup()
-	standbyArgs := append([]string{"standby", "--from", tg.URL(), "--every", "1s", "--data", standbyData,
-		"--addr", "127.0.0.1:0", "--log-level", "info"}, s3flags...)
-	standby, _ := launchFavad(t, env, standbyArgs...)
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(standby.stderr.String(), "standby holds backup"); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the standby restored nothing:\n%s", standby.stderr)
-		}
-	}
+	f := newStandbyFixture(t)
+	env, s3flags, primaryData, standbyData := f.env, f.s3flags, f.primary, f.standbyDir
+	f.backup(t)
+	standby, _ := f.follow(t, standbyData)
 	standby.stop(t)
 
 	// Served by hand on the standby's directory: a complaint is taken.
@@ -308,9 +334,9 @@ func TestStandbyNeverRestoresOverAStoreThatTookWrites(t *testing.T) {
 		"description": "کارمند حاضر نیست", "call_time": time.Now().UTC().Format(time.RFC3339), "office_code": "QZ-SSO-01", "priority": "normal"}, nil)
 	srv.stop(t)
 	time.Sleep(10 * time.Millisecond) // a later name
-	backup()                          // a newer backup the standby would take
+	f.backup(t)                       // a newer backup the standby would take
 
-	r := runFavad(t, env, "", standbyArgs...)
+	r := runFavad(t, env, "", f.standbyArgs(standbyData)...)
 	if r.code == 0 || !strings.Contains(r.stderr, "a server took writes on it") {
 		t.Fatalf("a standby on a store that took writes: exit %d, want a refusal:\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -328,7 +354,7 @@ func TestStandbyNeverRestoresOverAStoreThatTookWrites(t *testing.T) {
 	srv.stop(t)
 
 	// A directory with a store the standby never restored.
-	r = runFavad(t, env, "", append([]string{"standby", "--from", tg.URL(), "--data", primaryData, "--addr", "127.0.0.1:0"}, s3flags...)...)
+	r = runFavad(t, env, "", append([]string{"standby", "--from", f.url, "--data", primaryData, "--addr", "127.0.0.1:0"}, s3flags...)...)
 	if r.code == 0 || !strings.Contains(r.stderr, "or it was there before") {
 		t.Errorf("a standby on the primary's directory: exit %d, want a refusal:\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -338,13 +364,7 @@ func TestStandbyNeverRestoresOverAStoreThatTookWrites(t *testing.T) {
 		t.Errorf("--promote on an empty directory: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	fresh := t.TempDir()
-	standby, listening := launchFavad(t, env, append([]string{"standby", "--from", tg.URL(), "--every", "1s", "--data", fresh,
-		"--addr", "127.0.0.1:0", "--log-level", "info"}, s3flags...)...)
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(standby.stderr.String(), "standby holds backup"); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the fresh standby restored nothing:\n%s", standby.stderr)
-		}
-	}
+	standby, listening := f.follow(t, fresh)
 	mustRun(t, "", "standby", "--promote", "--data", fresh)
 	standby.waitListening(t, listening, 40*time.Second)
 	if _, err := os.Stat(filepath.Join(fresh, "promote")); !os.IsNotExist(err) {
@@ -361,24 +381,10 @@ func TestStandbyNeverRestoresOverAStoreThatTookWrites(t *testing.T) {
 // it finds that backup in its directory at the next start and holds it,
 // instead of taking it for writes of a server and stopping.
 func TestStandbyStoppedMidRestoreTakesTheBackupInPlace(t *testing.T) {
-	tg := s3test.New(t)
-	env := []string{"FAVAD_S3_ACCESS_KEY=" + tg.AccessKey, "FAVAD_S3_SECRET_KEY=" + tg.SecretKey}
-	s3flags := []string{"--s3-endpoint", "http://" + tg.Endpoint, "--s3-region", tg.Region, "--s3-path-style"}
-	primaryData, standbyData := t.TempDir(), t.TempDir()
-	if r := runFavad(t, nil, "", "demo", "--data", primaryData); r.code != 0 {
-		t.Fatalf("favad demo: exit %d\n%s", r.code, r.stderr)
-	}
-	if r := runFavad(t, env, "", append([]string{"backup", "--data", primaryData, "--to", tg.URL()}, s3flags...)...); r.code != 0 {
-		t.Fatalf("favad backup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	standbyArgs := append([]string{"standby", "--from", tg.URL(), "--every", "1s", "--data", standbyData,
-		"--addr", "127.0.0.1:0", "--log-level", "info"}, s3flags...)
-	standby, _ := launchFavad(t, env, standbyArgs...)
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(standby.stderr.String(), "standby holds backup"); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the standby restored nothing:\n%s", standby.stderr)
-		}
-	}
+	f := newStandbyFixture(t)
+	primaryData, standbyData := f.primary, f.standbyDir
+	f.backup(t)
+	standby, _ := f.follow(t, standbyData)
 	standby.stop(t)
 
 	// What a kill between the rename and its record leaves: a newer store in
@@ -401,7 +407,7 @@ func TestStandbyStoppedMidRestoreTakesTheBackupInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	standby, _ = launchFavad(t, env, standbyArgs...)
+	standby, _ = launchFavad(t, f.env, f.standbyArgs(standbyData)...)
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(standby.stderr.String(), "is in place: held"); time.Sleep(100 * time.Millisecond) {
 		exited := false
 		select {
