@@ -232,8 +232,11 @@ func (s *standbyLoop) promote(ctx context.Context) error {
 // returns an error, and the standby stops, only when the store in its
 // directory is not the one it restored (errStoreNotTheStandbys).
 func (s *standbyLoop) poll(ctx context.Context) error {
-	if err := s.checkHeld(); err != nil {
+	if err := s.checkHeld(); errors.Is(err, errStoreNotTheStandbys) {
 		return err
+	} else if err != nil { // it does not open: nothing is restored over it, and the standby tries again
+		s.logger.Error("the store held cannot be checked; not restoring over it", "error", err)
+		return nil
 	}
 	m, err := s.bucket.Latest(ctx)
 	switch {
