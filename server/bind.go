@@ -45,11 +45,10 @@ func decodeJSON(c echo.Context, v any) error {
 	case errors.As(err, &maxErr):
 		return inspector.Errorf(codeTooLarge, "the request body is larger than %d bytes", maxErr.Limit)
 	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			field = "(body)"
+		fe, _ := strictjson.FieldFault("", typeErr)
+		if fe.Field == "" {
+			fe.Field = "(body)"
 		}
-		fe := typeFault(field, typeErr)
 		if fe.Code != "wrong_type" { // a number, out of the field's range: the value is at fault, not the body's shape
 			return &inspector.Error{Code: inspector.CodeInvalid, Message: "the request has invalid fields", Fields: []inspector.FieldError{fe}}
 		}
@@ -137,13 +136,6 @@ func unknownField(err error) (string, bool) {
 		return name, true
 	}
 	return "", false
-}
-
-// typeFault names what encoding/json could not put in field, in the API's
-// words (strictjson.TypeFault).
-func typeFault(field string, e *json.UnmarshalTypeError) inspector.FieldError {
-	code, message := strictjson.TypeFault(e)
-	return inspector.FieldError{Field: field, Code: code, Message: message}
 }
 
 // queryInt reads an integer query parameter within [min, max], or def if absent.

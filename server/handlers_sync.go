@@ -247,7 +247,11 @@ func decodeMutation(raw []byte) favsync.Mutation {
 			continue
 		}
 		if err := json.Unmarshal(fields[name], target); err != nil {
-			m.Malformed = append(m.Malformed, mutationFieldFault(name, err))
+			fe, ok := strictjson.FieldFault(name, err) // hlc.logical, device_seq
+			if !ok {
+				fe = inspector.FieldError{Field: name, Code: "wrong_type", Message: "not valid JSON"}
+			}
+			m.Malformed = append(m.Malformed, fe)
 		}
 	}
 	m.HLC = inspector.Stamp{WallMs: hlc.WallMs, Logical: hlc.Logical}
@@ -259,24 +263,6 @@ func decodeMutation(raw []byte) favsync.Mutation {
 		m.Malformed = []inspector.FieldError{{Field: "mutations[]", Code: "wrong_type", Message: "the mutation could not be read"}}
 	}
 	return m
-}
-
-// mutationFieldFault names what could not be read of a mutation's field
-// name, in the API's words.
-func mutationFieldFault(name string, err error) inspector.FieldError {
-	var typeErr *json.UnmarshalTypeError
-	var timeErr *time.ParseError
-	switch {
-	case errors.As(err, &typeErr):
-		field := name
-		if typeErr.Field != "" {
-			field += "." + typeErr.Field // hlc.logical
-		}
-		return typeFault(field, typeErr)
-	case errors.As(err, &timeErr):
-		return inspector.FieldError{Field: name, Code: "wrong_type", Message: fmt.Sprintf("%q is not an RFC 3339 time", timeErr.Value)}
-	}
-	return inspector.FieldError{Field: name, Code: "wrong_type", Message: "not valid JSON"}
 }
 
 type conflictPage struct {

@@ -943,17 +943,9 @@ func decodeField(raw json.RawMessage, v any, path string) error {
 		return &inspector.Error{Code: inspector.CodeInvalid, Message: "the payload does not fit this kind of mutation",
 			Fields: []inspector.FieldError{{Field: field, Code: string(se.Kind), Message: se.Message()}}}
 	}
-	fe := inspector.FieldError{Field: path, Code: "malformed", Message: err.Error()}
-	var typeErr *json.UnmarshalTypeError
-	var timeErr *time.ParseError
-	switch {
-	case errors.As(err, &typeErr): // in the API's words, on the field
-		if typeErr.Field != "" {
-			fe.Field += "." + typeErr.Field
-		}
-		fe.Code, fe.Message = strictjson.TypeFault(typeErr)
-	case errors.As(err, &timeErr):
-		fe.Code, fe.Message = "wrong_type", fmt.Sprintf("%q is not an RFC 3339 time", timeErr.Value)
+	fe, ok := strictjson.FieldFault(path, err) // in the API's words, on the field
+	if !ok {
+		fe = inspector.FieldError{Field: path, Code: "malformed", Message: err.Error()}
 	}
 	return &inspector.Error{Code: inspector.CodeInvalid, Message: "the payload does not fit this kind of mutation", Fields: []inspector.FieldError{fe}}
 }

@@ -36,12 +36,12 @@ func openAccounts(dataDir string, create bool) (accounts, error) {
 	if _, err := os.Stat(path); err != nil && !create {
 		return nil, fmt.Errorf("no store in %s (wrong --data?): %w", dataDir, err)
 	}
-	s, err := favsync.Open(path, favsync.Options{LockTimeout: 500 * time.Millisecond})
+	s, err := openStore(dataDir, favsync.Options{})
 	switch {
 	case errors.Is(err, favsync.ErrLocked):
 		return socketAccounts{sock: adminSocketFile(dataDir)}, nil
 	case err != nil:
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, err
 	}
 	return storeAccounts{s}, nil
 }
@@ -174,8 +174,6 @@ func (a socketAccounts) Close() {}
 // call sends body (if any) to path on the admin socket and decodes the
 // answer into out; an application error comes back as an *inspector.Error.
 func (a socketAccounts) call(method, path string, body, out any) error {
-	client := adminClient(a.sock)
-	defer client.CloseIdleConnections()
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -190,9 +188,9 @@ func (a socketAccounts) call(method, path string, body, out any) error {
 	if err != nil {
 		return err
 	}
-	resp, err := client.Do(req)
+	resp, err := adminDo(a.sock, req)
 	if err != nil {
-		return fmt.Errorf("the store is in use, and the server's admin socket %s does not answer (is the server running? is another favad command holding the store?): %w", a.sock, err)
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

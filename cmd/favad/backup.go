@@ -219,14 +219,27 @@ func (c *cli) backup(ctx context.Context, args []string) error {
 	return nil
 }
 
-// adminClient speaks HTTP over the server's admin socket.
+// adminClient speaks HTTP over the server's admin socket, a connection a
+// request (a command makes one or two).
 func adminClient(sock string) *http.Client {
 	return &http.Client{Transport: &http.Transport{
+		DisableKeepAlives: true,
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			d := net.Dialer{Timeout: 5 * time.Second}
 			return d.DialContext(ctx, "unix", sock)
 		},
 	}}
+}
+
+// adminDo sends req to the running server's admin socket sock; a command
+// comes here when the store is locked, so a socket that does not answer
+// says so.
+func adminDo(sock string, req *http.Request) (*http.Response, error) {
+	resp, err := adminClient(sock).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("the store is in use, and the server's admin socket %s does not answer (is the server running? is another favad command holding the store?): %w", sock, err)
+	}
+	return resp, nil
 }
 
 // backupSeqHeader carries the change-log sequence a streamed backup holds.
@@ -235,15 +248,13 @@ const backupSeqHeader = "Favad-Backup-Seq"
 // fetchBackup streams GET /backup from the admin socket at sock into w, and
 // returns the change-log sequence the copy holds.
 func fetchBackup(ctx context.Context, sock string, w io.Writer) (uint64, error) {
-	client := adminClient(sock)
-	defer client.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://favad/backup", nil)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := client.Do(req)
+	resp, err := adminDo(sock, req)
 	if err != nil {
-		return 0, fmt.Errorf("the store is in use, and the server's admin socket %s does not answer (is the server running? is another favad command holding the store?): %w", sock, err)
+		return 0, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -187,7 +187,7 @@ func newBackupMetrics() *backupMetrics {
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "favad_backup_last_success_timestamp_seconds",
 			Help: "When the newest backup in --backup-to was taken (Unix time); 0 until there is one."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "favad_backup_failures_total",
-			Help: "Scheduled backups that failed (each is tried again after a tenth of --backup-every)."}),
+			Help: "Scheduled backups that failed (each is tried again after a pause that doubles up to --backup-every)."}),
 	}
 }
 

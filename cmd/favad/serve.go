@@ -320,7 +320,7 @@ func openStore(dataDir string, opts favsync.Options) (*favsync.Store, error) {
 	}
 	s, err := favsync.Open(path, opts)
 	if errors.Is(err, favsync.ErrLocked) {
-		return nil, fmt.Errorf("the store %s is in use by another process: stop the server first", path)
+		return nil, fmt.Errorf("the store %s is in use by another process: stop the server first (%w)", path, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)

@@ -72,11 +72,9 @@ func verifyOverSocket(ctx context.Context, socket string) (favsync.VerifyReport,
 	if err != nil {
 		return rep, err
 	}
-	client := adminClient(socket)
-	defer client.CloseIdleConnections()
-	resp, err := client.Do(req)
+	resp, err := adminDo(socket, req)
 	if err != nil {
-		return rep, fmt.Errorf("the store is in use and the server's admin socket does not answer: %w", err)
+		return rep, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

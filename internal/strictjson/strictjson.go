@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	stdsync "sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -562,6 +563,27 @@ func isValidTag(s string) bool {
 		}
 	}
 	return true
+}
+
+// FieldFault names, in an API's words, the field at fault in err, an error
+// of decoding a value found at path ("" at the top): a value of the wrong
+// type or out of range (TypeFault, on the field encoding/json names under
+// path) or a time not in RFC 3339 (on path). It is false for anything else.
+func FieldFault(path string, err error) (inspector.FieldError, bool) {
+	var typeErr *json.UnmarshalTypeError
+	var timeErr *time.ParseError
+	switch {
+	case errors.As(err, &typeErr):
+		field := path
+		if typeErr.Field != "" {
+			field = strings.TrimPrefix(path+"."+typeErr.Field, ".")
+		}
+		code, message := TypeFault(typeErr)
+		return inspector.FieldError{Field: field, Code: code, Message: message}, true
+	case errors.As(err, &timeErr):
+		return inspector.FieldError{Field: path, Code: "wrong_type", Message: fmt.Sprintf("%q is not an RFC 3339 time", timeErr.Value)}, true
+	}
+	return inspector.FieldError{}, false
 }
 
 // TypeFault says what encoding/json could not put in a field, in an API's
