@@ -32,7 +32,7 @@ var transitions = map[Status][]Status{
 	StatusReceived:            {StatusAssigned, StatusReferredToWorkplace, StatusWithdrawn},
 	StatusAssigned:            {StatusAssigned, StatusInProgress, StatusReferredToWorkplace, StatusWithdrawn, StatusNeedsReview},
 	StatusInProgress:          {StatusAssigned, StatusResolved, StatusNotSubstantiated, StatusReferredToWorkplace, StatusNeedsReview, StatusWithdrawn},
-	StatusNeedsReview:         {StatusAssigned, StatusResolved, StatusNotSubstantiated, StatusReferredToWorkplace, StatusWithdrawn},
+	StatusNeedsReview:         {StatusAssigned, StatusResolved, StatusNotSubstantiated, StatusReferredToWorkplace, StatusReferralAnswered, StatusWithdrawn},
 	StatusResolved:            {StatusNeedsReview},
 	StatusNotSubstantiated:    {StatusNeedsReview},
 	StatusReferredToWorkplace: {StatusAssigned, StatusReferralAnswered, StatusNeedsReview, StatusWithdrawn},

@@ -35,7 +35,9 @@ var statusOrder = []inspector.Status{
 //     withdrawal, or review of an outcome recorded offline. It cannot be
 //     resolved without work having started.
 //   - in_progress: any outcome, reassignment, referral, withdrawal, review.
-//   - needs_review: dispatch decides: reassign, settle an outcome, refer, withdraw.
+//   - needs_review: dispatch decides: reassign, settle an outcome, refer,
+//     withdraw, or (accepting its own state) return to the referral the
+//     office answered meanwhile or before.
 //   - resolved, not_substantiated, withdrawn: finished; only a late offline
 //     outcome can reopen them, into needs_review.
 //   - referred_to_workplace: the office answers (referral_answered); dispatch
@@ -51,7 +53,7 @@ var expectedTransitions = map[inspector.Status]string{
 	inspector.StatusNotSubstantiated:    " .   .   .   .   .   .   .   x   . ",
 	inspector.StatusReferredToWorkplace: " .   x   .   .   .   .   x   x   x ",
 	inspector.StatusReferralAnswered:    " .   x   .   x   x   x   .   x   x ",
-	inspector.StatusNeedsReview:         " .   x   .   x   x   x   .   .   x ",
+	inspector.StatusNeedsReview:         " .   x   .   x   x   x   x   .   x ",
 	inspector.StatusWithdrawn:           " .   .   .   .   .   .   .   x   . ",
 }
 

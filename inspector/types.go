@@ -265,6 +265,17 @@ func (c *Complaint) ReferralOpenToOffice() bool {
 	return c.Referral != nil && (c.Assignment == nil || !c.Assignment.AssignedAt.After(c.Referral.ReferredAt))
 }
 
+// OfficeStatus is c's status as its office sees it. While dispatch reviews
+// an inspector's late outcome on a complaint referred to the workplace, that
+// is the referral's own status: the review is dispatch's business, and the
+// office's answer is still expected, and taken.
+func (c *Complaint) OfficeStatus() Status {
+	if c.Status == StatusNeedsReview && (c.ReviewFrom == StatusReferredToWorkplace || c.ReviewFrom == StatusReferralAnswered) {
+		return c.ReviewFrom
+	}
+	return c.Status
+}
+
 // AssignedTo reports whether c is with inspector inspectorID now: assigned
 // to them, in progress, or their outcome held for review, and not referred
 // to the workplace since. The assignment stays on a complaint referred or

@@ -364,3 +364,81 @@ func TestOfficeSeesTheResultNotTheInspection(t *testing.T) {
 	assert.NotContains(t, string(r.body), statement)
 	assert.NotContains(t, string(e.do(newCall("GET", "/v1/referrals", office, nil)).body), statement)
 }
+
+// TestOfficeAnswersWhileDispatchReviewsALateOutcome: an inspector's outcome
+// recorded offline arrives after dispatch referred the complaint to the
+// workplace, so dispatch reviews it. Meanwhile the office still sees the
+// referral as its own (not dispatch's review), acknowledges and answers it;
+// accepting dispatch's state returns the complaint to the answered referral,
+// which dispatch then closes.
+func TestOfficeAnswersWhileDispatchReviewsALateOutcome(t *testing.T) {
+	e := newEnv(t)
+	disp, office := e.token("dispatcher"), e.token("office")
+	c := e.createComplaint(disp, intake("CALL-REF-REVIEW", e.clock.Now().Add(-5*time.Minute)))
+	e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field"})).json(t, &c)
+	field := e.login("field", "android-field-review").AccessToken
+	version := c.Version
+	e.clock.Advance(time.Minute)
+	r := e.do(newCall("POST", "/v1/complaints/"+c.ID+"/refer", disp, map[string]string{}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	res := e.push(field, mutation(1, "complaint.outcome", c.ID, version, map[string]any{"outcome": "substantiated", "statement": "غایب بود"}, e.clock.Now()))
+	require.Equal(t, "needs_review", res.Results[0].Rule)
+
+	var got referralJSON
+	e.do(newCall("GET", "/v1/complaints/"+c.ID, disp, nil)).json(t, &got)
+	require.Equal(t, "needs_review", got.Status, "dispatch reviews the late outcome")
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, office, nil))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r.json(t, &got)
+	assert.Equal(t, "referred_to_workplace", got.Status, "the office sees its referral, not dispatch's review")
+	r = e.do(newCall("GET", "/v1/referrals?status=referred_to_workplace", office, nil))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Contains(t, string(r.body), c.ID, "the office's list of referrals awaiting it")
+	assert.NotContains(t, string(r.body), "needs_review")
+
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/acknowledge", office, nil))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/answer", office, map[string]any{"action": "corrected", "text": "کارمند تذکر گرفت"}))
+	require.Equal(t, http.StatusOK, r.status, "the office answers during the review: %s", r.body)
+	r.json(t, &got)
+	assert.Equal(t, "referral_answered", got.Status)
+	require.NotNil(t, got.Referral.Answer)
+
+	e.do(newCall("GET", "/v1/complaints/"+c.ID, disp, nil)).json(t, &got)
+	assert.Equal(t, "needs_review", got.Status, "the review is still dispatch's to settle")
+	r = e.do(newCall("POST", "/v1/conflicts/"+res.Results[0].ConflictIDs[0]+"/resolve", disp, map[string]string{"action": "accept"}))
+	require.Equal(t, http.StatusOK, r.status, "accepting dispatch's state: %s", r.body)
+	e.do(newCall("GET", "/v1/complaints/"+c.ID, disp, nil)).json(t, &got)
+	require.Equal(t, "referral_answered", got.Status, "back to the answered referral")
+	require.NotNil(t, got.Referral.Answer)
+	assert.Equal(t, "کارمند تذکر گرفت", got.Referral.Answer.Text)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/close", disp, map[string]string{"outcome": "resolved_on_spot"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+}
+
+// TestAcceptingAReviewReturnsToTheAnsweredReferral: the office had answered
+// before an inspector's late outcome arrived; accepting dispatch's state
+// returns the complaint to referral_answered (refused before: the state
+// machine had no way back there from needs_review).
+func TestAcceptingAReviewReturnsToTheAnsweredReferral(t *testing.T) {
+	e := newEnv(t)
+	disp, office := e.token("dispatcher"), e.token("office")
+	c := e.createComplaint(disp, intake("CALL-REF-ANSWERED", e.clock.Now().Add(-5*time.Minute)))
+	e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field"})).json(t, &c)
+	field := e.login("field", "android-field-answered").AccessToken
+	version := c.Version
+	e.clock.Advance(time.Minute)
+	require.Equal(t, http.StatusOK, e.do(newCall("POST", "/v1/complaints/"+c.ID+"/refer", disp, map[string]string{})).status)
+	r := e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/answer", office, map[string]any{"action": "not_confirmed", "text": "کارمند در مرخصی بود"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	res := e.push(field, mutation(1, "complaint.outcome", c.ID, version, map[string]any{"outcome": "substantiated", "statement": "غایب بود"}, e.clock.Now()))
+	require.Equal(t, "needs_review", res.Results[0].Rule)
+
+	var got referralJSON
+	e.do(newCall("GET", "/v1/complaints/"+c.ID, office, nil)).json(t, &got)
+	assert.Equal(t, "referral_answered", got.Status, "the office sees its answered referral")
+	r = e.do(newCall("POST", "/v1/conflicts/"+res.Results[0].ConflictIDs[0]+"/resolve", disp, map[string]string{"action": "accept"}))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	e.do(newCall("GET", "/v1/complaints/"+c.ID, disp, nil)).json(t, &got)
+	assert.Equal(t, "referral_answered", got.Status)
+}

@@ -185,6 +185,9 @@ func toComplaintWire(c inspector.Complaint, role inspector.Role, now time.Time) 
 		// Stored as digits since issue 11; a record from before may hold dashes.
 		w.Caller = &callerWire{Name: c.Caller.Name, Phone: inspector.NormalizePhone(c.Caller.Phone)}
 	}
+	if role == inspector.RoleOffice {
+		w.Status = string(c.OfficeStatus()) // dispatch's review of an inspector's outcome is not the office's to see
+	}
 	if a := c.Assignment; a != nil && role != inspector.RoleOffice { // the inspectors' work is not the office's to see
 		w.Assignment = &assignmentWire{InspectorID: a.InspectorID, Mode: string(a.Mode), AssignedBy: a.AssignedBy, AssignedAt: a.AssignedAt, Note: a.Note}
 	}

@@ -183,9 +183,13 @@ func (s *Store) ListComplaints(f ComplaintFilter) (items []inspector.Complaint, 
 
 func (f *ComplaintFilter) matches(c *inspector.Complaint, now time.Time, query string, officeNames map[string]string) bool {
 	if len(f.Status) > 0 {
+		status := c.Status
+		if f.ReferredTo != nil {
+			status = c.OfficeStatus() // as the office is shown it
+		}
 		ok := false
 		for _, s := range f.Status {
-			ok = ok || c.Status == s
+			ok = ok || status == s
 		}
 		if !ok {
 			return false

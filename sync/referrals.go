@@ -214,8 +214,8 @@ func (s *Store) AcknowledgeReferral(actor Actor, u inspector.User, id string) (i
 		if err := t.requireCovers(u, c); err != nil {
 			return "", nil, err
 		}
-		if c.Status != inspector.StatusReferredToWorkplace {
-			return "", nil, inspector.Errorf(inspector.CodeIllegalTransition, "the complaint is %s, not awaiting the office's answer", c.Status)
+		if st := c.OfficeStatus(); st != inspector.StatusReferredToWorkplace {
+			return "", nil, inspector.Errorf(inspector.CodeIllegalTransition, "the complaint is %s, not awaiting the office's answer", st)
 		}
 		if c.Referral.AcknowledgedAt != nil {
 			return "", nil, nil
@@ -285,10 +285,10 @@ func (s *Store) AnswerReferral(actor Actor, u inspector.User, id string, in Refe
 		if err := t.requireCovers(u, c); err != nil {
 			return "", nil, err
 		}
-		if err := inspector.Transition(c.Status, inspector.StatusReferralAnswered); err != nil {
+		from := c.OfficeStatus()
+		if err := inspector.Transition(from, inspector.StatusReferralAnswered); err != nil {
 			return "", nil, err
 		}
-		from := c.Status
 		ref := *c.Referral
 		if ref.AcknowledgedAt == nil { // answering is acknowledging
 			at := t.now
@@ -315,11 +315,19 @@ func (s *Store) AnswerReferral(actor Actor, u inspector.User, id string, in Refe
 			}
 			ref.Answer.EvidenceIDs = append(ref.Answer.EvidenceIDs, e.ID)
 		}
-		c.Referral, c.Status = &ref, inspector.StatusReferralAnswered
+		c.Referral = &ref
+		data := map[string]string{"from": string(from), "to": string(inspector.StatusReferralAnswered), "action": string(in.Action), "text": in.Text}
+		if c.Status == inspector.StatusNeedsReview {
+			// Dispatch is reviewing an inspector's late outcome: the answer
+			// is kept, and is what accepting dispatch's own state returns to.
+			c.ReviewFrom = inspector.StatusReferralAnswered
+			data["from"], data["to"], data["review_from"] = string(c.Status), string(c.Status), string(c.ReviewFrom)
+		} else {
+			c.Status = inspector.StatusReferralAnswered
+		}
 		// The text goes into the log too: a later referral replaces the
 		// complaint's answer, and history keeps every one.
-		return ActionReferralAnswered, map[string]string{
-			"from": string(from), "to": string(c.Status), "action": string(in.Action), "text": in.Text}, nil
+		return ActionReferralAnswered, data, nil
 	})
 }
 
