@@ -109,9 +109,8 @@ func (s *Server) getComplaint(c echo.Context) error {
 	}
 	if p.User.Role == inspector.RoleInspector {
 		// A referral is not terminal, but it is the office's and dispatch's
-		// business, not the inspector's it was taken from.
-		referred := cp.Status == inspector.StatusReferredToWorkplace || cp.Status == inspector.StatusReferralAnswered
-		if cp.Assignment == nil || cp.Assignment.InspectorID != p.User.ID || cp.Status.Terminal() || referred {
+		// business (under review too), not the inspector's it was taken from.
+		if !cp.AssignedTo(p.User.ID) {
 			return inspector.Errorf(inspector.CodeNotFound, "no complaint with id %q", c.Param("id"))
 		}
 		return c.JSON(http.StatusOK, w)

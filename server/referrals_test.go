@@ -406,6 +406,8 @@ func TestOfficeAnswersWhileDispatchReviewsALateOutcome(t *testing.T) {
 
 	e.do(newCall("GET", "/v1/complaints/"+c.ID, disp, nil)).json(t, &got)
 	assert.Equal(t, "needs_review", got.Status, "the review is still dispatch's to settle")
+	r = e.do(newCall("GET", "/v1/complaints/"+c.ID, field, nil))
+	assert.Equal(t, http.StatusNotFound, r.status, "the office's answer is not the former assignee's to read, under review or not: %s", r.body)
 	r = e.do(newCall("POST", "/v1/conflicts/"+res.Results[0].ConflictIDs[0]+"/resolve", disp, map[string]string{"action": "accept"}))
 	require.Equal(t, http.StatusOK, r.status, "accepting dispatch's state: %s", r.body)
 	e.do(newCall("GET", "/v1/complaints/"+c.ID, disp, nil)).json(t, &got)
