@@ -40,10 +40,14 @@ func newS3Blobs(t *testing.T) *s3blob.Store {
 
 // newS3BlobsAt is a blob store over the target's prefix (another server's
 // view of the same bucket, given the same target).
-func newS3BlobsAt(t *testing.T, tg s3test.Target) *s3blob.Store {
+func newS3BlobsAt(t *testing.T, tg s3test.Target, opts ...func(*s3blob.Config)) *s3blob.Store {
 	t.Helper()
-	s, err := s3blob.New(s3blob.Config{Endpoint: tg.Endpoint, Insecure: true, Region: tg.Region, PathStyle: true,
-		Bucket: tg.Bucket, Prefix: tg.Prefix, AccessKey: tg.AccessKey, SecretKey: tg.SecretKey})
+	cfg := s3blob.Config{Endpoint: tg.Endpoint, Insecure: true, Region: tg.Region, PathStyle: true,
+		Bucket: tg.Bucket, Prefix: tg.Prefix, AccessKey: tg.AccessKey, SecretKey: tg.SecretKey}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := s3blob.New(cfg)
 	require.NoError(t, err)
 	require.NoError(t, s.Check(context.Background()))
 	s3Targets.Store(s, tg)

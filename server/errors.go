@@ -22,6 +22,7 @@ const (
 	codeMethodNotAllowed inspector.Code = "method_not_allowed"     // path exists, method does not
 	codeBusy             inspector.Code = "busy"                   // too many sign-ins or pushes at once; retry after Retry-After
 	codeUnavailable      inspector.Code = "unavailable"            // a part of the API this server does not run (reports without their aggregator)
+	codeBlobUnavailable  inspector.Code = "blob_store_unavailable" // the evidence store (disk or object storage) does not answer; retry after Retry-After
 )
 
 // statusOf is the one table from error code to HTTP status.
@@ -49,6 +50,7 @@ var statusOf = map[inspector.Code]int{
 	codeMethodNotAllowed:            http.StatusMethodNotAllowed,
 	codeBusy:                        http.StatusServiceUnavailable,
 	codeUnavailable:                 http.StatusServiceUnavailable,
+	codeBlobUnavailable:             http.StatusServiceUnavailable,
 	codeUpgradeRequired:             http.StatusUpgradeRequired,
 	inspector.CodeSignedOut:         http.StatusUnauthorized,
 	inspector.CodeServerBehind:      http.StatusConflict,
@@ -94,14 +96,29 @@ func newProblem(status int, code inspector.Code, detail string, fields []inspect
 		RequestID: requestID, Errors: fields, Action: actionOf[code]}
 }
 
-// rateLimitError carries how long to wait, for the Retry-After header.
-type rateLimitError struct {
+// retryAfterError carries how long to wait, for the Retry-After header: a
+// rate limit, a busy server, or an evidence store that does not answer.
+type retryAfterError struct {
 	err               *inspector.Error
 	retryAfterSeconds int
 }
 
-func (e *rateLimitError) Error() string { return e.err.Error() }
-func (e *rateLimitError) Unwrap() error { return e.err }
+// blobRetryAfterSeconds is the pause a client is asked for when the
+// evidence store does not answer: object storage's brief outages (a
+// restart, throttling) pass in seconds.
+const blobRetryAfterSeconds = 10
+
+// blobUnavailable answers a request the evidence store failed, cause being
+// logged: 503 with Retry-After, so that a phone retries the same upload
+// (tus clients do on a 5xx) instead of taking it for gone and starting over.
+func blobUnavailable(log *slog.Logger, what string, cause error) error {
+	log.Error(what, "error", cause)
+	return &retryAfterError{err: inspector.Errorf(codeBlobUnavailable, "the evidence store does not answer; nothing was lost: try again after Retry-After"),
+		retryAfterSeconds: blobRetryAfterSeconds}
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
 
 // handleError is Echo's HTTPErrorHandler: every error leaves as problem+json.
 // Anything that is not an application error is logged and reported as a
@@ -113,7 +130,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var (
 		appErr  *inspector.Error
 		echoErr *echo.HTTPError
-		rl      *rateLimitError
+		rl      *retryAfterError
 	)
 	switch {
 	case errors.As(err, &appErr):

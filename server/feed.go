@@ -41,9 +41,9 @@ func (s *Server) feedStream(c echo.Context) error {
 	sub, err := s.feed.Subscribe(p.User.ID, f)
 	switch {
 	case errors.Is(err, feed.ErrTooMany):
-		return &rateLimitError{err: inspector.Errorf(inspector.CodeRateLimited, "you already hold %d live feeds open; close one", s.feed.PerUser()), retryAfterSeconds: feedRetryAfterSeconds}
+		return &retryAfterError{err: inspector.Errorf(inspector.CodeRateLimited, "you already hold %d live feeds open; close one", s.feed.PerUser()), retryAfterSeconds: feedRetryAfterSeconds}
 	case errors.Is(err, feed.ErrClosed):
-		return &rateLimitError{err: inspector.Errorf(codeBusy, "the server is shutting down; reconnect in a moment"), retryAfterSeconds: 5}
+		return &retryAfterError{err: inspector.Errorf(codeBusy, "the server is shutting down; reconnect in a moment"), retryAfterSeconds: 5}
 	case err != nil:
 		return err
 	}

@@ -37,7 +37,7 @@ func (s *Server) login(c echo.Context) error {
 	}
 	done, wait := s.signIns.begin(strings.ToLower(strings.TrimSpace(req.Username)), c.RealIP())
 	if done == nil {
-		return &rateLimitError{err: inspector.Errorf(inspector.CodeRateLimited, "too many sign-in attempts; wait and try again"),
+		return &retryAfterError{err: inspector.Errorf(inspector.CodeRateLimited, "too many sign-in attempts; wait and try again"),
 			retryAfterSeconds: max(1, int(math.Ceil(wait.Seconds())))}
 	}
 	u, ok, err := s.checkCredentials(c.Request().Context(), req.Username, req.Password)

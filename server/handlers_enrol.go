@@ -140,7 +140,7 @@ func (s *Server) enrol(c echo.Context) error {
 		return err
 	}
 	if ok, wait := s.enrolLimiter.allow("", c.RealIP()); !ok {
-		return &rateLimitError{err: inspector.Errorf(inspector.CodeRateLimited, "too many enrolment attempts; wait and try again"),
+		return &retryAfterError{err: inspector.Errorf(inspector.CodeRateLimited, "too many enrolment attempts; wait and try again"),
 			retryAfterSeconds: int(math.Ceil(wait.Seconds()))}
 	}
 	token, refreshHash := auth.NewRefreshToken()

@@ -99,7 +99,7 @@ type trackWire struct {
 // codes cannot be guessed in bulk.
 func (s *Server) track(c echo.Context) error {
 	if ok, wait := s.trackLimiter.allow("", c.RealIP()); !ok {
-		return &rateLimitError{err: inspector.Errorf(inspector.CodeRateLimited, "too many lookups; wait and try again"),
+		return &retryAfterError{err: inspector.Errorf(inspector.CodeRateLimited, "too many lookups; wait and try again"),
 			retryAfterSeconds: int(math.Ceil(wait.Seconds()))}
 	}
 	cp, err := s.store.ComplaintByTracking(c.Param("code"))

@@ -21,7 +21,7 @@ func TestPasswordGate(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(10 * time.Millisecond); cancel() }()
 	_, err = g.enter(ctx)
-	var rl *rateLimitError
+	var rl *retryAfterError
 	require.True(t, errors.As(err, &rl), "%v", err)
 	assert.Equal(t, codeBusy, rl.err.Code)
 

@@ -56,7 +56,7 @@ func (g *pushGate) enter(ctx context.Context, n int) (release func(), err error)
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 			g.busy.Inc()
 		}
-		return nil, &rateLimitError{
+		return nil, &retryAfterError{
 			err:               inspector.Errorf(codeBusy, "the server is busy with other devices' pushes; nothing of this push was applied: keep it and send it again after Retry-After"),
 			retryAfterSeconds: int(math.Ceil(max(g.wait, time.Second).Seconds())),
 		}

@@ -238,7 +238,7 @@ func (g *passwordGate) enter(ctx context.Context) (release func(), err error) {
 	case <-t.C:
 	case <-ctx.Done(): // the client gave up: nobody reads the answer, and it is no server error
 	}
-	return nil, &rateLimitError{err: inspector.Errorf(codeBusy, "the server is busy signing others in; try again in a moment"), retryAfterSeconds: 1}
+	return nil, &retryAfterError{err: inspector.Errorf(codeBusy, "the server is busy signing others in; try again in a moment"), retryAfterSeconds: 1}
 }
 
 func (g *passwordGate) leave() { <-g.slots }

@@ -98,7 +98,7 @@ func (h *Hub) join(user, device string) (*stream, error) {
 // streamsRefused is the 429 for a stream past a bound; a client retries
 // after 30 seconds, by when a dropped connection has been noticed.
 func streamsRefused(format string, bound int) error {
-	return &rateLimitError{err: inspector.Errorf(inspector.CodeRateLimited, format, bound), retryAfterSeconds: 30}
+	return &retryAfterError{err: inspector.Errorf(inspector.CodeRateLimited, format, bound), retryAfterSeconds: 30}
 }
 
 func (h *Hub) leave(user string, s *stream) {

@@ -115,7 +115,13 @@ func (s *Server) uploads(c echo.Context) error {
 			return notYours
 		}
 		info, err := s.tusFiles.peekInfo(req.Context(), id)
-		if err != nil || info.MetaData[ownerKey] != principal(c).User.ID {
+		switch {
+		case errors.Is(err, tusd.ErrNotFound):
+			return notYours
+		case err != nil:
+			// Not "gone": a 404 would have the phone start over from byte 0.
+			return blobUnavailable(s.log(c), "read an upload's info", err)
+		case info.MetaData[ownerKey] != principal(c).User.ID:
 			return notYours
 		}
 		if isHeld(info) {
@@ -361,6 +367,15 @@ func tusProblem(status int, code inspector.Code, message string, fields []inspec
 		StatusCode: status, Body: string(body), Header: tusd.HTTPHeader{"Content-Type": "application/problem+json"}}}
 }
 
+// tusBlobUnavailable answers an upload whose bytes the evidence store
+// failed to take (logged by the caller): 503 with Retry-After, which tus
+// clients retry.
+func tusBlobUnavailable(message string) error {
+	err := tusProblem(http.StatusServiceUnavailable, codeBlobUnavailable, message, nil).(tusd.Error)
+	err.HTTPResponse.Header["Retry-After"] = strconv.Itoa(blobRetryAfterSeconds)
+	return err
+}
+
 func tusFromApp(err error) error {
 	var e *inspector.Error
 	if !errors.As(err, &e) {
@@ -481,7 +496,7 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 		if favsync.IsNoSpace(err) {
 			return tusd.HTTPResponse{}, tusFromApp(favsync.StorageFull(err))
 		}
-		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "the upload could not be read back; upload the file again")
+		return tusd.HTTPResponse{}, tusBlobUnavailable("the upload could not be read back from the evidence store; upload the file again after Retry-After")
 	}
 	if sum != declared {
 		up.discard()
@@ -513,7 +528,7 @@ func (s *Server) finishUpload(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 		if favsync.IsNoSpace(err) { // nothing recorded: the evidence stays awaiting its bytes
 			return tusd.HTTPResponse{}, tusFromApp(favsync.StorageFull(err))
 		}
-		return tusd.HTTPResponse{}, tusError(http.StatusInternalServerError, inspector.CodeInternal, "", "the upload could not be stored; upload the file again")
+		return tusd.HTTPResponse{}, tusBlobUnavailable("the evidence store did not take the upload; upload the file again after Retry-After")
 	}
 	e, err := s.store.AttachUpload(p.User, p.DeviceID, favsync.Upload{EvidenceID: id, SHA256: sum, Size: ev.Upload.Size, SniffedType: sniffed, Photo: photo})
 	if err != nil {

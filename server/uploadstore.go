@@ -127,8 +127,8 @@ func (s *uploadStore) peekInfo(ctx context.Context, id string) (tusd.FileInfo, e
 		return tusd.FileInfo{}, err
 	}
 	var info tusd.FileInfo
-	if err := json.Unmarshal(b, &info); err != nil {
-		return tusd.FileInfo{}, fmt.Errorf("upload %s: %w", id, err)
+	if err := json.Unmarshal(b, &info); err != nil { // unreadable for good: gone, not unavailable
+		return tusd.FileInfo{}, fmt.Errorf("upload %s: %v: %w", id, err, tusd.ErrNotFound)
 	}
 	return info, nil
 }
@@ -169,8 +169,8 @@ func (s *uploadStore) getHeld(ctx context.Context, id string) (tusd.Upload, erro
 		return nil, err
 	}
 	var info tusd.FileInfo
-	if err := json.Unmarshal(b, &info); err != nil {
-		return nil, fmt.Errorf("finished upload %s: %w", id, err)
+	if err := json.Unmarshal(b, &info); err != nil { // unreadable for good: gone, not unavailable
+		return nil, fmt.Errorf("finished upload %s: %v: %w", id, err, tusd.ErrNotFound)
 	}
 	info.ID, info.Offset, info.SizeIsDeferred = id, info.Size, false
 	info.Storage = map[string]string{"Type": heldType}

@@ -53,6 +53,10 @@ type Config struct {
 	// is the floor of an upload's; 0 means 30 seconds. Reads of a blob's
 	// bytes are bounded by their reader's Close instead.
 	Timeout time.Duration
+	// MaxAttempts bounds the tries of one request before its error is
+	// returned (a failing server is retried with a growing pause); 0 leaves
+	// the clients' own (10 for minio's, 3 for the AWS SDK's uploads).
+	MaxAttempts int
 }
 
 // ParseURL reads s3://bucket/prefix into the bucket and prefix of a Config.
@@ -108,7 +112,7 @@ func NewClient(cfg Config) (*minio.Client, error) {
 	if cfg.Bucket == "" {
 		return nil, errors.New("s3blob: no bucket")
 	}
-	opts := &minio.Options{Secure: !cfg.Insecure, Region: cfg.Region}
+	opts := &minio.Options{Secure: !cfg.Insecure, Region: cfg.Region, MaxRetries: cfg.MaxAttempts}
 	if cfg.AccessKey != "" || cfg.SecretKey != "" {
 		opts.Creds = credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, "")
 	} else {

@@ -67,6 +67,7 @@ func newAWSClient(cfg Config, region string) *s3.Client {
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 		Credentials:                aws.AnonymousCredentials{},
+		RetryMaxAttempts:           cfg.MaxAttempts,
 	}
 	if cfg.AccessKey != "" || cfg.SecretKey != "" {
 		opts.Credentials = awscreds.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")

@@ -1,0 +1,138 @@
+package server_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/favad/favad/internal/s3test"
+	"github.com/favad/favad/sync/blob/s3blob"
+)
+
+// failingS3 relays HTTP to the test S3 server and, while a rule is set,
+// answers the requests it matches 503 SlowDown, as throttled or restarting
+// object storage does.
+type failingS3 struct {
+	ts   *httptest.Server
+	rule atomic.Pointer[func(*http.Request) bool]
+	hits atomic.Int64
+}
+
+func newFailingS3(t *testing.T, target string) *failingS3 {
+	t.Helper()
+	f := &failingS3{}
+	relay := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: target})
+	f.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rule := f.rule.Load(); rule != nil && (*rule)(r) {
+			f.hits.Add(1)
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`))
+			return
+		}
+		relay.ServeHTTP(w, r)
+	}))
+	t.Cleanup(f.ts.Close)
+	return f
+}
+
+// fewAttempts keeps the clients' retries of a failing request short.
+func fewAttempts(c *s3blob.Config) { c.MaxAttempts = 2 }
+
+func (f *failingS3) fail(rule func(*http.Request) bool) { f.rule.Store(&rule) }
+func (f *failingS3) heal()                              { f.rule.Store(nil) }
+
+// TestS3OutageIsNotAGoneUpload: while object storage fails, HEAD and PATCH
+// of an upload in progress answer 503 blob_store_unavailable with
+// Retry-After (a tus client retries the same upload), never 404 (which has
+// the phone start over from byte 0 and leaves the multipart upload behind);
+// once storage is back, the upload resumes at its offset and finishes.
+func TestS3OutageIsNotAGoneUpload(t *testing.T) {
+	t.Parallel()
+	tg := s3test.New(t)
+	proxy := newFailingS3(t, tg.Endpoint)
+	serverTarget := tg
+	serverTarget.Endpoint = strings.TrimPrefix(proxy.ts.URL, "http://")
+	e := newEvidenceEnvOn(t, newS3BlobsAt(t, serverTarget, fewAttempts))
+	complaint := e.assignedComplaint("CALL-S3-OUTAGE")
+	field := e.login("field", "android-field-s3out").AccessToken
+	const size, first = 6 << 20, 5 << 20
+	photo := bigJPEG(t, size, 61)
+	sum, id := hexSHA256(photo), v7()
+	e.pushEvidence(field, 1, id, complaint, size, sum, "image/jpeg")
+	r := e.tusCreate(field, size, evidenceMeta(id, sum, "image/jpeg"))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	loc := r.header.Get("Location")
+	require.Equal(t, http.StatusNoContent, e.tusPatch(field, loc, 0, photo[:first]).status)
+
+	upload := path.Base(loc)
+	proxy.fail(func(r *http.Request) bool { return strings.Contains(r.URL.Path, upload) })
+	for _, method := range []string{"HEAD", "PATCH"} {
+		var got reply
+		if method == "HEAD" {
+			got = e.api(call{method: "HEAD", path: strings.TrimPrefix(loc, e.ts.URL), token: field, header: http.Header{"Tus-Resumable": {"1.0.0"}}})
+		} else {
+			got = e.tusPatch(field, loc, first, photo[first:])
+		}
+		assert.Equal(t, http.StatusServiceUnavailable, got.status, "%s while storage fails: %s", method, got.body)
+		assert.Equal(t, strconv.Itoa(10), got.header.Get("Retry-After"), method)
+		if method == "PATCH" {
+			assert.Contains(t, string(got.body), `"code":"blob_store_unavailable"`)
+		}
+	}
+	require.Positive(t, proxy.hits.Load(), "the outage was met")
+
+	proxy.heal()
+	h := e.api(call{method: "HEAD", path: strings.TrimPrefix(loc, e.ts.URL), token: field, header: http.Header{"Tus-Resumable": {"1.0.0"}}})
+	require.Equal(t, http.StatusOK, h.status, "the upload was there all along")
+	assert.Equal(t, strconv.Itoa(first), h.header.Get("Upload-Offset"))
+	p := e.tusPatch(field, loc, first, photo[first:])
+	require.Equal(t, http.StatusNoContent, p.status, "%s", p.body)
+	assert.Equal(t, "stored", p.header.Get("Favad-Evidence-Status"))
+}
+
+// TestS3OutageAtTheLastStepAsksForARetry: when the server-side copy that
+// makes a verified upload a blob fails, the phone is told 503 with
+// Retry-After (not a 500 "internal"), and its upload again after that is
+// stored.
+func TestS3OutageAtTheLastStepAsksForARetry(t *testing.T) {
+	t.Parallel()
+	tg := s3test.New(t)
+	proxy := newFailingS3(t, tg.Endpoint)
+	serverTarget := tg
+	serverTarget.Endpoint = strings.TrimPrefix(proxy.ts.URL, "http://")
+	e := newEvidenceEnvOn(t, newS3BlobsAt(t, serverTarget, fewAttempts))
+	complaint := e.assignedComplaint("CALL-S3-COPY")
+	field := e.login("field", "android-field-s3copy").AccessToken
+	const size = 1 << 20
+	photo := bigJPEG(t, size, 62)
+	sum, id := hexSHA256(photo), v7()
+	e.pushEvidence(field, 1, id, complaint, size, sum, "image/jpeg")
+
+	proxy.fail(func(r *http.Request) bool { return r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "" })
+	r := e.tusCreate(field, size, evidenceMeta(id, sum, "image/jpeg"))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	p := e.tusPatch(field, r.header.Get("Location"), 0, photo)
+	assert.Equal(t, http.StatusServiceUnavailable, p.status, "%s", p.body)
+	assert.Contains(t, string(p.body), `"code":"blob_store_unavailable"`)
+	assert.Equal(t, "10", p.header.Get("Retry-After"))
+	require.Positive(t, proxy.hits.Load(), "the copy failed")
+	ev, _ := e.evidence(field, id)
+	assert.Equal(t, "awaiting_upload", ev.Status)
+
+	proxy.heal()
+	r = e.tusCreate(field, size, evidenceMeta(id, sum, "image/jpeg"))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	p = e.tusPatch(field, r.header.Get("Location"), 0, photo)
+	require.Equal(t, http.StatusNoContent, p.status, "%s", p.body)
+	assert.Equal(t, "stored", p.header.Get("Favad-Evidence-Status"))
+}
