@@ -118,7 +118,9 @@ func TestS3OutageAtTheLastStepAsksForARetry(t *testing.T) {
 	sum, id := hexSHA256(photo), v7()
 	e.pushEvidence(field, 1, id, complaint, size, sum, "image/jpeg")
 
-	proxy.fail(func(r *http.Request) bool { return r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "" })
+	proxy.fail(func(r *http.Request) bool {
+		return r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != ""
+	})
 	r := e.tusCreate(field, size, evidenceMeta(id, sum, "image/jpeg"))
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	p := e.tusPatch(field, r.header.Get("Location"), 0, photo)
