@@ -58,8 +58,53 @@ type Thumbnailer struct {
 	MaxSide int    // the longer side of a thumbnail, in pixels
 	Logger  *slog.Logger
 
-	mu   sync.Mutex
-	busy map[string]bool // hashes being worked on
+	mu      sync.Mutex
+	busy    map[string]bool // hashes being worked on
+	remakes chan struct{}   // slots of Remake, made at its first call
+}
+
+// remakeSlots bounds the thumbnails Remake makes at once: a console opening
+// a page of photos whose thumbnails were lost asks for many together.
+const remakeSlots = 2
+
+// Remake makes the thumbnail of e, one made before but missing now (the
+// thumbnail directory stays on the node that made it, and a standby
+// promoted after a failover has none), and opens it. It waits its turn
+// behind at most remakeSlots others and behind a Run working on the same
+// bytes, until ctx is done. An image that cannot be thumbnailed, or bytes
+// missing from the blob store, give an error matching ErrNoThumbnail.
+func (t *Thumbnailer) Remake(ctx context.Context, e inspector.Evidence) (*os.File, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	if t.remakes == nil {
+		t.remakes = make(chan struct{}, remakeSlots)
+	}
+	slots := t.remakes
+	t.mu.Unlock()
+	select {
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	for !t.claim(e.SHA256) { // Run is making it: it will be there
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	defer t.release(e.SHA256)
+	if _, err := t.thumbnail(ctx, e); err != nil {
+		if permanent(err) {
+			return nil, fmt.Errorf("%w: %w", ErrNoThumbnail, err)
+		}
+		return nil, err
+	}
+	t.logger().Info("thumbnail made again", "evidence", e.ID, "sha256", e.SHA256)
+	return t.Open(e.SHA256)
 }
 
 // Validate reports a Thumbnailer that lacks a required field.

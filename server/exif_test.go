@@ -132,4 +132,14 @@ func TestEvidenceThumbnailDownload(t *testing.T) {
 	assert.Equal(t, http.StatusNotModified, r.status)
 	r = e.api(call{method: "GET", path: path, token: e.token("field2")})
 	assert.Equal(t, http.StatusNotFound, r.status, "another inspector does not learn it exists")
+
+	// A node that never made it (a promoted standby: its thumbnail
+	// directory starts empty) makes it again from the evidence when asked.
+	cancel()
+	<-done
+	require.NoError(t, os.Remove(th.Path(sum)))
+	r = e.api(call{method: "GET", path: path, token: e.token("dispatcher")})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, full, r.body, "the same thumbnail, made again")
+	assert.FileExists(t, th.Path(sum))
 }

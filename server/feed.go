@@ -54,8 +54,10 @@ func (s *Server) feedStream(c echo.Context) error {
 			return err
 		}
 	}
+	history := s.store.HistoryID()
 
 	w := c.Response()
+	w.Header().Set(headerHistory, history)
 	startSSE(w)
 
 	// sent is the last id the client holds (its resume point); through is
@@ -63,9 +65,11 @@ func (s *Server) feedStream(c echo.Context) error {
 	// that live events at or below it are duplicates.
 	sent, through := sub.Start(), sub.Start()
 	if resume {
-		if cursor > head {
-			// The log is shorter than the client's cursor: the store was
-			// restored from an older backup. Its board is not to be trusted.
+		if cursor > head || otherHistory(c, history) {
+			// The client's cursor is not a point of this log: the store was
+			// restored from a backup (the log is shorter than the cursor, or
+			// has gone on past it with other changes). Its board is not to
+			// be trusted.
 			if writeSSE(w, "reset", head, map[string]uint64{"head": head}) != nil {
 				return nil
 			}
@@ -220,11 +224,23 @@ func lastEventID(c echo.Context) (cursor uint64, resume bool, err error) {
 	return cursor, true, nil
 }
 
+// headerHistory names the store's history (sync.Store.HistoryID) on the
+// live feed's answers; a client resuming sends it back as ?history=.
+const headerHistory = "Favad-History"
+
+// otherHistory reports whether the client resumes with a cursor from another
+// history than this store's: it names one (?history=), and not this one.
+func otherHistory(c echo.Context, history string) bool {
+	h := strings.TrimSpace(c.QueryParam("history"))
+	return h != "" && h != history
+}
+
 // feedPage is the answer of GET /v1/feed/changes.
 type feedPage struct {
 	Items     []feed.Event `json:"items"`
 	NextAfter uint64       `json:"next_after"`
 	Head      uint64       `json:"head"`
+	History   string       `json:"history"`
 	Reset     bool         `json:"reset,omitempty"`
 }
 
@@ -249,11 +265,14 @@ func (s *Server) feedChanges(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	history := s.store.HistoryID()
 	c.Response().Header().Set("Cache-Control", "no-store")
-	page := feedPage{Items: []feed.Event{}, NextAfter: after, Head: head}
-	if after > head {
-		// As on the stream: a cursor beyond the log (an older backup was
-		// restored) restarts at the head, and the client reloads its board.
+	c.Response().Header().Set(headerHistory, history)
+	page := feedPage{Items: []feed.Event{}, NextAfter: after, Head: head, History: history}
+	if after > head || (after > 0 && otherHistory(c, history)) {
+		// As on the stream: a cursor that is not a point of this log (a
+		// backup was restored) restarts at the head, and the client reloads
+		// its board.
 		page.NextAfter, page.Reset = head, true
 		return c.JSON(http.StatusOK, page)
 	}

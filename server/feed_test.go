@@ -124,6 +124,7 @@ type feedPageJSON struct {
 	Items     []feed.Event `json:"items"`
 	NextAfter uint64       `json:"next_after"`
 	Head      uint64       `json:"head"`
+	History   string       `json:"history"`
 	Reset     bool         `json:"reset"`
 }
 
@@ -552,6 +553,38 @@ func TestFeedResetAboveHead(t *testing.T) {
 	assert.True(t, p.Reset)
 	assert.Empty(t, p.Items)
 	assert.Equal(t, p.Head, p.NextAfter)
+}
+
+// TestFeedResetInAnotherHistory: a cursor below the head but from another
+// history (the store was restored from a backup and has gone on past the
+// cursor with other changes) gets "reset", on the stream and on the page; a
+// cursor of this history resumes.
+func TestFeedResetInAnotherHistory(t *testing.T) {
+	e := newEnv(t)
+	disp := e.token("dispatcher")
+	e.quickIntake(1, "QZ-SSO-01")
+	e.quickIntake(2, "QZ-SSO-01")
+	p, _ := e.feedPage(disp, "")
+	require.NotEmpty(t, p.History)
+	assert.Equal(t, e.store.HistoryID(), p.History)
+
+	f := e.openFeed(disp, "history=another-history", "1")
+	ev := f.next(5 * time.Second)
+	assert.Equal(t, "reset", ev.Event, "a cursor of another history")
+	assert.Equal(t, strconv.FormatUint(p.Head, 10), ev.ID)
+	q, _ := e.feedPage(disp, "after=1&history=another-history")
+	assert.True(t, q.Reset)
+	assert.Equal(t, q.Head, q.NextAfter)
+
+	require.GreaterOrEqual(t, len(p.Items), 2)
+	cursor, next := p.Items[len(p.Items)-2].ID, p.Items[len(p.Items)-1].ID
+	f = e.openFeed(disp, "history="+p.History, strconv.FormatUint(cursor, 10))
+	got := f.message()
+	assert.Equal(t, next, got.ID, "a cursor of this history resumes")
+	q, _ = e.feedPage(disp, fmt.Sprintf("after=%d&history=%s", cursor, p.History))
+	assert.False(t, q.Reset)
+	require.Len(t, q.Items, 1)
+	assert.Equal(t, next, q.Items[0].ID)
 }
 
 // TestFeedBoundPerUser: a fifth open feed of one user is refused.

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"io/fs"
 	"net/http"
 	"os"
 	"strings"
@@ -13,10 +15,19 @@ import (
 	"github.com/favad/favad/sync/blob"
 )
 
-// ThumbnailSource opens the thumbnail of the blob with a hash.
+// ThumbnailSource opens the thumbnail of the blob with a hash
+// (media.Thumbnailer).
 type ThumbnailSource interface {
+	// Open opens the thumbnail, or answers an error matching fs.ErrNotExist.
 	Open(sha string) (*os.File, error)
+	// Remake makes a thumbnail made before but missing now (lost with the
+	// node that made it) and opens it; an error matching fs.ErrNotExist
+	// says none can be made.
+	Remake(ctx context.Context, e inspector.Evidence) (*os.File, error)
 }
+
+// remakeTimeout bounds making a lost thumbnail again within a request.
+const remakeTimeout = 20 * time.Second
 
 type evidenceWire struct {
 	inspector.Evidence
@@ -108,8 +119,21 @@ func (s *Server) evidenceThumbnail(c echo.Context) error {
 		return inspector.Errorf(inspector.CodeNotFound, "this evidence has no thumbnail (yet)")
 	}
 	f, err := s.cfg.Thumbnails.Open(e.SHA256)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Recorded as made, but not here: made on another node (a promoted
+		// standby's directory starts empty), or removed. Made again.
+		ctx, cancel := context.WithTimeout(c.Request().Context(), remakeTimeout)
+		defer cancel()
+		f, err = s.cfg.Thumbnails.Remake(ctx, e)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return inspector.Errorf(inspector.CodeNotFound, "the thumbnail is missing, and cannot be made again")
+		case err != nil && c.Request().Context().Err() == nil:
+			return blobUnavailable(s.log(c), "make a missing thumbnail again", err)
+		}
+	}
 	if err != nil {
-		return inspector.Errorf(inspector.CodeNotFound, "the thumbnail is missing")
+		return err
 	}
 	defer f.Close()
 	st, err := f.Stat()

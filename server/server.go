@@ -208,7 +208,7 @@ func (s *Server) newEcho() *echo.Echo {
 			AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderXRequestID,
 				headerProtocol, headerAppVersion, "Last-Event-ID",
 				"Tus-Resumable", "Upload-Length", "Upload-Metadata", "Upload-Offset", "X-HTTP-Method-Override"},
-			ExposeHeaders: []string{echo.HeaderXRequestID, "Retry-After", "Upgrade", echo.HeaderLocation,
+			ExposeHeaders: []string{echo.HeaderXRequestID, "Retry-After", headerHistory, "Upgrade", echo.HeaderLocation,
 				"Tus-Resumable", "Upload-Offset", "Upload-Length", "Favad-Evidence-Status"},
 		}))
 	}

@@ -176,6 +176,7 @@ var (
 
 	keySchemaVersion  = []byte("schema_version")
 	keyNotifierCursor = []byte("notifier_cursor") // 8 bytes: the last change-log sequence the notifier settled
+	keyHistory        = []byte("history")         // the store's history id (Store.HistoryID)
 )
 
 // Record kinds, as written in the change log.

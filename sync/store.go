@@ -3,6 +3,7 @@ package sync
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -262,8 +263,57 @@ func (s *Store) init(readOnly bool) error {
 		if err := flushBehind(tx); err != nil {
 			return fmt.Errorf("open store: index entries written behind: %w", err)
 		}
-		return tx.Bucket(bucketMeta).Put(keySchemaVersion, itob(SchemaVersion))
+		meta := tx.Bucket(bucketMeta)
+		if meta.Get(keyHistory) == nil {
+			if err := putNewHistory(meta, s.rand); err != nil {
+				return fmt.Errorf("open store: %w", err)
+			}
+		}
+		return meta.Put(keySchemaVersion, itob(SchemaVersion))
 	})
+}
+
+// HistoryID names the history of changes this store holds. A store restored
+// from a backup gets a new one (ForkHistory): its change-log sequences go on
+// from the backup's, while the store the backup was taken from had gone on
+// with other changes under the same numbers. A client that resumes from a
+// sequence (the live feed's Last-Event-ID) and names another history starts
+// over. It is "" for a store opened read-only that was never opened for
+// writing by a FAVAD that names histories.
+func (s *Store) HistoryID() string {
+	var id string
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		if meta := tx.Bucket(bucketMeta); meta != nil {
+			id = string(meta.Get(keyHistory))
+		}
+		return nil
+	})
+	return id
+}
+
+// ForkHistory gives the store file at path, a backup about to be restored,
+// a history id of its own, durably. The file must not be open.
+func ForkHistory(path string) error {
+	s, err := Open(path, Options{})
+	if err != nil {
+		return fmt.Errorf("fork history: %w", err)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error { return putNewHistory(tx.Bucket(bucketMeta), s.rand) })
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("fork history: %w", err)
+	}
+	return nil
+}
+
+func putNewHistory(meta *bolt.Bucket, random io.Reader) error {
+	b := make([]byte, 12)
+	if _, err := io.ReadFull(random, b); err != nil {
+		return fmt.Errorf("history id: %w", err)
+	}
+	return meta.Put(keyHistory, []byte(base64.RawURLEncoding.EncodeToString(b)))
 }
 
 // Close closes the store. Pending writes have already been committed.

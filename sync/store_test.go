@@ -310,3 +310,25 @@ func TestBackupWriteError(t *testing.T) {
 	assert.Contains(t, err.Error(), "backup:")
 	assert.Contains(t, err.Error(), "disk full")
 }
+
+// TestForkHistoryNamesARestoredStoresHistory: a store keeps its history id
+// across opens; a copy given ForkHistory (a backup restored) has its own.
+func TestForkHistoryNamesARestoredStoresHistory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "favad.db")
+	s, err := Open(path, Options{})
+	require.NoError(t, err)
+	first := s.HistoryID()
+	require.Len(t, first, 16)
+	require.NoError(t, s.Close())
+	s, err = Open(path, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, first, s.HistoryID(), "the same store, the same history")
+	require.NoError(t, s.Close())
+
+	require.NoError(t, ForkHistory(path))
+	s, err = Open(path, Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer s.Close()
+	assert.NotEqual(t, first, s.HistoryID(), "a restored copy goes on in its own history")
+	assert.Len(t, s.HistoryID(), 16)
+}

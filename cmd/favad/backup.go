@@ -362,6 +362,12 @@ func (c *cli) restore(ctx context.Context, args []string) error {
 	}); err != nil {
 		return fmt.Errorf("restore: copy %s: %w", *in, err)
 	}
+	// The backup's history went on where it was taken; this copy's goes on
+	// here (a live feed resuming from the other's events starts over).
+	if err := favsync.ForkHistory(tmp); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("restore: %w", err)
+	}
 	aside := ""
 	if exists {
 		aside = freeName(path + ".before-restore-" + time.Now().UTC().Format("20060102T150405Z"))

@@ -341,6 +341,10 @@ func (s *standbyLoop) restore(ctx context.Context, m s3backup.Manifest) error {
 	if err != nil {
 		return fmt.Errorf("%s is not a store this FAVAD can serve: %w", m.Name, err)
 	}
+	// The primary's history goes on there; this copy's, once promoted, here.
+	if err := favsync.ForkHistory(tmp); err != nil {
+		return err
+	}
 	// The store held stays open (a shared lock) until the new one is in its
 	// place: a server starting meanwhile finds it locked and stops, rather
 	// than writing into a file about to be replaced.

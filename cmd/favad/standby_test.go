@@ -107,6 +107,16 @@ func TestStandbyTakesOverWhenThePrimaryIsKilled(t *testing.T) {
 	}
 	waitHolds(before + 2) // the standby follows backups taken during the storm
 	time.Sleep(1500 * time.Millisecond)
+	// Dispatch's console holds the feed up to here, past the backup the
+	// standby will be promoted on.
+	type feedPosition struct {
+		Head      uint64 `json:"head"`
+		NextAfter uint64 `json:"next_after"`
+		History   string `json:"history"`
+		Reset     bool   `json:"reset"`
+	}
+	var seen feedPosition
+	apiDo(t, base, dispatcher, "GET", "/v1/feed/changes?limit=1", nil, &seen)
 	killed.Store(true)
 	if err := primary.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -163,6 +173,15 @@ func TestStandbyTakesOverWhenThePrimaryIsKilled(t *testing.T) {
 	}
 
 	dispatcher = apiLogin(t, newBase, "dispatcher")
+	// The console resuming its feed is told to start over, even when the
+	// devices' re-sends took the promoted store's head past its cursor:
+	// the events it would skip are the re-sent work.
+	var resumed feedPosition
+	apiDo(t, newBase, dispatcher, "GET", fmt.Sprintf("/v1/feed/changes?after=%d&history=%s", seen.Head, seen.History), nil, &resumed)
+	if !resumed.Reset || resumed.NextAfter != resumed.Head || resumed.History == seen.History || seen.History == "" {
+		t.Errorf("dispatch's feed resuming at %d of history %q on the promoted standby: %+v; want a reset to the head in another history", seen.Head, seen.History, resumed)
+	}
+	t.Logf("dispatch's feed cursor %d (promoted on seq %d); the promoted store's head %d", seen.Head, st.Seq, resumed.Head)
 	held := 0
 	for i, d := range devs {
 		onServer, n := heldNotesOnServer(t, newBase, dispatcher, i, d.c, d.complaint)

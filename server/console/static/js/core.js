@@ -335,6 +335,7 @@ function drawChrome(current) {
 // the token); it reconnects with Last-Event-ID, so nothing is missed.
 let feedCtl = null;
 let feedLast = 0;
+let feedHistory = ""; // the store's history id: a resume in another (a restored store) starts over
 const feedListeners = new Set();
 let feedState = "down";
 
@@ -382,9 +383,11 @@ async function feedStart() {
       const headers = { Authorization: "Bearer " + accessToken };
       if (feedLast) headers["Last-Event-ID"] = String(feedLast);
       setFeedState(feedLast ? "catching" : "down");
-      const r = await fetch("/v1/feed", { headers, signal: ctl.signal });
+      const url = feedLast && feedHistory ? "/v1/feed?history=" + encodeURIComponent(feedHistory) : "/v1/feed";
+      const r = await fetch(url, { headers, signal: ctl.signal });
       if (r.status === 401) { await refresh(); continue; }
       if (!r.ok) throw new Error("feed " + r.status);
+      feedHistory = r.headers.get("Favad-History") || "";
       delay = 1000;
       await readStream(r.body, ctl);
     } catch (err) {
