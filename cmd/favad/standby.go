@@ -148,7 +148,7 @@ func (c *cli) standby(ctx context.Context, args []string) error {
 		if err := writeStandbyState(cfg.Data, sb.held); err != nil { // marks the directory a standby's
 			return err
 		}
-		sb.logger.Info("standby following", "from", bucket.String(), "every", *every, "data", cfg.Data, "holds", st.Backup, "seq", st.Seq)
+		sb.logger.Info("standby following", "from", bucket.String(), "every", every.String(), "data", cfg.Data, "holds", st.Backup, "seq", st.Seq)
 		if err := sb.follow(ctx, *every); err != nil {
 			return err
 		}
@@ -168,7 +168,13 @@ type standbyLoop struct {
 	data   string
 	held   standbyState
 	logger *slog.Logger
+
+	warnedStale time.Time // the last warning that the newest backup is old
 }
+
+// staleBackupAge is the age of the newest backup past which the standby
+// warns (every sixth of it) that the primary does not back up.
+const staleBackupAge = time.Hour
 
 // follow restores every newer backup as it appears, every interval, until
 // ctx ends (it returns nil) or the standby is promoted: then it takes a last
@@ -183,7 +189,7 @@ func (s *standbyLoop) follow(ctx context.Context, every time.Duration) error {
 			return s.promote(ctx)
 		}
 		if !time.Now().Before(next) {
-			if err := s.poll(ctx); err != nil {
+			if err := s.pollUnlessPromoted(ctx); err != nil {
 				return err
 			}
 			next = time.Now().Add(every)
@@ -194,6 +200,36 @@ func (s *standbyLoop) follow(ctx context.Context, every time.Duration) error {
 		case <-check.C:
 		}
 	}
+}
+
+// pollUnlessPromoted polls, and gives the poll up if a promotion is asked
+// meanwhile: a bucket that takes connections and never answers must not
+// hold the promotion, which takes its own last look, bounded.
+func (s *standbyLoop) pollUnlessPromoted(ctx context.Context) error {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		check := time.NewTicker(promoteCheckEvery)
+		defer check.Stop()
+		for {
+			select {
+			case <-pctx.Done():
+				return
+			case <-check.C:
+				if _, err := os.Stat(promoteFile(s.data)); err == nil {
+					s.logger.Info("promotion asked during a look for a newer backup: giving the look up")
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	err := s.poll(pctx)
+	cancel()
+	<-watched
+	return err
 }
 
 func (s *standbyLoop) promote(ctx context.Context) error {
@@ -238,7 +274,9 @@ func (s *standbyLoop) poll(ctx context.Context) error {
 		s.logger.Error("the store held cannot be checked; not restoring over it", "error", err)
 		return nil
 	}
-	m, err := s.bucket.Latest(ctx)
+	lctx, cancel := context.WithTimeout(ctx, latestTimeout)
+	m, err := s.bucket.Latest(lctx)
+	cancel()
 	switch {
 	case errors.Is(err, s3backup.ErrNoBackup):
 		s.logger.Warn("no complete backup yet", "from", s.bucket.String())
@@ -248,6 +286,12 @@ func (s *standbyLoop) poll(ctx context.Context) error {
 		return nil
 	case m.Name <= s.held.Backup:
 		s.logger.Debug("no newer backup", "holds", s.held.Backup)
+		if age := time.Since(m.Taken); age > staleBackupAge && time.Since(s.warnedStale) > staleBackupAge/6 {
+			// The primary stopped backing up (or died): say so, for an
+			// operator watching the standby's log.
+			s.logger.Warn("the newest backup is old: is the primary backing up?", "backup", m.Name, "age", age.Round(time.Second).String())
+			s.warnedStale = time.Now()
+		}
 		return nil
 	}
 	start := time.Now()
@@ -258,9 +302,13 @@ func (s *standbyLoop) poll(ctx context.Context) error {
 		return nil
 	}
 	s.logger.Info("standby holds backup", "backup", m.Name, "seq", m.Seq, "taken", m.Taken, "bytes", m.Bytes,
-		"lag", time.Since(m.Taken).Round(time.Millisecond), "duration", time.Since(start).Round(time.Millisecond))
+		"lag", time.Since(m.Taken).Round(time.Millisecond).String(), "duration", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }
+
+// latestTimeout bounds one look for the newest backup (a listing), so that
+// a bucket that never answers is logged and looked at again.
+const latestTimeout = time.Minute
 
 // errStoreNotTheStandbys: the store in the standby's directory is not the
 // backup it restored last — a server ran on it and took writes (a promotion

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -441,5 +444,47 @@ func TestStandbyStoppedMidRestoreTakesTheBackupInPlace(t *testing.T) {
 	standby.stop(t)
 	if st, err := readStandbyState(standbyData); err != nil || st.Seq != n || st.Restoring != nil {
 		t.Errorf("standby.json after the restart: %+v (%v), want sequence %d held", st, err, n)
+	}
+}
+
+// TestPromotionIsNotHeldByAHangingBucket: a look for a newer backup in a
+// bucket that takes the connection and never answers is given up as soon
+// as a promotion is asked, which then takes its own bounded last look.
+func TestPromotionIsNotHeldByAHangingBucket(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var held []net.Conn // accepted, never answered
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	s3 := blobConfig{Endpoint: "http://" + ln.Addr().String(), Region: "us-east-1", PathStyle: true}
+	bucket, err := s3Backups("s3://hanging/backups", "--from", &s3, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	sb := &standbyLoop{bucket: bucket, data: dir, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	done := make(chan error, 1)
+	go func() { done <- sb.pollUnlessPromoted(context.Background()) }()
+	time.Sleep(500 * time.Millisecond) // the look is under way, and hangs
+	if err := os.WriteFile(promoteFile(dir), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("the look given up for the promotion: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a look at a hanging bucket still holds the promotion after 10 s")
 	}
 }
