@@ -148,9 +148,13 @@ func (o *Office) Validate() error {
 	}
 	if IsBlank(o.Province) {
 		p.Add("province", "required", "the province is required")
+	} else if utf8.RuneCountInString(o.Province) > MaxName {
+		p.Add("province", "too_long", "at most 200 characters")
 	}
 	if IsBlank(o.City) {
 		p.Add("city", "required", "the city is required")
+	} else if utf8.RuneCountInString(o.City) > MaxName {
+		p.Add("city", "too_long", "at most 200 characters")
 	}
 	if utf8.RuneCountInString(o.Address) > MaxAddress {
 		p.Add("address", "too_long", "at most 500 characters")

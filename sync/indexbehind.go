@@ -53,6 +53,16 @@ func behindBucketID(bucket []byte) byte {
 // wait already: then it waits behind them, so that puts of one key keep
 // their order.
 func (t *tx) putIndex(bucket, key, value []byte) error {
+	// Refused now, as a put in place would be: once waiting, a key bbolt
+	// cannot place would fail every later move, every write and every open.
+	switch {
+	case len(key) == 0:
+		return bolt.ErrKeyRequired
+	case len(key) > bolt.MaxKeySize:
+		return bolt.ErrKeyTooLarge
+	case len(value) > bolt.MaxValueSize:
+		return bolt.ErrValueTooLarge
+	}
 	id := behindBucketID(bucket)
 	pending := t.Bucket(bucketIndexBehind)
 	if id == 0 || !t.behind && pending.Sequence() == 0 {

@@ -241,3 +241,30 @@ func TestWaitingStaysBoundedAfterAFailedGroup(t *testing.T) {
 	}
 	assert.LessOrEqual(t, waitingCount(t, f.s), 64)
 }
+
+// TestAnIndexKeyBboltCannotPlaceNeverWaits: a key too large for bbolt is
+// refused when it is put, waiting or not, as a put in place is. Before, it
+// waited, and every later move of the waiting entries failed: every write,
+// and the store's open.
+func TestAnIndexKeyBboltCannotPlaceNeverWaits(t *testing.T) {
+	s := mustOpenStore(t)
+	s.behindKeep, s.behindFlushAt = true, math.MaxInt
+	require.NoError(t, s.update(System, func(t *tx) error {
+		t.behind = true
+		return t.putIndex(bucketScopeMembers, []byte("waits"), nil)
+	}))
+	huge := bytes.Repeat([]byte("ق"), 20000) // 40,000 bytes
+	for _, behind := range []bool{true, false} {
+		err := s.update(System, func(t *tx) error {
+			t.behind = behind
+			return t.putIndex(bucketScopeMembers, huge, nil)
+		})
+		assert.ErrorIs(t, err, bolt.ErrKeyTooLarge, "behind=%v", behind)
+		err = s.update(System, func(t *tx) error {
+			t.behind = behind
+			return t.putIndex(bucketScopeMembers, nil, nil)
+		})
+		assert.ErrorIs(t, err, bolt.ErrKeyRequired, "behind=%v", behind)
+	}
+	require.NoError(t, s.update(System, func(t *tx) error { return flushBehind(t.Tx) }), "what waits still moves")
+}
