@@ -213,3 +213,52 @@ func patchRequestLine(logs string, n int) map[string]any {
 	}
 	return nil
 }
+
+// TestPatchTakenOverByAnotherRequestIsToldToResume: a PATCH whose body
+// still arrives when another request for its upload comes (the same phone
+// after a timeout, or its other device) is cut by tusd. It is answered 409
+// (a tus client asks HEAD and resumes), not tusd's 400 (final: the client
+// gives the upload up), and logged as taken over, not as a client gone.
+func TestPatchTakenOverByAnotherRequestIsToldToResume(t *testing.T) {
+	logs := &lockedBuffer{}
+	e := newEvidenceEnv(t, func(c *server.Config) { c.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
+	complaint := e.assignedComplaint("CALL-TUS-TAKEN-1")
+	field := e.login("field", "android-field-taken1").AccessToken
+	photo := noiseJPEG(t, 400, 300, 33)
+	sum, size, id := hexSHA256(photo), int64(len(photo)), v7()
+	e.pushEvidence(field, 1, id, complaint, size, sum, "image/jpeg")
+	r := e.tusCreate(field, size, evidenceMeta(id, sum, "image/jpeg"))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	loc := strings.TrimPrefix(r.header.Get("Location"), e.ts.URL)
+
+	conn, err := net.Dial("tcp", e.ts.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	head := fmt.Sprintf("PATCH %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"+
+		"Content-Type: application/offset+octet-stream\r\nContent-Length: %d\r\n\r\n", loc, e.ts.Listener.Addr(), field, size)
+	_, err = conn.Write(append([]byte(head), photo[:size/2]...))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return e.uploadedBytes(loc) == size/2 }, 10*time.Second, 10*time.Millisecond)
+
+	h := e.api(call{method: "HEAD", path: loc, token: field, header: http.Header{"Tus-Resumable": {"1.0.0"}}})
+	require.Equal(t, http.StatusOK, h.status, "%s", h.body)
+	assert.Equal(t, fmt.Sprint(size/2), h.header.Get("Upload-Offset"))
+
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err, "the cut PATCH is answered")
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, http.StatusConflict, resp.StatusCode, "%s", body)
+	assert.Contains(t, string(body), `"code":"conflict"`)
+	assert.Contains(t, string(body), "ask HEAD for the offset and resume")
+
+	p := e.tusPatch(field, e.ts.URL+loc, size/2, photo[size/2:])
+	require.Equal(t, http.StatusNoContent, p.status, "%s", p.body)
+	assert.Equal(t, "stored", p.header.Get("Favad-Evidence-Status"))
+	var line map[string]any
+	require.Eventually(t, func() bool { line = patchRequestLine(logs.String(), 0); return line != nil }, 10*time.Second, 10*time.Millisecond)
+	assert.EqualValues(t, 409, line["status"])
+	assert.NotContains(t, logs.String(), "the client went away mid-PATCH")
+	assert.Contains(t, logs.String(), "upload taken over by another request mid-PATCH")
+}

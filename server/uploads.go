@@ -143,8 +143,15 @@ func (s *Server) uploads(c echo.Context) error {
 	ctx := context.WithValue(req.Context(), principalKey{}, principal(c))
 	ctx = context.WithValue(ctx, requestKey{}, &tusRequest{body: body})
 	req = req.WithContext(context.WithValue(ctx, loggerKey{}, log))
-	s.tus.ServeHTTP(&hideInternal{ResponseWriter: c.Response(), log: log, requestID: requestID, body: body}, req)
-	if how := body.clientGone(); how != "" {
+	answer := &hideInternal{ResponseWriter: c.Response(), log: log, requestID: requestID, body: body}
+	s.tus.ServeHTTP(answer, req)
+	answer.finish()
+	if answer.interrupted {
+		// tusd cut this PATCH's body for another request of the upload (a
+		// HEAD or PATCH of the same phone after a timeout, or of another
+		// device): what arrived is kept, and this client resumes.
+		log.Info("upload taken over by another request mid-PATCH", "received", body.received(), "upload", path.Base(req.URL.Path))
+	} else if how := body.clientGone(); how != "" {
 		// A phone losing its link mid-chunk is everyday on a field network:
 		// what arrived is kept for the resume, and nothing failed here.
 		log.Warn("upload interrupted: the client went away mid-PATCH", "how", how, "received", body.received(),
@@ -274,16 +281,19 @@ func (s *Server) uploadDiscovery(c echo.Context) error {
 // text, from reaching the client: it logs them and sends a generic problem.
 type hideInternal struct {
 	http.ResponseWriter
-	log       *slog.Logger
-	requestID string
-	body      *watchedBody
-	hiding    bool // a tusd error is being rewritten
-	written   bool
-	status    int
+	log         *slog.Logger
+	requestID   string
+	body        *watchedBody
+	hiding      bool // a tusd error is being rewritten
+	written     bool
+	status      int
+	interrupted bool // tusd cut the request for another of the same upload
 }
 
 // WriteHeader turns tusd's own plain-text errors into problem documents: a
 // 5xx says nothing of its cause (it is logged), a 4xx keeps tusd's message.
+// The status is sent with the body (Write, or finish without one), for
+// tusd's code in the body may change it.
 func (h *hideInternal) WriteHeader(status int) {
 	if status < 400 || strings.Contains(h.Header().Get("Content-Type"), "problem+json") {
 		h.ResponseWriter.WriteHeader(status)
@@ -292,7 +302,13 @@ func (h *hideInternal) WriteHeader(status int) {
 	h.hiding, h.status = true, status
 	h.Header().Set("Content-Type", "application/problem+json")
 	h.Header().Del("Content-Length")
-	h.ResponseWriter.WriteHeader(status)
+}
+
+// finish sends a rewritten error that tusd sent no body for.
+func (h *hideInternal) finish() {
+	if h.hiding && !h.written {
+		_, _ = h.Write(nil)
+	}
 }
 
 // tusCodes names tusd's own refusals.
@@ -314,7 +330,12 @@ func (h *hideInternal) Write(b []byte) (int, error) {
 	h.written = true
 	detail := strings.TrimSpace(string(b))
 	code, ok := tusCodes[h.status]
-	if h.status >= 500 && h.body != nil && h.body.clientGone() != "" {
+	if strings.HasPrefix(detail, tusd.ErrUploadInterrupted.ErrorCode+":") {
+		// tusd's 400 is final to a tus client, which would give the upload
+		// up; a 409 has it ask HEAD for the offset and go on.
+		h.interrupted, h.status, code, ok = true, http.StatusConflict, inspector.CodeConflict, true
+		detail = "another request for this upload took it over; what arrived is kept: ask HEAD for the offset and resume"
+	} else if h.status >= 500 && h.body != nil && h.body.clientGone() != "" {
 		// tusd answers 500 so that clients retry; uploads() logs it.
 		code, detail = inspector.CodeInternal, "the request's body stopped arriving before its end; ask HEAD for the offset and resume"
 	} else if h.status >= 500 || !ok {
@@ -324,6 +345,7 @@ func (h *hideInternal) Write(b []byte) (int, error) {
 		detail = msg // tusd writes "ERR_CODE: message"
 	}
 	body, _ := json.Marshal(newProblem(h.status, code, detail, nil, h.requestID))
+	h.ResponseWriter.WriteHeader(h.status)
 	if _, err := h.ResponseWriter.Write(body); err != nil {
 		return 0, err
 	}
