@@ -52,6 +52,17 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	logger := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: cfg.level}))
 	slog.SetDefault(logger)
 
+	// A warm standby's directory is served by the standby once promoted:
+	// served by hand, it would take writes the standby then must not
+	// restore over, and it stops following.
+	if st, err := readStandbyState(cfg.Data); err != nil {
+		return err
+	} else if _, serr := os.Stat(standbyStateFile(cfg.Data)); serr == nil && st.Promoted.IsZero() {
+		return fmt.Errorf("%s is a warm standby's directory, not promoted: promote it with 'favad standby --promote --data %s' "+
+			"(a running standby then serves; a stopped one serves when started); to serve it as it is instead, remove %s first",
+			cfg.Data, cfg.Data, standbyStateFile(cfg.Data))
+	}
+
 	ctx, stopSignals := c.notifySignals(ctx)
 	defer stopSignals()
 	return c.runServer(ctx, &cfg, logger)

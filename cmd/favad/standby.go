@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	favsync "github.com/favad/favad/sync"
+	"github.com/favad/favad/sync/blob/s3blob"
 	"github.com/favad/favad/sync/s3backup"
 )
 
@@ -33,6 +35,13 @@ const (
 
 // promoteFile is the file that asks the standby on dataDir to serve.
 func promoteFile(dataDir string) string { return filepath.Join(dataDir, "promote") }
+
+// standbyLockName is the file in a standby's directory that its standby
+// holds locked, so that a second one on it stops at once.
+const standbyLockName = "standby.lock"
+
+// errDirLocked: lockDir found the lock held by another process.
+var errDirLocked = errors.New("the directory is locked by another process")
 
 // standbyStateFile records which backup the standby's store holds.
 func standbyStateFile(dataDir string) string { return filepath.Join(dataDir, "standby.json") }
@@ -124,6 +133,9 @@ func (c *cli) standby(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.BackupTo != "" && sameS3Place(cfg.BackupTo, *from) {
+		return usagef("--backup-to %s is the prefix this standby follows: once promoted it would back up among the old primary's backups and prune them; give it a new prefix", cfg.BackupTo)
+	}
 	logger := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: cfg.level}))
 	slog.SetDefault(logger)
 	ctx, stopSignals := c.notifySignals(ctx)
@@ -132,6 +144,16 @@ func (c *cli) standby(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return err
 	}
+	// One standby a directory: two would restore over each other's store
+	// and take it for a server's writes.
+	release, err := lockDir(cfg.Data, standbyLockName)
+	if errors.Is(err, errDirLocked) {
+		return fmt.Errorf("standby: another standby runs on %s; stop it, or give this one its own --data", cfg.Data)
+	}
+	if err != nil {
+		return err
+	}
+	defer release()
 	stray, _ := filepath.Glob(filepath.Join(cfg.Data, standbyDownloadPattern))
 	for _, f := range stray { // downloads cut short by a crash
 		os.Remove(f)
@@ -160,6 +182,13 @@ func (c *cli) standby(ctx context.Context, args []string) error {
 		sb.logger.Info("this standby was promoted before: serving without restoring", "promoted", st.Promoted, "backup", st.Backup, "seq", st.Seq)
 	}
 	return c.runServer(ctx, &cfg, logger)
+}
+
+// sameS3Place reports whether two s3://bucket/prefix URLs name one place.
+func sameS3Place(a, b string) bool {
+	ab, ap, aerr := s3blob.ParseURL(a)
+	bb, bp, berr := s3blob.ParseURL(b)
+	return aerr == nil && berr == nil && ab == bb && strings.Trim(ap, "/") == strings.Trim(bp, "/")
 }
 
 // standbyLoop follows the backups in bucket into the store in data.
@@ -370,8 +399,8 @@ func (s *standbyLoop) sameAsHeld(cur *favsync.Store) error {
 	}
 	if s.held.Backup == "" || st.Seq != s.held.Seq {
 		return fmt.Errorf("standby: %s holds change-log sequence %d, but the standby restored %q (sequence %d): a server took writes on it, or it was there before. "+
-			"Restoring over it would lose them, so the standby stops. If it was promoted by hand, serve it with 'favad serve'; "+
-			"to follow the backups again, move it aside first: %w", storeFile(s.data), st.Seq, s.held.Backup, s.held.Seq, errStoreNotTheStandbys)
+			"Restoring over it would lose them, so the standby stops. If it was promoted by hand, remove %s and serve it with 'favad serve'; "+
+			"to follow the backups again, move it aside first: %w", storeFile(s.data), st.Seq, s.held.Backup, s.held.Seq, standbyStateFile(s.data), errStoreNotTheStandbys)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -349,12 +350,30 @@ func TestStandbyNeverRestoresOverAStoreThatTookWrites(t *testing.T) {
 	standby, _ := f.follow(t, standbyData)
 	standby.stop(t)
 
-	// Served by hand on the standby's directory: a complaint is taken.
-	srv := startServer(t, standbyData)
-	token := apiLogin(t, srv.url, "dispatcher")
-	apiDo(t, srv.url, token, "POST", "/v1/complaints", map[string]any{"call_id": "SERVED-BY-HAND", "category": "absent_employee",
-		"description": "کارمند حاضر نیست", "call_time": time.Now().UTC().Format(time.RFC3339), "office_code": "QZ-SSO-01", "priority": "normal"}, nil)
-	srv.stop(t)
+	// favad serve refuses a standby's directory not promoted.
+	if r := runFavad(t, nil, "", "serve", "--data", standbyData, "--addr", "127.0.0.1:0"); r.code == 0 || !strings.Contains(r.stderr, "a warm standby's directory, not promoted") {
+		t.Fatalf("serve on an unpromoted standby's directory: exit %d, want a refusal:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Served by hand anyway (its standby.json moved aside meanwhile): a
+	// complaint is taken.
+	serveByHand := func(do func(srv *serverProc)) {
+		t.Helper()
+		state := filepath.Join(standbyData, "standby.json")
+		if err := os.Rename(state, state+".aside"); err != nil {
+			t.Fatal(err)
+		}
+		srv := startServer(t, standbyData)
+		do(srv)
+		srv.stop(t)
+		if err := os.Rename(state+".aside", state); err != nil {
+			t.Fatal(err)
+		}
+	}
+	serveByHand(func(srv *serverProc) {
+		token := apiLogin(t, srv.url, "dispatcher")
+		apiDo(t, srv.url, token, "POST", "/v1/complaints", map[string]any{"call_id": "SERVED-BY-HAND", "category": "absent_employee",
+			"description": "کارمند حاضر نیست", "call_time": time.Now().UTC().Format(time.RFC3339), "office_code": "QZ-SSO-01", "priority": "normal"}, nil)
+	})
 	time.Sleep(10 * time.Millisecond) // a later name
 	f.backup(t)                       // a newer backup the standby would take
 
@@ -362,18 +381,18 @@ func TestStandbyNeverRestoresOverAStoreThatTookWrites(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "a server took writes on it") {
 		t.Fatalf("a standby on a store that took writes: exit %d, want a refusal:\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	srv = startServer(t, standbyData)
-	token = apiLogin(t, srv.url, "dispatcher")
-	var page struct {
-		Items []struct {
-			CallID string `json:"call_id"`
-		} `json:"items"`
-	}
-	apiDo(t, srv.url, token, "GET", "/v1/complaints?q=SERVED-BY-HAND", nil, &page)
-	if len(page.Items) != 1 {
-		t.Errorf("the complaint taken on the standby's directory: %+v, want it kept", page)
-	}
-	srv.stop(t)
+	serveByHand(func(srv *serverProc) {
+		token := apiLogin(t, srv.url, "dispatcher")
+		var page struct {
+			Items []struct {
+				CallID string `json:"call_id"`
+			} `json:"items"`
+		}
+		apiDo(t, srv.url, token, "GET", "/v1/complaints?q=SERVED-BY-HAND", nil, &page)
+		if len(page.Items) != 1 {
+			t.Errorf("the complaint taken on the standby's directory: %+v, want it kept", page)
+		}
+	})
 
 	// A directory with a store the standby never restored.
 	r = runFavad(t, env, "", append([]string{"standby", "--from", f.url, "--data", primaryData, "--addr", "127.0.0.1:0"}, s3flags...)...)
@@ -486,5 +505,32 @@ func TestPromotionIsNotHeldByAHangingBucket(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a look at a hanging bucket still holds the promotion after 10 s")
+	}
+}
+
+// TestStandbyRefusesASecondOnItsDirectoryAndItsOwnPrefix: a second standby
+// on a directory one runs on stops at once, naming the cause (two would
+// restore over each other's store); a standby whose --backup-to is the
+// prefix it follows is refused (promoted, it would prune the old primary's
+// backups). Both before anything is asked of the bucket.
+func TestStandbyRefusesASecondOnItsDirectoryAndItsOwnPrefix(t *testing.T) {
+	dir := t.TempDir()
+	release, err := lockDir(dir, standbyLockName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if _, err := lockDir(dir, standbyLockName); !errors.Is(err, errDirLocked) {
+		t.Fatalf("a second lock on one directory: %v, want errDirLocked", err)
+	}
+	nowhere := []string{"--s3-endpoint", "http://127.0.0.1:1", "--s3-region", "us-east-1", "--s3-path-style"}
+	r := runFavad(t, nil, "", append([]string{"standby", "--from", "s3://backups/qazvin", "--data", dir}, nowhere...)...)
+	if r.code == 0 || !strings.Contains(r.stderr, "another standby runs on") {
+		t.Errorf("a second standby on one directory: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runFavad(t, nil, "", append([]string{"standby", "--from", "s3://backups/qazvin", "--backup-to", "s3://backups/qazvin/",
+		"--data", t.TempDir()}, nowhere...)...)
+	if r.code != 2 || !strings.Contains(r.stderr, "is the prefix this standby follows") {
+		t.Errorf("a standby backing up into the prefix it follows: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
