@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -157,6 +159,50 @@ func serveImmutable(c echo.Context, etag, contentType, disposition string, mod t
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "sandbox")
 	h.Set("Content-Disposition", disposition)
-	http.ServeContent(c.Response(), c.Request(), "", mod, f)
+	if zeroSuffixOnly(c.Request().Header.Get("Range")) {
+		// RFC 9110 14.1.3: a zero-length suffix (bytes=-0) is
+		// unsatisfiable; net/http answers it 206 with an end before its
+		// start. A range from the end says so, with the size.
+		size, err := f.Seek(0, io.SeekEnd)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		c.Request().Header.Set("Range", "bytes="+strconv.FormatInt(size, 10)+"-")
+	}
+	http.ServeContent(&noCachedErrors{Response: c.Response()}, c.Request(), "", mod, f)
 	return nil
+}
+
+// zeroSuffixOnly reports whether a Range header asks only for zero-length
+// suffixes (bytes=-0).
+func zeroSuffixOnly(header string) bool {
+	spec, ok := strings.CutPrefix(strings.TrimSpace(header), "bytes=")
+	if !ok {
+		return false
+	}
+	for part := range strings.SplitSeq(spec, ",") {
+		if strings.TrimSpace(part) != "-0" {
+			return false
+		}
+	}
+	return true
+}
+
+// noCachedErrors keeps the bytes' caching headers off net/http's answers
+// that are not the bytes (412, 416): like every /v1 error they are no-store.
+type noCachedErrors struct{ *echo.Response }
+
+func (w *noCachedErrors) WriteHeader(status int) {
+	if status >= 400 {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Del("Content-Disposition")
+		if status == http.StatusPreconditionFailed {
+			h.Del(echo.HeaderContentType) // no body
+		}
+	}
+	w.Response.WriteHeader(status)
 }

@@ -156,7 +156,9 @@ func New(cfg Config) (*Server, error) {
 		{Method: http.MethodPatch, Path: "/v1/uploads/:id", Roles: uploaders, handler: s.uploads, limit: noLimit},
 		{Method: http.MethodGet, Path: "/v1/evidence/:id", Roles: anyRole, handler: s.getEvidence},
 		{Method: http.MethodGet, Path: "/v1/evidence/:id/content", Roles: anyRole, handler: s.evidenceContent},
+		{Method: http.MethodHead, Path: "/v1/evidence/:id/content", Roles: anyRole, handler: s.evidenceContent},
 		{Method: http.MethodGet, Path: "/v1/evidence/:id/thumbnail", Roles: anyRole, handler: s.evidenceThumbnail},
+		{Method: http.MethodHead, Path: "/v1/evidence/:id/thumbnail", Roles: anyRole, handler: s.evidenceThumbnail},
 		{Method: http.MethodGet, Path: "/v1/complaints/:id/evidence", Roles: overseer, handler: s.complaintEvidence},
 
 		{Method: http.MethodGet, Path: "/v1/inspectors", Roles: overseer, handler: s.listInspectors},

@@ -950,6 +950,38 @@ func testEvidenceRangeDownload(t *testing.T, blobs blob.Store) {
 	assert.Equal(t, photo[:3], r.body)
 	r = e.api(call{method: "GET", path: path, token: e.token("field2")})
 	assert.Equal(t, http.StatusNotFound, r.status)
+
+	// HEAD answers GET's headers without the bytes (download managers
+	// probe first); the same rules.
+	r = e.api(call{method: "HEAD", path: path, token: field})
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Empty(t, r.body)
+	assert.Equal(t, strconv.Itoa(len(photo)), r.header.Get("Content-Length"))
+	assert.Equal(t, `"`+sum+`"`, r.header.Get("ETag"))
+	assert.Equal(t, "image/jpeg", r.header.Get("Content-Type"))
+	r = e.api(call{method: "HEAD", path: path, token: e.token("field2")})
+	assert.Equal(t, http.StatusNotFound, r.status)
+
+	// Answers that are not the bytes are not cached as the bytes are.
+	for _, h := range []http.Header{
+		{"Range": {"bytes=-0"}}, // a zero-length suffix: unsatisfiable (RFC 9110 14.1.3)
+		{"Range": {"bytes=999999-"}},
+		{"If-Match": {`"not-its-hash"`}},
+	} {
+		r = e.unchecked(call{method: "GET", path: path, token: field, header: h})
+		want := http.StatusRequestedRangeNotSatisfiable
+		if h.Get("If-Match") != "" {
+			want = http.StatusPreconditionFailed
+		}
+		assert.Equal(t, want, r.status, "%v", h)
+		assert.Equal(t, "no-store", r.header.Get("Cache-Control"), "%v", h)
+		assert.Empty(t, r.header.Get("Content-Disposition"), "%v", h)
+		if want == http.StatusRequestedRangeNotSatisfiable {
+			assert.Equal(t, "bytes */"+strconv.Itoa(len(photo)), r.header.Get("Content-Range"), "%v", h)
+		} else {
+			assert.NotEqual(t, "image/jpeg", r.header.Get("Content-Type"), "no body: not the photo's type")
+		}
+	}
 }
 
 // TestUploadBelongsToItsCreator: an upload in progress is its creator's; its
