@@ -113,10 +113,11 @@ func listenAdmin(path string, store *favsync.Store, blobs blob.Store, logger *sl
 		logger.Info("backup streamed over the admin socket", "bytes", n, "duration", time.Since(start))
 	})
 	mux.HandleFunc("GET /verify", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(headerBlobStore, fmt.Sprint(blobs))
 		rep, err := store.Verify(blobs)
 		if err != nil {
 			logger.Error("verify over the admin socket failed", "error", err)
-			http.Error(w, err.Error(), http.StatusInternalServerError)
+			http.Error(w, err.Error(), http.StatusInternalServerError) // the operator's own socket: the cause is theirs to read
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

@@ -71,7 +71,7 @@ func main() {
 }
 
 // main runs the command line args and returns the exit status: 0 on success,
-// 1 on failure, 2 on a usage error.
+// 1 on failure, 2 on a usage error, or a command's own (exitError).
 func (c *cli) main(ctx context.Context, args []string) int {
 	if c.usage == nil {
 		c.usage = map[*flag.FlagSet]func(io.Writer){}
@@ -80,18 +80,33 @@ func (c *cli) main(ctx context.Context, args []string) int {
 		c.argOnly = map[*flag.FlagSet]map[string]bool{}
 	}
 	err := c.run(ctx, args)
-	var ue usageError
+	var (
+		ue usageError
+		ee *exitError
+	)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintf(c.stderr, "favad: %s\n", describe(err))
 		return 2
+	case errors.As(err, &ee):
+		fmt.Fprintf(c.stderr, "favad: %s\n", describe(err))
+		return ee.code
 	default:
 		fmt.Fprintf(c.stderr, "favad: %s\n", describe(err))
 		return 1
 	}
 }
+
+// exitError is a failure with its own exit status (not 1).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
 
 func (c *cli) run(ctx context.Context, args []string) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" && args[0] != "-help" {

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	favsync "github.com/favad/favad/sync"
@@ -14,6 +16,15 @@ import (
 )
 
 var errBroken = errors.New("the chain of custody is broken")
+
+// exitCouldNotCheck is verify's exit status when it could not check (the
+// store or the blob store did not answer): not a broken chain (1), so that
+// an alert can tell the two apart.
+const exitCouldNotCheck = 3
+
+// headerBlobStore names, on the admin socket's verify answer, the blob
+// store the running server checked.
+const headerBlobStore = "Favad-Blob-Store"
 
 func blobStore(data string) *blob.FS { return &blob.FS{Dir: filepath.Join(data, "blobs")} }
 
@@ -24,7 +35,8 @@ func (c *cli) verify(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("verify", "[--data DIR]",
 		"Recheck the chain of custody: rehash every evidence blob, check that every stored\n"+
 			"item's bytes exist, and recompute every complaint's evidence hash chain. Works while\n"+
-			"the server runs. Exits 1 and lists each break if anything was changed or removed.")
+			"the server runs. Exits 1 and lists each break if anything was changed or removed;\n"+
+			"exits 3 if it could not check (the store or the blob store did not answer).")
 	data := fs.String("data", defaultData, "data directory")
 	var blobCfg blobConfig
 	blobCfg.register(fs)
@@ -43,10 +55,17 @@ func (c *cli) verify(ctx context.Context, args []string) error {
 		}
 		store.Close()
 	case errors.Is(err, favsync.ErrLocked):
-		rep, err = verifyOverSocket(ctx, adminSocketFile(*data))
+		var server string
+		rep, server, err = verifyOverSocket(ctx, adminSocketFile(*data))
+		if server != "" {
+			checked = server + " (the running server's, through its admin socket)"
+		}
+		if blobCfg.Store != "" {
+			fmt.Fprintf(c.stdout, "note: the server runs, so it checked its own blob store (named below), not --blob-store %s\n", blobCfg.Store)
+		}
 	}
 	if err != nil {
-		return err
+		return &exitError{code: exitCouldNotCheck, err: fmt.Errorf("could not check: %w", err)}
 	}
 	// Which bytes were looked at: a server whose evidence is in object
 	// storage, checked while stopped without --blob-store, has none on disk.
@@ -66,19 +85,23 @@ func (c *cli) verify(ctx context.Context, args []string) error {
 	return nil
 }
 
-func verifyOverSocket(ctx context.Context, socket string) (favsync.VerifyReport, error) {
+// verifyOverSocket asks the running server to verify; it returns its report
+// and the blob store it checked.
+func verifyOverSocket(ctx context.Context, socket string) (favsync.VerifyReport, string, error) {
 	var rep favsync.VerifyReport
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://favad/verify", nil)
 	if err != nil {
-		return rep, err
+		return rep, "", err
 	}
 	resp, err := adminDo(socket, req)
 	if err != nil {
-		return rep, err
+		return rep, "", err
 	}
 	defer resp.Body.Close()
+	server := resp.Header.Get(headerBlobStore)
 	if resp.StatusCode != http.StatusOK {
-		return rep, fmt.Errorf("verify over the admin socket: %s", resp.Status)
+		cause, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		return rep, server, fmt.Errorf("verify over the admin socket: %s: %s", resp.Status, strings.TrimSpace(string(cause)))
 	}
-	return rep, json.NewDecoder(resp.Body).Decode(&rep)
+	return rep, server, json.NewDecoder(resp.Body).Decode(&rep)
 }

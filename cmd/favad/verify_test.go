@@ -96,7 +96,7 @@ func testVerifyDetectsTampering(t *testing.T, blobFlags, env []string, alterBlob
 	if !strings.Contains(out, "evidence chain entries checked: 2") || !strings.Contains(out, "problems: 0") {
 		t.Fatalf("verify of an intact store:\n%s", out)
 	}
-	if !strings.Contains(out, "evidence blob store: the running server's") {
+	if !strings.Contains(out, "(the running server's, through its admin socket)") {
 		t.Errorf("verify does not say which bytes it checked:\n%s", out)
 	}
 
@@ -207,5 +207,19 @@ func TestStrayBackupSnapshotIsNamedAndRemoved(t *testing.T) {
 	srv.stop(t)
 	if _, err := os.Stat(stray); !os.IsNotExist(err) {
 		t.Errorf("the stray snapshot is still there after a start: %v", err)
+	}
+}
+
+// TestVerifyThatCannotCheckSaysSoWithItsOwnStatus: a blob store that does
+// not answer is "could not check", exit 3, with the cause: not exit 1, which
+// says the chain of custody is broken.
+func TestVerifyThatCannotCheckSaysSoWithItsOwnStatus(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data, "--demo")
+	srv.stop(t)
+	r := runFavad(t, []string{"FAVAD_S3_ACCESS_KEY=k", "FAVAD_S3_SECRET_KEY=s"}, "", "verify", "--data", data,
+		"--blob-store", "s3://evidence/qazvin", "--s3-endpoint", "http://127.0.0.1:1", "--s3-region", "us-east-1", "--s3-path-style")
+	if r.code != exitCouldNotCheck || !strings.Contains(r.stderr, "could not check") || !strings.Contains(r.stderr, "127.0.0.1:1") {
+		t.Errorf("verify with a blob store that does not answer: exit %d, want %d with the cause\n%s%s", r.code, exitCouldNotCheck, r.stdout, r.stderr)
 	}
 }
