@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 	"pgregory.net/rapid"
+
+	"github.com/favad/favad/sync/blob"
 )
 
 // waitingCount is how many index entries wait in index_behind.
@@ -267,4 +269,38 @@ func TestAnIndexKeyBboltCannotPlaceNeverWaits(t *testing.T) {
 		assert.ErrorIs(t, err, bolt.ErrKeyRequired, "behind=%v", behind)
 	}
 	require.NoError(t, s.update(System, func(t *tx) error { return flushBehind(t.Tx) }), "what waits still moves")
+}
+
+// TestVerifyReportsAWaitingEntryThatCannotMove: an index entry waiting in
+// index_behind that is unreadable (a flipped byte) would fail every write
+// and the store's open; verify reports it as a problem, with what to do,
+// instead of failing itself.
+func TestVerifyReportsAWaitingEntryThatCannotMove(t *testing.T) {
+	s := mustOpenStore(t)
+	s.behindKeep, s.behindFlushAt = true, math.MaxInt
+	require.NoError(t, s.update(System, func(t *tx) error {
+		t.behind = true
+		if err := t.putIndex(bucketScopeMembers, []byte("fine"), nil); err != nil {
+			return err
+		}
+		return t.putIndex(bucketScopeMembers, []byte("flipped"), nil)
+	}))
+	rep, err := s.Verify(&blob.FS{Dir: t.TempDir()})
+	require.NoError(t, err)
+	assert.Empty(t, rep.Problems, "a store whose waiting entries are sound")
+
+	require.NoError(t, s.db.Update(func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketIndexBehind)
+		k, v := b.Cursor().Last()
+		bad := append([]byte{9}, v[1:]...) // an index that does not exist
+		return b.Put(append([]byte(nil), k...), bad)
+	}))
+	rep, err = s.Verify(&blob.FS{Dir: t.TempDir()})
+	require.NoError(t, err, "verify reports, it does not fail")
+	require.Len(t, rep.Problems, 2, "%q", rep.Problems)
+	assert.Contains(t, rep.Problems[0], "unknown index")
+	assert.Contains(t, rep.Problems[1], "restore the newest backup")
+	waiting, err := s.WaitingProblems()
+	require.NoError(t, err)
+	assert.Len(t, waiting, 1)
 }

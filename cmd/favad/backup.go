@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -284,6 +285,13 @@ func verifyStoreFile(path string) (favsync.Stats, error) {
 		return favsync.Stats{}, err
 	}
 	defer s.Close()
+	waiting, err := s.WaitingProblems()
+	if err != nil {
+		return favsync.Stats{}, err
+	}
+	if len(waiting) > 0 {
+		return favsync.Stats{}, fmt.Errorf("it would not open for serving: %s", strings.Join(waiting, "; "))
+	}
 	return s.Stats()
 }
 

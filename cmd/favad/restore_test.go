@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/favad/favad/demo"
 	"github.com/favad/favad/inspector"
 	favsync "github.com/favad/favad/sync"
@@ -248,5 +250,41 @@ func TestTwoRestoresInOneSecondKeepBothStores(t *testing.T) {
 	}
 	if !kept[string(changed)] {
 		t.Error("the store the first restore replaced is gone")
+	}
+}
+
+// TestRestoreRefusesABackupThatWouldNotOpen: a backup with an index entry
+// waiting that can never be moved to its place (one flipped byte) opens
+// read-only, but would fail the server's open and every write: restore
+// refuses it, naming the entry, and the store in place stays.
+func TestRestoreRefusesABackupThatWouldNotOpen(t *testing.T) {
+	data := t.TempDir()
+	if r := runFavad(t, nil, "", "demo", "--data", data); r.code != 0 {
+		t.Fatalf("favad demo: exit %d\n%s", r.code, r.stderr)
+	}
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	mustRun(t, "", "backup", "--data", data, "--out", backup)
+	db, err := bolt.Open(backup, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("index_behind"))
+		if _, err := b.NextSequence(); err != nil {
+			return err
+		}
+		return b.Put([]byte{0, 0, 0, 0, 0, 0, 0, 1}, []byte{9, 1, 'k'}) // an index that does not exist
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(data, "favad.db"))
+	r := runFavad(t, nil, "", "restore", "--data", data, "--in", backup)
+	if r.code == 0 || !strings.Contains(r.stderr, "would not open for serving") || !strings.Contains(r.stderr, "unknown index") {
+		t.Errorf("restore of a backup that would not open: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if after, _ := os.ReadFile(filepath.Join(data, "favad.db")); string(after) != string(before) {
+		t.Error("the store in place was changed")
 	}
 }
