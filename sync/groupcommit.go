@@ -25,7 +25,8 @@ const maxGroup = 256
 // the arrivals during one commit. Like DB.Batch, a function may run more than
 // once (when another in its batch fails it is run again), so it must not keep
 // state between runs; a function that fails is run again alone, so its error
-// is its own and never another writer's.
+// is its own and never another writer's. (A failure of the settle hook, or
+// of the commit itself, is every writer's in the transaction.)
 type groupCommit struct {
 	db *bolt.DB
 	// fault runs last in every transaction (Options.WriteFault); its error
@@ -33,7 +34,7 @@ type groupCommit struct {
 	fault func() error
 	// settle, when set, runs after the writers' functions in every
 	// transaction; busy says that more writers wait for the next one
-	// (Store.settleBehind).
+	// (Store.settleBehind). Its error fails the transaction for all of them.
 	settle func(tx *bolt.Tx, busy bool) error
 
 	mu      stdsync.Mutex

@@ -23,8 +23,9 @@ import (
 // writer waits for the next commit (a quiet server keeps nothing waiting).
 //
 // Nothing else changes for a reader: every reader of the three indexes
-// reads them through indexCursor, which merges the entries still waiting
-// with the index, in the same transaction, so what a read sees is exactly
+// merges the entries still waiting with the index, in the same transaction
+// (through indexCursor; ScopeChangedSince merges waitingFor itself, and
+// CompactScopes moves what waits before it reads), so what a read sees is exactly
 // what it would have seen with the keys in place. Only puts wait: a
 // delete first moves what waits (deleteIndex), so that a key removed is
 // never put back by a later batch. A crash loses nothing: the entries
@@ -48,10 +49,10 @@ func behindBucketID(bucket []byte) byte {
 	return 0
 }
 
-// putIndex puts key in one of the behind indexes: in a group commit it
-// waits in index_behind, elsewhere it goes to its place, unless entries
-// wait already: then it waits behind them, so that puts of one key keep
-// their order.
+// putIndex puts key in one of the behind indexes: in a group commit with
+// other writers (t.behind) it waits in index_behind, elsewhere it goes to
+// its place, unless entries wait already: then it waits behind them, so
+// that puts of one key keep their order.
 func (t *tx) putIndex(bucket, key, value []byte) error {
 	// Refused now, as a put in place would be: once waiting, a key bbolt
 	// cannot place would fail every later move, every write and every open.
@@ -174,8 +175,8 @@ func flushBehind(btx *bolt.Tx) error {
 	}
 	slices.SortFunc(all, compareBehind)
 	for _, e := range all {
-		// Put copies neither key nor value until commit; both point into
-		// index_behind's pages, which the delete below frees, so copy them.
+		// The value (bbolt copies a key, not a value, until commit) points
+		// into index_behind's pages, which the delete below frees: copy it.
 		key := append([]byte(nil), e.key...)
 		value := append([]byte(nil), e.value...)
 		if err := btx.Bucket(behindBuckets[e.bucket]).Put(key, value); err != nil {

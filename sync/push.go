@@ -266,8 +266,11 @@ type Result struct {
 
 // storedResult is what a replay of a mutation must be answered with: the
 // answer, and the mutation's id and content hash to tell a replay from a
-// clash. It is stored in seq_mutations in the compact form of schema 7
-// (storedForm); the form of schema 6 and before is still read.
+// clash. Since schema 8 it is kept in mutations, by the mutation's id; since
+// schema 9 a usual answer is stored in a binary form (encodeAnswer), and one
+// with a rule, a code, a message, fields, conflicts or a winning value as
+// JSON (storedForm); seq_mutations holds only clash answers. The forms of
+// earlier schemas are still read.
 type storedResult struct {
 	MutationID string
 	Hash       string // hex SHA-256 (mutationHash)
@@ -290,7 +293,8 @@ type storedResult struct {
 // an unreadable resend under such a sequence is a new refusal, kept).
 const maxAlsoHeld = 16
 
-// storedForm is a storedResult as stored since schema 7: the hash as its
+// storedForm is a storedResult's JSON form (since schema 9, for an answer
+// the binary form cannot hold; see storedResult): the hash as its
 // 32 bytes, and of the answer only what a replay cannot take from the
 // mutation it answers (its id and device sequence are the replay's own);
 // in mutations (schema 8) without the id, which is its key, and with the
