@@ -23,10 +23,12 @@ build:
 
 ## test: every test with the race detector (unit, store, HTTP with spec validation, real processes);
 ## then the store's tests again with every index entry written behind kept waiting, so that every
-## read goes through the merge of what waits (sync/indexbehind.go)
+## read goes through the merge of what waits (sync/indexbehind.go), and once more with what waits
+## moved every 3 entries, so that entries placed, waiting and moved mix at every point
 test:
 	$(GO) test -race -count=1 -timeout 8m $(PKGS)
 	FAVAD_TEST_INDEX_BEHIND=keep $(GO) test -race -count=1 -timeout 4m ./sync/
+	FAVAD_TEST_INDEX_BEHIND=3 $(GO) test -count=1 -timeout 4m ./sync/
 
 ## check: gofmt, go vet, the OpenAPI lint and govulncheck
 check: fmt vet speclint vulncheck

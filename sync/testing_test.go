@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
 	"path/filepath"
 	"testing"
 	"time"
@@ -34,12 +35,19 @@ func newFakeClock() *fakeClock { return testkit.NewClock(t0) }
 // consistency checked, when the test ends.
 // keepIndexBehind makes s keep every index entry written behind waiting
 // (never moved by a commit, only by a delete, a compaction or an open)
-// when FAVAD_TEST_INDEX_BEHIND=keep: `make test` runs this package so a
-// second time, and every read then goes through the merge of what waits
-// (indexCursor).
+// when FAVAD_TEST_INDEX_BEHIND=keep, and move what waits every n entries
+// when it is a number n, even on a quiet server: `make test` runs this
+// package so twice more, and every read then goes through the merge of
+// what waits (indexCursor), with entries placed, waiting and moved in
+// batches mixed at every point.
 func keepIndexBehind(s *Store) {
-	if os.Getenv("FAVAD_TEST_INDEX_BEHIND") == "keep" {
+	switch v := os.Getenv("FAVAD_TEST_INDEX_BEHIND"); {
+	case v == "keep":
 		s.behindFlushAt, s.behindKeep = math.MaxInt, true
+	case v != "":
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			s.behindFlushAt, s.behindKeep = n, true
+		}
 	}
 }
 
