@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"strconv"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
