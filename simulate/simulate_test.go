@@ -38,16 +38,26 @@ func TestSimulationLosesNothing(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 
-	sum, err := simulate.Run(context.Background(), simulate.Config{Server: ts.URL, Inspectors: 4, Duration: 3 * time.Second,
-		Dir: t.TempDir(), Seed: 1405})
-	require.NoError(t, err)
-	var out bytes.Buffer
-	sum.Print(&out)
-	t.Log("\n" + out.String())
-	assert.Zero(t, sum.Lost, "lost work: %v", sum.LostDetail)
-	assert.Positive(t, sum.Queued)
-	assert.Equal(t, sum.Queued, sum.Acknowledged, "every queued mutation was answered")
-	assert.Positive(t, sum.Applied)
+	// The run is timed: on a loaded machine (the race detector, other
+	// packages' tests) 3 s may hold too little work to meet a conflict, so
+	// a run without one is followed by a longer one. Every run must lose
+	// nothing.
+	var sum simulate.Summary
+	for i, d := range []time.Duration{3 * time.Second, 6 * time.Second, 12 * time.Second} {
+		sum, err = simulate.Run(context.Background(), simulate.Config{Server: ts.URL, Inspectors: 4, Duration: d,
+			Dir: t.TempDir(), Seed: 1405 + uint64(i)})
+		require.NoError(t, err)
+		var out bytes.Buffer
+		sum.Print(&out)
+		t.Logf("run of %s:\n%s", d, out.String())
+		assert.Zero(t, sum.Lost, "lost work: %v", sum.LostDetail)
+		assert.Positive(t, sum.Queued)
+		assert.Equal(t, sum.Queued, sum.Acknowledged, "every queued mutation was answered")
+		assert.Positive(t, sum.Applied)
+		assert.Contains(t, out.String(), "lost: 0\n")
+		if sum.ResolvedByRule > 0 {
+			break
+		}
+	}
 	assert.Positive(t, sum.ResolvedByRule, "dispatch-owned edits and late outcomes are resolved by rule")
-	assert.Contains(t, out.String(), "lost: 0\n")
 }
