@@ -227,13 +227,14 @@ type Complaint struct {
 }
 
 // ActiveDue is the due time that applies now: the office's answer is due
-// while the complaint is referred to the workplace; once the office has
-// answered, dispatch decides by the later of the two due times (a referral
-// answered in time is not a breach of the complaint's own due time);
-// otherwise the complaint's due time.
+// while the complaint is referred to the workplace (under dispatch's review
+// of a late outcome too: OfficeStatus); once the office has answered,
+// dispatch decides by the later of the two due times (a referral answered
+// in time is not a breach of the complaint's own due time); otherwise the
+// complaint's due time.
 func (c *Complaint) ActiveDue() time.Time {
 	if c.Referral != nil {
-		switch c.Status {
+		switch c.OfficeStatus() {
 		case StatusReferredToWorkplace:
 			return c.Referral.DueAt
 		case StatusReferralAnswered:

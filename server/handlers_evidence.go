@@ -130,7 +130,9 @@ func (s *Server) evidenceThumbnail(c echo.Context) error {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			return inspector.Errorf(inspector.CodeNotFound, "the thumbnail is missing, and cannot be made again")
-		case err != nil && c.Request().Context().Err() == nil:
+		case err != nil && c.Request().Context().Err() != nil:
+			return nil // the client left; the next request makes it
+		case err != nil:
 			return blobUnavailable(s.log(c), "make a missing thumbnail again", err)
 		}
 	}
@@ -184,7 +186,8 @@ func zeroSuffixOnly(header string) bool {
 		return false
 	}
 	for part := range strings.SplitSeq(spec, ",") {
-		if strings.TrimSpace(part) != "-0" {
+		digits, ok := strings.CutPrefix(strings.TrimSpace(part), "-")
+		if !ok || digits == "" || strings.Trim(digits, "0") != "" {
 			return false
 		}
 	}

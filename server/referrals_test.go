@@ -396,6 +396,17 @@ func TestOfficeAnswersWhileDispatchReviewsALateOutcome(t *testing.T) {
 	assert.Contains(t, string(r.body), c.ID, "the office's list of referrals awaiting it")
 	assert.NotContains(t, string(r.body), "needs_review")
 
+	// Past the complaint's own due time (24 h), within the referral's (72 h):
+	// the office's answer is what is due, and it is not late.
+	e.clock.Advance(30 * time.Hour)
+	disp, office = e.token("dispatcher"), e.token("office")
+	field = e.login("field", "android-field-review").AccessToken
+	var due struct {
+		Overdue bool `json:"overdue"`
+	}
+	e.do(newCall("GET", "/v1/complaints/"+c.ID, office, nil)).json(t, &due)
+	assert.False(t, due.Overdue, "the referral's due time applies during the review")
+
 	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/acknowledge", office, nil))
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/answer", office, map[string]any{"action": "corrected", "text": "کارمند تذکر گرفت"}))

@@ -965,6 +965,7 @@ func testEvidenceRangeDownload(t *testing.T, blobs blob.Store) {
 	// Answers that are not the bytes are not cached as the bytes are.
 	for _, h := range []http.Header{
 		{"Range": {"bytes=-0"}}, // a zero-length suffix: unsatisfiable (RFC 9110 14.1.3)
+		{"Range": {"bytes=-00, -0"}},
 		{"Range": {"bytes=999999-"}},
 		{"If-Match": {`"not-its-hash"`}},
 	} {

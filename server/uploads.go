@@ -338,7 +338,14 @@ func (h *hideInternal) Write(b []byte) (int, error) {
 	} else if h.status >= 500 && h.body != nil && h.body.clientGone() != "" {
 		// tusd answers 500 so that clients retry; uploads() logs it.
 		code, detail = inspector.CodeInternal, "the request's body stopped arriving before its end; ask HEAD for the offset and resume"
-	} else if h.status >= 500 || !ok {
+	} else if h.status >= 500 {
+		// tusd's own 5xx is its data store failing: the disk, or object
+		// storage not answering. The upload is kept: retry after the pause.
+		h.log.Error("tus upload failed", "status", h.status, "detail", detail)
+		h.status, code = http.StatusServiceUnavailable, codeBlobUnavailable
+		detail = "the upload store failed; nothing that was acknowledged is lost: ask HEAD for the offset and resume after Retry-After"
+		h.Header().Set("Retry-After", strconv.Itoa(blobRetryAfterSeconds))
+	} else if !ok {
 		h.log.Error("tus upload failed", "status", h.status, "detail", detail)
 		code, detail = inspector.CodeInternal, "something went wrong on the server; the error is logged with this request's id"
 	} else if _, msg, found := strings.Cut(detail, ": "); found {

@@ -138,3 +138,41 @@ func TestS3OutageAtTheLastStepAsksForARetry(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, p.status, "%s", p.body)
 	assert.Equal(t, "stored", p.header.Get("Favad-Evidence-Status"))
 }
+
+// TestS3OutageWhileAPartIsSentAsksForARetry: object storage failing while a
+// PATCH's bytes go to it as a part is 503 blob_store_unavailable with
+// Retry-After (tus clients retry; it was a hidden 500), and once storage is
+// back the upload resumes from the offset HEAD gives and is stored.
+func TestS3OutageWhileAPartIsSentAsksForARetry(t *testing.T) {
+	t.Parallel()
+	tg := s3test.New(t)
+	proxy := newFailingS3(t, tg.Endpoint)
+	serverTarget := tg
+	serverTarget.Endpoint = strings.TrimPrefix(proxy.ts.URL, "http://")
+	e := newEvidenceEnvOn(t, newS3BlobsAt(t, serverTarget, fewAttempts))
+	complaint := e.assignedComplaint("CALL-S3-PART")
+	field := e.login("field", "android-field-s3part").AccessToken
+	const size = 6 << 20
+	photo := bigJPEG(t, size, 63)
+	sum, id := hexSHA256(photo), v7()
+	e.pushEvidence(field, 1, id, complaint, size, sum, "image/jpeg")
+	r := e.tusCreate(field, size, evidenceMeta(id, sum, "image/jpeg"))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	loc := r.header.Get("Location")
+
+	proxy.fail(func(r *http.Request) bool { return r.Method == http.MethodPut && r.URL.Query().Has("partNumber") })
+	p := e.tusPatch(field, loc, 0, photo)
+	assert.Equal(t, http.StatusServiceUnavailable, p.status, "%s", p.body)
+	assert.Contains(t, string(p.body), `"code":"blob_store_unavailable"`)
+	assert.Equal(t, "10", p.header.Get("Retry-After"))
+	require.Positive(t, proxy.hits.Load(), "a part failed")
+
+	proxy.heal()
+	h := e.api(call{method: "HEAD", path: strings.TrimPrefix(loc, e.ts.URL), token: field, header: http.Header{"Tus-Resumable": {"1.0.0"}}})
+	require.Equal(t, http.StatusOK, h.status)
+	off, err := strconv.ParseInt(h.header.Get("Upload-Offset"), 10, 64)
+	require.NoError(t, err)
+	p = e.tusPatch(field, loc, off, photo[off:])
+	require.Equal(t, http.StatusNoContent, p.status, "%s", p.body)
+	assert.Equal(t, "stored", p.header.Get("Favad-Evidence-Status"))
+}

@@ -398,7 +398,7 @@ func (s *Store) BreachDue(now time.Time, limit int) ([]SLABreach, error) {
 		out = out[:0]
 		cur := t.Bucket(bucketDueIndex).Cursor()
 		complaints := t.Bucket(bucketComplaints)
-		var stale [][]byte
+		var stale, reindex [][]byte
 		for k, _ := cur.First(); k != nil && len(out) < limit; k, _ = cur.Next() {
 			if len(k) < 9 {
 				stale = append(stale, append([]byte(nil), k...))
@@ -416,10 +416,16 @@ func (s *Store) BreachDue(now time.Time, limit int) ([]SLABreach, error) {
 			}
 			if !ok || !dueTracked(&c) || !c.ActiveDue().Equal(due) {
 				stale = append(stale, append([]byte(nil), k...))
+				if ok && dueTracked(&c) && !c.BreachReported(c.ActiveDue()) {
+					// Indexed under a due time an older build judged by (one
+					// under review of a referred complaint): watched from now
+					// under the one that applies.
+					reindex = append(reindex, dueKey(c.ActiveDue(), c.ID))
+				}
 				continue
 			}
 			kind := "complaint"
-			if c.Status == inspector.StatusReferredToWorkplace {
+			if c.OfficeStatus() == inspector.StatusReferredToWorkplace {
 				kind = "referral"
 			}
 			data := map[string]string{"due_at": due.Format(time.RFC3339), "sla": kind, "status": string(c.Status)}
@@ -443,6 +449,11 @@ func (s *Store) BreachDue(now time.Time, limit int) ([]SLABreach, error) {
 		}
 		for _, k := range stale {
 			if err := t.Bucket(bucketDueIndex).Delete(k); err != nil {
+				return err
+			}
+		}
+		for _, k := range reindex {
+			if err := t.Bucket(bucketDueIndex).Put(k, nil); err != nil {
 				return err
 			}
 		}

@@ -45,9 +45,11 @@ func keepIndexBehind(s *Store) {
 	case v == "keep":
 		s.behindFlushAt, s.behindKeep = math.MaxInt, true
 	case v != "":
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			s.behindFlushAt, s.behindKeep = n, true
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			panic(fmt.Sprintf("FAVAD_TEST_INDEX_BEHIND=%q: keep, or a count of entries ≥ 1", v))
 		}
+		s.behindFlushAt, s.behindKeep = n, true
 	}
 }
 

@@ -63,17 +63,26 @@ func (s *Store) Verify(blobs blob.Store) (VerifyReport, error) {
 		}
 		r.Problems = append(r.Problems, indexProblems...)
 	}
+	var unreadable error // the blob store failed: nothing more can be checked
 	err = s.StoredBlobs(func(id, sha string) {
+		if unreadable != nil {
+			return
+		}
 		f, _, _, err := blobs.Open(sha)
 		switch {
 		case errors.Is(err, blob.ErrNotFound):
 			r.Problems = append(r.Problems, fmt.Sprintf("evidence %s: its bytes (%s) are missing", id, sha))
 		case err != nil:
-			r.Problems = append(r.Problems, fmt.Sprintf("evidence %s: %v", id, err))
+			// Not a finding about the evidence: the store did not answer
+			// (object storage down, a disk failing). Verify could not check.
+			unreadable = fmt.Errorf("open the bytes of evidence %s: %w", id, err)
 		default:
 			f.Close()
 		}
 	})
+	if err == nil {
+		err = unreadable
+	}
 	if err != nil {
 		return r, fmt.Errorf("verify evidence: %w", err)
 	}

@@ -3,6 +3,7 @@ package sync
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -210,4 +211,24 @@ func TestVerifyChecksTheIndexesPushesRelyOn(t *testing.T) {
 		"open_conflicts: device reza-phone, conflict " + orphan.ConflictIDs[0] + " is missing from the index",
 		"seq_held: mutation " + orphanMut.ID + " was answered under sequence 2 of account " + f.reza.ID + " on device reza-phone, which is not held",
 	}, f.verify(t).Problems)
+}
+
+// unansweringBlobs is a blob store that has stopped answering (object
+// storage down): every open fails, not with ErrNotFound.
+type unansweringBlobs struct{ blob.Store }
+
+func (unansweringBlobs) Open(string) (blob.File, int64, time.Time, error) {
+	return nil, 0, time.Time{}, errors.New("dial tcp 127.0.0.1:9000: connect: connection refused")
+}
+
+// TestVerifyCouldNotCheckIsNotABreak: a blob store that fails to open the
+// bytes is a failure to check (an error: favad verify exits 3), not a list
+// of broken evidence (problems: exit 1), and it is not asked again for
+// every item.
+func TestVerifyCouldNotCheckIsNotABreak(t *testing.T) {
+	f := newVerifyFixture(t)
+	rep, err := f.s.Verify(unansweringBlobs{f.blobs})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "connection refused")
+	assert.Empty(t, rep.Problems, "no evidence is called broken")
 }

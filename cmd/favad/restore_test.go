@@ -235,6 +235,18 @@ func TestTwoRestoresInOneSecondKeepBothStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustRun(t, "", "restore", "--data", data, "--in", backup)
+	historyOf := func(path string) string {
+		t.Helper()
+		s, err := favsync.Open(path, favsync.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		return s.HistoryID()
+	}
+	if a, b := historyOf(backup), historyOf(filepath.Join(data, "favad.db")); a == "" || a == b {
+		t.Errorf("the restored store's history id %q, the backup's %q: want its own (a feed resuming from the backup's primary resets)", b, a)
+	}
 	mustRun(t, "", "restore", "--data", data, "--in", backup)
 	aside, _ := filepath.Glob(filepath.Join(data, "favad.db.before-restore-*"))
 	if len(aside) != 2 {

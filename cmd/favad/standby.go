@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -188,7 +189,8 @@ func (c *cli) standby(ctx context.Context, args []string) error {
 func sameS3Place(a, b string) bool {
 	ab, ap, aerr := s3blob.ParseURL(a)
 	bb, bp, berr := s3blob.ParseURL(b)
-	return aerr == nil && berr == nil && ab == bb && strings.Trim(ap, "/") == strings.Trim(bp, "/")
+	clean := func(p string) string { return strings.Trim(path.Clean("/"+p), "/") }
+	return aerr == nil && berr == nil && ab == bb && clean(ap) == clean(bp)
 }
 
 // standbyLoop follows the backups in bucket into the store in data.

@@ -528,9 +528,11 @@ func TestStandbyRefusesASecondOnItsDirectoryAndItsOwnPrefix(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "another standby runs on") {
 		t.Errorf("a second standby on one directory: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	r = runFavad(t, nil, "", append([]string{"standby", "--from", "s3://backups/qazvin", "--backup-to", "s3://backups/qazvin/",
-		"--data", t.TempDir()}, nowhere...)...)
-	if r.code != 2 || !strings.Contains(r.stderr, "is the prefix this standby follows") {
-		t.Errorf("a standby backing up into the prefix it follows: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	for _, to := range []string{"s3://backups/qazvin/", "s3://backups/qazvin/.", "s3://backups/other/../qazvin"} {
+		r = runFavad(t, nil, "", append([]string{"standby", "--from", "s3://backups/qazvin", "--backup-to", to,
+			"--data", t.TempDir()}, nowhere...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, "is the prefix this standby follows") {
+			t.Errorf("a standby backing up into the prefix it follows (%s): exit %d\n%s%s", to, r.code, r.stdout, r.stderr)
+		}
 	}
 }
