@@ -374,15 +374,9 @@ func TestOfficeSeesTheResultNotTheInspection(t *testing.T) {
 func TestOfficeAnswersWhileDispatchReviewsALateOutcome(t *testing.T) {
 	e := newEnv(t)
 	disp, office := e.token("dispatcher"), e.token("office")
-	c := e.createComplaint(disp, intake("CALL-REF-REVIEW", e.clock.Now().Add(-5*time.Minute)))
-	e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field"})).json(t, &c)
-	field := e.login("field", "android-field-review").AccessToken
-	version := c.Version
-	e.clock.Advance(time.Minute)
-	r := e.do(newCall("POST", "/v1/complaints/"+c.ID+"/refer", disp, map[string]string{}))
-	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	res := e.push(field, mutation(1, "complaint.outcome", c.ID, version, map[string]any{"outcome": "substantiated", "statement": "غایب بود"}, e.clock.Now()))
-	require.Equal(t, "needs_review", res.Results[0].Rule)
+	c, field, version := e.referredAfterAssignment(disp, "CALL-REF-REVIEW", "android-field-review")
+	res := e.lateOutcome(field, c.ID, version)
+	var r reply
 
 	var got referralJSON
 	e.do(newCall("GET", "/v1/complaints/"+c.ID, disp, nil)).json(t, &got)
@@ -436,16 +430,10 @@ func TestOfficeAnswersWhileDispatchReviewsALateOutcome(t *testing.T) {
 func TestAcceptingAReviewReturnsToTheAnsweredReferral(t *testing.T) {
 	e := newEnv(t)
 	disp, office := e.token("dispatcher"), e.token("office")
-	c := e.createComplaint(disp, intake("CALL-REF-ANSWERED", e.clock.Now().Add(-5*time.Minute)))
-	e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field"})).json(t, &c)
-	field := e.login("field", "android-field-answered").AccessToken
-	version := c.Version
-	e.clock.Advance(time.Minute)
-	require.Equal(t, http.StatusOK, e.do(newCall("POST", "/v1/complaints/"+c.ID+"/refer", disp, map[string]string{})).status)
+	c, field, version := e.referredAfterAssignment(disp, "CALL-REF-ANSWERED", "android-field-answered")
 	r := e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/answer", office, map[string]any{"action": "not_confirmed", "text": "کارمند در مرخصی بود"}))
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	res := e.push(field, mutation(1, "complaint.outcome", c.ID, version, map[string]any{"outcome": "substantiated", "statement": "غایب بود"}, e.clock.Now()))
-	require.Equal(t, "needs_review", res.Results[0].Rule)
+	res := e.lateOutcome(field, c.ID, version)
 
 	var got referralJSON
 	e.do(newCall("GET", "/v1/complaints/"+c.ID, office, nil)).json(t, &got)
@@ -454,4 +442,29 @@ func TestAcceptingAReviewReturnsToTheAnsweredReferral(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	e.do(newCall("GET", "/v1/complaints/"+c.ID, disp, nil)).json(t, &got)
 	assert.Equal(t, "referral_answered", got.Status)
+}
+
+// referredAfterAssignment makes a complaint dispatch assigned to the field
+// inspector and then, a minute later, referred to the office; it returns the
+// complaint, the inspector's token on device and the complaint's version
+// the inspector's device holds (the assignment's).
+func (e *env) referredAfterAssignment(disp, callID, device string) (c complaintJSON, field string, version uint64) {
+	e.t.Helper()
+	c = e.createComplaint(disp, intake(callID, e.clock.Now().Add(-5*time.Minute)))
+	e.do(newCall("POST", "/v1/complaints/"+c.ID+"/assign", disp, map[string]string{"inspector_id": e.users["field"].ID, "mode": "field"})).json(e.t, &c)
+	field = e.login("field", device).AccessToken
+	version = c.Version
+	e.clock.Advance(time.Minute)
+	r := e.do(newCall("POST", "/v1/complaints/"+c.ID+"/refer", disp, map[string]string{}))
+	require.Equal(e.t, http.StatusOK, r.status, "%s", r.body)
+	return c, field, version
+}
+
+// lateOutcome pushes the inspector's outcome recorded before the referral
+// reached their device: it is held for dispatch's review.
+func (e *env) lateOutcome(field, complaintID string, version uint64) pushJSON {
+	e.t.Helper()
+	res := e.push(field, mutation(1, "complaint.outcome", complaintID, version, map[string]any{"outcome": "substantiated", "statement": "غایب بود"}, e.clock.Now()))
+	require.Equal(e.t, "needs_review", res.Results[0].Rule)
+	return res
 }

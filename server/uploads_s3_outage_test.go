@@ -51,6 +51,41 @@ func fewAttempts(c *s3blob.Config) { c.MaxAttempts = 2 }
 func (f *failingS3) fail(rule func(*http.Request) bool) { f.rule.Store(&rule) }
 func (f *failingS3) heal()                              { f.rule.Store(nil) }
 
+// outageEnv is an evidence env whose S3 store is reached through a
+// failingS3, with a field inspector's token and a photo of size declared
+// for an evidence record of an assigned complaint.
+type outageEnv struct {
+	*evidenceEnv
+	proxy   *failingS3
+	field   string
+	photo   []byte
+	sum, id string
+	size    int64
+}
+
+func newOutageEnv(t *testing.T, callID string, size int, seed int64) *outageEnv {
+	t.Helper()
+	tg := s3test.New(t)
+	proxy := newFailingS3(t, tg.Endpoint)
+	serverTarget := tg
+	serverTarget.Endpoint = strings.TrimPrefix(proxy.ts.URL, "http://")
+	e := newEvidenceEnvOn(t, newS3BlobsAt(t, serverTarget, fewAttempts))
+	complaint := e.assignedComplaint(callID)
+	field := e.login("field", "android-"+strings.ToLower(callID)).AccessToken
+	photo := bigJPEG(t, size, seed)
+	o := &outageEnv{evidenceEnv: e, proxy: proxy, field: field, photo: photo, sum: hexSHA256(photo), id: v7(), size: int64(size)}
+	e.pushEvidence(field, 1, o.id, complaint, o.size, o.sum, "image/jpeg")
+	return o
+}
+
+// create starts an upload of the photo and returns its URL.
+func (o *outageEnv) create(t *testing.T) string {
+	t.Helper()
+	r := o.tusCreate(o.field, o.size, evidenceMeta(o.id, o.sum, "image/jpeg"))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	return r.header.Get("Location")
+}
+
 // TestS3OutageIsNotAGoneUpload: while object storage fails, HEAD and PATCH
 // of an upload in progress answer 503 blob_store_unavailable with
 // Retry-After (a tus client retries the same upload), never 404 (which has
@@ -58,30 +93,19 @@ func (f *failingS3) heal()                              { f.rule.Store(nil) }
 // once storage is back, the upload resumes at its offset and finishes.
 func TestS3OutageIsNotAGoneUpload(t *testing.T) {
 	t.Parallel()
-	tg := s3test.New(t)
-	proxy := newFailingS3(t, tg.Endpoint)
-	serverTarget := tg
-	serverTarget.Endpoint = strings.TrimPrefix(proxy.ts.URL, "http://")
-	e := newEvidenceEnvOn(t, newS3BlobsAt(t, serverTarget, fewAttempts))
-	complaint := e.assignedComplaint("CALL-S3-OUTAGE")
-	field := e.login("field", "android-field-s3out").AccessToken
-	const size, first = 6 << 20, 5 << 20
-	photo := bigJPEG(t, size, 61)
-	sum, id := hexSHA256(photo), v7()
-	e.pushEvidence(field, 1, id, complaint, size, sum, "image/jpeg")
-	r := e.tusCreate(field, size, evidenceMeta(id, sum, "image/jpeg"))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	loc := r.header.Get("Location")
-	require.Equal(t, http.StatusNoContent, e.tusPatch(field, loc, 0, photo[:first]).status)
+	o := newOutageEnv(t, "CALL-S3-OUTAGE", 6<<20, 61)
+	const first = 5 << 20
+	loc := o.create(t)
+	require.Equal(t, http.StatusNoContent, o.tusPatch(o.field, loc, 0, o.photo[:first]).status)
 
 	upload := path.Base(loc)
-	proxy.fail(func(r *http.Request) bool { return strings.Contains(r.URL.Path, upload) })
+	o.proxy.fail(func(r *http.Request) bool { return strings.Contains(r.URL.Path, upload) })
 	for _, method := range []string{"HEAD", "PATCH"} {
 		var got reply
 		if method == "HEAD" {
-			got = e.api(call{method: "HEAD", path: strings.TrimPrefix(loc, e.ts.URL), token: field, header: http.Header{"Tus-Resumable": {"1.0.0"}}})
+			got = o.head(loc)
 		} else {
-			got = e.tusPatch(field, loc, first, photo[first:])
+			got = o.tusPatch(o.field, loc, first, o.photo[first:])
 		}
 		assert.Equal(t, http.StatusServiceUnavailable, got.status, "%s while storage fails: %s", method, got.body)
 		assert.Equal(t, strconv.Itoa(10), got.header.Get("Retry-After"), method)
@@ -89,15 +113,20 @@ func TestS3OutageIsNotAGoneUpload(t *testing.T) {
 			assert.Contains(t, string(got.body), `"code":"blob_store_unavailable"`)
 		}
 	}
-	require.Positive(t, proxy.hits.Load(), "the outage was met")
+	require.Positive(t, o.proxy.hits.Load(), "the outage was met")
 
-	proxy.heal()
-	h := e.api(call{method: "HEAD", path: strings.TrimPrefix(loc, e.ts.URL), token: field, header: http.Header{"Tus-Resumable": {"1.0.0"}}})
+	o.proxy.heal()
+	h := o.head(loc)
 	require.Equal(t, http.StatusOK, h.status, "the upload was there all along")
 	assert.Equal(t, strconv.Itoa(first), h.header.Get("Upload-Offset"))
-	p := e.tusPatch(field, loc, first, photo[first:])
+	p := o.tusPatch(o.field, loc, first, o.photo[first:])
 	require.Equal(t, http.StatusNoContent, p.status, "%s", p.body)
 	assert.Equal(t, "stored", p.header.Get("Favad-Evidence-Status"))
+}
+
+// head asks an upload's offset.
+func (o *outageEnv) head(loc string) reply {
+	return o.api(call{method: "HEAD", path: strings.TrimPrefix(loc, o.ts.URL), token: o.field, header: http.Header{"Tus-Resumable": {"1.0.0"}}})
 }
 
 // TestS3OutageAtTheLastStepAsksForARetry: when the server-side copy that
@@ -106,35 +135,20 @@ func TestS3OutageIsNotAGoneUpload(t *testing.T) {
 // stored.
 func TestS3OutageAtTheLastStepAsksForARetry(t *testing.T) {
 	t.Parallel()
-	tg := s3test.New(t)
-	proxy := newFailingS3(t, tg.Endpoint)
-	serverTarget := tg
-	serverTarget.Endpoint = strings.TrimPrefix(proxy.ts.URL, "http://")
-	e := newEvidenceEnvOn(t, newS3BlobsAt(t, serverTarget, fewAttempts))
-	complaint := e.assignedComplaint("CALL-S3-COPY")
-	field := e.login("field", "android-field-s3copy").AccessToken
-	const size = 1 << 20
-	photo := bigJPEG(t, size, 62)
-	sum, id := hexSHA256(photo), v7()
-	e.pushEvidence(field, 1, id, complaint, size, sum, "image/jpeg")
-
-	proxy.fail(func(r *http.Request) bool {
+	o := newOutageEnv(t, "CALL-S3-COPY", 1<<20, 62)
+	o.proxy.fail(func(r *http.Request) bool {
 		return r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != ""
 	})
-	r := e.tusCreate(field, size, evidenceMeta(id, sum, "image/jpeg"))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	p := e.tusPatch(field, r.header.Get("Location"), 0, photo)
+	p := o.tusPatch(o.field, o.create(t), 0, o.photo)
 	assert.Equal(t, http.StatusServiceUnavailable, p.status, "%s", p.body)
 	assert.Contains(t, string(p.body), `"code":"blob_store_unavailable"`)
 	assert.Equal(t, "10", p.header.Get("Retry-After"))
-	require.Positive(t, proxy.hits.Load(), "the copy failed")
-	ev, _ := e.evidence(field, id)
+	require.Positive(t, o.proxy.hits.Load(), "the copy failed")
+	ev, _ := o.evidence(o.field, o.id)
 	assert.Equal(t, "awaiting_upload", ev.Status)
 
-	proxy.heal()
-	r = e.tusCreate(field, size, evidenceMeta(id, sum, "image/jpeg"))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	p = e.tusPatch(field, r.header.Get("Location"), 0, photo)
+	o.proxy.heal()
+	p = o.tusPatch(o.field, o.create(t), 0, o.photo)
 	require.Equal(t, http.StatusNoContent, p.status, "%s", p.body)
 	assert.Equal(t, "stored", p.header.Get("Favad-Evidence-Status"))
 }
@@ -145,34 +159,21 @@ func TestS3OutageAtTheLastStepAsksForARetry(t *testing.T) {
 // back the upload resumes from the offset HEAD gives and is stored.
 func TestS3OutageWhileAPartIsSentAsksForARetry(t *testing.T) {
 	t.Parallel()
-	tg := s3test.New(t)
-	proxy := newFailingS3(t, tg.Endpoint)
-	serverTarget := tg
-	serverTarget.Endpoint = strings.TrimPrefix(proxy.ts.URL, "http://")
-	e := newEvidenceEnvOn(t, newS3BlobsAt(t, serverTarget, fewAttempts))
-	complaint := e.assignedComplaint("CALL-S3-PART")
-	field := e.login("field", "android-field-s3part").AccessToken
-	const size = 6 << 20
-	photo := bigJPEG(t, size, 63)
-	sum, id := hexSHA256(photo), v7()
-	e.pushEvidence(field, 1, id, complaint, size, sum, "image/jpeg")
-	r := e.tusCreate(field, size, evidenceMeta(id, sum, "image/jpeg"))
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	loc := r.header.Get("Location")
-
-	proxy.fail(func(r *http.Request) bool { return r.Method == http.MethodPut && r.URL.Query().Has("partNumber") })
-	p := e.tusPatch(field, loc, 0, photo)
+	o := newOutageEnv(t, "CALL-S3-PART", 6<<20, 63)
+	loc := o.create(t)
+	o.proxy.fail(func(r *http.Request) bool { return r.Method == http.MethodPut && r.URL.Query().Has("partNumber") })
+	p := o.tusPatch(o.field, loc, 0, o.photo)
 	assert.Equal(t, http.StatusServiceUnavailable, p.status, "%s", p.body)
 	assert.Contains(t, string(p.body), `"code":"blob_store_unavailable"`)
 	assert.Equal(t, "10", p.header.Get("Retry-After"))
-	require.Positive(t, proxy.hits.Load(), "a part failed")
+	require.Positive(t, o.proxy.hits.Load(), "a part failed")
 
-	proxy.heal()
-	h := e.api(call{method: "HEAD", path: strings.TrimPrefix(loc, e.ts.URL), token: field, header: http.Header{"Tus-Resumable": {"1.0.0"}}})
+	o.proxy.heal()
+	h := o.head(loc)
 	require.Equal(t, http.StatusOK, h.status)
 	off, err := strconv.ParseInt(h.header.Get("Upload-Offset"), 10, 64)
 	require.NoError(t, err)
-	p = e.tusPatch(field, loc, off, photo[off:])
+	p = o.tusPatch(o.field, loc, off, o.photo[off:])
 	require.Equal(t, http.StatusNoContent, p.status, "%s", p.body)
 	assert.Equal(t, "stored", p.header.Get("Favad-Evidence-Status"))
 }
