@@ -163,7 +163,7 @@ func (c *cli) standby(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	sb := &standbyLoop{bucket: bucket, data: cfg.Data, held: st, logger: logger.With("component", "standby")}
+	sb := &standbyLoop{bucket: bucket, data: cfg.Data, held: st, logger: logger.With("component", "standby"), metrics: newStandbyMetrics()}
 	if st.Promoted.IsZero() {
 		if err := sb.checkHeld(); err != nil {
 			return err
@@ -171,8 +171,15 @@ func (c *cli) standby(ctx context.Context, args []string) error {
 		if err := writeStandbyState(cfg.Data, sb.held); err != nil { // marks the directory a standby's
 			return err
 		}
+		sb.metrics.held(sb.held)
+		stopHealth, err := serveStandbyHealth(&cfg, sb.metrics, sb.logger, func(line string) { fmt.Fprint(c.stdout, line) })
+		if err != nil {
+			return err
+		}
 		sb.logger.Info("standby following", "from", bucket.String(), "every", every.String(), "data", cfg.Data, "holds", st.Backup, "seq", st.Seq)
-		if err := sb.follow(ctx, *every); err != nil {
+		err = sb.follow(ctx, *every)
+		stopHealth() // the promoted server listens on the same address
+		if err != nil {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -198,7 +205,8 @@ type standbyLoop struct {
 	bucket *s3backup.Bucket
 	data   string
 	held   standbyState
-	logger *slog.Logger
+	logger  *slog.Logger
+	metrics *standbyMetrics
 
 	warnedStale time.Time // the last warning that the newest backup is old
 }
@@ -311,11 +319,14 @@ func (s *standbyLoop) poll(ctx context.Context) error {
 	switch {
 	case errors.Is(err, s3backup.ErrNoBackup):
 		s.logger.Warn("no complete backup yet", "from", s.bucket.String())
+		s.metrics.looked()
 		return nil
 	case err != nil:
 		s.logger.Error("looking for a newer backup failed", "from", s.bucket.String(), "error", err)
+		s.metrics.failed()
 		return nil
 	case m.Name <= s.held.Backup:
+		s.metrics.looked()
 		s.logger.Debug("no newer backup", "holds", s.held.Backup)
 		if age := time.Since(m.Taken); age > staleBackupAge && time.Since(s.warnedStale) > staleBackupAge/6 {
 			// The primary stopped backing up (or died): say so, for an
@@ -330,8 +341,11 @@ func (s *standbyLoop) poll(ctx context.Context) error {
 		return err
 	} else if err != nil {
 		s.logger.Error("restoring a newer backup failed; the store held is unchanged", "backup", m.Name, "error", err)
+		s.metrics.failed()
 		return nil
 	}
+	s.metrics.looked()
+	s.metrics.held(s.held)
 	s.logger.Info("standby holds backup", "backup", m.Name, "seq", m.Seq, "taken", m.Taken, "bytes", m.Bytes,
 		"lag", time.Since(m.Taken).Round(time.Millisecond).String(), "duration", time.Since(start).Round(time.Millisecond).String())
 	return nil

@@ -110,6 +110,33 @@ func TestStandbyTakesOverWhenThePrimaryIsKilled(t *testing.T) {
 		})
 	}
 	waitHolds(before + 2) // the standby follows backups taken during the storm
+
+	// Until promoted it answers a load balancer "not ready", and monitoring
+	// the age of the backup it holds.
+	health := regexp.MustCompile(`FAVAD standby answering health checks on (\S+)`).FindStringSubmatch(standby.stdout.String())
+	if health == nil {
+		t.Fatalf("the standby does not say where it answers health checks:\n%s", standby.stdout)
+	}
+	if resp, err := http.Get(health[1] + "/readyz"); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"standby"`) {
+			t.Errorf("the standby's /readyz: %d %s, want 503 standby", resp.StatusCode, body)
+		}
+	}
+	if resp, err := http.Get(health[1] + "/metrics"); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, name := range []string{"favad_standby_backup_taken_timestamp_seconds ", "favad_standby_backup_sequence ", "favad_standby_last_look_timestamp_seconds "} {
+			if !strings.Contains(string(body), "\n"+name) {
+				t.Errorf("the standby's /metrics lacks %s:\n%s", name, body)
+			}
+		}
+	}
 	time.Sleep(1500 * time.Millisecond)
 	// Dispatch's console holds the feed up to here, past the backup the
 	// standby will be promoted on.
