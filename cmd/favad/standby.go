@@ -202,9 +202,9 @@ func sameS3Place(a, b string) bool {
 
 // standbyLoop follows the backups in bucket into the store in data.
 type standbyLoop struct {
-	bucket *s3backup.Bucket
-	data   string
-	held   standbyState
+	bucket  *s3backup.Bucket
+	data    string
+	held    standbyState
 	logger  *slog.Logger
 	metrics *standbyMetrics
 
