@@ -37,7 +37,11 @@ func TestReviewOverrule(t *testing.T) {
 	b.waitText("دو کارمند بدون مرخصی غایب بودند") // the inspector's value
 	sides := eval[[]string](b, `return $all("#main .sides > *").map((el) => el.innerText);`)
 	require.Len(t, sides, 2, "both values side by side")
-	assert.Contains(t, sides[0]+sides[1], `"assigned"`, "dispatch's value")
+	assert.Contains(t, sides[0], b.label("status.assigned"), "dispatch's value, in words")
+	assert.Contains(t, sides[1], b.label("outcome.substantiated"), "the inspector's outcome, in words")
+	assert.NotContains(t, sides[0]+sides[1], `{"`, "no JSON")
+	assert.NotContains(t, sides[0]+sides[1], e.users["field"].ID, "the inspector by name, not id")
+	assert.NotContains(t, eval[string](b, `return document.getElementById("main").innerText;`), "it is kept for review", "no English server text in the Persian console")
 	b.checkA11y("review")
 	b.screenshot("review")
 

@@ -22,6 +22,9 @@ export function t(key, vars) {
 
 export function lang() { return currentLang; }
 
+/** hasLabel reports whether key has a label in the current language. */
+export function hasLabel(key) { return labels[currentLang][key] !== undefined; }
+
 export function setLang(l) {
   currentLang = l === "en" ? "en" : "fa";
   localStorage.setItem("favad.lang", currentLang);
@@ -135,8 +138,26 @@ export function toast(msg) {
 export function showError(container, err) {
   container.replaceChildren();
   if (!err) return;
-  container.append(h("div", { class: "error", role: "alert" }, err.message || String(err),
-    (err.fields || []).map((f) => h("div", {}, `${f.field}: ${f.message}`))));
+  container.append(h("div", { class: "error", role: "alert" }, errorText(err),
+    (err.fields || []).map((f) => h("div", {}, `${f.field}: ${fieldErrorText(f)}`))));
+}
+
+/**
+ * errorText is an error's message in the console's language: the server
+ * words its problems in English, so a known code is said in Persian (its
+ * English words stay for the English console), the rest as sent.
+ */
+export function errorText(err) {
+  const key = "err." + (err?.code || "");
+  if (currentLang === "fa" && err?.code && hasLabel(key)) return t(key);
+  return err?.message || String(err);
+}
+
+/** fieldErrorText is one field's problem, by its code where the console knows it. */
+export function fieldErrorText(f) {
+  const key = "err.field." + (f?.code || "");
+  if (currentLang === "fa" && f?.code && hasLabel(key)) return t(key);
+  return f?.message || "";
 }
 
 // ---- API ----------------------------------------------------------------
@@ -184,8 +205,22 @@ async function refresh() {
 /** restoreSession signs in from the refresh cookie, if the browser holds one. */
 export async function restoreSession() { return refresh(); }
 
+/**
+ * netFetch is fetch whose failure to reach the server (the browser's
+ * "Failed to fetch", in its own language) is an ApiError the console words:
+ * code "offline", nothing was sent or nothing came back.
+ */
+async function netFetch(path, init) {
+  try {
+    return await fetch(path, init);
+  } catch (err) {
+    if (err?.name === "AbortError") throw err;
+    throw new ApiError(0, { code: "offline", detail: t("err.offline") });
+  }
+}
+
 export async function signIn(username, password) {
-  const r = await fetch("/v1/auth/login", {
+  const r = await netFetch("/v1/auth/login", {
     method: "POST", headers: { "Content-Type": "application/json" }, credentials: "same-origin",
     body: JSON.stringify({ username, password, device_id: deviceID(), cookie: true }),
   });
@@ -214,7 +249,7 @@ export async function rawFetch(method, path, body, headers = {}) {
       h["Content-Type"] = "application/json";
       payload = JSON.stringify(body);
     }
-    return fetch(path, { method, headers: h, body: payload, credentials: "same-origin" });
+    return netFetch(path, { method, headers: h, body: payload, credentials: "same-origin" });
   };
   let r = await send();
   if (r.status === 401) {
@@ -322,12 +357,38 @@ function drawChrome(current) {
   document.getElementById("who").textContent = session.display_name + " (" + t("role." + session.role) + ")";
   const so = document.getElementById("sign-out");
   so.textContent = t("core.signOut");
-  so.onclick = async () => { await signOut(confirm(t("core.signOutEverywhere?"))); navigate("#/login"); };
+  so.onclick = () => askSignOut(so);
   const fs = document.getElementById("feed-state");
-  if (fs) fs.textContent = t("feed." + feedState); // in the language just chosen
+  if (fs) {
+    fs.textContent = t("feed." + feedState); // in the language just chosen
+    fs.hidden = !feedCtl; // screens without the live feed (reports, office, admin) have no state to tell
+  }
   const ls = document.getElementById("lang-switch");
   ls.textContent = currentLang === "fa" ? "English" : "فارسی";
   ls.onclick = () => { setLang(currentLang === "fa" ? "en" : "fa"); render(); };
+}
+
+/**
+ * askSignOut asks where to sign out — this browser, every device (a phone
+ * lost), or not at all — and does it.
+ */
+function askSignOut(opener) {
+  const dlg = h("dialog", { class: "dialog", "aria-labelledby": "sign-out-title" },
+    h("h2", { id: "sign-out-title" }, t("core.signOut?")),
+    h("p", {}, t("core.signOutHelp")),
+    h("div", { class: "actions" },
+      h("button", { type: "button", id: "sign-out-here", onclick: () => done(false) }, t("core.signOutHere")),
+      h("button", { type: "button", id: "sign-out-everywhere", onclick: () => done(true) }, t("core.signOutEverywhere")),
+      h("button", { type: "button", id: "sign-out-cancel", class: "secondary", onclick: () => dlg.close() }, t("core.cancel"))));
+  async function done(everywhere) {
+    dlg.close();
+    await signOut(everywhere);
+    navigate("#/login");
+  }
+  dlg.addEventListener("close", () => { dlg.remove(); if (session) opener.focus(); });
+  document.body.append(dlg);
+  dlg.showModal();
+  dlg.querySelector("#sign-out-here").focus();
 }
 
 // ---- the live feed --------------------------------------------------------
@@ -345,6 +406,7 @@ function setFeedState(s) {
   if (el) {
     el.className = "feed-state " + s;
     el.textContent = t("feed." + s);
+    el.hidden = !feedCtl; // only a console that holds the feed says how it is
   }
   for (const l of feedListeners) l.onState?.(s);
 }
@@ -446,7 +508,24 @@ export function feedStatus() { return feedState; }
 addLabels({
   fa: {
     "core.brand": "فواد ۱۲۸", "core.title": "کنسول", "core.signOut": "خروج",
-    "core.signOutEverywhere?": "از همه دستگاه‌ها هم خارج شوید؟ (تأیید: همه دستگاه‌ها؛ انصراف: فقط این مرورگر)",
+    "core.signOut?": "خروج از حساب", "core.signOutHelp": "فقط از این مرورگر خارج می‌شوید یا از همه دستگاه‌ها (اگر گوشی یا رایانه‌ای گم شده است)؟",
+    "core.signOutHere": "خروج از این مرورگر", "core.signOutEverywhere": "خروج از همه دستگاه‌ها", "core.cancel": "انصراف",
+    "err.offline": "سرور در دسترس نیست؛ اتصال را بررسی کنید و دوباره بکوشید.",
+    "err.invalid": "برخی از خانه‌ها درست پر نشده‌اند.", "err.not_found": "پیدا نشد.",
+    "err.conflict": "هم‌زمان با تغییری دیگر بود؛ صفحه را تازه کنید و دوباره بکوشید.",
+    "err.illegal_transition": "در وضعیت کنونی شکایت این کار شدنی نیست.", "err.forbidden": "این کار برای نقش شما نیست.",
+    "err.rate_limited": "تلاش‌ها بیش از اندازه بود؛ کمی بعد دوباره بکوشید.", "err.busy": "سرور پرکار است؛ کمی بعد دوباره بکوشید.",
+    "err.storage_full": "دیسک سرور پر است و چیزی ذخیره نشد؛ به راهبر سامانه خبر دهید.",
+    "err.blob_store_unavailable": "محل نگهداری مدارک پاسخ نمی‌دهد؛ کمی بعد دوباره بکوشید.",
+    "err.internal": "خطایی در سرور رخ داد و در گزارش سرور ثبت شد.", "err.review_pending": "بازبینی دیگری از این شکایت باز است؛ نخست آن را رسیدگی کنید.",
+    "err.too_large": "بیش از اندازه مجاز است.", "err.unsupported_media_type": "این نوع پرونده پذیرفته نیست.",
+    "err.field.required": "لازم است.", "err.field.too_long": "بیش از اندازه بلند است.", "err.field.too_short": "بیش از اندازه کوتاه است.",
+    "err.field.invalid": "درست نیست.", "err.field.taken": "پیش‌تر گرفته شده است؛ دیگری برگزینید.",
+    "err.field.out_of_range": "بیرون از بازه مجاز است.", "err.field.not_an_integer": "باید عددی درست باشد.",
+    "err.field.wrong_type": "نوعش درست نیست.", "err.field.too_many": "بیش از اندازه است.", "err.field.duplicate": "تکراری است.",
+    "err.field.before_from": "باید پس از تاریخ آغاز باشد.", "err.field.range_too_long": "یک گزارش حداکثر دو سال را در بر می‌گیرد.",
+    "err.field.in_future": "نمی‌تواند در آینده باشد.", "err.field.before_opens": "باید پس از ساعت شروع باشد.",
+    "err.field.unknown": "شناخته نیست.", "err.field.reserved": "نام رزروشده است.",
     "core.hm": "{h} ساعت و {m} دقیقه", "core.m": "{m} دقیقه",
     "core.notFound": "این صفحه برای شما نیست.", "core.home": "بازگشت به خانه", "core.noScreen": "صفحه‌ای برای نقش شما در کنسول نیست.",
     "feed.live": "زنده", "feed.catching": "در حال به‌روزرسانی…", "feed.down": "قطع — تلاش دوباره…",
@@ -461,7 +540,9 @@ addLabels({
   },
   en: {
     "core.brand": "FAVAD 128", "core.title": "Console", "core.signOut": "Sign out",
-    "core.signOutEverywhere?": "Sign out on every device too? (OK: everywhere; Cancel: this browser only)",
+    "core.signOut?": "Sign out", "core.signOutHelp": "Sign out of this browser only, or of every device (a lost phone or computer)?",
+    "core.signOutHere": "This browser", "core.signOutEverywhere": "Every device", "core.cancel": "Cancel",
+    "err.offline": "The server cannot be reached; check the connection and try again.",
     "core.hm": "{h} h {m} min", "core.m": "{m} min",
     "core.notFound": "This page is not for you.", "core.home": "Back home", "core.noScreen": "The console has no screen for your role.",
     "feed.live": "Live", "feed.catching": "Catching up…", "feed.down": "Disconnected — retrying…",

@@ -9,7 +9,7 @@ addLabels({
     "admin.title": "مدیریت سامانه", "admin.nav": "مدیریت",
     "admin.accounts": "حساب‌ها", "admin.devices": "دستگاه‌ها", "admin.enrol": "ثبت گوشی بازرس با کد QR", "admin.import": "ورود شعبه‌ها از فایل CSV",
     "admin.filterRole": "نقش", "admin.all": "همه",
-    "admin.username": "نام کاربری", "admin.displayName": "نام نمایشی", "admin.role": "نقش", "admin.mode": "شیوه کار", "admin.scope": "محدوده",
+    "admin.username": "نام کاربری", "admin.usernameRule": "۳ تا ۴۰ حرف لاتین، رقم، نقطه، خط تیره یا زیرخط؛ با حرف یا رقم آغاز شود", "admin.displayName": "نام نمایشی", "admin.role": "نقش", "admin.mode": "شیوه کار", "admin.scope": "محدوده",
     "admin.status": "وضعیت", "admin.actions": "کارها", "admin.active": "فعال", "admin.disabled": "غیرفعال",
     "admin.disable": "غیرفعال کردن", "admin.enable": "فعال کردن", "admin.resetPassword": "گذرواژه تازه", "admin.newPassword": "گذرواژه تازه (دست‌کم ۱۰ نویسه)",
     "admin.setPassword": "ثبت گذرواژه", "admin.passwordSet": "گذرواژه {user} عوض شد و همه نشست‌هایش بسته شد",
@@ -34,7 +34,7 @@ addLabels({
     "admin.title": "Administration", "admin.nav": "Admin",
     "admin.accounts": "Accounts", "admin.devices": "Devices", "admin.enrol": "Enrol an inspector's phone with a QR code", "admin.import": "Import offices from CSV",
     "admin.filterRole": "Role", "admin.all": "All",
-    "admin.username": "Username", "admin.displayName": "Display name", "admin.role": "Role", "admin.mode": "Mode", "admin.scope": "Scope",
+    "admin.username": "Username", "admin.usernameRule": "3–40 Latin letters, digits, dots, dashes or underscores, starting with a letter or digit", "admin.displayName": "Display name", "admin.role": "Role", "admin.mode": "Mode", "admin.scope": "Scope",
     "admin.status": "Status", "admin.actions": "Actions", "admin.active": "Active", "admin.disabled": "Disabled",
     "admin.disable": "Disable", "admin.enable": "Enable", "admin.resetPassword": "New password", "admin.newPassword": "New password (at least 10 characters)",
     "admin.setPassword": "Set password", "admin.passwordSet": "{user}'s password changed; their sessions ended",
@@ -136,7 +136,7 @@ function userRow(u, reload, enrolFor) {
 }
 
 function newAccountForm(onCreated) {
-  const username = h("input", { id: "na-username", required: true, dir: "ltr", autocomplete: "off", pattern: "[a-z0-9][a-z0-9._\\-]{2,39}" });
+  const username = h("input", { id: "na-username", required: true, dir: "ltr", autocomplete: "off", pattern: "[A-Za-z0-9][A-Za-z0-9._\\-]{2,39}", title: t("admin.usernameRule") });
   const display = h("input", { id: "na-display", required: true, autocomplete: "off" });
   const role = selectOf("na-role", roles.map((r) => [r, t("role." + r)]), "inspector");
   const mode = selectOf("na-mode", [["field", t("mode.field")], ["phone", t("mode.phone")]], "field");
@@ -170,7 +170,7 @@ function newAccountForm(onCreated) {
   bindOffice.addEventListener("change", sync);
   bindAgency.addEventListener("change", sync);
   sync();
-  const form = h("form", { onsubmit: async (e) => {
+  const form = h("form", { novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
     errors.replaceChildren();
     const body = { username: username.value.trim().toLowerCase(), display_name: display.value.trim(), role: role.value, password: password.value };

@@ -2,7 +2,7 @@
 // the routing actions, and live updates from the feed (a row is re-read when
 // an event names it; the list is reloaded when the feed was reset or came
 // back without being able to resume).
-import { addLabels, api, eventComplaints, feedStatus, feedSubscribe, fmtDate, h, onLeave, route, session, t } from "../core.js";
+import { addLabels, api, errorText, eventComplaints, feedStatus, feedSubscribe, fmtDate, h, onLeave, route, session, t } from "../core.js";
 import {
   CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES, activeDue, agencyName, sep, dueState, localDigits, people, personName, reference,
   routingButtons, statusBadge,
@@ -176,7 +176,7 @@ class Board {
       this.loaded = true;
       this.meta();
     } catch (err) {
-      if (seq === this.loading) this.errors.append(h("div", { class: "error", role: "alert" }, err.message));
+      if (seq === this.loading) this.errors.append(h("div", { class: "error", role: "alert" }, errorText(err)));
     }
   }
 

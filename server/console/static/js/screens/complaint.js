@@ -3,7 +3,7 @@
 // to the office, attendance findings, calls, notes), the evidence with its
 // EXIF, flags and hash chain, and the timeline of every change. Refreshed
 // live when a feed event names it.
-import { addLabels, api, blobURL, distanceM, download, eventComplaints, feedSubscribe, fmtDate, fmtDuration, fmtNumber, h, onLeave, route, session, t } from "../core.js";
+import { addLabels, api, errorText, blobURL, distanceM, download, eventComplaints, feedSubscribe, fmtDate, fmtDuration, fmtNumber, h, onLeave, route, session, t } from "../core.js";
 import {
   activeDue, agencyName, assignDialog, closeDialog, dueState, fmtDistance, groupCode, localDigits, people, personName, reference,
   routingButtons, sep, statusBadge,
@@ -21,7 +21,7 @@ addLabels({
     "complaint.referral": "ارجاع به دستگاه", "complaint.referredAt": "زمان ارجاع", "complaint.referredBy": "ارجاع‌دهنده", "complaint.note": "یادداشت",
     "complaint.ackAt": "تأیید دریافت", "complaint.answer": "پاسخ دستگاه", "complaint.answeredBy": "پاسخ‌دهنده", "complaint.attachments": "{n} پیوست (در بخش مدارک)",
     "complaint.noAnswer": "دستگاه هنوز پاسخ نداده است.",
-    "complaint.referralAction.corrected": "اصلاح شد", "complaint.referralAction.disciplinary": "اقدام انضباطی", "complaint.referralAction.not_confirmed": "تأیید نشد", "complaint.referralAction.other": "سایر",
+    "complaint.referralAction.corrected": "مشکل برطرف شد", "complaint.referralAction.disciplinary": "اقدام انضباطی", "complaint.referralAction.not_confirmed": "تأیید نشد", "complaint.referralAction.other": "سایر",
     "complaint.fieldwork": "کار میدانی", "complaint.visits": "بازدیدها", "complaint.noVisits": "بازدیدی ثبت نشده است.",
     "complaint.checkIn": "ورود", "complaint.checkOut": "خروج", "complaint.fromOffice": "{d} از اداره", "complaint.accuracy": "دقت {n} متر",
     "complaint.stay": "مدت حضور: {d}", "complaint.notYet": "هنوز ثبت نشده", "complaint.summary": "خلاصه", "complaint.far": "دور از اداره",
@@ -398,7 +398,7 @@ class Detail {
       url = await blobURL(`/v1/evidence/${e.id}/content`);
       img.src = url;
     } catch (err) {
-      img.replaceWith(h("p", { class: "error", role: "alert" }, err.message));
+      img.replaceWith(h("p", { class: "error", role: "alert" }, errorText(err)));
     }
   }
 

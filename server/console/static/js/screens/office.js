@@ -140,7 +140,7 @@ function answerForm(c, onDone) {
   const errors = h("div", { "aria-live": "assertive" });
   const progress = h("div", { class: "muted", "aria-live": "polite" });
   const send = h("button", { type: "submit" }, t("office.send"));
-  const form = h("form", { class: "inline-form", onsubmit: async (e) => {
+  const form = h("form", { class: "inline-form", novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
     errors.replaceChildren();
     const action = form.querySelector(`input[name="${idp}-action"]:checked`)?.value;

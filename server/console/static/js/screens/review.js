@@ -2,7 +2,7 @@
 // that waits for dispatch, with both values side by side, and accept /
 // overrule. The complaint screen shows a complaint's open conflicts with the
 // same card (conflictCard).
-import { addLabels, api, feedSubscribe, fmtDate, h, onLeave, route, session, t, toast } from "../core.js";
+import { addLabels, api, errorText, feedSubscribe, fmtDate, h, hasLabel, lang, onLeave, route, session, t, toast } from "../core.js";
 import { localDigits, people, personName, showFieldErrors } from "./routing.js";
 
 addLabels({
@@ -28,6 +28,14 @@ addLabels({
     "review.select": "انتخاب این تعارض", "review.selectAll": "انتخاب همه", "review.selected": "{n} انتخاب‌شده",
     "review.acceptSelected": "پذیرفتن انتخاب‌شده‌ها", "review.overruleSelected": "نقض انتخاب‌شده‌ها",
     "review.settled": "{ok} تعارض رسیدگی شد، {bad} رد شد", "review.refused": "{id}: {d}",
+    "review.same": "مقدارها یکسان‌اند: پذیرفتن، آن را می‌بندد.",
+    "review.overruleConfirm": "{n} تعارض نقض و مقدار دستگاه در همه اعمال شود؟ {o} مورد از آن‌ها نتیجه بازرس است و شکایتش را می‌بندد.",
+    "review.kind.complaint": "شکایت", "review.kind.visit": "بازدید", "review.kind.finding": "یافته", "review.kind.note": "یادداشت",
+    "review.kind.call": "تماس", "review.kind.evidence": "مدرک",
+    "review.key.value": "نتیجه", "review.key.outcome": "نتیجه", "review.key.statement": "شرح", "review.key.inspector_id": "بازرس",
+    "review.key.recorded_at": "زمان ثبت", "review.key.status": "وضعیت", "review.key.category": "موضوع", "review.key.priority": "اولویت",
+    "review.key.description": "شرح شکایت", "review.key.office_code": "اداره", "review.key.text": "متن", "review.key.at": "زمان",
+    "review.key.complaint_id": "شکایت", "review.key.visit_id": "بازدید", "review.key.note": "یادداشت",
   },
   en: {
     "review.nav": "Review", "review.title": "Conflict review queue", "review.open": "Open", "review.resolved": "Resolved",
@@ -51,6 +59,11 @@ addLabels({
     "review.select": "Select this conflict", "review.selectAll": "Select all", "review.selected": "{n} selected",
     "review.acceptSelected": "Accept selected", "review.overruleSelected": "Overrule selected",
     "review.settled": "{ok} conflicts settled, {bad} refused", "review.refused": "{id}: {d}",
+    "review.same": "Both values are the same: accepting closes it.",
+    "review.overruleConfirm": "Overrule {n} conflicts and apply the device's value to each? {o} of them are inspectors' outcomes, which close their complaints.",
+    "review.kind.complaint": "complaint", "review.kind.visit": "visit", "review.kind.finding": "finding", "review.kind.note": "note",
+    "review.kind.call": "call", "review.kind.evidence": "evidence",
+    "review.key.value": "outcome", "review.key.inspector_id": "inspector", "review.key.recorded_at": "recorded at",
   },
 });
 
@@ -66,9 +79,40 @@ export function canOverrule(c) {
   return c.rule === "dispatch_wins" && (c.field || "").split(",").some((f) => ["category", "priority"].includes(f));
 }
 
-function pretty(v) {
-  if (v === undefined) return t("review.none");
-  return JSON.stringify(v, null, 2);
+// Fields whose values the console names in words, and the keys of a held
+// outcome or record shown as their own lines.
+const enumFields = ["category", "priority", "status", "outcome"];
+const timeKeys = ["recorded_at", "at", "created_at", "checked_in_at", "checked_out_at", "called_at", "written_at", "captured_at"];
+
+/** valueText words one value of field in the console's language. */
+function valueText(field, v, who) {
+  if (v === null || v === undefined || v === "") return t("review.none");
+  if (typeof v === "string" && enumFields.includes(field) && hasLabel(field + "." + v)) return t(field + "." + v);
+  if (typeof v === "string" && field === "value" && hasLabel("outcome." + v)) return t("outcome." + v);
+  if (typeof v === "string" && timeKeys.includes(field)) return fmtDate(v);
+  if (typeof v === "string" && field.endsWith("inspector_id")) return personName(who, v);
+  if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") return String(v);
+  return JSON.stringify(v);
+}
+
+/**
+ * pretty shows a side's value: a word for a single value of a known field
+ * (not "\"urgent\""), a line a key for a record or a held outcome, with
+ * times and people named; the ids a device and the server use between
+ * them (mutation, record) are left out.
+ */
+function pretty(v, field, who) {
+  if (v === undefined || v === null) return h("p", {}, t("review.none"));
+  if (typeof v !== "object" || Array.isArray(v)) return h("p", {}, valueText(field || "", v, who));
+  const rows = Object.entries(v).filter(([k]) => !["mutation_id", "id", "version", "device_seq"].includes(k));
+  return h("dl", { class: "value" }, rows.map(([k, x]) => h("div", {},
+    h("dt", {}, hasLabel("review.key." + k) ? t("review.key." + k) : k),
+    h("dd", {}, valueText(k, x, who)))));
+}
+
+/** sameValues reports a record whose two sides hold the same value: accepting it settles nothing but the record. */
+function sameValues(cf) {
+  return cf.server_value !== undefined && cf.server_value !== null && JSON.stringify(cf.server_value) === JSON.stringify(cf.device_value);
 }
 
 /**
@@ -85,7 +129,7 @@ export function conflictCard(cf, ctx, onResolved) {
     ? complaint[cf.field] : undefined;
   const side = (key, value, wins, note) => h("div", { class: "side " + (wins ? "wins" : "") },
     h("div", { class: "side-head" }, h("strong", {}, t("review." + key)), wins ? h("span", { class: "badge ok" }, t("review.winner")) : null),
-    h("pre", { class: "json", dir: "ltr", tabindex: "0", "aria-label": t("review." + key) }, pretty(value)),
+    h("div", { class: "value-box", tabindex: "0", "aria-label": t("review." + key) }, pretty(value, cf.field, ctx.who)),
     note ? h("div", { class: "muted" }, note) : null);
   const meta = (k, ...v) => h("div", {}, h("dt", {}, t("review." + k)), h("dd", {}, ...v));
   const card = h("article", { class: "card conflict", dataset: { id: cf.id, rule: cf.rule }, "aria-labelledby": "cf-" + cf.id },
@@ -94,11 +138,14 @@ export function conflictCard(cf, ctx, onResolved) {
       h("span", { class: "badge " + (cf.label === "rejected" ? "danger" : cf.label === "conflict" ? "warn" : "") }, t("review.label." + cf.label)),
       cf.complaint_id ? h("a", { href: "#/complaint/" + cf.complaint_id }, cnum ? t("review.complaint", { n: "#" + localDigits(cnum) }) : t("review.complaint", { n: "" })) : null),
     h("dl", { class: "meta" },
-      meta("record", h("span", { class: "ltr" }, cf.record_kind + (cf.field ? " · " + cf.field : ""))),
+      meta("record", h("span", {}, (hasLabel("review.kind." + cf.record_kind) ? t("review.kind." + cf.record_kind) : cf.record_kind) +
+        (cf.field ? " · " + cf.field.split(",").map((f) => hasLabel("review.key." + f) ? t("review.key." + f) : f).join("، ") : ""))),
       meta("inspector", personName(ctx.who, cf.inspector_id)),
       meta("deviceId", h("span", { class: "ltr" }, cf.device_id)),
       meta("at", fmtDate(cf.created_at))),
-    h("p", { class: "muted ltr message" }, cf.message),
+    // The server's words are English: the rule (above) and the hint say it in Persian.
+    lang() === "en" ? h("p", { class: "muted message" }, cf.message) : null,
+    sameValues(cf) ? h("p", { class: "badge info same" }, t("review.same")) : null,
     h("div", { class: "sides" }, side("server", cf.server_value, cf.winner === "server" || cf.winner === "both",
       current !== undefined ? t("review.currentValue", { v: ["category", "priority", "status"].includes(cf.field) ? t(cf.field + "." + current) : JSON.stringify(current) }) : null),
       side("device", cf.device_value, cf.winner === "device" || cf.winner === "both")));
@@ -176,15 +223,20 @@ route("#/review", {
     async function settle(action) {
       const ids = chosen();
       if (!ids.length) return;
+      if (action === "overrule") {
+        // Overruling applies each device's value: an inspector's outcome closes its complaint.
+        const outcomes = boxes().filter((b) => b.checked && b.closest("article")?.dataset.rule === "needs_review").length;
+        if (!confirm(t("review.overruleConfirm", { n: localDigits(ids.length), o: localDigits(outcomes) }))) return;
+      }
       for (const b of settleButtons) b.disabled = true;
       errors.replaceChildren();
       try {
         const res = await api("POST", "/v1/conflicts/settle", { ids, action });
         const bad = res.results.filter((r) => r.status !== 200);
         toast(t("review.settled", { ok: localDigits(res.results.length - bad.length), bad: localDigits(bad.length) }));
-        for (const r of bad) errors.append(h("div", { class: "error", role: "alert" }, t("review.refused", { id: r.id, d: r.problem?.detail || r.status })));
+        for (const r of bad) errors.append(h("div", { class: "error", role: "alert" }, t("review.refused", { id: r.id, d: r.problem?.code ? errorText({ code: r.problem.code, message: r.problem.detail }) : r.status })));
       } catch (err) {
-        errors.append(h("div", { class: "error", role: "alert" }, err.message));
+        errors.append(h("div", { class: "error", role: "alert" }, errorText(err)));
       }
       await load(false, true);
     }
@@ -228,7 +280,7 @@ route("#/review", {
         empty.textContent = t(status === "open" ? "review.empty" : "review.emptyResolved");
         countEl.textContent = t("review.count", { n: list.children.length }) + (next ? "+" : "");
       } catch (err) {
-        if (my === seq) errors.append(h("div", { class: "error", role: "alert" }, err.message));
+        if (my === seq) errors.append(h("div", { class: "error", role: "alert" }, errorText(err)));
       }
     }
 

@@ -2,7 +2,7 @@
 // times, and the routing actions (assign, reassign, refer, withdraw, close)
 // with their dialogs. Used by the board and the complaint screens; it
 // registers no route of its own.
-import { addLabels, api, distanceM, field, fmtDate, fmtDuration, fmtNumber, h, lang, session, t, toast } from "../core.js";
+import { addLabels, api, distanceM, errorText, field, fieldErrorText, fmtDate, fmtDuration, fmtNumber, h, lang, session, t, toast } from "../core.js";
 
 addLabels({
   fa: {
@@ -14,7 +14,7 @@ addLabels({
     "routing.open": "{n} پرونده باز", "routing.distance": "{d} تا اداره", "routing.noPosition": "بدون موقعیت ثبت‌شده",
     "routing.lastSeen": "آخرین ورود: {t}", "routing.current": "(بازرس فعلی)", "routing.noInspectors": "بازرس فعالی نیست.",
     "routing.note": "یادداشت برای بازرس", "routing.referNote": "یادداشت برای دستگاه", "routing.reason": "دلیل بستن",
-    "routing.reasonHint": "مثلاً: تماس تکراری؛ همان شکایت شماره ۴۱", "routing.outcome": "نتیجه", "routing.statement": "شرح",
+    "routing.reasonHint": "مثلاً: تماس تکراری؛ همان شکایت شماره ۴۱", "routing.outcome": "نتیجه", "routing.chooseOutcome": "— نتیجه را برگزینید —", "routing.statement": "شرح",
     "routing.pickOne": "یک بازرس را انتخاب کنید.", "routing.done": "شکایت {n}: {s}",
     "routing.m": "{n} متر", "routing.km": "{n} کیلومتر", "routing.system": "سامانه",
     "routing.left": "{d} مانده", "routing.over": "{d} گذشته", "routing.officeUnknown": "اداره {code}",
@@ -37,7 +37,7 @@ addLabels({
     "routing.open": "{n} open", "routing.distance": "{d} from the office", "routing.noPosition": "no check-in yet",
     "routing.lastSeen": "last check-in: {t}", "routing.current": "(current)", "routing.noInspectors": "No active inspector.",
     "routing.note": "Note to the inspector", "routing.referNote": "Note to the office", "routing.reason": "Reason",
-    "routing.reasonHint": "e.g. a duplicate of complaint 41", "routing.outcome": "Outcome", "routing.statement": "Statement",
+    "routing.reasonHint": "e.g. a duplicate of complaint 41", "routing.outcome": "Outcome", "routing.chooseOutcome": "— choose the outcome —", "routing.statement": "Statement",
     "routing.pickOne": "Choose an inspector.", "routing.done": "Complaint {n}: {s}",
     "routing.m": "{n} m", "routing.km": "{n} km", "routing.system": "system",
     "routing.left": "{d} left", "routing.over": "{d} over", "routing.officeUnknown": "office {code}",
@@ -156,7 +156,7 @@ export function statusBadge(status) {
 function fieldMessage(f) {
   if (lang() !== "fa") return f.message;
   for (const key of [`routing.err.${f.field}.${f.code}`, `routing.err.${f.code}`]) if (t(key) !== key) return t(key);
-  return f.message;
+  return fieldErrorText(f);
 }
 
 /**
@@ -166,6 +166,12 @@ function fieldMessage(f) {
 export function showFieldErrors(form, box, err) {
   for (const el of form.querySelectorAll(".field-error")) el.remove();
   for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  for (const el of form.querySelectorAll("[aria-describedby]")) {
+    // The error texts just removed no longer describe their fields.
+    const ids = el.getAttribute("aria-describedby").split(/\s+/).filter((id) => id && !id.endsWith("-error"));
+    if (ids.length) el.setAttribute("aria-describedby", ids.join(" "));
+    else el.removeAttribute("aria-describedby");
+  }
   box.replaceChildren();
   if (!err) return;
   const rest = [];
@@ -180,9 +186,10 @@ export function showFieldErrors(form, box, err) {
     const holder = input.closest(".field, fieldset");
     if (holder) holder.append(msg);
     else input.after(msg);
-    first = first || input;
+    // The first wrong field in the form's order, not the server's list's.
+    if (!first || (first.compareDocumentPosition(input) & Node.DOCUMENT_POSITION_PRECEDING)) first = input;
   }
-  const headline = err.status === 422 && lang() === "fa" ? t("routing.err.invalidFields") : err.message || String(err);
+  const headline = err.status === 422 && lang() === "fa" ? t("routing.err.invalidFields") : errorText(err);
   box.append(h("div", { class: "error", role: "alert" }, headline, rest.map((f) => h("div", {}, `${f.field}: ${fieldMessage(f)}`))));
   first?.focus();
 }
@@ -194,7 +201,8 @@ function openDialog(title, body, submitLabel, submit, opts = {}) {
   const titleId = "dlg-" + Math.random().toString(36).slice(2);
   const cancel = h("button", { type: "button", class: "secondary" }, t("routing.cancel"));
   const ok = h("button", { type: "submit", class: opts.danger ? "danger" : "" }, submitLabel);
-  const form = h("form", { class: "dialog-form" }, h("h2", { id: titleId }, title), body, errors, h("div", { class: "actions" }, ok, cancel));
+  // novalidate: the server's refusals, in the console's words, not the browser's bubbles.
+  const form = h("form", { class: "dialog-form", novalidate: true }, h("h2", { id: titleId }, title), body, errors, h("div", { class: "actions" }, ok, cancel));
   const dlg = h("dialog", { "aria-labelledby": titleId, class: "routing-dialog" }, form);
   cancel.addEventListener("click", () => dlg.close());
   dlg.addEventListener("close", () => dlg.remove());
@@ -276,7 +284,9 @@ export function withdrawDialog(c, onDone) {
 }
 
 export function closeDialog(c, onDone) {
+  // No outcome is chosen for dispatch: closing on "substantiated" by an Enter is a wrong result.
   const outcome = h("select", { name: "outcome", required: true, "data-field": "outcome" },
+    h("option", { value: "", selected: true }, t("routing.chooseOutcome")),
     OUTCOMES.map((o) => h("option", { value: o }, t("outcome." + o))));
   const statement = h("textarea", { name: "statement", maxlength: 4000, rows: 3, "data-field": "statement" });
   openDialog(t("routing.closeTitle", { n: c.number }), h("div", {}, field("close-outcome", t("routing.outcome"), outcome), field("close-statement", t("routing.statement"), statement)),
