@@ -63,6 +63,9 @@ func complaintFilter(c echo.Context, p *inspector.Problems) favsync.ComplaintFil
 		OfficeCode: c.QueryParam("office"), AgencyCode: c.QueryParam("agency"),
 		Category: inspector.Category(c.QueryParam("category")), InspectorID: c.QueryParam("inspector"),
 		Query: c.QueryParam("q"),
+		// A caller phoning back is found by the tracking code read out to
+		// them, or by their number: only by a role that sees callers.
+		QueryCaller: principal(c).User.Role.SeesCaller(),
 	}
 	if raw := c.QueryParam("overdue"); raw != "" {
 		overdue, err := strconv.ParseBool(raw)

@@ -139,6 +139,10 @@ type ComplaintFilter struct {
 	InspectorID string
 	Overdue     bool
 	Query       string // every word must appear, normalised, in description, office name and city, number or call id
+	// QueryCaller lets Query's words match the tracking code and the
+	// caller's phone number too (digits alone: "0912-123 4567" finds
+	// 09121234567); set it only for a role that sees callers.
+	QueryCaller bool
 	Referred    bool   // only complaints that were referred to the workplace
 	// ReferredTo keeps only complaints referred to the offices an office
 	// account answers for, and not routed to inspection since.
@@ -210,12 +214,39 @@ func (f *ComplaintFilter) matches(c *inspector.Complaint, now time.Time, query s
 	}
 	hay := inspector.NormalizeText(c.Description) + "\n" + officeNames[c.OfficeCode] + "\n" +
 		strings.ToLower(c.OfficeCode) + "\n" + strconv.FormatUint(c.Number, 10) + "\n" + strings.ToLower(c.CallID)
-	for _, word := range strings.Fields(query) {
-		if !strings.Contains(hay, word) {
-			return false
+	var callerDigits string
+	if f.QueryCaller {
+		callerDigits = c.TrackingCode
+		if c.Caller != nil {
+			callerDigits += "\n" + inspector.NormalizePhone(c.Caller.Phone)
 		}
 	}
+	for _, word := range strings.Fields(query) {
+		if strings.Contains(hay, word) {
+			continue
+		}
+		if d := digitsOf(word); callerDigits != "" && len(d) >= 4 && strings.Contains(callerDigits, d) {
+			continue // four digits at least: a code's or a number's part, not any digit
+		}
+		return false
+	}
 	return true
+}
+
+// digitsOf keeps the ASCII digits of a normalised word that holds only
+// digits and separators (a phone number typed with dashes); "" otherwise.
+func digitsOf(word string) string {
+	var b strings.Builder
+	for _, r := range word {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '-' || r == '.' || r == '/' || r == '(' || r == ')' || r == '+':
+		default:
+			return ""
+		}
+	}
+	return b.String()
 }
 
 func normalizedOfficeNames(btx *bolt.Tx) (map[string]string, error) {

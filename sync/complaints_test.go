@@ -767,3 +767,26 @@ func TestListComplaintsBadCursor(t *testing.T) {
 		requireField(t, err, inspector.CodeInvalid, "cursor", "invalid")
 	}
 }
+
+// TestListComplaintsFindsACallerPhoningBack: the tracking code read out to
+// a caller (as they read it back: in groups, in Persian digits) and their
+// phone number (with dashes) find their complaint, for a role that sees
+// callers; for another they find nothing.
+func TestListComplaintsFindsACallerPhoningBack(t *testing.T) {
+	f := newListFixture(t)
+	n := intake("CALL-PHONING-BACK", "QZ-SSO-01")
+	n.Caller.Phone = "0913 555 7788"
+	c := mustCreateComplaint(t, f.s, n)
+	code := inspector.NormalizeDigits(c.TrackingCode)
+	require.Len(t, code, 12)
+	persian := strings.NewReplacer("0", "۰", "1", "۱", "2", "۲", "3", "۳", "4", "۴", "5", "۵", "6", "۶", "7", "۷", "8", "۸", "9", "۹")
+	spaced := persian.Replace(code[:4] + " " + code[4:8] + " " + code[8:])
+	for _, q := range []string{code, spaced, "0913-555-7788", "۰۹۱۳۵۵۵۷۷۸۸"} {
+		items, _, err := f.s.ListComplaints(ComplaintFilter{Query: q, QueryCaller: true})
+		require.NoError(t, err)
+		assert.Equal(t, []uint64{c.Number}, numbers(items), "%q", q)
+		items, _, err = f.s.ListComplaints(ComplaintFilter{Query: q})
+		require.NoError(t, err)
+		assert.Empty(t, items, "%q: not for a role that does not see callers", q)
+	}
+}

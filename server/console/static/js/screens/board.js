@@ -13,7 +13,7 @@ addLabels({
     "board.nav": "کارتابل", "board.title": "کارتابل شکایت‌ها", "board.newCall": "ثبت تماس جدید",
     "board.tab.open": "باز", "board.tab.received": "دریافت‌شده", "board.tab.working": "نزد بازرس", "board.tab.referred": "نزد دستگاه",
     "board.tab.decide": "منتظر تصمیم", "board.tab.overdue": "معوق", "board.tab.closed": "بسته", "board.tab.all": "همه",
-    "board.tabs": "وضعیت", "board.agency": "دستگاه", "board.office": "اداره", "board.category": "موضوع", "board.q": "جست‌وجو",
+    "board.tabs": "وضعیت", "board.agency": "دستگاه", "board.office": "اداره", "board.category": "موضوع", "board.q": "جست‌وجو", "board.qHint": "شرح، اداره، شماره، کد رهگیری یا تلفن تماس‌گیرنده",
     "board.any": "همه", "board.clear": "پاک کردن فیلترها", "board.more": "بیشتر", "board.count": "{n} شکایت",
     "board.empty": "شکایتی با این فیلترها نیست.",
     "board.col.number": "شماره", "board.col.status": "وضعیت", "board.col.subject": "موضوع و اولویت", "board.col.office": "اداره",
@@ -26,7 +26,7 @@ addLabels({
     "board.nav": "Board", "board.title": "Complaints board", "board.newCall": "Record a new call",
     "board.tab.open": "Open", "board.tab.received": "Received", "board.tab.working": "With inspectors", "board.tab.referred": "With the office",
     "board.tab.decide": "Awaiting decision", "board.tab.overdue": "Overdue", "board.tab.closed": "Closed", "board.tab.all": "All",
-    "board.tabs": "Status", "board.agency": "Agency", "board.office": "Office", "board.category": "Category", "board.q": "Search",
+    "board.tabs": "Status", "board.agency": "Agency", "board.office": "Office", "board.category": "Category", "board.q": "Search", "board.qHint": "description, office, number, tracking code or caller's phone",
     "board.any": "Any", "board.clear": "Clear filters", "board.more": "More", "board.count": "{n} complaints",
     "board.empty": "No complaint matches these filters.",
     "board.col.number": "No.", "board.col.status": "Status", "board.col.subject": "Category and priority", "board.col.office": "Office",
@@ -132,7 +132,7 @@ class Board {
     fillOffices();
     const category = h("select", { id: "board-category" }, h("option", { value: "" }, t("board.any")),
       CATEGORIES.map((c) => h("option", { value: c, selected: c === this.f.category }, t("category." + c))));
-    const q = h("input", { id: "board-q", type: "search", value: this.f.q, autocomplete: "off" });
+    const q = h("input", { id: "board-q", type: "search", value: this.f.q, autocomplete: "off", placeholder: t("board.qHint") });
     agency.addEventListener("change", () => { this.f.agency = agency.value; fillOffices(); this.changed(); });
     office.addEventListener("change", () => { this.f.office = office.value; this.changed(); });
     category.addEventListener("change", () => { this.f.category = category.value; this.changed(); });
