@@ -40,6 +40,7 @@ func TestLoginAndSignOut(t *testing.T) {
 	b.click("cancel", `return document.getElementById("sign-out-cancel");`)
 	b.wait("still signed in, the button focused again", `return !document.querySelector("dialog[open]") && !document.getElementById("top").hidden && document.activeElement?.id === "sign-out";`)
 	b.click("the sign-out button", `return document.getElementById("sign-out");`)
+	b.wait("the sign-out question again", `const d = document.querySelector("dialog[open]"); return !!d && !!d.querySelector("#sign-out-everywhere") && d.getBoundingClientRect().width > 0;`)
 	b.click("every device", `return document.getElementById("sign-out-everywhere");`)
 	b.wait("the sign-in form after signing out", `return location.hash === "#/login" && document.getElementById("top").hidden && !!document.querySelector("input[name=username]");`)
 	b.mu.Lock()

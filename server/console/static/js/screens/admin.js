@@ -3,6 +3,7 @@
 // enrolment QR code a phone app scans to sign an inspector in without a
 // password, and the offices CSV import with its line and column errors.
 import { addLabels, api, ApiError, fmtDate, fmtNumber, h, lang, rawFetch, route, session, showError, t, toast } from "../core.js";
+import { forgetReference } from "./routing.js";
 
 addLabels({
   fa: {
@@ -264,7 +265,7 @@ function enrolSection(users) {
 }
 
 // ---- offices import -------------------------------------------------------
-function importSection() {
+function importSection(onImported) {
   const file = h("input", { id: "imp-file", type: "file", accept: ".csv,text/csv", required: true });
   const province = h("input", { id: "imp-province", list: "na-provinces", autocomplete: "off" });
   const out = h("div", { "aria-live": "polite" });
@@ -283,6 +284,8 @@ function importSection() {
         out.append(h("p", { class: "badge ok", role: "status" }, t("admin.imported",
           { ac: body.agencies_created, au: body.agencies_updated, oc: body.offices_created, ou: body.offices_updated, un: body.unchanged })));
         ref = null; // the office lists changed
+        forgetReference(); // the dispatch screens' copy too
+        await onImported?.();
       } else if (r.status === 422 && body?.errors?.length) {
         out.append(h("p", { class: "error", role: "alert" }, t("admin.importErrors")),
           table(t("admin.importErrors"), [t("admin.line"), t("admin.column"), t("admin.problem"), t("admin.message")],
@@ -339,12 +342,17 @@ route("#/admin", {
       }
     };
     const first = await load();
+    const accountForm = h("div", { class: "inline-form" }, newAccountForm(load));
     main.append(errors,
       section("a-accounts", t("admin.accounts"),
         h("div", { class: "row narrow toolbar" }, h("div", { class: "field" }, h("label", { for: roleFilter.id }, t("admin.filterRole")), roleFilter)),
-        accountsBody, h("div", { class: "inline-form" }, newAccountForm(load))),
+        accountsBody, accountForm),
       first || h("div", {}),
       section("a-devices", t("admin.devices"), devicesBody),
-      importSection());
+      importSection(async () => {
+        // Offices just imported are offered to the next account at once.
+        await reference();
+        accountForm.replaceChildren(newAccountForm(load));
+      }));
   },
 });

@@ -4,7 +4,7 @@
 // Enter (or Ctrl+Enter in the description) records it, and the tracking code
 // is shown big to read to the caller.
 import { addLabels, api, fmtDate, h, normalizeText, route, t } from "../core.js";
-import { CATEGORIES, OPEN_STATUSES, PRIORITIES, agencyName, groupCode, localDigits, reference, sep, showFieldErrors, statusBadge } from "./routing.js";
+import { CATEGORIES, OPEN_STATUSES, PRIORITIES, agencyName, forgetReference, groupCode, localDigits, reference, sep, showFieldErrors, statusBadge } from "./routing.js";
 
 addLabels({
   fa: {
@@ -120,9 +120,17 @@ function drawForm(main, ref) {
     checkDuplicates();
     category.focus();
   };
-  officeInput.addEventListener("input", () => {
+  let refreshedAt = Date.now();
+  officeInput.addEventListener("input", async () => {
     if (state.office) { state.office = null; chosen.replaceChildren(); state.dups = []; drawDups(); }
     state.matches = matchOffices(ref, officeInput.value);
+    if (!state.matches.length && officeInput.value.trim().length >= 2 && Date.now() - refreshedAt > 10000) {
+      // An office added since the list was loaded (an admin's import): look again, at most every 10 s.
+      refreshedAt = Date.now();
+      forgetReference();
+      try { ref = await reference(); } catch (_) { /* keep the list held */ }
+      state.matches = matchOffices(ref, officeInput.value);
+    }
     state.active = state.matches.length ? 0 : -1;
     showList();
   });

@@ -68,6 +68,9 @@ export function reference() {
   return refCache.p;
 }
 
+/** forgetReference drops the cached offices and agencies: the next reference() loads them. */
+export function forgetReference() { refCache = null; }
+
 /** agencyName is an agency's name in the console's language. */
 export function agencyName(ref, code) {
   const a = ref.agencies.get(code);
