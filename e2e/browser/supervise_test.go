@@ -175,3 +175,22 @@ func TestPhoneScreen(t *testing.T) {
 	b.checkA11y("phone")
 	b.screenshot("phone")
 }
+
+// TestImportedOfficeIsOfferedAtOnce: an office the admin imports from a CSV
+// file is offered at once by the new-account form on the same screen (it
+// was missing until a reload).
+func TestImportedOfficeIsOfferedAtOnce(t *testing.T) {
+	e := newEnv(t)
+	b := newTab(t, e.ts.URL)
+	b.login("admin", testseed.Password)
+	b.waitText(e.users["dispatcher"].DisplayName)
+	csv := filepath.Join(t.TempDir(), "offices.csv")
+	require.NoError(t, os.WriteFile(csv, []byte("office_code,agency_code,agency_name_fa,agency_name_en,office_name_fa,city_fa,city_en,latitude,longitude,phone,opens,closes,workdays,province\n"+
+		"TK-EDU-01,EDU,آموزش و پرورش,Education,آموزش و پرورش تاکستان,تاکستان,Takestan,36.0700,49.6950,028-35200000,07:30,13:30,Sat-Wed,قزوین\n"), 0o600))
+	if hasOffice := eval[bool](b, `return [...document.querySelectorAll("#na-office option")].some((o) => o.value === "TK-EDU-01");`); hasOffice {
+		t.Fatal("the office is offered before it is imported")
+	}
+	b.run("choosing the CSV file", chromedp.SetUploadFiles(chromedp.CSS("#imp-file"), []string{csv}))
+	b.clickButton(b.label("admin.doImport"))
+	b.wait("the office offered to a new account", `return [...document.querySelectorAll("#na-office option")].some((o) => o.value === "TK-EDU-01");`)
+}
