@@ -143,7 +143,7 @@ type ComplaintFilter struct {
 	// caller's phone number too (digits alone: "0912-123 4567" finds
 	// 09121234567); set it only for a role that sees callers.
 	QueryCaller bool
-	Referred    bool   // only complaints that were referred to the workplace
+	Referred    bool // only complaints that were referred to the workplace
 	// ReferredTo keeps only complaints referred to the offices an office
 	// account answers for, and not routed to inspection since.
 	ReferredTo *inspector.User
