@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -50,26 +51,7 @@ func TestIntakeByKeyboard(t *testing.T) {
 	b.goTo("#/intake")
 
 	start := time.Now()
-	record := func(category, priority string) {
-		b.tabTo(b.label("intake.office"), 12)
-		// "شعبه يك" with the Arabic ي and ك: the search folds them.
-		b.keys("شعبه يك تامين")
-		b.wait("the office suggestions", `return $all("[role=option]").some((o) => o.textContent.includes("شعبه یک تامین اجتماعی قزوین"));`)
-		b.keys(kb.ArrowDown)
-		b.keys(kb.Enter)
-		b.wait("the chosen office", `return $all("input").some((i) => i.value === "شعبه یک تامین اجتماعی قزوین");`)
-		b.tabTo(b.label("intake.category"), 4)
-		b.chooseOption(category)
-		b.tabTo(b.label("intake.priority"), 4)
-		b.chooseOption(priority)
-		b.tabTo(b.label("intake.description"), 4)
-		b.keys("کارمند باجه سه از ساعت نه در محل نیست و مراجعان در صف هستند")
-		b.tabTo(b.label("intake.callerName"), 4)
-		b.keys("فاطمه ذوالفقاری")
-		b.tabTo(b.label("intake.callerPhone"), 3)
-		b.keys("09127654321")
-	}
-	record("absent_employee", "urgent")
+	b.fillCall("absent_employee", "urgent")
 	b.keys(kb.Enter) // from the phone field: Enter submits
 	b.wait("the tracking code", `return !!document.getElementById("intake-tracking");`)
 	took := time.Since(start)
@@ -92,7 +74,7 @@ func TestIntakeByKeyboard(t *testing.T) {
 	b.tabTo(b.label("intake.newCall"), 3)
 	b.keys(kb.Enter)
 	b.wait("a new form", `return !!document.getElementById("intake-office");`)
-	record("absent_employee", "normal")
+	b.fillCall("absent_employee", "normal")
 	b.wait("the duplicate warning", `return $all(".warning").some((el) => el.textContent.includes(`+jsq(strings.SplitN(b.label("intake.dupTitle"), "{", 2)[0])+`));`)
 	b.keys(kb.Enter)
 	b.wait("the question whether it is the same call", `return document.querySelector(".warning")?.textContent.includes(`+jsq(b.label("intake.dupAsk"))+`);`)
@@ -103,6 +85,93 @@ func TestIntakeByKeyboard(t *testing.T) {
 	b.wait("the second tracking code", `return !!document.getElementById("intake-tracking");`)
 	e.api("GET", "/v1/complaints", e.token("dispatcher"), nil, &list)
 	assert.Len(t, list.Items, 2)
+}
+
+// fillCall types a call about the Social Security branch into the intake
+// form by keyboard, up to the caller's phone, which keeps the focus.
+func (b *tab) fillCall(category, priority string) {
+	b.t.Helper()
+	b.tabTo(b.label("intake.office"), 12)
+	// "شعبه يك" with the Arabic ي and ك: the search folds them.
+	b.keys("شعبه يك تامين")
+	b.wait("the office suggestions", `return $all("[role=option]").some((o) => o.textContent.includes("شعبه یک تامین اجتماعی قزوین"));`)
+	b.keys(kb.ArrowDown)
+	b.keys(kb.Enter)
+	b.wait("the chosen office", `return $all("input").some((i) => i.value === "شعبه یک تامین اجتماعی قزوین");`)
+	b.tabTo(b.label("intake.category"), 4)
+	b.chooseOption(category)
+	b.tabTo(b.label("intake.priority"), 4)
+	b.chooseOption(priority)
+	b.tabTo(b.label("intake.description"), 4)
+	b.keys("کارمند باجه سه از ساعت نه در محل نیست و مراجعان در صف هستند")
+	b.tabTo(b.label("intake.callerName"), 4)
+	b.keys("فاطمه ذوالفقاری")
+	b.tabTo(b.label("intake.callerPhone"), 3)
+	b.keys("09127654321")
+}
+
+// TestIntakeSolarHijriCallTime: a call taken down on paper is recorded
+// later with its Solar Hijri date typed in Persian digits and its Iran time
+// of day; a date the console cannot read, or a time not yet come, is said
+// beside its field, in Persian, with the focus there, before anything is sent.
+func TestIntakeSolarHijriCallTime(t *testing.T) {
+	e := newEnv(t)
+	b := newTab(t, e.ts.URL)
+	b.login("dispatcher", testseed.Password)
+	b.goTo("#/intake")
+	b.fillCall("absent_employee", "normal")
+
+	typeInto := func(id, text string) {
+		b.click("the field "+id, `return document.getElementById(`+jsq(id)+`);`)
+		eval[bool](b, `$active().select(); return true;`)
+		b.keys(text)
+	}
+	persian := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return '۰' + r - '0'
+			}
+			return r
+		}, s)
+	}
+	jalali := func(d time.Time) string {
+		y, m, dd := inspector.ToJalali(d)
+		return persian(fmt.Sprintf("%04d/%02d/%02d", y, m, dd))
+	}
+	fieldError := func(id string) string {
+		return eval[string](b, `const el = document.getElementById(`+jsq(id)+`); return el.getAttribute("aria-invalid") === "true" ? el.closest(".field").querySelector(".field-error")?.textContent || "" : "";`)
+	}
+
+	// A month 13: refused beside the date, which takes the focus.
+	typeInto("intake-call-date", "۱۴۰۵/۱۳/۰۱")
+	b.keys(kb.Enter)
+	b.wait("the date's error", `return document.getElementById("intake-call-date").getAttribute("aria-invalid") === "true";`)
+	assert.Equal(t, b.label("routing.err.call_time.bad_date"), fieldError("intake-call-date"))
+	assert.Equal(t, "intake-call-date", eval[string](b, `return $active().id;`), "the focus on the wrong field")
+
+	// Tomorrow: a call not yet made, said beside the time.
+	now := time.Now().In(inspector.IranTime)
+	typeInto("intake-call-date", jalali(now.AddDate(0, 0, 1)))
+	b.keys(kb.Enter)
+	b.wait("the time's error", `return document.getElementById("intake-call-clock").getAttribute("aria-invalid") === "true";`)
+	assert.Equal(t, b.label("routing.err.call_clock.in_future"), fieldError("intake-call-clock"))
+	assert.Empty(t, fieldError("intake-call-date"), "the date's old error is gone")
+
+	// Yesterday at ۰۹:۱۵, Iran time: recorded as that instant.
+	yesterday := now.AddDate(0, 0, -1)
+	typeInto("intake-call-date", jalali(yesterday))
+	typeInto("intake-call-clock", "۰۹:۱۵")
+	y, m, d := inspector.ToJalali(yesterday)
+	b.wait("the date read back with its weekday", `return document.getElementById("intake-call-date-hint").textContent.includes(`+jsq(persian(fmt.Sprint(d)))+`);`)
+	b.keys(kb.Enter)
+	b.wait("the tracking code", `return !!document.getElementById("intake-tracking");`)
+	var list struct {
+		Items []complaintJSON `json:"items"`
+	}
+	e.api("GET", "/v1/complaints", e.token("dispatcher"), nil, &list)
+	require.Len(t, list.Items, 1)
+	want := time.Date(yesterday.Year(), yesterday.Month(), yesterday.Day(), 9, 15, 0, 0, inspector.IranTime)
+	assert.True(t, want.Equal(list.Items[0].CallTime), "call time %v, want %v (%d/%d/%d 09:15 Iran time)", list.Items[0].CallTime, want, y, m, d)
 }
 
 // TestBoardRouting: the dispatcher assigns a received complaint to a field

@@ -65,12 +65,13 @@ func (e *env) do(method, path, token string, body any) reply { return e.Do(metho
 func (e *env) api(method, path, token string, body, out any) { e.API(method, path, token, body, out) }
 
 type complaintJSON struct {
-	ID           string `json:"id"`
-	Number       uint64 `json:"number"`
-	Status       string `json:"status"`
-	TrackingCode string `json:"tracking_code"`
-	OfficeCode   string `json:"office_code"`
-	Version      uint64 `json:"version"`
+	ID           string    `json:"id"`
+	Number       uint64    `json:"number"`
+	Status       string    `json:"status"`
+	TrackingCode string    `json:"tracking_code"`
+	OfficeCode   string    `json:"office_code"`
+	CallTime     time.Time `json:"call_time"`
+	Version      uint64    `json:"version"`
 }
 
 var calls int

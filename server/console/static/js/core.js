@@ -55,6 +55,16 @@ export function fmtDate(value, withTime = true) {
   return new Intl.DateTimeFormat(locale(), opts).format(d);
 }
 
+/** fmtLongDate shows a time with its weekday and month name, so that a typed date can be checked by eye. */
+export function fmtLongDate(value) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat(locale(), { timeZone: "Asia/Tehran", weekday: "long", year: "numeric", month: "long", day: "numeric",
+    hour: "2-digit", minute: "2-digit", hour12: false }).formatToParts(new Date(value)).map((p) => [p.type, p.value]));
+  // Put together here: ICU's Persian pattern joins with an ASCII comma.
+  return currentLang === "fa"
+    ? `${parts.weekday}، ${parts.day} ${parts.month} ${parts.year}، ساعت ${parts.hour}:${parts.minute}`
+    : `${parts.weekday} ${parts.day} ${parts.month} ${parts.year}, ${parts.hour}:${parts.minute}`;
+}
+
 /** fmtDuration shows seconds as hours and minutes. */
 export function fmtDuration(sec) {
   if (sec === null || sec === undefined) return "–";

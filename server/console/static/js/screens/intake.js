@@ -3,7 +3,8 @@
 // arrows and Enter pick it; category, priority, description, the caller;
 // Enter (or Ctrl+Enter in the description) records it, and the tracking code
 // is shown big to read to the caller.
-import { addLabels, api, fmtDate, h, normalizeText, route, t } from "../core.js";
+import { addLabels, api, digitsToASCII, fmtDate, fmtLongDate, h, lang, normalizeText, route, t } from "../core.js";
+import { iranInstant, iranToday, isoDate, jalaliText, nowIranClock } from "./jalali.js";
 import { CATEGORIES, OPEN_STATUSES, PRIORITIES, agencyName, forgetReference, groupCode, localDigits, reference, sep, showFieldErrors, statusBadge } from "./routing.js";
 
 addLabels({
@@ -13,7 +14,12 @@ addLabels({
     "intake.noMatch": "اداره‌ای با این نام پیدا نشد.", "intake.change": "تغییر اداره", "intake.chosen": "اداره انتخاب‌شده",
     "intake.category": "موضوع", "intake.priority": "اولویت", "intake.description": "شرح شکایت",
     "intake.descriptionHint": "آنچه تماس‌گیرنده دیده است. Ctrl+Enter: ثبت.",
-    "intake.callerName": "نام تماس‌گیرنده", "intake.callerPhone": "تلفن تماس‌گیرنده", "intake.callTime": "زمان تماس (به وقت ایران)",
+    "intake.callerName": "نام تماس‌گیرنده", "intake.callerPhone": "تلفن تماس‌گیرنده", "intake.callDate": "تاریخ تماس", "intake.callClock": "ساعت تماس (به وقت ایران)",
+    "intake.callDateHint": "مثلاً ۱۴۰۵/۰۹/۱۴", "intake.callClockHint": "مثلاً ۱۰:۳۰",
+    "intake.badDate": "تاریخ را به شکل سال/ماه/روز خورشیدی بنویسید، مثلاً ۱۴۰۵/۰۹/۱۴.", "intake.badClock": "ساعت را به شکل ساعت:دقیقه بنویسید، مثلاً ۱۰:۳۰.",
+    "intake.future": "زمان تماس نمی‌تواند در آینده باشد.",
+    "routing.err.call_time.bad_date": "تاریخ را به شکل سال/ماه/روز خورشیدی بنویسید، مثلاً ۱۴۰۵/۰۹/۱۴.",
+    "routing.err.call_clock.invalid": "ساعت را به شکل ساعت:دقیقه بنویسید، مثلاً ۱۰:۳۰.", "routing.err.call_clock.in_future": "زمان تماس نمی‌تواند در آینده باشد.",
     "intake.callId": "شناسه تماس", "intake.callIdHint": "خالی بماند تا خودکار ساخته شود.", "intake.more": "جزئیات تماس",
     "intake.submit": "ثبت شکایت", "intake.submitAnyway": "ثبت با وجود شکایت باز",
     "intake.dupTitle": "این اداره {n} شکایت باز با همین موضوع دارد:", "intake.dupShort": "{n} شکایت باز با همین موضوع برای این اداره (فهرست پایین فرم)", "intake.dupAsk": "اگر تماس تکراری نیست، دوباره «ثبت» را بزنید.",
@@ -26,7 +32,10 @@ addLabels({
     "intake.noMatch": "No office by that name.", "intake.change": "Change office", "intake.chosen": "Chosen office",
     "intake.category": "Category", "intake.priority": "Priority", "intake.description": "Description",
     "intake.descriptionHint": "What the caller saw. Ctrl+Enter records.",
-    "intake.callerName": "Caller's name", "intake.callerPhone": "Caller's phone", "intake.callTime": "Call time (Iran time)",
+    "intake.callerName": "Caller's name", "intake.callerPhone": "Caller's phone", "intake.callDate": "Call date", "intake.callClock": "Call time (Iran time)",
+    "intake.callDateHint": "e.g. 2026-12-05 or 1405/09/14", "intake.callClockHint": "e.g. 10:30",
+    "intake.badDate": "Write the date as year-month-day, e.g. 2026-12-05 (or Solar Hijri 1405/09/14).", "intake.badClock": "Write the time as hours:minutes, e.g. 10:30.",
+    "intake.future": "The call cannot be in the future.",
     "intake.callId": "Call id", "intake.callIdHint": "Leave empty to generate one.", "intake.more": "Call details",
     "intake.submit": "Record complaint", "intake.submitAnyway": "Record despite the open complaint",
     "intake.dupTitle": "This office has {n} open complaint(s) of the same category:", "intake.dupShort": "{n} open complaint(s) of this category at this office (listed below)", "intake.dupAsk": "If this is not the same call, press Record again.",
@@ -36,18 +45,6 @@ addLabels({
 });
 
 const MAX_MATCHES = 8;
-
-/** tehranNow is the time now in Iran as a datetime-local value. */
-function tehranNow() {
-  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Tehran", year: "numeric", month: "2-digit", day: "2-digit",
-    hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(new Date()).map((p) => [p.type, p.value]));
-  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
-}
-
-/** fromTehran reads a datetime-local value as Iran time (UTC+03:30, no daylight saving since 2022). */
-function fromTehran(v) {
-  return v ? v + (v.length === 16 ? ":00" : "") + "+03:30" : "";
-}
 
 function newCallID() {
   const d = new Date();
@@ -151,9 +148,17 @@ function drawForm(main, ref) {
   const description = h("textarea", { id: "intake-description", required: true, maxlength: 4000, rows: 3, "data-field": "description" });
   const callerName = h("input", { id: "intake-caller-name", type: "text", maxlength: 200, autocomplete: "off", "data-field": "caller.name" });
   const callerPhone = h("input", { id: "intake-caller-phone", type: "tel", inputmode: "tel", dir: "ltr", autocomplete: "off", maxlength: 22, "data-field": "caller.phone" });
-  const callTime = h("input", { id: "intake-call-time", type: "datetime-local", value: tehranNow(), dir: "ltr", "data-field": "call_time" });
-  const callTimeShown = h("span", {}, fmtDate(fromTehran(callTime.value)));
-  callTime.addEventListener("input", () => { callTimeShown.textContent = callTime.value ? fmtDate(fromTehran(callTime.value)) : "–"; });
+  // The call's date as dispatch says it (Solar Hijri in Persian, with either digits) and its Iran time of day.
+  const callDate = h("input", { id: "intake-call-date", type: "text", dir: "ltr", autocomplete: "off", "data-field": "call_time",
+    value: lang() === "fa" ? localDigits(jalaliText(iranToday())) : isoDate(iranToday()) });
+  const callClock = h("input", { id: "intake-call-clock", type: "text", dir: "ltr", inputmode: "numeric", autocomplete: "off", "data-field": "call_clock",
+    value: localDigits(nowIranClock()) });
+  const callWhen = () => iranInstant(digitsToASCII(callDate.value), digitsToASCII(callClock.value));
+  const callTimeShown = h("span", {});
+  const showCallTime = () => { const w = callWhen(); callTimeShown.textContent = w.iso ? fmtLongDate(w.iso) : t("intake.callDateHint"); };
+  showCallTime();
+  callDate.addEventListener("input", showCallTime);
+  callClock.addEventListener("input", showCallTime);
   const callId = h("input", { id: "intake-call-id", type: "text", dir: "ltr", maxlength: 100, autocomplete: "off", "data-field": "call_id" });
   category.addEventListener("change", () => { state.dupAck = false; checkDuplicates(); });
 
@@ -199,14 +204,17 @@ function drawForm(main, ref) {
       h("div", { class: "field" }, h("label", { for: "intake-caller-name" }, t("intake.callerName")), callerName),
       h("div", { class: "field" }, h("label", { for: "intake-caller-phone" }, t("intake.callerPhone")), callerPhone)),
     h("div", { class: "row" },
-      h("div", { class: "field" }, h("label", { for: "intake-call-time" }, t("intake.callTime")), callTime, h("div", { class: "muted", id: "intake-call-time-hint" }, callTimeShown)),
+      h("div", { class: "field" }, h("label", { for: "intake-call-date" }, t("intake.callDate")), callDate, h("div", { class: "muted", id: "intake-call-date-hint" }, callTimeShown)),
+      h("div", { class: "field" }, h("label", { for: "intake-call-clock" }, t("intake.callClock")), callClock, h("div", { class: "muted", id: "intake-call-clock-hint" }, t("intake.callClockHint")))),
+    h("div", { class: "row" },
       h("div", { class: "field" }, h("label", { for: "intake-call-id" }, t("intake.callId")), callId, h("div", { class: "muted", id: "intake-call-id-hint" }, t("intake.callIdHint")))),
     dupBox,
     errors,
     h("div", { class: "actions" }, submit));
   officeInput.setAttribute("aria-describedby", "intake-office-hint");
   description.setAttribute("aria-describedby", "intake-description-hint");
-  callTime.setAttribute("aria-describedby", "intake-call-time-hint");
+  callDate.setAttribute("aria-describedby", "intake-call-date-hint");
+  callClock.setAttribute("aria-describedby", "intake-call-clock-hint");
   callId.setAttribute("aria-describedby", "intake-call-id-hint");
 
   form.addEventListener("keydown", (e) => {
@@ -214,6 +222,13 @@ function drawForm(main, ref) {
   });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    // A date or time the console cannot read, or a call not yet made, is said beside its field before anything is sent.
+    const when = callWhen();
+    const bad = [];
+    if (!when.date) bad.push({ field: "call_time", code: "bad_date", message: t("intake.badDate") });
+    if (!when.clock) bad.push({ field: "call_clock", code: "invalid", message: t("intake.badClock") });
+    else if (when.iso && new Date(when.iso) > new Date(Date.now() + 5 * 60 * 1000)) bad.push({ field: "call_clock", code: "in_future", message: t("intake.future") });
+    if (bad.length) { showFieldErrors(form, errors, { status: 422, message: bad[0].message, fields: bad }); return; }
     if (state.dups.length && !state.dupAck) {
       state.dupAck = true;
       drawDups();
@@ -224,7 +239,7 @@ function drawForm(main, ref) {
     const cid = callId.value.trim() || (state.callId ||= newCallID());
     const caller = callerName.value.trim() || callerPhone.value.trim() ? { name: callerName.value.trim(), phone: callerPhone.value.trim() } : undefined;
     const body = {
-      call_id: cid, category: category.value, description: description.value.trim(), call_time: fromTehran(callTime.value),
+      call_id: cid, category: category.value, description: description.value.trim(), call_time: when.iso,
       office_code: state.office?.code || "", priority: priority.value, caller,
     };
     submit.disabled = true;

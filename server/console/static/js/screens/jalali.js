@@ -116,3 +116,23 @@ export function parseDate(s) {
   if (d > dim || y > 2300) return null;
   return { gy: y, gm: mo, gd: d };
 }
+
+/** nowIranClock is the time of day now in Iran, HH:MM. */
+export function nowIranClock(now = new Date()) {
+  const parts = new Intl.DateTimeFormat("en-GB", { timeZone: "Asia/Tehran", hour: "2-digit", minute: "2-digit", hour12: false }).formatToParts(now);
+  const get = (x) => parts.find((p) => p.type === x).value;
+  return `${get("hour")}:${get("minute")}`;
+}
+
+/**
+ * iranInstant reads a typed date (as parseDate) and time of day (H:MM or
+ * H.MM; fold digits first) as Iran time, UTC+03:30 with no daylight saving
+ * since 2022. It returns { date, clock, iso }: date is the Gregorian date or
+ * null, clock "HH:MM" or null, iso the RFC 3339 instant when both are read.
+ */
+export function iranInstant(dateText, clockText) {
+  const date = parseDate(dateText);
+  const m = /^\s*(\d{1,2})\s*[:.]\s*(\d{2})\s*$/.exec(clockText);
+  const clock = m && Number(m[1]) <= 23 && Number(m[2]) <= 59 ? `${pad(Number(m[1]))}:${m[2]}` : null;
+  return { date, clock, iso: date && clock ? `${isoDate(date)}T${clock}:00+03:30` : null };
+}

@@ -38,7 +38,7 @@
 import { addLabels, api, ApiError, fmtDate, fmtDuration, h, lang, rawFetch, route, session, showError, t, toast, digitsToASCII, onLeave } from "../core.js";
 import { uuidv7 } from "./ids.js";
 import { localDigits } from "./routing.js";
-import { iranToday, isoDate, jalaliText, parseDate } from "./jalali.js";
+import { iranInstant, iranToday, isoDate, jalaliText, nowIranClock } from "./jalali.js";
 
 addLabels({
   fa: {
@@ -291,13 +291,6 @@ async function officeOf(code) {
 }
 
 // ---- forms ----------------------------------------------------------------
-const pad2 = (n) => String(n).padStart(2, "0");
-
-function nowIranTime() {
-  const parts = new Intl.DateTimeFormat("en-GB", { timeZone: "Asia/Tehran", hour: "2-digit", minute: "2-digit", hour12: false }).formatToParts(new Date());
-  const get = (x) => parts.find((p) => p.type === x).value;
-  return `${get("hour")}:${get("minute")}`;
-}
 
 /** answer shows a push result: true when it was applied. */
 function answer(r, errors, okMsg) {
@@ -318,7 +311,7 @@ function callForm(c, office, done) {
   const role = h("input", { id: p + "-role", autocomplete: "off" });
   const number = h("input", { id: p + "-number", dir: "ltr", inputmode: "tel", value: office.phone || "", required: true, autocomplete: "off" });
   const date = h("input", { id: p + "-date", dir: "ltr", value: lang() === "fa" ? localDigits(jalaliText(iranToday())) : isoDate(iranToday()), required: true, autocomplete: "off" });
-  const start = h("input", { id: p + "-start", dir: "ltr", value: localDigits(nowIranTime()), required: true, autocomplete: "off", "aria-describedby": p + "-start-hint" });
+  const start = h("input", { id: p + "-start", dir: "ltr", value: localDigits(nowIranClock()), required: true, autocomplete: "off", "aria-describedby": p + "-start-hint" });
   const duration = h("input", { id: p + "-duration", dir: "ltr", inputmode: "decimal", required: true, autocomplete: "off", "aria-describedby": p + "-duration-hint" });
   const notes = h("textarea", { id: p + "-notes", maxlength: 2000 });
   const errors = h("div", { "aria-live": "assertive" });
@@ -327,19 +320,15 @@ function callForm(c, office, done) {
     errors.replaceChildren();
     const outcome = form.querySelector(`input[name="${p}-outcome"]:checked`)?.value;
     const bad = [];
-    const g = parseDate(digitsToASCII(date.value));
-    const tm = /^\s*(\d{1,2})\s*[:.]\s*(\d{2})\s*$/.exec(digitsToASCII(start.value));
+    const when = iranInstant(digitsToASCII(date.value), digitsToASCII(start.value));
     const dm = /^\s*(\d+)(?:\s*[:.]\s*(\d{1,2}))?\s*$/.exec(digitsToASCII(duration.value));
-    if (!g) bad.push({ field: t("phone.date"), message: t("phone.badDate") });
-    if (!tm || Number(tm[1]) > 23 || Number(tm[2]) > 59) bad.push({ field: t("phone.start"), message: t("phone.badTime") });
+    if (!when.date) bad.push({ field: t("phone.date"), message: t("phone.badDate") });
+    if (!when.clock) bad.push({ field: t("phone.start"), message: t("phone.badTime") });
     if (!dm || (dm[2] && Number(dm[2]) > 59)) bad.push({ field: t("phone.duration"), message: t("phone.badDuration") });
     if (!number.value.trim()) bad.push({ field: t("phone.callNumber"), message: t("phone.required") });
     if (!outcome) bad.push({ field: t("phone.callOutcome"), message: t("phone.required") });
-    let startedAt;
-    if (g && tm) {
-      startedAt = `${isoDate(g)}T${pad2(tm[1])}:${tm[2]}:00+03:30`;
-      if (new Date(startedAt) > new Date()) bad.push({ field: t("phone.start"), message: t("phone.future") });
-    }
+    const startedAt = when.iso;
+    if (startedAt && new Date(startedAt) > new Date()) bad.push({ field: t("phone.start"), message: t("phone.future") });
     if (bad.length) { showError(errors, { message: bad[0].message, fields: bad }); return; }
     const seconds = Number(dm[1]) * 60 + Number(dm[2] || 0);
     const payload = { complaint_id: c.id, number: digitsToASCII(number.value.trim()), started_at: startedAt, duration_s: seconds, outcome };
