@@ -36,6 +36,17 @@ func (s *Server) listInspectors(c echo.Context) error {
 	return c.JSON(http.StatusOK, listWire[inspectorWire]{Items: out})
 }
 
+// listPeople names every account, disabled ones too, for the screens that
+// show who did what: a complaint's history names colleagues, office
+// liaisons and inspectors who have since left, not their ids.
+func (s *Server) listPeople(c echo.Context) error {
+	us, err := s.store.Users("")
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listWire[personWire]{Items: mapSlice(us, toPersonWire)})
+}
+
 func (s *Server) listDevices(c echo.Context) error {
 	ds, err := s.store.Devices()
 	if err != nil {

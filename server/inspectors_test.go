@@ -107,3 +107,38 @@ func TestInspectorsShowWorkloadAndLastCheckIn(t *testing.T) {
 	require.Len(t, phones, 1)
 	assert.Equal(t, 1, phones["phone"].Open)
 }
+
+// TestPeopleNamesEveryAccountForTheOverseers: dispatch, supervisors and
+// admins can name whoever appears on a complaint (a colleague, an office
+// liaison, an inspector whose account is disabled since), by display name
+// and role only; inspectors and offices cannot list the staff.
+func TestPeopleNamesEveryAccountForTheOverseers(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(newCall("POST", "/v1/users/"+e.users["field2"].ID+"/disable", e.token("admin"), nil))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+
+	for _, role := range []string{"dispatcher", "supervisor", "admin"} {
+		r := e.do(newCall("GET", "/v1/people", e.token(role), nil))
+		require.Equal(t, http.StatusOK, r.status, "%s: %s", role, r.body)
+		var page struct {
+			Items []map[string]any `json:"items"`
+		}
+		r.json(t, &page)
+		byID := map[string]map[string]any{}
+		for _, p := range page.Items {
+			byID[p["id"].(string)] = p
+			assert.NotContains(t, p, "username", role)
+			assert.NotContains(t, p, "office_code", role)
+		}
+		for name, u := range e.users {
+			require.Contains(t, byID, u.ID, "%s sees %s", role, name)
+			assert.Equal(t, u.DisplayName, byID[u.ID]["display_name"], name)
+			assert.Equal(t, string(u.Role), byID[u.ID]["role"], name)
+		}
+		assert.Equal(t, true, byID[e.users["field2"].ID]["disabled"], "a disabled inspector is still named")
+	}
+	for _, role := range []string{"field", "office"} {
+		r := e.do(newCall("GET", "/v1/people", e.token(role), nil))
+		assert.Equal(t, http.StatusForbidden, r.status, "%s: %s", role, r.body)
+	}
+}

@@ -162,6 +162,7 @@ func New(cfg Config) (*Server, error) {
 		{Method: http.MethodGet, Path: "/v1/complaints/:id/evidence", Roles: overseer, handler: s.complaintEvidence},
 
 		{Method: http.MethodGet, Path: "/v1/inspectors", Roles: overseer, handler: s.listInspectors},
+		{Method: http.MethodGet, Path: "/v1/people", Roles: overseer, handler: s.listPeople},
 		{Method: http.MethodGet, Path: "/v1/users", Roles: admin, handler: s.listUsers},
 		{Method: http.MethodPost, Path: "/v1/users", Roles: admin, handler: s.createUser},
 		{Method: http.MethodGet, Path: "/v1/users/:id", Roles: admin, handler: s.getUser},

@@ -64,6 +64,18 @@ func toUserWire(u inspector.User) userWire {
 	return w
 }
 
+// personWire is an account as the console names it: no username, region or office.
+type personWire struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+	Role        string `json:"role"`
+	Disabled    bool   `json:"disabled"`
+}
+
+func toPersonWire(u inspector.User) personWire {
+	return personWire{ID: u.ID, DisplayName: u.DisplayName, Role: string(u.Role), Disabled: u.Disabled}
+}
+
 // inspectorWire is an inspector as dispatch chooses one: the account, the
 // complaints they hold open and where they last checked in.
 type inspectorWire struct {

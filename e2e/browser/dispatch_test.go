@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -308,4 +309,32 @@ func asciiDigits(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// TestBoardNamesAnInspectorMadeSince: a board left open all day names an
+// inspector whose account was made after it loaded, once a complaint is
+// assigned to them, and never shows their id; a disabled inspector's closed
+// work keeps their name.
+func TestBoardNamesAnInspectorMadeSince(t *testing.T) {
+	e := newEnv(t)
+	c := e.complaint("QZ-SSO-01", inspector.CategoryAbsentEmployee, inspector.PriorityUrgent, "کارمند باجه سه از ساعت نه در محل نیست")
+	b := newTab(t, e.ts.URL)
+	b.login("dispatcher", testseed.Password)
+	b.wait("the board's complaints", `return document.getElementById("main").innerText.includes("شعبه یک تامین اجتماعی قزوین");`)
+	b.wait("the live feed", `return document.getElementById("feed-state").classList.contains("live");`)
+
+	var made struct {
+		ID string `json:"id"`
+	}
+	e.api("POST", "/v1/users", e.token("admin"), map[string]any{"username": "n.salehi", "display_name": "نرگس صالحی", "role": "inspector",
+		"mode": "field", "password": "a long enough password 1", "region": map[string]any{"province": "قزوین", "cities": []string{"قزوین"}}}, &made)
+	e.api("POST", "/v1/complaints/"+c.ID+"/assign", e.token("dispatcher"), map[string]string{"inspector_id": made.ID, "mode": "field"}, nil)
+	b.waitFor(20*time.Second, "the new inspector named", `const row = $text("tr", "شعبه یک تامین اجتماعی قزوین"); return row && row.textContent.includes("نرگس صالحی");`)
+	assert.NotContains(t, b.mainText(), made.ID)
+
+	// The inspector leaves: a board opened afresh still names them.
+	e.api("POST", "/v1/users/"+made.ID+"/disable", e.token("admin"), nil, nil)
+	b.run("a reload", chromedp.Reload())
+	b.wait("the board's complaints", `return document.getElementById("main").innerText.includes("شعبه یک تامین اجتماعی قزوین");`)
+	b.wait("the disabled inspector named", `const row = $text("tr", "شعبه یک تامین اجتماعی قزوین"); return row && row.textContent.includes("نرگس صالحی");`)
 }

@@ -3,7 +3,7 @@
 // enrolment QR code a phone app scans to sign an inspector in without a
 // password, and the offices CSV import with its line and column errors.
 import { addLabels, api, ApiError, fmtDate, fmtNumber, h, lang, rawFetch, route, session, showError, t, toast } from "../core.js";
-import { forgetReference } from "./routing.js";
+import { forgetPeople, forgetReference } from "./routing.js";
 
 addLabels({
   fa: {
@@ -189,6 +189,7 @@ function newAccountForm(onCreated) {
     }
     try {
       const u = await api("POST", "/v1/users", body);
+      forgetPeople(); // the dispatch screens name the new account
       toast(t("admin.created", { user: u.username }));
       form.reset();
       sync();

@@ -4,7 +4,7 @@
 // back without being able to resume).
 import { addLabels, api, errorText, eventComplaints, feedStatus, feedSubscribe, fmtDate, h, onLeave, route, session, t } from "../core.js";
 import {
-  CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES, activeDue, agencyName, sep, dueState, localDigits, people, personName, reference,
+  CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES, activeDue, agencyName, sep, dueState, forgetPeople, forgetReference, localDigits, people, personName, reference,
   routingButtons, statusBadge,
 } from "./routing.js";
 
@@ -79,6 +79,9 @@ class Board {
     this.pending = new Set();
     this.wasDown = feedStatus() !== "live";
     this.loaded = false;
+    this.sought = new Set();
+    this.learnTimer = null;
+    this.learnedAt = Date.now(); // the names were just loaded
   }
 
   start() {
@@ -103,7 +106,7 @@ class Board {
     this.load(false);
     const unsub = feedSubscribe((ev) => this.onEvent(ev), (s) => this.onState(s));
     const tick = setInterval(() => this.tick(), 30000);
-    onLeave(() => { unsub(); clearInterval(tick); clearTimeout(this.flushTimer); });
+    onLeave(() => { unsub(); clearInterval(tick); clearTimeout(this.flushTimer); clearTimeout(this.learnTimer); });
   }
 
   drawTabs() {
@@ -197,6 +200,28 @@ class Board {
     return true;
   }
 
+  /**
+   * missing notes a person or office a row names that the board's lists do
+   * not hold (made since they were loaded): the lists are loaded again, at
+   * most every 10 s, and the rows redrawn. Each is looked for once.
+   */
+  missing(key) {
+    if (this.sought.has(key)) return;
+    this.sought.add(key);
+    if (this.learnTimer) return;
+    this.learnTimer = setTimeout(() => {
+      this.learnTimer = null;
+      this.learnedAt = Date.now();
+      forgetPeople();
+      forgetReference();
+      Promise.all([reference(), people()]).then(([ref, who]) => {
+        this.ref = ref;
+        this.who = who;
+        for (const { c } of [...this.rows.values()]) this.put(c, false);
+      }).catch(() => {});
+    }, Math.max(0, this.learnedAt + 10000 - Date.now()));
+  }
+
   /** put draws c's row, replacing the old one, or inserting it in its place (newest first). */
   put(c, flash) {
     const tr = this.drawRow(c);
@@ -222,6 +247,8 @@ class Board {
     if (c.status === "referred_to_workplace" || c.status === "referral_answered") handler = t("board.office.referred");
     else if (a) handler = [personName(this.who, a.inspector_id), " ", h("span", { class: "badge" }, t("mode." + a.mode))];
     else handler = h("span", { class: "muted" }, t("board.unassigned"));
+    if (a && !this.who.has(a.inspector_id)) this.missing("person:" + a.inspector_id);
+    if (!office) this.missing("office:" + c.office_code);
     const cell = (key, ...children) => h("td", { dataset: { label: t("board.col." + key) } }, ...children);
     const tr = h("tr", { class: due.overdue ? "overdue" : "", dataset: { id: c.id, status: c.status } },
       cell("number", h("a", { href: "#/complaint/" + c.id, class: "num" }, "#" + localDigits(c.number))),

@@ -84,14 +84,12 @@ export function officeName(ref, code) {
 }
 
 let peopleCache = null;
-/** people maps user ids to names: the inspectors, every account for an admin, and the signed-in user. */
+/** people maps user ids to names: every account for dispatch, supervisors and admins, and the signed-in user. */
 export function people() {
   if (!peopleCache || Date.now() - peopleCache.at > 60 * 1000) {
-    const reqs = [api("GET", "/v1/inspectors")];
-    if (session?.role === "admin") reqs.push(api("GET", "/v1/users"));
-    const p = Promise.all(reqs).then((lists) => {
-      const m = new Map();
-      for (const l of lists) for (const u of l.items) m.set(u.id, u);
+    const overseer = ["dispatcher", "supervisor", "admin"].includes(session?.role);
+    const p = (overseer ? api("GET", "/v1/people") : Promise.resolve({ items: [] })).then((l) => {
+      const m = new Map(l.items.map((u) => [u.id, u]));
       if (session) m.set(session.id, session);
       return m;
     });
@@ -100,6 +98,9 @@ export function people() {
   }
   return peopleCache.p;
 }
+
+/** forgetPeople drops the cached names: the next people() loads them. */
+export function forgetPeople() { peopleCache = null; }
 
 /** personName is a user's name from people(), "system", or the id itself. */
 export function personName(map, id) {
