@@ -208,6 +208,7 @@ func TestBoardRouting(t *testing.T) {
 	b.click("the assign button", `return $all("dialog[open] button[type=submit]")[0];`)
 	require.Eventually(t, func() bool { return e.getComplaint(c.ID).Status == "assigned" }, 10*time.Second, 50*time.Millisecond)
 	b.wait("the board shows it assigned", `const row = $text("tr", "شعبه یک تامین اجتماعی قزوین"); return row && row.textContent.includes(`+jsq(e.users["field"].DisplayName)+`);`)
+	b.wait("the focus back in the complaint's row", `return $active()?.closest("tr")?.dataset.id === `+jsq(c.ID)+`;`)
 }
 
 // clickInRowOf clicks the button named name in the board's row (or card)
@@ -337,4 +338,19 @@ func TestBoardNamesAnInspectorMadeSince(t *testing.T) {
 	b.run("a reload", chromedp.Reload())
 	b.wait("the board's complaints", `return document.getElementById("main").innerText.includes("شعبه یک تامین اجتماعی قزوین");`)
 	b.wait("the disabled inspector named", `const row = $text("tr", "شعبه یک تامین اجتماعی قزوین"); return row && row.textContent.includes("نرگس صالحی");`)
+}
+
+// TestComplaintRoutingKeepsTheFocus: routing a complaint from its own page
+// redraws the page; the focus stays among its actions, not at the page's start.
+func TestComplaintRoutingKeepsTheFocus(t *testing.T) {
+	e := newEnv(t)
+	c := e.complaint("QZ-SSO-01", inspector.CategoryAbsentEmployee, inspector.PriorityUrgent, "کارمند باجه سه از ساعت نه در محل نیست")
+	b := newTab(t, e.ts.URL)
+	b.login("dispatcher", testseed.Password)
+	b.goTo("#/complaint/" + c.ID)
+	b.clickButton(b.label("routing.assign"))
+	b.click("the inspector "+e.users["field"].DisplayName, `return $all("dialog[open] input[type=radio]").find((r) => $name(r).includes(`+jsq(e.users["field"].DisplayName)+`));`)
+	b.click("the assign button", `return $all("dialog[open] button[type=submit]")[0];`)
+	b.wait("the page redrawn, assigned", `return !!$button(`+jsq(b.label("routing.reassign"))+`);`)
+	b.wait("the focus among the complaint's actions", `return !!$active()?.closest("#complaint-actions");`)
 }

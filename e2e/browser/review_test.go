@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"github.com/chromedp/chromedp/kb"
 	"testing"
 	"time"
 
@@ -60,24 +61,7 @@ func TestReviewOverrule(t *testing.T) {
 // complaint is back with its assignee.
 func TestReviewSettleSelected(t *testing.T) {
 	e := newEnv(t)
-	c := e.complaint("QZ-SSO-02", inspector.CategoryAbsentEmployee, inspector.PriorityHigh, "باجه سه از صبح بسته است")
-	e.assign(c.ID, "field")
-	first := e.device("field")
-	e.sync(first)
-	_, _, err := first.RecordOutcome(c.ID, "substantiated", "کارمند باجه سه غایب بود")
-	require.NoError(t, err)
-	for _, p := range []string{"low", "urgent"} {
-		_, _, err = first.EditComplaint(c.ID, map[string]any{"priority": p})
-		require.NoError(t, err)
-	}
-	e.assign(c.ID, "field2")
-	second := e.device("field2")
-	e.sync(second)
-	e.sync(first) // the first outcome arrives after the reassignment: review
-	_, _, err = second.RecordOutcome(c.ID, "not_substantiated", "همه کارکنان حاضر بودند")
-	require.NoError(t, err)
-	e.sync(second) // the second arrives while the complaint is under review: review too
-	require.Equal(t, "needs_review", e.getComplaint(c.ID).Status)
+	c := heldOutcomesAndEdits(t, e)
 
 	b := newTab(t, e.ts.URL)
 	b.login("dispatcher", testseed.Password)
@@ -88,6 +72,7 @@ func TestReviewSettleSelected(t *testing.T) {
 	b.checkA11y("review-bulk")
 	b.clickButton(b.label("review.acceptSelected"))
 	b.wait("the review queue emptied", `return $all("#main input[data-select]").length === 0 && !document.getElementById("main").innerText.includes("همه کارکنان حاضر بودند");`)
+	b.wait("the focus on what the emptied list says", `return $active()?.textContent === `+jsq(b.label("review.empty"))+`;`)
 	got := e.getComplaint(c.ID)
 	assert.Equal(t, "assigned", got.Status, "every held outcome accepted: dispatch's routing stands")
 }
@@ -137,4 +122,48 @@ return card && [...card.querySelectorAll("button")].find((x) => x.innerText.trim
 	require.Len(t, fw.Findings, 1, "the finding is recorded")
 	assert.Equal(t, finding, fw.Findings[0].ID)
 	assert.Equal(t, 3, fw.Findings[0].StaffPresent)
+}
+
+// heldOutcomesAndEdits makes four open conflicts on one complaint: two
+// edits dispatch owns and two outcomes held for review (one arrived after a
+// reassignment, one while the complaint was under review).
+func heldOutcomesAndEdits(t *testing.T, e *env) complaintJSON {
+	t.Helper()
+	c := e.complaint("QZ-SSO-02", inspector.CategoryAbsentEmployee, inspector.PriorityHigh, "باجه سه از صبح بسته است")
+	e.assign(c.ID, "field")
+	first := e.device("field")
+	e.sync(first)
+	_, _, err := first.RecordOutcome(c.ID, "substantiated", "کارمند باجه سه غایب بود")
+	require.NoError(t, err)
+	for _, p := range []string{"low", "urgent"} {
+		_, _, err = first.EditComplaint(c.ID, map[string]any{"priority": p})
+		require.NoError(t, err)
+	}
+	e.assign(c.ID, "field2")
+	second := e.device("field2")
+	e.sync(second)
+	e.sync(first) // the first outcome arrives after the reassignment: review
+	_, _, err = second.RecordOutcome(c.ID, "not_substantiated", "همه کارکنان حاضر بودند")
+	require.NoError(t, err)
+	e.sync(second) // the second arrives while the complaint is under review: review too
+	require.Equal(t, "needs_review", e.getComplaint(c.ID).Status)
+	return c
+}
+
+// TestReviewKeepsTheFocusInTheQueue: a dispatcher working through the queue
+// by keyboard settles a conflict with Enter in its note; the focus goes to
+// the conflict now in its place, not to the top of the page.
+func TestReviewKeepsTheFocusInTheQueue(t *testing.T) {
+	e := newEnv(t)
+	heldOutcomesAndEdits(t, e)
+	b := newTab(t, e.ts.URL)
+	b.login("dispatcher", testseed.Password)
+	b.goTo("#/review")
+	b.wait("four open conflicts", `return $all("#main article.conflict").length === 4;`)
+	first := eval[string](b, `return $all("#main article.conflict")[0].dataset.id;`)
+	b.click("the first conflict's note", `return $all("#main article.conflict")[0].querySelector("input[data-field=note]");`)
+	b.keys("بررسی شد")
+	b.keys(kb.Enter)
+	b.wait("three left", `return $all("#main article.conflict").length === 3;`)
+	b.wait("the focus in the conflict now first", `const card = $active()?.closest("article.conflict"); return !!card && card === $all("#main article.conflict")[0] && card.dataset.id !== `+jsq(first)+`;`)
 }

@@ -55,6 +55,32 @@ export function fmtDate(value, withTime = true) {
   return new Intl.DateTimeFormat(locale(), opts).format(d);
 }
 
+/**
+ * refocus puts the focus back after a redraw replaced the element that had
+ * it (prev): on the element now holding its id, else the control with its
+ * data-action in the redrawn holder of its data-id (a board row) or of its
+ * nearest id (a screen's section), else that holder's first control, else
+ * fallback. Keyboard and screen-reader users keep their place.
+ */
+export function refocus(prev, fallback) {
+  if (!prev) return;
+  if (prev.isConnected) {
+    if (document.activeElement !== prev) prev.focus();
+    return;
+  }
+  const holder = prev.closest("[data-id]");
+  const areaId = prev.parentElement?.closest("[id]")?.id;
+  const scope = holder
+    ? document.querySelector(`[data-id="${CSS.escape(holder.dataset.id)}"]`) // gone: the fallback, not a neighbour's control
+    : (areaId && document.getElementById(areaId)) || null;
+  const action = prev.dataset?.action;
+  const next = (prev.id && document.getElementById(prev.id)) ||
+    (scope && action && scope.querySelector(`[data-action="${CSS.escape(action)}"]:not([disabled])`)) ||
+    (scope && scope.querySelector("a[href], button:not([disabled]), input:not([disabled]), select, textarea, [tabindex]")) ||
+    fallback;
+  next?.focus();
+}
+
 /** fmtLongDate shows a time with its weekday and month name, so that a typed date can be checked by eye. */
 export function fmtLongDate(value) {
   const parts = Object.fromEntries(new Intl.DateTimeFormat(locale(), { timeZone: "Asia/Tehran", weekday: "long", year: "numeric", month: "long", day: "numeric",

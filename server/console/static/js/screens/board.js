@@ -2,7 +2,7 @@
 // the routing actions, and live updates from the feed (a row is re-read when
 // an event names it; the list is reloaded when the feed was reset or came
 // back without being able to resume).
-import { addLabels, api, errorText, eventComplaints, feedStatus, feedSubscribe, fmtDate, h, onLeave, route, session, t } from "../core.js";
+import { addLabels, api, errorText, eventComplaints, feedStatus, feedSubscribe, fmtDate, h, onLeave, refocus, route, session, t } from "../core.js";
 import {
   CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES, activeDue, agencyName, sep, dueState, forgetPeople, forgetReference, localDigits, people, personName, reference,
   routingButtons, statusBadge,
@@ -226,7 +226,9 @@ class Board {
   put(c, flash) {
     const tr = this.drawRow(c);
     const old = this.rows.get(c.id);
+    const focused = old?.tr.contains(document.activeElement) ? document.activeElement : null;
     if (old) old.tr.replaceWith(tr);
+    if (focused) refocus(focused, tr.querySelector("a"));
     else {
       const after = [...this.tbody.children].find((r) => r.dataset.id < c.id);
       if (after) this.tbody.insertBefore(tr, after);
@@ -314,8 +316,12 @@ class Board {
         const last = this.tbody.lastElementChild?.dataset.id;
         if (have || (!this.f.q && (!this.next || !last || c.id > last))) this.put(c, true);
       } else if (have) {
-        this.rows.get(id).tr.remove();
+        const { tr } = this.rows.get(id);
+        // The focus goes to the next row (or the one before), not to the page's start.
+        const near = tr.contains(document.activeElement) ? (tr.nextElementSibling || tr.previousElementSibling) : null;
+        tr.remove();
         this.rows.delete(id);
+        near?.querySelector("a")?.focus();
       }
     }
     this.meta();

@@ -3,7 +3,7 @@
 // to the office, attendance findings, calls, notes), the evidence with its
 // EXIF, flags and hash chain, and the timeline of every change. Refreshed
 // live when a feed event names it.
-import { addLabels, api, errorText, blobURL, distanceM, download, eventComplaints, feedSubscribe, fmtDate, fmtDuration, fmtNumber, h, onLeave, route, session, t } from "../core.js";
+import { addLabels, api, errorText, blobURL, distanceM, download, eventComplaints, feedSubscribe, fmtDate, fmtDuration, fmtNumber, h, onLeave, refocus, route, session, t } from "../core.js";
 import {
   activeDue, agencyName, assignDialog, closeDialog, dueState, fmtDistance, groupCode, localDigits, people, personName, reference,
   routingButtons, sep, statusBadge,
@@ -190,15 +190,14 @@ class Detail {
     this.complaints.set(c.id, c);
     this.office = this.ref.offices.get(c.office_code);
     document.title = t("complaint.heading", { n: "#" + localDigits(c.number) }) + " — " + t("core.brand");
-    const keep = document.activeElement;
-    const keepId = keep && this.main.contains(keep) ? keep.id : "";
+    const keep = this.main.contains(document.activeElement) ? document.activeElement : null;
     this.sections.header.replaceChildren(this.header(c));
     this.sections.conflicts.replaceChildren(...this.conflicts(cf.items));
     this.sections.referral.replaceChildren(...this.referral(c));
     this.sections.fieldwork.replaceChildren(this.fieldwork(fw));
     this.sections.evidence.replaceChildren(this.evidence(ev.items));
     this.sections.timeline.replaceChildren(this.timeline(c.history || []));
-    if (keepId) document.getElementById(keepId)?.focus();
+    refocus(keep, document.getElementById("complaint-title"));
   }
 
   refresh = () => this.load();
@@ -210,7 +209,7 @@ class Detail {
     const routed = c.status === "referred_to_workplace" || c.status === "referral_answered";
     return h("section", { class: "card complaint-head", "aria-labelledby": "complaint-title" },
       h("div", { class: "head-line" },
-        h("h1", { id: "complaint-title" }, t("complaint.heading", { n: "#" + localDigits(c.number) })),
+        h("h1", { id: "complaint-title", tabindex: "-1" }, t("complaint.heading", { n: "#" + localDigits(c.number) })),
         statusBadge(c.status),
         due.overdue ? h("span", { class: "badge danger", id: "complaint-overdue" }, t("complaint.overdue")) : null,
         h("span", { class: "badge prio-" + c.priority }, t("priority." + c.priority))),

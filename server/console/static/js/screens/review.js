@@ -2,7 +2,7 @@
 // that waits for dispatch, with both values side by side, and accept /
 // overrule. The complaint screen shows a complaint's open conflicts with the
 // same card (conflictCard).
-import { addLabels, api, errorText, feedSubscribe, fmtDate, h, hasLabel, lang, onLeave, route, session, t, toast } from "../core.js";
+import { addLabels, api, errorText, feedSubscribe, fmtDate, h, hasLabel, lang, onLeave, refocus, route, session, t, toast } from "../core.js";
 import { localDigits, people, personName, showFieldErrors } from "./routing.js";
 
 addLabels({
@@ -203,7 +203,7 @@ route("#/review", {
     let seq = 0;
     const list = h("div", { class: "conflict-list", id: "review-list" });
     const countEl = h("span", { class: "muted", "aria-live": "polite" });
-    const empty = h("p", { class: "muted", hidden: true });
+    const empty = h("p", { class: "muted", hidden: true, tabindex: "-1" });
     const errors = h("div", { "aria-live": "assertive" });
     const more = h("button", { type: "button", class: "secondary", hidden: true, onclick: () => load(true) }, t("review.more"));
     // Dispatch settles the selected open conflicts in one request (POST /v1/conflicts/settle).
@@ -238,7 +238,7 @@ route("#/review", {
       } catch (err) {
         errors.append(h("div", { class: "error", role: "alert" }, errorText(err)));
       }
-      await load(false, true);
+      await load(false, true, 0);
     }
     for (const action of ["accept", "overrule"]) {
       settleButtons.push(h("button", { type: "button", class: action === "overrule" ? "danger" : "", disabled: true, dataset: { settle: action },
@@ -253,7 +253,9 @@ route("#/review", {
         load(false);
       } }, t("review." + s))));
 
-    async function load(append, keepErrors) {
+    // focusAt: after a conflict is settled, the focus goes to the card now in
+    // its place (the next one), or to the list's end, not to the page's start.
+    async function load(append, keepErrors, focusAt = -1) {
       const my = ++seq;
       if (!keepErrors) errors.replaceChildren();
       try {
@@ -262,9 +264,11 @@ route("#/review", {
         const page = await api("GET", "/v1/conflicts?" + p);
         await complaintNumbers(page.items, complaints);
         if (my !== seq) return;
+        const prev = !append && list.contains(document.activeElement) ? document.activeElement : null;
+        if (prev && focusAt < 0) focusAt = [...list.children].findIndex((c) => c.contains(prev));
         if (!append) list.replaceChildren();
         for (const cf of page.items) {
-          const card = conflictCard(cf, { who, complaints }, () => load(false));
+          const card = conflictCard(cf, { who, complaints }, () => load(false, false, [...list.children].indexOf(card)));
           if (canSettle && cf.status === "open") {
             const boxId = "cf-select-" + cf.id;
             card.querySelector(".conflict-head").prepend(h("input", { id: boxId, type: "checkbox", dataset: { select: cf.id },
@@ -279,6 +283,12 @@ route("#/review", {
         empty.hidden = list.children.length > 0;
         empty.textContent = t(status === "open" ? "review.empty" : "review.emptyResolved");
         countEl.textContent = t("review.count", { n: list.children.length }) + (next ? "+" : "");
+        if (focusAt >= 0) {
+          const card = list.children[Math.min(focusAt, list.children.length - 1)];
+          const fallback = card?.querySelector("input, .value-box, button:not([disabled])") || (empty.hidden ? null : empty) || more;
+          if (prev) refocus(prev, fallback);
+          else fallback?.focus();
+        }
       } catch (err) {
         if (my === seq) errors.append(h("div", { class: "error", role: "alert" }, errorText(err)));
       }

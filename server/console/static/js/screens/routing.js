@@ -2,7 +2,7 @@
 // times, and the routing actions (assign, reassign, refer, withdraw, close)
 // with their dialogs. Used by the board and the complaint screens; it
 // registers no route of its own.
-import { addLabels, api, distanceM, errorText, field, fieldErrorText, fmtDate, fmtDuration, fmtNumber, h, lang, session, t, toast } from "../core.js";
+import { addLabels, api, distanceM, errorText, field, fieldErrorText, fmtDate, fmtDuration, fmtNumber, h, lang, refocus, session, t, toast } from "../core.js";
 
 addLabels({
   fa: {
@@ -209,7 +209,12 @@ function openDialog(title, body, submitLabel, submit, opts = {}) {
   const form = h("form", { class: "dialog-form", novalidate: true }, h("h2", { id: titleId }, title), body, errors, h("div", { class: "actions" }, ok, cancel));
   const dlg = h("dialog", { "aria-labelledby": titleId, class: "routing-dialog" }, form);
   cancel.addEventListener("click", () => dlg.close());
-  dlg.addEventListener("close", () => dlg.remove());
+  // The control that opened the dialog may be redrawn by what the dialog did.
+  const opener = document.activeElement;
+  dlg.addEventListener("close", () => {
+    dlg.remove();
+    setTimeout(() => refocus(opener, document.getElementById("main")), 0);
+  });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     ok.disabled = true;
