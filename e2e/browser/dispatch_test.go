@@ -196,6 +196,7 @@ func TestBoardRouting(t *testing.T) {
 	b.wait("the board's complaints", `return document.getElementById("main").innerText.includes("شعبه یک تامین اجتماعی قزوین");`)
 	b.checkA11y("board")
 	b.screenshot("board")
+	assert.NotRegexp(t, `[۰-۹],`, b.mainText(), "Persian dates and times joined by the Persian comma")
 
 	// Route the first complaint: its assign action opens a dialog listing
 	// the inspectors with their workload and distance; pick one, assign.

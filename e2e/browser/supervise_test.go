@@ -62,9 +62,13 @@ func TestReportAndExport(t *testing.T) {
 		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, BrowserContextID: bc, DownloadPath: dir, EventsEnabled: ptr(true)})
 	require.NoError(t, err)
 	done := make(chan string, 4)
+	names := make(chan string, 4)
 	require.NoError(t, chromedp.ListenBrowser(b.ctx, func(ev any) {
 		if p, ok := ev.(*cdpbrowser.EventDownloadProgress); ok && p.State == cdpbrowser.DownloadProgressStateCompleted {
 			done <- p.GUID
+		}
+		if w, ok := ev.(*cdpbrowser.EventDownloadWillBegin); ok {
+			names <- w.SuggestedFilename
 		}
 	}))
 
@@ -76,6 +80,13 @@ func TestReportAndExport(t *testing.T) {
 	b.wait("a chart", `return $all("#main svg").length > 0;`)
 	b.checkA11y("reports")
 	b.screenshot("report")
+	// A count axis in whole steps; the series named in a legend that wraps.
+	ticks := eval[[]string](b, `return $all("section[aria-labelledby=r-trend] svg text.chart-value").map((el) => el.textContent);`)
+	require.NotEmpty(t, ticks)
+	for _, v := range ticks {
+		assert.Regexp(t, `^[۰-۹]+$`, v, "a whole number of complaints")
+	}
+	assert.Equal(t, 4, eval[int](b, `return $all("section[aria-labelledby=r-trend] .chart-legend li").length;`), "one legend entry a category")
 
 	// The agency ranking's CSV export (its name says which table; its text says CSV).
 	b.click("the agencies' CSV export", `return $all("#main button").find((el) => $norm(el.textContent).includes(`+jsq(b.label("reports.csv"))+`) && $name(el).includes(`+jsq(b.label("reports.agencies"))+`));`)
@@ -85,6 +96,7 @@ func TestReportAndExport(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		b.fatalf("the CSV export did not download")
 	}
+	assert.Regexp(t, `^favad-agencies-14\d\d-\d\d-\d\d_14\d\d-\d\d-\d\d\.csv$`, <-names, "the file named by its Solar Hijri dates")
 	data, err := os.ReadFile(filepath.Join(dir, guid))
 	require.NoError(t, err)
 	require.True(t, bytes.HasPrefix(data, []byte("\uFEFF")), "UTF-8 with a BOM: %q", data[:min(len(data), 40)])

@@ -206,7 +206,7 @@ function hbarChart(title, desc, rows, { max, cls = "bar", half = false } = {}) {
 /** columnChart draws stacked columns, one per period, oldest at the reading start. */
 function columnChart(title, desc, cols, series) {
   // A few months take a few columns' width, not the whole line.
-  const W = Math.min(chartWidth(false), Math.max(560, 54 + cols.length * 110)), H = 260, left = 44, bottom = 46, top = 12, right = 10;
+  const W = Math.min(chartWidth(false), Math.max(560, 54 + cols.length * 110)), H = 236, left = 44, bottom = 24, top = 12, right = 10;
   const rtl = lang() === "fa";
   const totals = cols.map((c) => series.reduce((n, sr) => n + (c.values[sr.key] || 0), 0));
   const max = niceMax(Math.max(1, ...totals));
@@ -231,25 +231,22 @@ function columnChart(title, desc, cols, series) {
       svg.append(s("rect", { x: cx - bw / 2, y, width: bw, height: hgt, class: "bar " + sr.cls }));
     }
     if (totals[i]) svg.append(s("text", { x: cx, y: y - 4, "text-anchor": "middle", class: "chart-value" }, fmtNumber(totals[i])));
-    svg.append(s("text", { x: cx, y: H - bottom + 16, "text-anchor": "middle", class: "chart-label" }, isolate(c.label)));
+    svg.append(s("text", { x: cx, y: H - bottom + 17, "text-anchor": "middle", class: "chart-label" }, isolate(c.label)));
   });
-  // legend
-  let lx = rtl ? W - left : left;
-  for (const sr of series) {
-    const text = isolate(sr.label);
-    const width = 16 + sr.label.length * 6.5 + 14;
-    const x = rtl ? lx - 12 : lx;
-    svg.append(s("rect", { x, y: H - 18, width: 12, height: 12, class: "bar " + sr.cls }),
-      s("text", { x: rtl ? x - 4 : x + 16, y: H - 8, "text-anchor": rtl ? "end" : "start", class: "chart-label" }, text));
-    lx = rtl ? lx - width : lx + width;
-  }
   return svg;
 }
 
+/** chartLegend names a chart's series in HTML, which wraps however long the names are. */
+function chartLegend(series) {
+  return h("ul", { class: "chart-legend" }, series.map((sr) => h("li", {}, h("span", { class: "swatch " + sr.cls, "aria-hidden": "true" }), sr.label)));
+}
+
+/** niceMax is the top of a count axis of four steps: whole, round steps (1, 2, 3, 4, 5, 6, 8, 10, 20, 25…), never half a complaint. */
 function niceMax(v) {
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return Math.max(4, m * p);
-  return v;
+  const need = Math.max(1, Math.ceil(v / 4));
+  const p = 10 ** Math.floor(Math.log10(need));
+  for (const m of [1, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (Number.isInteger(m * p) && m * p >= need) return 4 * m * p;
+  return 4 * need;
 }
 
 // ---- tables -------------------------------------------------------------
@@ -261,8 +258,16 @@ function table(caption, headers, rows) {
       : h("tr", {}, h("td", { colspan: headers.length, class: "muted" }, t("reports.empty"))))));
 }
 
+/** fileDate writes a YYYY-MM-DD date for a file name: Solar Hijri in Persian, with ASCII digits. */
+function fileDate(iso) {
+  if (!iso || lang() !== "fa") return iso || "";
+  const [gy, gm, gd] = iso.split("-").map(Number);
+  const { jy, jm, jd } = toJalali(gy, gm, gd);
+  return `${jy}-${String(jm).padStart(2, "0")}-${String(jd).padStart(2, "0")}`;
+}
+
 function exportButtons(what, path, q) {
-  const stamp = (state.from || "") + (state.to ? "_" + state.to : "");
+  const stamp = fileDate(state.from) + (state.to ? "_" + fileDate(state.to) : "");
   const mk = (format) => h("button", {
     type: "button", class: "secondary",
     "aria-label": t("reports.exportOf", { what, button: t(format === "csv" ? "reports.csv" : "reports.xlsx") }),
@@ -303,7 +308,7 @@ function trendSection(ts) {
   const title = t("reports.trend");
   const rows = ts.points.map((p) => [monthLabel(p), fmtNumber(p.complaints), ...categories.map((c) => fmtNumber(p.by_category[c])), fmtNumber(substantiated(p.outcomes))]);
   return section("r-trend", title, t("reports.trend.desc"),
-    h("figure", { class: "chart-box" }, columnChart(t("reports.chartOf", { what: title }), t("reports.trend.desc") + " " + t("reports.valuesIn"), cols, series)),
+    h("figure", { class: "chart-box" }, columnChart(t("reports.chartOf", { what: title }), t("reports.trend.desc") + " " + t("reports.valuesIn"), cols, series), chartLegend(series)),
     table(title, [t("reports.month"), t("reports.complaints"), ...categories.map((c) => t("category." + c)), t("reports.substantiated")], rows),
     exportButtons(title, "/v1/reports/timeseries", query({ by: "month" })));
 }
