@@ -69,13 +69,20 @@ const remakeSlots = 2
 
 // Remake makes the thumbnail of e, one made before but missing now (the
 // thumbnail directory stays on the node that made it, and a standby
-// promoted after a failover has none), and opens it. It waits its turn
-// behind at most remakeSlots others and behind a Run working on the same
-// bytes, until ctx is done. An image that cannot be thumbnailed, or bytes
-// missing from the blob store, give an error matching ErrNoThumbnail.
-func (t *Thumbnailer) Remake(ctx context.Context, e inspector.Evidence) (*os.File, error) {
+// promoted after a failover has none), and returns it. It is kept in the
+// directory for the next request if it can be; one that cannot be written
+// (a full or read-only disk) is logged and returned all the same. It waits
+// its turn behind at most remakeSlots others and behind a Run working on
+// the same bytes, until ctx is done. An image that cannot be thumbnailed,
+// or bytes missing from the blob store, give an error matching
+// ErrNoThumbnail; any other error is the blob store's.
+func (t *Thumbnailer) Remake(ctx context.Context, e inspector.Evidence) ([]byte, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
+	}
+	p := t.Path(e.SHA256)
+	if p == "" {
+		return nil, fmt.Errorf("%w: evidence hash %q is not a SHA-256", ErrNoThumbnail, e.SHA256)
 	}
 	t.mu.Lock()
 	if t.remakes == nil {
@@ -97,14 +104,22 @@ func (t *Thumbnailer) Remake(ctx context.Context, e inspector.Evidence) (*os.Fil
 		}
 	}
 	defer t.release(e.SHA256)
-	if _, err := t.thumbnail(ctx, e); err != nil {
+	if jpg, err := os.ReadFile(p); err == nil {
+		return jpg, nil // made while this one waited
+	}
+	jpg, err := t.make(ctx, e)
+	if err != nil {
 		if permanent(err) {
 			return nil, fmt.Errorf("%w: %w", ErrNoThumbnail, err)
 		}
 		return nil, err
 	}
+	if err := writeFileAtomic(p, jpg); err != nil {
+		t.logger().Error("thumbnail made again but not kept", "evidence", e.ID, "sha256", e.SHA256, "err", err)
+		return jpg, nil
+	}
 	t.logger().Info("thumbnail made again", "evidence", e.ID, "sha256", e.SHA256)
-	return t.Open(e.SHA256)
+	return jpg, nil
 }
 
 // Validate reports a Thumbnailer that lacks a required field.
@@ -297,9 +312,21 @@ func (t *Thumbnailer) thumbnail(ctx context.Context, e inspector.Evidence) (bool
 	if _, err := os.Stat(p); err == nil {
 		return true, nil
 	}
+	jpg, err := t.make(ctx, e)
+	if err != nil {
+		return false, err
+	}
+	if err := writeFileAtomic(p, jpg); err != nil {
+		return false, fmt.Errorf("write thumbnail: %w", err)
+	}
+	return true, nil
+}
+
+// make makes the thumbnail of e from its bytes in the blob store.
+func (t *Thumbnailer) make(ctx context.Context, e inspector.Evidence) ([]byte, error) {
 	f, _, _, err := t.Blobs.Open(e.SHA256)
 	if err != nil {
-		return false, fmt.Errorf("open blob: %w", err)
+		return nil, fmt.Errorf("open blob: %w", err)
 	}
 	defer f.Close()
 	ct := e.SniffedType
@@ -310,14 +337,7 @@ func (t *Thumbnailer) thumbnail(ctx context.Context, e inspector.Evidence) (bool
 	if maxSide <= 0 {
 		maxSide = DefaultMaxSide
 	}
-	jpg, err := Thumbnail(ctxReader{ctx, f}, ct, maxSide)
-	if err != nil {
-		return false, err
-	}
-	if err := writeFileAtomic(p, jpg); err != nil {
-		return false, fmt.Errorf("write thumbnail: %w", err)
-	}
-	return true, nil
+	return Thumbnail(ctxReader{ctx, f}, ct, maxSide)
 }
 
 // claim marks the bytes with hash sha as being worked on; false if they are.

@@ -142,4 +142,17 @@ func TestEvidenceThumbnailDownload(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.Equal(t, full, r.body, "the same thumbnail, made again")
 	assert.FileExists(t, th.Path(sum))
+
+	// A thumbnail directory that cannot be written (here a file stands where
+	// its shard's directory goes; a full disk is the same): the thumbnail is
+	// shown all the same, made again at each request, not blamed on the
+	// blob store.
+	shard := filepath.Dir(th.Path(sum))
+	require.NoError(t, os.RemoveAll(shard))
+	require.NoError(t, os.WriteFile(shard, []byte("not a directory"), 0o600))
+	for range 2 {
+		r = e.api(call{method: "GET", path: path, token: e.token("dispatcher")})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.Equal(t, full, r.body, "the same thumbnail, made again")
+	}
 }

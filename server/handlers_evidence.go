@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -23,9 +24,9 @@ type ThumbnailSource interface {
 	// Open opens the thumbnail, or answers an error matching fs.ErrNotExist.
 	Open(sha string) (*os.File, error)
 	// Remake makes a thumbnail made before but missing now (lost with the
-	// node that made it) and opens it; an error matching fs.ErrNotExist
-	// says none can be made.
-	Remake(ctx context.Context, e inspector.Evidence) (*os.File, error)
+	// node that made it) and returns it; an error matching fs.ErrNotExist
+	// says none can be made, any other is the blob store's.
+	Remake(ctx context.Context, e inspector.Evidence) ([]byte, error)
 }
 
 // remakeTimeout bounds making a lost thumbnail again within a request.
@@ -121,12 +122,16 @@ func (s *Server) evidenceThumbnail(c echo.Context) error {
 		return inspector.Errorf(inspector.CodeNotFound, "this evidence has no thumbnail (yet)")
 	}
 	f, err := s.cfg.Thumbnails.Open(e.SHA256)
-	if errors.Is(err, fs.ErrNotExist) {
+	if err != nil {
 		// Recorded as made, but not here: made on another node (a promoted
-		// standby's directory starts empty), or removed. Made again.
+		// standby's directory starts empty), or removed; or the directory
+		// cannot be read. Made again.
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.log(c).Error("thumbnail directory unreadable; making the thumbnail again", "evidence", e.ID, "err", err)
+		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), remakeTimeout)
 		defer cancel()
-		f, err = s.cfg.Thumbnails.Remake(ctx, e)
+		jpg, err := s.cfg.Thumbnails.Remake(ctx, e)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			return inspector.Errorf(inspector.CodeNotFound, "the thumbnail is missing, and cannot be made again")
@@ -135,9 +140,7 @@ func (s *Server) evidenceThumbnail(c echo.Context) error {
 		case err != nil:
 			return blobUnavailable(s.log(c), "make a missing thumbnail again", err)
 		}
-	}
-	if err != nil {
-		return err
+		return serveImmutable(c, e.SHA256+"-thumb", "image/jpeg", "inline", s.cfg.Now(), bytes.NewReader(jpg))
 	}
 	defer f.Close()
 	st, err := f.Stat()
