@@ -26,7 +26,7 @@ build:
 ## read goes through the merge of what waits (sync/indexbehind.go), and once more with what waits
 ## moved every 3 entries, so that entries placed, waiting and moved mix at every point
 test:
-	$(GO) test -race -count=1 -timeout 8m $(PKGS)
+	$(GO) test -race -count=1 -timeout 10m $(PKGS)
 	FAVAD_TEST_INDEX_BEHIND=keep $(GO) test -race -count=1 -timeout 4m ./sync/
 	FAVAD_TEST_INDEX_BEHIND=3 $(GO) test -count=1 -timeout 4m ./sync/
 
