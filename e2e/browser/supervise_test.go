@@ -72,6 +72,8 @@ func TestReportAndExport(t *testing.T) {
 		}
 	}))
 
+	// The phone inspector, who resolved one complaint, has left.
+	e.api("POST", "/v1/users/"+e.users["phone"].ID+"/disable", e.token("admin"), nil, nil)
 	b.login("supervisor", testseed.Password)
 	if h := b.hash(); h != "#/reports" {
 		b.fatalf("the supervisor starts on %s, want #/reports", h)
@@ -87,6 +89,13 @@ func TestReportAndExport(t *testing.T) {
 		assert.Regexp(t, `^[۰-۹]+$`, v, "a whole number of complaints")
 	}
 	assert.Equal(t, 4, eval[int](b, `return $all("section[aria-labelledby=r-trend] .chart-legend li").length;`), "one legend entry a category")
+	// An inspector who has left is named, and marked.
+	b.waitText(strings.ReplaceAll(b.label("reports.inspectorLeft"), "{name}", e.users["phone"].DisplayName))
+	assert.NotContains(t, b.mainText(), e.users["phone"].ID)
+	// One office's report: the office filter lists the offices, by name.
+	offices := eval[[]string](b, `return [...document.getElementById("rep-office").options].map((o) => o.value).filter(Boolean);`)
+	assert.Contains(t, offices, "QZ-SSO-01")
+	assert.Greater(t, len(offices), 3)
 
 	// The agency ranking's CSV export (its name says which table; its text says CSV).
 	b.click("the agencies' CSV export", `return $all("#main button").find((el) => $norm(el.textContent).includes(`+jsq(b.label("reports.csv"))+`) && $name(el).includes(`+jsq(b.label("reports.agencies"))+`));`)

@@ -20,7 +20,7 @@ addLabels({
     "reports.preset.month": "این ماه", "reports.preset.30d": "۳۰ روز گذشته", "reports.preset.year": "امسال",
     "reports.period": "بازه: {from} تا {to}", "reports.catchingUp": "گزارش‌ها هنوز در حال خواندن آخرین تغییرها هستند؛ ارقام ممکن است کمی عقب باشند.",
     "reports.loading": "در حال بارگیری…", "reports.empty": "در این بازه چیزی برای نمایش نیست.",
-    "reports.csv": "خروجی CSV", "reports.xlsx": "خروجی اکسل", "reports.exportOf": "{button} — {what}",
+    "reports.inspectorLeft": "{name} (غیرفعال)", "reports.csv": "خروجی CSV", "reports.xlsx": "خروجی اکسل", "reports.exportOf": "{button} — {what}",
     "reports.trend": "روند ماهانه (خورشیدی)", "reports.trend.desc": "شمار شکایت‌ها در هر ماه خورشیدی، به تفکیک موضوع.",
     "reports.month": "ماه", "reports.complaints": "شکایت‌ها", "reports.substantiated": "تأییدشده",
     "reports.agencies": "رتبه‌بندی دستگاه‌ها", "reports.agencies.desc": "دستگاه‌ها به ترتیب شمار شکایت‌ها.",
@@ -52,7 +52,7 @@ addLabels({
     "reports.preset.month": "This Solar Hijri month", "reports.preset.30d": "Last 30 days", "reports.preset.year": "This year",
     "reports.period": "Period: {from} to {to}", "reports.catchingUp": "The reports are still reading the latest changes; figures may lag a little.",
     "reports.loading": "Loading…", "reports.empty": "Nothing to show in this period.",
-    "reports.csv": "Export CSV", "reports.xlsx": "Export Excel", "reports.exportOf": "{button} — {what}",
+    "reports.inspectorLeft": "{name} (disabled)", "reports.csv": "Export CSV", "reports.xlsx": "Export Excel", "reports.exportOf": "{button} — {what}",
     "reports.trend": "Trend by Solar Hijri month", "reports.trend.desc": "Complaints called in each Solar Hijri month, by category.",
     "reports.month": "Month", "reports.complaints": "Complaints", "reports.substantiated": "Substantiated",
     "reports.agencies": "Agency ranking", "reports.agencies.desc": "Agencies by number of complaints.",
@@ -129,9 +129,12 @@ function repeatQuery(extra = {}) {
 async function loadReference() {
   if (reference) return reference;
   const [agencies, offices, inspectors] = await Promise.all([
-    api("GET", "/v1/agencies"), api("GET", "/v1/offices"), api("GET", "/v1/inspectors").catch(() => ({ items: [] })),
+    api("GET", "/v1/agencies"), api("GET", "/v1/offices"), api("GET", "/v1/people").catch(() => ({ items: [] })),
   ]);
-  const provinces = [...new Set(offices.items.map((o) => o.province))].sort();
+  // One entry a province however its name was typed (Arabic or Persian letters): the API's filter folds them too.
+  const byFolded = new Map();
+  for (const o of offices.items) if (!byFolded.has(normalizeText(o.province))) byFolded.set(normalizeText(o.province), o.province);
+  const provinces = [...byFolded.values()].sort((a, b) => a.localeCompare(b, "fa"));
   reference = {
     agencies: new Map(agencies.items.map((a) => [a.code, a])),
     offices: new Map(offices.items.map((o) => [o.code, o])),
@@ -147,7 +150,12 @@ const agencyName = (code) => {
   return lang() === "en" && a.name_en ? a.name_en : a.name_fa;
 };
 const officeName = (code) => reference?.offices.get(code)?.name_fa || code;
-const inspectorName = (id) => reference?.inspectors.get(id)?.display_name || id;
+/** inspectorName names an inspector, those who have left too (marked), from /v1/people. */
+const inspectorName = (id) => {
+  const u = reference?.inspectors.get(id);
+  if (!u) return id;
+  return u.disabled ? t("reports.inspectorLeft", { name: u.display_name }) : u.display_name;
+};
 
 // ---- SVG charts -----------------------------------------------------------
 const SVG = "http://www.w3.org/2000/svg";
@@ -441,7 +449,7 @@ function filterForm(ref, onApply) {
       (!province.value || normalizeText(o.province) === normalizeText(province.value)))
       .sort((a, b) => a.name_fa.localeCompare(b.name_fa, "fa"));
     const keep = office.value || state.office;
-    office.replaceChildren(h("option", { value: "" }, t("reports.all")), list.map((o) => h("option", { value: o.code, selected: keep === o.code }, o.name_fa)));
+    office.replaceChildren(h("option", { value: "" }, t("reports.all")), ...list.map((o) => h("option", { value: o.code, selected: keep === o.code }, o.name_fa + " — " + o.city)));
   };
   agency.addEventListener("change", fillOffices);
   province.addEventListener("change", fillOffices);
