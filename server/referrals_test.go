@@ -18,6 +18,7 @@ type referralJSON struct {
 	Status       string `json:"status"`
 	TrackingCode string `json:"tracking_code"`
 	CallID       string `json:"call_id"`
+	Version      uint64 `json:"version"`
 	Caller       *struct {
 		Name, Phone string
 	} `json:"caller"`
@@ -204,12 +205,28 @@ func TestOfficeAttachesAFileToItsAnswer(t *testing.T) {
 	r = e.tusCreate(office, int64(len(photo)), evidenceMeta(id, sum, "image/jpeg"))
 	assert.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
 
-	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/answer", office, map[string]any{
+	answer := map[string]any{
 		"action": "corrected", "text": "تصویر دفتر حضور و غیاب پیوست است",
 		"attachments": []map[string]any{{"id": id, "kind": "document", "content_type": "image/jpeg", "size": len(photo), "sha256": sum}},
-	}))
+	}
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/answer", office, answer))
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.Contains(t, string(r.body), id)
+	r.json(t, &c)
+	answered := c.Version
+
+	// Its reply lost, the office sends the same answer again: the answer on
+	// record, nothing written twice. Another answer is refused, saying when
+	// the referral was answered.
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/answer", office, answer))
+	require.Equal(t, http.StatusOK, r.status, "the same answer again: %s", r.body)
+	r.json(t, &c)
+	assert.Equal(t, answered, c.Version, "nothing written twice")
+	assert.Equal(t, "referral_answered", c.Status)
+	r = e.do(newCall("POST", "/v1/complaints/"+c.ID+"/referral/answer", office, map[string]any{"action": "disciplinary", "text": "پاسخ دیگری"}))
+	require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+	assert.EqualValues(t, "illegal_transition", r.problem(t).Code)
+	assert.Contains(t, r.problem(t).Detail, "answered already")
 
 	ev, status := e.evidence(office, id)
 	require.Equal(t, http.StatusOK, status)

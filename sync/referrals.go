@@ -228,6 +228,21 @@ func (s *Store) AcknowledgeReferral(actor Actor, u inspector.User, id string) (i
 	})
 }
 
+// sameAnswer reports whether in is the answer on record sent again: the same
+// action, text and attachments (by their ids, which the office's client
+// keeps across retries).
+func sameAnswer(a *inspector.ReferralAnswer, in ReferralAnswerInput) bool {
+	if a.Action != in.Action || a.Text != in.Text || len(a.EvidenceIDs) != len(in.Attachments) {
+		return false
+	}
+	for i, at := range in.Attachments {
+		if a.EvidenceIDs[i] != at.ID {
+			return false
+		}
+	}
+	return true
+}
+
 // ReferralAnswerInput is what an office sends to answer a referral.
 type ReferralAnswerInput struct {
 	Action      inspector.ReferralAction
@@ -284,6 +299,12 @@ func (s *Store) AnswerReferral(actor Actor, u inspector.User, id string, in Refe
 	return s.changeComplaint(actor, id, func(t *tx, c *inspector.Complaint) (string, map[string]string, error) {
 		if err := t.requireCovers(u, c); err != nil {
 			return "", nil, err
+		}
+		if a := c.Referral.Answer; a != nil {
+			if sameAnswer(a, in) {
+				return "", nil, nil // sent again after a lost reply: the answer on record
+			}
+			return "", nil, inspector.Errorf(inspector.CodeIllegalTransition, "the referral was answered already, at %s", a.AnsweredAt.In(inspector.IranTime).Format("2006-01-02 15:04"))
 		}
 		from := c.OfficeStatus()
 		if err := inspector.Transition(from, inspector.StatusReferralAnswered); err != nil {

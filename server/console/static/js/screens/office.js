@@ -23,7 +23,10 @@ addLabels({
     "office.upload": "بارگذاری {name}", "office.uploading": "در حال بارگذاری {name}…", "office.uploaded": "{name} بارگذاری شد",
     "office.uploadFailed": "بارگذاری {name} ناموفق بود", "office.retry": "تلاش دوباره", "office.attachments": "پیوست‌ها: {n}",
     "office.none": "شکایتی در این فهرست نیست.", "office.more": "موارد بیشتر", "office.required": "شرح پاسخ را بنویسید",
-    "office.chooseAction": "اقدام را انتخاب کنید",
+    "office.chooseAction": "اقدام را انتخاب کنید", "office.empty": "فایل {name} خالی است", "office.notSent": "پاسخ فرستاده نشد:",
+    "office.alreadyAnswered": "این شکایت پیش‌تر پاسخ داده شده است؛ پاسخ ثبت‌شده در زیر آمده است.",
+    "office.missing": "پیوست «{name}» به سرور نرسیده است؛ همان فایل را دوباره انتخاب کنید.", "office.missingFile": "پیوست {n}",
+    "office.chooseAgain": "انتخاب دوباره «{name}»", "office.notTheFile": "این همان فایل نیست (اندازه یا محتوایش فرق دارد).",
   },
   en: {
     "office.title": "Referred complaints", "office.nav": "Referred complaints",
@@ -42,7 +45,10 @@ addLabels({
     "office.upload": "Upload {name}", "office.uploading": "Uploading {name}…", "office.uploaded": "{name} uploaded",
     "office.uploadFailed": "Uploading {name} failed", "office.retry": "Retry", "office.attachments": "Attachments: {n}",
     "office.none": "No complaints in this list.", "office.more": "More", "office.required": "Write the answer",
-    "office.chooseAction": "Choose the action taken",
+    "office.chooseAction": "Choose the action taken", "office.empty": "{name} is empty", "office.notSent": "The answer was not sent:",
+    "office.alreadyAnswered": "This complaint was answered already; the answer on record is below.",
+    "office.missing": "The attachment “{name}” has not reached the server; choose the same file again.", "office.missingFile": "attachment {n}",
+    "office.chooseAgain": "Choose “{name}” again", "office.notTheFile": "This is not the same file (its size or content differs).",
   },
 });
 
@@ -97,7 +103,45 @@ function answerView(c) {
     h("div", { class: "meta" }, h("span", { class: "badge ok" }, t("office.action." + a.action)), h("span", {}, t("office.answeredAt", { at: fmtDate(a.answered_at) }))),
     h("p", { class: "desc" }, a.text),
     a.evidence_ids?.length ? h("div", { class: "muted" }, t("office.attachments", { n: a.evidence_ids.length })) : null,
-    uploadsView(a.evidence_ids || []));
+    uploadsView(a.evidence_ids || []), missingView(a.evidence_ids || []));
+}
+
+/**
+ * missingView asks the server for the answer's attachments that never
+ * arrived (an upload failed, and the page was closed before its retry) and
+ * offers to choose each file again; the bytes must be the ones declared.
+ */
+function missingView(ids) {
+  const box = h("div", { "aria-live": "polite" });
+  ids.forEach(async (id, i) => {
+    if (pendingUploads.has(id)) return; // offered by uploadsView
+    let ev;
+    try { ev = await api("GET", "/v1/evidence/" + encodeURIComponent(id)); } catch (_) { return; }
+    if (ev.status !== "awaiting_upload") return;
+    const name = ev.note || t("office.missingFile", { n: i + 1 });
+    const input = h("input", { type: "file", id: "again-" + id, accept: ev.content_type, "aria-label": t("office.chooseAgain", { name }) });
+    const status = h("span", {}, t("office.missing", { name }));
+    const err = h("div", {});
+    input.addEventListener("change", async () => {
+      const f = input.files[0];
+      if (!f) return;
+      err.replaceChildren();
+      input.disabled = true;
+      try {
+        if (f.size !== ev.size || (await sha256Hex(f)) !== ev.sha256) throw new Error(t("office.notTheFile"));
+        status.textContent = t("office.uploading", { name });
+        await tusUpload(id, ev.sha256, retype(f, ev.content_type));
+        status.textContent = t("office.uploaded", { name });
+        input.remove();
+      } catch (e) {
+        status.textContent = t("office.missing", { name });
+        showError(err, e);
+        input.disabled = false;
+      }
+    });
+    box.append(h("div", { class: "field missing-upload" }, status, " ", input, err));
+  });
+  return box;
 }
 
 /** uploadsView lists files still to upload after an answer, with a retry button each. */
@@ -140,6 +184,9 @@ function answerForm(c, onDone) {
   const errors = h("div", { "aria-live": "assertive" });
   const progress = h("div", { class: "muted", "aria-live": "polite" });
   const send = h("button", { type: "submit" }, t("office.send"));
+  // Each file keeps its evidence id and hash across retries: an answer sent
+  // again after a lost reply is the same answer, which the server recognises.
+  const prepared = new Map();
   const form = h("form", { class: "inline-form", novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
     errors.replaceChildren();
@@ -151,10 +198,11 @@ function answerForm(c, onDone) {
     if (list.length > 10) problems.push({ field: t("office.files"), message: t("office.tooMany") });
     for (const f of list) {
       if (!allowedTypes.includes(typeOf(f))) problems.push({ field: t("office.files"), message: t("office.badType", { name: f.name }) });
-      else if (f.size > maxSize || f.size === 0) problems.push({ field: t("office.files"), message: t("office.tooBig", { name: f.name }) });
+      else if (f.size === 0) problems.push({ field: t("office.files"), message: t("office.empty", { name: f.name }) });
+      else if (f.size > maxSize) problems.push({ field: t("office.files"), message: t("office.tooBig", { name: f.name }) });
     }
     if (problems.length) {
-      showError(errors, { message: problems[0].message, fields: problems });
+      showError(errors, { message: t("office.notSent"), fields: problems });
       return;
     }
     send.disabled = true;
@@ -162,9 +210,12 @@ function answerForm(c, onDone) {
       progress.textContent = list.length ? t("office.hashing") : t("office.sending");
       const attachments = [];
       for (const f of list) {
-        const sha = await sha256Hex(f);
+        const key = [f.name, f.size, f.lastModified].join("|");
+        if (!prepared.has(key)) prepared.set(key, { id: uuidv4(), sha: await sha256Hex(f) });
+        const { id, sha } = prepared.get(key);
         const type = typeOf(f);
-        attachments.push({ id: uuidv4(), kind: type === "application/pdf" ? "document" : "photo", content_type: type, size: f.size, sha256: sha, file: f });
+        attachments.push({ id, kind: type === "application/pdf" ? "document" : "photo", content_type: type, size: f.size, sha256: sha,
+          note: f.name.slice(0, 200), file: f });
       }
       progress.textContent = t("office.sending");
       const body = { action, text: text.value.trim() };
@@ -181,6 +232,11 @@ function answerForm(c, onDone) {
       }
       onDone(updated);
     } catch (err) {
+      if (err.status === 409) {
+        // Answered already (another tab, a colleague): show the answer on record.
+        const now = await api("GET", `/v1/complaints/${encodeURIComponent(c.id)}`).catch(() => null);
+        if (now?.referral?.answer) { onDone(now, t("office.alreadyAnswered")); return; }
+      }
       showError(errors, err);
       send.disabled = false;
       progress.textContent = "";
@@ -203,19 +259,22 @@ function typeOf(f) {
 
 function retype(f, type) { return f.type === type ? f : new File([f], f.name, { type }); }
 
-async function card(c, redraw) {
+async function card(c, draw, notice) {
   const name = await officeName(c.office_code);
-  const errors = h("div", { "aria-live": "assertive" });
+  // The card is drawn again after what the liaison did on it: the focus goes to its heading, which says what it is now.
+  const redraw = async (updated, note) => { await draw(updated, note); document.getElementById("c-" + c.id)?.focus(); };
+  const errors = h("div", { "aria-live": "assertive" }, notice ? h("div", { class: "warning", role: "status" }, notice) : null);
   const ref = c.referral || {};
   const late = c.status === "referred_to_workplace" && ref.due_at && new Date(ref.due_at) < new Date();
   const ack = c.status === "referred_to_workplace" && !ref.acknowledged_at
     ? h("button", { type: "button", class: "secondary", onclick: async (e) => {
-      e.currentTarget.disabled = true;
-      try { redraw(await api("POST", `/v1/complaints/${encodeURIComponent(c.id)}/referral/acknowledge`)); } catch (err) { showError(errors, err); e.currentTarget.disabled = false; }
+      const btn = e.currentTarget; // gone from the event once it awaits
+      btn.disabled = true;
+      try { await redraw(await api("POST", `/v1/complaints/${encodeURIComponent(c.id)}/referral/acknowledge`)); } catch (err) { showError(errors, err); btn.disabled = false; }
     } }, t("office.ack"))
     : null;
   return h("article", { class: "card" + (late ? " overdue-card" : ""), "aria-labelledby": "c-" + c.id },
-    h("h2", { id: "c-" + c.id }, t("office.number", { n: c.number }), " — ", name),
+    h("h2", { id: "c-" + c.id, tabindex: "-1" }, t("office.number", { n: c.number }), " — ", name),
     h("div", { class: "meta" },
       h("span", { class: "badge" }, t("status." + c.status)), h("span", { class: "badge" }, t("category." + c.category)),
       h("span", { class: "badge" }, t("priority." + c.priority)), dueBadge(c)),
@@ -249,7 +308,7 @@ route("#/office", {
         if (!page.items.length && !cursor) list.append(h("p", { class: "card muted" }, t("office.none")));
         for (const c of page.items) {
           const slot = h("div", {});
-          const draw = async (updated) => { slot.replaceChildren(await card(updated, draw)); };
+          const draw = async (updated, notice) => { slot.replaceChildren(await card(updated, draw, notice)); };
           await draw(c);
           list.append(slot);
         }
