@@ -40,6 +40,15 @@ func NormalizeText(s string) string {
 	return b.String()
 }
 
+// arabicLetters are the Arabic keyboard's yeh and kaf, typed for the Persian ones.
+var arabicLetters = strings.NewReplacer("ي", "ی", "ى", "ی", "ك", "ک")
+
+// PersianLetters writes the Arabic keyboard's yeh and kaf in s as the
+// Persian letters, so that a name typed on either keyboard is stored one
+// way: lists then show one «قزوین», not «قزوين» beside it. Nothing else
+// changes (digits, spacing and the other letters stay as typed).
+func PersianLetters(s string) string { return arabicLetters.Replace(s) }
+
 // NormalizeDigits turns Persian and Arabic-Indic digits in s into ASCII and
 // leaves everything else alone. Use it for phone numbers and codes.
 func NormalizeDigits(s string) string {

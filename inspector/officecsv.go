@@ -69,6 +69,8 @@ func ParseOfficeCSV(r io.Reader, defaultProvince string) ([]OfficeRow, error) {
 		return nil, err
 	}
 	var rows []OfficeRow
+	officeLine := map[string]int{} // an office's code → the line that named it first
+	agencyRow := map[string]OfficeRow{}
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -137,6 +139,23 @@ func ParseOfficeCSV(r io.Reader, defaultProvince string) ([]OfficeRow, error) {
 					p.Add(at(check.column(f.Field)), f.Code, f.Message)
 				}
 			}
+		}
+		// A file names each office once, and each agency one way: else one
+		// row would silently overwrite another.
+		if first, ok := officeLine[row.Office.Code]; ok && row.Office.Code != "" {
+			p.Add(at("office_code"), "duplicate", fmt.Sprintf("office %s is on line %d too", row.Office.Code, first))
+		} else {
+			officeLine[row.Office.Code] = line
+		}
+		if a, ok := agencyRow[row.Agency.Code]; ok {
+			if NormalizeText(a.Agency.NameFa) != NormalizeText(row.Agency.NameFa) {
+				p.Add(at("agency_name_fa"), "mismatch", fmt.Sprintf("agency %s is named %q on line %d", row.Agency.Code, a.Agency.NameFa, a.Line))
+			}
+			if NormalizeText(a.Agency.NameEn) != NormalizeText(row.Agency.NameEn) {
+				p.Add(at("agency_name_en"), "mismatch", fmt.Sprintf("agency %s is named %q on line %d", row.Agency.Code, a.Agency.NameEn, a.Line))
+			}
+		} else {
+			agencyRow[row.Agency.Code] = row
 		}
 		rows = append(rows, row)
 	}

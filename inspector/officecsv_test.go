@@ -114,6 +114,24 @@ func TestParseOfficeCSVHeader(t *testing.T) {
 	})
 }
 
+// TestParseOfficeCSVFoldsArabicLetters: a file typed on an Arabic keyboard
+// (yeh and kaf) names the same agency, city and province as one typed on a
+// Persian one, and is stored in Persian letters.
+func TestParseOfficeCSVFoldsArabicLetters(t *testing.T) {
+	arabic := csvLine(map[string]string{"office_code": "QZ-SSO-02", "agency_name_fa": "سازمان تامين اجتماعي", "office_name_fa": "شعبه يك",
+		"city_fa": "تاكستان"})
+	persian := csvLine(map[string]string{"agency_name_fa": "سازمان تامین اجتماعی", "city_fa": "تاکستان"})
+	rows, err := inspector.ParseOfficeCSV(strings.NewReader(csvHeader+persian+arabic), "قزوين")
+	require.NoError(t, err, "the same agency, however its letters were typed")
+	require.Len(t, rows, 2)
+	for _, r := range rows {
+		assert.Equal(t, "سازمان تامین اجتماعی", r.Agency.NameFa)
+		assert.Equal(t, "تاکستان", r.Office.City)
+		assert.Equal(t, "قزوین", r.Office.Province)
+	}
+	assert.Equal(t, "شعبه یک", rows[1].Office.NameFa)
+}
+
 func TestParseOfficeCSVProblems(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -139,8 +157,12 @@ func TestParseOfficeCSVProblems(t *testing.T) {
 		{"bad phone", csvHeader + csvLine(map[string]string{"phone": "none"}), "قزوین", []string{"line 2: phone=invalid"}},
 		{"bad hours", csvHeader + csvLine(map[string]string{"opens": "7:30", "closes": "25:00"}), "قزوین", []string{"line 2: opens=invalid", "line 2: closes=invalid"}},
 		{"closes before opens", csvHeader + csvLine(map[string]string{"opens": "14:30", "closes": "07:30"}), "قزوین", []string{"line 2: closes=before_opens"}},
-		{"problems on two lines", csvHeader + csvLine(nil) + csvLine(map[string]string{"phone": "x"}) + csvLine(map[string]string{"city_fa": ""}), "قزوین",
+		{"problems on two lines", csvHeader + csvLine(nil) + csvLine(map[string]string{"office_code": "QZ-SSO-02", "phone": "x"}) + csvLine(map[string]string{"office_code": "QZ-SSO-03", "city_fa": ""}), "قزوین",
 			[]string{"line 3: phone=invalid", "line 4: city_fa=required"}},
+		{"one office twice", csvHeader + csvLine(nil) + csvLine(map[string]string{"office_name_fa": "شعبه دو"}), "قزوین",
+			[]string{"line 3: office_code=duplicate"}},
+		{"one agency named two ways", csvHeader + csvLine(nil) + csvLine(map[string]string{"office_code": "QZ-SSO-02", "agency_name_fa": "سازمان دیگر"}), "قزوین",
+			[]string{"line 3: agency_name_fa=mismatch"}},
 		{"short row", csvHeader + "QZ-SSO-01,SSO\n", "قزوین", nil}, // many problems; checked below to name line 2
 		{"malformed quoting", csvHeader + csvLine(nil) + "\"QZ,SSO\n", "قزوین", []string{"line 3=malformed"}},
 	}

@@ -91,7 +91,7 @@ func (n *NewComplaint) Validate(now time.Time) error {
 // Normalize trims and upper-cases the agency's code.
 func (a *Agency) Normalize() {
 	a.Code = strings.ToUpper(strings.TrimSpace(a.Code))
-	a.NameFa = strings.TrimSpace(a.NameFa)
+	a.NameFa = PersianLetters(strings.TrimSpace(a.NameFa))
 	a.NameEn = strings.TrimSpace(a.NameEn)
 }
 
@@ -116,10 +116,10 @@ func (a *Agency) Validate() error {
 func (o *Office) Normalize() {
 	o.Code = strings.ToUpper(strings.TrimSpace(o.Code))
 	o.AgencyCode = strings.ToUpper(strings.TrimSpace(o.AgencyCode))
-	o.NameFa = strings.TrimSpace(o.NameFa)
-	o.Province = strings.TrimSpace(o.Province)
-	o.City = strings.TrimSpace(o.City)
-	o.Address = strings.TrimSpace(o.Address)
+	o.NameFa = PersianLetters(strings.TrimSpace(o.NameFa))
+	o.Province = PersianLetters(strings.TrimSpace(o.Province))
+	o.City = PersianLetters(strings.TrimSpace(o.City))
+	o.Address = PersianLetters(strings.TrimSpace(o.Address))
 	o.Phone = NormalizeDigits(strings.TrimSpace(o.Phone))
 	o.Hours.Opens = NormalizeDigits(strings.TrimSpace(o.Hours.Opens))
 	o.Hours.Closes = NormalizeDigits(strings.TrimSpace(o.Hours.Closes))

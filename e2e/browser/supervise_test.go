@@ -215,3 +215,30 @@ func TestImportedOfficeIsOfferedAtOnce(t *testing.T) {
 	b.clickButton(b.label("admin.doImport"))
 	b.wait("the office offered to a new account", `return [...document.querySelectorAll("#na-office option")].some((o) => o.value === "TK-EDU-01");`)
 }
+
+// TestImportProblemsInPersian: a file naming one office twice is refused,
+// and its problems read in Persian: the line, the column, the problem in
+// words and which other line it clashes with; no English server text.
+func TestImportProblemsInPersian(t *testing.T) {
+	e := newEnv(t)
+	b := newTab(t, e.ts.URL)
+	b.login("admin", testseed.Password)
+	b.waitText(e.users["dispatcher"].DisplayName)
+	row := "TK-EDU-01,EDU,آموزش و پرورش,Education,آموزش و پرورش تاکستان,تاکستان,Takestan,36.0700,49.6950,028-35200000,07:30,13:30,Sat-Wed,قزوین\n"
+	csv := filepath.Join(t.TempDir(), "offices.csv")
+	require.NoError(t, os.WriteFile(csv, []byte("office_code,agency_code,agency_name_fa,agency_name_en,office_name_fa,city_fa,city_en,latitude,longitude,phone,opens,closes,workdays,province\n"+row+row), 0o600))
+	b.run("choosing the CSV file", chromedp.SetUploadFiles(chromedp.CSS("#imp-file"), []string{csv}))
+	b.clickButton(b.label("admin.doImport"))
+	b.waitText(b.label("admin.importErrors"))
+	table := eval[string](b, `return document.querySelector("section[aria-labelledby=a-import] table").innerText;`)
+	assert.Contains(t, table, b.label("err.field.duplicate"))
+	assert.Contains(t, table, strings.ReplaceAll(b.label("admin.sameAsLine"), "{n}", "۲"))
+	assert.NotContains(t, table, "is on line", "no English detail in the Persian console")
+	var offices struct {
+		Items []struct{ Code string } `json:"items"`
+	}
+	e.api("GET", "/v1/offices", e.token("admin"), nil, &offices)
+	for _, o := range offices.Items {
+		assert.NotEqual(t, "TK-EDU-01", o.Code, "nothing imported")
+	}
+}

@@ -178,7 +178,13 @@ export function showError(container, err) {
   container.replaceChildren();
   if (!err) return;
   container.append(h("div", { class: "error", role: "alert" }, errorText(err),
-    (err.fields || []).map((f) => h("div", {}, `${f.field}: ${fieldErrorText(f)}`))));
+    (err.fields || []).map((f) => h("div", {}, `${fieldName(f.field)}: ${fieldErrorText(f)}`))));
+}
+
+/** fieldName is an API field's name as the console's forms call it (password, not "password"), where it knows one. */
+export function fieldName(field) {
+  const key = "field." + field;
+  return currentLang === "fa" && hasLabel(key) ? t(key) : field;
 }
 
 /**
@@ -565,6 +571,17 @@ addLabels({
     "err.field.before_from": "باید پس از تاریخ آغاز باشد.", "err.field.range_too_long": "یک گزارش حداکثر دو سال را در بر می‌گیرد.",
     "err.field.in_future": "نمی‌تواند در آینده باشد.", "err.field.before_opens": "باید پس از ساعت شروع باشد.",
     "err.field.unknown": "شناخته نیست.", "err.field.reserved": "نام رزروشده است.",
+    "err.field.missing_column": "این ستون در سطر سرستون‌ها نیست.", "err.field.malformed": "ساختار CSV خراب است (مثلاً نقل‌قولی بسته نشده).",
+    "err.field.mismatch": "با سطر دیگری از همین فایل نمی‌خواند.", "err.field.too_many_rows": "سطرها بیش از اندازه مجاز یک بار ورود است.",
+    "err.field.control_character": "نویسه کنترلی دارد.", "err.field.invalid_utf8": "متن UTF-8 درست نیست.",
+    "err.account_disabled": "این حساب غیرفعال شده است؛ با مدیر سامانه تماس بگیرید.",
+    "field.password": "گذرواژه", "field.username": "نام کاربری", "field.display_name": "نام نمایشی", "field.role": "نقش",
+    "field.office_code": "شعبه", "field.agency_code": "دستگاه", "field.mode": "شیوه کار", "field.region": "حوزه",
+    "field.region.province": "استان", "field.region.cities": "شهرها", "field.from": "از تاریخ", "field.to": "تا تاریخ",
+    "field.province": "استان", "field.office": "شعبه", "field.agency": "دستگاه", "field.category": "موضوع",
+    "field.action": "اقدام", "field.text": "شرح", "field.note": "یادداشت", "field.reason": "دلیل", "field.outcome": "نتیجه",
+    "field.statement": "شرح", "field.inspector_id": "بازرس", "field.description": "شرح شکایت", "field.call_time": "زمان تماس",
+    "field.caller.phone": "تلفن تماس‌گیرنده", "field.caller.name": "نام تماس‌گیرنده", "field.call_id": "شناسه تماس", "field.priority": "اولویت",
     "core.hm": "{h} ساعت و {m} دقیقه", "core.m": "{m} دقیقه",
     "core.notFound": "این صفحه برای شما نیست.", "core.home": "بازگشت به خانه", "core.noScreen": "صفحه‌ای برای نقش شما در کنسول نیست.",
     "feed.live": "زنده", "feed.catching": "در حال به‌روزرسانی…", "feed.down": "قطع — تلاش دوباره…",

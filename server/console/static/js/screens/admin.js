@@ -2,7 +2,7 @@
 // disable and enable, reset a password), devices (list, revoke), the
 // enrolment QR code a phone app scans to sign an inspector in without a
 // password, and the offices CSV import with its line and column errors.
-import { addLabels, api, ApiError, fmtDate, fmtNumber, h, lang, rawFetch, route, session, showError, t, toast } from "../core.js";
+import { addLabels, api, ApiError, fmtDate, fieldErrorText, fmtNumber, h, lang, rawFetch, route, session, showError, t, toast } from "../core.js";
 import { forgetPeople, forgetReference } from "./routing.js";
 
 addLabels({
@@ -26,7 +26,7 @@ addLabels({
     "admin.inspector": "بازرس", "admin.makeCode": "ساخت کد QR", "admin.code": "کد (برای ورود دستی)", "admin.expires": "اعتبار تا {at}",
     "admin.server": "نشانی سرور: {url}", "admin.qrAlt": "کد QR ثبت گوشی برای {user}، تا {at}",
     "admin.importIntro": "فایل CSV با ستون‌های office_code، agency_code، agency_name_fa، agency_name_en، office_name_fa، city_fa، city_en، latitude، longitude، phone، opens، closes، workdays (و در صورت نیاز province و address). همه یا هیچ: اگر یک سطر ایراد داشته باشد هیچ چیز وارد نمی‌شود.",
-    "admin.file": "فایل CSV", "admin.importProvince": "استانِ سطرهای بی‌استان (اختیاری)", "admin.doImport": "ورود فایل",
+    "admin.file": "فایل CSV", "admin.importProvince": "استانِ سطرهای بی‌استان (اگر فایل ستون province ندارد لازم است)", "admin.sameAsLine": "نگاه کنید به سطر {n}", "admin.doImport": "ورود فایل",
     "admin.imported": "ورود انجام شد: {ac} دستگاه تازه، {au} دستگاه به‌روز، {oc} شعبه تازه، {ou} شعبه به‌روز، {un} بی‌تغییر",
     "admin.importErrors": "ایرادهای فایل (هیچ چیز وارد نشد)", "admin.line": "سطر", "admin.column": "ستون", "admin.problem": "ایراد", "admin.message": "توضیح",
     "admin.noFile": "فایلی انتخاب نشده",
@@ -51,7 +51,7 @@ addLabels({
     "admin.inspector": "Inspector", "admin.makeCode": "Make the QR code", "admin.code": "Code (to type by hand)", "admin.expires": "Good until {at}",
     "admin.server": "Server address: {url}", "admin.qrAlt": "Phone enrolment QR code for {user}, good until {at}",
     "admin.importIntro": "A CSV file with the columns office_code, agency_code, agency_name_fa, agency_name_en, office_name_fa, city_fa, city_en, latitude, longitude, phone, opens, closes, workdays (and optionally province, address). All or nothing: if any row has a problem nothing is imported.",
-    "admin.file": "CSV file", "admin.importProvince": "Province of rows without one (optional)", "admin.doImport": "Import",
+    "admin.file": "CSV file", "admin.importProvince": "Province of rows without one (required when the file has no province column)", "admin.sameAsLine": "see line {n}", "admin.doImport": "Import",
     "admin.imported": "Imported: {ac} agencies created, {au} updated; {oc} offices created, {ou} updated, {un} unchanged",
     "admin.importErrors": "Problems in the file (nothing was imported)", "admin.line": "Line", "admin.column": "Column", "admin.problem": "Problem", "admin.message": "Detail",
     "admin.noFile": "No file chosen",
@@ -291,9 +291,14 @@ function importSection(onImported) {
         out.append(h("p", { class: "error", role: "alert" }, t("admin.importErrors")),
           table(t("admin.importErrors"), [t("admin.line"), t("admin.column"), t("admin.problem"), t("admin.message")],
             body.errors.map((fe) => {
-              const m = /^line (\d+):\s*(.*)$/.exec(fe.field);
+              const m = /^line (\d+)(?::\s*(.*))?$/.exec(fe.field);
+              const column = m ? m[2] || "–" : fe.field;
+              // In Persian the problem in words; the server's English detail only where it names another line.
+              const other = /line (\d+)/.exec(fe.message);
+              const detail = lang() !== "fa" ? fe.message : other && ["duplicate", "mismatch"].includes(fe.code)
+                ? t("admin.sameAsLine", { n: fmtNumber(Number(other[1]), { useGrouping: false }) }) : "";
               return h("tr", {}, h("td", { class: "num" }, m ? fmtNumber(Number(m[1]), { useGrouping: false }) : "–"),
-                h("td", {}, h("span", { class: "code-text" }, m ? m[2] : fe.field)), h("td", {}, fe.code), h("td", {}, fe.message));
+                h("td", {}, h("span", { class: "code-text" }, column)), h("td", {}, fieldErrorText(fe)), h("td", {}, detail));
             })));
       } else {
         throw new ApiError(r.status, body);
