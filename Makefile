@@ -14,8 +14,11 @@ RUN_FLAGS := $(if $(filter command line,$(origin ADDR)),--addr $(ADDR)) $(if $(f
 .PHONY: run build test check fmt vet speclint vulncheck bench storm fuzz clean
 
 ## run: start the server with the Qazvin demo data (ADDR=, DATA= or FAVAD_ADDR, FAVAD_DATA to move it)
+# The binary is built, then run (not `go run`, which exits 1 when interrupted: make
+# then said "Error 1" after Ctrl-C had stopped the server cleanly).
 run:
-	$(GO) run ./cmd/favad serve $(strip $(RUN_FLAGS)) --demo
+	@$(GO) build -o bin/favad ./cmd/favad
+	exec ./bin/favad serve $(strip $(RUN_FLAGS)) --demo
 
 ## build: compile the favad binary into bin/
 build:

@@ -30,8 +30,14 @@ type accounts interface {
 }
 
 // openAccounts opens the accounts of the store in dataDir. A missing store
-// is created only when create is set (users add on a new directory).
-func openAccounts(dataDir string, create bool) (accounts, error) {
+// is created only when create is set (users add on a new directory); writes
+// refuses a warm standby's directory not promoted.
+func openAccounts(dataDir string, create, writes bool) (accounts, error) {
+	if writes {
+		if err := refuseStandbyDir(dataDir, "change accounts on the primary: the standby takes them with its next backup"); err != nil {
+			return nil, err
+		}
+	}
 	path := storeFile(dataDir)
 	if _, err := os.Stat(path); err != nil && !create {
 		return nil, fmt.Errorf("no store in %s (wrong --data?): %w", dataDir, err)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -90,6 +91,9 @@ func (c *cli) parseFlags(fs *flag.FlagSet, args []string) error {
 		return flag.ErrHelp
 	}
 	if err != nil {
+		if m := badFlagValue.FindStringSubmatch(err.Error()); m != nil {
+			return usagef("%v%s (see '%s -h')", err, valueHint(fs.Lookup(m[1])), fs.Name())
+		}
 		return usagef("%v (see '%s -h')", err, fs.Name())
 	}
 	if fs.NArg() > 0 {
@@ -104,11 +108,33 @@ func (c *cli) parseFlags(fs *flag.FlagSet, args []string) error {
 		}
 		if v, ok := c.lookupEnv(envName(f.Name)); ok && v != "" {
 			if err := fs.Set(f.Name, v); err != nil {
-				bad = usagef("%s=%q: %v", envName(f.Name), v, err)
+				bad = usagef("%s=%q: %v%s", envName(f.Name), v, err, valueHint(f))
 			}
 		}
 	})
 	return bad
+}
+
+// badFlagValue matches the flag package's error for a value it cannot read.
+var badFlagValue = regexp.MustCompile(`^invalid value ".*" for flag -([A-Za-z0-9-]+): `)
+
+// valueHint says what a flag's value looks like where the flag package's
+// own words ("parse error") do not.
+func valueHint(f *flag.Flag) string {
+	if f == nil {
+		return ""
+	}
+	if g, ok := f.Value.(flag.Getter); ok {
+		switch g.Get().(type) {
+		case time.Duration:
+			return "; give a duration such as 90s, 15m or 2h"
+		case int, int64, uint, uint64:
+			return "; give a whole number"
+		case bool:
+			return "; give true or false"
+		}
+	}
+	return ""
 }
 
 func (c *cli) lookupEnv(name string) (string, bool) {

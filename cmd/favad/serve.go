@@ -52,15 +52,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	logger := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: cfg.level}))
 	slog.SetDefault(logger)
 
-	// A warm standby's directory is served by the standby once promoted:
-	// served by hand, it would take writes the standby then must not
-	// restore over, and it stops following.
-	if st, err := readStandbyState(cfg.Data); err != nil {
+	if err := refuseStandbyDir(cfg.Data, "to serve it as it is instead, remove "+standbyStateFile(cfg.Data)+" first"); err != nil {
 		return err
-	} else if _, serr := os.Stat(standbyStateFile(cfg.Data)); serr == nil && st.Promoted.IsZero() {
-		return fmt.Errorf("%s is a warm standby's directory, not promoted: promote it with 'favad standby --promote --data %s' "+
-			"(a running standby then serves; a stopped one serves when started); to serve it as it is instead, remove %s first",
-			cfg.Data, cfg.Data, standbyStateFile(cfg.Data))
 	}
 
 	ctx, stopSignals := c.notifySignals(ctx)
@@ -324,6 +317,26 @@ func displayAddr(a net.Addr) string {
 
 // openStore opens the store in dataDir for writing, with a clear message when
 // another process holds it.
+// refuseStandbyDir refuses a data directory that is a file, or a warm
+// standby's directory not promoted: it is served by the standby once
+// promoted; written to by hand (a server, an account changed), it would hold
+// writes the standby then must not restore over, and it would stop
+// following. instead says what else the operator may do.
+func refuseStandbyDir(dataDir, instead string) error {
+	if fi, err := os.Stat(dataDir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("--data %s is a file, not a directory", dataDir)
+	}
+	st, err := readStandbyState(dataDir)
+	if err != nil {
+		return err
+	}
+	if _, serr := os.Stat(standbyStateFile(dataDir)); serr == nil && st.Promoted.IsZero() {
+		return fmt.Errorf("%s is a warm standby's directory, not promoted: promote it with 'favad standby --promote --data %s' "+
+			"(a running standby then serves; a stopped one serves when started); %s", dataDir, dataDir, instead)
+	}
+	return nil
+}
+
 func openStore(dataDir string, opts favsync.Options) (*favsync.Store, error) {
 	path := storeFile(dataDir)
 	if opts.LockTimeout == 0 {

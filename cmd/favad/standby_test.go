@@ -381,6 +381,20 @@ func TestStandbyNeverRestoresOverAStoreThatTookWrites(t *testing.T) {
 	if r := runFavad(t, nil, "", "serve", "--data", standbyData, "--addr", "127.0.0.1:0"); r.code == 0 || !strings.Contains(r.stderr, "a warm standby's directory, not promoted") {
 		t.Fatalf("serve on an unpromoted standby's directory: exit %d, want a refusal:\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// So does every command that changes accounts (the standby would stop
+	// at its next look); listing them reads only.
+	for _, args := range [][]string{
+		{"users", "reset-password", "--data", standbyData, "--username", "supervisor", "--password-stdin"},
+		{"users", "disable", "--data", standbyData, "--username", "supervisor"},
+		{"users", "add", "--data", standbyData, "--username", "n.new", "--role", "dispatcher", "--name", "تازه", "--password-stdin"},
+	} {
+		if r := runFavad(t, nil, "a long enough password 1\n", args...); r.code == 0 || !strings.Contains(r.stderr, "a warm standby's directory, not promoted") {
+			t.Fatalf("%v on an unpromoted standby's directory: exit %d, want a refusal:\n%s%s", args[:2], r.code, r.stdout, r.stderr)
+		}
+	}
+	if r := runFavad(t, nil, "", "users", "list", "--data", standbyData); r.code != 0 {
+		t.Fatalf("users list on a standby's directory: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	// Served by hand anyway (its standby.json moved aside meanwhile): a
 	// complaint is taken.
 	serveByHand := func(do func(srv *serverProc)) {

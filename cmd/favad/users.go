@@ -79,7 +79,7 @@ func (c *cli) usersAdd(args []string) error {
 	if *province != "" || *cities != "" {
 		n.Region = &inspector.Region{Province: *province, Cities: splitList(*cities)}
 	}
-	accts, err := openAccounts(*data, true)
+	accts, err := openAccounts(*data, true, true)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func (c *cli) usersList(args []string) error {
 	if err := c.parseFlags(fs, args); err != nil {
 		return err
 	}
-	accts, err := openAccounts(*data, false)
+	accts, err := openAccounts(*data, false, false)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func (c *cli) usersSetDisabled(action string, args []string, disabled bool) erro
 	if *username == "" {
 		return usagef("users %s needs --username", action)
 	}
-	accts, err := openAccounts(*data, false)
+	accts, err := openAccounts(*data, false, true)
 	if err != nil {
 		return err
 	}
@@ -180,7 +180,7 @@ func (c *cli) usersResetPassword(args []string) error {
 	if *username == "" {
 		return usagef("users reset-password needs --username")
 	}
-	accts, err := openAccounts(*data, false)
+	accts, err := openAccounts(*data, false, true)
 	if err != nil {
 		return err
 	}
