@@ -355,3 +355,17 @@ func TestComplaintRoutingKeepsTheFocus(t *testing.T) {
 	b.wait("the page redrawn, assigned", `return !!$button(`+jsq(b.label("routing.reassign"))+`);`)
 	b.wait("the focus among the complaint's actions", `return !!$active()?.closest("#complaint-actions");`)
 }
+
+// TestBoardSaysAnAnsweredReferralIsDispatchs: once the office has answered,
+// the board says the complaint waits for dispatch's decision, not that the
+// office holds it.
+func TestBoardSaysAnAnsweredReferralIsDispatchs(t *testing.T) {
+	e := newEnv(t)
+	c := e.complaint("QZ-SSO-01", inspector.CategoryClientCrowding, inspector.PriorityNormal, "صف طولانی و تنها یک باجه باز است")
+	e.api("POST", "/v1/complaints/"+c.ID+"/refer", e.token("dispatcher"), map[string]string{}, nil)
+	e.api("POST", "/v1/complaints/"+c.ID+"/referral/answer", e.token("office"), map[string]string{"action": "corrected", "text": "باجه دوم باز شد"}, nil)
+	b := newTab(t, e.ts.URL)
+	b.login("dispatcher", testseed.Password)
+	b.wait("the answered referral's row", `const row = $text("tr", "شعبه یک تامین اجتماعی قزوین"); return row && row.textContent.includes(`+jsq(b.label("board.office.answered"))+`);`)
+	assert.NotContains(t, eval[string](b, `return $text("tr", "شعبه یک تامین اجتماعی قزوین").textContent;`), b.label("board.office.referred"))
+}

@@ -20,7 +20,7 @@ addLabels({
     "board.col.call": "زمان تماس", "board.col.due": "مهلت", "board.col.inspector": "رسیدگی", "board.col.actions": "اقدام",
     "board.feed.live": "به‌روزرسانی زنده", "board.feed.down": "قطع — پس از اتصال دوباره، تغییرات جاافتاده گرفته می‌شود…",
     "board.feed.catching": "اتصال برقرار شد — در حال گرفتن تغییرات جاافتاده…", "board.reloaded": "فهرست دوباره بارگذاری شد.",
-    "board.office.referred": "نزد دستگاه", "board.unassigned": "ارجاع‌نشده", "board.updated": "شکایت {n} به‌روز شد",
+    "board.office.referred": "نزد دستگاه", "board.office.answered": "منتظر تصمیم مرکز پیام", "board.unassigned": "ارجاع‌نشده", "board.updated": "شکایت {n} به‌روز شد",
   },
   en: {
     "board.nav": "Board", "board.title": "Complaints board", "board.newCall": "Record a new call",
@@ -33,7 +33,7 @@ addLabels({
     "board.col.call": "Call time", "board.col.due": "Due", "board.col.inspector": "Handled by", "board.col.actions": "Actions",
     "board.feed.live": "Live updates", "board.feed.down": "Disconnected — will catch up on reconnect…",
     "board.feed.catching": "Reconnected — catching up…", "board.reloaded": "The list was reloaded.",
-    "board.office.referred": "with the office", "board.unassigned": "not routed", "board.updated": "Complaint {n} updated",
+    "board.office.referred": "with the office", "board.office.answered": "dispatch to decide", "board.unassigned": "not routed", "board.updated": "Complaint {n} updated",
   },
 });
 
@@ -246,7 +246,8 @@ class Board {
     const due = dueState(c);
     const a = c.assignment;
     let handler;
-    if (c.status === "referred_to_workplace" || c.status === "referral_answered") handler = t("board.office.referred");
+    if (c.status === "referred_to_workplace") handler = t("board.office.referred");
+    else if (c.status === "referral_answered") handler = h("strong", {}, t("board.office.answered")); // dispatch's to decide now
     else if (a) handler = [personName(this.who, a.inspector_id), " ", h("span", { class: "badge" }, t("mode." + a.mode))];
     else handler = h("span", { class: "muted" }, t("board.unassigned"));
     if (a && !this.who.has(a.inspector_id)) this.missing("person:" + a.inspector_id);
