@@ -49,6 +49,22 @@ var arabicLetters = strings.NewReplacer("ي", "ی", "ى", "ی", "ك", "ک")
 // changes (digits, spacing and the other letters stay as typed).
 func PersianLetters(s string) string { return arabicLetters.Replace(s) }
 
+// NationalNumber is an Iranian phone number's digits without its country
+// or trunk prefix (+98, 0098, 98 before ten digits, or 0): "+98 912 765
+// 4321", "00989127654321" and "09127654321" are all "9127654321", so that
+// a number typed one way finds it stored another. s is digits only.
+func NationalNumber(s string) string {
+	switch {
+	case strings.HasPrefix(s, "0098"):
+		return s[4:]
+	case strings.HasPrefix(s, "98") && len(s) == 12:
+		return s[2:]
+	case strings.HasPrefix(s, "0"):
+		return s[1:]
+	}
+	return s
+}
+
 // NormalizeDigits turns Persian and Arabic-Indic digits in s into ASCII and
 // leaves everything else alone. Use it for phone numbers and codes.
 func NormalizeDigits(s string) string {

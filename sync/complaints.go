@@ -218,15 +218,21 @@ func (f *ComplaintFilter) matches(c *inspector.Complaint, now time.Time, query s
 	if f.QueryCaller {
 		callerDigits = c.TrackingCode
 		if c.Caller != nil {
-			callerDigits += "\n" + inspector.NormalizePhone(c.Caller.Phone)
+			phone := strings.TrimPrefix(inspector.NormalizePhone(c.Caller.Phone), "+")
+			callerDigits += "\n" + phone + "\n" + inspector.NationalNumber(phone)
 		}
 	}
-	for _, word := range strings.Fields(query) {
+	words := strings.Fields(query)
+	if joined := strings.Join(words, ""); len(words) > 1 && digitsOf(joined) != "" {
+		words = []string{joined} // a number typed in groups: "+98 912 765 4321"
+	}
+	for _, word := range words {
 		if strings.Contains(hay, word) {
 			continue
 		}
-		if d := digitsOf(word); callerDigits != "" && len(d) >= 4 && strings.Contains(callerDigits, d) {
-			continue // four digits at least: a code's or a number's part, not any digit
+		if d, n := digitsOf(word), inspector.NationalNumber(digitsOf(word)); callerDigits != "" && len(d) >= 4 &&
+			(strings.Contains(callerDigits, d) || len(n) >= 4 && strings.Contains(callerDigits, n)) {
+			continue // four digits at least: a code's or a number's part, not any digit; +98… finds 09…
 		}
 		return false
 	}

@@ -781,7 +781,16 @@ func TestListComplaintsFindsACallerPhoningBack(t *testing.T) {
 	require.Len(t, code, 12)
 	persian := strings.NewReplacer("0", "۰", "1", "۱", "2", "۲", "3", "۳", "4", "۴", "5", "۵", "6", "۶", "7", "۷", "8", "۸", "9", "۹")
 	spaced := persian.Replace(code[:4] + " " + code[4:8] + " " + code[8:])
-	for _, q := range []string{code, spaced, "0913-555-7788", "۰۹۱۳۵۵۵۷۷۸۸"} {
+	// Caller ID gives +98…, dispatch types 0…: either finds the other.
+	intl := intake("CALL-PHONING-BACK-2", "QZ-SSO-01")
+	intl.Caller.Phone = "+98 912 765 4321"
+	c2 := mustCreateComplaint(t, f.s, intl)
+	for _, q := range []string{"09127654321", "00989127654321", "+989127654321", "9127654321"} {
+		items, _, err := f.s.ListComplaints(ComplaintFilter{Query: q, QueryCaller: true})
+		require.NoError(t, err)
+		assert.Equal(t, []uint64{c2.Number}, numbers(items), "%q", q)
+	}
+	for _, q := range []string{code, spaced, "0913-555-7788", "۰۹۱۳۵۵۵۷۷۸۸", "+989135557788", "+98 913 555 7788"} {
 		items, _, err := f.s.ListComplaints(ComplaintFilter{Query: q, QueryCaller: true})
 		require.NoError(t, err)
 		assert.Equal(t, []uint64{c.Number}, numbers(items), "%q", q)

@@ -223,7 +223,7 @@ class Detail {
         c.tracking_code ? [t("complaint.tracking"), h("span", { class: "code", dir: "ltr", id: "complaint-tracking" }, groupCode(c.tracking_code))] : null,
         // Every role of this screen may see the caller; the API leaves it out when none was given.
         [t("complaint.caller"), c.caller && (c.caller.name || c.caller.phone)
-          ? [c.caller.name || "", c.caller.phone ? h("span", { class: "ltr", id: "complaint-caller-phone" }, " " + localDigits(c.caller.phone)) : ""]
+          ? [c.caller.name || "", c.caller.phone ? [" ", h("span", { class: "ltr", id: "complaint-caller-phone" }, localDigits(c.caller.phone))] : ""]
           : h("span", { class: "muted" }, t("complaint.noCaller"))],
         c.call_id ? [t("complaint.callId"), h("span", { class: "ltr" }, c.call_id)] : null,
         a && !routed ? [t("complaint.assignment"), who_(this.who, a.inspector_id), " ", h("span", { class: "badge" }, t("mode." + a.mode)), " ",
