@@ -369,3 +369,41 @@ func TestBoardSaysAnAnsweredReferralIsDispatchs(t *testing.T) {
 	b.wait("the answered referral's row", `const row = $text("tr", "شعبه یک تامین اجتماعی قزوین"); return row && row.textContent.includes(`+jsq(b.label("board.office.answered"))+`);`)
 	assert.NotContains(t, eval[string](b, `return $text("tr", "شعبه یک تامین اجتماعی قزوین").textContent;`), b.label("board.office.referred"))
 }
+
+// TestIntakeKeepsACallThroughAReload: a call half typed survives a reload
+// and a trip to another screen, and keeps its call id: sent before the
+// reload (its answer lost) and again after, it is one complaint.
+func TestIntakeKeepsACallThroughAReload(t *testing.T) {
+	e := newEnv(t)
+	b := newTab(t, e.ts.URL)
+	b.login("dispatcher", testseed.Password)
+	b.goTo("#/intake")
+	b.fillCall("absent_employee", "urgent")
+	// Sent, but the answer is lost on the way back.
+	eval[bool](b, `const real = window.fetch; let lost = false;
+		window.fetch = async (url, opts) => {
+			const r = await real(url, opts);
+			if (!lost && String(url).endsWith("/v1/complaints") && opts?.method === "POST") { lost = true; throw new TypeError("Failed to fetch"); }
+			return r;
+		}; return true;`)
+	b.keys(kb.Enter)
+	b.wait("the network error", `return !!document.querySelector("#main .error");`)
+
+	b.run("a reload", chromedp.Reload())
+	b.wait("the call brought back", `return document.getElementById("intake-description")?.value.includes("کارمند باجه سه");`)
+	assert.Equal(t, "09127654321", eval[string](b, `return document.getElementById("intake-caller-phone").value;`))
+	b.waitText(b.label("intake.draft"))
+	b.goTo("#/board")
+	b.goTo("#/intake")
+	b.wait("the call still there", `return document.getElementById("intake-description")?.value.includes("کارمند باجه سه");`)
+	b.click("the submit button", `return document.getElementById("intake-submit");`)
+	b.wait("the tracking code", `return !!document.getElementById("intake-tracking");`)
+
+	var list struct {
+		Items []complaintJSON `json:"items"`
+	}
+	e.api("GET", "/v1/complaints", e.token("dispatcher"), nil, &list)
+	assert.Len(t, list.Items, 1, "one call, one complaint")
+	b.clickButton(b.label("intake.newCall"))
+	b.wait("an empty form", `return document.getElementById("intake-description")?.value === "";`)
+}

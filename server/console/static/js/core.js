@@ -281,6 +281,8 @@ export async function signOut(everywhere) {
   accessToken = null;
   session = null;
   feedStop();
+  // What this tab kept of the work (a call half typed, with its caller; the board's filters) is not the next user's.
+  try { sessionStorage.clear(); } catch (_) { /* nothing kept */ }
 }
 
 /** rawFetch sends a request with the access token, refreshing it once when it has expired. */

@@ -24,6 +24,7 @@ addLabels({
     "intake.submit": "ثبت شکایت", "intake.submitAnyway": "ثبت با وجود شکایت باز",
     "intake.dupTitle": "این اداره {n} شکایت باز با همین موضوع دارد:", "intake.dupShort": "{n} شکایت باز با همین موضوع برای این اداره (فهرست پایین فرم)", "intake.dupAsk": "اگر تماس تکراری نیست، دوباره «ثبت» را بزنید.",
     "intake.done": "شکایت ثبت شد", "intake.number": "شماره شکایت", "intake.tracking": "کد پیگیری — برای تماس‌گیرنده بخوانید",
+    "intake.draft": "تماسی که در حال ثبت بود بازگردانده شد.", "intake.dropDraft": "پاک کردن فرم",
     "intake.newCall": "تماس جدید", "intake.open": "مشاهده شکایت", "intake.officeLine": "{office} — {agency}، {city}",
   },
   en: {
@@ -40,11 +41,27 @@ addLabels({
     "intake.submit": "Record complaint", "intake.submitAnyway": "Record despite the open complaint",
     "intake.dupTitle": "This office has {n} open complaint(s) of the same category:", "intake.dupShort": "{n} open complaint(s) of this category at this office (listed below)", "intake.dupAsk": "If this is not the same call, press Record again.",
     "intake.done": "Complaint recorded", "intake.number": "Complaint number", "intake.tracking": "Tracking code — read it to the caller",
+    "intake.draft": "The call being recorded was brought back.", "intake.dropDraft": "Clear the form",
     "intake.newCall": "New call", "intake.open": "Open complaint", "intake.officeLine": "{office} — {agency}, {city}",
   },
 });
 
 const MAX_MATCHES = 8;
+
+// A call being typed is kept in this tab's session storage until its
+// tracking code is shown: a reload, a slip to another screen or a lost
+// answer loses nothing, and the call keeps its call id, so that sending it
+// again after a lost answer never makes a second complaint.
+const DRAFT_KEY = "favad.intake.draft";
+function loadDraft() {
+  try { return JSON.parse(sessionStorage.getItem(DRAFT_KEY) || "null"); } catch (_) { return null; }
+}
+function saveDraft(d) {
+  try { sessionStorage.setItem(DRAFT_KEY, JSON.stringify(d)); } catch (_) { /* private mode: nothing kept */ }
+}
+function dropDraft() {
+  try { sessionStorage.removeItem(DRAFT_KEY); } catch (_) { /* nothing kept */ }
+}
 
 function newCallID() {
   const d = new Date();
@@ -185,7 +202,9 @@ function drawForm(main, ref) {
     const q = new URLSearchParams({ office: state.office.code, category: category.value, status: OPEN_STATUSES.join(","), limit: "10" });
     try {
       const page = await api("GET", "/v1/complaints?" + q);
-      if (seq === state.dupSeq) { state.dups = page.items; drawDups(); }
+      // This very call, sent before a reload whose answer was lost, is no other complaint.
+      const mine = callId.value.trim() || state.callId;
+      if (seq === state.dupSeq) { state.dups = page.items.filter((c) => !mine || c.call_id !== mine); drawDups(); }
     } catch (_) { /* the warning is a help, not a gate */ }
   }
 
@@ -237,6 +256,7 @@ function drawForm(main, ref) {
     }
     // One call id per call, kept across retries so that a lost answer never makes a second complaint.
     const cid = callId.value.trim() || (state.callId ||= newCallID());
+    writeDraft(); // with its call id: sent again after a reload, it is the same call
     const caller = callerName.value.trim() || callerPhone.value.trim() ? { name: callerName.value.trim(), phone: callerPhone.value.trim() } : undefined;
     const body = {
       call_id: cid, category: category.value, description: description.value.trim(), call_time: when.iso,
@@ -245,6 +265,7 @@ function drawForm(main, ref) {
     submit.disabled = true;
     try {
       const c = await api("POST", "/v1/complaints", body);
+      dropDraft();
       drawDone(main, ref, c);
     } catch (err) {
       showFieldErrors(form, errors, err);
@@ -252,6 +273,31 @@ function drawForm(main, ref) {
       submit.disabled = false;
     }
   });
+
+  // --- the draft: kept as it is typed, brought back when the screen is drawn again ---
+  const kept = { description, callerName, callerPhone, callDate, callClock, callId };
+  function writeDraft() {
+    const d = { office: state.office?.code || "", officeText: officeInput.value, category: category.value, priority: priority.value, generatedCallId: state.callId };
+    for (const [k, el] of Object.entries(kept)) d[k] = el.value;
+    const typed = d.office || d.officeText.trim() || d.category || d.description.trim() || d.callerName.trim() || d.callerPhone.trim() || d.callId.trim();
+    if (typed || d.generatedCallId) saveDraft(d);
+    else dropDraft();
+  }
+  form.addEventListener("input", writeDraft);
+  form.addEventListener("change", writeDraft);
+  const draft = loadDraft();
+  if (draft) {
+    for (const [k, el] of Object.entries(kept)) if (typeof draft[k] === "string") el.value = draft[k];
+    if (draft.category) category.value = draft.category;
+    if (draft.priority) priority.value = draft.priority;
+    state.callId = draft.generatedCallId || "";
+    const o = draft.office && ref.offices.get(draft.office);
+    if (o) pick(o);
+    else officeInput.value = draft.officeText || "";
+    showCallTime();
+    const clear = h("button", { type: "button", class: "secondary small", id: "intake-drop-draft", onclick: () => { dropDraft(); drawForm(main, ref); } }, t("intake.dropDraft"));
+    form.insertBefore(h("div", { class: "dup-note", role: "status" }, h("span", { class: "badge" }, t("intake.draft")), " ", clear), form.children[1]);
+  }
 
   main.replaceChildren(form);
   officeInput.focus();
