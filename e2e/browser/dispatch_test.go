@@ -157,6 +157,9 @@ func TestIntakeSolarHijriCallTime(t *testing.T) {
 	b.wait("the time's error", `return document.getElementById("intake-call-clock").getAttribute("aria-invalid") === "true";`)
 	assert.Equal(t, b.label("routing.err.call_clock.in_future"), fieldError("intake-call-clock"))
 	assert.Empty(t, fieldError("intake-call-date"), "the date's old error is gone")
+	// Mended, the time's error goes at once.
+	typeInto("intake-call-clock", "۰۹:۱۵")
+	assert.Empty(t, fieldError("intake-call-clock"), "the time's error gone once it is typed again")
 
 	// Yesterday at ۰۹:۱۵, Iran time: recorded as that instant.
 	yesterday := now.AddDate(0, 0, -1)

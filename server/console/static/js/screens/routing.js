@@ -190,6 +190,16 @@ export function showFieldErrors(form, box, err) {
     const holder = input.closest(".field, fieldset");
     if (holder) holder.append(msg);
     else input.after(msg);
+    // Mended, the field says so at once, not at the next submit.
+    const mended = () => {
+      msg.remove();
+      input.removeAttribute("aria-invalid");
+      const ids = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter((x) => x && x !== id);
+      if (ids.length) input.setAttribute("aria-describedby", ids.join(" "));
+      else input.removeAttribute("aria-describedby");
+    };
+    input.addEventListener("input", mended, { once: true });
+    input.addEventListener("change", mended, { once: true });
     // The first wrong field in the form's order, not the server's list's.
     if (!first || (first.compareDocumentPosition(input) & Node.DOCUMENT_POSITION_PRECEDING)) first = input;
   }
