@@ -242,3 +242,22 @@ func TestImportProblemsInPersian(t *testing.T) {
 		assert.NotEqual(t, "TK-EDU-01", o.Code, "nothing imported")
 	}
 }
+
+// TestEnrolmentCodeStaysWhileTheAdminWorks: a phone's enrolment code stays
+// on screen while the inspector scans it, though the admin meanwhile
+// filters the accounts or disables one (the section was drawn anew, empty).
+func TestEnrolmentCodeStaysWhileTheAdminWorks(t *testing.T) {
+	e := newEnv(t)
+	b := newTab(t, e.ts.URL)
+	b.login("admin", testseed.Password)
+	b.waitText(e.users["dispatcher"].DisplayName)
+	eval[bool](b, `const s = document.getElementById("enrol-user"); s.value = `+jsq(e.users["field"].ID)+`; return true;`)
+	b.clickButton(b.label("admin.makeCode"))
+	b.wait("the QR code", `return !!document.querySelector(".qr img");`)
+	code := eval[string](b, `return document.querySelector(".qr .big-code").textContent;`)
+	// The admin filters the accounts, which loads them again.
+	eval[bool](b, `const s = document.getElementById("a-role"); s.value = "inspector"; s.dispatchEvent(new Event("change")); return true;`)
+	b.wait("the accounts filtered", `return !document.getElementById("main").innerText.includes(`+jsq(e.users["dispatcher"].DisplayName)+`);`)
+	assert.Equal(t, code, eval[string](b, `return document.querySelector(".qr .big-code")?.textContent || "";`), "the code still shown")
+	assert.Equal(t, e.users["field"].ID, eval[string](b, `return document.getElementById("enrol-user").value;`), "the inspector still chosen")
+}

@@ -232,9 +232,18 @@ function deviceRows(devices, users, reload) {
 
 // ---- enrolment ----------------------------------------------------------
 function enrolSection(users) {
-  const inspectors = users.filter((u) => u.role === "inspector" && !u.disabled);
-  const who = selectOf("enrol-user", inspectors.map((u) => [u.id, u.display_name + " (" + u.username + ", " + t("mode." + u.mode) + ")"]), "", t("admin.choose"));
+  let inspectors = [];
+  const who = selectOf("enrol-user", [], "", t("admin.choose"));
   who.required = true;
+  // The accounts change under it (made, disabled): its list follows, and a code
+  // issued stays on screen while the inspector scans or types it.
+  const setUsers = (list) => {
+    inspectors = list.filter((u) => u.role === "inspector" && !u.disabled);
+    const keep = who.value;
+    who.replaceChildren(h("option", { value: "" }, t("admin.choose")),
+      ...inspectors.map((u) => h("option", { value: u.id, selected: u.id === keep }, u.display_name + " (" + u.username + ", " + t("mode." + u.mode) + ")")));
+  };
+  setUsers(users);
   const out = h("div", { "aria-live": "polite" });
   const errors = h("div", { "aria-live": "assertive" });
   const form = h("form", { class: "row narrow", onsubmit: async (e) => {
@@ -257,6 +266,7 @@ function enrolSection(users) {
   h("div", { class: "field" }, h("label", { for: who.id }, t("admin.inspector")), who),
   h("div", {}, h("button", { type: "submit" }, t("admin.makeCode"))));
   const el = section("a-enrol", t("admin.enrol"), h("p", { class: "muted" }, t("admin.enrolIntro")), form, errors, out);
+  el.setUsers = setUsers;
   el.choose = (id) => {
     who.value = id;
     el.scrollIntoView({ block: "start" });
@@ -338,9 +348,8 @@ route("#/admin", {
         devicesBody.replaceChildren(table(t("admin.devices"),
           [t("admin.device"), t("admin.user"), t("admin.firstSeen"), t("admin.lastSeen"), t("admin.push"), t("admin.status"), t("admin.actions")],
           deviceRows(devices.items, users.items, load), t("admin.noDevices")));
-        const fresh = enrolSection(users.items);
-        if (enrol) enrol.replaceWith(fresh);
-        enrol = fresh;
+        if (enrol) enrol.setUsers(users.items);
+        else enrol = enrolSection(users.items);
         return enrol;
       } catch (err) {
         showError(errors, err);
