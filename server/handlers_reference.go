@@ -82,7 +82,40 @@ func (s *Server) listOffices(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, listWire[officeWire]{Items: mapSlice(os, toOfficeWire)})
+	liaisons, err := s.liaisons()
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listWire[officeWire]{Items: mapSlice(os, liaisons.officeWire)})
+}
+
+// liaisonAccounts are the office accounts that are not disabled.
+type liaisonAccounts []inspector.User
+
+func (s *Server) liaisons() (liaisonAccounts, error) {
+	us, err := s.store.Users(inspector.RoleOffice)
+	var out liaisonAccounts
+	for _, u := range us {
+		if !u.Disabled {
+			out = append(out, u)
+		}
+	}
+	return out, err
+}
+
+// officeWire is o with whether an office account answers for it: dispatch
+// sees, before referring, that nobody would read the referral.
+func (l liaisonAccounts) officeWire(o inspector.Office) officeWire {
+	w := toOfficeWire(o)
+	covered := false
+	for _, u := range l {
+		if u.Covers(o) {
+			covered = true
+			break
+		}
+	}
+	w.Liaison = &covered
+	return w
 }
 
 func (s *Server) getOffice(c echo.Context) error {
@@ -90,7 +123,11 @@ func (s *Server) getOffice(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toOfficeWire(o))
+	liaisons, err := s.liaisons()
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, liaisons.officeWire(o))
 }
 
 func (s *Server) createOffice(c echo.Context) error {

@@ -108,3 +108,40 @@ func TestImportDemoOffices(t *testing.T) {
 	r = e.do(newCall("GET", "/v1/offices/NEW-OFFICE-1", admin, nil))
 	assert.Equal(t, http.StatusNotFound, r.status, "all or nothing")
 }
+
+// TestOfficesSayWhetherALiaisonAnswers: dispatch sees, before referring,
+// whether an office account answers for an office; a disabled one does not.
+func TestOfficesSayWhetherALiaisonAnswers(t *testing.T) {
+	e := newEnv(t)
+	liaison := func() map[string]bool {
+		r := e.do(newCall("GET", "/v1/offices", e.token("dispatcher"), nil))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		var page struct {
+			Items []struct {
+				Code    string `json:"code"`
+				Liaison *bool  `json:"liaison"`
+			} `json:"items"`
+		}
+		r.json(t, &page)
+		out := map[string]bool{}
+		for _, o := range page.Items {
+			require.NotNil(t, o.Liaison, o.Code)
+			out[o.Code] = *o.Liaison
+		}
+		return out
+	}
+	got := liaison()
+	require.Greater(t, len(got), 1)
+	assert.True(t, got["QZ-SSO-01"], "the office account's own office")
+	for code, has := range got {
+		if code != "QZ-SSO-01" {
+			assert.False(t, has, "%s has no office account", code)
+		}
+	}
+	r := e.do(newCall("GET", "/v1/offices/QZ-SSO-01", e.token("dispatcher"), nil))
+	assert.Contains(t, string(r.body), `"liaison":true`)
+
+	r = e.do(newCall("POST", "/v1/users/"+e.users["office"].ID+"/disable", e.token("admin"), nil))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.False(t, liaison()["QZ-SSO-01"], "a disabled account answers for nobody")
+}

@@ -326,6 +326,7 @@ type officeWire struct {
 	Location   *locationWire `json:"location,omitempty"`
 	Hours      hoursWire     `json:"hours"`
 	Deleted    bool          `json:"deleted,omitempty"`
+	Liaison    *bool         `json:"liaison,omitempty"` // listed and read offices only: an office account answers for it
 	Version    uint64        `json:"version,omitempty"`
 	UpdatedAt  time.Time     `json:"updated_at,omitzero"`
 }

@@ -410,3 +410,22 @@ func TestIntakeKeepsACallThroughAReload(t *testing.T) {
 	b.clickButton(b.label("intake.newCall"))
 	b.wait("an empty form", `return document.getElementById("intake-description")?.value === "";`)
 }
+
+// TestReferSaysWhenNoOfficeAccountAnswers: referring to an office that no
+// office account answers for says so in the dialog; to one that has, it
+// says nothing.
+func TestReferSaysWhenNoOfficeAccountAnswers(t *testing.T) {
+	e := newEnv(t)
+	e.complaint("QZ-TAX-01", inspector.CategoryClientCrowding, inspector.PriorityNormal, "صف طولانی در اداره مالیات")
+	e.complaint("QZ-SSO-01", inspector.CategoryClientCrowding, inspector.PriorityNormal, "صف طولانی در شعبه یک")
+	b := newTab(t, e.ts.URL)
+	b.login("dispatcher", testseed.Password)
+	b.waitText("اداره کل امور مالیاتی قزوین")
+	b.clickInRowOf("اداره کل امور مالیاتی قزوین", b.label("routing.refer"))
+	b.wait("the warning", `return document.querySelector("dialog[open]")?.textContent.includes(`+jsq(b.label("routing.noLiaison"))+`);`)
+	b.keys(kb.Escape)
+	b.wait("the dialog closed", `return !document.querySelector("dialog[open]");`)
+	b.clickInRowOf("شعبه یک تامین اجتماعی قزوین", b.label("routing.refer"))
+	b.wait("the dialog", `return !!document.querySelector("dialog[open] textarea");`)
+	assert.False(t, eval[bool](b, `return document.querySelector("dialog[open]").textContent.includes(`+jsq(b.label("routing.noLiaison"))+`);`))
+}

@@ -19,6 +19,7 @@ addLabels({
     "routing.m": "{n} متر", "routing.km": "{n} کیلومتر", "routing.system": "سامانه",
     "routing.left": "{d} مانده", "routing.over": "{d} گذشته", "routing.officeUnknown": "اداره {code}",
     "routing.assignee": "{name} ({mode})",
+    "routing.noLiaison": "هیچ حساب رابطی برای این اداره نیست: تا مدیر سامانه حسابی برایش نسازد، کسی این ارجاع را نمی‌بیند و پاسخی نمی‌آید.",
     "routing.err.invalidFields": "برخی خانه‌ها نادرست‌اند؛ پیام کنار هر خانه را ببینید.",
     "routing.err.required": "این خانه لازم است.", "routing.err.invalid": "مقدار نامعتبر است.", "routing.err.too_long": "بیش از اندازه بلند است.",
     "routing.err.unknown": "پیدا نشد.", "routing.err.in_future": "نمی‌تواند در آینده باشد.",
@@ -42,6 +43,7 @@ addLabels({
     "routing.m": "{n} m", "routing.km": "{n} km", "routing.system": "system",
     "routing.left": "{d} left", "routing.over": "{d} over", "routing.officeUnknown": "office {code}",
     "routing.assignee": "{name} ({mode})",
+    "routing.noLiaison": "No office account answers for this office: until an admin makes one, nobody sees this referral and no answer will come.",
   },
 });
 
@@ -284,9 +286,13 @@ export async function assignDialog(c, office, onDone) {
   dlg.querySelector("input[name=inspector]:not(:disabled)")?.focus();
 }
 
-export function referDialog(c, onDone) {
+export async function referDialog(c, onDone) {
   const note = h("textarea", { name: "note", maxlength: 2000, rows: 3, "data-field": "note" });
-  openDialog(t("routing.referTitle", { n: c.number }), field("refer-note", t("routing.referNote"), note), t("routing.refer"), async () => {
+  // Nobody would read a referral to an office without an office account: said before it is sent.
+  const office = await api("GET", "/v1/offices/" + encodeURIComponent(c.office_code)).catch(() => null);
+  const warning = office?.liaison === false ? h("p", { class: "warning", id: "refer-no-liaison" }, t("routing.noLiaison")) : null;
+  if (warning) note.setAttribute("aria-describedby", "refer-no-liaison");
+  openDialog(t("routing.referTitle", { n: c.number }), h("div", {}, warning, field("refer-note", t("routing.referNote"), note)), t("routing.refer"), async () => {
     const res = await api("POST", `/v1/complaints/${c.id}/refer`, { note: note.value.trim() || undefined });
     toast(t("routing.done", { n: res.number, s: t("status." + res.status) }));
     onDone?.(res);
