@@ -42,6 +42,10 @@ func TestReviewOverrule(t *testing.T) {
 	assert.Contains(t, sides[1], b.label("outcome.substantiated"), "the inspector's outcome, in words")
 	assert.NotContains(t, sides[0]+sides[1], `{"`, "no JSON")
 	assert.NotContains(t, sides[0]+sides[1], e.users["field"].ID, "the inspector by name, not id")
+	card := eval[string](b, `return document.querySelector("#main article.conflict").innerText;`)
+	assert.Contains(t, card, b.label("review.holder"), "who holds the complaint now")
+	assert.Contains(t, card, e.users["field2"].DisplayName)
+	assert.NotRegexp(t, `[0-9a-f]{8}-[0-9a-f]{4}-`, card, "people and devices by name, not their ids")
 	assert.NotContains(t, eval[string](b, `return document.getElementById("main").innerText;`), "it is kept for review", "no English server text in the Persian console")
 	b.checkA11y("review")
 	b.screenshot("review")
@@ -51,6 +55,10 @@ func TestReviewOverrule(t *testing.T) {
 	b.clickButton(b.label("review.overrule"))
 	require.Eventually(t, func() bool { return e.getComplaint(c.ID).Status == "resolved" }, 10*time.Second, 50*time.Millisecond,
 		"overruled: the inspector's outcome applies")
+	b.mu.Lock()
+	asked := append([]string(nil), b.dialogs...)
+	b.mu.Unlock()
+	assert.Equal(t, []string{b.label("review.overruleOne")}, asked, "asked before a complaint is closed")
 	b.wait("the review queue emptied", `return !document.getElementById("main").innerText.includes("دو کارمند بدون مرخصی غایب بودند");`)
 }
 

@@ -5,7 +5,7 @@
 // live when a feed event names it.
 import { addLabels, api, errorText, blobURL, distanceM, download, eventComplaints, feedSubscribe, fmtDate, fmtDuration, fmtNumber, h, onLeave, refocus, route, session, t } from "../core.js";
 import {
-  activeDue, agencyName, assignDialog, closeDialog, dueState, fmtDistance, groupCode, localDigits, people, personName, reference,
+  activeDue, agencyName, assignDialog, closeDialog, deviceName, dueState, fmtDistance, groupCode, localDigits, people, personName, reference,
   routingButtons, sep, statusBadge,
 } from "./routing.js";
 import { complaintNumbers, conflictCard } from "./review.js";
@@ -359,7 +359,7 @@ class Detail {
             exifDist !== null ? h("div", {}, h("span", { class: "badge " + (exifDist > FAR_M ? "danger" : "ok") }, t("complaint.fromOffice", { d: fmtDistance(exifDist) }))) : null] : null,
           !exifPlace && e.location ? [t("complaint.deviceGps"), devDist !== null ? t("complaint.fromOffice", { d: fmtDistance(devDist) }) : "–"] : null,
           [t("complaint.chain", { n: localDigits(e.chain_seq) }), h("code", { class: "ltr hash", title: e.chain_hash }, e.chain_hash.slice(0, 16) + "…")],
-          [t("complaint.by", { name: "" }).trim(), who_(this.who, e.inspector_id), h("span", { class: "muted ltr" }, " " + e.device_id)],
+          [t("complaint.by", { name: "" }).trim(), who_(this.who, e.inspector_id), " ", h("span", { class: "muted" }, deviceName(e.device_id))],
           e.note ? [t("complaint.note"), e.note] : null,
         ]));
     });
@@ -427,7 +427,7 @@ class Detail {
         h("td", { "data-label": t("complaint.time") }, fmtDate(e.at)),
         h("td", { "data-label": t("complaint.change") }, h("strong", {}, label), h("div", { class: "details" }, detail(e))),
         h("td", { "data-label": t("complaint.actor") }, who_(this.who, e.actor, actorRole(e))),
-        h("td", { "data-label": t("complaint.device"), class: "ltr muted" }, e.device || "–"));
+        h("td", { "data-label": t("complaint.device"), class: "muted" }, deviceName(e.device)));
     });
     return h("section", { class: "card", "aria-labelledby": "complaint-timeline" },
       h("h2", { id: "complaint-timeline" }, t("complaint.timeline")),

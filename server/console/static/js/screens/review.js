@@ -3,14 +3,15 @@
 // overrule. The complaint screen shows a complaint's open conflicts with the
 // same card (conflictCard).
 import { addLabels, api, errorText, feedSubscribe, fmtDate, h, hasLabel, lang, onLeave, refocus, route, session, t, toast } from "../core.js";
-import { localDigits, people, personName, showFieldErrors } from "./routing.js";
+import { deviceName, localDigits, people, personName, showFieldErrors } from "./routing.js";
 
 addLabels({
   fa: {
     "review.nav": "بازبینی", "review.title": "صف بازبینی تعارض‌ها", "review.open": "باز", "review.resolved": "رسیدگی‌شده",
     "review.tabs": "وضعیت تعارض", "review.empty": "تعارض بازی نیست.", "review.emptyResolved": "تعارض رسیدگی‌شده‌ای نیست.", "review.more": "بیشتر",
     "review.server": "مقدار سرور", "review.currentValue": "مقدار کنونی شکایت: {v}", "review.device": "مقدار دستگاه", "review.winner": "برنده", "review.none": "(بدون مقدار)",
-    "review.complaint": "شکایت {n}", "review.inspector": "بازرس", "review.deviceId": "دستگاه", "review.at": "زمان",
+    "review.complaint": "شکایت {n}", "review.inspector": "بازرس", "review.deviceId": "دستگاه", "review.at": "زمان", "review.holder": "اکنون نزد",
+    "review.overruleOne": "با نقض، نتیجه بازرس اعمال می‌شود و شکایت بسته می‌شود (و به تماس‌گیرنده خبر می‌رود). ادامه؟",
     "review.record": "رکورد", "review.field": "فیلد", "review.note": "یادداشت (اختیاری)",
     "review.accept": "پذیرفتن", "review.overrule": "نقض و اعمال مقدار دستگاه", "review.done": "تعارض {r}: {a}",
     "review.resolution": "{a} توسط {by} در {at}", "review.count": "{n} تعارض",
@@ -41,7 +42,8 @@ addLabels({
     "review.nav": "Review", "review.title": "Conflict review queue", "review.open": "Open", "review.resolved": "Resolved",
     "review.tabs": "Conflict status", "review.empty": "No open conflict.", "review.emptyResolved": "No resolved conflict.", "review.more": "More",
     "review.server": "Server value", "review.currentValue": "The complaint's value now: {v}", "review.device": "Device value", "review.winner": "winner", "review.none": "(no value)",
-    "review.complaint": "Complaint {n}", "review.inspector": "Inspector", "review.deviceId": "Device", "review.at": "Time",
+    "review.complaint": "Complaint {n}", "review.inspector": "Inspector", "review.deviceId": "Device", "review.at": "Time", "review.holder": "Now with",
+    "review.overruleOne": "Overruling applies the inspector's outcome and closes the complaint (the caller is told). Go on?",
     "review.record": "Record", "review.field": "Field", "review.note": "Note (optional)",
     "review.accept": "Accept", "review.overrule": "Overrule: apply the device's value", "review.done": "Conflict {r}: {a}",
     "review.resolution": "{a} by {by} at {at}", "review.count": "{n} conflicts",
@@ -141,7 +143,11 @@ export function conflictCard(cf, ctx, onResolved) {
       meta("record", h("span", {}, (hasLabel("review.kind." + cf.record_kind) ? t("review.kind." + cf.record_kind) : cf.record_kind) +
         (cf.field ? " · " + cf.field.split(",").map((f) => hasLabel("review.key." + f) ? t("review.key." + f) : f).join("، ") : ""))),
       meta("inspector", personName(ctx.who, cf.inspector_id)),
-      meta("deviceId", h("span", { class: "ltr" }, cf.device_id)),
+      meta("deviceId", deviceName(cf.device_id)),
+      // Why a late outcome lost: who holds the complaint now.
+      cf.rule === "needs_review" && complaint?.assignment
+        ? meta("holder", personName(ctx.who, complaint.assignment.inspector_id), " (", t("mode." + complaint.assignment.mode), ") — ", fmtDate(complaint.assignment.assigned_at))
+        : null,
       meta("at", fmtDate(cf.created_at))),
     // The server's words are English: the rule (above) and the hint say it in Persian.
     lang() === "en" ? h("p", { class: "muted message" }, cf.message) : null,
@@ -169,6 +175,7 @@ export function conflictCard(cf, ctx, onResolved) {
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const action = e.submitter?.value || "accept";
+      if (action === "overrule" && cf.rule === "needs_review" && !confirm(t("review.overruleOne"))) return;
       for (const b of form.querySelectorAll("button")) b.disabled = true;
       try {
         const res = await api("POST", `/v1/conflicts/${cf.id}/resolve`, { action, note: note.value.trim() || undefined });

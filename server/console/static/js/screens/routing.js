@@ -19,6 +19,7 @@ addLabels({
     "routing.m": "{n} متر", "routing.km": "{n} کیلومتر", "routing.system": "سامانه",
     "routing.left": "{d} مانده", "routing.over": "{d} گذشته", "routing.officeUnknown": "اداره {code}",
     "routing.assignee": "{name} ({mode})",
+    "routing.deviceConsole": "کنسول وب", "routing.devicePhone": "گوشی",
     "routing.noLiaison": "هیچ حساب رابطی برای این اداره نیست: تا مدیر سامانه حسابی برایش نسازد، کسی این ارجاع را نمی‌بیند و پاسخی نمی‌آید.",
     "routing.err.invalidFields": "برخی خانه‌ها نادرست‌اند؛ پیام کنار هر خانه را ببینید.",
     "routing.err.required": "این خانه لازم است.", "routing.err.invalid": "مقدار نامعتبر است.", "routing.err.too_long": "بیش از اندازه بلند است.",
@@ -43,6 +44,7 @@ addLabels({
     "routing.m": "{n} m", "routing.km": "{n} km", "routing.system": "system",
     "routing.left": "{d} left", "routing.over": "{d} over", "routing.officeUnknown": "office {code}",
     "routing.assignee": "{name} ({mode})",
+    "routing.deviceConsole": "web console", "routing.devicePhone": "phone",
     "routing.noLiaison": "No office account answers for this office: until an admin makes one, nobody sees this referral and no answer will come.",
   },
 });
@@ -103,6 +105,16 @@ export function people() {
 
 /** forgetPeople drops the cached names: the next people() loads them. */
 export function forgetPeople() { peopleCache = null; }
+
+/**
+ * deviceName names a device by what it is (the console in a browser, or a
+ * phone, with the end of its id to tell phones apart); the whole id on hover.
+ */
+export function deviceName(id) {
+  if (!id) return "–";
+  const console_ = id.startsWith("console-");
+  return h("span", { title: id }, t(console_ ? "routing.deviceConsole" : "routing.devicePhone"), console_ ? "" : h("span", { class: "ltr" }, " …" + id.slice(-4)));
+}
 
 /** personName is a user's name from people(), "system", or the id itself. */
 export function personName(map, id) {
