@@ -43,9 +43,9 @@ func figureColumns[T any](fig func(*T) *reports.Figures) []reportColumn[T] {
 		i("non_work_activity", "کار غیراداری", "Non-work activity", func(f *reports.Figures) any { return f.ByCategory.NonWork }),
 		i("client_crowding", "ازدحام مراجعان", "Client crowding", func(f *reports.Figures) any { return f.ByCategory.ClientCrowding }),
 		i("other", "سایر", "Other", func(f *reports.Figures) any { return f.ByCategory.Other }),
-		i("channel_field", "بازرسی حضوری", "Field inspection", func(f *reports.Figures) any { return f.ByChannel.Field }),
-		i("channel_phone", "بازرسی تلفنی", "Phone inspection", func(f *reports.Figures) any { return f.ByChannel.Phone }),
-		i("channel_referral", "ارجاع به دستگاه", "Referred to the office", func(f *reports.Figures) any { return f.ByChannel.Referral }),
+		i("channel_field", "نخستین ارجاع: بازرسی حضوری", "Field inspection", func(f *reports.Figures) any { return f.ByChannel.Field }),
+		i("channel_phone", "نخستین ارجاع: بازرسی تلفنی", "Phone inspection", func(f *reports.Figures) any { return f.ByChannel.Phone }),
+		i("channel_referral", "نخستین ارجاع: به دستگاه", "Referred to the office", func(f *reports.Figures) any { return f.ByChannel.Referral }),
 		i("unrouted", "ارجاع‌نشده", "Not routed", func(f *reports.Figures) any { return f.ByChannel.Unrouted }),
 		i("substantiated", "تأییدشده", "Substantiated", func(f *reports.Figures) any { return f.Outcomes.Substantiated }),
 		i("not_substantiated", "تأییدنشده", "Not substantiated", func(f *reports.Figures) any { return f.Outcomes.NotSubstantiated }),
@@ -61,7 +61,7 @@ func figureColumns[T any](fig func(*T) *reports.Figures) []reportColumn[T] {
 		i("sla_due", "سررسیدشده", "Due", func(f *reports.Figures) any { return f.SLA.Due }),
 		i("sla_within", "در مهلت", "Within SLA", func(f *reports.Figures) any { return f.SLA.Within }),
 		col("sla_within_share", "سهم در مهلت", "Share within SLA", export.Percent, func(r *T) any { return fig(r).SLA.WithinShare }),
-		i("referrals", "ارجاع به دستگاه", "Referrals", func(f *reports.Figures) any { return f.Referrals.Referred }),
+		i("referrals", "ارجاع‌ها به دستگاه (همه)", "Referrals", func(f *reports.Figures) any { return f.Referrals.Referred }),
 		i("referrals_answered", "پاسخ‌داده", "Referrals answered", func(f *reports.Figures) any { return f.Referrals.Answered }),
 		i("referrals_overdue", "پاسخ معوق", "Referrals overdue", func(f *reports.Figures) any { return f.Referrals.Overdue }),
 		i("findings", "گزارش‌های حضور", "Findings", func(f *reports.Figures) any { return f.Attendance.Findings }),
@@ -82,7 +82,9 @@ func figureColumns[T any](fig func(*T) *reports.Figures) []reportColumn[T] {
 // names are the display names of codes and ids, read once per export.
 type names struct{ agencies, offices, users map[string]string }
 
-func (s *Server) reportNames() (names, error) {
+// reportNames reads the names in lang: an agency's English name in English
+// where it has one.
+func (s *Server) reportNames(lang string) (names, error) {
 	n := names{agencies: map[string]string{}, offices: map[string]string{}, users: map[string]string{}}
 	agencies, err := s.store.Agencies(true)
 	if err != nil {
@@ -90,6 +92,9 @@ func (s *Server) reportNames() (names, error) {
 	}
 	for _, a := range agencies {
 		n.agencies[a.Code] = a.NameFa
+		if lang == export.English && a.NameEn != "" {
+			n.agencies[a.Code] = a.NameEn
+		}
 	}
 	offices, err := s.store.Offices(favsync.OfficeFilter{IncludeDeleted: true})
 	if err != nil {
@@ -114,7 +119,7 @@ func sendReport[T any](s *Server, c echo.Context, name, format, lang string, row
 	if format == "json" {
 		return false, nil
 	}
-	n, err := s.reportNames()
+	n, err := s.reportNames(lang)
 	if err != nil {
 		return false, err
 	}

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"bytes"
+	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -573,4 +575,37 @@ func TestReportsTakeSolarHijriDates(t *testing.T) {
 		from, to := period(q)
 		assert.True(t, from.Equal(wantFrom) && to.Equal(wantTo), "%s: %s to %s, want %s to %s", q, from, to, wantFrom, wantTo)
 	}
+}
+
+// TestReportExportsReadInTheirLanguage: an agencies export has no two
+// columns of one heading in Persian (the first routing and all referrals
+// were both «ارجاع به دستگاه»), and in English names the agencies in English.
+func TestReportExportsReadInTheirLanguage(t *testing.T) {
+	e, agg := newReportsEnv(t)
+	reportScenario(t, e)
+	sup := e.token("supervisor")
+	require.NoError(t, agg.CatchUp())
+	q := "&from=" + url.QueryEscape(reportDay.Add(-time.Hour).Format(time.RFC3339)) + "&to=" + url.QueryEscape(reportDay.Add(24*time.Hour).Format(time.RFC3339))
+	read := func(lang string) [][]string {
+		r := e.do(newCall("GET", "/v1/reports/agencies?format=csv&lang="+lang+q, sup, nil))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		records, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(r.body, []byte("\uFEFF")))).ReadAll()
+		require.NoError(t, err)
+		require.Greater(t, len(records), 1)
+		return records
+	}
+	for _, lang := range []string{"fa", "en"} {
+		seen := map[string]bool{}
+		for _, h := range read(lang)[0] {
+			assert.False(t, seen[h], "%s: the heading %q twice", lang, h)
+			seen[h] = true
+		}
+	}
+	en := read("en")
+	var names []string
+	for _, row := range en[1:] {
+		names = append(names, strings.Join(row, "|"))
+	}
+	assert.Contains(t, strings.Join(names, "\n"), "Social Security Organization")
+	assert.NotContains(t, strings.Join(names, "\n"), "سازمان تامین اجتماعی")
 }
