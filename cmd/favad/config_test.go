@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,6 +202,39 @@ func TestBlobStoreFlags(t *testing.T) {
 		var ue usageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%v %v: err = %v; want a usage error", tc.env, tc.args, err)
+		}
+	}
+}
+
+// TestS3HintSaysWhatToDo: an object store's refusal, in its own words,
+// comes with the flag or variable to mend; other errors are left alone.
+func TestS3HintSaysWhatToDo(t *testing.T) {
+	bare, keyed := testCLI(nil), testCLI(map[string]string{"FAVAD_S3_ACCESS_KEY": "k", "FAVAD_S3_SECRET_KEY": "s"})
+	tests := []struct {
+		c    *cli
+		err  string
+		hint string
+	}{
+		{bare, `backup: Get "https://127.0.0.1:9000/b/?location=": http: server gave HTTP response to HTTPS client`, "the S3 server speaks plain HTTP: give --s3-endpoint http://"},
+		{bare, "backup: s3backup: upload favad-1.db: Access Denied.", "no S3 credentials were given: set $FAVAD_S3_ACCESS_KEY"},
+		{keyed, "backup: The request signature we calculated does not match the signature you provided.", "check the S3 credentials"},
+		{keyed, "backup: The specified bucket does not exist", "make the bucket first"},
+		{bare, "open store: permission denied", ""},
+	}
+	for _, tt := range tests {
+		err := tt.c.s3Hint(&exitError{code: 3, err: errors.New(tt.err)})
+		if tt.hint == "" {
+			if strings.Contains(err.Error(), "hint:") {
+				t.Errorf("%q: a hint where none fits: %v", tt.err, err)
+			}
+			continue
+		}
+		if !strings.Contains(err.Error(), "hint: "+tt.hint) {
+			t.Errorf("%q: got %q, want the hint %q", tt.err, err, tt.hint)
+		}
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 3 {
+			t.Errorf("%q: the exit status is lost", tt.err)
 		}
 	}
 }

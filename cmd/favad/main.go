@@ -79,7 +79,7 @@ func (c *cli) main(ctx context.Context, args []string) int {
 	if c.argOnly == nil {
 		c.argOnly = map[*flag.FlagSet]map[string]bool{}
 	}
-	err := c.run(ctx, args)
+	err := c.s3Hint(c.run(ctx, args))
 	var (
 		ue usageError
 		ee *exitError
@@ -97,6 +97,33 @@ func (c *cli) main(ctx context.Context, args []string) int {
 		fmt.Fprintf(c.stderr, "favad: %s\n", describe(err))
 		return 1
 	}
+}
+
+// s3Hint adds what to do to an object store's refusal, whose own words
+// name no flag or variable.
+func (c *cli) s3Hint(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	var hint string
+	switch {
+	case strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+		hint = "the S3 server speaks plain HTTP: give --s3-endpoint http://host:port"
+	case strings.Contains(msg, "Access Denied"), strings.Contains(msg, "InvalidAccessKeyId"),
+		strings.Contains(msg, "Access Key Id you provided does not exist"), strings.Contains(msg, "signature we calculated does not match"):
+		if c.getenv(envPrefix+"S3_ACCESS_KEY") == "" && c.getenv("AWS_ACCESS_KEY_ID") == "" {
+			hint = "no S3 credentials were given: set $" + envPrefix + "S3_ACCESS_KEY and $" + envPrefix + "S3_SECRET_KEY (or $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY)"
+		} else {
+			hint = "check the S3 credentials ($" + envPrefix + "S3_ACCESS_KEY and $" + envPrefix + "S3_SECRET_KEY, else $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY)"
+		}
+	case strings.Contains(msg, "The specified bucket does not exist"):
+		hint = "make the bucket first: FAVAD does not create buckets"
+	}
+	if hint == "" {
+		return err
+	}
+	return fmt.Errorf("%w\n  hint: %s", err, hint)
 }
 
 // exitError is a failure with its own exit status (not 1).
