@@ -89,6 +89,11 @@ func TestReportAndExport(t *testing.T) {
 		assert.Regexp(t, `^[۰-۹]+$`, v, "a whole number of complaints")
 	}
 	assert.Equal(t, 4, eval[int](b, `return $all("section[aria-labelledby=r-trend] .chart-legend li").length;`), "one legend entry a category")
+	months := eval[[]string](b, `return $all("section[aria-labelledby=r-trend] tbody th").map((el) => el.textContent);`)
+	require.NotEmpty(t, months)
+	for _, m := range months {
+		assert.Regexp(t, `^\p{Arabic}+ [۰-۹]{4}$`, m, "the month, then the year")
+	}
 	// An inspector who has left is named, and marked.
 	b.waitText(strings.ReplaceAll(b.label("reports.inspectorLeft"), "{name}", e.users["phone"].DisplayName))
 	assert.NotContains(t, b.mainText(), e.users["phone"].ID)

@@ -52,9 +52,11 @@ export function fmtDate(value, withTime = true) {
   const d = value instanceof Date ? value : new Date(value);
   const opts = { timeZone: "Asia/Tehran", year: "numeric", month: "2-digit", day: "2-digit" };
   if (withTime) Object.assign(opts, { hour: "2-digit", minute: "2-digit", hour12: false });
-  if (currentLang !== "fa") return new Intl.DateTimeFormat(locale(), opts).format(d);
-  // Put together here: ICU's Persian pattern joins date and time with an ASCII comma.
+  // Put together here: ICU's Persian pattern joins date and time with an ASCII
+  // comma, and its English one puts the day first (08/12/2026 reads as August
+  // to many): English dates are year-month-day, as the reports' are.
   const p = Object.fromEntries(new Intl.DateTimeFormat(locale(), opts).formatToParts(d).map((x) => [x.type, x.value]));
+  if (currentLang !== "fa") return `${p.year}-${p.month}-${p.day}` + (withTime ? ` ${p.hour}:${p.minute}` : "");
   return `${p.year}/${p.month}/${p.day}` + (withTime ? `، ${p.hour}:${p.minute}` : "");
 }
 

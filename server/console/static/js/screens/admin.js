@@ -20,7 +20,7 @@ addLabels({
     "admin.office": "شعبه", "admin.agency": "دستگاه", "admin.provinceOptional": "استان (اختیاری)",
     "admin.create": "ساخت حساب", "admin.created": "حساب {user} ساخته شد", "admin.choose": "انتخاب کنید",
     "admin.device": "شناسه دستگاه", "admin.user": "کاربر", "admin.firstSeen": "نخستین ورود", "admin.lastSeen": "آخرین ورود", "admin.push": "اعلان",
-    "admin.revoked": "باطل شده {at}", "admin.revoke": "ابطال", "admin.confirmRevoke": "دستگاه {id} باطل شود؟ نشست‌هایش همین حالا بسته می‌شود و دیگر نمی‌تواند وارد شود.",
+    "admin.revoked": "باطل شده {at}", "admin.accountDisabled": "حساب غیرفعال؛ نشست‌ها بسته‌اند", "admin.revoke": "ابطال", "admin.confirmRevoke": "دستگاه {id} باطل شود؟ نشست‌هایش همین حالا بسته می‌شود و دیگر نمی‌تواند وارد شود.",
     "admin.noDevices": "دستگاهی نیست.",
     "admin.enrolIntro": "برای بازرسی که گوشی تازه دارد یک کد یک‌بارمصرف بسازید؛ برنامه فواد روی گوشی این کد QR را می‌خواند و بی‌گذرواژه وارد می‌شود. کد ۱۵ دقیقه اعتبار دارد و فقط یک بار پذیرفته می‌شود.",
     "admin.inspector": "بازرس", "admin.makeCode": "ساخت کد QR", "admin.code": "کد (برای ورود دستی)", "admin.expires": "اعتبار تا {at}",
@@ -45,7 +45,7 @@ addLabels({
     "admin.office": "Office", "admin.agency": "Agency", "admin.provinceOptional": "Province (optional)",
     "admin.create": "Create account", "admin.created": "Account {user} created", "admin.choose": "Choose",
     "admin.device": "Device id", "admin.user": "User", "admin.firstSeen": "First sign-in", "admin.lastSeen": "Last sign-in", "admin.push": "Push",
-    "admin.revoked": "Revoked {at}", "admin.revoke": "Revoke", "admin.confirmRevoke": "Revoke device {id}? Its sessions end now and it cannot sign in again.",
+    "admin.revoked": "Revoked {at}", "admin.accountDisabled": "account disabled; sessions closed", "admin.revoke": "Revoke", "admin.confirmRevoke": "Revoke device {id}? Its sessions end now and it cannot sign in again.",
     "admin.noDevices": "No devices.",
     "admin.enrolIntro": "Make a one-time code for an inspector with a new phone: the FAVAD app scans this QR code and signs in without a password. The code is good for 15 minutes, once.",
     "admin.inspector": "Inspector", "admin.makeCode": "Make the QR code", "admin.code": "Code (to type by hand)", "admin.expires": "Good until {at}",
@@ -225,7 +225,9 @@ function deviceRows(devices, users, reload) {
       h("td", {}, h("span", { class: "code-text" }, d.id)), h("td", {}, u ? u.display_name + " (" + u.username + ")" : d.user_id),
       h("td", {}, fmtDate(d.first_seen)), h("td", {}, fmtDate(d.last_seen)),
       h("td", {}, d.push ? d.push.platform + (d.push.app_version ? " " + d.push.app_version : "") : "–"),
-      h("td", {}, d.revoked_at ? h("span", { class: "badge danger" }, t("admin.revoked", { at: fmtDate(d.revoked_at) })) : h("span", { class: "badge ok" }, t("admin.active"))),
+      h("td", {}, d.revoked_at ? h("span", { class: "badge danger" }, t("admin.revoked", { at: fmtDate(d.revoked_at) }))
+        : u?.disabled ? h("span", { class: "badge warn" }, t("admin.accountDisabled")) // its sessions ended with the account
+          : h("span", { class: "badge ok" }, t("admin.active"))),
       h("td", {}, revoke, errors));
   });
 }

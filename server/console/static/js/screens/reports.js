@@ -4,7 +4,7 @@
 // title and description) beside its table, and exported as CSV or .xlsx in
 // the console's language.
 import {
-  addLabels, api, download, field, fmtDuration, fmtNumber, fmtPercent, h, lang, normalizeText,
+  addLabels, api, download, field, fmtDate, fmtDuration, fmtNumber, fmtPercent, h, lang, normalizeText,
   digitsToASCII, route, showError, t,
 } from "../core.js";
 import { addDays, iranToday, isoDate, jalaliText, parseDate, toGregorian, toJalali } from "./jalali.js";
@@ -41,7 +41,7 @@ addLabels({
     "reports.inspectors": "بازرسان", "reports.inspector": "بازرس", "reports.open": "کار باز", "reports.visits": "بازدید", "reports.calls": "تماس",
     "reports.outcomes": "نتیجه‌ها", "reports.assignToOutcome": "از ارجاع تا نتیجه (میانه)",
     "reports.chartOf": "نمودار: {what}", "reports.valuesIn": "مقدار هر ردیف در جدول زیر آمده است.",
-    "reports.asOf": "تا تغییر شماره {seq}",
+    "reports.asOf": "به‌روز تا {at}",
   },
   en: {
     "reports.title": "Reports", "reports.nav": "Reports",
@@ -73,7 +73,7 @@ addLabels({
     "reports.inspectors": "Inspectors", "reports.inspector": "Inspector", "reports.open": "Open", "reports.visits": "Visits", "reports.calls": "Calls",
     "reports.outcomes": "Outcomes", "reports.assignToOutcome": "Assignment to outcome (median)",
     "reports.chartOf": "Chart: {what}", "reports.valuesIn": "Each row's value is in the table below.",
-    "reports.asOf": "as of change {seq}",
+    "reports.asOf": "up to date at {at}",
   },
 });
 
@@ -303,8 +303,12 @@ function section(id, title, desc, ...content) {
     h("h2", { id }, title), desc ? h("p", { class: "muted" }, desc) : null, content);
 }
 
-const monthLabel = (p) => new Intl.DateTimeFormat(lang() === "fa" ? "fa-IR-u-ca-persian-nu-arabext" : "en-GB-u-ca-persian",
-  { timeZone: "Asia/Tehran", year: "numeric", month: "long" }).format(new Date(p.start)).replace(/ AP$/, "");
+/** monthLabel names a Solar Hijri month as it is said: «آبان ۱۴۰۵», "Aban 1405". */
+const monthLabel = (p) => {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat(lang() === "fa" ? "fa-IR-u-ca-persian-nu-arabext" : "en-GB-u-ca-persian",
+    { timeZone: "Asia/Tehran", year: "numeric", month: "long" }).formatToParts(new Date(p.start)).map((x) => [x.type, x.value]));
+  return `${parts.month} ${parts.year}`;
+};
 
 const substantiated = (o) => substantiatedOutcomes.reduce((n, k) => n + (o[k] || 0), 0);
 const median = (d) => (d && d.count ? fmtDuration(d.median_s) : "–");
@@ -512,7 +516,7 @@ route("#/reports", {
       const fromG = parseDate(isoOf(ag.from)), toG = parseDate(isoOf(new Date(new Date(ag.to).getTime() - 1)));
       out.replaceChildren(...[
         h("p", { class: "period" }, t("reports.period", { from: fromG ? showDate(fromG) : "–", to: toG ? showDate(toG) : "–" }),
-          " ", h("span", { class: "muted" }, "(" + t("reports.asOf", { seq: ag.as_of_seq }) + ")")),
+          " ", h("span", { class: "muted" }, "(" + t("reports.asOf", { at: fmtDate(new Date()) }) + ")")),
         ag.catching_up ? h("p", { class: "warning", role: "status" }, t("reports.catchingUp")) : null,
         trendSection(ts),
         rankingSection("agencies", ag),
