@@ -61,6 +61,37 @@ type Thumbnailer struct {
 	mu      sync.Mutex
 	busy    map[string]bool // hashes being worked on
 	remakes chan struct{}   // slots of Remake, made at its first call
+	// unkept holds the newest thumbnails Remake made but could not write (a
+	// full or read-only disk), so that a page of photos asked for again is
+	// not decoded again; at most unkeptMax, the oldest dropped first.
+	unkept      map[string][]byte
+	unkeptOrder []string
+}
+
+// unkeptMax bounds the thumbnails kept in memory (about 20 KB each).
+const unkeptMax = 128
+
+func (t *Thumbnailer) keepUnwritten(sha string, jpg []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.unkept == nil {
+		t.unkept = map[string][]byte{}
+	}
+	if _, ok := t.unkept[sha]; ok {
+		return
+	}
+	if len(t.unkeptOrder) == unkeptMax {
+		delete(t.unkept, t.unkeptOrder[0])
+		t.unkeptOrder = t.unkeptOrder[1:]
+	}
+	t.unkept[sha] = jpg
+	t.unkeptOrder = append(t.unkeptOrder, sha)
+}
+
+func (t *Thumbnailer) unwritten(sha string) []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.unkept[sha]
 }
 
 // remakeSlots bounds the thumbnails Remake makes at once: a console opening
@@ -71,7 +102,8 @@ const remakeSlots = 2
 // thumbnail directory stays on the node that made it, and a standby
 // promoted after a failover has none), and returns it. It is kept in the
 // directory for the next request if it can be; one that cannot be written
-// (a full or read-only disk) is logged and returned all the same. It waits
+// (a full or read-only disk) is logged, kept in memory among the newest
+// unkeptMax, and returned all the same. It waits
 // its turn behind at most remakeSlots others and behind a Run working on
 // the same bytes, until ctx is done. An image that cannot be thumbnailed,
 // or bytes missing from the blob store, give an error matching
@@ -83,6 +115,9 @@ func (t *Thumbnailer) Remake(ctx context.Context, e inspector.Evidence) ([]byte,
 	p := t.Path(e.SHA256)
 	if p == "" {
 		return nil, fmt.Errorf("%w: evidence hash %q is not a SHA-256", ErrNoThumbnail, e.SHA256)
+	}
+	if jpg := t.unwritten(e.SHA256); jpg != nil {
+		return jpg, nil
 	}
 	t.mu.Lock()
 	if t.remakes == nil {
@@ -116,6 +151,7 @@ func (t *Thumbnailer) Remake(ctx context.Context, e inspector.Evidence) ([]byte,
 	}
 	if err := writeFileAtomic(p, jpg); err != nil {
 		t.logger().Error("thumbnail made again but not kept", "evidence", e.ID, "sha256", e.SHA256, "err", err)
+		t.keepUnwritten(e.SHA256, jpg)
 		return jpg, nil
 	}
 	t.logger().Info("thumbnail made again", "evidence", e.ID, "sha256", e.SHA256)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	stdsync "sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -371,4 +372,39 @@ func TestThumbnailerRemovesHalfWrittenLeftovers(t *testing.T) {
 	assert.NoFileExists(t, old)
 	assert.FileExists(t, fresh, "a recent temporary file may be another Run's")
 	assert.FileExists(t, kept, "thumbnails stay")
+}
+
+// openCounter counts the opens of a blob store's bytes.
+type openCounter struct {
+	blob.Store
+	opens atomic.Int32
+}
+
+func (o *openCounter) Open(sha string) (blob.File, int64, time.Time, error) {
+	o.opens.Add(1)
+	return o.Store.Open(sha)
+}
+
+// TestRemakeWithoutAWritableDirectory: a thumbnail that cannot be written
+// (a file stands where its directory goes; a full disk is the same) is
+// returned all the same, and kept in memory: asked again, it is not made
+// from the photo again.
+func TestRemakeWithoutAWritableDirectory(t *testing.T) {
+	t.Parallel()
+	f := newThumbFixture(t)
+	e := f.evidence(t, encodeJPEG(t, testImage(1200, 800)), true)
+	counter := &openCounter{Store: f.blobs}
+	th := f.thumbnailer()
+	th.Blobs = counter
+	shard := filepath.Dir(th.Path(e.SHA256))
+	require.NoError(t, os.MkdirAll(filepath.Dir(shard), 0o700))
+	require.NoError(t, os.WriteFile(shard, []byte("not a directory"), 0o600))
+	first, err := th.Remake(t.Context(), e)
+	require.NoError(t, err)
+	require.NotEmpty(t, first)
+	again, err := th.Remake(t.Context(), e)
+	require.NoError(t, err)
+	assert.Equal(t, first, again)
+	assert.EqualValues(t, 1, counter.opens.Load(), "made from the photo once")
+	assert.Contains(t, f.log.String(), "thumbnail made again but not kept")
 }

@@ -137,6 +137,9 @@ func (s *Server) evidenceThumbnail(c echo.Context) error {
 			return inspector.Errorf(inspector.CodeNotFound, "the thumbnail is missing, and cannot be made again")
 		case err != nil && c.Request().Context().Err() != nil:
 			return nil // the client left; the next request makes it
+		case errors.Is(err, context.DeadlineExceeded):
+			// Waited its turn behind others being made: the server's load, not the blob store.
+			return &retryAfterError{err: inspector.Errorf(codeBusy, "the server is busy making other thumbnails; ask again in a moment"), retryAfterSeconds: 2}
 		case err != nil:
 			return blobUnavailable(s.log(c), "make a missing thumbnail again", err)
 		}

@@ -82,12 +82,19 @@ func (s *Server) listOffices(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if !seesLiaisons(principal(c).User.Role) {
+		return c.JSON(http.StatusOK, listWire[officeWire]{Items: mapSlice(os, toOfficeWire)})
+	}
 	liaisons, err := s.liaisons()
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, listWire[officeWire]{Items: mapSlice(os, liaisons.officeWire)})
 }
+
+// seesLiaisons: whether an office has a liaison is dispatch's to know (before
+// referring), and its overseers'; not an inspector's or an office's.
+func seesLiaisons(r inspector.Role) bool { return seesAllEvidence(r) }
 
 // liaisonAccounts are the office accounts that are not disabled.
 type liaisonAccounts []inspector.User
@@ -122,6 +129,9 @@ func (s *Server) getOffice(c echo.Context) error {
 	o, err := s.store.Office(c.Param("code"))
 	if err != nil {
 		return err
+	}
+	if !seesLiaisons(principal(c).User.Role) {
+		return c.JSON(http.StatusOK, toOfficeWire(o))
 	}
 	liaisons, err := s.liaisons()
 	if err != nil {

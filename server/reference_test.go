@@ -141,6 +141,13 @@ func TestOfficesSayWhetherALiaisonAnswers(t *testing.T) {
 	r := e.do(newCall("GET", "/v1/offices/QZ-SSO-01", e.token("dispatcher"), nil))
 	assert.Contains(t, string(r.body), `"liaison":true`)
 
+	for _, role := range []string{"field", "office"} {
+		r = e.do(newCall("GET", "/v1/offices/QZ-SSO-01", e.token(role), nil))
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		assert.NotContains(t, string(r.body), "liaison", "%s: not theirs to know", role)
+		r = e.do(newCall("GET", "/v1/offices", e.token(role), nil))
+		assert.NotContains(t, string(r.body), "liaison", "%s: not theirs to know", role)
+	}
 	r = e.do(newCall("POST", "/v1/users/"+e.users["office"].ID+"/disable", e.token("admin"), nil))
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.False(t, liaison()["QZ-SSO-01"], "a disabled account answers for nobody")

@@ -223,15 +223,17 @@ func (f *ComplaintFilter) matches(c *inspector.Complaint, now time.Time, query s
 		}
 	}
 	words := strings.Fields(query)
-	if joined := strings.Join(words, ""); len(words) > 1 && digitsOf(joined) != "" {
-		words = []string{joined} // a number typed in groups: "+98 912 765 4321"
+	if joined := strings.Join(words, ""); len(words) > 1 && (strings.HasPrefix(joined, "+") || strings.HasPrefix(joined, "0")) {
+		if d := digitsOf(joined); len(d) >= 10 && len(d) <= 14 {
+			words = []string{joined} // a phone number typed in groups: "+98 912 765 4321", "0912 765 4321"
+		}
 	}
 	for _, word := range words {
 		if strings.Contains(hay, word) {
 			continue
 		}
-		if d, n := digitsOf(word), inspector.NationalNumber(digitsOf(word)); callerDigits != "" && len(d) >= 4 &&
-			(strings.Contains(callerDigits, d) || len(n) >= 4 && strings.Contains(callerDigits, n)) {
+		if d := digitsOf(word); callerDigits != "" && len(d) >= 4 &&
+			(strings.Contains(callerDigits, d) || len(d) >= 10 && strings.Contains(callerDigits, inspector.NationalNumber(d))) {
 			continue // four digits at least: a code's or a number's part, not any digit; +98… finds 09…
 		}
 		return false

@@ -785,7 +785,7 @@ func TestListComplaintsFindsACallerPhoningBack(t *testing.T) {
 	intl := intake("CALL-PHONING-BACK-2", "QZ-SSO-01")
 	intl.Caller.Phone = "+98 912 765 4321"
 	c2 := mustCreateComplaint(t, f.s, intl)
-	for _, q := range []string{"09127654321", "00989127654321", "+989127654321", "9127654321"} {
+	for _, q := range []string{"09127654321", "00989127654321", "+989127654321", "9127654321", "0912 765 4321"} {
 		items, _, err := f.s.ListComplaints(ComplaintFilter{Query: q, QueryCaller: true})
 		require.NoError(t, err)
 		assert.Equal(t, []uint64{c2.Number}, numbers(items), "%q", q)

@@ -116,7 +116,7 @@ func (c *cli) parseFlags(fs *flag.FlagSet, args []string) error {
 }
 
 // badFlagValue matches the flag package's error for a value it cannot read.
-var badFlagValue = regexp.MustCompile(`^invalid value ".*" for flag -([A-Za-z0-9-]+): `)
+var badFlagValue = regexp.MustCompile(`^invalid (?:boolean )?value ".*" for (?:flag )?-([A-Za-z0-9-]+): `)
 
 // valueHint says what a flag's value looks like where the flag package's
 // own words ("parse error") do not.

@@ -462,6 +462,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{"bad log level from env", []string{"FAVAD_LOG_LEVEL=loud"}, []string{"serve"}, 2, "--log-level"},
 		{"bad duration from env", []string{"FAVAD_ACCESS_TTL=soon"}, []string{"serve"}, 2, `FAVAD_ACCESS_TTL="soon": parse error; give a duration such as 90s, 15m or 2h`},
 		{"bad duration flag", nil, []string{"serve", "--access-ttl", "5x"}, 2, "give a duration such as 90s, 15m or 2h"},
+		{"bad boolean flag", nil, []string{"serve", "--demo=perhaps"}, 2, "give true or false"},
 		{"data is a file", nil, []string{"serve", "--addr", "127.0.0.1:0", "--data", "main_test.go"}, 1, "--data main_test.go is a file, not a directory"},
 		{"backup without out", nil, []string{"backup", "--data", "x"}, 2, "--out"},
 		{"restore missing file", nil, []string{"restore", "--data", "x", "--in", "/nonexistent/favad.db"}, 1, "/nonexistent/favad.db"},

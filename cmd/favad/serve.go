@@ -315,8 +315,6 @@ func displayAddr(a net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-// openStore opens the store in dataDir for writing, with a clear message when
-// another process holds it.
 // refuseStandbyDir refuses a data directory that is a file, or a warm
 // standby's directory not promoted: it is served by the standby once
 // promoted; written to by hand (a server, an account changed), it would hold
@@ -337,6 +335,8 @@ func refuseStandbyDir(dataDir, instead string) error {
 	return nil
 }
 
+// openStore opens the store in dataDir for writing, with a clear message when
+// another process holds it.
 func openStore(dataDir string, opts favsync.Options) (*favsync.Store, error) {
 	path := storeFile(dataDir)
 	if opts.LockTimeout == 0 {

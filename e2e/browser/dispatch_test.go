@@ -409,6 +409,15 @@ func TestIntakeKeepsACallThroughAReload(t *testing.T) {
 	assert.Len(t, list.Items, 1, "one call, one complaint")
 	b.clickButton(b.label("intake.newCall"))
 	b.wait("an empty form", `return document.getElementById("intake-description")?.value === "";`)
+
+	// Another user's call left in this tab (their session ended without
+	// "sign out") is never shown to this one.
+	eval[bool](b, `sessionStorage.setItem("favad.intake.draft", JSON.stringify({ user: "someone-else", description: "تماس کاربر دیگر", callerPhone: "09120000000" })); return true;`)
+	b.goTo("#/board")
+	b.goTo("#/intake")
+	b.wait("the form", `return !!document.getElementById("intake-description");`)
+	assert.Empty(t, eval[string](b, `return document.getElementById("intake-description").value;`), "another user's call")
+	assert.Empty(t, eval[string](b, `return sessionStorage.getItem("favad.intake.draft") || "";`), "and it is dropped")
 }
 
 // TestReferSaysWhenNoOfficeAccountAnswers: referring to an office that no

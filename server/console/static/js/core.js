@@ -575,7 +575,7 @@ addLabels({
     "err.field.before_from": "باید پس از تاریخ آغاز باشد.", "err.field.range_too_long": "یک گزارش حداکثر دو سال را در بر می‌گیرد.",
     "err.field.in_future": "نمی‌تواند در آینده باشد.", "err.field.before_opens": "باید پس از ساعت شروع باشد.",
     "err.field.unknown": "شناخته نیست.", "err.field.reserved": "نام رزروشده است.",
-    "err.field.missing_column": "این ستون در سطر سرستون‌ها نیست.", "err.field.malformed": "ساختار CSV خراب است (مثلاً نقل‌قولی بسته نشده).",
+    "err.field.missing_column": "این ستون در سطر سرستون‌ها نیست.", "err.field.extra_column": "این خانه ستونی در سرستون‌ها ندارد.", "err.field.malformed": "ساختار CSV خراب است (مثلاً نقل‌قولی بسته نشده).",
     "err.field.mismatch": "با سطر دیگری از همین فایل نمی‌خواند.", "err.field.too_many_rows": "سطرها بیش از اندازه مجاز یک بار ورود است.",
     "err.field.control_character": "نویسه کنترلی دارد.", "err.field.invalid_utf8": "متن UTF-8 درست نیست.",
     "err.account_disabled": "این حساب غیرفعال شده است؛ با مدیر سامانه تماس بگیرید.",

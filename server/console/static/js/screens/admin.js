@@ -26,7 +26,11 @@ addLabels({
     "admin.inspector": "بازرس", "admin.makeCode": "ساخت کد QR", "admin.code": "کد (برای ورود دستی)", "admin.expires": "اعتبار تا {at}",
     "admin.server": "نشانی سرور: {url}", "admin.qrAlt": "کد QR ثبت گوشی برای {user}، تا {at}",
     "admin.importIntro": "فایل CSV با ستون‌های office_code، agency_code، agency_name_fa، agency_name_en، office_name_fa، city_fa، city_en، latitude، longitude، phone، opens، closes، workdays (و در صورت نیاز province و address). همه یا هیچ: اگر یک سطر ایراد داشته باشد هیچ چیز وارد نمی‌شود.",
-    "admin.file": "فایل CSV", "admin.importProvince": "استانِ سطرهای بی‌استان (اگر فایل ستون province ندارد لازم است)", "admin.sameAsLine": "نگاه کنید به سطر {n}", "admin.doImport": "ورود فایل",
+    "admin.file": "فایل CSV", "admin.importProvince": "استانِ سطرهای بی‌استان (اگر فایل ستون province ندارد لازم است)", "admin.sameAsLine": "نگاه کنید به سطر {n}",
+    "admin.hint.workdays": "بازه‌ای مانند Sat-Wed یا فهرستی مانند sat,sun,mon", "admin.hint.latitude": "عددی اعشاری مانند 36.2790",
+    "admin.hint.longitude": "عددی اعشاری مانند 50.0040", "admin.hint.opens": "ساعت به شکل 07:30", "admin.hint.closes": "ساعت به شکل 14:30",
+    "admin.hint.phone": "رقم، فاصله و خط تیره، مانند 028-33000101", "admin.hint.office_code": "حروف لاتین بزرگ، رقم و خط تیره، مانند QZ-SSO-01",
+    "admin.hint.agency_code": "حروف لاتین بزرگ، رقم و خط تیره، مانند SSO", "admin.doImport": "ورود فایل",
     "admin.imported": "ورود انجام شد: {ac} دستگاه تازه، {au} دستگاه به‌روز، {oc} شعبه تازه، {ou} شعبه به‌روز، {un} بی‌تغییر",
     "admin.importErrors": "ایرادهای فایل (هیچ چیز وارد نشد)", "admin.line": "سطر", "admin.column": "ستون", "admin.problem": "ایراد", "admin.message": "توضیح",
     "admin.noFile": "فایلی انتخاب نشده",
@@ -307,8 +311,12 @@ function importSection(onImported) {
               const column = m ? m[2] || "–" : fe.field;
               // In Persian the problem in words; the server's English detail only where it names another line.
               const other = /line (\d+)/.exec(fe.message);
-              const detail = lang() !== "fa" ? fe.message : other && ["duplicate", "mismatch"].includes(fe.code)
-                ? t("admin.sameAsLine", { n: fmtNumber(Number(other[1]), { useGrouping: false }) }) : "";
+              const hint = "admin.hint." + (m?.[2] || "");
+              const detail = lang() !== "fa" ? fe.message
+                : other && ["duplicate", "mismatch"].includes(fe.code) ? t("admin.sameAsLine", { n: fmtNumber(Number(other[1]), { useGrouping: false }) })
+                  : fe.code === "invalid" && hasLabel(hint) ? t(hint)
+                    : ["malformed", "control_character", "invalid_utf8"].includes(fe.code) ? h("span", { class: "ltr" }, fe.message) // where in the file
+                      : "";
               return h("tr", {}, h("td", { class: "num" }, m ? fmtNumber(Number(m[1]), { useGrouping: false }) : "–"),
                 h("td", {}, h("span", { class: "code-text" }, column)), h("td", {}, fieldErrorText(fe)), h("td", {}, detail));
             })));

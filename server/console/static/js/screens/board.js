@@ -227,9 +227,10 @@ class Board {
     const tr = this.drawRow(c);
     const old = this.rows.get(c.id);
     const focused = old?.tr.contains(document.activeElement) ? document.activeElement : null;
-    if (old) old.tr.replaceWith(tr);
-    if (focused) refocus(focused, tr.querySelector("a"));
-    else {
+    if (old) {
+      old.tr.replaceWith(tr);
+      if (focused) refocus(focused, tr.querySelector("a"));
+    } else {
       const after = [...this.tbody.children].find((r) => r.dataset.id < c.id);
       if (after) this.tbody.insertBefore(tr, after);
       else this.tbody.append(tr);

@@ -3,7 +3,7 @@
 // arrows and Enter pick it; category, priority, description, the caller;
 // Enter (or Ctrl+Enter in the description) records it, and the tracking code
 // is shown big to read to the caller.
-import { addLabels, api, digitsToASCII, fmtDate, fmtLongDate, h, lang, normalizeText, route, t } from "../core.js";
+import { addLabels, api, digitsToASCII, fmtDate, fmtLongDate, h, lang, normalizeText, route, session, t } from "../core.js";
 import { iranInstant, iranToday, isoDate, jalaliText, nowIranClock } from "./jalali.js";
 import { CATEGORIES, OPEN_STATUSES, PRIORITIES, agencyName, forgetReference, groupCode, localDigits, reference, sep, showFieldErrors, statusBadge } from "./routing.js";
 
@@ -53,11 +53,16 @@ const MAX_MATCHES = 8;
 // answer loses nothing, and the call keeps its call id, so that sending it
 // again after a lost answer never makes a second complaint.
 const DRAFT_KEY = "favad.intake.draft";
+// A draft is its user's: another signing in to this tab (a session that
+// ended without "sign out") never sees it.
 function loadDraft() {
-  try { return JSON.parse(sessionStorage.getItem(DRAFT_KEY) || "null"); } catch (_) { return null; }
+  let d = null;
+  try { d = JSON.parse(sessionStorage.getItem(DRAFT_KEY) || "null"); } catch (_) { /* unreadable: none */ }
+  if (d && d.user !== session?.id) { dropDraft(); return null; }
+  return d;
 }
 function saveDraft(d) {
-  try { sessionStorage.setItem(DRAFT_KEY, JSON.stringify(d)); } catch (_) { /* private mode: nothing kept */ }
+  try { sessionStorage.setItem(DRAFT_KEY, JSON.stringify({ ...d, user: session?.id })); } catch (_) { /* private mode: nothing kept */ }
 }
 function dropDraft() {
   try { sessionStorage.removeItem(DRAFT_KEY); } catch (_) { /* nothing kept */ }
@@ -133,6 +138,7 @@ function drawForm(main, ref) {
     state.dupAck = false;
     checkDuplicates();
     category.focus();
+    writeDraft();
   };
   let refreshedAt = Date.now();
   officeInput.addEventListener("input", async () => {

@@ -41,7 +41,7 @@ addLabels({
     "reports.inspectors": "بازرسان", "reports.inspector": "بازرس", "reports.open": "کار باز", "reports.visits": "بازدید", "reports.calls": "تماس",
     "reports.outcomes": "نتیجه‌ها", "reports.assignToOutcome": "از ارجاع تا نتیجه (میانه)",
     "reports.chartOf": "نمودار: {what}", "reports.valuesIn": "مقدار هر ردیف در جدول زیر آمده است.",
-    "reports.asOf": "به‌روز تا {at}",
+    "reports.asOf": "بارگذاری‌شده در {at}",
   },
   en: {
     "reports.title": "Reports", "reports.nav": "Reports",
@@ -73,7 +73,7 @@ addLabels({
     "reports.inspectors": "Inspectors", "reports.inspector": "Inspector", "reports.open": "Open", "reports.visits": "Visits", "reports.calls": "Calls",
     "reports.outcomes": "Outcomes", "reports.assignToOutcome": "Assignment to outcome (median)",
     "reports.chartOf": "Chart: {what}", "reports.valuesIn": "Each row's value is in the table below.",
-    "reports.asOf": "up to date at {at}",
+    "reports.asOf": "loaded at {at}",
   },
 });
 
@@ -516,7 +516,7 @@ route("#/reports", {
       const fromG = parseDate(isoOf(ag.from)), toG = parseDate(isoOf(new Date(new Date(ag.to).getTime() - 1)));
       out.replaceChildren(...[
         h("p", { class: "period" }, t("reports.period", { from: fromG ? showDate(fromG) : "–", to: toG ? showDate(toG) : "–" }),
-          " ", h("span", { class: "muted" }, "(" + t("reports.asOf", { at: fmtDate(new Date()) }) + ")")),
+          ag.catching_up ? null : [" ", h("span", { class: "muted" }, "(" + t("reports.asOf", { at: fmtDate(new Date()) }) + ")")]),
         ag.catching_up ? h("p", { class: "warning", role: "status" }, t("reports.catchingUp")) : null,
         trendSection(ts),
         rankingSection("agencies", ag),

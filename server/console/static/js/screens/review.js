@@ -269,6 +269,7 @@ route("#/review", {
         const p = new URLSearchParams({ status, limit: "25" });
         if (append && next) p.set("cursor", next);
         const page = await api("GET", "/v1/conflicts?" + p);
+        if (!append) complaints.clear(); // who holds a complaint now is read afresh with the list
         await complaintNumbers(page.items, complaints);
         if (my !== seq) return;
         const prev = !append && list.contains(document.activeElement) ? document.activeElement : null;
@@ -305,7 +306,8 @@ route("#/review", {
     await load(false);
     let timer;
     const unsub = feedSubscribe((ev) => {
-      if (ev.type === "reset" || ev.conflict || ev.type === "complaint.needs_review" || ev.type === "complaint.reviewed") {
+      if (ev.type === "reset" || ev.conflict || ev.type === "complaint.needs_review" || ev.type === "complaint.reviewed" ||
+        (ev.type === "complaint.routed" && complaints.has(ev.complaint_id))) {
         // Not while the dispatcher is typing a note in this list or has conflicts selected.
         clearTimeout(timer);
         timer = setTimeout(function again() {

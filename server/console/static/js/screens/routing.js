@@ -205,15 +205,18 @@ export function showFieldErrors(form, box, err) {
     if (holder) holder.append(msg);
     else input.after(msg);
     // Mended, the field says so at once, not at the next submit.
+    const stop = new AbortController(); // both listeners go once either fires
     const mended = () => {
+      stop.abort();
+      if (!msg.isConnected) return; // a later round's error, not this one
       msg.remove();
       input.removeAttribute("aria-invalid");
       const ids = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter((x) => x && x !== id);
       if (ids.length) input.setAttribute("aria-describedby", ids.join(" "));
       else input.removeAttribute("aria-describedby");
     };
-    input.addEventListener("input", mended, { once: true });
-    input.addEventListener("change", mended, { once: true });
+    input.addEventListener("input", mended, { signal: stop.signal });
+    input.addEventListener("change", mended, { signal: stop.signal });
     // The first wrong field in the form's order, not the server's list's.
     if (!first || (first.compareDocumentPosition(input) & Node.DOCUMENT_POSITION_PRECEDING)) first = input;
   }
