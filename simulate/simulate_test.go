@@ -40,9 +40,11 @@ func TestSimulationLosesNothing(t *testing.T) {
 
 	// The run is timed: on a loaded machine (the race detector, other
 	// packages' tests) 3 s may hold too little work to meet a conflict, so
-	// a run without one is followed by a longer one. Every run must lose
-	// nothing.
+	// a run without one is followed by a longer one.
+	// Every run must lose nothing; the work done is counted over the runs (a
+	// run of 3 s on a loaded machine may queue nothing at all).
 	var sum simulate.Summary
+	queued, applied := 0, 0
 	for i, d := range []time.Duration{3 * time.Second, 6 * time.Second, 12 * time.Second} {
 		sum, err = simulate.Run(context.Background(), simulate.Config{Server: ts.URL, Inspectors: 4, Duration: d,
 			Dir: t.TempDir(), Seed: 1405 + uint64(i)})
@@ -51,13 +53,14 @@ func TestSimulationLosesNothing(t *testing.T) {
 		sum.Print(&out)
 		t.Logf("run of %s:\n%s", d, out.String())
 		assert.Zero(t, sum.Lost, "lost work: %v", sum.LostDetail)
-		assert.Positive(t, sum.Queued)
 		assert.Equal(t, sum.Queued, sum.Acknowledged, "every queued mutation was answered")
-		assert.Positive(t, sum.Applied)
 		assert.Contains(t, out.String(), "lost: 0\n")
-		if sum.ResolvedByRule > 0 {
+		queued, applied = queued+sum.Queued, applied+sum.Applied
+		if sum.ResolvedByRule > 0 && sum.Applied > 0 {
 			break
 		}
 	}
+	assert.Positive(t, queued)
+	assert.Positive(t, applied)
 	assert.Positive(t, sum.ResolvedByRule, "dispatch-owned edits and late outcomes are resolved by rule")
 }
