@@ -113,7 +113,7 @@ export function forgetPeople() { peopleCache = null; }
 export function deviceName(id) {
   if (!id) return "–";
   const console_ = id.startsWith("console-");
-  return h("span", { title: id }, t(console_ ? "routing.deviceConsole" : "routing.devicePhone"), console_ ? "" : h("span", { class: "ltr" }, " …" + id.slice(-4)));
+  return h("span", { title: id }, t(console_ ? "routing.deviceConsole" : "routing.devicePhone"), console_ ? "" : [" ", h("span", { class: "ltr" }, "…" + id.slice(-4))]);
 }
 
 /** personName is a user's name from people(), "system", or the id itself. */
