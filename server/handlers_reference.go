@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -82,47 +83,31 @@ func (s *Server) listOffices(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !seesLiaisons(principal(c).User.Role) {
-		return c.JSON(http.StatusOK, listWire[officeWire]{Items: mapSlice(os, toOfficeWire)})
-	}
-	liaisons, err := s.liaisons()
+	out, err := s.officeWires(c, os)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, listWire[officeWire]{Items: mapSlice(os, liaisons.officeWire)})
+	return c.JSON(http.StatusOK, listWire[officeWire]{Items: out})
 }
 
-// seesLiaisons: whether an office has a liaison is dispatch's to know (before
-// referring), and its overseers'; not an inspector's or an office's.
-func seesLiaisons(r inspector.Role) bool { return seesAllEvidence(r) }
-
-// liaisonAccounts are the office accounts that are not disabled.
-type liaisonAccounts []inspector.User
-
-func (s *Server) liaisons() (liaisonAccounts, error) {
-	us, err := s.store.Users(inspector.RoleOffice)
-	var out liaisonAccounts
-	for _, u := range us {
-		if !u.Disabled {
-			out = append(out, u)
-		}
+// officeWires converts offices for the caller: dispatch and its overseers
+// also learn whether an office account that is not disabled answers for
+// each (before referring, that somebody will read the referral); inspectors
+// and offices do not.
+func (s *Server) officeWires(c echo.Context, os []inspector.Office) ([]officeWire, error) {
+	if !slices.Contains(overseer, principal(c).User.Role) {
+		return mapSlice(os, toOfficeWire), nil
 	}
-	return out, err
-}
-
-// officeWire is o with whether an office account answers for it: dispatch
-// sees, before referring, that nobody would read the referral.
-func (l liaisonAccounts) officeWire(o inspector.Office) officeWire {
-	w := toOfficeWire(o)
-	covered := false
-	for _, u := range l {
-		if u.Covers(o) {
-			covered = true
-			break
-		}
+	liaisons, err := s.store.Users(inspector.RoleOffice)
+	if err != nil {
+		return nil, err
 	}
-	w.Liaison = &covered
-	return w
+	return mapSlice(os, func(o inspector.Office) officeWire {
+		w := toOfficeWire(o)
+		covered := slices.ContainsFunc(liaisons, func(u inspector.User) bool { return !u.Disabled && u.Covers(o) })
+		w.Liaison = &covered
+		return w
+	}), nil
 }
 
 func (s *Server) getOffice(c echo.Context) error {
@@ -130,14 +115,11 @@ func (s *Server) getOffice(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !seesLiaisons(principal(c).User.Role) {
-		return c.JSON(http.StatusOK, toOfficeWire(o))
-	}
-	liaisons, err := s.liaisons()
+	out, err := s.officeWires(c, []inspector.Office{o})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, liaisons.officeWire(o))
+	return c.JSON(http.StatusOK, out[0])
 }
 
 func (s *Server) createOffice(c echo.Context) error {

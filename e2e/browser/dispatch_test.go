@@ -46,10 +46,7 @@ func (b *tab) chooseOption(want string) {
 // under 30 seconds, and reads the tracking code to the caller. A second
 // call about the same office and category warns of the open complaint.
 func TestIntakeByKeyboard(t *testing.T) {
-	e := newEnv(t)
-	b := newTab(t, e.ts.URL)
-	b.login("dispatcher", testseed.Password)
-	b.goTo("#/intake")
+	e, b := dispatcherAtIntake(t)
 
 	start := time.Now()
 	b.fillCall("absent_employee", "urgent")
@@ -88,6 +85,29 @@ func TestIntakeByKeyboard(t *testing.T) {
 	assert.Len(t, list.Items, 2)
 }
 
+// dispatcherAtIntake signs the dispatcher in and opens the intake form.
+func dispatcherAtIntake(t *testing.T) (*env, *tab) {
+	t.Helper()
+	e := newEnv(t)
+	b := newTab(t, e.ts.URL)
+	b.login("dispatcher", testseed.Password)
+	b.goTo("#/intake")
+	return e, b
+}
+
+// loseNextAnswer makes the page's next request of method to a path ending in
+// suffix reach the server, and its answer be lost on the way back, as on a
+// dropped mobile connection.
+func (b *tab) loseNextAnswer(method, suffix string) {
+	b.t.Helper()
+	eval[bool](b, `const real = window.fetch; let lost = false;
+		window.fetch = async (url, opts) => {
+			const r = await real(url, opts);
+			if (!lost && String(url).endsWith(`+jsq(suffix)+`) && (opts?.method || "GET") === `+jsq(method)+`) { lost = true; throw new TypeError("Failed to fetch"); }
+			return r;
+		}; return true;`)
+}
+
 // fillCall types a call about the Social Security branch into the intake
 // form by keyboard, up to the caller's phone, which keeps the focus.
 func (b *tab) fillCall(category, priority string) {
@@ -116,10 +136,7 @@ func (b *tab) fillCall(category, priority string) {
 // of day; a date the console cannot read, or a time not yet come, is said
 // beside its field, in Persian, with the focus there, before anything is sent.
 func TestIntakeSolarHijriCallTime(t *testing.T) {
-	e := newEnv(t)
-	b := newTab(t, e.ts.URL)
-	b.login("dispatcher", testseed.Password)
-	b.goTo("#/intake")
+	e, b := dispatcherAtIntake(t)
 	b.fillCall("absent_employee", "normal")
 
 	typeInto := func(id, text string) {
@@ -377,18 +394,10 @@ func TestBoardSaysAnAnsweredReferralIsDispatchs(t *testing.T) {
 // and a trip to another screen, and keeps its call id: sent before the
 // reload (its answer lost) and again after, it is one complaint.
 func TestIntakeKeepsACallThroughAReload(t *testing.T) {
-	e := newEnv(t)
-	b := newTab(t, e.ts.URL)
-	b.login("dispatcher", testseed.Password)
-	b.goTo("#/intake")
+	e, b := dispatcherAtIntake(t)
 	b.fillCall("absent_employee", "urgent")
 	// Sent, but the answer is lost on the way back.
-	eval[bool](b, `const real = window.fetch; let lost = false;
-		window.fetch = async (url, opts) => {
-			const r = await real(url, opts);
-			if (!lost && String(url).endsWith("/v1/complaints") && opts?.method === "POST") { lost = true; throw new TypeError("Failed to fetch"); }
-			return r;
-		}; return true;`)
+	b.loseNextAnswer("POST", "/v1/complaints")
 	b.keys(kb.Enter)
 	b.wait("the network error", `return !!document.querySelector("#main .error");`)
 

@@ -81,12 +81,7 @@ func (e *env) answerEvidence(t *testing.T, complaintID string) []evidenceJSON {
 func TestOfficeAnswerSentAgainAfterALostReply(t *testing.T) {
 	e, b, c := officeAnswering(t)
 	// The first answer's reply is lost: the request goes, its answer does not come back.
-	eval[bool](b, `const real = window.fetch; let lost = false;
-		window.fetch = async (url, opts) => {
-			const r = await real(url, opts);
-			if (!lost && String(url).endsWith("/referral/answer")) { lost = true; throw new TypeError("Failed to fetch"); }
-			return r;
-		}; return true;`)
+	b.loseNextAnswer("POST", "/referral/answer")
 	b.clickButton(b.label("office.send"))
 	b.wait("the network error", `return document.querySelector("#main .error")?.textContent.length > 0;`)
 	require.Equal(t, "referral_answered", e.getComplaint(c.ID).Status, "the first answer was recorded")
