@@ -55,7 +55,7 @@ export function fmtDate(value, withTime = true) {
   // Put together here: ICU's Persian pattern joins date and time with an ASCII
   // comma, and its English one puts the day first (08/12/2026 reads as August
   // to many): English dates are year-month-day, as the reports' are.
-  const p = Object.fromEntries(new Intl.DateTimeFormat(locale(), opts).formatToParts(d).map((x) => [x.type, x.value]));
+  const p = iranParts(d, locale(), opts);
   if (currentLang !== "fa") return `${p.year}-${p.month}-${p.day}` + (withTime ? ` ${p.hour}:${p.minute}` : "");
   return `${p.year}/${p.month}/${p.day}` + (withTime ? `، ${p.hour}:${p.minute}` : "");
 }
@@ -86,10 +86,19 @@ export function refocus(prev, fallback) {
   next?.focus();
 }
 
+/**
+ * iranParts is a time's parts (year, month, day, hour, minute, weekday… as
+ * opts asks) in Iran time, written by the locale tag: the one reading of
+ * Intl's parts that the console's dates, clocks and months are made from.
+ */
+export function iranParts(value, tag, opts) {
+  const d = value instanceof Date ? value : new Date(value);
+  return Object.fromEntries(new Intl.DateTimeFormat(tag, { ...opts, timeZone: "Asia/Tehran" }).formatToParts(d).map((x) => [x.type, x.value]));
+}
+
 /** fmtLongDate shows a time with its weekday and month name, so that a typed date can be checked by eye. */
 export function fmtLongDate(value) {
-  const parts = Object.fromEntries(new Intl.DateTimeFormat(locale(), { timeZone: "Asia/Tehran", weekday: "long", year: "numeric", month: "long", day: "numeric",
-    hour: "2-digit", minute: "2-digit", hour12: false }).formatToParts(new Date(value)).map((p) => [p.type, p.value]));
+  const parts = iranParts(value, locale(), { weekday: "long", year: "numeric", month: "long", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false });
   // Put together here: ICU's Persian pattern joins with an ASCII comma.
   return currentLang === "fa"
     ? `${parts.weekday}، ${parts.day} ${parts.month} ${parts.year}، ساعت ${parts.hour}:${parts.minute}`

@@ -3,6 +3,8 @@
 // in jalaali-js), on day numbers, so that a supervisor can type 1405/09/01
 // and the API gets the Iran-local Gregorian date 2026-11-22.
 
+import { iranParts } from "../core.js";
+
 const breaks = [-61, 9, 38, 199, 426, 686, 756, 818, 1111, 1181, 1210, 1635, 2060, 2097, 2192, 2262, 2324, 2394, 2456, 3178];
 const div = (a, b) => Math.trunc(a / b);
 const mod = (a, b) => a - Math.trunc(a / b) * b;
@@ -82,9 +84,8 @@ export function addDays({ gy, gm, gd }, n) { return d2g(g2d(gy, gm, gd) + n); }
 
 /** iranToday is today's date in Iran, Gregorian {gy, gm, gd}. */
 export function iranToday(now = new Date()) {
-  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Tehran", year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(now);
-  const get = (t) => Number(parts.find((p) => p.type === t).value);
-  return { gy: get("year"), gm: get("month"), gd: get("day") };
+  const p = iranParts(now, "en-CA", { year: "numeric", month: "2-digit", day: "2-digit" });
+  return { gy: Number(p.year), gm: Number(p.month), gd: Number(p.day) };
 }
 
 const pad = (n, w = 2) => String(n).padStart(w, "0");
@@ -119,9 +120,8 @@ export function parseDate(s) {
 
 /** nowIranClock is the time of day now in Iran, HH:MM. */
 export function nowIranClock(now = new Date()) {
-  const parts = new Intl.DateTimeFormat("en-GB", { timeZone: "Asia/Tehran", hour: "2-digit", minute: "2-digit", hour12: false }).formatToParts(now);
-  const get = (x) => parts.find((p) => p.type === x).value;
-  return `${get("hour")}:${get("minute")}`;
+  const p = iranParts(now, "en-GB", { hour: "2-digit", minute: "2-digit", hour12: false });
+  return `${p.hour}:${p.minute}`;
 }
 
 /**

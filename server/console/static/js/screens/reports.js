@@ -4,7 +4,7 @@
 // title and description) beside its table, and exported as CSV or .xlsx in
 // the console's language.
 import {
-  addLabels, api, download, field, fmtDate, fmtDuration, fmtNumber, fmtPercent, h, lang, normalizeText,
+  addLabels, api, download, field, fmtDate, fmtDuration, iranParts, fmtNumber, fmtPercent, h, lang, normalizeText,
   digitsToASCII, route, showError, t,
 } from "../core.js";
 import { addDays, iranToday, isoDate, jalaliText, parseDate, toGregorian, toJalali } from "./jalali.js";
@@ -305,8 +305,7 @@ function section(id, title, desc, ...content) {
 
 /** monthLabel names a Solar Hijri month as it is said: «آبان ۱۴۰۵», "Aban 1405". */
 const monthLabel = (p) => {
-  const parts = Object.fromEntries(new Intl.DateTimeFormat(lang() === "fa" ? "fa-IR-u-ca-persian-nu-arabext" : "en-GB-u-ca-persian",
-    { timeZone: "Asia/Tehran", year: "numeric", month: "long" }).formatToParts(new Date(p.start)).map((x) => [x.type, x.value]));
+  const parts = iranParts(p.start, lang() === "fa" ? "fa-IR-u-ca-persian-nu-arabext" : "en-GB-u-ca-persian", { year: "numeric", month: "long" });
   return `${parts.month} ${parts.year}`;
 };
 
